@@ -1,0 +1,53 @@
+# Entry points for people and CI. `make test` and `make run` work on a fresh Debian machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages the tests drive for real: promtool/prometheus, alertmanager/amtool,
+# node_exporter (benchmark peer), Chromium (web board), PostgreSQL (storage).
+PEER_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter chromium postgresql
+
+.PHONY: run test lint format bench peers venv clean
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[bridge,dev]'
+	touch $@
+
+peers:
+	@missing=""; \
+	for p in $(PEER_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "test peers present: $(PEER_PACKAGES)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "installing test peers:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else echo "not root: cannot install$$missing; tests that need them will skip (fail under CI=true)"; fi
+
+test: venv peers
+	$(BIN)/ruff check agent bridge tests bench
+	$(BIN)/ruff format --check agent bridge tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check agent bridge tests bench
+	$(BIN)/ruff format --check agent bridge tests bench
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff format agent bridge tests bench
+	$(BIN)/ruff check --fix agent bridge tests bench
+
+bench: venv peers
+	$(BIN)/python -m bench
+
+run: venv
+	$(BIN)/python -m bench.run_local
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

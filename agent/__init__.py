@@ -1,0 +1,1 @@
+"""tocsin-agent: samples a host, serves /metrics, evaluates threshold rules and pushes alerts."""

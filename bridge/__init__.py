@@ -1,0 +1,1 @@
+"""tocsin-bridge: turns alerts into prioritised incidents and keeps their response clocks."""

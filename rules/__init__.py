@@ -1,0 +1,1 @@
+"""Bundled default rules and policy, shipped as package data for both programs."""

@@ -1,0 +1,45 @@
+"""Durations as people write them in config: 30s, 15m, 2h, 1d, 1w, or combined like 1h30m."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+
+
+def parse_duration(text: object) -> timedelta:
+    """Return the duration a string like '15m' names; raise ValueError with the expected form."""
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise ValueError(
+            f"{text!r} is not a duration; expected a string such as '30s', '15m', '2h'"
+        )
+    if isinstance(text, (int, float)):
+        if text < 0:
+            raise ValueError(f"{text!r} is negative; expected a duration such as '15m'")
+        return timedelta(seconds=float(text))
+    compact = text.strip().replace(" ", "")
+    if compact == "0":
+        return timedelta(0)
+    parts = _PART.findall(compact)
+    if not parts or "".join(number + unit for number, unit in parts) != compact:
+        raise ValueError(
+            f"{text!r} is not a duration; expected a string such as '30s', '15m', '2h', '1d'"
+        )
+    return timedelta(seconds=sum(float(number) * _UNITS[unit] for number, unit in parts))
+
+
+def format_duration(delta: timedelta) -> str:
+    """Return a compact human form, e.g. '1h30m' or '-5m' for an overdue remainder."""
+    total = int(round(delta.total_seconds()))
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    if total == 0:
+        return "0s"
+    out = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, total = divmod(total, size)
+        if count:
+            out.append(f"{count}{unit}")
+    return sign + "".join(out[:2])

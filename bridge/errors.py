@@ -1,0 +1,81 @@
+"""The bridge's exceptions: one root, each carrying how it surfaces (exit code or HTTP status).
+
+BridgeError
+ ├── ConfigError          a config or policy file is wrong (exit 78, EX_CONFIG)
+ ├── StoreUnavailable     the database cannot be reached or stays locked (HTTP 503, retry)
+ ├── NotFound             no such incident, channel, outbox entry (HTTP 404)
+ ├── Conflict             an action the incident's state forbids, e.g. ack a closed one (HTTP 409)
+ ├── InvalidInput         a request or command argument is wrong (HTTP 422, exit 2)
+ ├── AuthError            no or unknown credentials (HTTP 401)
+ │    └── Forbidden       credentials of the wrong role (HTTP 403)
+ ├── DeliveryFailed       a notification channel refused or did not answer (retried by the outbox)
+ └── ClientError          the CLI could not talk to a bridge (exit 69, EX_UNAVAILABLE)
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Root of every error the bridge raises on purpose."""
+
+    exit_code: int = 1
+    http_status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(BridgeError):
+    exit_code = 78
+    http_status = 500
+
+
+class StoreUnavailable(BridgeError):
+    exit_code = 69
+    http_status = 503
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotFound(BridgeError):
+    exit_code = 1
+    http_status = 404
+
+
+class Conflict(BridgeError):
+    exit_code = 1
+    http_status = 409
+
+
+class InvalidInput(BridgeError):
+    exit_code = 2
+    http_status = 422
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class AuthError(BridgeError):
+    exit_code = 77
+    http_status = 401
+
+
+class Forbidden(AuthError):
+    http_status = 403
+
+
+class DeliveryFailed(BridgeError):
+    exit_code = 69
+    http_status = 502
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ClientError(BridgeError):
+    exit_code = 69

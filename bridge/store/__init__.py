@@ -1,0 +1,1 @@
+"""Storage: the schema, the engine factory and the queries over SQLAlchemy Core."""

@@ -1,0 +1,207 @@
+"""The bridge's tables (SQLAlchemy Core); Alembic migrations in bridge/migrations create them.
+
+Times are stored as timezone-aware UTC; JSON columns hold label sets and event payloads.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+UtcTime = DateTime(timezone=True)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # The group key: alerts whose route group_by labels agree share it.
+    Column("key", String(64), nullable=False),
+    # Equal to key while the incident is open, NULL once resolved: the unique index lets only
+    # one open incident per group exist, even with several replicas ingesting at once.
+    Column("open_key", String(64), nullable=True, unique=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("priority", String(8), nullable=False),
+    Column("status", String(16), nullable=False),  # triggered|acknowledged|resolved|closed
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("paused_at", UtcTime, nullable=True),
+    Column("paused_seconds", Float, nullable=False, default=0.0),
+    Column("source", String(16), nullable=False),  # alert|manual|heartbeat
+    Column("service", String(200), nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("team", String(100), nullable=True),
+    Column("escalation_policy", String(100), nullable=True),
+    Column("escalation_level", Integer, nullable=False, default=0),
+    Column("major", Boolean, nullable=False, default=False),
+    Column("assignee", String(100), nullable=True),
+    Column("auto_resolve", Boolean, nullable=False, default=True),
+    Column("reporter", String(200), nullable=True),
+    Column("reporter_contact", String(200), nullable=True),
+    Column("report_type", String(50), nullable=True),
+    Column("labels", JSON, nullable=False, default=dict),
+    Column("annotations", JSON, nullable=False, default=dict),
+    Column("created_at", UtcTime, nullable=False),
+    Column("updated_at", UtcTime, nullable=False),
+    Column("acknowledged_at", UtcTime, nullable=True),
+    Column("acknowledged_by", String(100), nullable=True),
+    Column("last_update_at", UtcTime, nullable=True),
+    Column("resolved_at", UtcTime, nullable=True),
+    Column("resolved_by", String(100), nullable=True),
+    Column("root_cause", Text, nullable=True),
+    Column("solution", Text, nullable=True),
+    Column("closed_at", UtcTime, nullable=True),
+    Column("closed_by", String(100), nullable=True),
+    Column("satisfaction", Integer, nullable=True),
+    Column("close_comment", Text, nullable=True),
+    Index("ix_incidents_status_priority", "status", "priority"),
+    Index("ix_incidents_created_at", "created_at"),
+    Index("ix_incidents_key", "key"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    # sha256 of the sorted label set: the alert's identity, whatever the sender calls it.
+    Column("fingerprint", String(64), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("annotations", JSON, nullable=False, default=dict),
+    Column("status", String(16), nullable=False),  # firing|resolved
+    Column("starts_at", UtcTime, nullable=False),
+    Column("ends_at", UtcTime, nullable=True),
+    Column("generator_url", Text, nullable=True),
+    Column("first_received_at", UtcTime, nullable=False),
+    Column("last_received_at", UtcTime, nullable=False),
+    Column("receive_count", Integer, nullable=False, default=1),
+    UniqueConstraint("fingerprint", "incident_id"),
+    Index("ix_alerts_fingerprint_starts_at", "fingerprint", "starts_at"),
+    Index("ix_alerts_incident_id", "incident_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(40), nullable=False),  # incident.triggered, incident.acknowledged, …
+    Column("actor", String(100), nullable=True),  # person or token name; NULL for the system
+    Column("occurred_at", UtcTime, nullable=False),
+    Column("data", JSON, nullable=False, default=dict),
+    Index("ix_events_incident_id_id", "incident_id", "id"),
+    Index("ix_events_kind_occurred_at", "kind", "occurred_at"),
+)
+
+sla_clocks = Table(
+    "sla_clocks",
+    metadata,
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
+    Column("clock", String(16), primary_key=True),  # response|update|resolution
+    Column("target_seconds", Float, nullable=False),
+    Column("calendar", String(100), nullable=True),
+    Column("started_at", UtcTime, nullable=False),
+    Column("due_at", UtcTime, nullable=True),  # NULL while paused
+    Column("warn_at", UtcTime, nullable=True),
+    Column(
+        "remaining_seconds", Float, nullable=True
+    ),  # kept while paused (business seconds for calendars)
+    Column("stopped_at", UtcTime, nullable=True),  # the clock was met (or the incident resolved)
+    Column("warned_at", UtcTime, nullable=True),
+    Column("breached_at", UtcTime, nullable=True),
+    Column("breach_reason", Text, nullable=True),
+    Column("breach_exempt", Boolean, nullable=False, default=False),
+)
+
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "kind", String(32), nullable=False
+    ),  # sla_warning|sla_breach|escalation|resolution_step|follow_up|heartbeat|report
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=True),
+    Column(
+        "subject", String(255), nullable=True
+    ),  # e.g. the host of a heartbeat timer, the clock of an SLA timer
+    Column("due_at", UtcTime, nullable=False),
+    Column("payload", JSON, nullable=False, default=dict),
+    Column("created_at", UtcTime, nullable=False),
+    Column("claimed_by", String(100), nullable=True),
+    Column("claimed_until", UtcTime, nullable=True),
+    Column("fired_at", UtcTime, nullable=True),
+    Column("lag_seconds", Float, nullable=True),
+    Column("cancelled", Boolean, nullable=False, default=False),
+    Index("ix_timers_pending", "fired_at", "cancelled", "due_at"),
+    Index("ix_timers_incident_id", "incident_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", Id, ForeignKey("events.id", ondelete="SET NULL"), nullable=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True),
+    Column("channel", String(100), nullable=False),
+    Column(
+        "recipient", String(200), nullable=True
+    ),  # person paged, when a page rather than a subscription
+    Column("idempotency_key", String(100), nullable=False, unique=True),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # pending|delivered|dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcTime, nullable=False),
+    Column("claimed_by", String(100), nullable=True),
+    Column("claimed_until", UtcTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcTime, nullable=False),
+    Column("delivered_at", UtcTime, nullable=True),
+    Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("host", String(255), primary_key=True),
+    Column("interval_seconds", Float, nullable=False),
+    Column("labels", JSON, nullable=False, default=dict),
+    Column("first_seen_at", UtcTime, nullable=False),
+    Column("last_seen_at", UtcTime, nullable=False),
+    Column(
+        "silent_incident_id", Id, ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True
+    ),
+)
+
+# One-click acknowledge links are single use: a used nonce is kept until the link expires.
+used_links = Table(
+    "used_links",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("used_at", UtcTime, nullable=False),
+    Column("expires_at", UtcTime, nullable=False),
+)

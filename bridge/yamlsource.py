@@ -1,0 +1,93 @@
+"""YAML read with line numbers kept, so config errors can name the file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bridge.errors import ConfigError
+
+
+class LineDict(dict[str, Any]):
+    """A mapping from YAML that remembers the line of each key (1-based)."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    out = LineDict()
+    out.line = node.start_mark.line + 1
+    out.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            key = str(key)
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """Parse YAML text; a syntax error becomes a ConfigError naming the source and line."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise ConfigError(f"{where}: invalid YAML: {exc.problem}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: invalid YAML: {exc}") from exc
+
+
+def load_yaml_file(path: Path) -> Any:
+    """Read and parse a YAML file; a missing or unreadable file is a ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text") from exc
+    return load_yaml(text, str(path))
+
+
+class Where:
+    """A position in a config source, for messages like 'policy.yml:12: routes[0].priority: …'."""
+
+    def __init__(self, source: str, path: str = "", line: int | None = None) -> None:
+        self.source = source
+        self.path = path
+        self.line = line
+
+    def key(self, mapping: object, key: str | int) -> Where:
+        """Return the position of one key of a mapping (or one index of a list) below this one."""
+        line = self.line
+        if isinstance(mapping, LineDict) and isinstance(key, str):
+            line = mapping.key_lines.get(key, mapping.line)
+        elif isinstance(mapping, list) and isinstance(key, int):
+            item = mapping[key] if key < len(mapping) else None
+            if isinstance(item, LineDict):
+                line = item.line
+        path = (
+            f"{self.path}[{key}]"
+            if isinstance(key, int)
+            else (f"{self.path}.{key}" if self.path else key)
+        )
+        return Where(self.source, path, line)
+
+    def error(self, message: str) -> ConfigError:
+        """Build a ConfigError that names the source, line and key."""
+        place = f"{self.source}:{self.line}" if self.line else self.source
+        return ConfigError(
+            f"{place}: {self.path}: {message}" if self.path else f"{place}: {message}"
+        )

@@ -1,0 +1,58 @@
+"""The agent's exceptions: one root, each fault carrying the exit status a supervisor sees.
+
+AgentError                 exit 1: any fault of the agent
+├── ConfigError            exit 78 (EX_CONFIG): a bad config file, value or rule
+│   └── RuleError          a rule that cannot be loaded or evaluated as written
+├── StorageError           exit 74 (EX_IOERR): the state file or the spool cannot be written
+└── PushError              a push to the receiver failed
+    ├── PushRejected       the receiver refused the alerts (4xx): retrying cannot help
+    └── PushUnavailable    5xx, timeout or refused connection: retry later
+"""
+
+from __future__ import annotations
+
+
+class AgentError(Exception):
+    """Root of every fault the agent reports; `exit_code` is what the process exits with."""
+
+    exit_code = 1
+
+
+class ConfigError(AgentError):
+    """A config file, a value in it or a rule is wrong; the message names where and the fix."""
+
+    exit_code = 78
+
+
+class RuleError(ConfigError):
+    """A rule cannot be loaded as written."""
+
+
+class StorageError(AgentError):
+    """The agent's own files (alert state, spool) cannot be read or written."""
+
+    exit_code = 74
+
+
+class PushError(AgentError):
+    """A push to the receiver failed; `reason` labels the failure in metrics."""
+
+    reason = "error"
+
+
+class PushRejected(PushError):
+    """The receiver answered 4xx: the request itself is wrong, so it is dropped, not retried."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = f"http_{status}"
+
+
+class PushUnavailable(PushError):
+    """The receiver cannot take the alerts now; `retry_after` is its requested wait, if any."""
+
+    def __init__(self, message: str, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after

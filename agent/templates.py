@@ -1,0 +1,161 @@
+"""Annotation templates in the Prometheus subset, so one text serves the agent and Prometheus.
+
+Supported actions: `{{ $value }}`, `{{ $labels.device }}`, pipes to `humanize`,
+`humanize1024` and `humanizePercentage`, and `printf "%.1f" $value` (or `$value | printf "%.1f"`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+_ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}", re.DOTALL)
+_LABEL = re.compile(r"\$labels\.([A-Za-z_][A-Za-z0-9_]*)")
+_PRINTF_VERB = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?[dfegsvx%]")
+
+
+def _si(value: float, base: float, big: str, small: str) -> str:
+    """Scale a number by SI (or binary) prefixes the way Prometheus' humanize does."""
+    if value == 0 or math.isnan(value) or math.isinf(value):
+        return f"{value:.4g}"
+    if abs(value) >= 1:
+        for prefix in big:
+            if abs(value) < base:
+                return f"{value:.4g}{prefix}".rstrip()
+            value /= base
+        return f"{value * base:.4g}{big[-1]}"
+    for prefix in small:
+        if abs(value) >= 1 or prefix == small[-1]:
+            return f"{value:.4g}{prefix}".rstrip()
+        value *= 1000
+    return f"{value:.4g}"
+
+
+def _humanize(value: float) -> str:
+    return _si(value, 1000.0, " kMGTPEZY", " munpfazy")
+
+
+def _humanize_binary(value: float) -> str:
+    if abs(value) <= 1:
+        return f"{value:.4g}"
+    prefixes = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"]
+    for prefix in prefixes:
+        if abs(value) < 1024 or prefix == prefixes[-1]:
+            return f"{value:.4g}{prefix}"
+        value /= 1024
+    return f"{value:.4g}"
+
+
+def _humanize_percentage(value: float) -> str:
+    return f"{value * 100:.4g}%"
+
+
+_FUNCTIONS: dict[str, Callable[[float], str]] = {
+    "humanize": _humanize,
+    "humanize1024": _humanize_binary,
+    "humanizePercentage": _humanize_percentage,
+}
+
+
+def _plain(value: float) -> str:
+    """Write a value in its shortest exact form, as Prometheus prints `$value`."""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def _go_printf(fmt: str, value: float | str) -> str:
+    """Apply a Go printf format with one argument; %v means the default form."""
+    return fmt.replace("%v", "%s") % value
+
+
+@dataclass(frozen=True)
+class _Action:
+    """One `{{ ... }}`: an operand (`$value` or a label) and the functions it is piped through."""
+
+    operand: str
+    steps: tuple[tuple[str, str], ...]
+
+    def render(self, value: float, labels: Mapping[str, str]) -> str:
+        current: float | str = value if self.operand == "$value" else labels.get(self.operand, "")
+        for function, argument in self.steps:
+            if function == "printf":
+                current = _go_printf(argument, current)
+            elif isinstance(current, float | int):
+                current = _FUNCTIONS[function](float(current))
+            else:
+                current = _FUNCTIONS[function](float(current or 0))
+        return _plain(current) if isinstance(current, float) else str(current)
+
+
+def _parse_operand(word: str) -> str:
+    if word == "$value":
+        return word
+    label = _LABEL.fullmatch(word)
+    if label:
+        return label.group(1)
+    raise ValueError(f"unknown operand {word!r}; use $value or $labels.NAME")
+
+
+def _parse_printf(words: list[str]) -> str:
+    fmt = words[0]
+    if len(_PRINTF_VERB.findall(fmt.replace("%%", ""))) != 1:
+        raise ValueError(f"printf format {fmt!r} must take exactly one value")
+    return fmt
+
+
+def _parse_action(text: str) -> _Action:
+    stages = [stage.strip() for stage in text.split("|")]
+    try:
+        first = shlex.split(stages[0])
+    except ValueError as exc:
+        raise ValueError(f"cannot read {{{{ {text} }}}}: {exc}") from exc
+    steps: list[tuple[str, str]] = []
+    if first and first[0] == "printf" and len(first) == 3:
+        operand = _parse_operand(first[2])
+        steps.append(("printf", _parse_printf(first[1:2])))
+    elif len(first) == 1:
+        operand = _parse_operand(first[0])
+    else:
+        raise ValueError(f"cannot read {{{{ {text} }}}}; expected $value, $labels.NAME or printf")
+    for stage in stages[1:]:
+        words = shlex.split(stage)
+        if words and words[0] == "printf" and len(words) == 2:
+            steps.append(("printf", _parse_printf(words[1:])))
+        elif len(words) == 1 and words[0] in _FUNCTIONS:
+            steps.append((words[0], ""))
+        else:
+            known = ", ".join([*_FUNCTIONS, 'printf "FORMAT"'])
+            raise ValueError(f"unknown function {stage!r}; use one of {known}")
+    return _Action(operand, tuple(steps))
+
+
+@dataclass(frozen=True)
+class Template:
+    """A parsed annotation text; parse once when rules load, render on every evaluation."""
+
+    text: str
+    parts: tuple[str | _Action, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Template:
+        """Parse `text`; raise ValueError naming the first action that is not supported."""
+        parts: list[str | _Action] = []
+        position = 0
+        for match in _ACTION.finditer(text):
+            parts.append(text[position : match.start()])
+            parts.append(_parse_action(match.group(1)))
+            position = match.end()
+        parts.append(text[position:])
+        if "{{" in text[position:] or any("{{" in p for p in parts if isinstance(p, str)):
+            raise ValueError("an opening '{{' has no closing '}}'")
+        return cls(text, tuple(part for part in parts if part != ""))
+
+    def render(self, value: float, labels: Mapping[str, str]) -> str:
+        """Return the text with every action replaced by its value."""
+        return "".join(
+            part if isinstance(part, str) else part.render(value, labels) for part in self.parts
+        )

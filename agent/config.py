@@ -32,17 +32,13 @@ _TOP_KEYS = (
     "heartbeat",
     "state_dir",
     "filesystems",
+    "disks",
+    "interfaces",
 )
 _PUSH_KEYS = ("url", "token", "token_file", "resend", "timeout")
 _SPOOL_KEYS = ("dir", "max_bytes")
-_FS_KEYS = (
-    "mountpoints_include",
-    "mountpoints_exclude",
-    "fstypes_include",
-    "fstypes_exclude",
-    "network",
-    "timeout",
-)
+_FS_KEYS = ("include_fstypes", "exclude_fstypes", "exclude_mountpoints", "timeout")
+_NAME_KEYS = ("include", "exclude")
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -65,15 +61,21 @@ class SpoolConfig:
 
 
 @dataclass(frozen=True)
-class FilesystemConfig:
-    """Which filesystems the sampler reads: regular expressions, network mounts, stat timeout."""
+class SamplerConfig:
+    """What the sampler watches; None leaves the Sampler's own default in place."""
 
-    mountpoints_include: str | None = None
-    mountpoints_exclude: str | None = None
-    fstypes_include: str | None = None
-    fstypes_exclude: str | None = None
-    network: bool = False
-    timeout: float = 1.0
+    include_fstypes: tuple[str, ...] | None = None
+    exclude_fstypes: tuple[str, ...] | None = None
+    exclude_mountpoints: str | None = None
+    fs_timeout: float | None = None
+    include_devices: str | None = None
+    exclude_devices: str | None = None
+    include_interfaces: str | None = None
+    exclude_interfaces: str | None = None
+
+    def options(self) -> dict[str, Any]:
+        """Return the Sampler keyword arguments this config sets."""
+        return {key: value for key, value in vars(self).items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class AgentConfig:
     labels: tuple[tuple[str, str], ...] = ()
     push: PushConfig | None = None
     heartbeat: float | None = None
-    filesystems: FilesystemConfig = FilesystemConfig()
+    sampler: SamplerConfig = SamplerConfig()
 
     @property
     def base_labels(self) -> tuple[tuple[str, str], ...]:
@@ -172,12 +174,6 @@ def _regex(text: Any) -> str:
     return text
 
 
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("not a boolean")
-    return value
-
-
 def _labels(reader: _Reader) -> tuple[tuple[str, str], ...]:
     raw = reader.node.get("labels")
     if raw is None:
@@ -244,19 +240,34 @@ def _push(reader: _Reader | None, base: Path) -> PushConfig | None:
     )
 
 
-def _filesystems(reader: _Reader | None) -> FilesystemConfig:
-    if reader is None:
-        return FilesystemConfig()
-    reader.check_keys(_FS_KEYS)
-    regex = "a regular expression such as '^/(proc|sys)($|/)'"
-    return FilesystemConfig(
-        mountpoints_include=reader.parsed("mountpoints_include", _regex, None, regex),
-        mountpoints_exclude=reader.parsed("mountpoints_exclude", _regex, None, regex),
-        fstypes_include=reader.parsed("fstypes_include", _regex, None, regex),
-        fstypes_exclude=reader.parsed("fstypes_exclude", _regex, None, regex),
-        network=reader.parsed("network", _boolean, False, "true or false"),
-        timeout=reader.parsed("timeout", _positive_duration, 1.0, "a duration like '1s'"),
-    )
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError("not a list of names")
+    return tuple(value)
+
+
+def _sampler(reader: _Reader) -> SamplerConfig:
+    regex = "a regular expression such as '^(lo|docker.*)$'"
+    options: dict[str, Any] = {}
+    filesystems = reader.child("filesystems")
+    if filesystems is not None:
+        filesystems.check_keys(_FS_KEYS)
+        names = "a list of filesystem types such as [nfs4, tmpfs]"
+        options.update(
+            include_fstypes=filesystems.parsed("include_fstypes", _names, None, names),
+            exclude_fstypes=filesystems.parsed("exclude_fstypes", _names, None, names),
+            exclude_mountpoints=filesystems.parsed("exclude_mountpoints", _regex, None, regex),
+            fs_timeout=filesystems.parsed(
+                "timeout", _positive_duration, None, "a duration like '2s'"
+            ),
+        )
+    for section, noun in (("disks", "devices"), ("interfaces", "interfaces")):
+        names_reader = reader.child(section)
+        if names_reader is not None:
+            names_reader.check_keys(_NAME_KEYS)
+            options[f"include_{noun}"] = names_reader.parsed("include", _regex, None, regex)
+            options[f"exclude_{noun}"] = names_reader.parsed("exclude", _regex, None, regex)
+    return SamplerConfig(**options)
 
 
 def _spool(reader: _Reader | None, base: Path, state_dir: Path) -> SpoolConfig:
@@ -302,7 +313,7 @@ def _build(
         else reader.parsed(
             "heartbeat", _positive_duration, DEFAULT_HEARTBEAT, "a duration like '30s'"
         ),
-        filesystems=_filesystems(reader.child("filesystems")),
+        sampler=_sampler(reader),
     )
 
 

@@ -1,0 +1,62 @@
+"""Bytes each network interface received and sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+import psutil
+
+from agent.collectors.base import DeviceLabels, Reading, attempt
+from agent.sample import Series
+
+RECEIVE = "tocsin_network_receive_bytes_total"
+TRANSMIT = "tocsin_network_transmit_bytes_total"
+
+HELP = {
+    RECEIVE: "Bytes the network interface received.",
+    TRANSMIT: "Bytes the network interface sent.",
+}
+
+# Loopback traffic is the host talking to itself; it says nothing about the network.
+DEFAULT_EXCLUDED_INTERFACES = r"^lo$"
+
+
+class NetIO(Protocol):
+    """The fields of one entry of psutil.net_io_counters(pernic=True) this collector reads."""
+
+    @property
+    def bytes_recv(self) -> int: ...
+    @property
+    def bytes_sent(self) -> int: ...
+
+
+def default_net_io_counters() -> Mapping[str, NetIO]:
+    """Read every interface's counters, without psutil's wrap-around bookkeeping."""
+    return psutil.net_io_counters(pernic=True, nowrap=False)
+
+
+class NetworkCollector:
+    """Read per-interface byte counters; rates are left to Prometheus and the rules."""
+
+    def __init__(
+        self,
+        net_io_counters: Callable[[], Mapping[str, NetIO]] = default_net_io_counters,
+        exclude_interfaces: str | None = DEFAULT_EXCLUDED_INTERFACES,
+        include_interfaces: str | None = None,
+    ) -> None:
+        self._net_io_counters = net_io_counters
+        self._labels_of = DeviceLabels(exclude_interfaces, include_interfaces)
+
+    def collect(self, reading: Reading) -> None:
+        """Append the receive and transmit counters of every kept interface."""
+        interfaces = attempt(self._net_io_counters, "network counters", reading)
+        if not interfaces:
+            return
+        counters, labels_of = reading.counters, self._labels_of
+        for device, io in interfaces.items():
+            labels = labels_of(device)
+            if labels is None:
+                continue
+            counters.append(Series(RECEIVE, labels, float(io.bytes_recv)))
+            counters.append(Series(TRANSMIT, labels, float(io.bytes_sent)))

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from agent.collectors.base import Reading
+from agent.collectors.filesystem import STUCK, USED, FilesystemCollector, select_mounts
+from tests.agent.fake_psutil import Clock, HangingUsage, Partition, Usage, failing
+
+ROOT = Partition("/dev/sda1", "/", "ext4")
+
+
+def mountpoints(*partitions: Partition, **options: object) -> list[str]:
+    return [mount.mountpoint for mount in select_mounts(partitions, **options)]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "fstype", ["proc", "sysfs", "tmpfs", "overlay", "cgroup2", "devtmpfs", "squashfs", "fuse.lxcfs"]
+)
+def test_pseudo_filesystems_are_skipped(fstype: str) -> None:
+    assert mountpoints(ROOT, Partition(fstype, "/x", fstype)) == ["/"]
+
+
+@pytest.mark.parametrize("fstype", ["nfs4", "cifs", "ceph", "fuse.sshfs"])
+def test_network_filesystems_are_skipped_unless_asked_for(fstype: str) -> None:
+    share = Partition("server:/export", "/mnt/share", fstype)
+    assert mountpoints(ROOT, share) == ["/"]
+    assert mountpoints(ROOT, share, include_fstypes={fstype}) == ["/", "/mnt/share"]
+
+
+def test_an_excluded_type_can_be_asked_for() -> None:
+    assert mountpoints(Partition("overlay", "/", "overlay"), include_fstypes={"overlay"}) == ["/"]
+
+
+@pytest.mark.parametrize(
+    "mountpoint", ["/var/lib/docker/overlay2/abc/merged", "/run/credentials/x.service", "/dev/hd"]
+)
+def test_runtime_mountpoints_are_skipped(mountpoint: str) -> None:
+    assert mountpoints(ROOT, Partition("/dev/sdb1", mountpoint, "ext4")) == ["/"]
+
+
+def test_a_disk_bound_in_several_places_is_watched_once_on_its_shortest_path() -> None:
+    binds = [
+        Partition("/dev/sda1", "/etc/hosts", "ext4"),
+        ROOT,
+        Partition("/dev/sda1", "/srv", "ext4"),
+    ]
+    assert mountpoints(*binds) == ["/"]
+
+
+def collect(collector: FilesystemCollector, now: float = 0.0) -> Reading:
+    reading = Reading()
+    collector.collect(reading, now)
+    return reading
+
+
+def by_mount(reading: Reading, name: str) -> dict[str, float]:
+    return {s.labels["mountpoint"]: s.value for s in reading.gauges if s.name == name}
+
+
+def test_used_ratio_is_used_over_used_plus_available() -> None:
+    collector = FilesystemCollector(lambda: [ROOT], lambda _: Usage(used=30, free=10))
+    reading = collect(collector)
+    assert by_mount(reading, USED) == {"/": 0.75}
+    assert by_mount(reading, STUCK) == {"/": 0.0}
+    assert reading.gauges[0].labels == {"mountpoint": "/", "fstype": "ext4", "device": "/dev/sda1"}
+    collector.close()
+
+
+def test_mount_list_is_reused_until_the_refresh_interval() -> None:
+    listings: list[float] = []
+    clock = Clock()
+
+    def partitions() -> list[Partition]:
+        listings.append(clock.now)
+        return [ROOT]
+
+    collector = FilesystemCollector(partitions, lambda _: Usage(1, 1), mount_refresh_seconds=60)
+    for now in (0.0, 10.0, 59.0, 60.0, 70.0):
+        collect(collector, now)
+        clock.now = now
+    assert len(listings) == 2
+    collector.close()
+
+
+def test_unreadable_mount_list_is_noted() -> None:
+    collector = FilesystemCollector(failing(PermissionError("mounts")), lambda _: Usage(1, 1))  # type: ignore[arg-type]
+    assert collect(collector).notes == ["mount list unavailable: mounts"]
+
+
+@pytest.fixture
+def hanging() -> Iterator[HangingUsage]:
+    usage = HangingUsage({"/hung"})
+    yield usage
+    usage.release.set()
+
+
+def stuck_collector(hanging: HangingUsage) -> FilesystemCollector:
+    mounts = [ROOT, Partition("/dev/sdb", "/hung", "ext4"), Partition("/dev/sdc", "/data", "ext4")]
+    return FilesystemCollector(lambda: mounts, hanging, fs_timeout=0.2)
+
+
+def test_a_hung_mount_costs_at_most_the_timeout(hanging: HangingUsage) -> None:
+    collector = stuck_collector(hanging)
+    started = time.monotonic()
+    reading = collect(collector)
+    assert time.monotonic() - started < 1.0
+    assert by_mount(reading, STUCK) == {"/": 0.0, "/hung": 1.0, "/data": 0.0}
+    assert by_mount(reading, USED) == {"/": 0.25}
+    assert reading.notes == ["filesystem /hung is not answering statvfs"]
+
+
+def test_a_stuck_mount_is_not_asked_again_while_stuck(hanging: HangingUsage) -> None:
+    collector = stuck_collector(hanging)
+    collect(collector)
+    started = time.monotonic()
+    reading = collect(collector)
+    collect(collector)
+    assert time.monotonic() - started < 0.5
+    assert by_mount(reading, USED) == {"/": 0.25, "/data": 0.25}
+    assert hanging.calls.count("/hung") == 1
+
+
+def test_a_stuck_mount_is_read_again_once_it_answers(hanging: HangingUsage) -> None:
+    collector = stuck_collector(hanging)
+    collect(collector)
+    hanging.release.set()
+    for _ in range(100):
+        reading = collect(collector)
+        if by_mount(reading, USED).keys() == {"/", "/hung", "/data"}:
+            break
+        time.sleep(0.01)
+    assert by_mount(reading, STUCK) == {"/": 0.0, "/hung": 0.0, "/data": 0.0}
+    assert by_mount(reading, USED) == {"/": 0.25, "/hung": 0.25, "/data": 0.25}
+    collector.close()

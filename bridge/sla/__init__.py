@@ -1,0 +1,1 @@
+"""SLA clocks: business-time arithmetic, clock maths, and the hook that keeps clocks in the store."""

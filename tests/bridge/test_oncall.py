@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bridge.oncall import OnCall, layer_on_call, next_handoff, on_call, resolve_targets
+from bridge.policy import parse_policy
+from bridge.policy.model import Override, Rotation, Schedule, Target
+
+NEW_YORK = ZoneInfo("America/New_York")
+WEEKLY = Rotation(
+    ("ann", "bob", "cid"), datetime(2026, 1, 5, 9, tzinfo=NEW_YORK), timedelta(weeks=1)
+)
+
+
+def ny(*args: int) -> datetime:
+    return datetime(*args, tzinfo=NEW_YORK)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("at", "person"),
+    [
+        (ny(2026, 1, 5, 8, 59), None),  # before the rotation starts
+        (ny(2026, 1, 5, 9), "ann"),
+        (ny(2026, 1, 12, 8, 59), "ann"),
+        (ny(2026, 1, 12, 9), "bob"),
+        (ny(2026, 1, 19, 9), "cid"),
+        (ny(2026, 1, 26, 9), "ann"),  # wraps around
+        (ny(2026, 3, 9, 8, 59), "cid"),  # first Monday after spring-forward ...
+        (ny(2026, 3, 9, 9), "ann"),  # ... hands off at 09:00 local, not 10:00
+    ],
+)
+def test_weekly_rotation_hands_off_at_local_time(at: datetime, person: str | None) -> None:
+    assert layer_on_call(WEEKLY, NEW_YORK, at) == person
+
+
+def test_next_handoff_is_at_local_time_after_dst() -> None:
+    assert next_handoff(WEEKLY, NEW_YORK, ny(2026, 3, 5)) == datetime(2026, 3, 9, 13, tzinfo=UTC)
+
+
+def test_next_handoff_before_start_is_the_start() -> None:
+    assert next_handoff(WEEKLY, NEW_YORK, ny(2026, 1, 1)) == datetime(2026, 1, 5, 14, tzinfo=UTC)
+
+
+def test_later_layer_wins_where_it_has_someone() -> None:
+    nights = Rotation(("nina",), datetime(2026, 2, 1, tzinfo=NEW_YORK), timedelta(weeks=1))
+    schedule = Schedule("ops", NEW_YORK, (WEEKLY, nights))
+    assert on_call(schedule, ny(2026, 1, 20)) == OnCall("cid", layer=0)
+    assert on_call(schedule, ny(2026, 2, 2)) == OnCall("nina", layer=1)
+
+
+def test_override_wins_while_it_lasts() -> None:
+    cover = Override("dan", ny(2026, 1, 6, 12), ny(2026, 1, 6, 18))
+    schedule = Schedule("ops", NEW_YORK, (WEEKLY,), (cover,))
+    assert on_call(schedule, ny(2026, 1, 6, 12)) == OnCall("dan", override=True)
+    assert on_call(schedule, ny(2026, 1, 6, 18)) == OnCall("ann", layer=0)
+
+
+def test_schedule_before_any_layer_starts_has_nobody() -> None:
+    assert on_call(Schedule("ops", NEW_YORK, (WEEKLY,)), ny(2025, 12, 1)) == OnCall(None)
+
+
+POLICY = parse_policy(
+    """
+priorities: {P1: {response: 15m}}
+routes: [{priority: P1}]
+channels: {chat: {type: slack, url: "http://127.0.0.1/hook"}}
+people: {ann: {}, bob: {}, cid: {}}
+schedules:
+  primary:
+    timezone: America/New_York
+    rotation: {members: [ann, bob], start: "2026-01-05T09:00", every: 1w}
+teams:
+  ops: {members: [ann, bob, cid], schedule: primary}
+  experts: {members: [bob, cid]}
+"""
+)
+
+
+@pytest.mark.parametrize(
+    ("targets", "resolved"),
+    [
+        (["schedule:primary"], ["person:ann"]),
+        (["team:ops"], ["person:ann"]),  # a team with a schedule pages its on-call person
+        (["team:experts"], ["person:bob", "person:cid"]),  # otherwise every member
+        (["person:cid", "channel:chat"], ["person:cid", "channel:chat"]),
+        (["schedule:primary", "person:ann"], ["person:ann"]),  # paged once
+    ],
+)
+def test_resolve_targets_to_people_and_channels(targets: list[str], resolved: list[str]) -> None:
+    parsed = [Target(*t.split(":")) for t in targets]
+    assert [str(t) for t in resolve_targets(POLICY, parsed, ny(2026, 1, 6))] == resolved

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import gzip
+import http.client
+import re
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+
+from agent.exposition import Exposition, SampleCollector, ServerHandle
+from agent.sample import Sample, Series
+from agent.sampler import Sampler
+from tests.peers import require_binary
+
+SAMPLE = Sample(
+    taken_at=1_700_000_000.0,
+    gauges=(
+        Series("tocsin_load1", {}, 0.5),
+        Series("tocsin_disk_busy_ratio", {"device": "sda"}, 0.25),
+        Series("tocsin_disk_busy_ratio", {"device": "sdb"}, 0.75),
+    ),
+    counters=(Series("tocsin_cpu_seconds_total", {"mode": "idle"}, 12.5),),
+    duration_seconds=0.0004,
+)
+
+
+def rendered(sample: Sample) -> str:
+    registry = CollectorRegistry()
+    collector = SampleCollector()
+    registry.register(collector)
+    collector.update(sample)
+    return generate_latest(registry).decode()
+
+
+def test_families_carry_help_type_and_every_label_set() -> None:
+    text = rendered(SAMPLE)
+    assert "# HELP tocsin_load1 Load average over 1 minute." in text
+    assert "# TYPE tocsin_disk_busy_ratio gauge" in text
+    assert 'tocsin_disk_busy_ratio{device="sda"} 0.25' in text
+    assert 'tocsin_disk_busy_ratio{device="sdb"} 0.75' in text
+
+
+def test_counters_keep_their_total_suffix() -> None:
+    text = rendered(SAMPLE)
+    assert re.search(r"^# TYPE tocsin_cpu_seconds(_total)? counter$", text, re.MULTILINE)
+    assert 'tocsin_cpu_seconds_total{mode="idle"} 12.5' in text
+
+
+def test_sample_duration_is_exported() -> None:
+    assert "tocsin_agent_sample_duration_seconds 0.0004" in rendered(SAMPLE)
+
+
+def test_nothing_is_exported_before_the_first_sample() -> None:
+    assert list(SampleCollector().collect()) == []
+
+
+def test_real_exposition_passes_promtool_check_metrics() -> None:
+    promtool = require_binary("promtool")
+    registry = CollectorRegistry()
+    collector = SampleCollector()
+    registry.register(collector)
+    Counter("tocsin_agent_push_failures", "Pushes that failed.", registry=registry)
+    sampler = Sampler()
+    sampler.sample()
+    collector.update(sampler.sample())
+    sampler.close()
+    exposition = Exposition(registry)
+    checked = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=exposition.body(gzipped=False),
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout + checked.stderr == b""
+
+
+class CountingCollector:
+    """A collector that counts how often the registry is rendered."""
+
+    def __init__(self) -> None:
+        self.renders = 0
+
+    def collect(self) -> Iterator[Metric]:
+        self.renders += 1
+        family = GaugeMetricFamily("tocsin_test_renders", "Renders so far.")
+        family.add_metric((), self.renders)
+        yield family
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[Exposition, CountingCollector, ServerHandle]]:
+    registry = CollectorRegistry()
+    counting = CountingCollector()
+    registry.register(counting)  # type: ignore[arg-type]
+    exposition = Exposition(registry)
+    handle = exposition.serve("127.0.0.1", 0)
+    yield exposition, counting, handle
+    handle.close()
+
+
+def get(handle: ServerHandle, path: str, **headers: str) -> http.client.HTTPResponse:
+    connection = http.client.HTTPConnection("127.0.0.1", handle.port, timeout=5)
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse()
+    response.body = response.read()  # type: ignore[attr-defined]
+    connection.close()
+    return response
+
+
+def test_scrapes_are_served_from_the_last_refresh_without_rendering(served) -> None:  # type: ignore[no-untyped-def]
+    exposition, counting, handle = served
+    for _ in range(3):
+        response = get(handle, "/metrics")
+    assert response.status == 200
+    assert b"tocsin_test_renders 1.0" in response.body  # type: ignore[attr-defined]
+    assert counting.renders == 1
+    exposition.refresh()
+    assert b"tocsin_test_renders 2.0" in get(handle, "/metrics").body  # type: ignore[attr-defined]
+
+
+def test_gzip_is_served_when_asked(served) -> None:  # type: ignore[no-untyped-def]
+    _, _, handle = served
+    response = get(handle, "/metrics", **{"Accept-Encoding": "gzip"})
+    assert response.getheader("Content-Encoding") == "gzip"
+    assert b"tocsin_test_renders" in gzip.decompress(response.body)  # type: ignore[attr-defined]
+
+
+def test_plain_text_without_accept_encoding(served) -> None:  # type: ignore[no-untyped-def]
+    _, _, handle = served
+    response = get(handle, "/metrics")
+    assert response.getheader("Content-Encoding") is None
+    assert response.getheader("Content-Type").startswith("text/plain; version=0.0.4")
+
+
+def test_metrics_registered_by_others_appear_on_the_next_refresh() -> None:
+    registry = CollectorRegistry()
+    exposition = Exposition(registry)
+    dropped = Counter("tocsin_agent_spool_dropped", "Alerts dropped.", registry=registry)
+    dropped.inc(3)
+    assert b"tocsin_agent_spool_dropped_total" not in exposition.body(gzipped=False)
+    exposition.refresh()
+    assert b"tocsin_agent_spool_dropped_total 3.0" in exposition.body(gzipped=False)
+
+
+@pytest.mark.parametrize(("path", "status"), [("/healthz", 200), ("/nothing", 404)])
+def test_other_paths(served, path: str, status: int) -> None:  # type: ignore[no-untyped-def]
+    _, _, handle = served
+    assert get(handle, path).status == status
+
+
+def test_one_connection_serves_many_scrapes(served) -> None:  # type: ignore[no-untyped-def]
+    _, _, handle = served
+    connection = http.client.HTTPConnection("127.0.0.1", handle.port, timeout=5)
+    statuses = []
+    for _ in range(3):
+        connection.request("GET", "/metrics")
+        response = connection.getresponse()
+        response.read()
+        statuses.append(response.status)
+    connection.close()
+    assert statuses == [200, 200, 200]

@@ -83,6 +83,7 @@ class Evaluator:
     ) -> tuple[dict[LabelSet, AlertState], list[Transition]]:
         """Return the alerts active after `sample` at wall time `now`, and what changed."""
         new_states: dict[LabelSet, AlertState] = {}
+        seen: set[LabelSet] = set()
         transitions: list[Transition] = []
         present = {series.name for series in sample.gauges}
         rules = {rule_key(rule): rule for rule in self.rules}
@@ -91,14 +92,15 @@ class Evaluator:
                 if not rule.matches(series.labels):
                     continue
                 labels = self.alert_labels(rule, series.labels)
-                if labels in new_states:
+                if labels in seen:
                     continue
+                seen.add(labels)
                 state, changes = _step(rule, states.get(labels), labels, series.value, now)
                 if state is not None:
                     new_states[labels] = state
                 transitions.extend(Transition(change, alert, now) for change, alert in changes)
         for labels, old in states.items():
-            if labels in new_states:
+            if labels in seen:
                 continue
             if old.rule in rules and old.metric not in present:
                 new_states[labels] = old

@@ -1,0 +1,1 @@
+"""The HTTP API: routers, authentication, error handlers and request limits."""

@@ -1,0 +1,73 @@
+"""Turn every refusal into a JSON answer with the right status; bad input is never a 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from bridge.errors import AuthError, BridgeError, Forbidden, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def reason_for(status: int, exc: BaseException | None = None) -> str:
+    """Return the `reason` label of tocsin_bridge_requests_rejected_total for a status."""
+    if isinstance(exc, Forbidden) or status == 403:
+        return "forbidden"
+    if isinstance(exc, AuthError) or status == 401:
+        return "auth"
+    return {413: "too_large", 503: "unavailable", 404: "not_found", 409: "conflict"}.get(
+        status, "invalid" if 400 <= status < 500 else "error"
+    )
+
+
+def error_response(
+    request: Request, status: int, message: str, exc: BaseException | None = None, **extra: Any
+) -> JSONResponse:
+    """Build the JSON error answer and count the refusal."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is not None:
+        runtime.metrics.requests_rejected.labels(reason=reason_for(status, exc)).inc()
+    headers = {}
+    if isinstance(exc, StoreUnavailable):
+        headers["Retry-After"] = str(exc.retry_after)
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    body = {"error": message, **{k: v for k, v in extra.items() if v is not None}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Register the bridge's exception handlers on an app."""
+
+    @app.exception_handler(BridgeError)
+    async def _bridge_error(request: Request, exc: BridgeError) -> JSONResponse:
+        if exc.http_status >= 500 and not isinstance(exc, StoreUnavailable):
+            log.error("%s", exc.message)
+        return error_response(
+            request, exc.http_status, exc.message, exc, field=getattr(exc, "field", None)
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(part) for part in err.get("loc", ()) if part != "body"),
+                "message": str(err.get("msg", "invalid")),
+            }
+            for err in exc.errors()
+        ]
+        malformed = any(err.get("type") == "json_invalid" for err in exc.errors())
+        status = 400 if malformed else 422
+        first = errors[0] if errors else {"field": "", "message": "invalid request"}
+        message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+        return error_response(request, status, message, field=first["field"] or None, errors=errors)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return error_response(request, exc.status_code, str(exc.detail))

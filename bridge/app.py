@@ -1,0 +1,49 @@
+"""Build the FastAPI application around a runtime; no globals, so tests build as many as they like."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from bridge.api import errors
+from bridge.api.limits import BodyLimit
+from bridge.runtime import Runtime
+
+
+def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
+    """Return the app serving the API over `runtime`; workers run for the app's lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if start_workers:
+            await run_in_threadpool(runtime.start)
+        try:
+            yield
+        finally:
+            if start_workers:
+                await run_in_threadpool(runtime.stop)
+
+    app = FastAPI(
+        title="tocsin-bridge",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=runtime.config.limits.max_body_bytes)
+    from bridge.api import health, incidents
+
+    app.include_router(health.router)
+    app.include_router(incidents.router)
+    from bridge.api import reports as reports_api
+
+    app.include_router(reports_api.router)
+    from bridge.api import kb as kb_api
+
+    app.include_router(kb_api.router)
+    return app

@@ -1,0 +1,1 @@
+"""Incidents: the pure state machine, the operations on stored incidents, and their JSON."""

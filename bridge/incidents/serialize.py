@@ -1,0 +1,148 @@
+"""Incident JSON of the public contract, with SLA clocks, alerts and timeline read from the store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from bridge.clock import as_utc, rfc3339
+from bridge.errors import NotFound
+from bridge.policy.model import CLOCKS
+from bridge.store.schema import alerts, events, incidents, sla_clocks
+
+
+def get_incident(conn: Connection, incident_id: int) -> Row[Any]:
+    """Return an incident row, or raise NotFound."""
+    row = conn.execute(select(incidents).where(incidents.c.id == incident_id)).first()
+    if row is None:
+        raise NotFound(f"no incident {incident_id}")
+    return row
+
+
+def incident_json(
+    conn: Connection, incident_id: int, now: datetime, *, detail: bool = True
+) -> dict[str, Any]:
+    """Return one incident as the API shows it; `detail` adds its alerts and timeline."""
+    row = get_incident(conn, incident_id)
+    out = incidents_json(conn, [row], now)[0]
+    if detail:
+        out["alerts"] = alerts_json(conn, incident_id)
+        out["timeline"] = timeline_json(conn, incident_id)
+    return out
+
+
+def incidents_json(
+    conn: Connection, rows: Sequence[Row[Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """Return incident rows as JSON objects, reading all their SLA clocks in one query."""
+    clocks: dict[int, dict[str, Any]] = {row.id: {} for row in rows}
+    if rows:
+        query = select(sla_clocks).where(sla_clocks.c.incident_id.in_(list(clocks)))
+        for clock in conn.execute(query):
+            clocks[clock.incident_id][clock.clock] = clock_json(clock, now)
+    return [_row_json(row, {name: clocks[row.id].get(name) for name in CLOCKS}) for row in rows]
+
+
+def clock_json(clock: Row[Any], now: datetime) -> dict[str, Any]:
+    """Return one SLA clock: target, due time, time left (negative when overdue), breached."""
+    due = as_utc(clock.due_at) if clock.due_at is not None else None
+    stopped = as_utc(clock.stopped_at) if clock.stopped_at is not None else None
+    if stopped is not None:
+        remaining = (due - stopped).total_seconds() if due is not None else clock.remaining_seconds
+    elif due is not None:
+        remaining = (due - now).total_seconds()
+    else:
+        remaining = clock.remaining_seconds
+    breached = clock.breached_at is not None or (
+        stopped is None and due is not None and due <= now and not clock.breach_exempt
+    )
+    return {
+        "target_seconds": clock.target_seconds,
+        "due_at": rfc3339(due),
+        "remaining_seconds": None if remaining is None else round(float(remaining), 3),
+        "breached": breached,
+        "paused": stopped is None and due is None,
+        "met": stopped is not None and not breached,
+        "calendar": clock.calendar,
+    }
+
+
+def alerts_json(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
+    """Return an incident's alerts, oldest first."""
+    rows = conn.execute(
+        select(alerts).where(alerts.c.incident_id == incident_id).order_by(alerts.c.id)
+    )
+    return [
+        {
+            "fingerprint": row.fingerprint,
+            "status": row.status,
+            "labels": row.labels,
+            "annotations": row.annotations,
+            "starts_at": rfc3339(row.starts_at),
+            "ends_at": rfc3339(row.ends_at),
+            "generator_url": row.generator_url,
+            "first_received_at": rfc3339(row.first_received_at),
+            "last_received_at": rfc3339(row.last_received_at),
+            "receive_count": row.receive_count,
+        }
+        for row in rows
+    ]
+
+
+def timeline_json(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
+    """Return an incident's events, oldest first."""
+    rows = conn.execute(
+        select(events).where(events.c.incident_id == incident_id).order_by(events.c.id)
+    )
+    return [
+        {
+            "id": row.id,
+            "kind": row.kind,
+            "actor": row.actor,
+            "occurred_at": rfc3339(row.occurred_at),
+            "data": row.data,
+        }
+        for row in rows
+    ]
+
+
+def _row_json(row: Row[Any], sla: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "key": row.key,
+        "title": row.title,
+        "summary": row.summary,
+        "description": row.description,
+        "priority": row.priority,
+        "status": row.status,
+        "paused": bool(row.paused),
+        "source": row.source,
+        "service": row.service,
+        "host": row.host,
+        "team": row.team,
+        "escalation_policy": row.escalation_policy,
+        "escalation_level": row.escalation_level,
+        "major": bool(row.major),
+        "assignee": row.assignee,
+        "reporter": row.reporter,
+        "reporter_contact": row.reporter_contact,
+        "report_type": row.report_type,
+        "labels": row.labels,
+        "annotations": row.annotations,
+        "created_at": rfc3339(row.created_at),
+        "updated_at": rfc3339(row.updated_at),
+        "acknowledged_at": rfc3339(row.acknowledged_at),
+        "acknowledged_by": row.acknowledged_by,
+        "resolved_at": rfc3339(row.resolved_at),
+        "resolved_by": row.resolved_by,
+        "root_cause": row.root_cause,
+        "solution": row.solution,
+        "closed_at": rfc3339(row.closed_at),
+        "closed_by": row.closed_by,
+        "satisfaction": row.satisfaction,
+        "close_comment": row.close_comment,
+        "sla": sla,
+    }

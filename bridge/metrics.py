@@ -1,0 +1,55 @@
+"""The bridge's Prometheus metrics on one registry owned by the runtime (never the global one).
+
+Other parts create their metrics on `metrics.registry`. Gauges that reflect database state
+(open incidents) are filled by collect callbacks when /metrics is scraped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """The core metrics and the registry every other part adds its own to."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        self.incidents_open = Gauge(
+            "tocsin_bridge_incidents_open",
+            "Incidents not yet resolved, by priority and status.",
+            ["priority", "status"],
+            registry=self.registry,
+        )
+        self.alerts_received = Counter(
+            "tocsin_bridge_alerts_received",
+            "Alerts received, by route (v2 = Alertmanager API v2, webhook = Alertmanager webhook).",
+            ["route"],
+            registry=self.registry,
+        )
+        self.ingest_duration = Histogram(
+            "tocsin_bridge_ingest_duration_seconds",
+            "Time to validate and commit one ingestion request.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.requests_rejected = Counter(
+            "tocsin_bridge_requests_rejected",
+            "Requests refused, by reason (auth, forbidden, too_large, invalid, unavailable).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self._refreshers: list[Callable[[], None]] = []
+
+    def on_scrape(self, refresh: Callable[[], None]) -> None:
+        """Run `refresh` before each exposition, to set gauges read from the database."""
+        self._refreshers.append(refresh)
+
+    def exposition(self) -> bytes:
+        """Refresh database-backed gauges and render the text format."""
+        for refresh in self._refreshers:
+            refresh()
+        return generate_latest(self.registry)

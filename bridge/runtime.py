@@ -1,0 +1,91 @@
+"""The composition root: config, policy, store and clock, plus the event hooks and workers.
+
+Other parts of the bridge plug in here, one line each in `build_runtime`: an EventHook appended
+to `runtime.hooks` hears every incident event inside its transaction; a Worker appended to
+`runtime.workers` is started with the server and stopped before it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bridge.clock import Clock, utcnow
+from bridge.config import BridgeConfig
+from bridge.events import EventHook
+from bridge.incidents.service import IncidentService
+from bridge.metrics import Metrics
+from bridge.paging import Pager
+from bridge.policy.load import load_policy
+from bridge.policy.model import Policy
+from bridge.store.db import Store
+
+log = logging.getLogger(__name__)
+
+
+class Worker(Protocol):
+    """A background loop the server runs: start() returns at once, stop() waits for it to end."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    """Everything a request handler, worker or command needs, built once."""
+
+    config: BridgeConfig
+    policy: Policy
+    store: Store
+    clock: Clock = utcnow
+    metrics: Metrics = field(default_factory=Metrics)
+    hooks: list[EventHook] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)
+    pager: Pager | None = None
+
+    @property
+    def incidents(self) -> IncidentService:
+        """Return the incident operations bound to this runtime's store, hooks and clock."""
+        return IncidentService(self.store, self.hooks, self.clock)
+
+    def start(self) -> None:
+        """Start every worker in registration order."""
+        for worker in self.workers:
+            worker.start()
+
+    def stop(self) -> None:
+        """Stop the workers in reverse order, then close the database pool."""
+        for worker in reversed(self.workers):
+            try:
+                worker.stop()
+            except Exception:  # one worker failing to stop must not keep the others running
+                log.exception("worker %r failed to stop", worker)
+        self.store.dispose()
+
+
+def build_runtime(
+    config: BridgeConfig,
+    *,
+    policy: Policy | None = None,
+    clock: Clock = utcnow,
+    store: Store | None = None,
+) -> Runtime:
+    """Build the runtime and register every part's hooks and workers."""
+    runtime = Runtime(
+        config=config,
+        policy=policy or load_policy(config.policy),
+        store=store
+        or Store(
+            config.database_url,
+            busy_timeout=config.limits.busy_timeout,
+            retry_after=config.limits.retry_after,
+        ),
+        clock=clock,
+    )
+    from bridge.incidents.gauges import register_open_gauge
+
+    register_open_gauge(runtime.metrics, runtime.store)
+    # Parts register below, one line each: runtime.hooks.append(...), runtime.workers.append(...).
+    return runtime

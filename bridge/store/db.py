@@ -1,0 +1,177 @@
+"""The Store: one engine over SQLite or PostgreSQL, write transactions that never hang.
+
+SQLite runs in WAL mode with foreign keys on; a write transaction starts with BEGIN IMMEDIATE
+so two writers queue on the busy timeout instead of failing half-way with a deadlock. Every
+database failure that a retry can cure (locked, unreachable, pool exhausted, serialization)
+surfaces as StoreUnavailable, which the API answers with 503 and Retry-After.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from bridge.errors import ConfigError, NotFound, StoreUnavailable
+from bridge.store.schema import incidents
+
+DEFAULT_BUSY_TIMEOUT = 2.0
+DEFAULT_RETRY_AFTER = 2
+_BEGIN_OPTION = "tocsin_sqlite_begin"
+
+
+class Store:
+    """Own the engine; hand out read connections and write transactions."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        pool_size: int = 10,
+        retry_after: int = DEFAULT_RETRY_AFTER,
+    ) -> None:
+        self.url = url
+        self.busy_timeout = busy_timeout
+        self.retry_after = retry_after
+        self.engine = _create_engine(url, busy_timeout, pool_size)
+
+    @property
+    def dialect(self) -> str:
+        """Return 'sqlite' or 'postgresql'."""
+        return str(self.engine.dialect.name)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """Yield a connection in a write transaction; commit on success, roll back on error."""
+        with self._translated():
+            with self.engine.connect() as conn:
+                conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+                with conn.begin():
+                    yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """Yield a connection for reads (a deferred transaction, rolled back at the end)."""
+        with self._translated():
+            with self.engine.connect() as conn:
+                yield conn
+
+    def dispose(self) -> None:
+        """Close every pooled connection (at shutdown, and in tests between databases)."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except PoolTimeout as exc:
+            raise StoreUnavailable(
+                f"database busy: no free connection within {self.busy_timeout}s",
+                self.retry_after,
+            ) from exc
+        except DBAPIError as exc:
+            if not _retryable(exc):
+                raise
+            raise StoreUnavailable(
+                f"database unavailable: {_first_line(exc.orig)}", self.retry_after
+            ) from exc
+
+
+def lock_incident(conn: Connection, incident_id: int) -> Row[Any]:
+    """Return an incident row locked for this transaction (FOR UPDATE; SQLite holds the db lock)."""
+    row = conn.execute(
+        select(incidents).where(incidents.c.id == incident_id).with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(f"no incident {incident_id}")
+    return row
+
+
+def sqlite_path(url: str) -> Path | None:
+    """Return the file of a SQLite URL, or None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(str(parsed.database))
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    # psycopg: serialization failures and deadlocks are worth a retry by the sender.
+    code = getattr(exc.orig, "sqlstate", None)
+    return isinstance(code, str) and code.startswith(("40", "08", "57"))
+
+
+def _first_line(exc: BaseException | None) -> str:
+    text = str(exc or "unknown error").strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _create_engine(url: str, busy_timeout: float, pool_size: int) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"database_url {url!r} is not a URL; expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        ) from exc
+    backend = parsed.get_backend_name()
+    try:
+        if backend == "sqlite":
+            path = sqlite_path(url)
+            if path is not None and not path.parent.exists():
+                raise ConfigError(
+                    f"database_url {url!r}: directory {path.parent} does not exist; create it or change database_url"
+                )
+            engine = create_engine(
+                parsed, connect_args={"timeout": busy_timeout, "check_same_thread": False}
+            )
+            _configure_sqlite(engine, busy_timeout)
+            return engine
+        if backend == "postgresql":
+            timeout_ms = int(busy_timeout * 1000)
+            return create_engine(
+                parsed,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_timeout=busy_timeout,
+                pool_pre_ping=True,
+                connect_args={
+                    "connect_timeout": max(1, int(busy_timeout + 0.999)),
+                    # A row lock held past the busy timeout is an outage to the sender: 503, not a hang.
+                    "options": f"-c lock_timeout={timeout_ms} -c statement_timeout=30000",
+                },
+            )
+    except NoSuchModuleError as exc:
+        raise ConfigError(f"database_url {url!r}: driver not installed: {exc}") from exc
+    raise ConfigError(
+        f"database_url {url!r}: unsupported database {backend!r}; use sqlite:/// or postgresql+psycopg://"
+    )
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # synchronous=FULL: a 2xx to a sender means the alert survives power loss, not only a crash.
+        # Take transaction control from the sqlite3 module so BEGIN IMMEDIATE is ours to emit.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

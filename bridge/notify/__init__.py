@@ -1,0 +1,1 @@
+"""Paging: what a page says, the channels that carry it, the outbox that makes it durable."""

@@ -1,0 +1,239 @@
+"""What a page says, decided without I/O from the incident JSON, the event and the time.
+
+A Message is rendered once, when the page is queued, and stored in the outbox row: the page
+reports the deadline as it stood when the event happened, whatever the delivery delay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from bridge.clock import as_utc, rfc3339
+
+HEADLINES = {
+    "incident.triggered": "Triggered",
+    "incident.acknowledged": "Acknowledged",
+    "incident.escalated": "Escalated",
+    "incident.sla_warning": "SLA warning",
+    "incident.sla_breached": "SLA breached",
+    "incident.paused": "Paused",
+    "incident.resumed": "Resumed",
+    "incident.reassigned": "Reassigned",
+    "incident.note_added": "Note added",
+    "incident.resolved": "Resolved",
+    "incident.closed": "Closed",
+    "incident.follow_up_due": "Follow-up due",
+}
+
+
+@dataclass(frozen=True)
+class PastResolution:
+    """How a similar incident was resolved, shown so the person paged can start from it."""
+
+    incident_id: int
+    title: str
+    root_cause: str | None = None
+    solution: str | None = None
+    resolved_at: str | None = None  # RFC 3339
+
+
+# The knowledge base answers with past resolutions of incidents like this one (same alertname, service).
+SimilarFinder = Callable[[Connection, Mapping[str, Any]], Sequence[PastResolution]]
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The next SLA deadline of an incident: which clock, when, and the time left (negative: overdue)."""
+
+    clock: str
+    due_at: str  # RFC 3339
+    remaining_seconds: float
+
+
+@dataclass(frozen=True)
+class Field:
+    """One labelled line of a page; channels render it in their own markup."""
+
+    label: str
+    text: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """Everything a page shows, channel-neutral."""
+
+    event: str
+    incident_id: int
+    priority: str
+    priority_name: str
+    title: str
+    status: str
+    host: str | None = None
+    service: str | None = None
+    summary: str = ""
+    deadline: Deadline | None = None
+    runbook_url: str | None = None
+    incident_url: str | None = None
+    ack_url: str | None = None
+    detail: str = ""  # what this event adds: the SLA clock, the note, the escalation level
+    similar: tuple[PastResolution, ...] = field(default_factory=tuple)
+
+    @property
+    def headline(self) -> str:
+        """Return the one-line subject: priority, what happened, title."""
+        what = HEADLINES.get(self.event, self.event)
+        name = f" {self.priority_name}" if self.priority_name else ""
+        return f"[{self.priority}{name}] {what}: {self.title}"
+
+    def fields(self) -> list[Field]:
+        """Return the labelled lines of the page body, in reading order, empty ones left out."""
+        lines = [Field("Priority", f"{self.priority} {self.priority_name}".strip())]
+        if self.detail:
+            lines.append(Field("Event", self.detail))
+        lines.append(Field("Status", self.status))
+        if self.host:
+            lines.append(Field("Host", self.host))
+        if self.service:
+            lines.append(Field("Service", self.service))
+        if self.summary:
+            lines.append(Field("Summary", self.summary))
+        if self.deadline is not None:
+            lines.append(Field("Deadline", describe_deadline(self.deadline)))
+        if self.runbook_url:
+            lines.append(Field("Runbook", self.runbook_url, self.runbook_url))
+        if self.incident_url:
+            lines.append(Field("Incident", f"#{self.incident_id}", self.incident_url))
+        if self.ack_url:
+            lines.append(Field("Acknowledge", "acknowledge in one click", self.ack_url))
+        for past in self.similar:
+            fix = past.solution or past.root_cause or "no solution recorded"
+            lines.append(Field("Similar", f"#{past.incident_id} {past.title}: {fix}"))
+        return lines
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the message as JSON-ready data for the outbox row."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Message:
+        """Rebuild a message stored by to_json."""
+        values = dict(data)
+        deadline = values.pop("deadline", None)
+        similar = values.pop("similar", ())
+        return cls(
+            **values,
+            deadline=Deadline(**deadline) if deadline else None,
+            similar=tuple(PastResolution(**item) for item in similar),
+        )
+
+
+def format_duration(seconds: float) -> str:
+    """Return a short human duration: 45s, 14m 30s, 2h 05m, 3d 4h."""
+    total = int(abs(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
+def describe_deadline(deadline: Deadline) -> str:
+    """Return e.g. 'response due in 14m 30s (2026-03-02T10:15:00Z)' or 'overdue by 3m'."""
+    if deadline.remaining_seconds < 0:
+        return f"{deadline.clock} overdue by {format_duration(deadline.remaining_seconds)} ({deadline.due_at})"
+    return (
+        f"{deadline.clock} due in {format_duration(deadline.remaining_seconds)} ({deadline.due_at})"
+    )
+
+
+def next_deadline(sla: Mapping[str, Any] | None, now: datetime) -> Deadline | None:
+    """Return the earliest running deadline; an already breached one only if nothing else runs."""
+    candidates: list[tuple[bool, datetime, str]] = []
+    for clock, state in (sla or {}).items():
+        if not isinstance(state, Mapping) or not state.get("due_at"):
+            continue
+        due = as_utc(datetime.fromisoformat(str(state["due_at"]).replace("Z", "+00:00")))
+        candidates.append((bool(state.get("breached")), due, clock))
+    if not candidates:
+        return None
+    breached, due, clock = min(candidates)
+    return Deadline(clock, rfc3339(due) or "", (due - now).total_seconds())
+
+
+def _labels(incident: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = incident.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _first_annotation(incident: Mapping[str, Any], name: str) -> str | None:
+    """Return an annotation from the incident, else from its first alert that carries it."""
+    found = _labels(incident, "annotations").get(name)
+    if found:
+        return str(found)
+    for alert in incident.get("alerts") or ():
+        if isinstance(alert, Mapping) and _labels(alert, "annotations").get(name):
+            return str(_labels(alert, "annotations")[name])
+    return None
+
+
+def event_detail(event: str, data: Mapping[str, Any], actor: str | None) -> str:
+    """Return what this event adds to the page, from its timeline data."""
+    by = f" by {actor}" if actor else ""
+    if event in ("incident.sla_warning", "incident.sla_breached"):
+        sla = data.get("sla")
+        clock = sla.get("clock") if isinstance(sla, Mapping) else sla
+        return f"{HEADLINES[event]} on the {clock or 'SLA'} clock"
+    if event == "incident.escalated":
+        level = data.get("level")
+        return f"escalated to level {level}" if level is not None else "escalated"
+    if event == "incident.note_added" and data.get("text"):
+        return f"note{by}: {data['text']}"
+    if event == "incident.reassigned" and data.get("assignee"):
+        return f"assigned to {data['assignee']}{by}"
+    return f"{HEADLINES.get(event, event).lower()}{by}"
+
+
+def build_message(
+    incident: Mapping[str, Any],
+    *,
+    event: str,
+    now: datetime,
+    priority_name: str = "",
+    public_url: str | None = None,
+    ack_url: str | None = None,
+    detail: str = "",
+    similar: Sequence[PastResolution] = (),
+) -> Message:
+    """Return the page for an event on an incident (the API's incident JSON)."""
+    labels = _labels(incident, "labels")
+    host = incident.get("host") or labels.get("instance") or labels.get("host")
+    summary = incident.get("summary") or _first_annotation(incident, "summary") or ""
+    base = public_url.rstrip("/") if public_url else None
+    return Message(
+        event=event,
+        incident_id=int(incident["id"]),
+        priority=str(incident.get("priority", "")),
+        priority_name=priority_name,
+        title=str(incident.get("title", "")),
+        status=str(incident.get("status", "")),
+        host=str(host) if host else None,
+        service=str(incident["service"]) if incident.get("service") else None,
+        summary=str(summary),
+        deadline=next_deadline(incident.get("sla"), now),
+        runbook_url=_first_annotation(incident, "runbook_url") or labels.get("runbook_url"),
+        incident_url=f"{base}/incidents/{incident['id']}" if base else None,
+        ack_url=ack_url,
+        detail=detail,
+        similar=tuple(similar),
+    )

@@ -1,0 +1,42 @@
+"""Build the sender for a policy channel by its type."""
+
+from __future__ import annotations
+
+import requests
+
+from bridge.clock import Clock, utcnow
+from bridge.errors import ConfigError
+from bridge.notify.channels import Sender
+from bridge.notify.channels.dingtalk import DingTalkSender
+from bridge.notify.channels.email import EmailSender, SmtpSettings
+from bridge.notify.channels.feishu import FeishuSender
+from bridge.notify.channels.http import DEFAULT_TIMEOUT
+from bridge.notify.channels.slack import SlackSender
+from bridge.notify.channels.webhook import WebhookSender
+from bridge.notify.channels.wecom import WeComSender
+from bridge.policy.model import Channel
+
+
+def build_sender(
+    channel: Channel,
+    *,
+    smtp: SmtpSettings | None = None,
+    session: requests.Session | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    clock: Clock = utcnow,
+) -> Sender:
+    """Return the sender for a channel; a type the policy loader let through is a config fault."""
+    name, settings = channel.name, channel.settings
+    if channel.type == "email":
+        return EmailSender(name, settings, smtp)
+    if channel.type == "webhook":
+        return WebhookSender(name, settings, session=session, timeout=timeout)
+    if channel.type == "slack":
+        return SlackSender(name, settings, session=session, timeout=timeout)
+    if channel.type == "wecom":
+        return WeComSender(name, settings, session=session, timeout=timeout)
+    if channel.type == "dingtalk":
+        return DingTalkSender(name, settings, session=session, timeout=timeout, clock=clock)
+    if channel.type == "feishu":
+        return FeishuSender(name, settings, session=session, timeout=timeout, clock=clock)
+    raise ConfigError(f"channel {name!r}: unknown type {channel.type!r}")

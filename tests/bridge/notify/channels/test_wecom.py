@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bridge.errors import DeliveryFailed
+from bridge.notify.channels.wecom import WeComSender
+from tests.bridge.notify.receiver import receiving
+from tests.bridge.notify.sample import notification
+
+OK = json.dumps({"errcode": 0, "errmsg": "ok"})
+
+
+def test_wecom_gets_a_markdown_message_with_chinese_intact() -> None:
+    with receiving(OK) as receiver:
+        url = receiver.url("/cgi-bin/webhook/send") + "?key=ROBOTKEY"
+        WeComSender("ops-wecom", {"url": url}).deliver(notification())
+    got = receiver.received[0]
+    assert got.query == {"key": "ROBOTKEY"}
+    assert got.json["msgtype"] == "markdown"
+    content = got.json["markdown"]["content"]
+    assert "磁盘空间不足 on db-1" in content and "**Host:** db-1" in content
+    assert len(content.encode("utf-8")) <= 4096
+
+
+def test_wecom_errcode_in_a_200_is_a_failure_without_the_key() -> None:
+    refusal = json.dumps({"errcode": 93000, "errmsg": "invalid webhook url"})
+    with receiving(refusal) as receiver:
+        url = receiver.url("/cgi-bin/webhook/send") + "?key=ROBOTKEY"
+        with pytest.raises(DeliveryFailed) as caught:
+            WeComSender("ops-wecom", {"url": url}).deliver(notification())
+    assert "errcode 93000: invalid webhook url" in caught.value.message
+    assert "ROBOTKEY" not in caught.value.message

@@ -1,0 +1,83 @@
+"""What the web pages need from the rest of the bridge, gathered once from the runtime.
+
+The pages read incidents straight from the store (the board's order and filters are its own)
+and change them only through the incident service, so every change is the same timeline event,
+with the same hooks, as through the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from starlette.routing import Route
+
+from bridge.api.auth import identify
+from bridge.clock import Clock
+from bridge.config import Token
+from bridge.errors import ConfigError
+from bridge.incidents.service import IncidentService
+from bridge.runtime import Runtime
+from bridge.store.db import Store
+from bridge.web.session import token_tag
+
+REPORTS_PATH = "/reports"
+
+
+@dataclass(frozen=True)
+class WebContext:
+    """The store, clock, signing key, operator tokens and incident service the pages use."""
+
+    store: Store
+    clock: Clock
+    service: IncidentService
+    secret_key: bytes = field(repr=False)
+    public_url: str
+    priorities: tuple[str, ...]
+    tokens: tuple[Token, ...] = field(repr=False)
+    reports_url: str | None = None
+
+    def operator_for(self, presented: str) -> str | None:
+        """Return the name of the operator token presented; ingest tokens open no session."""
+        token = identify(self.tokens, presented.strip())
+        return token.name if token is not None and token.role == "operator" else None
+
+    def token_tag_for(self, operator: str) -> str | None:
+        """Return the session binding of an operator's current token, None if it is gone."""
+        for token in self.tokens:
+            if token.name == operator and token.role == "operator":
+                return token_tag(token.sha256, self.secret_key)
+        return None
+
+
+def context_from_runtime(runtime: Runtime, app: FastAPI) -> WebContext:
+    """Gather the web pages' needs from the runtime; the config must carry a secret key."""
+    config = runtime.config
+    if config.secret_key is None:
+        raise ConfigError(
+            f"{config.source}: secret_key is not set; set secret_key or secret_key_file, "
+            "or let `tocsin-bridge serve` generate one"
+        )
+    has_reports = any(
+        isinstance(route, Route) and route.path == REPORTS_PATH for route in app.routes
+    )
+    return WebContext(
+        store=runtime.store,
+        clock=runtime.clock,
+        service=runtime.incidents,
+        secret_key=config.secret_key,
+        public_url=config.base_url,
+        priorities=tuple(runtime.policy.priorities),
+        tokens=config.tokens,
+        reports_url=REPORTS_PATH if has_reports else None,
+    )
+
+
+def web_context(request: Request) -> WebContext:
+    """Dependency: the web context of this app, built on first use from its runtime."""
+    state = request.app.state
+    context: WebContext | None = getattr(state, "web_context", None)
+    if context is None:
+        context = context_from_runtime(state.runtime, request.app)
+        state.web_context = context
+    return context

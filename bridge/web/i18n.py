@@ -1,0 +1,85 @@
+"""Choose the page language from a cookie or Accept-Language, and translate catalogue keys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bridge.web.messages import CATALOGUE
+
+LANGUAGES = tuple(CATALOGUE)  # ("en", "zh-CN"): English first, the fallback
+DEFAULT_LANGUAGE = LANGUAGES[0]
+LANGUAGE_COOKIE = "tocsin_lang"
+_ALIASES = {"zh": "zh-CN", "zh-cn": "zh-CN", "zh-hans": "zh-CN", "zh-sg": "zh-CN", "en": "en"}
+
+
+def _canonical(tag: str) -> str | None:
+    """Return the catalogue language for a language tag such as 'zh-Hans-CN' or 'en-GB'."""
+    tag = tag.strip().lower()
+    if tag in _ALIASES:
+        return _ALIASES[tag]
+    primary = tag.split("-", 1)[0]
+    if primary == "zh":
+        # Traditional-script readers get Simplified rather than English: closer to what they read.
+        return "zh-CN"
+    return _ALIASES.get(primary)
+
+
+def parse_accept_language(header: str) -> list[str]:
+    """Return the tags of an Accept-Language header, best first, dropping q=0 entries."""
+    weighted: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")[:32]):
+        tag, _, params = part.strip().partition(";")
+        if not tag or tag == "*":
+            continue
+        quality = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                quality = 0.0
+        if quality > 0:
+            weighted.append((-quality, index, tag.strip()))
+    return [tag for _, _, tag in sorted(weighted)]
+
+
+def choose_language(cookie: str | None, accept_language: str | None) -> str:
+    """Return the cookie's language if valid, else the best Accept-Language match, else English."""
+    if cookie in LANGUAGES:
+        return cookie
+    for tag in parse_accept_language(accept_language or ""):
+        language = _canonical(tag)
+        if language is not None:
+            return language
+    return DEFAULT_LANGUAGE
+
+
+@dataclass(frozen=True)
+class Translator:
+    """Look up catalogue messages for one language, falling back to English then to the key."""
+
+    language: str
+
+    @property
+    def messages(self) -> Mapping[str, str]:
+        return CATALOGUE[self.language]
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = self.messages.get(key) or CATALOGUE[DEFAULT_LANGUAGE].get(key, key)
+        return text.format(**values) if values else text
+
+    def duration(self, seconds: float) -> str:
+        """Format a span for people on call: '2h 05m', '14m 09s', '3d 4h'."""
+        total = int(abs(seconds))
+        days, rest = divmod(total, 86400)
+        hours, rest = divmod(rest, 3600)
+        minutes, secs = divmod(rest, 60)
+        sign = "-" if seconds < 0 else ""
+        unit = self.messages.get("unit.dhms") or CATALOGUE[DEFAULT_LANGUAGE]["unit.dhms"]
+        d, h, m, s = unit.split(",")
+        if days:
+            return f"{sign}{days}{d} {hours}{h}"
+        if hours:
+            return f"{sign}{hours}{h} {minutes:02d}{m}"
+        return f"{sign}{minutes}{m} {secs:02d}{s}"

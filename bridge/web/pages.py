@@ -1,0 +1,137 @@
+"""The board, the incident page with its action forms, and the service desk's report form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from bridge import kb
+from bridge.errors import BridgeError, InvalidInput
+from bridge.web.actions import ACTIONS, REPORT_TYPES, action_params, apply_action, report_fields
+from bridge.web.auth import checked_form, csrf_refused, redirect
+from bridge.web.board import STATUS_FILTERS, BoardFilter, load_board, open_teams
+from bridge.web.detail import load_incident
+from bridge.web.render import page
+from bridge.web.visitor import OperatorDep, Visitor, web_router
+
+router = web_router()
+
+
+def _choice(value: str | None, allowed: tuple[str, ...] | list[str]) -> str | None:
+    return value if value in allowed else None
+
+
+@router.get("/")
+def board(
+    request: Request,
+    who: OperatorDep,
+    priority: str | None = None,
+    status: str | None = None,
+    team: str | None = None,
+) -> Response:
+    context = who.context
+    with context.store.connect() as conn:
+        teams = open_teams(conn)
+        chosen = BoardFilter(
+            priority=_choice(priority, context.priorities),
+            status=_choice(status, STATUS_FILTERS),
+            team=_choice(team, teams),
+        )
+        rows = load_board(conn, chosen, context.priorities, who.now)
+    return page(
+        request,
+        who,
+        "board.html",
+        {
+            "rows": rows,
+            "chosen": chosen,
+            "priorities": context.priorities,
+            "statuses": STATUS_FILTERS,
+            "teams": teams,
+        },
+    )
+
+
+def _incident_page(
+    request: Request, who: Visitor, incident_id: int, *, error: str | None = None, status: int = 200
+) -> Response:
+    context = who.context
+    with context.store.connect() as conn:
+        view = load_incident(conn, incident_id)
+        similar = kb.similar(conn, incident_id) if view else []
+    if view is None:
+        message: dict[str, Any] = {
+            "message_key": "incident.not_found",
+            "values": {"id": incident_id},
+        }
+        return page(request, who, "error.html", message, status_code=404)
+    done = request.query_params.get("done")
+    return page(
+        request,
+        who,
+        "incident.html",
+        {
+            "incident": view,
+            "similar": similar,
+            "error": error,
+            "done": done if done in ACTIONS else None,
+        },
+        status_code=status,
+    )
+
+
+@router.get("/incidents/new")
+def new_incident_form(request: Request, who: OperatorDep) -> Response:
+    return _report_page(request, who, {}, None)
+
+
+def _report_page(
+    request: Request, who: Visitor, values: dict[str, Any], error: str | None, status: int = 200
+) -> Response:
+    context = {
+        "priorities": who.context.priorities,
+        "report_types": REPORT_TYPES,
+        "values": values,
+        "error": error,
+    }
+    return page(request, who, "new_incident.html", context, status_code=status)
+
+
+@router.post("/incidents/new")
+async def register_incident(request: Request, who: OperatorDep) -> Response:
+    form = await checked_form(request, who)
+    if form is None:
+        return csrf_refused(request, who)
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    try:
+        fields = report_fields(values, who.context.priorities)
+        incident_id = who.context.service.create(actor=who.operator, source="manual", **fields)
+    except BridgeError as exc:
+        return _report_page(request, who, values, exc.message, status=exc.http_status)
+    return redirect(who, f"/incidents/{incident_id}")
+
+
+@router.get("/incidents/{incident_id}")
+def incident(request: Request, incident_id: int, who: OperatorDep) -> Response:
+    return _incident_page(request, who, incident_id)
+
+
+@router.post("/incidents/{incident_id}/{action}")
+async def act(request: Request, incident_id: int, action: str, who: OperatorDep) -> Response:
+    form = await checked_form(request, who)
+    if form is None:
+        return csrf_refused(request, who)
+    assert who.operator is not None
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    try:
+        if action not in ACTIONS:
+            raise InvalidInput(f"unknown action {action!r}")
+        apply_action(
+            who.context.service, incident_id, action, who.operator, action_params(action, values)
+        )
+    except BridgeError as exc:
+        return _incident_page(request, who, incident_id, error=exc.message, status=exc.http_status)
+    # Post/Redirect/Get: a reload never repeats the action.
+    return redirect(who, f"/incidents/{incident_id}?done={action}")

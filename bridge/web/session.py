@@ -1,0 +1,109 @@
+"""The browser session: an HMAC-signed cookie holding the operator's name and a CSRF token.
+
+Nothing secret goes into the cookie (never the token itself); the signature stops forgery and
+the expiry bounds how long a stolen cookie is worth anything. Every session, signed in or not,
+carries a CSRF token, so the login form is protected as much as the incident forms.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+SESSION_COOKIE = "tocsin_session"
+SESSION_LIFETIME = timedelta(hours=12)
+CSRF_FIELD = "csrf_token"
+
+
+@dataclass(frozen=True)
+class Session:
+    """Who is signed in (None: nobody yet) and the token their forms must echo."""
+
+    csrf: str
+    operator: str | None = None
+    expires: float = 0.0
+    # Binds the session to the token it was opened with: rotating the token signs everyone out.
+    token_tag: str | None = None
+
+
+def new_session(
+    now: datetime, operator: str | None = None, token_tag: str | None = None
+) -> Session:
+    """Start a session with a fresh CSRF token; call again at login to rotate it."""
+    return Session(
+        csrf=secrets.token_urlsafe(32),
+        operator=operator,
+        expires=(now + SESSION_LIFETIME).timestamp(),
+        token_tag=token_tag,
+    )
+
+
+def token_tag(token_sha256: str, secret: bytes) -> str:
+    """Return a short keyed tag of a token's digest, safe to keep in a cookie."""
+    return hmac.new(_key(secret), token_sha256.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def _key(secret: bytes) -> bytes:
+    # Derive a purpose-bound key so the config's secret can serve other signers too.
+    return hmac.new(secret, b"tocsin-web-session-v1", hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def encode_session(session: Session, secret: bytes) -> str:
+    """Serialise and sign a session for the cookie."""
+    body = _b64(
+        json.dumps(
+            {
+                "c": session.csrf,
+                "o": session.operator,
+                "e": session.expires,
+                "t": session.token_tag,
+            },
+            separators=(",", ":"),
+        ).encode()
+    )
+    signature = _b64(hmac.new(_key(secret), body.encode(), hashlib.sha256).digest())
+    return f"{body}.{signature}"
+
+
+def decode_session(cookie: str | None, secret: bytes, now: datetime) -> Session | None:
+    """Return the cookie's session if its signature is good and it has not expired."""
+    if not cookie or len(cookie) > 4096:
+        return None
+    body, _, signature = cookie.partition(".")
+    expected = _b64(hmac.new(_key(secret), body.encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
+        return None
+    try:
+        data = json.loads(_unb64(body))
+        session = Session(
+            csrf=str(data["c"]), operator=data["o"], expires=float(data["e"]), token_tag=data["t"]
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(session.operator, str | None) or not isinstance(
+        session.token_tag, str | None
+    ):
+        return None
+    if session.expires <= now.timestamp():
+        return None
+    return session
+
+
+def csrf_matches(session: Session | None, submitted: str | None) -> bool:
+    """Return whether a form's CSRF field equals its session's token (constant time)."""
+    if session is None or not submitted:
+        return False
+    return hmac.compare_digest(session.csrf.encode(), submitted.encode())

@@ -89,11 +89,11 @@ class Agent:
         self._evaluator = Evaluator(self.config.rules, self.config.base_labels)
         self._sample_collector = SampleCollector()
         self.registry.register(self._sample_collector)
-        self.registry.register(AgentCollector(self.snapshot))
-        self.exposition = Exposition(self.registry)
         self.server: ServerHandle | None = None
         self.spool: Spool | None = None
         self.pusher: Pusher | None = None
+        self.registry.register(AgentCollector(self.snapshot))
+        self.exposition = Exposition(self.registry)
         self._store = StateStore(self.config.state_dir / STATE_FILE)
         self._saved: frozenset[tuple[object, ...]] = frozenset()
         self._sampler: SamplerLike | None = None
@@ -171,15 +171,19 @@ class Agent:
         if signature != self._saved:
             self._store.save(states, now)
             self._saved = signature
-        self._resend()
+        self._resend({t.alert.labels for t in transitions if t.change == "firing"})
         self.exposition.refresh()
         return transitions
 
-    def _resend(self) -> None:
+    def _resend(self, just_sent: set[LabelSet]) -> None:
         if self.pusher is None or self.config.push is None or self.monotonic() < self._next_resend:
             return
         self._next_resend = self.monotonic() + self.config.push.resend
-        firing = [WireAlert.firing(s) for s in self.states.values() if s.status == "firing"]
+        firing = [
+            WireAlert.firing(state)
+            for labels, state in self.states.items()
+            if state.status == "firing" and labels not in just_sent
+        ]
         if firing:
             self.pusher.refresh(firing)
 

@@ -1,0 +1,277 @@
+"""The run loop: push on transitions, re-send, persist state, reload, notify systemd."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.config import AgentConfig, PushConfig, SamplerConfig, SpoolConfig
+from agent.daemon import Agent
+from agent.errors import ConfigError
+from agent.notify import SystemdNotifier
+from agent.push import Receiver as Client
+from agent.pusher import Backoff, Pusher
+from agent.rules import Rule
+from agent.spool import Spool
+from tests.agent.fakes import FakeClock, Receiver, ScriptedSampler, alertnames, cpu
+
+CPU = Rule("HostCpuHigh", "tocsin_cpu_usage_ratio", ">", 0.9, 0.8, 60.0, "critical")
+
+
+class ManualPusher(Pusher):
+    """A pusher the test drives with step() instead of a thread."""
+
+    def start(self) -> None:
+        pass
+
+
+def make_config(tmp_path: Path, receiver: Receiver | None, **changes: object) -> AgentConfig:
+    values: dict[str, object] = {
+        "source": "test",
+        "state_dir": tmp_path / "state",
+        "spool": SpoolConfig(tmp_path / "spool"),
+        "instance": "web1",
+        "rules": (CPU,),
+        "listen": None,
+        "labels": (("env", "test"),),
+        "push": PushConfig(receiver.url, "tok", resend=60.0) if receiver else None,
+    }
+    values.update(changes)
+    return AgentConfig(**values)  # type: ignore[arg-type]
+
+
+class Rig:
+    """An agent on a scripted sampler and hand-moved clocks, pushing to a real receiver."""
+
+    def __init__(self, config: AgentConfig, pusher_class: type[Pusher] = ManualPusher) -> None:
+        self.sampler = ScriptedSampler()
+        self.clock = FakeClock()
+        self.monotonic = FakeClock(0.0)
+
+        def pusher(config: AgentConfig, spool: Spool) -> Pusher:
+            assert config.push is not None
+            client = Client(config.push.url, config.push.token, 2.0)
+            return pusher_class(
+                client, spool, ttl=240.0, backoff=Backoff(0.01, 0.05), clock=self.clock
+            )
+
+        self.agent = Agent(
+            config,
+            sampler_factory=lambda _: self.sampler,
+            pusher_factory=pusher,
+            clock=self.clock,
+            monotonic=self.monotonic,
+        )
+        self.agent.start()
+
+    def at(self, seconds: float, value: float) -> None:
+        """Move both clocks `seconds` on, sample `value` and deliver what is due."""
+        self.clock.advance(seconds)
+        self.monotonic.advance(seconds)
+        self.sampler.next = cpu(value)
+        self.agent.tick()
+        if isinstance(self.agent.pusher, ManualPusher):
+            self.agent.pusher.step()
+
+
+@pytest.fixture
+def rig(tmp_path: Path, receiver: Receiver) -> Iterator[Rig]:
+    rig = Rig(make_config(tmp_path, receiver))
+    yield rig
+    rig.agent.stop()
+
+
+def test_firing_alert_is_pushed_with_agent_labels_and_a_future_end(
+    rig: Rig, receiver: Receiver
+) -> None:
+    rig.at(0, 0.95)
+    rig.at(60, 0.95)
+    (sent,) = receiver.alerts()
+    assert sent["labels"] == {
+        "alertname": "HostCpuHigh",
+        "severity": "critical",
+        "instance": "web1",
+        "env": "test",
+    }
+    assert sent["endsAt"] > sent["startsAt"]
+
+
+def test_resolved_alert_is_sent_once_with_its_real_end(rig: Rig, receiver: Receiver) -> None:
+    rig.at(0, 0.95)
+    rig.at(60, 0.95)
+    rig.at(10, 0.5)
+    rig.at(10, 0.5)
+    firing, resolved = receiver.alerts()
+    assert resolved["startsAt"] == firing["startsAt"]
+    assert resolved["endsAt"] == "2023-11-14T22:14:30.000Z"
+
+
+def test_firing_alerts_are_re_sent_every_resend_period(rig: Rig, receiver: Receiver) -> None:
+    rig.at(0, 0.95)
+    rig.at(60, 0.95)
+    for _ in range(6):
+        rig.at(30, 0.95)
+    assert len(receiver.alerts()) == 4
+
+
+def test_restart_neither_re_fires_nor_forgets(tmp_path: Path, receiver: Receiver) -> None:
+    config = make_config(tmp_path, receiver)
+    first = Rig(config)
+    first.at(0, 0.95)
+    first.at(60, 0.95)
+    first.agent.stop()
+    second = Rig(config)
+    second.clock.now = first.clock.now
+    second.at(10, 0.95)
+    second.at(10, 0.5)
+    second.agent.stop()
+    sent = receiver.alerts()
+    assert [a["startsAt"] for a in sent] == [sent[0]["startsAt"]] * 3
+    assert sent[-1]["endsAt"] == "2023-11-14T22:14:40.000Z"
+
+
+def test_restart_keeps_a_pending_alert_counting(tmp_path: Path, receiver: Receiver) -> None:
+    config = make_config(tmp_path, receiver)
+    first = Rig(config)
+    first.at(0, 0.95)
+    first.agent.stop()
+    second = Rig(config)
+    second.clock.now = first.clock.now
+    second.at(60, 0.95)
+    second.agent.stop()
+    assert alertnames(receiver.alerts()) == ["HostCpuHigh"]
+
+
+def test_transitions_survive_a_receiver_outage_across_a_restart(tmp_path: Path) -> None:
+    down = Receiver().start()
+    port = down.port
+    down.stop()
+    config = make_config(tmp_path, down)
+    first = Rig(config)
+    first.at(0, 0.95)
+    first.at(60, 0.95)
+    first.at(10, 0.5)
+    first.agent.stop()
+    back = Receiver(port=port).start()
+    try:
+        second = Rig(config)
+        second.at(1, 0.5)
+        second.agent.stop()
+        assert [a["endsAt"] > a["startsAt"] for a in back.alerts()] == [True, True]
+        assert len(back.alerts()) == 2
+    finally:
+        back.stop()
+
+
+def test_self_metrics_show_alert_states_and_spool(rig: Rig) -> None:
+    rig.at(0, 0.95)
+    rig.at(60, 0.95)
+    rig.agent.exposition.refresh()
+    body = rig.agent.exposition.body(gzipped=False).decode()
+    assert 'tocsin_alert_firing{alertname="HostCpuHigh",env="test",severity="critical"} 1.0' in body
+    assert "tocsin_agent_spool_entries 0.0" in body
+    assert "tocsin_agent_push_batches_total 1.0" in body
+
+
+def test_sampling_does_not_wait_for_a_hung_receiver(tmp_path: Path) -> None:
+    release = threading.Event()
+    hung = Receiver(answer=lambda request: (release.wait(10), (200, {}))[1]).start()
+    rig = Rig(make_config(tmp_path, hung), pusher_class=Pusher)
+    try:
+        rig.at(0, 0.95)
+        rig.at(60, 0.95)
+        rig.at(10, 0.5)
+        assert rig.agent.spool is not None and rig.agent.spool.depth >= 1
+    finally:
+        release.set()
+        rig.agent.stop()
+        hung.stop()
+
+
+def run_in_thread(agent: Agent, reload: object = None) -> threading.Thread:
+    thread = threading.Thread(target=agent.run, kwargs={"reload": reload}, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_invalid_reload_keeps_the_running_config(tmp_path: Path) -> None:
+    def bad_config() -> AgentConfig:
+        raise ConfigError("agent.yml:3: 'interval' is 'x'")
+
+    config = make_config(tmp_path, None, interval=0.05)
+    agent = Agent(config, sampler_factory=lambda _: ScriptedSampler(cpu(0.1)))
+    thread = run_in_thread(agent, bad_config)
+    agent.request_reload()
+    agent.request_stop()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert agent.config is config
+
+
+def test_valid_reload_switches_rules(tmp_path: Path) -> None:
+    config = make_config(tmp_path, None, interval=0.05)
+    new = make_config(tmp_path, None, interval=0.05, rules=())
+    agent = Agent(config, sampler_factory=lambda _: ScriptedSampler(cpu(0.1)))
+    loaded = threading.Event()
+
+    def load() -> AgentConfig:
+        loaded.set()
+        return new
+
+    thread = run_in_thread(agent, load)
+    agent.request_reload()
+    assert loaded.wait(5)
+    agent.request_stop()
+    thread.join(5)
+    assert agent.config is new
+
+
+def test_systemd_gets_ready_and_watchdog_pings(tmp_path: Path) -> None:
+    address = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(address)
+        listener.settimeout(5)
+        notifier = SystemdNotifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "100000"})
+        agent = Agent(
+            make_config(tmp_path, None, interval=60.0),
+            sampler_factory=lambda _: ScriptedSampler(),
+            notifier=notifier,
+        )
+        thread = run_in_thread(agent)
+        messages = [listener.recv(4096).decode() for _ in range(3)]
+        agent.request_stop()
+        thread.join(5)
+    assert messages[0].startswith("READY=1")
+    assert messages[1:] == ["WATCHDOG=1", "WATCHDOG=1"]
+
+
+def test_metrics_are_served_on_the_listen_address(tmp_path: Path) -> None:
+    config = make_config(tmp_path, None, listen=("127.0.0.1", 0))
+    agent = Agent(config, sampler_factory=lambda _: ScriptedSampler(cpu(0.5)))
+    agent.start()
+    try:
+        agent.tick()
+        assert agent.server is not None
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{agent.server.port}/metrics", timeout=5
+        ) as r:
+            assert b"tocsin_cpu_usage_ratio 0.5" in r.read()
+    finally:
+        agent.stop()
+
+
+def test_sampler_config_reaches_the_sampler_factory(tmp_path: Path) -> None:
+    seen: list[SamplerConfig] = []
+    sampler_config = SamplerConfig(fs_timeout=0.5)
+    agent = Agent(
+        make_config(tmp_path, None, sampler=sampler_config),
+        sampler_factory=lambda c: seen.append(c) or ScriptedSampler(),
+    )
+    agent.start()
+    agent.stop()
+    assert seen == [sampler_config]

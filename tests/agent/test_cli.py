@@ -1,0 +1,120 @@
+"""The tocsin-agent command: every subcommand on defaults, clear one-line faults, clean signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agent.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMAND = [sys.executable, "-c", "from agent.cli import main; main()"]
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_rules_export_without_config_prints_the_committed_file() -> None:
+    code, out, _ = invoke("rules", "export", "--format", "prometheus")
+    assert code == 0
+    assert out == (ROOT / "rules" / "prometheus" / "tocsin-agent.yml").read_text()
+
+
+def test_rules_export_uses_the_config_rules_and_labels(tmp_path: Path) -> None:
+    config = tmp_path / "agent.yml"
+    config.write_text(
+        "labels: {env: prod}\nrules:\n  - {name: Busy, metric: tocsin_load1, threshold: 4}\n"
+    )
+    code, out, _ = invoke("rules", "export", "--config", str(config))
+    assert code == 0
+    assert "alert: Busy" in out and "env: prod" in out
+
+
+def test_check_config_accepts_a_good_file(tmp_path: Path) -> None:
+    config = tmp_path / "agent.yml"
+    config.write_text("push: {url: 'http://127.0.0.1:9093'}\n")
+    code, out, _ = invoke("check-config", str(config))
+    assert code == 0
+    assert "OK: 14 rules, /metrics on 127.0.0.1:9101, pushing to http://127.0.0.1:9093" in out
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"agent.yml": "interval: [\n"}, "agent.yml:2: invalid YAML"),
+        ({"agent.yml": "interval: soon\n"}, "agent.yml:1: 'interval' is 'soon'"),
+        (
+            {
+                "agent.yml": "rules: [r.yml]\n",
+                "r.yml": "rules:\n  - {name: X, metric: m, threshold: 1}\n",
+            },
+            "r.yml:2: rule 'X': 'metric' is 'm'",
+        ),
+        ({"agent.yml": "rules: [r.yml]\n", "r.yml": "rules: [\n"}, "r.yml:2: invalid YAML"),
+        ({"other.yml": ""}, "agent.yml: file not found"),
+    ],
+)
+def test_bad_config_prints_one_line_and_exits_78(
+    tmp_path: Path, files: dict[str, str], expected: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    for args in (["check-config"], ["rules", "export", "--config"], ["run", "--config"]):
+        code, out, err = invoke(*args, str(tmp_path / "agent.yml"))
+        assert code == 78
+        assert err.startswith("tocsin-agent: error: ") and expected in err
+        assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_sample_prints_json_with_gauges() -> None:
+    code, out, _ = invoke("sample", "--json", "--pause", "0.2")
+    assert code == 0
+    names = {series["name"] for series in json.loads(out)["gauges"]}
+    assert {"tocsin_cpu_usage_ratio", "tocsin_memory_used_ratio", "tocsin_load1"} <= names
+
+
+def test_sample_prints_a_table_for_a_person() -> None:
+    code, out, _ = invoke("sample", "--pause", "0")
+    assert code == 0
+    assert "tocsin_memory_used_ratio" in out
+
+
+def wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float = 20.0) -> str:
+    assert process.stderr is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if needle in line:
+            return line
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError(f"agent never logged {needle!r}")
+
+
+def test_run_reloads_on_sighup_keeping_a_good_config_and_stops_on_sigterm(tmp_path: Path) -> None:
+    config = tmp_path / "agent.yml"
+    config.write_text(f"interval: 1s\nlisten: 127.0.0.1:0\nstate_dir: {tmp_path / 'state'}\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with subprocess.Popen(
+        [*COMMAND, "run", "--config", str(config)], stderr=subprocess.PIPE, text=True, env=env
+    ) as process:
+        try:
+            wait_for_line(process, "serving /metrics")
+            config.write_text("interval: never\n")
+            process.send_signal(signal.SIGHUP)
+            assert "'interval' is 'never'" in wait_for_line(process, "reload refused")
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0
+        finally:
+            process.kill()
+    assert (tmp_path / "state" / "alerts.json").exists()

@@ -32,8 +32,14 @@ class Step:
     major: bool = False
 
     def event_data(self, targets: tuple[Target, ...]) -> dict[str, Any]:
-        """Return the incident.escalated payload naming the level, step and resolved targets."""
-        return {"level": self.level, "step": self.index, "targets": [str(t) for t in targets]}
+        """Return the incident.escalated payload: level (as escalation_level), step, targets."""
+        return {
+            "level": self.rank,
+            "name": self.level,
+            "path": self.path,
+            "step": self.index,
+            "targets": [str(t) for t in targets],
+        }
 
 
 def response_step(policy: EscalationPolicy, index: int) -> Step | None:

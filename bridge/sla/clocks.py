@@ -150,7 +150,7 @@ def summary(clock: SlaClock, cal: Calendar | None, now: datetime) -> dict[str, A
     }
 
 
-def from_row(row: Mapping[str, Any]) -> SlaClock:
+def from_row(row: Mapping[Any, Any]) -> SlaClock:
     """Build a clock from an sla_clocks row (times from SQLite come back naive: they are UTC)."""
 
     def when(key: str) -> datetime | None:

@@ -68,7 +68,9 @@ def test_event_data_names_level_step_and_targets() -> None:
     step = resolution_step(OPS, 0, "P1")
     assert step is not None
     assert step.event_data((Target("person", "expert"),)) == {
-        "level": "expert",
+        "level": 3,
+        "name": "expert",
+        "path": "resolution",
         "step": 0,
         "targets": ["person:expert"],
     }

@@ -1,0 +1,51 @@
+"""Wire the SLA engine into a runtime: the clock hook, the timer scheduler and its handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bridge.follow_up import FollowUp
+from bridge.heartbeat import HeartbeatWatch, SilenceCheck, register_host_gauge
+from bridge.sla.handlers import SlaHandlers
+from bridge.sla.hook import SlaHook
+from bridge.sla.metrics import SlaMetrics
+from bridge.timers import Scheduler, TimerHandler
+
+if TYPE_CHECKING:
+    from bridge.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class SlaEngine:
+    """The parts install() registered, for tests and for whoever schedules timers."""
+
+    hook: SlaHook
+    scheduler: Scheduler
+    metrics: SlaMetrics
+
+
+def install(runtime: Runtime) -> SlaEngine:
+    """Register the SLA hook, the scheduler worker and the heartbeat watch on the runtime."""
+    metrics = SlaMetrics(runtime.metrics.registry)
+    handlers = SlaHandlers(
+        policy=lambda: runtime.policy,
+        hooks=runtime.hooks,  # the live list: hooks registered later hear timer events too
+        pager=lambda: runtime.pager,
+        metrics=metrics,
+    )
+    table: dict[str, TimerHandler] = {
+        **handlers.table(),
+        "follow_up": FollowUp(runtime.hooks),
+        "heartbeat": SilenceCheck(lambda: runtime.policy, runtime.hooks),
+    }
+    scheduler = Scheduler(runtime.store, table, clock=runtime.clock, metrics=runtime.metrics)
+    handlers.wake = scheduler.wake
+    hook = SlaHook(lambda: runtime.policy, metrics=metrics, wake=scheduler.wake)
+    runtime.hooks.append(hook)
+    runtime.workers.append(scheduler)
+    runtime.heartbeat_hooks.append(
+        HeartbeatWatch(lambda: runtime.policy, runtime.hooks, scheduler.wake)
+    )
+    register_host_gauge(runtime.metrics, runtime.store)
+    return SlaEngine(hook, scheduler, metrics)

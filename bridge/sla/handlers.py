@@ -1,0 +1,193 @@
+"""What due SLA and escalation timers do, run by the scheduler under the incident's row lock.
+
+Each handler re-checks the incident and clock it acts on, because the row is the truth and the
+timer only a reminder: a warning for a clock that was met, a step for an incident that was
+acknowledged, or a breach of a clock that moved, does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from bridge.clock import rfc3339
+from bridge.escalation import Step, may_page, resolution_step, response_step
+from bridge.events import EventHook, record_event
+from bridge.oncall import resolve_targets
+from bridge.paging import Pager
+from bridge.policy.model import Policy
+from bridge.sla.hook import base_time, load_clocks, save_clock
+from bridge.sla.metrics import SlaMetrics
+from bridge.store.schema import incidents, sla_clocks
+from bridge.timers import Timer, TimerHandler, schedule
+
+log = logging.getLogger(__name__)
+OPEN = ("triggered", "acknowledged")
+
+
+@dataclass
+class SlaHandlers:
+    """The timer handlers of the SLA engine, bound to the runtime's policy, hooks and pager."""
+
+    policy: Callable[[], Policy]
+    hooks: Sequence[EventHook]
+    pager: Callable[[], Pager | None]
+    metrics: SlaMetrics
+    wake: Callable[[datetime], None] | None = None
+
+    def table(self) -> dict[str, TimerHandler]:
+        """Return the handlers by timer kind, for the Scheduler."""
+        return {
+            "sla_warning": self.warning,
+            "sla_breach": self.breach,
+            "escalation": self.escalation,
+            "resolution_step": self.resolution,
+        }
+
+    def _incident(self, conn: Connection, timer: Timer) -> Any:
+        if timer.incident_id is None:
+            return None
+        return conn.execute(select(incidents).where(incidents.c.id == timer.incident_id)).first()
+
+    def warning(self, conn: Connection, timer: Timer, now: datetime) -> None:
+        """Record incident.sla_warning once a running clock passes its warning point."""
+        row = self._incident(conn, timer)
+        clock = load_clocks(conn, row.id).get(timer.subject or "") if row else None
+        if row is None or clock is None or row.status not in OPEN or not clock.running:
+            return
+        if clock.warned_at is not None or clock.warn_at is None or clock.warn_at > now:
+            return
+        save_clock(conn, row.id, replace(clock, warned_at=now))
+        data = {"sla": clock.name, "due_at": rfc3339(clock.due_at), **timer.late_data()}
+        record_event(
+            conn,
+            self.hooks,
+            incident_id=row.id,
+            kind="incident.sla_warning",
+            actor=None,
+            now=now,
+            data=data,
+        )
+
+    def breach(self, conn: Connection, timer: Timer, now: datetime) -> None:
+        """Record incident.sla_breached once a running clock passes its due time."""
+        row = self._incident(conn, timer)
+        clock = load_clocks(conn, row.id).get(timer.subject or "") if row else None
+        if row is None or clock is None or row.status not in OPEN or not clock.running:
+            return
+        if clock.breached_at is not None or clock.due_at is None or clock.due_at > now:
+            return
+        exempt = conn.execute(
+            select(sla_clocks.c.breach_exempt).where(
+                sla_clocks.c.incident_id == row.id, sla_clocks.c.clock == clock.name
+            )
+        ).scalar()
+        if exempt:
+            return
+        save_clock(conn, row.id, replace(clock, breached_at=now))
+        self.metrics.clock_ended(row.priority, clock.name, "breached")
+        data = {"sla": clock.name, "due_at": rfc3339(clock.due_at), **timer.late_data()}
+        record_event(
+            conn,
+            self.hooks,
+            incident_id=row.id,
+            kind="incident.sla_breached",
+            actor=None,
+            now=now,
+            data=data,
+        )
+
+    def escalation(self, conn: Connection, timer: Timer, now: datetime) -> None:
+        """Page a response step while nobody has acknowledged, then schedule the next one."""
+        row = self._incident(conn, timer)
+        policy = self.policy()
+        escalation = policy.escalation_policies.get(row.escalation_policy or "") if row else None
+        step = response_step(escalation, int(timer.payload.get("step", 0))) if escalation else None
+        if row is None or step is None or not may_page(step, row.status, bool(row.paused)):
+            return
+        self._page(conn, row, step, timer, now)
+        following = response_step(escalation, step.index + 1) if escalation else None
+        # After an outage, repeats already in the past would page in a burst: skip to the next.
+        while (
+            escalation is not None
+            and following is not None
+            and following.index >= len(escalation.steps)
+            and base_time(row) + following.after <= now
+        ):
+            following = response_step(escalation, following.index + 1)
+        if following is not None:
+            self._next(conn, row, "escalation", "response", following, now)
+
+    def resolution(self, conn: Connection, timer: Timer, now: datetime) -> None:
+        """Engage the next level (expert, major) while the incident stays unresolved."""
+        row = self._incident(conn, timer)
+        policy = self.policy()
+        escalation = policy.escalation_policies.get(row.escalation_policy or "") if row else None
+        index = int(timer.payload.get("step", 0))
+        step = resolution_step(escalation, index, row.priority) if escalation and row else None
+        if row is None or step is None or not may_page(step, row.status, bool(row.paused)):
+            return
+        values: dict[str, Any] = {}
+        if step.major:
+            values["major"] = True
+        self._page(conn, row, step, timer, now, values)
+        following = (
+            resolution_step(escalation, step.index + 1, row.priority) if escalation else None
+        )
+        if following is not None:
+            self._next(conn, row, "resolution_step", "resolution", following, now)
+
+    def _page(
+        self,
+        conn: Connection,
+        row: Any,
+        step: Step,
+        timer: Timer,
+        now: datetime,
+        values: dict[str, Any] | None = None,
+    ) -> None:
+        targets = resolve_targets(self.policy(), step.notify, now)
+        level = max(int(row.escalation_level or 0), step.rank)
+        conn.execute(
+            update(incidents)
+            .where(incidents.c.id == row.id)
+            .values(escalation_level=level, updated_at=now, **(values or {}))
+        )
+        event = record_event(
+            conn,
+            self.hooks,
+            incident_id=row.id,
+            kind="incident.escalated",
+            actor=None,
+            now=now,
+            data={**step.event_data(targets), **timer.late_data()},
+        )
+        self.metrics.escalations.labels(priority=row.priority).inc()
+        pager = self.pager()
+        if pager is None:
+            log.warning(
+                "incident %s: no pager configured; step %s paged nobody", row.id, step.index
+            )
+        elif targets:
+            pager.page(conn, incident_id=row.id, event_id=event.id, targets=targets, now=now)
+
+    def _next(
+        self, conn: Connection, row: Any, kind: str, subject: str, step: Step, now: datetime
+    ) -> None:
+        due = base_time(row) + step.after
+        schedule(
+            conn,
+            kind,
+            due,
+            now=now,
+            incident_id=row.id,
+            subject=subject,
+            payload={"step": step.index},
+        )
+        if self.wake is not None:
+            self.wake(due)

@@ -1,0 +1,212 @@
+"""The SLA EventHook: keep an incident's clocks and timers in step with its events.
+
+It runs inside the transaction that records each event, so clocks, timers and the change
+commit together. triggered starts the clocks and the escalation paths; acknowledged meets the
+response clock and ends the response path; a note restarts the update clock; pause holds every
+clock and parks the timers, resume gives them back exactly the time they had left; resolved
+stops everything and schedules the follow-up; closed cancels whatever is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from bridge.clock import as_utc
+from bridge.escalation import resolution_step, response_step
+from bridge.events import Event
+from bridge.policy.model import Calendar, Policy
+from bridge.sla import calendar as business
+from bridge.sla import clocks
+from bridge.sla.clocks import SlaClock
+from bridge.sla.metrics import SlaMetrics
+from bridge.store.schema import incidents, sla_clocks
+from bridge.timers import PARKED, cancel, move, pending, schedule
+
+SLA_KINDS = ("sla_warning", "sla_breach")
+ESCALATION_KINDS = ("escalation", "resolution_step")
+FOLLOW_UP = "follow_up"
+OPEN = ("triggered", "acknowledged")
+Wake = Callable[[datetime], None]
+
+
+def load_clocks(conn: Connection, incident_id: int) -> dict[str, SlaClock]:
+    """Return an incident's clocks by name."""
+    rows = conn.execute(select(sla_clocks).where(sla_clocks.c.incident_id == incident_id))
+    return {row.clock: clocks.from_row(row._mapping) for row in rows}
+
+
+def save_clock(conn: Connection, incident_id: int, clock: SlaClock) -> None:
+    """Write a changed clock back to its row."""
+    conn.execute(
+        update(sla_clocks)
+        .where(sla_clocks.c.incident_id == incident_id, sla_clocks.c.clock == clock.name)
+        .values(**clocks.to_row(clock))
+    )
+
+
+def base_time(row: Any) -> datetime:
+    """Return when the escalation paths count from: opening time plus all time spent paused."""
+    return as_utc(row.created_at) + timedelta(seconds=float(row.paused_seconds or 0.0))
+
+
+class SlaHook:
+    """Start, stop, pause, resume and restart clocks; schedule and cancel their timers."""
+
+    def __init__(
+        self,
+        policy: Callable[[], Policy],
+        *,
+        metrics: SlaMetrics | None = None,
+        wake: Wake | None = None,
+    ) -> None:
+        self.policy = policy
+        self.metrics = metrics or SlaMetrics()
+        self.wake = wake
+        self._actions: dict[str, Callable[[Connection, Any, datetime], None]] = {
+            "incident.triggered": self._triggered,
+            "incident.acknowledged": self._acknowledged,
+            "incident.note_added": self._note_added,
+            "incident.paused": self._paused,
+            "incident.resumed": self._resumed,
+            "incident.resolved": self._resolved,
+            "incident.closed": self._closed,
+        }
+
+    def __call__(self, conn: Connection, event: Event) -> None:
+        action = self._actions.get(event.kind)
+        if action is None:
+            return
+        row = conn.execute(select(incidents).where(incidents.c.id == event.incident_id)).first()
+        if row is not None:
+            action(conn, row, as_utc(event.occurred_at))
+
+    def _calendar(self, priority: str) -> Calendar | None:
+        policy = self.policy()
+        return policy.calendar_for(priority) if priority in policy.priorities else None
+
+    def _warn_fraction(self, priority: str) -> float:
+        found = self.policy().priorities.get(priority)
+        return found.warn_at if found else 0.67
+
+    def _schedule(
+        self, conn: Connection, kind: str, due: datetime, now: datetime, **kw: Any
+    ) -> None:
+        schedule(conn, kind, due, now=now, **kw)
+        if self.wake is not None:
+            self.wake(due)
+
+    def _clock_timers(
+        self, conn: Connection, incident_id: int, clock: SlaClock, now: datetime
+    ) -> None:
+        if not clock.running:
+            return
+        if clock.warn_at is not None and clock.warned_at is None:
+            self._schedule(
+                conn, "sla_warning", clock.warn_at, now, incident_id=incident_id, subject=clock.name
+            )
+        if clock.due_at is not None and clock.breached_at is None:
+            self._schedule(
+                conn, "sla_breach", clock.due_at, now, incident_id=incident_id, subject=clock.name
+            )
+
+    def _end(self, conn: Connection, row: Any, clock: SlaClock, now: datetime) -> SlaClock:
+        # A breach was counted when it fired; count only the promises kept.
+        if clock.stopped_at is None and clock.breached_at is None:
+            self.metrics.clock_ended(row.priority, clock.name, clocks.outcome(clock, now))
+        return clocks.stop(clock, now)
+
+    def _triggered(self, conn: Connection, row: Any, now: datetime) -> None:
+        policy = self.policy()
+        priority = policy.priorities.get(row.priority)
+        if priority is not None:
+            for clock in clocks.start_clocks(priority, self._calendar(row.priority), now):
+                conn.execute(insert(sla_clocks).values(incident_id=row.id, **clocks.to_row(clock)))
+                self._clock_timers(conn, row.id, clock, now)
+        escalation = policy.escalation_policies.get(row.escalation_policy or "")
+        if escalation is None:
+            return
+        base = base_time(row)
+        first = response_step(escalation, 0)
+        if first is not None:
+            self._schedule(
+                conn,
+                "escalation",
+                base + first.after,
+                now,
+                incident_id=row.id,
+                subject="response",
+                payload={"step": 0},
+            )
+        engaged = resolution_step(escalation, 0, row.priority)
+        if engaged is not None:
+            self._schedule(
+                conn,
+                "resolution_step",
+                base + engaged.after,
+                now,
+                incident_id=row.id,
+                subject="resolution",
+                payload={"step": engaged.index},
+            )
+
+    def _acknowledged(self, conn: Connection, row: Any, now: datetime) -> None:
+        response = load_clocks(conn, row.id).get("response")
+        if response is not None:
+            save_clock(conn, row.id, self._end(conn, row, response, now))
+        cancel(conn, incident_id=row.id, kinds=SLA_KINDS, subject="response")
+        cancel(conn, incident_id=row.id, kinds=("escalation",))
+
+    def _note_added(self, conn: Connection, row: Any, now: datetime) -> None:
+        update_clock = load_clocks(conn, row.id).get("update")
+        if update_clock is None or row.status not in OPEN or update_clock.stopped_at is not None:
+            return
+        if update_clock.breached_at is None and not update_clock.paused:
+            self.metrics.clock_ended(row.priority, "update", clocks.outcome(update_clock, now))
+        cal = self._calendar(row.priority)
+        fresh = clocks.restart(update_clock, cal, self._warn_fraction(row.priority), now)
+        save_clock(conn, row.id, fresh)
+        cancel(conn, incident_id=row.id, kinds=SLA_KINDS, subject="update")
+        self._clock_timers(conn, row.id, fresh, now)
+
+    def _paused(self, conn: Connection, row: Any, now: datetime) -> None:
+        cal = self._calendar(row.priority)
+        for clock in load_clocks(conn, row.id).values():
+            save_clock(conn, row.id, clocks.pause(clock, cal, now))
+        cancel(conn, incident_id=row.id, kinds=SLA_KINDS)
+        for timer in pending(conn, incident_id=row.id, kinds=ESCALATION_KINDS):
+            if timer.due_at < PARKED:
+                left = max(0.0, (timer.due_at - now).total_seconds())
+                move(conn, timer.id, PARKED, {**timer.payload, "parked_seconds": left})
+
+    def _resumed(self, conn: Connection, row: Any, now: datetime) -> None:
+        cal = self._calendar(row.priority)
+        fraction = self._warn_fraction(row.priority)
+        cancel(conn, incident_id=row.id, kinds=SLA_KINDS)
+        for clock in load_clocks(conn, row.id).values():
+            resumed = clocks.resume(clock, cal, fraction, now)
+            save_clock(conn, row.id, resumed)
+            self._clock_timers(conn, row.id, resumed, now)
+        for timer in pending(conn, incident_id=row.id, kinds=ESCALATION_KINDS):
+            if timer.due_at >= PARKED:
+                payload = {k: v for k, v in timer.payload.items() if k != "parked_seconds"}
+                due = now + timedelta(seconds=float(timer.payload.get("parked_seconds", 0.0)))
+                move(conn, timer.id, due, payload)
+                if self.wake is not None:
+                    self.wake(due)
+
+    def _resolved(self, conn: Connection, row: Any, now: datetime) -> None:
+        for clock in load_clocks(conn, row.id).values():
+            if clock.stopped_at is None:
+                save_clock(conn, row.id, self._end(conn, row, clock, now))
+        cancel(conn, incident_id=row.id)
+        follow_up = self.policy().follow_up
+        cal = self.policy().calendars.get(follow_up.calendar or "")
+        due = business.nth_working_day(cal, now, follow_up.working_days)
+        self._schedule(conn, FOLLOW_UP, due, now, incident_id=row.id, subject="follow_up")
+
+    def _closed(self, conn: Connection, row: Any, now: datetime) -> None:
+        cancel(conn, incident_id=row.id)

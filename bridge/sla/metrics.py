@@ -1,0 +1,28 @@
+"""Counters of kept and broken promises, and of escalations, on the runtime's registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+
+class SlaMetrics:
+    """tocsin_bridge_sla_clocks_total and tocsin_bridge_escalations_total."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = registry or CollectorRegistry()
+        self.clocks = Counter(
+            "tocsin_bridge_sla_clocks",
+            "SLA clocks ended, by priority, clock and outcome (met or breached).",
+            ["priority", "clock", "outcome"],
+            registry=registry,
+        )
+        self.escalations = Counter(
+            "tocsin_bridge_escalations",
+            "Escalation steps that paged, by priority.",
+            ["priority"],
+            registry=registry,
+        )
+
+    def clock_ended(self, priority: str, clock: str, outcome: str) -> None:
+        """Count one clock that was met or breached."""
+        self.clocks.labels(priority=priority, clock=clock, outcome=outcome).inc()

@@ -1,0 +1,336 @@
+"""Durable timers: rows with a due time, fired exactly once by whichever replica claims them.
+
+A replica claims due rows for a lease (FOR UPDATE SKIP LOCKED on PostgreSQL, so replicas never
+wait on each other; SQLite has one writer anyway), then fires them in one transaction: for each
+timer it locks the incident first, as every incident action does, then re-reads the timer row
+under lock and fires it only if it is still pending. So an acknowledgement that committed first
+cancels an escalation step before it can page, and two replicas never fire one timer twice. A
+replica that dies mid-way rolls back; its lease expires and another replica fires the timers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from sqlalchemy import Connection, func, insert, select, update
+
+from bridge.clock import Clock, as_utc, utcnow
+from bridge.errors import BridgeError, NotFound
+from bridge.metrics import Metrics
+from bridge.store.db import Store, lock_incident
+from bridge.store.schema import timers
+
+log = logging.getLogger(__name__)
+
+# A parked timer (its incident is paused) waits here until resumed; never due.
+PARKED = datetime(9000, 1, 1, tzinfo=UTC)
+LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A due timer as its handler sees it; `late_seconds` is set when it fired late."""
+
+    id: int
+    kind: str
+    incident_id: int | None
+    subject: str | None
+    due_at: datetime
+    payload: Mapping[str, Any]
+    late_seconds: float | None = None
+
+    def late_data(self) -> dict[str, Any]:
+        """Return {"late_seconds": …} for the event of a late timer, else nothing."""
+        return {} if self.late_seconds is None else {"late_seconds": round(self.late_seconds, 3)}
+
+
+TimerHandler = Callable[[Connection, Timer, datetime], None]
+
+
+def schedule(
+    conn: Connection,
+    kind: str,
+    due_at: datetime,
+    *,
+    now: datetime,
+    incident_id: int | None = None,
+    subject: str | None = None,
+    payload: Mapping[str, Any] | None = None,
+) -> int:
+    """Insert a pending timer in the caller's transaction and return its id."""
+    result = conn.execute(
+        insert(timers).values(
+            kind=kind,
+            incident_id=incident_id,
+            subject=subject,
+            due_at=as_utc(due_at),
+            payload=dict(payload or {}),
+            created_at=as_utc(now),
+            cancelled=False,
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def pending(
+    conn: Connection,
+    *,
+    incident_id: int | None = None,
+    kinds: Sequence[str] | None = None,
+    subject: str | None = None,
+) -> list[Timer]:
+    """Return the pending (unfired, uncancelled) timers matching the filters, soonest first."""
+    query = select(timers).where(timers.c.fired_at.is_(None), timers.c.cancelled.is_(False))
+    if incident_id is not None:
+        query = query.where(timers.c.incident_id == incident_id)
+    if kinds is not None:
+        query = query.where(timers.c.kind.in_(list(kinds)))
+    if subject is not None:
+        query = query.where(timers.c.subject == subject)
+    return [_timer(row) for row in conn.execute(query.order_by(timers.c.due_at, timers.c.id))]
+
+
+def cancel(
+    conn: Connection,
+    *,
+    incident_id: int | None = None,
+    kinds: Sequence[str] | None = None,
+    subject: str | None = None,
+) -> int:
+    """Cancel pending timers matching the filters; return how many."""
+    query = update(timers).where(timers.c.fired_at.is_(None), timers.c.cancelled.is_(False))
+    if incident_id is not None:
+        query = query.where(timers.c.incident_id == incident_id)
+    if kinds is not None:
+        query = query.where(timers.c.kind.in_(list(kinds)))
+    if subject is not None:
+        query = query.where(timers.c.subject == subject)
+    return int(conn.execute(query.values(cancelled=True)).rowcount)
+
+
+def move(conn: Connection, timer_id: int, due_at: datetime, payload: Mapping[str, Any]) -> None:
+    """Give a pending timer a new due time and payload (park and unpark paused timers)."""
+    conn.execute(
+        update(timers)
+        .where(timers.c.id == timer_id)
+        .values(due_at=as_utc(due_at), payload=dict(payload), claimed_by=None, claimed_until=None)
+    )
+
+
+def _timer(row: Any, late: float | None = None) -> Timer:
+    return Timer(
+        id=int(row.id),
+        kind=row.kind,
+        incident_id=None if row.incident_id is None else int(row.incident_id),
+        subject=row.subject,
+        due_at=as_utc(row.due_at),
+        payload=dict(row.payload or {}),
+        late_seconds=late,
+    )
+
+
+def _pending_clause() -> Any:
+    return (timers.c.fired_at.is_(None), timers.c.cancelled.is_(False))
+
+
+class Scheduler:
+    """The worker that fires due timers: start() spawns its thread, stop() joins it."""
+
+    def __init__(
+        self,
+        store: Store,
+        handlers: Mapping[str, TimerHandler],
+        *,
+        clock: Clock = utcnow,
+        metrics: Metrics | None = None,
+        name: str | None = None,
+        batch: int = 200,
+        lease: timedelta = timedelta(seconds=30),
+        poll_interval: float = 1.0,
+        late_after: float = 5.0,
+        grace: float = 0.25,
+    ) -> None:
+        self.store = store
+        self.handlers = dict(handlers)
+        self.clock = clock
+        self.name = name or f"scheduler-{uuid.uuid4().hex[:12]}"
+        self.batch = batch
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.late_after = late_after
+        self.grace = grace
+        self.started_at: datetime | None = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._hint_lock = threading.Lock()
+        self._hint: datetime | None = None
+        self._thread: threading.Thread | None = None
+        registry = metrics.registry if metrics is not None else CollectorRegistry()
+        self.lag = Histogram(
+            "tocsin_bridge_timer_lag_seconds",
+            "How late timers fired after their due time.",
+            buckets=LAG_BUCKETS,
+            registry=registry,
+        )
+        if metrics is not None:
+            metrics.on_scrape(self._refresh_pending(metrics))
+
+    def _refresh_pending(self, metrics: Metrics) -> Callable[[], None]:
+        gauge = Gauge(
+            "tocsin_bridge_timers_pending",
+            "Timers waiting to fire (including those of paused incidents).",
+            registry=metrics.registry,
+        )
+
+        def refresh() -> None:
+            try:
+                with self.store.connect() as conn:
+                    gauge.set(self.count_pending(conn))
+            except BridgeError:
+                log.warning("cannot count pending timers: database unavailable")
+
+        return refresh
+
+    @staticmethod
+    def count_pending(conn: Connection) -> int:
+        """Return how many timers are waiting to fire."""
+        query = select(func.count()).select_from(timers).where(*_pending_clause())
+        return int(conn.execute(query).scalar_one())
+
+    def wake(self, due_at: datetime | None = None) -> None:
+        """Tell the loop a timer was scheduled (it may be sooner than what it waits for)."""
+        with self._hint_lock:
+            if due_at is not None:
+                due_at = as_utc(due_at)
+                self._hint = due_at if self._hint is None else min(self._hint, due_at)
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the loop in a daemon thread; overdue timers fire at once, marked late."""
+        if self._thread is not None:
+            return
+        self.started_at = self.clock()
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the loop and wait for the batch in hand to finish."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                fired = self.run_once()
+                if fired >= self.batch:
+                    continue
+                delay = self._delay()
+            except BridgeError as exc:
+                log.warning("timer scheduler: %s; retrying in %ss", exc, self.poll_interval)
+                delay = self.poll_interval
+            except Exception:  # the loop must survive a bug in one pass and keep firing others
+                log.exception("timer scheduler pass failed")
+                delay = self.poll_interval
+            if delay > 0:
+                self._wake.wait(delay)
+            self._wake.clear()
+
+    def _delay(self) -> float:
+        now = self.clock()
+        with self.store.connect() as conn:
+            query = select(func.min(timers.c.due_at)).where(*_pending_clause())
+            soonest = conn.execute(query).scalar()
+        delay = self.poll_interval
+        if soonest is not None:
+            delay = min(delay, (as_utc(soonest) - now).total_seconds())
+        with self._hint_lock:
+            hint = self._hint
+            # A hint comes from a transaction that may not have committed yet: look again
+            # shortly until the grace period after it is over.
+            if hint is not None and (now - hint).total_seconds() > self.grace:
+                self._hint = hint = None
+        if hint is not None:
+            wait = (hint - now).total_seconds()
+            delay = min(delay, wait if wait > 0 else min(0.02, self.grace))
+        return max(delay, 0.0)
+
+    def run_once(self) -> int:
+        """Claim and fire the timers due now; return how many were claimed."""
+        now = self.clock()
+        claimed = self._claim(now)
+        if claimed:
+            self._fire(claimed)
+        return len(claimed)
+
+    def _claim(self, now: datetime) -> list[int]:
+        with self.store.begin() as conn:
+            query = (
+                select(timers.c.id)
+                .where(
+                    *_pending_clause(),
+                    timers.c.due_at <= now,
+                    (timers.c.claimed_until.is_(None)) | (timers.c.claimed_until < now),
+                )
+                .order_by(timers.c.due_at)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            )
+            ids = [int(i) for i in conn.execute(query).scalars()]
+            if ids:
+                conn.execute(
+                    update(timers)
+                    .where(timers.c.id.in_(ids))
+                    .values(claimed_by=self.name, claimed_until=now + self.lease)
+                )
+        return ids
+
+    def _fire(self, ids: list[int]) -> None:
+        with self.store.begin() as conn:
+            rows = conn.execute(
+                select(timers.c.id, timers.c.incident_id).where(timers.c.id.in_(ids))
+            )
+            # Lock incidents in id order so two replicas' batches cannot deadlock.
+            order = sorted(rows, key=lambda r: (r.incident_id or 0, r.id))
+            for row in order:
+                try:
+                    with conn.begin_nested():
+                        self._fire_one(conn, int(row.id), row.incident_id)
+                except Exception:  # one timer's failure must not undo the batch's others
+                    log.exception("timer %s failed; it is retried when its lease ends", row.id)
+
+    def _fire_one(self, conn: Connection, timer_id: int, incident_id: int | None) -> None:
+        if incident_id is not None:
+            try:
+                lock_incident(conn, int(incident_id))
+            except NotFound:
+                pass
+        row = conn.execute(
+            select(timers).where(timers.c.id == timer_id, *_pending_clause()).with_for_update()
+        ).first()
+        if row is None:  # cancelled by an action that committed first, or fired elsewhere
+            return
+        now = self.clock()
+        due = as_utc(row.due_at)
+        lag = max(0.0, (now - due).total_seconds())
+        late = (self.started_at is not None and due < self.started_at) or lag >= self.late_after
+        timer = _timer(row, lag if late else None)
+        handler = self.handlers.get(timer.kind)
+        if handler is None:
+            log.error("timer %s: no handler for kind %r; marking it fired", timer.id, timer.kind)
+        else:
+            handler(conn, timer, now)
+        conn.execute(
+            update(timers).where(timers.c.id == timer_id).values(fired_at=now, lag_seconds=lag)
+        )
+        self.lag.observe(lag)

@@ -1,0 +1,142 @@
+"""Scheduled reports: a durable timer per policy `reports:` entry sends the last period's report.
+
+Each schedule keeps one pending timer of kind "report" (subject: the schedule's name). When it
+fires, the report covers [due - period, due) — the period meant, even when the bridge was down at
+the time and the timer fires late — and goes to the schedule's channels; then the next run is
+scheduled. The outbox idempotency key names the schedule, period and channel, so a period is
+sent at most once per channel even if two replicas both scheduled it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, update
+
+from bridge import timers
+from bridge.clock import Clock, as_utc, rfc3339, utcnow
+from bridge.policy.model import Policy, ReportSchedule
+from bridge.reports.query import load_report
+from bridge.reports.render import report_to_dict, to_table
+from bridge.store.db import Store
+from bridge.store.schema import timers as timers_table
+
+log = logging.getLogger(__name__)
+KIND = "report"
+
+
+@dataclass(frozen=True)
+class ReportMessage:
+    """One report for one channel: the subject, the text for people and the JSON for machines."""
+
+    channel: str
+    key: str
+    subject: str
+    text: str
+    document: dict[str, Any]
+
+
+# Queue a report on its channel in the caller's transaction (the notifier's outbox).
+ReportSender = Callable[[Connection, ReportMessage, datetime], None]
+
+
+def next_run(schedule: ReportSchedule, after: datetime) -> datetime:
+    """Return the first instant strictly after `after` at the schedule's day and local time."""
+    local = as_utc(after).astimezone(schedule.timezone)
+    day = local.date()
+    for _ in range(9):
+        candidate = datetime.combine(day, schedule.at, tzinfo=schedule.timezone).astimezone(UTC)
+        if candidate > as_utc(after) and (schedule.day is None or day.weekday() == schedule.day):
+            return candidate
+        day += timedelta(days=1)
+    raise AssertionError("unreachable: a weekday recurs within eight days")
+
+
+def ensure_scheduled(conn: Connection, schedules: Sequence[ReportSchedule], now: datetime) -> None:
+    """Give each schedule one pending timer at its next run; drop timers of removed schedules."""
+    wanted = {s.name: s for s in schedules}
+    seen: set[str] = set()
+    for timer in timers.pending(conn, kinds=[KIND]):
+        schedule = wanted.get(timer.subject or "")
+        if schedule is None or schedule.name in seen:
+            conn.execute(
+                update(timers_table).where(timers_table.c.id == timer.id).values(cancelled=True)
+            )
+            continue
+        seen.add(schedule.name)
+        due = next_run(schedule, now)
+        # An overdue timer fires late (the bridge was down); a future one follows policy edits.
+        if timer.due_at > now and timer.due_at != due:
+            timers.move(conn, timer.id, due, {"period_seconds": schedule.period.total_seconds()})
+    for name, schedule in wanted.items():
+        if name not in seen:
+            payload = {"period_seconds": schedule.period.total_seconds()}
+            timers.schedule(
+                conn, KIND, next_run(schedule, now), now=now, subject=name, payload=payload
+            )
+
+
+def report_messages(
+    conn: Connection, policy: Policy, schedule: ReportSchedule, until: datetime, now: datetime
+) -> list[ReportMessage]:
+    """Build the report of the period ending at `until` for each of the schedule's channels."""
+    since = until - schedule.period
+    report = load_report(conn, policy, since=since, until=until, now=now)
+    subject = f"SLA report '{schedule.name}' {rfc3339(since)} .. {rfc3339(until)}"
+    text, document = to_table(report), report_to_dict(report)
+    return [
+        ReportMessage(
+            channel=channel,
+            key=f"report:{schedule.name}:{rfc3339(until)}:{channel}",
+            subject=subject,
+            text=text,
+            document=document,
+        )
+        for channel in schedule.channels
+    ]
+
+
+def handler(policy: Callable[[], Policy], send: ReportSender) -> timers.TimerHandler:
+    """Return the "report" timer handler: send the period's report, schedule the next run."""
+
+    def fire(conn: Connection, timer: timers.Timer, now: datetime) -> None:
+        current = policy()
+        schedule = next((s for s in current.reports if s.name == timer.subject), None)
+        if schedule is None:
+            log.info(
+                "report timer %s: schedule %r is gone from the policy", timer.id, timer.subject
+            )
+            return
+        for message in report_messages(conn, current, schedule, timer.due_at, now):
+            send(conn, message, now)
+        timers.schedule(
+            conn,
+            KIND,
+            next_run(schedule, max(now, timer.due_at)),
+            now=now,
+            subject=schedule.name,
+            payload={"period_seconds": schedule.period.total_seconds()},
+        )
+
+    return fire
+
+
+class ReportTimers:
+    """The worker that, at start-up, schedules the policy's reports (the scheduler fires them)."""
+
+    def __init__(self, store: Store, policy: Callable[[], Policy], clock: Clock = utcnow) -> None:
+        self.store = store
+        self.policy = policy
+        self.clock = clock
+
+    def start(self) -> None:
+        """Bring the report timers in line with the policy."""
+        with self.store.begin() as conn:
+            ensure_scheduled(conn, self.policy().reports, self.clock())
+
+    def stop(self) -> None:
+        """Nothing runs between start and stop: the scheduler fires the timers."""

@@ -106,6 +106,8 @@ class Evaluator:
                 new_states[labels] = old
                 continue
             transitions.append(Transition(_ending(old), old, now))
+        # Within one instant, report what ended before what began.
+        transitions.sort(key=lambda t: t.change not in ("resolved", "cancelled"))
         return new_states, transitions
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from agent.evaluator import Evaluator
 from agent.rules import Rule
 from agent.templates import Template
@@ -149,3 +151,16 @@ def test_removed_rule_resolves_its_firing_alert() -> None:
 
 def test_nan_neither_fires_nor_holds() -> None:
     assert run(Evaluator((CPU,)), [(0, float("nan"))]) == []
+
+
+def test_within_one_evaluation_endings_come_before_beginnings() -> None:
+    states, _ = Evaluator((FS,)).evaluate(
+        {}, sample(("tocsin_filesystem_used_ratio", {"mountpoint": "/"}, 0.95)), 0.0
+    )
+    _, transitions = Evaluator((replace(FS, name="Other"),)).evaluate(
+        states, sample(("tocsin_filesystem_used_ratio", {"mountpoint": "/"}, 0.95)), 1.0
+    )
+    assert [(t.change, t.alert.label("alertname")) for t in transitions] == [
+        ("resolved", "HostFilesystemFull"),
+        ("firing", "Other"),
+    ]

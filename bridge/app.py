@@ -36,10 +36,11 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=runtime.config.limits.max_body_bytes)
-    from bridge.api import health, incidents
+    from bridge.api import health, incidents, ingest
     from bridge.web import router as web_router
 
     app.include_router(health.router)
+    app.include_router(ingest.router)
     app.include_router(incidents.router)
     app.include_router(web_router)
     from bridge.api import reports as reports_api

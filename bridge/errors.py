@@ -6,6 +6,8 @@ BridgeError
  ├── NotFound             no such incident, channel, outbox entry (HTTP 404)
  ├── Conflict             an action the incident's state forbids, e.g. ack a closed one (HTTP 409)
  ├── InvalidInput         a request or command argument is wrong (HTTP 422, exit 2)
+ │    ├── MalformedInput  the request body is not JSON at all (HTTP 400)
+ │    └── PayloadTooLarge the request body or batch is over its limit (HTTP 413)
  ├── AuthError            no or unknown credentials (HTTP 401)
  │    └── Forbidden       credentials of the wrong role (HTTP 403)
  ├── DeliveryFailed       a notification channel refused or did not answer (retried by the outbox)
@@ -57,6 +59,14 @@ class InvalidInput(BridgeError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class MalformedInput(InvalidInput):
+    http_status = 400
+
+
+class PayloadTooLarge(InvalidInput):
+    http_status = 413
 
 
 class AuthError(BridgeError):

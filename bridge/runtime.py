@@ -1,7 +1,8 @@
 """The composition root: config, policy, store and clock, plus the event hooks and workers.
 
 Other parts of the bridge plug in here, one line each in `build_runtime`: an EventHook appended
-to `runtime.hooks` hears every incident event inside its transaction; a Worker appended to
+to `runtime.hooks` hears every incident event inside its transaction; a HeartbeatHook appended to
+`runtime.heartbeat_hooks` hears every heartbeat likewise; a Worker appended to
 `runtime.workers` is started with the server and stopped before it exits.
 """
 
@@ -15,6 +16,7 @@ from bridge.clock import Clock, utcnow
 from bridge.config import BridgeConfig
 from bridge.events import EventHook
 from bridge.incidents.service import IncidentService
+from bridge.ingest.heartbeats import HeartbeatHook
 from bridge.metrics import Metrics
 from bridge.paging import Pager
 from bridge.policy.load import load_policy
@@ -43,6 +45,7 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     hooks: list[EventHook] = field(default_factory=list)
     workers: list[Worker] = field(default_factory=list)
+    heartbeat_hooks: list[HeartbeatHook] = field(default_factory=list)
     pager: Pager | None = None
 
     @property
@@ -88,4 +91,7 @@ def build_runtime(
 
     register_open_gauge(runtime.metrics, runtime.store)
     # Parts register below, one line each: runtime.hooks.append(...), runtime.workers.append(...).
+    from bridge.sla.engine import install as install_sla
+
+    install_sla(runtime)  # SLA clock hook; timer scheduler (SLA, escalation, follow-up, heartbeat)
     return runtime

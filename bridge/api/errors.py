@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,7 +28,11 @@ def reason_for(status: int, exc: BaseException | None = None) -> str:
 
 
 def error_response(
-    request: Request, status: int, message: str, exc: BaseException | None = None, **extra: Any
+    request: Request,
+    status: int,
+    message: str,
+    exc: BaseException | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     """Build the JSON error answer and count the refusal."""
     runtime = getattr(request.app.state, "runtime", None)
@@ -38,7 +43,7 @@ def error_response(
         headers["Retry-After"] = str(exc.retry_after)
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    body = {"error": message, **{k: v for k, v in extra.items() if v is not None}}
+    body = {"error": message, **{k: v for k, v in (extra or {}).items() if v is not None}}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -50,7 +55,7 @@ def install(app: FastAPI) -> None:
         if exc.http_status >= 500 and not isinstance(exc, StoreUnavailable):
             log.error("%s", exc.message)
         return error_response(
-            request, exc.http_status, exc.message, exc, field=getattr(exc, "field", None)
+            request, exc.http_status, exc.message, exc, {"field": getattr(exc, "field", None)}
         )
 
     @app.exception_handler(RequestValidationError)
@@ -66,7 +71,9 @@ def install(app: FastAPI) -> None:
         status = 400 if malformed else 422
         first = errors[0] if errors else {"field": "", "message": "invalid request"}
         message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-        return error_response(request, status, message, field=first["field"] or None, errors=errors)
+        return error_response(
+            request, status, message, None, {"field": first["field"] or None, "errors": errors}
+        )
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

@@ -6,13 +6,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bridge.errors import InvalidInput
-
-
-class PayloadTooLarge(InvalidInput):
-    """The request body is over limits.max_body_bytes."""
-
-    http_status = 413
+from bridge.errors import PayloadTooLarge
 
 
 class BodyLimit:

@@ -1,0 +1,1 @@
+"""Alert ingestion: parse senders' payloads, then apply each alert to the stored incidents."""

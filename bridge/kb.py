@@ -19,7 +19,6 @@ from sqlalchemy import Connection, or_, select
 
 from bridge.clock import as_utc, rfc3339
 from bridge.errors import NotFound
-from bridge.notify.message import PastResolution
 from bridge.store.schema import incidents
 
 SCAN_LIMIT = 5000  # newest documented incidents scanned per lookup: a team's years of history
@@ -210,17 +209,3 @@ def match_to_dict(match: Match) -> dict[str, Any]:
         "text_similarity": round(match.text_similarity, 4),
         "score": round(match.score, 4),
     }
-
-
-def past_resolutions(conn: Connection, incident: Mapping[str, Any]) -> list[PastResolution]:
-    """Return how the three most similar past incidents were resolved (the pager's SimilarFinder)."""
-    return [
-        PastResolution(
-            incident_id=m.entry.id,
-            title=m.entry.title,
-            root_cause=m.entry.root_cause,
-            solution=m.entry.solution,
-            resolved_at=rfc3339(m.entry.resolved_at),
-        )
-        for m in similar(conn, int(incident["id"]), 3)
-    ]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Connection, create_engine, insert
 
 from bridge.errors import NotFound
-from bridge.kb import Entry, past_resolutions, rank_similar, rank_text, search, similar, tokens
+from bridge.kb import Entry, rank_similar, rank_text, search, similar, tokens
 from bridge.store.schema import incidents, metadata
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
@@ -143,10 +143,3 @@ def test_search_reads_chinese_from_the_database(conn: Connection) -> None:
 def test_similar_to_an_unknown_incident_is_not_found(conn: Connection) -> None:
     with pytest.raises(NotFound):
         similar(conn, 99)
-
-
-def test_past_resolutions_feed_the_pager(conn: Connection) -> None:
-    found = past_resolutions(conn, {"id": 1})
-    assert [(p.incident_id, p.solution, p.root_cause) for p in found] == [
-        (2, "deleted old logs", "logrotate off")
-    ]

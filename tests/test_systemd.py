@@ -30,16 +30,19 @@ def directives(unit: str) -> dict[str, list[str]]:
 
 
 def install_into_root(unit: str, root: Path) -> None:
-    """Lay out a filesystem root holding the unit, its ExecStart program and systemd's targets."""
+    """Lay out a filesystem root holding the unit, the programs it runs and systemd's targets."""
     shutil.copytree(SYSTEM_UNIT_DIR, root / "usr/lib/systemd/system", symlinks=True)
     unit_dir = root / "etc/systemd/system"
     unit_dir.mkdir(parents=True)
     shutil.copy(SYSTEMD_DIR / unit, unit_dir / unit)
-    program = Path(directives(unit)["ExecStart"][0].split()[0])
-    fake = root / program.relative_to("/")
-    fake.parent.mkdir(parents=True, exist_ok=True)
-    fake.write_text("#!/bin/sh\n")
-    fake.chmod(0o755)
+    found = directives(unit)
+    for key in ("ExecStart", "ExecStartPre", "ExecReload", "ExecStop"):
+        for command in found.get(key, []):
+            program = Path(command.split()[0].lstrip("-@+!:"))
+            fake = root / program.relative_to("/")
+            fake.parent.mkdir(parents=True, exist_ok=True)
+            fake.write_text("#!/bin/sh\n")
+            fake.chmod(0o755)
 
 
 @pytest.mark.parametrize("unit", UNITS)

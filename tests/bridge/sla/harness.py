@@ -1,0 +1,138 @@
+"""A bridge runtime on a real database with a hand-driven clock and a pager that records pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from bridge.config import BridgeConfig
+from bridge.policy import load_policy, parse_policy
+from bridge.policy.model import Target
+from bridge.runtime import Runtime, build_runtime
+from bridge.store.db import Store
+from bridge.store.schema import events, incidents, metadata, sla_clocks, timers
+from bridge.timers import Scheduler
+
+START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@dataclass
+class RecordingPager:
+    """The Pager seam, recording whom each page went to."""
+
+    pages: list[tuple[int, int, tuple[str, ...]]] = field(default_factory=list)
+
+    def page(
+        self,
+        conn: Connection,
+        *,
+        incident_id: int,
+        event_id: int,
+        targets: Sequence[Target],
+        now: datetime,
+    ) -> None:
+        self.pages.append((incident_id, event_id, tuple(str(t) for t in targets)))
+
+
+def make_runtime(url: str, clock: FakeClock | None = None, policy: str | None = None) -> Runtime:
+    """Build a runtime on a fresh schema with the bundled (or given) policy."""
+    store = Store(url)
+    metadata.create_all(store.engine)
+    runtime = build_runtime(
+        BridgeConfig(database_url=url),
+        policy=parse_policy(policy) if policy else load_policy(),
+        clock=clock or FakeClock(),
+        store=store,
+    )
+    runtime.pager = RecordingPager()
+    return runtime
+
+
+def scheduler(runtime: Runtime) -> Scheduler:
+    """Return the scheduler the SLA engine registered."""
+    return next(w for w in runtime.workers if isinstance(w, Scheduler))
+
+
+def pages(runtime: Runtime) -> list[tuple[str, ...]]:
+    """Return the targets of every page so far."""
+    pager = runtime.pager
+    assert isinstance(pager, RecordingPager)
+    return [targets for _, _, targets in pager.pages]
+
+
+def open_incident(runtime: Runtime, priority: str = "P1", **fields: Any) -> int:
+    """Open an incident by hand under the 'ops' escalation policy."""
+    fields.setdefault("escalation_policy", "ops")
+    return runtime.incidents.create(title="disk full", priority=priority, actor="desk", **fields)
+
+
+def event_kinds(runtime: Runtime, incident_id: int) -> list[str]:
+    """Return the kinds of an incident's events, oldest first."""
+    with runtime.store.connect() as conn:
+        query = select(events.c.kind).where(events.c.incident_id == incident_id)
+        return list(conn.execute(query.order_by(events.c.id)).scalars())
+
+
+def event_data(runtime: Runtime, incident_id: int, kind: str) -> list[dict[str, Any]]:
+    """Return the data of an incident's events of one kind."""
+    with runtime.store.connect() as conn:
+        query = select(events.c.data).where(
+            events.c.incident_id == incident_id, events.c.kind == kind
+        )
+        return [dict(d) for d in conn.execute(query.order_by(events.c.id)).scalars()]
+
+
+def clock_row(runtime: Runtime, incident_id: int, name: str) -> Any:
+    """Return one sla_clocks row."""
+    with runtime.store.connect() as conn:
+        return conn.execute(
+            select(sla_clocks).where(
+                sla_clocks.c.incident_id == incident_id, sla_clocks.c.clock == name
+            )
+        ).one()
+
+
+def pending_kinds(runtime: Runtime, incident_id: int | None = None) -> list[str]:
+    """Return the kinds of pending timers (of one incident), soonest first."""
+    with runtime.store.connect() as conn:
+        query = select(timers.c.kind).where(
+            timers.c.fired_at.is_(None), timers.c.cancelled.is_(False)
+        )
+        if incident_id is not None:
+            query = query.where(timers.c.incident_id == incident_id)
+        return list(conn.execute(query.order_by(timers.c.due_at, timers.c.id)).scalars())
+
+
+def incident_row(runtime: Runtime, incident_id: int) -> Any:
+    """Return an incident row."""
+    with runtime.store.connect() as conn:
+        return conn.execute(select(incidents).where(incidents.c.id == incident_id)).one()
+
+
+def run(runtime: Runtime) -> int:
+    """Fire every due timer now (repeatedly, until none is due); return how many were claimed."""
+    total = 0
+    for _ in range(50):
+        claimed = scheduler(runtime).run_once()
+        total += claimed
+        if not claimed:
+            return total
+    raise AssertionError("timers kept falling due")

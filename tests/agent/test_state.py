@@ -1,0 +1,50 @@
+"""The alert state file: round trip, atomic replacement, a damaged file set aside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.errors import StorageError
+from agent.evaluator import AlertState
+from agent.state import StateStore
+
+FIRING = AlertState(
+    rule="HostCpuHigh/critical/",
+    metric="tocsin_cpu_usage_ratio",
+    labels=(("alertname", "HostCpuHigh"), ("severity", "critical")),
+    status="firing",
+    active_since=100.0,
+    value=0.97,
+    annotations=(("summary", "CPU 97%"),),
+    fired_at=160.0,
+)
+
+
+def test_saved_alerts_load_back_equal(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "alerts.json")
+    store.save({FIRING.labels: FIRING}, now=200.0)
+    assert StateStore(tmp_path / "alerts.json").load() == {FIRING.labels: FIRING}
+
+
+def test_no_file_means_no_alerts(tmp_path: Path) -> None:
+    assert StateStore(tmp_path / "alerts.json").load() == {}
+
+
+def test_save_leaves_no_temporary_file(tmp_path: Path) -> None:
+    StateStore(tmp_path / "alerts.json").save({}, now=0.0)
+    assert [p.name for p in tmp_path.iterdir()] == ["alerts.json"]
+
+
+def test_damaged_file_is_set_aside_and_the_agent_starts_empty(tmp_path: Path) -> None:
+    (tmp_path / "alerts.json").write_text('{"alerts": [{"rule": ')
+    assert StateStore(tmp_path / "alerts.json").load() == {}
+    assert (tmp_path / "alerts.json.damaged").exists()
+
+
+def test_unwritable_location_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StorageError, match="cannot save alert state") as caught:
+        StateStore(tmp_path / "file" / "alerts.json").save({}, now=0.0)
+    assert caught.value.exit_code == 74

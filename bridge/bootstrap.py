@@ -30,7 +30,7 @@ def ensure_secrets(config: BridgeConfig) -> BridgeConfig:
         path = config.secret_key_file or config.state_dir / SECRET_FILE
         if config.secret_key_file is None and not path.exists():
             _write_private(path, secrets.token_hex(32) + "\n")
-            log.warning("generated a signing key in %s", path)
+            log.warning("generated a signing key in %s", path.resolve())
         changes["secret_key"] = _read(path).encode()
     if not config.tokens:
         changes["tokens"] = _generated_tokens(config.state_dir / TOKENS_FILE)
@@ -48,7 +48,9 @@ def _generated_tokens(path: Path) -> tuple[Token, ...]:
             "# Generated on first start because the config names no tokens. Keep secret.\n"
             + yaml.safe_dump(entries, sort_keys=False),
         )
-        log.warning("no tokens configured: generated an ingest and an operator token in %s", path)
+        log.warning(
+            "no tokens configured: generated an ingest and an operator token in %s", path.resolve()
+        )
     try:
         entries = yaml.safe_load(_read(path)) or []
         return tuple(

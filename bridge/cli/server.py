@@ -1,0 +1,126 @@
+"""`serve`, `migrate` and `check-config`: run the bridge and look after its database."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import click
+
+from bridge import migrations
+from bridge.bootstrap import ensure_secrets
+from bridge.config import BridgeConfig, load_config, parse_config
+from bridge.policy.load import load_policy
+from bridge.store.db import Store
+
+log = logging.getLogger("bridge")
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Bridge config YAML; without it: SQLite ./tocsin.db, bundled policy, 127.0.0.1:8080.",
+)
+database_option = click.option(
+    "--database-url",
+    default=None,
+    help="Override database_url (sqlite:///… or postgresql+psycopg://…).",
+)
+
+
+def _load(
+    config_path: Path | None, database_url: str | None, listen: str | None = None
+) -> BridgeConfig:
+    config = load_config(config_path)
+    changes = {
+        key: value
+        for key, value in (("database_url", database_url), ("listen", listen))
+        if value is not None
+    }
+    if not changes:
+        return config
+    # Overrides pass the same checks a file gets.
+    checked = parse_config(changes, "command line")
+    return dataclasses.replace(config, **{key: getattr(checked, key) for key in changes})
+
+
+@click.command()
+@config_option
+@database_option
+@click.option("--listen", default=None, help="Override listen, HOST:PORT.")
+@click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations at start.")
+def serve(
+    config_path: Path | None, database_url: str | None, listen: str | None, no_migrate: bool
+) -> None:
+    """Serve the API, web board and background workers until stopped."""
+    import uvicorn
+
+    from bridge.app import create_app
+    from bridge.runtime import build_runtime
+
+    config = _load(config_path, database_url, listen)
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = ensure_secrets(config)
+    runtime = build_runtime(config)
+    if not no_migrate:
+        migrations.upgrade(runtime.store)
+    log.info("tocsin-bridge listening on http://%s (%s)", config.listen, runtime.store.dialect)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(runtime),
+            host=config.host,
+            port=config.port,
+            log_level=config.log_level,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    )
+    server.run()
+
+
+@click.command()
+@config_option
+@database_option
+def migrate(config_path: Path | None, database_url: str | None) -> None:
+    """Apply pending database migrations, then exit."""
+    config = _load(config_path, database_url)
+    store = Store(config.database_url, busy_timeout=config.limits.busy_timeout)
+    try:
+        before = _revision(store)
+        migrations.upgrade(store)
+    finally:
+        store.dispose()
+    click.echo(f"database at revision {migrations.head()} (was {before or 'empty'})")
+
+
+@click.command("check-config")
+@click.argument("config_path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def check_config(config_path: Path | None) -> None:
+    """Validate a config file and the policy it names; print a summary, exit 78 if wrong."""
+    config = load_config(config_path)
+    policy = load_policy(config.policy)
+    roles = sorted({token.role for token in config.tokens})
+    click.echo(f"config {config.source}: ok")
+    click.echo(f"  listen {config.listen}, database {_safe_url(config.database_url)}")
+    click.echo(
+        f"  policy {policy.source}: {len(policy.priorities)} priorities, {len(policy.routes)} routes"
+    )
+    click.echo(
+        f"  tokens: {len(config.tokens)} ({', '.join(roles)})"
+        if config.tokens
+        else f"  tokens: none; serve generates them in {config.state_dir / 'tokens.yml'}"
+    )
+
+
+def _revision(store: Store) -> str | None:
+    with store.connect() as conn:
+        return migrations.current(conn)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,8 +28,10 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def runtime(sqlite_url: str, clock: FakeClock) -> Runtime:
-    return make_runtime(sqlite_url, clock)
+def runtime(sqlite_url: str, clock: FakeClock) -> Iterator[Runtime]:
+    built = make_runtime(sqlite_url, clock)
+    yield built
+    built.store.dispose()
 
 
 def test_triggered_starts_a_clock_per_target(runtime: Runtime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from agent.pusher import Backoff, Pusher
 from agent.rules import Rule
 from agent.spool import Spool
 from tests.agent.fakes import FakeClock, Receiver, ScriptedSampler, alertnames, cpu
+from tests.peers import require_binary
 
 CPU = Rule("HostCpuHigh", "tocsin_cpu_usage_ratio", ">", 0.9, 0.8, 60.0, "critical")
 
@@ -275,3 +277,21 @@ def test_sampler_config_reaches_the_sampler_factory(tmp_path: Path) -> None:
     agent.start()
     agent.stop()
     assert seen == [sampler_config]
+
+
+def test_self_metrics_pass_promtool_check_metrics(tmp_path: Path) -> None:
+    promtool = require_binary("promtool")
+    down = make_config(tmp_path, None, push=PushConfig("http://127.0.0.1:9", None))
+    rig = Rig(down)
+    try:
+        rig.at(0, 0.95)
+        rig.at(60, 0.95)
+        rig.agent.exposition.refresh()
+        body = rig.agent.exposition.body(gzipped=False)
+    finally:
+        rig.agent.stop()
+    assert b'tocsin_agent_push_failures_total{reason="connection"} 1.0' in body
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=body, capture_output=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

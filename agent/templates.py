@@ -82,13 +82,19 @@ class _Action:
     def render(self, value: float, labels: Mapping[str, str]) -> str:
         current: float | str = value if self.operand == "$value" else labels.get(self.operand, "")
         for function, argument in self.steps:
-            if function == "printf":
-                current = _go_printf(argument, current)
-            elif isinstance(current, float | int):
-                current = _FUNCTIONS[function](float(current))
-            else:
-                current = _FUNCTIONS[function](float(current or 0))
+            current = _apply(function, argument, current)
         return _plain(current) if isinstance(current, float) else str(current)
+
+
+def _apply(function: str, argument: str, current: float | str) -> float | str:
+    """Apply one pipeline stage; a stage that cannot take the value leaves a visible marker."""
+    try:
+        if function == "printf":
+            return _go_printf(argument, current)
+        return _FUNCTIONS[function](float(current))
+    except (TypeError, ValueError):
+        # Go templates print an error marker too; an alert must still go out with its text.
+        return f"%!{function}({current})"
 
 
 def _parse_operand(word: str) -> str:

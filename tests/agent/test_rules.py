@@ -120,6 +120,7 @@ def test_every_gauge_a_rule_reads_has_known_labels() -> None:
         ("disk {{ $labels.device }} at {{ $value }}", 1.0, "disk sda at 1"),
         ("{{ $labels.missing }}", 1.0, ""),
         ("no actions", 1.0, "no actions"),
+        ("{{ $labels.device | humanize }}", 1.0, "%!humanize(sda)"),
     ],
 )
 def test_templates_render_value_and_labels(text: str, value: float, expected: str) -> None:

@@ -283,7 +283,12 @@ def _spool(reader: _Reader | None, base: Path, state_dir: Path) -> SpoolConfig:
 
 
 def _build(
-    source: str, node: LinedDict, base: Path, env: Mapping[str, str], hostname: str
+    source: str,
+    node: LinedDict,
+    base: Path,
+    env: Mapping[str, str],
+    hostname: str,
+    listen: tuple[str, int] | None,
 ) -> AgentConfig:
     reader = _Reader(source, node)
     reader.check_keys(_TOP_KEYS)
@@ -305,7 +310,7 @@ def _build(
         ),
         listen=reader.parsed("listen", _listen, None, "host:port such as 127.0.0.1:9101")
         if "listen" in node
-        else DEFAULT_LISTEN,
+        else listen,
         labels=_labels(reader),
         push=push,
         heartbeat=None
@@ -320,7 +325,11 @@ def _build(
 def load_config(
     path: Path, env: Mapping[str, str] | None = None, hostname: str | None = None
 ) -> AgentConfig:
-    """Read and validate a whole config file; raise ConfigError naming file:line and key."""
+    """Read and validate a whole config file; raise ConfigError naming file:line and key.
+
+    As the contract says, a file without `listen` serves no /metrics; only running without
+    any file serves it on the default 127.0.0.1:9101.
+    """
     document = load_file(path)
     if document is None:
         document = LinedDict()
@@ -333,6 +342,7 @@ def load_config(
         path.parent,
         os.environ if env is None else env,
         hostname or socket.gethostname(),
+        None,
     )
 
 
@@ -348,4 +358,5 @@ def default_config(
         Path.cwd(),
         os.environ if env is None else env,
         hostname or socket.gethostname(),
+        DEFAULT_LISTEN,
     )

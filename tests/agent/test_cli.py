@@ -42,7 +42,7 @@ def test_rules_export_uses_the_config_rules_and_labels(tmp_path: Path) -> None:
 
 def test_check_config_accepts_a_good_file(tmp_path: Path) -> None:
     config = tmp_path / "agent.yml"
-    config.write_text("push: {url: 'http://127.0.0.1:9093'}\n")
+    config.write_text("listen: 127.0.0.1:9101\npush: {url: 'http://127.0.0.1:9093'}\n")
     code, out, _ = invoke("check-config", str(config))
     assert code == 0
     assert "OK: 14 rules, /metrics on 127.0.0.1:9101, pushing to http://127.0.0.1:9093" in out

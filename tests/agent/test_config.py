@@ -74,8 +74,14 @@ def test_listen_null_disables_metrics(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "listen: null\n"), env=ENV).listen is None
 
 
-def test_empty_file_means_defaults(tmp_path: Path) -> None:
-    assert load_config(write(tmp_path, ""), env=ENV).listen == ("127.0.0.1", 9101)
+def test_file_without_listen_serves_no_metrics_as_the_contract_says(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "interval: 10s\n"), env=ENV)
+    assert config.listen is None
+
+
+def test_empty_file_means_defaults_without_metrics(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""), env=ENV)
+    assert (config.listen, config.push, config.interval) == (None, None, 10.0)
 
 
 def test_token_never_appears_in_repr(tmp_path: Path) -> None:

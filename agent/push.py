@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -120,6 +121,9 @@ class Receiver:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = url.rstrip("/")
+        parts = urlsplit(self.url)
+        # Messages name the receiver without any user:password@ a URL may carry.
+        self.display = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
         self.timeout = timeout
         self._clock = clock
         self._session = session or requests.Session()
@@ -128,10 +132,10 @@ class Receiver:
             self._headers["Authorization"] = f"Bearer {token}"
 
     def _post(self, path: str, body: Any) -> requests.Response:
-        target = self.url + path
+        target = self.display + path
         try:
             response = self._session.post(
-                target, data=json.dumps(body), headers=self._headers, timeout=self.timeout
+                self.url + path, data=json.dumps(body), headers=self._headers, timeout=self.timeout
             )
         except requests.Timeout as exc:
             raise PushUnavailable(f"{target}: no answer in {self.timeout:g}s", "timeout") from exc

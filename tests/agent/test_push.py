@@ -194,3 +194,10 @@ def test_missing_heartbeat_endpoint_is_logged_once(
             clock.advance(30.0)
     assert sum("no heartbeat endpoint" in r.message for r in caplog.records) == 1
     assert pusher.failures == {}
+
+
+def test_messages_never_show_credentials_in_the_url() -> None:
+    with pytest.raises(PushUnavailable) as caught:
+        Client("http://user:pw@127.0.0.1:9", None, timeout=1.0).post_alerts([FIRING], 0.0, 1.0)
+    assert "pw" not in str(caught.value)
+    assert "http://127.0.0.1:9/api/v2/alerts" in str(caught.value)

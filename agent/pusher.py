@@ -81,6 +81,12 @@ class Pusher:
         """Spool a batch of transitions durably, then wake the sender."""
         if alerts:
             self.spool.append(encode_batch(alerts))
+            changed = {alert.labels for alert in alerts}
+            with self._lock:
+                # A waiting re-send must not overtake, and undo, a newer resolution.
+                if self._refresh is not None:
+                    kept = [alert for alert in self._refresh if alert.labels not in changed]
+                    self._refresh = kept or None
             self._wake.set()
 
     def refresh(self, alerts: Sequence[WireAlert]) -> None:

@@ -201,3 +201,15 @@ def test_messages_never_show_credentials_in_the_url() -> None:
         Client("http://user:pw@127.0.0.1:9", None, timeout=1.0).post_alerts([FIRING], 0.0, 1.0)
     assert "pw" not in str(caught.value)
     assert "http://127.0.0.1:9/api/v2/alerts" in str(caught.value)
+
+
+def test_a_waiting_refresh_never_undoes_a_later_resolution(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    pusher = make_pusher(receiver, tmp_path, FakeClock())
+    pusher.refresh([alert("A"), alert("B")])
+    pusher.enqueue([WireAlert((("alertname", "A"),), (), 1_700_000_000.0, 1_700_000_050.0)])
+    pusher.step()
+    sent = [(a["labels"]["alertname"], a["endsAt"]) for a in receiver.alerts()]
+    assert sent[0] == ("A", rfc3339(1_700_000_050.0))
+    assert [name for name, _ in sent[1:]] == ["B"]

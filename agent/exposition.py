@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample as PromSample
+from prometheus_client.utils import floatToGoString
 
 from agent.collectors import HELP
 from agent.sample import Sample, Series
@@ -36,11 +40,9 @@ class SampleCollector(Collector):
 
     def update(self, sample: Sample) -> None:
         """Replace what the next render publishes with this sample."""
-        families: list[Metric] = []
-        families.extend(_families(sample.gauges, GaugeMetricFamily))
-        families.extend(_families(sample.counters, CounterMetricFamily))
-        duration = GaugeMetricFamily(SAMPLE_DURATION, SAMPLE_DURATION_HELP)
-        duration.add_metric((), sample.duration_seconds)
+        families = _families(sample.gauges, "gauge") + _families(sample.counters, "counter")
+        duration = Metric(SAMPLE_DURATION, SAMPLE_DURATION_HELP, "gauge")
+        duration.samples = [PromSample(SAMPLE_DURATION, {}, sample.duration_seconds)]
         families.append(duration)
         self._families = families
 
@@ -49,17 +51,78 @@ class SampleCollector(Collector):
         return iter(self._families)
 
 
-def _families(
-    series: tuple[Series, ...], kind: type[GaugeMetricFamily] | type[CounterMetricFamily]
-) -> Iterator[Metric]:
-    grouped: dict[str, list[Series]] = {}
+def _families(series: tuple[Series, ...], kind: str) -> list[Metric]:
+    """Group series by name into families, sharing the series' label dicts (never mutated)."""
+    families: dict[str, Metric] = {}
     for one in series:
-        grouped.setdefault(one.name, []).append(one)
-    for name, members in grouped.items():
-        family = kind(name, HELP.get(name, name.replace("_", " ")), labels=list(members[0].labels))
-        for member in members:
-            family.add_metric(list(member.labels.values()), member.value)
-        yield family
+        family = families.get(one.name)
+        if family is None:
+            # A counter family is named without _total; its samples carry the suffix.
+            base = one.name.removesuffix("_total") if kind == "counter" else one.name
+            family = families[one.name] = Metric(base, HELP.get(one.name, one.name), kind)
+        labels = one.labels if isinstance(one.labels, dict) else dict(one.labels)
+        family.samples.append(PromSample(one.name, labels, one.value))
+    return list(families.values())
+
+
+def render(registry: Collector) -> bytes:
+    """Render the registry in the Prometheus text format, as generate_latest() would.
+
+    Gauges and counters, nearly everything here, take a direct path at a third of
+    generate_latest's cost; any other family (histograms, counters' _created series, odd names)
+    goes through generate_latest itself.
+    """
+    parts: list[str] = []
+    for family in registry.collect():
+        text = _plain_family(family)
+        parts.append(text if text is not None else generate_latest(_One(family)).decode())
+    return "".join(parts).encode()
+
+
+_LEGACY_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
+_LEGACY_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+_PLAIN_TYPES = {"gauge": "gauge", "counter": "counter", "unknown": "untyped"}
+_valid_labels: set[str] = set()
+# Values written exactly as prometheus_client writes them (Go's float format, +Inf, NaN).
+_float_text = cast(Callable[[float], str], floatToGoString)
+
+
+def _plain_family(family: Metric) -> str | None:
+    mtype = _PLAIN_TYPES.get(family.type)
+    if mtype is None:
+        return None
+    name = family.name + "_total" if family.type == "counter" else family.name
+    if _LEGACY_NAME.match(name) is None:
+        return None
+    help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
+    lines = [f"# HELP {name} {help_text}\n# TYPE {name} {mtype}\n"]
+    for sample in family.samples:
+        if sample.name != name or sample.timestamp is not None or sample.native_histogram:
+            return None
+        if not sample.labels:
+            lines.append(f"{name} {_float_text(sample.value)}\n")
+            continue
+        pairs = []
+        for key, value in sorted(sample.labels.items()):
+            if key not in _valid_labels:
+                if _LEGACY_LABEL.match(key) is None:
+                    return None
+                _valid_labels.add(key)
+            if "\\" in value or "\n" in value or '"' in value:
+                value = value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+            pairs.append(f'{key}="{value}"')
+        lines.append(f"{name}{{{','.join(pairs)}}} {_float_text(sample.value)}\n")
+    return "".join(lines)
+
+
+class _One:
+    """One family posing as a registry, for generate_latest."""
+
+    def __init__(self, family: Metric) -> None:
+        self._family = family
+
+    def collect(self) -> Iterator[Metric]:
+        yield self._family
 
 
 class Exposition:
@@ -67,12 +130,12 @@ class Exposition:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._registry = registry
-        self._rendered = (b"", b"")
-        self.refresh()
+        # Empty until the first refresh: collectors may not be ready while their owner is built.
+        self._rendered = (b"", gzip.compress(b"", mtime=0))
 
     def refresh(self) -> None:
         """Render the registry once; scrapes until the next refresh get these bytes."""
-        plain = generate_latest(self._registry)
+        plain = render(self._registry)
         self._rendered = (plain, gzip.compress(plain, compresslevel=6, mtime=0))
 
     def body(self, gzipped: bool) -> bytes:
@@ -112,6 +175,10 @@ def _handler(exposition: Exposition) -> type[BaseHTTPRequestHandler]:
         """Answer from memory only, keeping connections alive as Prometheus expects."""
 
         protocol_version = "HTTP/1.1"
+        # Headers and body leave in one segment, at once: with Nagle's algorithm and the
+        # client's delayed ACK, a body sent after its headers waits 40 ms.
+        wbufsize = 1 << 16
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
             path = self.path.split("?", 1)[0]

@@ -10,7 +10,7 @@ from typing import Protocol
 
 import psutil
 
-from agent.collectors.base import Reading, attempt
+from agent.collectors.base import UNAVAILABLE, Reading, attempt
 from agent.collectors.statfs import DiskUsage, UsageReader
 from agent.sample import Series
 
@@ -74,6 +74,20 @@ def is_network(fstype: str, network_fstypes: Collection[str]) -> bool:
     return fstype in network_fstypes or fstype.startswith("fuse.")
 
 
+def answers_from_memory(mount: Mount, network_fstypes: Collection[str]) -> bool:
+    """Tell whether statvfs is served from the kernel's in-memory superblock, so cannot hang.
+
+    Filesystems on local block devices keep their free-space counters in memory; network and
+    FUSE filesystems (fuseblk included) ask a server or a daemon, and go through the worker.
+    """
+    fstype = mount.labels["fstype"]
+    return (
+        mount.labels["device"].startswith("/dev/")
+        and fstype not in ("fuse", "fuseblk")
+        and not is_network(fstype, network_fstypes)
+    )
+
+
 def select_mounts(
     partitions: Sequence[Partition],
     *,
@@ -114,7 +128,10 @@ default_disk_partitions = functools.partial(psutil.disk_partitions, all=True)
 
 
 class FilesystemCollector:
-    """Read usage of the selected mounts through a timeout; re-list mounts every so often."""
+    """Read usage of the selected mounts, through a timeout where statvfs can hang.
+
+    The mount list is re-read every `mount_refresh_seconds`, not on every pass.
+    """
 
     def __init__(
         self,
@@ -129,7 +146,9 @@ class FilesystemCollector:
         exclude_mountpoints: str | None = DEFAULT_EXCLUDED_MOUNTPOINTS,
     ) -> None:
         self._disk_partitions = disk_partitions
+        self._disk_usage = disk_usage
         self._reader = UsageReader(disk_usage, fs_timeout)
+        self._network_fstypes = frozenset(network_fstypes)
         self._refresh_seconds = mount_refresh_seconds
         self._select = functools.partial(
             select_mounts,
@@ -139,7 +158,8 @@ class FilesystemCollector:
             exclude_mountpoints=exclude_mountpoints,
         )
         self._mounts: list[Mount] = []
-        self._mountpoints: list[str] = []
+        self._local: list[str] = []
+        self._remote: list[str] = []
         self._listed_at: float | None = None
 
     def collect(self, reading: Reading, now: float) -> None:
@@ -148,8 +168,13 @@ class FilesystemCollector:
             self._relist(reading, now)
         if not self._mounts:
             return
-        usages = self._reader.read(self._mountpoints)
-        stuck = self._reader.stuck
+        usages = self._reader.read(self._remote) if self._remote else {}
+        for mountpoint in self._local:
+            try:
+                usages[mountpoint] = self._disk_usage(mountpoint)
+            except UNAVAILABLE:
+                continue
+        stuck = self._reader.stuck if self._remote else frozenset()
         gauges = reading.gauges
         for mount in self._mounts:
             usage = usages.get(mount.mountpoint)
@@ -171,5 +196,11 @@ class FilesystemCollector:
         if partitions is None:
             return
         self._mounts = self._select(partitions)
-        self._mountpoints = [mount.mountpoint for mount in self._mounts]
+        local = [answers_from_memory(mount, self._network_fstypes) for mount in self._mounts]
+        self._local = [
+            m.mountpoint for m, inline in zip(self._mounts, local, strict=True) if inline
+        ]
+        self._remote = [
+            m.mountpoint for m, inline in zip(self._mounts, local, strict=True) if not inline
+        ]
         self._listed_at = now

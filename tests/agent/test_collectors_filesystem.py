@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -98,8 +99,12 @@ def hanging() -> Iterator[HangingUsage]:
 
 
 def stuck_collector(hanging: HangingUsage) -> FilesystemCollector:
-    mounts = [ROOT, Partition("/dev/sdb", "/hung", "ext4"), Partition("/dev/sdc", "/data", "ext4")]
-    return FilesystemCollector(lambda: mounts, hanging, fs_timeout=0.2)
+    mounts = [
+        Partition("nas:/", "/", "nfs4"),
+        Partition("nas:/hung", "/hung", "nfs4"),
+        Partition("nas:/data", "/data", "nfs4"),
+    ]
+    return FilesystemCollector(lambda: mounts, hanging, fs_timeout=0.2, include_fstypes={"nfs4"})
 
 
 def test_a_hung_mount_costs_at_most_the_timeout(hanging: HangingUsage) -> None:
@@ -135,3 +140,30 @@ def test_a_stuck_mount_is_read_again_once_it_answers(hanging: HangingUsage) -> N
     assert by_mount(reading, STUCK) == {"/": 0.0, "/hung": 0.0, "/data": 0.0}
     assert by_mount(reading, USED) == {"/": 0.25, "/hung": 0.25, "/data": 0.25}
     collector.close()
+
+
+@pytest.mark.parametrize(
+    ("partition", "on_worker"),
+    [
+        (ROOT, False),
+        (Partition("/dev/mapper/vg-data", "/data", "xfs"), False),
+        (Partition("nas:/export", "/mnt/nas", "nfs4"), True),
+        (Partition("/dev/sdb1", "/mnt/win", "fuseblk"), True),
+        (Partition("tmpfs", "/run/big", "tmpfs"), True),
+    ],
+)
+def test_only_filesystems_that_can_hang_are_read_on_the_worker(
+    partition: Partition, on_worker: bool
+) -> None:
+    threads: list[str] = []
+
+    def usage(mountpoint: str) -> Usage:
+        threads.append(threading.current_thread().name)
+        return Usage(1, 1)
+
+    collector = FilesystemCollector(
+        lambda: [partition], usage, include_fstypes={"nfs4", "fuseblk", "tmpfs"}
+    )
+    collect(collector)
+    collector.close()
+    assert (threads[0] == "tocsin-statfs") is on_worker

@@ -7,10 +7,10 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from agent.exposition import Exposition, SampleCollector, ServerHandle
+from agent.exposition import Exposition, SampleCollector, ServerHandle, render
 from agent.sample import Sample, Series
 from agent.sampler import Sampler
 from tests.peers import require_binary
@@ -57,6 +57,21 @@ def test_nothing_is_exported_before_the_first_sample() -> None:
     assert list(SampleCollector().collect()) == []
 
 
+def test_render_writes_exactly_what_generate_latest_writes() -> None:
+    registry = CollectorRegistry()
+    collector = SampleCollector()
+    registry.register(collector)
+    big = Series("tocsin_disk_read_bytes_total", {"device": "sda"}, 1.5e21)
+    collector.update(Sample(taken_at=0.0, gauges=SAMPLE.gauges, counters=(*SAMPLE.counters, big)))
+    odd = Gauge("tocsin_odd", "help with \\ and\nnewline", ["path", "b"], registry=registry)
+    odd.labels('a"b\\c\nd', "x").set(float("inf"))
+    Gauge("tocsin_nan", "nan", registry=registry).set(float("nan"))
+    Counter("tocsin_pushes", "pushes", ["result"], registry=registry).labels("ok").inc(2)
+    Histogram("tocsin_push_seconds", "push time", registry=registry).observe(0.3)
+    Info("tocsin_build", "build", registry=registry).info({"version": "1"})
+    assert render(registry).decode() == generate_latest(registry).decode()
+
+
 def test_real_exposition_passes_promtool_check_metrics() -> None:
     promtool = require_binary("promtool")
     registry = CollectorRegistry()
@@ -68,6 +83,7 @@ def test_real_exposition_passes_promtool_check_metrics() -> None:
     collector.update(sampler.sample())
     sampler.close()
     exposition = Exposition(registry)
+    exposition.refresh()
     checked = subprocess.run(
         [promtool, "check", "metrics"],
         input=exposition.body(gzipped=False),
@@ -98,6 +114,7 @@ def served() -> Iterator[tuple[Exposition, CountingCollector, ServerHandle]]:
     counting = CountingCollector()
     registry.register(counting)  # type: ignore[arg-type]
     exposition = Exposition(registry)
+    exposition.refresh()
     handle = exposition.serve("127.0.0.1", 0)
     yield exposition, counting, handle
     handle.close()
@@ -137,9 +154,16 @@ def test_plain_text_without_accept_encoding(served) -> None:  # type: ignore[no-
     assert response.getheader("Content-Type").startswith("text/plain; version=0.0.4")
 
 
+def test_nothing_is_rendered_before_the_first_refresh() -> None:
+    registry = CollectorRegistry()
+    registry.register(CountingCollector())  # type: ignore[arg-type]
+    assert Exposition(registry).body(gzipped=False) == b""
+
+
 def test_metrics_registered_by_others_appear_on_the_next_refresh() -> None:
     registry = CollectorRegistry()
     exposition = Exposition(registry)
+    exposition.refresh()
     dropped = Counter("tocsin_agent_spool_dropped", "Alerts dropped.", registry=registry)
     dropped.inc(3)
     assert b"tocsin_agent_spool_dropped_total" not in exposition.body(gzipped=False)

@@ -1,0 +1,27 @@
+"""Run the benchmarks: `python -m bench` runs them all, `python -m bench agent` runs one."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# Modules under bench/ that define `main() -> int`; add new benchmarks here, in running order.
+BENCHMARKS = ["agent"]
+
+
+def main(argv: list[str]) -> int:
+    """Run the named benchmarks (all by default) one after the other; fail if any failed."""
+    names = argv or BENCHMARKS
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+        return 2
+    status = 0
+    for name in names:
+        print(f"== bench {name} ==", flush=True)
+        status |= importlib.import_module(f"bench.{name}").main()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -47,7 +47,7 @@ bench: venv peers
 	$(BIN)/python -m bench
 
 run: venv
-	$(BIN)/python -m bench.run_local
+	scripts/run-local.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

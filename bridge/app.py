@@ -49,4 +49,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     from bridge.api import kb as kb_api
 
     app.include_router(kb_api.router)
+    from bridge.web.reports_page import router as reports_page
+
+    app.include_router(reports_page)
     return app

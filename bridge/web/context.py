@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
-from starlette.routing import Route
+from starlette.routing import NoMatchFound
 
 from bridge.api.auth import identify
 from bridge.clock import Clock
@@ -22,6 +22,7 @@ from bridge.store.db import Store
 from bridge.web.session import token_tag
 
 REPORTS_PATH = "/reports"
+REPORTS_ROUTE = "reports_page"  # the name bridge/web/reports_page.py gives its route
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,11 @@ def context_from_runtime(runtime: Runtime, app: FastAPI) -> WebContext:
             f"{config.source}: secret_key is not set; set secret_key or secret_key_file, "
             "or let `tocsin-bridge serve` generate one"
         )
-    has_reports = any(
-        isinstance(route, Route) and route.path == REPORTS_PATH for route in app.routes
-    )
+    # By route name: FastAPI may wrap included routers, hiding their routes from app.routes.
+    try:
+        has_reports = app.url_path_for(REPORTS_ROUTE) == REPORTS_PATH
+    except NoMatchFound:
+        has_reports = False
     return WebContext(
         store=runtime.store,
         clock=runtime.clock,

@@ -16,10 +16,11 @@ def chart() -> ET.Element:
     return ET.fromstring(response_chart(report))
 
 
-def test_chart_is_well_formed_svg_without_script() -> None:
+def test_chart_is_well_formed_svg_without_script_or_style_element() -> None:
     root = chart()
     assert root.tag == f"{SVG}svg"
     assert not root.findall(f".//{SVG}script")
+    assert not root.findall(f".//{SVG}style")  # the board's CSP forbids inline style elements
 
 
 def test_chart_draws_a_target_line_for_every_priority_with_data() -> None:

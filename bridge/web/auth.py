@@ -16,7 +16,11 @@ from bridge.web.visitor import Visitor, VisitorDep, web_router
 router = web_router()
 
 STATIC = Path(__file__).parent / "static"
-STATIC_FILES = {"board.js": "text/javascript", "style.css": "text/css"}
+STATIC_FILES = {
+    "board.js": "text/javascript",
+    "style.css": "text/css",
+    "favicon.svg": "image/svg+xml",
+}
 MAX_TOKEN_LENGTH = 512
 
 

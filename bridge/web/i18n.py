@@ -83,3 +83,15 @@ class Translator:
         if hours:
             return f"{sign}{hours}{h} {minutes:02d}{m}"
         return f"{sign}{minutes}{m} {secs:02d}{s}"
+
+    def span(self, seconds: float) -> str:
+        """Format a target without zero parts: '15m', '2h', '1d 12h'."""
+        unit = self.messages.get("unit.dhms") or CATALOGUE[DEFAULT_LANGUAGE]["unit.dhms"]
+        names = unit.split(",")
+        total = int(abs(seconds))
+        parts = []
+        for size, name in zip((86400, 3600, 60, 1), names, strict=True):
+            count, total = divmod(total, size)
+            if count:
+                parts.append(f"{count}{name}")
+        return " ".join(parts) or f"0{names[3]}"

@@ -82,6 +82,7 @@ def page(
     html = environment.get_template(template).render(
         t=translate,
         duration=translate.duration,
+        span=translate.span,
         lang=who.language,
         other_language=next(code for code in LANGUAGES if code != who.language),
         csrf_field=CSRF_FIELD,

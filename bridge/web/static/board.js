@@ -60,7 +60,7 @@
       setState(el, state);
       var text = el.querySelector(".left");
       if (text) {
-        text.textContent = left < 0 ? overdue + " " + format(left) : format(left);
+        text.textContent = left < 0 ? overdue + " " + format(-left) : format(left);
       }
     });
     document.querySelectorAll("[data-since]").forEach(function (el) {

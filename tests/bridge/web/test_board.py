@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 
 from bridge.runtime import Runtime
 from bridge.store.schema import sla_clocks
@@ -63,6 +63,11 @@ def test_deadline_turns_amber_at_warning_and_red_at_breach() -> None:
 
 def add_clock(runtime: Runtime, incident_id: int, clock: str, due: datetime) -> None:
     with runtime.store.begin() as conn:
+        conn.execute(
+            delete(sla_clocks).where(
+                sla_clocks.c.incident_id == incident_id, sla_clocks.c.clock == clock
+            )
+        )
         conn.execute(
             insert(sla_clocks).values(
                 incident_id=incident_id,

@@ -51,3 +51,10 @@ def test_durations_read_like_a_countdown(language: str, seconds: float, expected
 
 def test_missing_key_falls_back_to_the_key() -> None:
     assert Translator("zh-CN")("no.such.key") == "no.such.key"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"), [(900, "15m"), (7200, "2h"), (36 * 3600, "1d 12h"), (0, "0s")]
+)
+def test_targets_drop_zero_parts(seconds: float, expected: str) -> None:
+    assert Translator("en").span(seconds) == expected

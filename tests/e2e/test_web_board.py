@@ -1,0 +1,342 @@
+"""The web board in Debian's Chromium against a real bridge process on 127.0.0.1.
+
+Scenario tests, in order: sign in, the board in priority order with coloured countdowns, an
+alert carrying script that stays text, acknowledge and resolve by clicking, a phone report,
+the Chinese board. Screenshots go to test-artifacts/screenshots/ (printed) for a person to see.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import delete, insert, select
+
+from bridge.clock import utcnow
+from bridge.incidents.service import IncidentService
+from bridge.store.db import Store
+from bridge.store.schema import alerts, incidents, sla_clocks
+from tests.peers import require_binary
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+OPERATOR = "e2e-operator-token"
+INGEST = "e2e-ingest-token"
+HOSTILE = '<script>window.pwned=1;alert(1)</script><img src=x onerror="window.pwned=2;alert(2)">'
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+POLICY = """
+priorities:
+  P1: {name: emergency, response: 15m, update: 2h, resolution: 2h}
+  P2: {name: important, response: 30m, update: 2h, resolution: 24h}
+  P3: {name: general, response: 8h, resolution: 48h}
+routes:
+  - {match: {severity: critical}, priority: P1, team: ops, group_by: [alertname, instance]}
+  - {priority: P3}
+people:
+  oncall: {name: On-call engineer}
+teams:
+  ops: {members: [oncall]}
+"""
+
+
+@dataclass
+class Bridge:
+    url: str
+    store: Store
+    ids: dict[str, int] = field(default_factory=dict)
+
+
+def start_bridge(tmp: Path) -> tuple[subprocess.Popen[str], str]:
+    (tmp / "policy.yml").write_text(POLICY)
+    (tmp / "bridge.yml").write_text(
+        f"database_url: sqlite:///{tmp / 'tocsin.db'}\n"
+        f"policy: {tmp / 'policy.yml'}\n"
+        "secret_key: e2e-secret-key-for-sessions\n"
+        "tokens:\n"
+        f"  - {{name: alice, role: operator, value: {OPERATOR}}}\n"
+        f"  - {{name: sender, role: ingest, value: {INGEST}}}\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.e2e.bridge_process", str(tmp / "bridge.yml")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if line.startswith("listening "):
+        url = f"http://127.0.0.1:{int(line.split()[1])}"
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).ok:
+                    return process, url
+            except requests.ConnectionError:
+                time.sleep(0.1)
+    stop(process)
+    raise AssertionError(f"bridge did not start: {line!r}")
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+def set_clock(conn: Any, incident_id: int, minutes_left: float, warned: bool = False) -> None:
+    """Give an incident one response clock due in `minutes_left`, warned or not."""
+    now = utcnow()
+    due = now + timedelta(minutes=minutes_left)
+    conn.execute(delete(sla_clocks).where(sla_clocks.c.incident_id == incident_id))
+    conn.execute(
+        insert(sla_clocks).values(
+            incident_id=incident_id,
+            clock="response",
+            target_seconds=900,
+            started_at=now - timedelta(minutes=5),
+            due_at=due,
+            warn_at=now - timedelta(minutes=1) if warned else due - timedelta(minutes=2),
+            breached_at=now if minutes_left < 0 else None,
+        )
+    )
+
+
+def seed(bridge: Bridge) -> None:
+    """An alert through the real ingest API, manual incidents, and clocks in every state."""
+    alert = {
+        "labels": {"alertname": "DiskFull", "instance": "web-1", "severity": "critical"},
+        "annotations": {"summary": HOSTILE, "runbook_url": "https://runbooks.example.com/disk"},
+        "startsAt": (utcnow() - timedelta(minutes=3)).isoformat(),
+    }
+    answer = requests.post(
+        f"{bridge.url}/api/v2/alerts",
+        json=[alert],
+        headers={"Authorization": f"Bearer {INGEST}"},
+        timeout=5,
+    )
+    assert answer.status_code == 200, answer.text
+    service = IncidentService(bridge.store, [])
+    manual = {
+        "db": ("Database primary not accepting connections", "P1", "db-1", "dba", None),
+        "api": ("API p99 latency above 2s", "P2", "api-3", "web", "bob"),
+        "queue": ("Payment queue backlog growing", "P2", "mq-2", "payments", None),
+        "vpn": ("Finance cannot reach the VPN", "P3", None, "helpdesk", None),
+    }
+    for name, (title, priority, host, team, assignee) in manual.items():
+        bridge.ids[name] = service.create(
+            title=title, priority=priority, actor=None, host=host, team=team, assignee=assignee
+        )
+    with bridge.store.begin() as conn:
+        bridge.ids["disk"] = int(
+            conn.execute(select(alerts.c.incident_id).where(alerts.c.labels.is_not(None))).scalar()
+        )
+        set_clock(conn, bridge.ids["db"], 4, warned=True)
+        set_clock(conn, bridge.ids["disk"], 12)
+        set_clock(conn, bridge.ids["api"], -3)
+        set_clock(conn, bridge.ids["queue"], 25)
+        set_clock(conn, bridge.ids["vpn"], 7 * 60)
+
+
+@pytest.fixture(scope="module")
+def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+    tmp = tmp_path_factory.mktemp("web-board")
+    process, url = start_bridge(tmp)
+    store = Store(f"sqlite:///{tmp / 'tocsin.db'}")
+    try:
+        running = Bridge(url, store)
+        seed(running)
+        yield running
+    finally:
+        store.dispose()
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    chromium = require_binary("chromium", "/usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@dataclass
+class Tab:
+    """A signed-in page and everything suspicious it saw: dialogs, page errors, console errors."""
+
+    page: Any
+    dialogs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def open_tab(browser: Any, bridge: Bridge, locale: str = "en-US") -> Tab:
+    context = browser.new_context(locale=locale, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    tab = Tab(page)
+    page.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("pageerror", lambda error: tab.errors.append(str(error)))
+    page.on("console", lambda msg: tab.errors.append(msg.text) if msg.type == "error" else None)
+    page.on(
+        "response",
+        lambda response: tab.failed.append(response.url) if response.status >= 400 else None,
+    )
+    page.goto(f"{bridge.url}/")
+    page.fill("#token", OPERATOR)
+    page.click("button[type=submit].primary")
+    page.wait_for_selector("#board")
+    return tab
+
+
+@pytest.fixture(scope="module")
+def tab(browser: Any, bridge: Bridge) -> Iterator[Tab]:
+    opened = open_tab(browser, bridge)
+    yield opened
+    opened.page.context.close()
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / name
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+
+
+def row_ids(page: Any) -> list[int]:
+    return [
+        int(value)
+        for value in page.eval_on_selector_all(
+            "tr.incident-row", "rows => rows.map(r => r.dataset.id)"
+        )
+    ]
+
+
+def test_board_lists_open_incidents_by_priority_then_time_left(tab: Tab, bridge: Bridge) -> None:
+    ids = bridge.ids
+    assert row_ids(tab.page) == [ids["db"], ids["disk"], ids["api"], ids["queue"], ids["vpn"]]
+    shot(tab.page, "board.png")
+
+
+def test_countdowns_are_amber_at_warning_and_red_at_breach(tab: Tab, bridge: Bridge) -> None:
+    def state(name: str) -> str:
+        return str(tab.page.get_attribute(f"tr[data-id='{bridge.ids[name]}'] .countdown", "class"))
+
+    assert "state-warning" in state("db")
+    assert "state-breached" in state("api")
+    assert "state-ok" in state("queue")
+
+
+def test_board_filters_by_team(tab: Tab, bridge: Bridge) -> None:
+    tab.page.select_option("select[name=team]", "payments")
+    tab.page.click(".filters button[type=submit]")
+    tab.page.wait_for_url("**team=payments**")
+    assert row_ids(tab.page) == [bridge.ids["queue"]]
+    tab.page.click(".filters .clear")
+    tab.page.wait_for_selector(f"tr[data-id='{bridge.ids['vpn']}']")
+
+
+def test_alert_with_script_renders_as_text_and_runs_nothing(tab: Tab, bridge: Bridge) -> None:
+    page = tab.page
+    page.goto(f"{bridge.url}/")
+    page.click(f"tr[data-id='{bridge.ids['disk']}'] td.title a")
+    page.wait_for_selector(".alert-summary")
+    assert HOSTILE in page.inner_text(".alert-summary")
+    assert page.evaluate("window.pwned") is None
+    assert page.evaluate("document.querySelectorAll('main script, main img').length") == 0
+    assert page.get_attribute("a.runbook", "href") == "https://runbooks.example.com/disk"
+    shot(page, "incident.png")
+    assert tab.dialogs == []
+
+
+def test_acknowledge_with_a_click(tab: Tab, bridge: Bridge) -> None:
+    page = tab.page
+    page.goto(f"{bridge.url}/incidents/{bridge.ids['db']}")
+    page.click("#ack")
+    page.wait_for_selector(".flash.ok")
+    assert page.inner_text(".incident-head .status") == "Acknowledged"
+    assert "alice" in page.inner_text(".timeline")
+
+
+def test_resolve_with_root_cause_and_solution(tab: Tab, bridge: Bridge) -> None:
+    page = tab.page
+    page.goto(f"{bridge.url}/incidents/{bridge.ids['db']}")
+    page.click("#resolve-box summary")
+    page.fill("#root_cause", "Disk of the primary filled with WAL")
+    page.fill("#solution", "Archived WAL, raised the alert threshold")
+    page.click("#resolve")
+    page.wait_for_selector(".flash.ok")
+    assert page.inner_text(".incident-head .status") == "Resolved"
+    page.goto(f"{bridge.url}/")
+    assert bridge.ids["db"] not in row_ids(page)
+
+
+def test_service_desk_registers_a_phone_report(tab: Tab, bridge: Bridge) -> None:
+    page = tab.page
+    page.goto(f"{bridge.url}/incidents/new")
+    page.fill("#reporter", "Wang Fang")
+    page.fill("#contact", "+86 10 5555 0101")
+    page.select_option("#report_type", "phone")
+    page.select_option("#priority", "P2")
+    page.fill("#description", "Printer on the 3rd floor shows paper jam after every page")
+    page.click("#register")
+    page.wait_for_url("**/incidents/*")
+    assert "Wang Fang" in page.inner_text("main")
+    with bridge.store.connect() as conn:
+        row = conn.execute(select(incidents).order_by(incidents.c.id.desc())).first()
+    assert row is not None and (row.reporter, row.report_type, row.priority) == (
+        "Wang Fang",
+        "phone",
+        "P2",
+    )
+
+
+def test_chinese_board_renders(browser: Any, bridge: Bridge) -> None:
+    chinese = open_tab(browser, bridge, locale="zh-CN")
+    try:
+        assert chinese.page.get_attribute("html", "lang") == "zh-CN"
+        assert "未关闭事件" in chinese.page.inner_text("h1")
+        shot(chinese.page, "board-zh-CN.png")
+    finally:
+        chinese.page.context.close()
+
+
+def test_nothing_ran_or_failed_in_the_browser(tab: Tab) -> None:
+    assert tab.dialogs == []
+    assert tab.failed == []
+    assert tab.errors == []
+
+
+def test_screenshots_folder_is_printed() -> None:
+    print(f"screenshots in {SHOTS} ({os.listdir(SHOTS) if SHOTS.exists() else 'none'})")
+    assert (SHOTS / "board.png").exists()

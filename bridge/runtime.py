@@ -94,4 +94,9 @@ def build_runtime(
     from bridge.sla.engine import install as install_sla
 
     install_sla(runtime)  # SLA clock hook; timer scheduler (SLA, escalation, follow-up, heartbeat)
+    from bridge.notify.install import install as install_notify
+
+    install_notify(
+        runtime
+    )  # after SLA: pages read fresh clocks; outbox hook, pager, delivery worker
     return runtime

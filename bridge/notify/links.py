@@ -48,8 +48,9 @@ class AckClaim:
     nonce: str
 
 
-def _key(secret_key: str) -> bytes:
-    return hashlib.sha256(_PURPOSE + secret_key.encode()).digest()
+def _key(secret_key: bytes | str) -> bytes:
+    raw = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    return hashlib.sha256(_PURPOSE + raw).digest()
 
 
 def _b64(data: bytes) -> str:
@@ -61,7 +62,7 @@ def _unb64(text: str) -> bytes:
 
 
 def sign_ack(
-    secret_key: str,
+    secret_key: bytes | str,
     *,
     incident_id: int,
     person: str,
@@ -77,7 +78,7 @@ def sign_ack(
     return f"{_b64(body)}.{_b64(mac)}"
 
 
-def verify_ack(secret_key: str, token: str, now: datetime) -> AckClaim:
+def verify_ack(secret_key: bytes | str, token: str, now: datetime) -> AckClaim:
     """Return the claim of a genuine, unexpired token; raise LinkRejected saying why not."""
     body_text, dot, mac_text = token.partition(".")
     try:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ssl
+
 import requests
 
 from bridge.clock import Clock, utcnow
+from bridge.config import Smtp
 from bridge.errors import ConfigError
 from bridge.notify.channels import Sender
 from bridge.notify.channels.dingtalk import DingTalkSender
-from bridge.notify.channels.email import EmailSender, SmtpSettings
+from bridge.notify.channels.email import EmailSender
 from bridge.notify.channels.feishu import FeishuSender
 from bridge.notify.channels.http import DEFAULT_TIMEOUT
 from bridge.notify.channels.slack import SlackSender
@@ -20,7 +23,8 @@ from bridge.policy.model import Channel
 def build_sender(
     channel: Channel,
     *,
-    smtp: SmtpSettings | None = None,
+    smtp: Smtp | None = None,
+    tls_context: ssl.SSLContext | None = None,
     session: requests.Session | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     clock: Clock = utcnow,
@@ -28,7 +32,7 @@ def build_sender(
     """Return the sender for a channel; a type the policy loader let through is a config fault."""
     name, settings = channel.name, channel.settings
     if channel.type == "email":
-        return EmailSender(name, settings, smtp)
+        return EmailSender(name, settings, smtp, tls_context=tls_context)
     if channel.type == "webhook":
         return WebhookSender(name, settings, session=session, timeout=timeout)
     if channel.type == "slack":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -15,6 +16,9 @@ from bridge.notify.redact import safe_url, scrub, secret_parts
 
 DEFAULT_TIMEOUT = 10.0
 USER_AGENT = "tocsin-bridge"
+
+# urllib3 logs each request line at DEBUG, query string and all: the WeCom and DingTalk keys.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 
 def retry_after(response: requests.Response) -> float | None:

@@ -1,32 +1,36 @@
 from __future__ import annotations
 
+import dataclasses
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bridge.config import Smtp
 from bridge.errors import DeliveryFailed
 from bridge.notify.channels import Notification
-from bridge.notify.channels.email import EmailSender, SmtpSettings
+from bridge.notify.channels.email import EmailSender
 from tests.bridge.notify.sample import notification
 from tests.bridge.notify.smtpserver import PASSWORD, USER, Mailbox, smtp_server
 
+Server = tuple[Mailbox, Smtp, ssl.SSLContext]
+TO = {"to": ["ops@example.com"]}
+
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[Mailbox, SmtpSettings]]:
+def server(tmp_path: Path) -> Iterator[Server]:
     with smtp_server(tmp_path) as (mailbox, port, cafile):
-        settings = SmtpSettings(
+        settings = Smtp(
             host="127.0.0.1", port=port, sender="tocsin@example.com",
-            username=USER, password=PASSWORD, cafile=str(cafile), timeout=5,
+            username=USER, password=PASSWORD, timeout=5,
         )  # fmt: skip
-        yield mailbox, settings
+        yield mailbox, settings, ssl.create_default_context(cafile=str(cafile))
 
 
-def test_mail_arrives_over_starttls_after_login_with_text_and_html(
-    server: tuple[Mailbox, SmtpSettings],
-) -> None:
-    mailbox, settings = server
-    EmailSender("ops-mail", {"to": ["ops@example.com"]}, settings).deliver(notification())
+def test_mail_arrives_over_starttls_after_login_with_text_and_html(server: Server) -> None:
+    mailbox, smtp, tls = server
+    EmailSender("ops-mail", TO, smtp, tls_context=tls).deliver(notification())
     mail = mailbox.messages[0]
     assert mailbox.logins == [(USER, PASSWORD)] and mailbox.recipients == [["ops@example.com"]]
     assert mail["Subject"] == "[P1 emergency] Triggered: 磁盘空间不足 on db-1"
@@ -37,30 +41,26 @@ def test_mail_arrives_over_starttls_after_login_with_text_and_html(
     assert html is not None and 'href="https://oncall.example.com/ack/TOKEN"' in html.get_content()
 
 
-def test_a_person_paged_by_mail_gets_it_at_their_address(
-    server: tuple[Mailbox, SmtpSettings],
-) -> None:
-    mailbox, settings = server
+def test_a_person_paged_by_mail_gets_it_at_their_address(server: Server) -> None:
+    mailbox, smtp, tls = server
     page = notification()
-    person = Notification(
-        key=page.key, body=page.body, message=page.message, to=("carol@example.com",)
-    )
-    EmailSender("email", {}, settings).deliver(person)
+    person = dataclasses.replace(page, to=("carol@example.com",))
+    assert isinstance(person, Notification)
+    EmailSender("email", {}, smtp, tls_context=tls).deliver(person)
     assert mailbox.recipients == [["carol@example.com"]]
 
 
-def test_a_wrong_password_fails_without_echoing_it(server: tuple[Mailbox, SmtpSettings]) -> None:
-    _, settings = server
-    wrong = SmtpSettings(**{**settings.__dict__, "password": "WrongPassword77"})
+def test_a_wrong_password_fails_without_echoing_it(server: Server) -> None:
+    _, smtp, tls = server
+    wrong = dataclasses.replace(smtp, password="WrongPassword77")
     with pytest.raises(DeliveryFailed) as caught:
-        EmailSender("ops-mail", {"to": ["ops@example.com"]}, wrong).deliver(notification())
-    assert "login as 'tocsin' refused" in caught.value.message
+        EmailSender("ops-mail", TO, wrong, tls_context=tls).deliver(notification())
+    assert "login as 'tocsin' refused (535)" in caught.value.message
     assert "WrongPassword77" not in caught.value.message and "WrongPassword77" not in repr(wrong)
 
 
-def test_an_untrusted_certificate_is_refused(server: tuple[Mailbox, SmtpSettings]) -> None:
-    mailbox, settings = server
-    untrusting = SmtpSettings(**{**settings.__dict__, "cafile": None})
+def test_an_untrusted_certificate_is_refused(server: Server) -> None:
+    mailbox, smtp, _ = server
     with pytest.raises(DeliveryFailed) as caught:
-        EmailSender("ops-mail", {"to": ["ops@example.com"]}, untrusting).deliver(notification())
+        EmailSender("ops-mail", TO, smtp).deliver(notification())
     assert "TLS failed" in caught.value.message and mailbox.messages == []

@@ -1,0 +1,20 @@
+"""Plug paging into the runtime: the outbox as Pager and subscription hook, and the delivery worker."""
+
+from __future__ import annotations
+
+from bridge.notify.outbox import Outbox
+from bridge.notify.worker import DeliveryWorker
+from bridge.runtime import Runtime
+
+
+def install(runtime: Runtime) -> None:
+    """Register the subscription hook, the pager and the delivery worker on a runtime."""
+    config = runtime.config
+    outbox = Outbox(runtime.policy, public_url=config.base_url, secret_key=config.secret_key)
+    runtime.hooks.append(outbox.hook)
+    runtime.pager = outbox
+    runtime.workers.append(
+        DeliveryWorker(
+            runtime.store, runtime.policy, runtime.metrics, smtp=config.smtp, clock=runtime.clock
+        )
+    )

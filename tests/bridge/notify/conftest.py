@@ -1,0 +1,33 @@
+"""A migrated store and a policy whose channels point at local receivers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bridge.policy.load import parse_policy
+from bridge.policy.model import Policy
+from bridge.store.db import Store
+from bridge.store.schema import metadata
+
+
+@pytest.fixture
+def store(sqlite_url: str) -> Iterator[Store]:
+    store = Store(sqlite_url)
+    metadata.create_all(store.engine)  # the migration itself is tested in tests/bridge/migrations
+    yield store
+    store.dispose()
+
+
+def policy_with(channels: str, people: str = "") -> Policy:
+    """Return a minimal policy with the given `channels:` and `people:` YAML bodies."""
+    text = (
+        "priorities:\n"
+        "  P1: {name: emergency, response: 15m, update: 2h, resolution: 2h}\n"
+        "routes:\n  - {priority: P1}\n"
+        f"channels:\n{channels}\n"
+    )
+    if people:
+        text += f"people:\n{people}\n"
+    return parse_policy(text, "<test>")

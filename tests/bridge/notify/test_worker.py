@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bridge.clock import utcnow
+from bridge.incidents.service import create_incident
+from bridge.metrics import Metrics
+from bridge.notify import queue
+from bridge.notify.outbox import Outbox
+from bridge.notify.worker import DeliveryWorker, RetryPolicy
+from bridge.policy.model import Policy
+from bridge.store.db import Store
+from bridge.store.schema import metadata, outbox
+from tests.bridge.helpers import FakeClock
+from tests.bridge.notify.conftest import policy_with
+from tests.bridge.notify.receiver import Receiver, receiving
+from tests.bridge.notify.sample import NOW
+
+FAST = RetryPolicy(max_attempts=3, base=0.05, cap=0.2, jitter=0.2)
+
+
+def webhook_policy(url: str) -> Policy:
+    return policy_with(f'  audit: {{type: webhook, url: "{url}", events: [incident.triggered]}}')
+
+
+def open_incident(store: Store, policy: Policy, now: Any = NOW) -> int:
+    box = Outbox(policy, public_url="https://oncall.example.com", secret_key=b"k", similar=None)
+    with store.begin() as conn:
+        return create_incident(conn, [box.hook], now=now, title="磁盘满", priority="P1")
+
+
+def statuses(store: Store) -> list[tuple[str, int, str | None]]:
+    with store.connect() as conn:
+        query = select(outbox.c.status, outbox.c.attempts, outbox.c.last_error).order_by(
+            outbox.c.id
+        )
+        return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def worker(store: Store, policy: Policy, **overrides: Any) -> DeliveryWorker:
+    values: dict[str, Any] = {"retry": FAST, "poll_interval": 0.02, "clock": FakeClock(NOW)}
+    values.update(overrides)
+    return DeliveryWorker(store, policy, Metrics(), **values)
+
+
+@pytest.mark.parametrize(
+    ("attempts", "rand", "seconds"),
+    [
+        (1, 0.5, 5.0),
+        (2, 0.5, 10.0),
+        (3, 0.0, 16.0),
+        (4, 1.0, 48.0),
+        (20, 0.5, 900.0),
+        (20, 1.0, 900.0),
+    ],
+)
+def test_backoff_doubles_with_jitter_and_a_cap(attempts: int, rand: float, seconds: float) -> None:
+    assert RetryPolicy().delay(attempts, rand) == pytest.approx(seconds)
+
+
+def test_an_accepted_delivery_is_marked_delivered(store: Store) -> None:
+    with receiving() as receiver:
+        policy = webhook_policy(receiver.url())
+        open_incident(store, policy)
+        delivery = worker(store, policy)
+        assert delivery.run_once() == 1
+    assert statuses(store) == [("delivered", 1, None)]
+    assert receiver.received[0].json["event"] == "incident.triggered"
+    sample = delivery.metrics.notifications.labels(channel_type="webhook", result="delivered")
+    assert sample._value.get() == 1
+
+
+def test_a_receiver_down_at_first_gets_the_page_exactly_once_when_it_is_back(store: Store) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    policy = webhook_policy(f"http://127.0.0.1:{port}/hook")
+    open_incident(store, policy, now=utcnow())
+    patient = RetryPolicy(max_attempts=50, base=0.05, cap=0.1)
+    delivery = worker(store, policy, retry=patient, clock=utcnow)
+    delivery.start()
+    try:
+        wait_for(lambda: statuses(store)[0][1] >= 2)  # refused twice while down
+        receiver = Receiver(port=port).start()
+        try:
+            wait_for(lambda: statuses(store)[0][0] == "delivered")
+            time.sleep(0.2)  # a second delivery would arrive within this
+        finally:
+            receiver.stop()
+    finally:
+        delivery.stop()
+    assert len(receiver.received) == 1
+    assert receiver.received[0].headers["idempotency-key"].startswith("tocsin-")
+
+
+def test_a_receiver_answering_500_forever_ends_in_a_dead_letter_with_the_reason(
+    store: Store,
+) -> None:
+    with receiving() as receiver:
+        receiver.answer = lambda _: (500, "database is on fire")
+        policy = webhook_policy(receiver.url())
+        open_incident(store, policy)
+        clock = FakeClock(NOW)
+        delivery = worker(store, policy, clock=clock)
+        for _ in range(FAST.max_attempts):
+            delivery.run_once()
+            clock.advance(1)
+    assert statuses(store) == [
+        ("dead", 3, f"audit: http://127.0.0.1:{receiver.port}/***: HTTP 500: database is on fire")
+    ]
+    assert len(receiver.received) == 3
+    delivery.metrics.refresh()
+    assert (delivery.metrics.dead._value.get(), delivery.metrics.pending._value.get()) == (1, 0)
+
+
+def test_a_failed_row_waits_for_its_backoff_before_the_next_attempt(store: Store) -> None:
+    with receiving() as receiver:
+        receiver.answer = lambda _: (503, "")
+        policy = webhook_policy(receiver.url())
+        open_incident(store, policy)
+        clock = FakeClock(NOW)
+        delivery = worker(store, policy, clock=clock, retry=RetryPolicy(base=60, jitter=0))
+        assert delivery.run_once() == 1
+        clock.advance(59)
+        assert delivery.run_once() == 0
+        clock.advance(1)
+        assert delivery.run_once() == 1
+
+
+def test_a_restarted_bridge_delivers_what_was_pending(sqlite_url: str) -> None:
+    first = Store(sqlite_url)
+    metadata.create_all(first.engine)
+    with receiving() as receiver:
+        policy = webhook_policy(receiver.url())
+        open_incident(first, policy)
+        # The first bridge claimed the row and died before delivering it.
+        crashed = worker(first, policy, lease=timedelta(seconds=60))
+        with first.begin() as conn:
+            assert queue.claim(conn, worker=crashed.name, now=NOW, lease=crashed.lease, limit=5)
+        first.dispose()
+        second = Store(sqlite_url)
+        restarted = worker(second, policy, clock=FakeClock(NOW + timedelta(seconds=61)))
+        restarted.start()
+        try:
+            wait_for(lambda: statuses(second)[0][0] == "delivered")
+        finally:
+            restarted.stop()
+            second.dispose()
+    assert len(receiver.received) == 1
+
+
+def test_failures_log_and_store_no_webhook_secret(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with receiving(json.dumps({"errcode": 93000, "errmsg": "invalid webhook url"})) as receiver:
+        url = receiver.url("/cgi-bin/webhook/send") + "?key=WECOM-ROBOT-KEY-123"
+        policy = policy_with(f'  room: {{type: wecom, url: "{url}", events: ["*"]}}')
+        open_incident(store, policy)
+        with caplog.at_level(logging.DEBUG):
+            worker(store, policy).run_once()
+    ((_, _, error),) = statuses(store)
+    assert error is not None and "errcode 93000" in error
+    assert "WECOM-ROBOT-KEY-123" not in error and "WECOM-ROBOT-KEY-123" not in caplog.text
+    assert "errcode 93000" in caplog.text
+
+
+def test_a_channel_removed_from_the_policy_fails_with_that_reason(store: Store) -> None:
+    policy = webhook_policy("http://127.0.0.1:9/x")
+    open_incident(store, policy)
+    worker(store, policy_with("  other: {type: webhook, url: http://127.0.0.1:9/y}")).run_once()
+    assert statuses(store)[0][2] == "channel 'audit' is no longer in the policy"

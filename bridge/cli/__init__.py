@@ -27,9 +27,14 @@ def main() -> None:
     """Turn alerts into prioritised incidents and keep their response promises."""
 
 
-from bridge.cli import incidents, server  # noqa: E402  (commands register on `main`)
+from bridge.cli import incidents, kb, report, server  # noqa: E402  (commands register on `main`)
 
 main.add_command(server.serve)
 main.add_command(server.migrate)
 main.add_command(server.check_config)
 main.add_command(incidents.incidents)
+main.add_command(report.report)
+main.add_command(kb.kb)
+from bridge.cli import outbox as outbox_cli  # noqa: E402
+
+main.add_command(outbox_cli.outbox)

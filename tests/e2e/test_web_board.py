@@ -200,9 +200,11 @@ class Tab:
     failed: list[str] = field(default_factory=list)
 
 
-def open_tab(browser: Any, bridge: Bridge, locale: str = "en-US") -> Tab:
+def open_tab(browser: Any, bridge: Bridge, locale: str = "en-US", fake_clock: bool = False) -> Tab:
     context = browser.new_context(locale=locale, viewport={"width": 1440, "height": 900})
     page = context.new_page()
+    if fake_clock:
+        page.clock.install()
     page.set_default_timeout(10_000)
     tab = Tab(page)
     page.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
@@ -329,6 +331,33 @@ def test_chinese_board_renders(browser: Any, bridge: Bridge) -> None:
         shot(chinese.page, "board-zh-CN.png")
     finally:
         chinese.page.context.close()
+
+
+def test_countdown_turns_amber_then_red_as_time_passes(browser: Any, bridge: Bridge) -> None:
+    timed = open_tab(browser, bridge, fake_clock=True)
+    try:
+        page = timed.page
+        page.goto(f"{bridge.url}/incidents/{bridge.ids['queue']}")
+        countdown = ".clocks .countdown"
+        assert "state-ok" in str(page.get_attribute(countdown, "class"))
+        page.clock.fast_forward("23:30")  # past the warning, 2 minutes before due
+        page.wait_for_selector(f"{countdown}.state-warning")
+        page.clock.fast_forward("02:00")
+        page.wait_for_selector(f"{countdown}.state-breached")
+        assert "overdue" in page.inner_text(countdown)
+    finally:
+        timed.page.context.close()
+
+
+def test_board_refreshes_by_itself(browser: Any, bridge: Bridge) -> None:
+    timed = open_tab(browser, bridge, fake_clock=True)
+    try:
+        service = IncidentService(bridge.store, [])
+        fresh = service.create(title="Certificate expires in 3 days", priority="P3", actor=None)
+        timed.page.clock.fast_forward("00:25")
+        timed.page.wait_for_selector(f"tr[data-id='{fresh}']")
+    finally:
+        timed.page.context.close()
 
 
 def test_nothing_ran_or_failed_in_the_browser(tab: Tab) -> None:

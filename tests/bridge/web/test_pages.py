@@ -168,3 +168,20 @@ def test_language_switch_is_remembered(client: TestClient) -> None:
 def test_logout_ends_the_session(client: TestClient) -> None:
     post(client, "/logout")
     assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_incident_page_shows_how_similar_incidents_were_solved(
+    client: TestClient, runtime: Runtime
+) -> None:
+    labels = {"alertname": "DiskFull", "instance": "web-1"}
+    past = runtime.incidents.create(
+        title="Disk full on web-1", priority="P2", actor=None, labels=labels
+    )
+    runtime.incidents.act(
+        past, "resolve", actor="alice", root_cause="old logs", solution="logrotate"
+    )
+    now = runtime.incidents.create(
+        title="Disk full on web-1", priority="P2", actor=None, labels=labels
+    )
+    html = client.get(f"/incidents/{now}").text
+    assert f'href="/incidents/{past}"' in html and "logrotate" in html

@@ -52,4 +52,8 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     from bridge.web.reports_page import router as reports_page
 
     app.include_router(reports_page)
+    from bridge.api import ack, outbox
+
+    app.include_router(ack.router)
+    app.include_router(outbox.router)
     return app

@@ -94,9 +94,8 @@ def build_runtime(
     from bridge.sla.engine import install as install_sla
 
     install_sla(runtime)  # SLA clock hook; timer scheduler (SLA, escalation, follow-up, heartbeat)
+    # After SLA's hook, so pages read the clocks it just set: outbox hook, pager, delivery worker.
     from bridge.notify.install import install as install_notify
 
-    install_notify(
-        runtime
-    )  # after SLA: pages read fresh clocks; outbox hook, pager, delivery worker
+    install_notify(runtime)
     return runtime

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from bridge.app import create_app
+from bridge.incidents.serialize import incident_json
+from bridge.notify.links import sign_ack
+from bridge.runtime import Runtime
+from tests.bridge.helpers import FakeClock, make_runtime
+from tests.bridge.testclient import TestClient
+
+
+@pytest.fixture
+def runtime(sqlite_url: str) -> Runtime:
+    return make_runtime(sqlite_url, FakeClock())
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime, start_workers=False)) as client:
+        yield client
+
+
+def open_incident(runtime: Runtime, title: str = "磁盘满 <b>db-1</b>") -> int:
+    return runtime.incidents.create(title=title, priority="P1", actor=None)
+
+
+def link(runtime: Runtime, incident_id: int, person: str = "carol", **kw: object) -> str:
+    token = sign_ack(
+        b"test-secret", incident_id=incident_id, person=person, now=runtime.clock(), **kw
+    )  # type: ignore[arg-type]
+    return f"/ack/{token}"
+
+
+def state(runtime: Runtime, incident_id: int) -> tuple[str, str | None, int]:
+    with runtime.store.connect() as conn:
+        found = incident_json(conn, incident_id, runtime.clock())
+    return found["status"], found["acknowledged_by"], len(found["timeline"])
+
+
+def test_opening_the_link_asks_to_confirm_and_changes_nothing(
+    runtime: Runtime, client: TestClient
+) -> None:
+    incident_id = open_incident(runtime)
+    before = state(runtime, incident_id)
+    page = client.get(link(runtime, incident_id))
+    assert page.status_code == 200
+    assert "Acknowledge as carol" in page.text and '<form method="post">' in page.text
+    assert "磁盘满 &lt;b&gt;db-1&lt;/b&gt;" in page.text
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert state(runtime, incident_id) == before
+
+
+def test_confirming_acknowledges_in_the_persons_name(runtime: Runtime, client: TestClient) -> None:
+    incident_id = open_incident(runtime)
+    answer = client.post(link(runtime, incident_id))
+    assert answer.status_code == 200 and "Acknowledged by carol" in answer.text
+    assert state(runtime, incident_id)[:2] == ("acknowledged", "carol")
+
+
+def test_a_replayed_link_changes_nothing_and_says_so(runtime: Runtime, client: TestClient) -> None:
+    incident_id = open_incident(runtime)
+    url = link(runtime, incident_id)
+    client.post(url)
+    runtime.incidents.act(incident_id, "resolve", actor="dave", root_cause="x", solution="y")
+    before = state(runtime, incident_id)
+    again = client.post(url)
+    assert again.status_code == 409 and "already used" in again.text
+    assert client.get(url).status_code == 409
+    assert state(runtime, incident_id) == before
+
+
+def test_a_tampered_link_changes_nothing_and_says_so(runtime: Runtime, client: TestClient) -> None:
+    incident_id = open_incident(runtime)
+    other = link(runtime, incident_id, person="mallory").split(".")[0]
+    forged = other + "." + link(runtime, incident_id).split(".")[1]
+    answer = client.post(forged)
+    assert answer.status_code == 403 and "altered" in answer.text
+    assert state(runtime, incident_id)[0] == "triggered"
+
+
+def test_an_expired_link_changes_nothing_and_says_so(runtime: Runtime, client: TestClient) -> None:
+    incident_id = open_incident(runtime)
+    url = link(runtime, incident_id, ttl=timedelta(minutes=30))
+    runtime.clock.advance(1800)  # type: ignore[attr-defined]
+    answer = client.post(url)
+    assert answer.status_code == 410 and "expired" in answer.text
+    assert state(runtime, incident_id)[0] == "triggered"
+
+
+def test_a_link_for_an_incident_already_acknowledged_says_by_whom(
+    runtime: Runtime, client: TestClient
+) -> None:
+    incident_id = open_incident(runtime)
+    runtime.incidents.act(incident_id, "ack", actor="dave")
+    assert "already acknowledged by dave" in client.get(link(runtime, incident_id)).text
+    answer = client.post(link(runtime, incident_id))
+    assert answer.status_code == 409 and state(runtime, incident_id)[1] == "dave"

@@ -14,11 +14,18 @@ MAX_TEXT = 10_000
 MAX_NAME = 100
 
 
+class MissingField(InvalidInput):
+    """A required form field was left empty."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} is required", field=field)
+
+
 def _text(form: Mapping[str, Any], name: str, *, required: bool, limit: int = MAX_TEXT) -> str:
     value = form.get(name)
     text = value.strip() if isinstance(value, str) else ""
     if required and not text:
-        raise InvalidInput(f"{name} is required", field=name)
+        raise MissingField(name)
     if len(text) > limit:
         raise InvalidInput(f"{name} is longer than {limit} characters", field=name)
     return text

@@ -9,14 +9,46 @@ from fastapi.responses import Response
 
 from bridge import kb
 from bridge.errors import BridgeError, InvalidInput
-from bridge.web.actions import ACTIONS, REPORT_TYPES, action_params, apply_action, report_fields
+from bridge.web.actions import (
+    ACTIONS,
+    REPORT_TYPES,
+    MissingField,
+    action_params,
+    apply_action,
+    report_fields,
+)
 from bridge.web.auth import checked_form, csrf_refused, redirect
 from bridge.web.board import STATUS_FILTERS, BoardFilter, load_board, open_teams
 from bridge.web.detail import load_incident
+from bridge.web.i18n import Translator
 from bridge.web.render import page
 from bridge.web.visitor import OperatorDep, Visitor, web_router
 
 router = web_router()
+
+
+# Form fields whose refusal the page can say in the visitor's language.
+FIELD_LABELS = {
+    "note": "field.note",
+    "reason": "field.reason",
+    "assignee": "field.assignee",
+    "root_cause": "field.root_cause",
+    "solution": "field.solution",
+    "reporter": "new.reporter",
+    "contact": "new.contact",
+    "description": "new.description",
+}
+
+
+def explain(who: Visitor, exc: BridgeError) -> str:
+    """Return a refusal for the page: a missing field in the visitor's language, else as raised."""
+    translate = Translator(who.language)
+    field = getattr(exc, "field", None)
+    if field == "satisfaction":
+        return translate("error.satisfaction")
+    if isinstance(exc, MissingField) and field in FIELD_LABELS:
+        return translate("error.required", field=translate(FIELD_LABELS[field]))
+    return exc.message
 
 
 def _choice(value: str | None, allowed: tuple[str, ...] | list[str]) -> str | None:
@@ -109,7 +141,7 @@ async def register_incident(request: Request, who: OperatorDep) -> Response:
         fields = report_fields(values, who.context.priorities)
         incident_id = who.context.service.create(actor=who.operator, source="manual", **fields)
     except BridgeError as exc:
-        return _report_page(request, who, values, exc.message, status=exc.http_status)
+        return _report_page(request, who, values, explain(who, exc), status=exc.http_status)
     return redirect(who, f"/incidents/{incident_id}")
 
 
@@ -132,6 +164,8 @@ async def act(request: Request, incident_id: int, action: str, who: OperatorDep)
             who.context.service, incident_id, action, who.operator, action_params(action, values)
         )
     except BridgeError as exc:
-        return _incident_page(request, who, incident_id, error=exc.message, status=exc.http_status)
+        return _incident_page(
+            request, who, incident_id, error=explain(who, exc), status=exc.http_status
+        )
     # Post/Redirect/Get: a reload never repeats the action.
     return redirect(who, f"/incidents/{incident_id}?done={action}")

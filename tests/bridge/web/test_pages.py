@@ -104,6 +104,7 @@ def test_resolve_requires_root_cause_and_solution(client: TestClient, runtime: R
     incident_id = runtime.incidents.create(title="disk", priority="P2", actor=None)
     response = post(client, f"/incidents/{incident_id}/resolve", root_cause="full", solution=" ")
     assert response.status_code == 422  # type: ignore[attr-defined]
+    assert "Fill in: Solution." in response.text  # type: ignore[attr-defined]
     assert status_of(runtime, incident_id) == "triggered"
 
 

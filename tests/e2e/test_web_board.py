@@ -8,6 +8,7 @@ the Chinese board. Screenshots go to test-artifacts/screenshots/ (printed) for a
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -65,46 +66,53 @@ class Bridge:
     ids: dict[str, int] = field(default_factory=dict)
 
 
-def start_bridge(tmp: Path) -> tuple[subprocess.Popen[str], str]:
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_bridge(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Run `tocsin-bridge serve` on a free port and wait until /readyz answers."""
+    port = free_port()
     (tmp / "policy.yml").write_text(POLICY)
     (tmp / "bridge.yml").write_text(
+        f"listen: 127.0.0.1:{port}\n"
         f"database_url: sqlite:///{tmp / 'tocsin.db'}\n"
         f"policy: {tmp / 'policy.yml'}\n"
         "secret_key: e2e-secret-key-for-sessions\n"
+        "log_level: warning\n"
         "tokens:\n"
         f"  - {{name: alice, role: operator, value: {OPERATOR}}}\n"
         f"  - {{name: sender, role: ingest, value: {INGEST}}}\n"
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.e2e.bridge_process", str(tmp / "bridge.yml")],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if line.startswith("listening "):
-        url = f"http://127.0.0.1:{int(line.split()[1])}"
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).ok:
-                    return process, url
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    command = [sys.executable, "-c", "from bridge.cli import main; main()", "serve"]
+    with (tmp / "bridge.log").open("ab") as log:
+        process = subprocess.Popen(
+            [*command, "--config", str(tmp / "bridge.yml")],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if requests.get(f"{url}/readyz", timeout=1).ok:
+                return process, url
+        except requests.ConnectionError:
+            time.sleep(0.1)
     stop(process)
-    raise AssertionError(f"bridge did not start: {line!r}")
+    raise AssertionError(f"bridge did not start: {(tmp / 'bridge.log').read_text()[-2000:]}")
 
 
-def stop(process: subprocess.Popen[str]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=5)
-    if process.stdout is not None:
-        process.stdout.close()
 
 
 def set_clock(conn: Any, incident_id: int, minutes_left: float, warned: bool = False) -> None:

@@ -259,3 +259,37 @@ def test_fleet_dashboard_names_only_metrics_a_running_agent_exports(tmp_path: Pa
     assert "tocsin_cpu_usage_ratio" in exported, stderr.decode()
     used = set().union(*map(metric_names, queries(load("tocsin-fleet.json"))))
     assert used - exported - AGENT_HOST_DEPENDENT - PROMETHEUS_SERIES == set()
+
+
+@pytest.mark.slow
+def test_bridge_dashboard_names_only_metrics_a_running_bridge_exports(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "bridge.yml"
+    config.write_text(
+        f"listen: 127.0.0.1:{port}\ndatabase_url: sqlite:///{tmp_path / 'bridge.db'}\n"
+        "secret_key: grafana-test-secret-key-grafana-test\n"
+    )
+    bridge = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from bridge.cli import main; main()",
+            "serve",
+            "--config",
+            str(config),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        text = scrape_until(
+            f"http://127.0.0.1:{port}/metrics", lambda t: "# TYPE tocsin_bridge" in t, seconds=30
+        )
+    finally:
+        bridge.terminate()
+        _, stderr = bridge.communicate(timeout=15)
+    exported = series_names(exported_families(text))
+    assert exported, stderr.decode()[-2000:]
+    used = set().union(*map(metric_names, queries(load("tocsin-bridge.json"))))
+    assert used - exported - PROMETHEUS_SERIES == set()

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tests.peers import require_binary
+from tests.test_grafana import AGENT_FAMILIES, BRIDGE_FAMILIES, metric_names, series_names
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules" / "prometheus"
@@ -76,3 +77,17 @@ def agent_thresholds() -> list[tuple[str, str, str, float, float]]:
 def test_node_exporter_rules_keep_the_agents_thresholds() -> None:
     (group,) = yaml.safe_load((RULES / "node-exporter.yml").read_text())["groups"]
     assert thresholds(group["rules"]) == agent_thresholds()
+
+
+@pytest.mark.parametrize(
+    ("name", "families"),
+    [
+        ("tocsin-agent.yml", AGENT_FAMILIES),
+        ("fleet.yml", AGENT_FAMILIES | BRIDGE_FAMILIES),
+        ("tocsin-bridge.yml", BRIDGE_FAMILIES),
+    ],
+)
+def test_rules_name_only_metrics_the_daemons_export(name: str, families: dict[str, str]) -> None:
+    groups = yaml.safe_load((RULES / name).read_text())["groups"]
+    used = set().union(*(metric_names(rule["expr"]) for g in groups for rule in g["rules"]))
+    assert used - series_names(families) - {"up", "ALERTS"} == set()

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from bridge.errors import ConfigError, NotFound, StoreUnavailable
+from bridge.store.db import Store, lock_incident
+from tests.bridge.helpers import make_runtime
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(sqlite_url: str) -> None:
+    store = Store(sqlite_url)
+    with store.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    store.dispose()
+
+
+def test_write_lock_held_elsewhere_is_store_unavailable_not_a_hang(sqlite_url: str) -> None:
+    store = Store(sqlite_url, busy_timeout=0.2, retry_after=7)
+    locker = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StoreUnavailable) as caught:
+        with store.begin() as conn:
+            conn.execute(text("SELECT 1"))
+    locker.rollback()
+    locker.close()
+    store.dispose()
+    assert caught.value.retry_after == 7
+
+
+def test_unreachable_postgresql_is_store_unavailable() -> None:
+    store = Store("postgresql+psycopg://nobody@127.0.0.1:1/none", busy_timeout=0.5)
+    with pytest.raises(StoreUnavailable):
+        with store.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+
+def test_sqlite_in_a_missing_directory_is_a_config_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError):
+        Store(f"sqlite:///{tmp_path}/missing/t.db")
+
+
+def test_lock_incident_of_unknown_id_is_not_found(database_url: str) -> None:
+    runtime = make_runtime(database_url)
+    with pytest.raises(NotFound), runtime.store.begin() as conn:
+        lock_incident(conn, 42)
+    runtime.store.dispose()
+
+
+def test_concurrent_writers_both_commit(database_url: str) -> None:
+    runtime = make_runtime(database_url)
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        try:
+            for _ in range(5):
+                runtime.incidents.create(title="t", priority="P3", actor="a")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    with runtime.store.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM incidents")).scalar()
+    runtime.store.dispose()
+    assert errors == [] and count == 20

@@ -38,3 +38,6 @@ main.add_command(kb.kb)
 from bridge.cli import outbox as outbox_cli  # noqa: E402
 
 main.add_command(outbox_cli.outbox)
+from bridge.cli import oncall as oncall_cli  # noqa: E402
+
+main.add_command(oncall_cli.oncall)

@@ -22,6 +22,8 @@ Keys and defaults (every one optional; no file at all gives the defaults):
     busy_timeout: 2s              wait this long for a database lock, then answer 503
     retry_after: 2s               Retry-After sent with 503
   log_level: info                 debug|info|warning|error
+  notify: {ack_link_ttl: 24h, max_attempts: 12, retry_base: 5s, retry_cap: 15m}
+                                  ack link lifetime; outbox retries before a dead letter
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.durations import parse_duration
+from bridge.notify.settings import NotifySettings, parse_notify
 from bridge.store.db import sqlite_path
 from bridge.yamlsource import Where, load_yaml_file
 
@@ -52,6 +55,7 @@ KEYS = (
     "smtp",
     "limits",
     "log_level",
+    "notify",
 )
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_DATABASE_URL = "sqlite:///tocsin.db"
@@ -108,6 +112,7 @@ class BridgeConfig:
     smtp: Smtp | None = None
     limits: Limits = Limits()
     log_level: str = "info"
+    notify: NotifySettings = NotifySettings()
     source: str = "<defaults>"
 
     @property
@@ -178,6 +183,7 @@ def parse_config(
             where.key(raw, "log_level"),
             ("debug", "info", "warning", "error"),
         ),
+        notify=parse_notify(raw.get("notify"), where.key(raw, "notify")),
         source=source,
     )
 

@@ -26,6 +26,10 @@ from bridge.store.schema import events
 
 log = logging.getLogger(__name__)
 SIMILAR_LIMIT = 3
+# Past fixes help whoever must act; other events (notes, closes) skip the knowledge-base scan.
+SIMILAR_EVENTS = frozenset(
+    {"incident.triggered", "incident.escalated", "incident.sla_warning", "incident.sla_breached"}
+)
 
 
 def kb_resolutions(conn: Connection, incident: Mapping[str, Any]) -> list[PastResolution]:
@@ -116,7 +120,9 @@ class Outbox:
         at = now or event.occurred_at
         incident = incident_json(conn, event.incident_id, at)
         incident.pop("timeline", None)
-        similar = self.similar(conn, incident) if self.similar and places else ()
+        similar = (
+            self.similar(conn, incident) if self.similar and event.kind in SIMILAR_EVENTS else ()
+        )
         body = event_body(event, incident)
         priority = self.policy.priorities.get(str(incident.get("priority")))
         links: dict[str, str | None] = {}

@@ -1,0 +1,108 @@
+"""Paging through the whole bridge: an escalation pages a person by mail and chat, links acknowledge."""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bridge.app import create_app
+from bridge.config import BridgeConfig, Smtp
+from bridge.incidents.serialize import incident_json
+from bridge.notify.worker import DeliveryWorker
+from bridge.policy.load import parse_policy
+from bridge.runtime import Runtime, build_runtime
+from bridge.store.db import Store
+from bridge.store.schema import metadata
+from bridge.timers import Scheduler
+from tests.bridge.helpers import FakeClock
+from tests.bridge.notify.receiver import Receiver, receiving
+from tests.bridge.notify.smtpserver import PASSWORD, USER, Mailbox, smtp_server
+from tests.bridge.testclient import TestClient
+
+POLICY = """
+priorities:
+  P1: {{name: emergency, response: 15m, update: 2h, resolution: 2h}}
+routes:
+  - {{priority: P1, escalation: ops}}
+channels:
+  audit: {{type: webhook, url: "{audit}", events: ["*"]}}
+  carol-wecom: {{type: wecom, url: "{wecom}"}}
+people:
+  carol: {{name: Carol, email: carol@example.com, channels: [carol-wecom]}}
+escalation_policies:
+  ops:
+    steps:
+      - {{after: 0m, notify: [person:carol]}}
+"""
+
+
+@dataclass
+class Bridge:
+    runtime: Runtime
+    mailbox: Mailbox
+    audit: Receiver
+    wecom: Receiver
+    worker: DeliveryWorker
+
+    def page_and_deliver(self) -> int:
+        incident_id = self.runtime.incidents.create(
+            title="订单服务 5xx", priority="P1", actor=None, escalation_policy="ops", host="web-1"
+        )
+        next(w for w in self.runtime.workers if isinstance(w, Scheduler)).run_once()
+        while self.worker.run_once():
+            pass
+        return incident_id
+
+
+@pytest.fixture
+def bridge(sqlite_url: str, tmp_path: Path) -> Iterator[Bridge]:
+    ok = json.dumps({"errcode": 0, "errmsg": "ok"})
+    with (
+        smtp_server(tmp_path) as (mailbox, port, cafile),
+        receiving() as audit,
+        receiving(ok) as wecom,
+    ):
+        policy = parse_policy(POLICY.format(audit=audit.url(), wecom=wecom.url("/send?key=K")))
+        smtp = Smtp(host="127.0.0.1", port=port, username=USER, password=PASSWORD, timeout=5)
+        config = BridgeConfig(database_url=sqlite_url, secret_key=b"s", smtp=smtp,
+                              public_url="https://oncall.example.com")  # fmt: skip
+        store = Store(sqlite_url)
+        metadata.create_all(store.engine)
+        runtime = build_runtime(config, policy=policy, clock=FakeClock(), store=store)
+        worker = next(w for w in runtime.workers if isinstance(w, DeliveryWorker))
+        worker.tls_context = ssl.create_default_context(cafile=str(cafile))
+        yield Bridge(runtime, mailbox, audit, wecom, worker)
+        store.dispose()
+
+
+def test_an_escalation_mails_the_person_a_page_with_a_working_ack_link(bridge: Bridge) -> None:
+    incident_id = bridge.page_and_deliver()
+    (mail,) = bridge.mailbox.messages
+    assert mail["Subject"] == "[P1 emergency] Escalated: 订单服务 5xx"
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Host: web-1" in text and "Deadline: response due in 15m" in text
+    ack = text.split("acknowledge in one click <https://oncall.example.com")[1].split(">")[0]
+    with TestClient(create_app(bridge.runtime, start_workers=False)) as client:
+        assert client.post(ack).status_code == 200
+    with bridge.runtime.store.connect() as conn:
+        shown = incident_json(conn, incident_id, bridge.runtime.clock())
+    assert (shown["status"], shown["acknowledged_by"]) == ("acknowledged", "carol")
+
+
+def test_an_escalation_messages_the_persons_chat_channel(bridge: Bridge) -> None:
+    bridge.page_and_deliver()
+    (message,) = bridge.wecom.received
+    assert "订单服务 5xx" in message.json["markdown"]["content"]
+    assert "/ack/" in message.json["markdown"]["content"]
+
+
+def test_a_subscription_hears_every_event(bridge: Bridge) -> None:
+    bridge.page_and_deliver()
+    events = [r.json["event"] for r in bridge.audit.received]
+    assert events == ["incident.triggered", "incident.escalated"]
+    assert bridge.audit.received[0].json["incident"]["sla"]["response"]["target_seconds"] == 900

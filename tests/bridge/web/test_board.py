@@ -7,7 +7,7 @@ from sqlalchemy import delete, insert
 from bridge.runtime import Runtime
 from bridge.store.schema import sla_clocks
 from bridge.web.board import BoardFilter, BoardRow, Deadline, board_order, load_board, next_deadline
-from tests.bridge.helpers import T0
+from tests.bridge.helpers import T0, make_runtime
 
 
 def deadline(minutes: float | None, clock: str = "response", **extra: object) -> Deadline:
@@ -80,11 +80,12 @@ def add_clock(runtime: Runtime, incident_id: int, clock: str, due: datetime) -> 
         )
 
 
-def test_load_board_reads_open_incidents_with_their_first_deadline(runtime: Runtime) -> None:
+def test_load_board_reads_open_incidents_with_their_first_deadline(database_url: str) -> None:
+    runtime = make_runtime(database_url)
     slow = runtime.incidents.create(title="slow", priority="P1", actor=None)
     urgent = runtime.incidents.create(title="urgent", priority="P1", actor=None, team="db")
-    runtime.incidents.create(title="done", priority="P1", actor=None)
-    runtime.incidents.act(3, "resolve", actor="alice", root_cause="x", solution="y")
+    done = runtime.incidents.create(title="done", priority="P1", actor=None)
+    runtime.incidents.act(done, "resolve", actor="alice", root_cause="x", solution="y")
     add_clock(runtime, slow, "response", T0 + timedelta(minutes=30))
     add_clock(runtime, urgent, "response", T0 + timedelta(minutes=20))
     add_clock(runtime, urgent, "resolution", T0 + timedelta(minutes=5))
@@ -96,3 +97,4 @@ def test_load_board_reads_open_incidents_with_their_first_deadline(runtime: Runt
         ("slow", "response"),
     ]
     assert [r.title for r in only_db] == ["urgent"]
+    runtime.store.dispose()

@@ -49,6 +49,16 @@ def test_session_cookie_is_secure_over_https(runtime: Runtime) -> None:
         assert "secure" in client.get("/login").headers["set-cookie"].lower()
 
 
+def test_session_cookie_is_secure_behind_an_https_public_url(runtime: Runtime) -> None:
+    import dataclasses
+
+    from bridge.app import create_app
+
+    runtime.config = dataclasses.replace(runtime.config, public_url="https://oncall.example.com")
+    with TestClient(create_app(runtime, start_workers=False)) as client:
+        assert "secure" in client.get("/login").headers["set-cookie"].lower()
+
+
 def test_login_goes_back_only_to_local_paths(anonymous: TestClient) -> None:
     from tests.bridge.helpers import OPERATOR
 

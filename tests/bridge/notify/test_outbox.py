@@ -132,3 +132,21 @@ def test_similar_resolutions_are_put_in_the_page(store: Store) -> None:
     box = make_outbox(similar=lambda conn, incident: [PastResolution(1, "旧", None, "重启")])
     open_incident(store, box)
     assert rows(store)[0].payload["message"]["similar"][0]["solution"] == "重启"
+
+
+def test_pages_show_how_the_same_alert_on_the_same_service_was_resolved(store: Store) -> None:
+    from bridge.incidents.service import resolve
+    from bridge.notify.outbox import kb_resolutions
+
+    box = make_outbox(similar=kb_resolutions)
+    same = {"labels": {"alertname": "DiskFull"}, "service": "订单服务"}
+    with store.begin() as conn:
+        old = create_incident(conn, [], now=NOW, title="旧磁盘满", priority="P1", **same)
+        other = create_incident(conn, [], now=NOW, title="x", priority="P1",
+                                labels={"alertname": "CPU"}, service="订单服务")  # fmt: skip
+        for past in (old, other):
+            resolve(conn, [], past, actor="dave", now=NOW, root_cause="日志", solution="清理日志")
+    with store.begin() as conn:
+        create_incident(conn, [box.hook], now=NOW, title="磁盘满", priority="P1", **same)
+    similar = rows(store)[0].payload["message"]["similar"]
+    assert [(s["incident_id"], s["solution"]) for s in similar] == [(old, "清理日志")]

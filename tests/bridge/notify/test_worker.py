@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,12 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from bridge.clock import utcnow
+from bridge.events import record_event
 from bridge.incidents.service import create_incident
 from bridge.metrics import Metrics
 from bridge.notify import queue
 from bridge.notify.outbox import Outbox
 from bridge.notify.worker import DeliveryWorker, RetryPolicy
-from bridge.policy.model import Policy
+from bridge.policy.model import Policy, Target
 from bridge.store.db import Store
 from bridge.store.schema import metadata, outbox
 from tests.bridge.helpers import FakeClock
@@ -185,3 +187,42 @@ def test_a_channel_removed_from_the_policy_fails_with_that_reason(store: Store) 
     open_incident(store, policy)
     worker(store, policy_with("  other: {type: webhook, url: http://127.0.0.1:9/y}")).run_once()
     assert statuses(store)[0][2] == "channel 'audit' is no longer in the policy"
+
+
+def test_two_workers_on_one_database_deliver_every_row_exactly_once(database_url: str) -> None:
+    shared = Store(database_url)
+    metadata.create_all(shared.engine)
+    with receiving() as receiver:
+        policy = webhook_policy(receiver.url())
+        for _ in range(20):
+            open_incident(shared, policy)
+        replicas = [worker(shared, policy, batch=3) for _ in range(2)]
+
+        def drain(replica: DeliveryWorker) -> None:
+            for _ in range(50):
+                if not replica.run_once():
+                    return
+
+        threads = [threading.Thread(target=drain, args=(r,)) for r in replicas]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    shared.dispose()
+    keys = [r.headers["idempotency-key"] for r in receiver.received]
+    assert len(keys) == 20 and len(set(keys)) == 20
+
+
+def test_mail_to_a_person_without_smtp_configured_fails_saying_so(store: Store) -> None:
+    policy = policy_with(
+        "  audit: {type: webhook, url: http://127.0.0.1:9/x}", "  carol: {email: c@example.com}"
+    )
+    incident_id = open_incident(store, policy)
+    box = Outbox(policy, public_url=None, secret_key=None, similar=None)
+    with store.begin() as conn:
+        event = record_event(conn, [], incident_id=incident_id, kind="incident.escalated",
+                             actor=None, now=NOW, data={"level": 0})  # fmt: skip
+        box.page(conn, incident_id=incident_id, event_id=event.id,
+                 targets=[Target("person", "carol")], now=NOW)  # fmt: skip
+    worker(store, policy).run_once()
+    assert "needs the 'smtp:' section of the bridge config" in (statuses(store)[0][2] or "")

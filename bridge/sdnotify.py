@@ -75,16 +75,21 @@ def _watchdog_seconds(environ: Mapping[str, str], pid: int) -> float | None:
 
 
 class _ServerConfig(Protocol):
-    host: str
-    port: int
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
 
 
 class Server(Protocol):
-    """The parts of uvicorn.Server this module watches."""
+    """The parts of uvicorn.Server this module watches (read only)."""
 
-    started: bool
-    should_exit: bool
-    config: _ServerConfig
+    @property
+    def started(self) -> bool: ...
+    @property
+    def should_exit(self) -> bool: ...
+    @property
+    def config(self) -> _ServerConfig: ...
 
 
 def healthz_probe(host: str, port: int, timeout: float) -> Callable[[], bool]:

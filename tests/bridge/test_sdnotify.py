@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import uvicorn
 
 from bridge.sdnotify import Notifier, Watchdog, healthz_probe, notify_systemd
 
@@ -167,3 +168,28 @@ def test_notify_systemd_announces_a_started_server(listener: tuple[socket.socket
     assert watchdog is not None
     assert received(sock, 1)[0].startswith("READY=1")
     watchdog.stop()
+
+
+def test_a_real_uvicorn_server_is_announced_and_fed(listener: tuple[socket.socket, str]) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    sock, address = listener
+    app = Starlette(routes=[Route("/healthz", lambda request: PlainTextResponse("ok"))])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    environ = {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "200000"}
+    watchdog = notify_systemd(server, environ=environ)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        messages = [m.splitlines()[0] for m in received(sock, 2)]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert watchdog is not None
+    assert messages == ["READY=1", "WATCHDOG=1"]
+    assert received(sock, 1) == ["STOPPING=1"]

@@ -98,4 +98,7 @@ def build_runtime(
     from bridge.notify.install import install as install_notify
 
     install_notify(runtime)
+    from bridge.reports.scheduled import install as install_reports
+
+    install_reports(runtime)  # after SLA: scheduled reports as "report" timers on its scheduler
     return runtime

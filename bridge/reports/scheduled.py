@@ -13,20 +13,26 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, insert, select, update
 
 from bridge import timers
 from bridge.clock import Clock, as_utc, rfc3339, utcnow
+from bridge.notify.message import Message
 from bridge.policy.model import Policy, ReportSchedule
 from bridge.reports.query import load_report
 from bridge.reports.render import report_to_dict, to_table
 from bridge.store.db import Store
+from bridge.store.schema import outbox
 from bridge.store.schema import timers as timers_table
+
+if TYPE_CHECKING:
+    from bridge.runtime import Runtime
 
 log = logging.getLogger(__name__)
 KIND = "report"
+EVENT = "report.sla"  # the `event` of a report's webhook body, beside the incident events
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,17 @@ def handler(policy: Callable[[], Policy], send: ReportSender) -> timers.TimerHan
             return
         for message in report_messages(conn, current, schedule, timer.due_at, now):
             send(conn, message, now)
+        # A duplicate (two replicas scheduled this run) ends here: one next run, not two.
+        conn.execute(
+            update(timers_table)
+            .where(
+                timers_table.c.kind == KIND,
+                timers_table.c.subject == schedule.name,
+                timers_table.c.fired_at.is_(None),
+                timers_table.c.id != timer.id,
+            )
+            .values(cancelled=True)
+        )
         timers.schedule(
             conn,
             KIND,
@@ -123,6 +140,34 @@ def handler(policy: Callable[[], Policy], send: ReportSender) -> timers.TimerHan
         )
 
     return fire
+
+
+def outbox_sender(conn: Connection, message: ReportMessage, now: datetime) -> None:
+    """Queue a report in the notifier's outbox, once per key, for its delivery worker to send."""
+    if conn.execute(select(outbox.c.id).where(outbox.c.idempotency_key == message.key)).first():
+        return
+    document = message.document
+    page = Message(
+        event=EVENT,
+        incident_id=0,
+        priority="SLA",
+        priority_name="report",
+        title=message.subject,
+        status=f"{document['since']} .. {document['until']}",
+        summary=message.text,
+    )
+    body = {"event": EVENT, "occurred_at": rfc3339(now), "report": document}
+    conn.execute(
+        insert(outbox).values(
+            channel=message.channel,
+            idempotency_key=message.key,
+            payload={"body": body, "message": page.to_json(), "to": []},
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
 
 
 class ReportTimers:
@@ -140,3 +185,15 @@ class ReportTimers:
 
     def stop(self) -> None:
         """Nothing runs between start and stop: the scheduler fires the timers."""
+
+
+def install(runtime: Runtime) -> None:
+    """Fire "report" timers on the runtime's scheduler and schedule the policy's reports at start."""
+
+    def policy() -> Policy:
+        return runtime.policy  # the live policy: a reload replaces it whole
+
+    # Installed after the SLA engine, whose scheduler fires timers of every kind.
+    scheduler = next(w for w in runtime.workers if isinstance(w, timers.Scheduler))
+    scheduler.handlers[KIND] = handler(policy, outbox_sender)
+    runtime.workers.append(ReportTimers(runtime.store, policy, runtime.clock))

@@ -9,12 +9,23 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Connection, insert
 
-from bridge import timers
+from bridge import migrations, timers
+from bridge.notify.worker import DeliveryWorker
 from bridge.policy.load import bundled_policy_path, parse_policy
 from bridge.policy.model import Policy, ReportSchedule
-from bridge.reports.scheduled import KIND, ReportMessage, ensure_scheduled, handler, next_run
+from bridge.reports.scheduled import (
+    KIND,
+    ReportMessage,
+    ReportTimers,
+    ensure_scheduled,
+    handler,
+    next_run,
+)
+from bridge.runtime import build_runtime
 from bridge.store.db import Store
 from bridge.store.schema import incidents, metadata
+from tests.bridge.helpers import FakeClock, config_for
+from tests.bridge.notify.receiver import receiving
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WEEKLY = ReportSchedule("weekly", ("ops-chat",), timedelta(days=7), 0, time(9), SHANGHAI)
@@ -141,3 +152,30 @@ def test_timer_of_a_schedule_gone_from_the_policy_sends_nothing(store: Store) ->
         clock=lambda: MONDAY_9,
     )
     assert (scheduler.run_once(), sent) == (1, [])
+
+
+def test_runtime_delivers_a_due_report_to_a_webhook_channel(sqlite_url: str) -> None:
+    with receiving() as receiver:
+        text = bundled_policy_path().read_text(encoding="utf-8") + (
+            f"\nchannels:\n  ops-hook: {{type: webhook, url: '{receiver.url()}'}}\n"
+            "reports:\n  - {name: weekly, channels: [ops-hook], period: 7d, day: mon, at: '09:00'}\n"
+        )
+        clock = FakeClock(MONDAY_9 - timedelta(minutes=1))
+        runtime = build_runtime(config_for(sqlite_url), policy=parse_policy(text), clock=clock)
+        migrations.upgrade(runtime.store)
+        report_timers = next(w for w in runtime.workers if isinstance(w, ReportTimers))
+        scheduler = next(w for w in runtime.workers if isinstance(w, timers.Scheduler))
+        delivery = next(w for w in runtime.workers if isinstance(w, DeliveryWorker))
+        report_timers.start()
+        with runtime.store.begin() as conn:  # a second replica scheduled the same run
+            timers.schedule(conn, KIND, MONDAY_9, now=clock.now, subject="weekly")
+        clock.advance(60)
+        assert scheduler.run_once() == 2
+        delivery.run_once()
+        with runtime.store.connect() as conn:
+            assert pending(conn) == [("weekly", MONDAY_9 + timedelta(days=7))]
+        runtime.store.dispose()
+    bodies = [r.json for r in receiver.received]
+    assert [(b["event"], b["report"]["until"]) for b in bodies] == [
+        ("report.sla", "2026-03-02T01:00:00Z")
+    ]

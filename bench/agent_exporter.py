@@ -1,16 +1,17 @@
 """The real agent under the benchmark's control: start it, then run cycles on command.
 
-Run as `python -m bench.agent_exporter CONFIG`. It builds the agent exactly as
+Run as `python -m bench.agent_exporter CONFIG TIMINGS`. It builds the agent as
 `tocsin-agent run` does (bundled rules, /metrics server, rule evaluation, state file), prints
 `ready PORT`, then reads commands on stdin:
-  cycles N   run N agent cycles back to back; answer one JSON line of per-cycle timings
+  cycles N   run N agent cycles back to back, write the seconds each cycle and each sampler
+             pass took to TIMINGS (2N native doubles), answer `done`
   quit       stop the agent and exit
-Between commands the agent only serves /metrics, so scrapes can be measured alone.
+Between commands the agent only serves /metrics, so scrapes can be measured alone. The
+timings live in arrays allocated before start-up is reported, so they do not count as growth.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from array import array
@@ -20,34 +21,29 @@ from agent.config import SamplerConfig, load_config
 from agent.daemon import Agent, SamplerLike, production_sampler
 from agent.sample import Sample
 
+MAX_CYCLES = 10_000
+
 
 class RecordingSampler:
-    """The production sampler, remembering how long each pass took."""
+    """The production sampler, writing how long each pass took into a preallocated array."""
 
     def __init__(self, inner: SamplerLike) -> None:
         self.inner = inner
-        # Plain doubles: 10,000 timings must not show up in the RSS being measured.
-        self.durations = array("d")
+        self.durations = array("d", bytes(8 * MAX_CYCLES))
+        self.count = 0
 
     def sample(self) -> Sample:
         sample = self.inner.sample()
-        self.durations.append(sample.duration_seconds)
+        if self.count < MAX_CYCLES:
+            self.durations[self.count] = sample.duration_seconds
+            self.count += 1
         return sample
 
     def close(self) -> None:
         self.inner.close()
 
 
-def quantiles(values: array[float]) -> dict[str, float]:
-    """Return the median and the 99th percentile."""
-    ordered = sorted(values)
-    return {
-        "median": ordered[len(ordered) // 2],
-        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
-    }
-
-
-def main(config_path: str) -> int:
+def main(config_path: str, timings_path: str) -> int:
     """Start the agent, obey commands on stdin, stop on `quit` or end of input."""
     samplers: list[RecordingSampler] = []
 
@@ -59,20 +55,23 @@ def main(config_path: str) -> int:
     agent.start()
     agent.tick()
     assert agent.server is not None, "the config must set listen"
+    cycles = array("d", bytes(8 * MAX_CYCLES))
     print(f"ready {agent.server.port}", flush=True)
     try:
         for line in sys.stdin:
             command = line.split()
             if command[:1] == ["cycles"]:
+                count = min(int(command[1]), MAX_CYCLES)
                 recorder = samplers[-1]
-                recorder.durations = array("d")
-                cycles = array("d")
-                for _ in range(int(command[1])):
+                recorder.count = 0
+                for index in range(count):
                     started = time.perf_counter()
                     agent.tick()
-                    cycles.append(time.perf_counter() - started)
-                report = {"cycle": quantiles(cycles), "sample": quantiles(recorder.durations)}
-                print(json.dumps(report), flush=True)
+                    cycles[index] = time.perf_counter() - started
+                with open(timings_path, "wb") as out:
+                    cycles[:count].tofile(out)
+                    recorder.durations[:count].tofile(out)
+                print("done", flush=True)
             elif command[:1] == ["quit"]:
                 break
     finally:
@@ -81,4 +80,4 @@ def main(config_path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2]))

@@ -44,16 +44,15 @@ class CpuCollector:
         times = attempt(self._cpu_times, "CPU times", reading)
         if times is None:
             return
-        current = {
-            mode: float(seconds)
-            for mode, seconds in times._asdict().items()
-            if mode not in _ALREADY_COUNTED
-        }
+        current: dict[str, float] = times._asdict()
+        for mode in _ALREADY_COUNTED:
+            current.pop(mode, None)
+        counters = reading.counters
         for mode, seconds in current.items():
             labels = self._labels.get(mode)
             if labels is None:
                 labels = self._labels[mode] = {"mode": mode}
-            reading.counters.append(Series(SECONDS, labels, seconds))
+            counters.append(Series(SECONDS, labels, seconds))
         previous, self._previous = self._previous, current
         if previous is not None:
             self._ratios(previous, current, reading)

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from agent.exposition import Exposition, SampleCollector, ServerHandle, render
+from agent.exposition import Exposition, SampleCollector, ServerHandle, TextRenderer, render
 from agent.sample import Sample, Series
 from agent.sampler import Sampler
 from tests.peers import require_binary
@@ -69,7 +69,10 @@ def test_render_writes_exactly_what_generate_latest_writes() -> None:
     Counter("tocsin_pushes", "pushes", ["result"], registry=registry).labels("ok").inc(2)
     Histogram("tocsin_push_seconds", "push time", registry=registry).observe(0.3)
     Info("tocsin_build", "build", registry=registry).info({"version": "1"})
-    assert render(registry).decode() == generate_latest(registry).decode()
+    renderer = TextRenderer()
+    renderer(registry)
+    assert renderer(registry).decode() == generate_latest(registry).decode()
+    assert render(registry) == generate_latest(registry)
 
 
 def test_real_exposition_passes_promtool_check_metrics() -> None:
@@ -145,6 +148,20 @@ def test_gzip_is_served_when_asked(served) -> None:  # type: ignore[no-untyped-d
     response = get(handle, "/metrics", **{"Accept-Encoding": "gzip"})
     assert response.getheader("Content-Encoding") == "gzip"
     assert b"tocsin_test_renders" in gzip.decompress(response.body)  # type: ignore[attr-defined]
+
+
+def test_gzipped_copy_follows_each_refresh() -> None:
+    registry = CollectorRegistry()
+    counting = CountingCollector()
+    registry.register(counting)  # type: ignore[arg-type]
+    exposition = Exposition(registry)
+    exposition.refresh()
+    first = gzip.decompress(exposition.body(gzipped=True))
+    exposition.refresh()
+    second = gzip.decompress(exposition.body(gzipped=True))
+    assert b"tocsin_test_renders 1.0" in first
+    assert second == exposition.body(gzipped=False)
+    assert b"tocsin_test_renders 2.0" in second
 
 
 def test_plain_text_without_accept_encoding(served) -> None:  # type: ignore[no-untyped-def]

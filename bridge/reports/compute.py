@@ -200,6 +200,57 @@ def active_seconds(
     return max(0.0, total)
 
 
+# The events that end a cycle of each clock: an update clock starts afresh on every note.
+CYCLE_ENDS = {
+    "response": ("incident.acknowledged", "incident.resolved"),
+    "update": ("incident.note_added", "incident.resolved", "incident.closed"),
+    "resolution": ("incident.resolved",),
+}
+
+
+def _instant(text: Any, default: datetime) -> datetime:
+    try:
+        return as_utc(datetime.fromisoformat(str(text).replace("Z", "+00:00")))
+    except ValueError:
+        return default
+
+
+def past_cycles(
+    incident_id: int, timeline: Sequence[EventFacts], rows: Sequence[ClockFacts]
+) -> list[ClockFacts]:
+    """Return breaches of earlier clock cycles: in the timeline, no longer in sla_clocks.
+
+    A restarted clock (the update clock, on each note) overwrites its row, so a breach before
+    the restart survives only as an incident.sla_breached event; it has no recorded reason.
+    """
+    ordered = sorted(timeline, key=lambda e: as_utc(e.occurred_at))
+    current = {(r.clock, as_utc(r.breached_at)) for r in rows if r.breached_at is not None}
+    targets = {r.clock: r.target_seconds for r in rows}
+    found: list[ClockFacts] = []
+    for index, event in enumerate(ordered):
+        clock = str(event.data.get("sla", ""))
+        at = as_utc(event.occurred_at)
+        if event.kind != "incident.sla_breached" or clock not in CYCLE_ENDS:
+            continue
+        if (clock, at) in current:
+            continue
+        end = next(
+            (as_utc(e.occurred_at) for e in ordered[index + 1 :] if e.kind in CYCLE_ENDS[clock]),
+            None,
+        )
+        found.append(
+            ClockFacts(
+                incident_id=incident_id,
+                clock=clock,
+                target_seconds=targets.get(clock, 0.0),
+                due_at=_instant(event.data.get("due_at"), at),
+                stopped_at=end,
+                breached_at=at,
+            )
+        )
+    return found
+
+
 def _late_seconds(clock: ClockFacts, now: datetime) -> tuple[datetime, float]:
     # A paused clock has no due_at; its breach time is then the deadline it missed.
     deadline = as_utc(clock.due_at or clock.breached_at or now)
@@ -321,6 +372,9 @@ def compute_report(
     for clock in clocks:
         if clock.incident_id in ids:
             clock_rows.setdefault(clock.incident_id, []).append(clock)
+    for incident_id, timeline in by_incident.items():
+        current = clock_rows.setdefault(incident_id, [])
+        current.extend(past_cycles(incident_id, timeline, current))
 
     def stats(group: Sequence[IncidentFacts]) -> GroupStats:
         return group_stats(group, by_incident, clock_rows, measure)

@@ -24,7 +24,16 @@ from bridge.sla.calendar import elapsed
 from bridge.store.schema import events, incidents, sla_clocks
 
 DEFAULT_PERIOD = "7d"
-EVENT_KINDS = ("incident.paused", "incident.resumed", "incident.escalated")
+EVENT_KINDS = (
+    "incident.paused",
+    "incident.resumed",
+    "incident.escalated",
+    "incident.sla_breached",
+    "incident.acknowledged",
+    "incident.note_added",
+    "incident.resolved",
+    "incident.closed",
+)
 
 
 def parse_instant(text: str, now: datetime, name: str) -> datetime:

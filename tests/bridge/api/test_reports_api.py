@@ -11,6 +11,7 @@ from sqlalchemy import delete, insert
 from bridge.app import create_app
 from bridge.runtime import Runtime
 from bridge.store.schema import sla_clocks
+from bridge.timers import Scheduler
 from tests.bridge.helpers import INGEST, OPERATOR, T0, FakeClock, bearer, make_runtime
 from tests.bridge.testclient import TestClient
 
@@ -184,3 +185,18 @@ def test_reason_for_a_met_clock_is_a_conflict(client: TestClient, runtime: Runti
         f"/api/v1/incidents/{incident_id}/breaches/response", json={"reason": "x"}, headers=AUTH
     )
     assert response.status_code == 409
+
+
+def test_breach_fired_by_the_sla_engine_is_reported_with_its_lateness(
+    client: TestClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    scheduler = next(w for w in runtime.workers if isinstance(w, Scheduler))
+    incident_id = create(client)  # P1: response due in 15 minutes
+    clock.advance(16 * 60)
+    scheduler.run_once()
+    clock.advance(4 * 60)
+    client.post(f"/api/v1/incidents/{incident_id}/ack", headers=AUTH)
+    report = client.get("/api/v1/reports/sla", headers=AUTH).json()
+    assert [(b["clock"], b["late_seconds"]) for b in report["breaches"]] == [("response", 300)]
+    assert report["total"]["time_to_acknowledge_seconds"]["max"] == 1200
+    assert report["total"]["clocks"]["response"]["within_target_ratio"] == 0.0

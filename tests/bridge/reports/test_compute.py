@@ -193,3 +193,27 @@ def test_percentile_interpolates_linearly(
     values: list[float], fraction: float, expected: float
 ) -> None:
     assert percentile(values, fraction) == pytest.approx(expected)
+
+
+def test_a_breach_of_an_earlier_update_cycle_comes_from_the_timeline() -> None:
+    # The update clock was missed at 12:00, restarted by a note at 12:15, then met at resolve.
+    incident = IncidentFacts(1, "x", "P1", None, t(2, 10), t(2, 10, 5), t(2, 13))
+    events = [
+        EventFacts(
+            1,
+            "incident.sla_breached",
+            t(2, 12),
+            {"sla": "update", "due_at": "2026-03-02T12:00:00Z"},
+        ),
+        EventFacts(1, "incident.note_added", t(2, 12, 15), {"text": "working on it"}),
+    ]
+    clocks = [ClockFacts(1, "update", 7200, t(2, 14, 15), stopped_at=t(2, 13))]
+    report = compute_report([incident], events, clocks, since=SINCE, until=UNTIL, now=NOW)
+    assert [(b.clock, b.late_seconds, b.reason) for b in report.breaches] == [("update", 900, None)]
+    assert report.total.clocks["update"].within_target == 0.5
+
+
+def test_the_breach_of_the_current_cycle_is_not_counted_twice(report: SlaReport) -> None:
+    events = [EventFacts(4, "incident.sla_breached", t(6, 9, 30), {"sla": "response"})]
+    again = compute_report(INCIDENTS, EVENTS + events, CLOCKS, since=SINCE, until=UNTIL, now=NOW)
+    assert again.breaches == report.breaches

@@ -12,6 +12,7 @@ from bridge import migrations
 from bridge.bootstrap import ensure_secrets
 from bridge.config import BridgeConfig, load_config, parse_config
 from bridge.policy.load import load_policy
+from bridge.sdnotify import notify_systemd
 from bridge.store.db import Store
 
 log = logging.getLogger("bridge")
@@ -78,6 +79,7 @@ def serve(
             timeout_graceful_shutdown=10,
         )
     )
+    notify_systemd(server)
     server.run()
 
 

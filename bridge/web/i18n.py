@@ -69,6 +69,10 @@ class Translator:
         text = self.messages.get(key) or CATALOGUE[DEFAULT_LANGUAGE].get(key, key)
         return text.format(**values) if values else text
 
+    def field(self, key: str) -> str:
+        """Return the label of an event data key, or the key itself when it has none."""
+        return self.messages.get(f"data.{key}") or key
+
     def duration(self, seconds: float) -> str:
         """Format a span for people on call: '2h 05m', '14m 09s', '3d 4h'."""
         total = int(abs(seconds))

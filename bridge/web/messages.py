@@ -122,6 +122,19 @@ EN: dict[str, str] = {
     "event.incident.follow_up_due": "follow-up due",
     "event.system": "system",
     "unit.dhms": "d,h,m,s",
+    "data.reason": "reason",
+    "data.assignee": "assigned to",
+    "data.previous": "previously",
+    "data.root_cause": "root cause",
+    "data.solution": "solution",
+    "data.satisfaction": "satisfaction",
+    "data.comment": "comment",
+    "data.level": "level",
+    "data.priority": "priority",
+    "data.sla": "clock",
+    "data.targets": "paged",
+    "data.paused_seconds": "paused seconds",
+    "new.optional": "optional",
 }
 
 ZH_CN: dict[str, str] = {
@@ -244,6 +257,19 @@ ZH_CN: dict[str, str] = {
     "event.incident.follow_up_due": "待回访",
     "event.system": "系统",
     "unit.dhms": "天,小时,分,秒",
+    "data.reason": "原因",
+    "data.assignee": "转派给",
+    "data.previous": "原处理人",
+    "data.root_cause": "根本原因",
+    "data.solution": "解决方案",
+    "data.satisfaction": "满意度",
+    "data.comment": "评价",
+    "data.level": "级别",
+    "data.priority": "优先级",
+    "data.sla": "时限",
+    "data.targets": "已通知",
+    "data.paused_seconds": "暂停秒数",
+    "new.optional": "可选",
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH_CN}

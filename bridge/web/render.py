@@ -83,6 +83,7 @@ def page(
         t=translate,
         duration=translate.duration,
         span=translate.span,
+        field_label=translate.field,
         lang=who.language,
         other_language=next(code for code in LANGUAGES if code != who.language),
         csrf_field=CSRF_FIELD,

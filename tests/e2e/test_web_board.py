@@ -307,6 +307,7 @@ def test_resolve_with_root_cause_and_solution(tab: Tab, bridge: Bridge) -> None:
     page.click("#resolve")
     page.wait_for_selector(".flash.ok")
     assert page.inner_text(".incident-head .status") == "Resolved"
+    shot(page, "incident-resolved.png")
     page.goto(f"{bridge.url}/")
     assert bridge.ids["db"] not in row_ids(page)
 
@@ -319,6 +320,7 @@ def test_service_desk_registers_a_phone_report(tab: Tab, bridge: Bridge) -> None
     page.select_option("#report_type", "phone")
     page.select_option("#priority", "P2")
     page.fill("#description", "Printer on the 3rd floor shows paper jam after every page")
+    shot(page, "new-incident.png")
     page.click("#register")
     page.wait_for_url("**/incidents/*")
     assert "Wang Fang" in page.inner_text("main")

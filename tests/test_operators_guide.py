@@ -15,7 +15,7 @@ from bridge.config import load_config as load_bridge_config
 from bridge.policy.load import parse_policy
 
 ROOT = Path(__file__).resolve().parent.parent
-GUIDE = ROOT / "README-operators.md"
+GUIDE = ROOT / "README.md"
 EXAMPLES = ROOT / "examples"
 
 
@@ -76,7 +76,7 @@ def test_bridge_configs_of_the_guide_load(index: int, tmp_path: Path) -> None:
 
 def test_policy_of_the_guide_parses() -> None:
     (text,) = blocks_with("escalation_policies")
-    policy = parse_policy(text, "README-operators.md")
+    policy = parse_policy(text, "README.md")
     assert set(policy.priorities) == {"P1", "P2", "P3"}
     assert policy.routes[-1].match == {}
 

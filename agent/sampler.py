@@ -43,7 +43,10 @@ class Sampler:
                           fuse.* type counts as one too).
       exclude_mountpoints regular expression of mountpoints never watched, or None
                           (default: /dev, /proc, /sys, container runtimes' private mounts).
-      fs_timeout          seconds one pass waits for statvfs before marking a mount stuck.
+      fs_timeout          seconds statvfs on a network or FUSE filesystem may take before the
+                          mount is marked stuck (tocsin_filesystem_stuck) and skipped until
+                          it answers; filesystems on local block devices answer from memory
+                          and are read directly.
       mount_refresh_seconds  how long the mount list is reused before it is read again.
     Devices and interfaces:
       exclude_devices / include_devices        regular expressions on disk names (default

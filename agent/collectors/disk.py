@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import psutil
 
@@ -44,10 +44,44 @@ class DiskIO(Protocol):
     def write_count(self) -> int: ...
 
 
-# psutil's wrap-around bookkeeping costs a third of the call; Prometheus handles counter resets.
-def default_disk_io_counters() -> Mapping[str, DiskIO] | None:
-    """Read every block device's counters, without psutil's wrap-around bookkeeping."""
-    return psutil.disk_io_counters(perdisk=True, nowrap=False)
+class DiskStats(NamedTuple):
+    """One line of /proc/diskstats, in psutil's field names and units."""
+
+    read_count: int
+    write_count: int
+    read_bytes: int
+    write_bytes: int
+    busy_time: int
+
+
+# The kernel counts 512-byte sectors in /proc/diskstats, whatever the device's sector size.
+SECTOR_BYTES = 512
+
+
+def default_disk_io_counters(path: str = "/proc/diskstats") -> Mapping[str, DiskIO] | None:
+    """Read every block device's counters in one pass over /proc/diskstats, or through psutil.
+
+    psutil parses every field of every line and keeps wrap-around bookkeeping the agent does
+    not need (Prometheus handles counter resets); reading the five fields used costs a third.
+    """
+    try:
+        with open(path) as file:
+            lines = file.read().splitlines()
+    except FileNotFoundError:
+        return psutil.disk_io_counters(perdisk=True, nowrap=False)
+    disks: dict[str, DiskIO] = {}
+    for line in lines:
+        fields = line.split()
+        # Fewer fields: a Linux 2.6 partition line, which the default filter drops anyway.
+        if len(fields) >= 14:
+            disks[fields[2]] = DiskStats(
+                int(fields[3]),
+                int(fields[7]),
+                int(fields[5]) * SECTOR_BYTES,
+                int(fields[9]) * SECTOR_BYTES,
+                int(fields[12]),
+            )
+    return disks
 
 
 class DiskCollector:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import psutil
 
@@ -31,9 +31,30 @@ class NetIO(Protocol):
     def bytes_sent(self) -> int: ...
 
 
-def default_net_io_counters() -> Mapping[str, NetIO]:
-    """Read every interface's counters, without psutil's wrap-around bookkeeping."""
-    return psutil.net_io_counters(pernic=True, nowrap=False)
+class NetStats(NamedTuple):
+    """The byte counters of one line of /proc/net/dev, in psutil's field names."""
+
+    bytes_recv: int
+    bytes_sent: int
+
+
+def default_net_io_counters(path: str = "/proc/net/dev") -> Mapping[str, NetIO]:
+    """Read every interface's byte counters from /proc/net/dev, or through psutil elsewhere.
+
+    psutil parses all sixteen counters and keeps wrap-around bookkeeping; two are needed.
+    """
+    try:
+        with open(path) as file:
+            lines = file.read().splitlines()
+    except FileNotFoundError:
+        return psutil.net_io_counters(pernic=True, nowrap=False)
+    interfaces: dict[str, NetIO] = {}
+    for line in lines[2:]:
+        name, _, counters = line.partition(":")
+        fields = counters.split()
+        if len(fields) >= 9:
+            interfaces[name.strip()] = NetStats(int(fields[0]), int(fields[8]))
+    return interfaces
 
 
 class NetworkCollector:

@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import psutil
 import pytest
 
 from agent.collectors.base import Reading
-from agent.collectors.disk import BUSY, IO_TIME, READ_BYTES, DiskCollector
+from agent.collectors.disk import (
+    BUSY,
+    IO_TIME,
+    READ_BYTES,
+    DiskCollector,
+    DiskStats,
+    default_disk_io_counters,
+)
 from tests.agent.fake_psutil import BsdDiskIO, DiskIO, failing, scripted
 
 IDLE = DiskIO(1, 2, 512, 1024, 0)
@@ -81,3 +91,34 @@ def test_host_without_disks_exports_nothing(answer: dict[str, DiskIO] | None) ->
 def test_container_without_diskstats_is_noted() -> None:
     reading = collect(DiskCollector(failing(NotImplementedError("no /proc/diskstats"))), 0.0)  # type: ignore[arg-type]
     assert reading.notes == ["disk I/O counters unavailable: no /proc/diskstats"]
+
+
+DISKSTATS = """\
+   8       0 sda 100 5 2000 30 200 10 4000 50 0 1500 80 0 0 0 0
+   8       1 sda1 7 14 3 6
+ 259       0 nvme0n1 1 0 8 0 2 0 16 0 0 3 0 0 0 0 0 0 0
+"""
+
+
+def test_diskstats_are_read_in_bytes_and_milliseconds(tmp_path: Path) -> None:
+    path = tmp_path / "diskstats"
+    path.write_text(DISKSTATS)
+    assert default_disk_io_counters(str(path)) == {
+        "sda": DiskStats(100, 200, 2000 * 512, 4000 * 512, 1500),
+        "nvme0n1": DiskStats(1, 2, 8 * 512, 16 * 512, 3),
+    }
+
+
+def test_diskstats_reader_agrees_with_psutil_on_this_host() -> None:
+    ours = default_disk_io_counters()
+    assert ours is not None
+    assert set(ours) == set(psutil.disk_io_counters(perdisk=True, nowrap=False) or {})
+
+
+def test_without_diskstats_psutil_answers(tmp_path: Path) -> None:
+    try:
+        expected = psutil.disk_io_counters(perdisk=True, nowrap=False)
+    except NotImplementedError:
+        pytest.skip("psutil has no disk counters here either")
+    found = default_disk_io_counters(str(tmp_path / "absent"))
+    assert set(found or {}) == set(expected or {})

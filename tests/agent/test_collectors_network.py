@@ -1,7 +1,17 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import psutil
+
 from agent.collectors.base import Reading
-from agent.collectors.network import RECEIVE, TRANSMIT, NetworkCollector
+from agent.collectors.network import (
+    RECEIVE,
+    TRANSMIT,
+    NetStats,
+    NetworkCollector,
+    default_net_io_counters,
+)
 from tests.agent.fake_psutil import NetIO, failing
 
 INTERFACES = {"lo": NetIO(5, 5), "eth0": NetIO(100, 200), "veth1": NetIO(1, 2)}
@@ -32,3 +42,29 @@ def test_missing_network_counters_are_noted() -> None:
     NetworkCollector(failing(FileNotFoundError("/proc/net/dev"))).collect(reading)  # type: ignore[arg-type]
     assert reading.counters == []
     assert reading.notes == ["network counters unavailable: /proc/net/dev"]
+
+
+NET_DEV = """\
+Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:    3193      29    0    0    0     0          0         0     3193      29    0    0    0     0       0          0
+  eth0: 155540918    3275    0    0    0     0          0         0   159150    2094    0    0    0     0       0          0
+"""
+
+
+def test_net_dev_is_read_per_interface(tmp_path: Path) -> None:
+    path = tmp_path / "dev"
+    path.write_text(NET_DEV)
+    assert default_net_io_counters(str(path)) == {
+        "lo": NetStats(3193, 3193),
+        "eth0": NetStats(155540918, 159150),
+    }
+
+
+def test_net_dev_reader_agrees_with_psutil_on_this_host() -> None:
+    assert set(default_net_io_counters()) == set(psutil.net_io_counters(pernic=True))
+
+
+def test_without_net_dev_psutil_answers(tmp_path: Path) -> None:
+    found = default_net_io_counters(str(tmp_path / "absent"))
+    assert set(found) == set(psutil.net_io_counters(pernic=True))

@@ -280,9 +280,15 @@ def _satisfaction(incidents: Sequence[IncidentFacts]) -> Satisfaction:
     return Satisfaction(count=len(scores), mean=mean, scores=histogram)
 
 
+def is_escalation(event: EventFacts) -> bool:
+    """Return whether an event raised the escalation level; the first page (level 0) did not."""
+    return event.kind == "incident.escalated" and event.data.get("level") != 0
+
+
 def _is_major(incident: IncidentFacts, events: Sequence[EventFacts]) -> bool:
     return incident.major or any(
-        e.kind == "incident.escalated" and (e.data.get("major") or e.data.get("level") == "major")
+        e.kind == "incident.escalated"
+        and (e.data.get("major") or "major" in (e.data.get("level"), e.data.get("name")))
         for e in events
     )
 
@@ -316,7 +322,7 @@ def group_stats(
                     incident.priority, incident.created_at, incident.resolved_at, paused, measure
                 )
             )
-        steps = sum(1 for e in timeline if e.kind == "incident.escalated")
+        steps = sum(1 for e in timeline if is_escalation(e))
         escalations += steps
         escalated += steps > 0
         major += _is_major(incident, timeline)

@@ -217,3 +217,16 @@ def test_the_breach_of_the_current_cycle_is_not_counted_twice(report: SlaReport)
     events = [EventFacts(4, "incident.sla_breached", t(6, 9, 30), {"sla": "response"})]
     again = compute_report(INCIDENTS, EVENTS + events, CLOCKS, since=SINCE, until=UNTIL, now=NOW)
     assert again.breaches == report.breaches
+
+
+def test_the_first_page_is_not_an_escalation() -> None:
+    incident = IncidentFacts(1, "x", "P1", None, t(2, 10))
+    events = [
+        EventFacts(1, "incident.escalated", t(2, 10), {"level": 0, "name": "response", "step": 0}),
+        EventFacts(
+            1, "incident.escalated", t(2, 10, 5), {"level": 1, "name": "response", "step": 1}
+        ),
+        EventFacts(1, "incident.escalated", t(2, 13), {"level": 4, "name": "major", "step": 1}),
+    ]
+    total = compute_report([incident], events, [], since=SINCE, until=UNTIL, now=NOW).total
+    assert (total.escalations, total.escalated_incidents, total.major_incidents) == (2, 1, 1)

@@ -4,8 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests drive for real: promtool/prometheus, alertmanager/amtool,
-# node_exporter (benchmark peer), Chromium (web board), PostgreSQL (storage).
-PEER_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter chromium postgresql
+# node_exporter (benchmark peer), Chromium and a CJK font (web board screenshots), PostgreSQL (storage).
+PEER_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter chromium fonts-wqy-microhei postgresql
 
 .PHONY: run test lint format bench peers venv clean
 

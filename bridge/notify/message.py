@@ -15,6 +15,8 @@ from sqlalchemy import Connection
 
 from bridge.clock import as_utc, rfc3339
 
+FIELD_LIMIT = 600  # characters per line of a page: robots cap bodies at 4-20 KB
+
 HEADLINES = {
     "incident.triggered": "Triggered",
     "incident.acknowledged": "Acknowledged",
@@ -93,6 +95,9 @@ class Message:
 
     def fields(self) -> list[Field]:
         """Return the labelled lines of the page body, in reading order, empty ones left out."""
+        return [Field(f.label, clip(f.text), f.url) for f in self._fields()]
+
+    def _fields(self) -> list[Field]:
         lines = [Field("Priority", f"{self.priority} {self.priority_name}".strip())]
         if self.detail:
             lines.append(Field("Event", self.detail))
@@ -131,6 +136,11 @@ class Message:
             deadline=Deadline(**deadline) if deadline else None,
             similar=tuple(PastResolution(**item) for item in similar),
         )
+
+
+def clip(text: str, limit: int = FIELD_LIMIT) -> str:
+    """Shorten a long text (a pasted log in a note) to `limit` characters, marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def format_duration(seconds: float) -> str:

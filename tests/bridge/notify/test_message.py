@@ -76,3 +76,9 @@ def test_event_detail_says_what_happened(
     kind: str, data: dict, actor: str | None, text: str
 ) -> None:
     assert event_detail(kind, data, actor) == text
+
+
+def test_a_long_text_is_clipped_so_robots_accept_the_page() -> None:
+    page = build_message(incident_json(summary="日志" * 1000), event="incident.triggered", now=NOW)
+    summary = {f.label: f.text for f in page.fields()}["Summary"]
+    assert len(summary) == 600 and summary.endswith("…")

@@ -226,3 +226,19 @@ def test_mail_to_a_person_without_smtp_configured_fails_saying_so(store: Store) 
                  targets=[Target("person", "carol")], now=NOW)  # fmt: skip
     worker(store, policy).run_once()
     assert "needs the 'smtp:' section of the bridge config" in (statuses(store)[0][2] or "")
+
+
+def test_a_retry_carries_the_same_idempotency_key(store: Store) -> None:
+    with receiving() as receiver:
+        answers = iter([(500, "later"), (200, "ok")])
+        receiver.answer = lambda _: next(answers)
+        policy = webhook_policy(receiver.url())
+        open_incident(store, policy)
+        clock = FakeClock(NOW)
+        delivery = worker(store, policy, clock=clock)
+        delivery.run_once()
+        clock.advance(1)
+        delivery.run_once()
+    keys = {r.headers["idempotency-key"] for r in receiver.received}
+    assert len(receiver.received) == 2 and len(keys) == 1
+    assert statuses(store) == [("delivered", 2, None)]

@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # Modules under bench/ that define `main() -> int`; add new benchmarks here, in running order.
-BENCHMARKS = ["agent"]
+BENCHMARKS = ["agent", "bridge_timers"]
 
 
 def main(argv: list[str]) -> int:

@@ -19,13 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from bridge.clock import Clock, as_utc, utcnow
-from bridge.errors import BridgeError, NotFound
+from bridge.errors import BridgeError
 from bridge.metrics import Metrics
-from bridge.store.db import Store, lock_incident
-from bridge.store.schema import timers
+from bridge.store.db import Store
+from bridge.store.schema import incidents, timers
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,7 @@ class Scheduler:
         poll_interval: float = 1.0,
         late_after: float = 5.0,
         grace: float = 0.25,
+        tick: float = 0.05,
     ) -> None:
         self.store = store
         self.handlers = dict(handlers)
@@ -166,6 +167,7 @@ class Scheduler:
         self.poll_interval = poll_interval
         self.late_after = late_after
         self.grace = grace
+        self.tick = tick
         self.started_at: datetime | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -263,7 +265,8 @@ class Scheduler:
         if hint is not None:
             wait = (hint - now).total_seconds()
             delay = min(delay, wait if wait > 0 else min(0.02, self.grace))
-        return max(delay, 0.0)
+        # Timers falling due close together fire together: one transaction per tick, not each.
+        return max(delay, min(self.tick, self.poll_interval))
 
     def run_once(self) -> int:
         """Claim and fire the timers due now; return how many were claimed."""
@@ -296,41 +299,70 @@ class Scheduler:
         return ids
 
     def _fire(self, ids: list[int]) -> None:
-        with self.store.begin() as conn:
-            rows = conn.execute(
-                select(timers.c.id, timers.c.incident_id).where(timers.c.id.in_(ids))
-            )
-            # Lock incidents in id order so two replicas' batches cannot deadlock.
-            order = sorted(rows, key=lambda r: (r.incident_id or 0, r.id))
-            for row in order:
-                try:
-                    with conn.begin_nested():
-                        self._fire_one(conn, int(row.id), row.incident_id)
-                except Exception:  # one timer's failure must not undo the batch's others
-                    log.exception("timer %s failed; it is retried when its lease ends", row.id)
-
-    def _fire_one(self, conn: Connection, timer_id: int, incident_id: int | None) -> None:
-        if incident_id is not None:
-            try:
-                lock_incident(conn, int(incident_id))
-            except NotFound:
-                pass
-        row = conn.execute(
-            select(timers).where(timers.c.id == timer_id, *_pending_clause()).with_for_update()
-        ).first()
-        if row is None:  # cancelled by an action that committed first, or fired elsewhere
+        try:
+            with self.store.begin() as conn:
+                self._fire_batch(conn, ids)
             return
-        now = self.clock()
-        due = as_utc(row.due_at)
-        lag = max(0.0, (now - due).total_seconds())
-        late = (self.started_at is not None and due < self.started_at) or lag >= self.late_after
-        timer = _timer(row, lag if late else None)
-        handler = self.handlers.get(timer.kind)
-        if handler is None:
-            log.error("timer %s: no handler for kind %r; marking it fired", timer.id, timer.kind)
-        else:
-            handler(conn, timer, now)
-        conn.execute(
-            update(timers).where(timers.c.id == timer_id).values(fired_at=now, lag_seconds=lag)
+        except Exception:  # one timer's failure must not hold back the rest of the batch
+            if len(ids) == 1:
+                log.exception("timer %s failed; it is retried when its lease ends", ids[0])
+                return
+        for timer_id in ids:
+            try:
+                with self.store.begin() as conn:
+                    self._fire_batch(conn, [timer_id])
+            except Exception:
+                log.exception("timer %s failed; it is retried when its lease ends", timer_id)
+
+    def _fire_batch(self, conn: Connection, ids: list[int]) -> None:
+        owners = conn.execute(select(timers.c.incident_id).where(timers.c.id.in_(ids))).scalars()
+        incident_ids = sorted({int(i) for i in owners if i is not None})
+        if incident_ids:
+            # Incidents first, in id order, as every incident action locks them: an action that
+            # committed first has cancelled its timers by the time they are read below.
+            conn.execute(
+                select(incidents.c.id)
+                .where(incidents.c.id.in_(incident_ids))
+                .order_by(incidents.c.id)
+                .with_for_update()
+            ).all()
+        query = (
+            select(timers)
+            .where(timers.c.id.in_(ids), *_pending_clause())
+            .order_by(timers.c.due_at, timers.c.id)
+            .with_for_update()
         )
-        self.lag.observe(lag)
+        now = self.clock()
+        touched: set[int] = set()
+        fired: list[dict[str, Any]] = []
+        for row in conn.execute(query).all():
+            if row.incident_id in touched and not self._still_pending(conn, int(row.id)):
+                continue  # an earlier timer of this batch changed the incident and cancelled it
+            due = as_utc(row.due_at)
+            lag = max(0.0, (now - due).total_seconds())
+            late = (self.started_at is not None and due < self.started_at) or lag >= self.late_after
+            timer = _timer(row, lag if late else None)
+            handler = self.handlers.get(timer.kind)
+            if handler is None:
+                log.error(
+                    "timer %s: no handler for kind %r; marking it fired", timer.id, timer.kind
+                )
+            else:
+                handler(conn, timer, now)
+                if timer.incident_id is not None:
+                    touched.add(timer.incident_id)
+            fired.append({"timer_id": timer.id, "lag": lag})
+        if fired:
+            conn.execute(
+                update(timers)
+                .where(timers.c.id == bindparam("timer_id"))
+                .values(fired_at=now, lag_seconds=bindparam("lag")),
+                fired,
+            )
+        for item in fired:
+            self.lag.observe(item["lag"])
+
+    @staticmethod
+    def _still_pending(conn: Connection, timer_id: int) -> bool:
+        query = select(timers.c.id).where(timers.c.id == timer_id, *_pending_clause())
+        return conn.execute(query).first() is not None

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import socket
 import ssl
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bridge.app import create_app
+from bridge.clock import utcnow
 from bridge.config import BridgeConfig, Smtp
 from bridge.incidents.serialize import incident_json
+from bridge.notify.settings import NotifySettings
 from bridge.notify.worker import DeliveryWorker
 from bridge.policy.load import parse_policy
 from bridge.runtime import Runtime, build_runtime
@@ -106,3 +111,33 @@ def test_a_subscription_hears_every_event(bridge: Bridge) -> None:
     events = [r.json["event"] for r in bridge.audit.received]
     assert events == ["incident.triggered", "incident.escalated"]
     assert bridge.audit.received[0].json["incident"]["sla"]["response"]["target_seconds"] == 900
+
+
+def test_a_restarted_bridge_delivers_the_pages_still_pending(sqlite_url: str) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    policy = parse_policy(
+        POLICY.format(audit=f"http://127.0.0.1:{port}/audit", wecom="http://127.0.0.1:9/w")
+    )
+    config = BridgeConfig(database_url=sqlite_url, secret_key=b"s",
+                          notify=NotifySettings(retry_base=timedelta(seconds=30)))  # fmt: skip
+    schema = Store(sqlite_url)
+    metadata.create_all(schema.engine)
+    schema.dispose()
+    first = build_runtime(config, policy=policy)
+    first.start()
+    first.incidents.create(title="磁盘满", priority="P1", actor=None)
+    first.stop()  # the receiver was down the whole time the first bridge ran
+    with receiving(port=port) as audit:
+        second = build_runtime(config, policy=policy)
+        worker = next(w for w in second.workers if isinstance(w, DeliveryWorker))
+        worker.clock = lambda: utcnow() + timedelta(seconds=60)  # past the first retry's wait
+        second.start()
+        try:
+            deadline = time.monotonic() + 10
+            while not audit.received and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            second.stop()
+    assert [r.json["event"] for r in audit.received] == ["incident.triggered"]

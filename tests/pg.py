@@ -56,14 +56,28 @@ def postgres_cluster() -> Iterator[str]:
         base.chmod(0o755)
     port = _free_port()
     subprocess.run(
-        _as_cluster_owner([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "tocsin"]),
+        _as_cluster_owner(
+            [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "tocsin"]
+        ),
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    options = (
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    )
     subprocess.run(
         _as_cluster_owner(
-            [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"]
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(base / "log"),
+                "-w",
+                "start",
+            ]
         ),
         check=True,
         capture_output=True,
@@ -72,7 +86,9 @@ def postgres_cluster() -> Iterator[str]:
         yield f"postgresql+psycopg://tocsin@127.0.0.1:{port}"
     finally:
         subprocess.run(
-            _as_cluster_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            _as_cluster_owner(
+                [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
+            ),
             capture_output=True,
         )
         shutil.rmtree(base, ignore_errors=True)

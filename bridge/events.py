@@ -61,10 +61,16 @@ def record_event(
     if kind not in EVENT_KINDS:
         raise ValueError(f"unknown event kind {kind!r}")
     payload = dict(data or {})
+    # Values as parameters, not .values(): the compiled statement is cached and reused.
     result = conn.execute(
-        insert(events).values(
-            incident_id=incident_id, kind=kind, actor=actor, occurred_at=now, data=payload
-        )
+        insert(events),
+        {
+            "incident_id": incident_id,
+            "kind": kind,
+            "actor": actor,
+            "occurred_at": now,
+            "data": payload,
+        },
     )
     event = Event(
         id=int(result.inserted_primary_key[0]),  # type: ignore[index]

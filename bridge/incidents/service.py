@@ -22,6 +22,9 @@ from bridge.incidents.lifecycle import next_status
 from bridge.store.db import Store, lock_incident
 from bridge.store.schema import incidents
 
+# Built once; values travel as parameters so the compiled statement is reused.
+_INSERT_INCIDENT = insert(incidents)
+
 
 def create_incident(
     conn: Connection,
@@ -40,19 +43,20 @@ def create_incident(
     """Insert a triggered incident (open under `key`) and record incident.triggered."""
     key = key or f"{source}-{uuid.uuid4().hex}"
     result = conn.execute(
-        insert(incidents).values(
-            key=key,
-            open_key=key,
-            title=title,
-            priority=priority,
-            status="triggered",
-            source=source,
-            labels=dict(labels or {}),
-            annotations=dict(annotations or {}),
-            created_at=now,
-            updated_at=now,
+        _INSERT_INCIDENT,
+        {
+            "key": key,
+            "open_key": key,
+            "title": title,
+            "priority": priority,
+            "status": "triggered",
+            "source": source,
+            "labels": dict(labels or {}),
+            "annotations": dict(annotations or {}),
+            "created_at": now,
+            "updated_at": now,
             **fields,
-        )
+        },
     )
     incident_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     record_event(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from bridge.clock import as_utc
 from bridge.events import EventHook
@@ -29,6 +29,37 @@ class Applied:
     ignored: int = 0
 
 
+# Statements built once: values travel as parameters, so SQLAlchemy's compiled cache is hit.
+_INSERT_ALERT = insert(alerts)
+_REFRESH = (
+    update(alerts)
+    .where(alerts.c.id == bindparam("_id"))
+    .values(
+        last_received_at=bindparam("_now"),
+        receive_count=alerts.c.receive_count + 1,
+        annotations=bindparam("_annotations"),
+    )
+)
+_LATEST = select(
+    alerts.c.id,
+    alerts.c.fingerprint,
+    alerts.c.incident_id,
+    alerts.c.status,
+    alerts.c.starts_at,
+    alerts.c.ends_at,
+    incidents.c.status.label("incident_status"),
+).join(incidents, incidents.c.id == alerts.c.incident_id)
+
+
+@dataclass
+class _Stored:
+    """The newest stored occurrence of one alert, kept current while a batch is applied."""
+
+    id: int
+    incident_id: int
+    known: Known
+
+
 def apply_alerts(
     conn: Connection,
     hooks: Sequence[EventHook],
@@ -38,42 +69,52 @@ def apply_alerts(
 ) -> Applied:
     """Store each alert by its identity: open, join, refresh or resolve incidents as they say."""
     applied = Applied()
-    for alert in batch:
+    prints = [fingerprint(alert.labels) for alert in batch]
+    latest = _latest(conn, set(prints))
+    refreshes: list[dict[str, object]] = []
+    for alert, fp in zip(batch, prints, strict=True):
         applied.accepted += 1
-        fp = fingerprint(alert.labels)
-        row = conn.execute(
-            select(
-                alerts.c.id,
-                alerts.c.incident_id,
-                alerts.c.status,
-                alerts.c.starts_at,
-                alerts.c.ends_at,
-                incidents.c.status.label("incident_status"),
+        stored = latest.get(fp)
+        outcome = decide(stored.known if stored else None, alert, now)
+        if outcome is Outcome.OPEN:
+            incident_id, alert_id, created = _open(conn, hooks, policy, alert, fp, now)
+            applied.opened += int(created)
+            latest[fp] = _Stored(
+                alert_id, incident_id, Known("firing", alert.starts_at, alert.ends_at, True)
             )
-            .join(incidents, incidents.c.id == alerts.c.incident_id)
-            .where(alerts.c.fingerprint == fp)
-            .order_by(alerts.c.starts_at.desc(), alerts.c.id.desc())
-            .limit(1)
-        ).first()
-        known = None
-        if row is not None:
-            known = Known(
+        elif outcome is Outcome.REFRESH and stored is not None:
+            refreshes.append({"_id": stored.id, "_now": now, "_annotations": alert.annotations})
+        elif outcome is Outcome.RESOLVE and stored is not None:
+            _resolve_alert(conn, stored.id, alert, now)
+            stored.known = Known("resolved", stored.known.starts_at, alert.ends_at, False)
+            applied.resolved += _maybe_resolve(conn, hooks, stored.incident_id, now)
+        else:
+            applied.ignored += 1
+    if refreshes:
+        conn.execute(_REFRESH, refreshes)
+    return applied
+
+
+def _latest(conn: Connection, prints: set[str]) -> dict[str, _Stored]:
+    """Return the newest stored occurrence of each fingerprint, in one query."""
+    out: dict[str, _Stored] = {}
+    rows = conn.execute(
+        _LATEST.where(alerts.c.fingerprint.in_(sorted(prints))).order_by(
+            alerts.c.starts_at, alerts.c.id
+        )
+    )
+    for row in rows:
+        out[row.fingerprint] = _Stored(
+            id=row.id,
+            incident_id=row.incident_id,
+            known=Known(
                 status=row.status,
                 starts_at=as_utc(row.starts_at),
                 ends_at=as_utc(row.ends_at) if row.ends_at else None,
                 incident_open=is_open(row.incident_status),
-            )
-        outcome = decide(known, alert, now)
-        if outcome is Outcome.OPEN:
-            applied.opened += _open(conn, hooks, policy, alert, fp, now)
-        elif outcome is Outcome.REFRESH and row is not None:
-            _touch(conn, row.id, alert, now)
-        elif outcome is Outcome.RESOLVE and row is not None:
-            _touch(conn, row.id, alert, now, status="resolved", ends_at=alert.ends_at)
-            applied.resolved += _maybe_resolve(conn, hooks, row.incident_id, now)
-        else:
-            applied.ignored += 1
-    return applied
+            ),
+        )
+    return out
 
 
 def _open(
@@ -83,7 +124,7 @@ def _open(
     alert: Alert,
     fp: str,
     now: datetime,
-) -> int:
+) -> tuple[int, int, bool]:
     route = policy.route_for(alert.labels)
     key = group_key(alert.labels, route.group_by)
     incident_id = find_open(conn, key)
@@ -103,23 +144,24 @@ def _open(
         "last_received_at": now,
     }
     if existing is None:
-        conn.execute(
-            insert(alerts).values(
-                incident_id=incident_id,
-                fingerprint=fp,
-                first_received_at=now,
-                receive_count=1,
+        result = conn.execute(
+            _INSERT_ALERT,
+            {
+                "incident_id": incident_id,
+                "fingerprint": fp,
+                "first_received_at": now,
+                "receive_count": 1,
                 **values,
-            )
+            },
         )
-    else:
-        # The alert fired again while its group's incident stayed open: reuse its row.
-        conn.execute(
-            update(alerts)
-            .where(alerts.c.id == existing)
-            .values(receive_count=alerts.c.receive_count + 1, **values)
-        )
-    return int(created)
+        return incident_id, int(result.inserted_primary_key[0]), created  # type: ignore[index]
+    # The alert fired again while its group's incident stayed open: reuse its row.
+    conn.execute(
+        update(alerts)
+        .where(alerts.c.id == existing)
+        .values(receive_count=alerts.c.receive_count + 1, **values)
+    )
+    return incident_id, int(existing), created
 
 
 def _new_incident(
@@ -154,21 +196,16 @@ def _new_incident(
     )
 
 
-def _touch(
-    conn: Connection,
-    alert_id: int,
-    alert: Alert,
-    now: datetime,
-    **changes: object,
-) -> None:
+def _resolve_alert(conn: Connection, alert_id: int, alert: Alert, now: datetime) -> None:
     conn.execute(
         update(alerts)
         .where(alerts.c.id == alert_id)
         .values(
+            status="resolved",
+            ends_at=alert.ends_at,
             last_received_at=now,
             receive_count=alerts.c.receive_count + 1,
             annotations=alert.annotations,
-            **changes,
         )
     )
 

@@ -8,6 +8,7 @@ surfaces as StoreUnavailable, which the API answers with 503 and Retry-After.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,9 @@ class Store:
         self.busy_timeout = busy_timeout
         self.retry_after = retry_after
         self.engine = _create_engine(url, busy_timeout, pool_size)
+        # SQLite has one writer at a time; queueing this process's writers on a lock hands the
+        # database over at once, where SQLite's busy handler would sleep and poll.
+        self._write_lock = threading.RLock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -50,7 +54,7 @@ class Store:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """Yield a connection in a write transaction; commit on success, roll back on error."""
-        with self._translated():
+        with self._writer(), self._translated():
             with self.engine.connect() as conn:
                 conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
                 with conn.begin():
@@ -66,6 +70,21 @@ class Store:
     def dispose(self) -> None:
         """Close every pooled connection (at shutdown, and in tests between databases)."""
         self.engine.dispose()
+
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        if self._write_lock is None:
+            yield
+            return
+        if not self._write_lock.acquire(timeout=self.busy_timeout):
+            raise StoreUnavailable(
+                f"database busy: another write held it for over {self.busy_timeout}s",
+                self.retry_after,
+            )
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     @contextmanager
     def _translated(self) -> Iterator[None]:

@@ -278,6 +278,7 @@ def main() -> int:
         print(f"{NODE_EXPORTER} missing: install Debian's prometheus-node-exporter (`make peers`)")
         return 1
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="tocsin-bench-") as workdir:
         agent = bench_agent(Path(workdir))
     node = bench_node_exporter()
@@ -285,5 +286,9 @@ def main() -> int:
         f"{CYCLES:,} cycles, {SCRAPES:,} scrapes each, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
     )
     print("\n".join(report(agent, node)))
-    print(f"(benchmark took {time.monotonic() - started:.0f} s)")
+    print(
+        f"(benchmark took {time.monotonic() - started:.0f} s; load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after: other work on the "
+        "machine slows both exporters)"
+    )
     return 0

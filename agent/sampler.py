@@ -96,7 +96,7 @@ class Sampler:
             network_fstypes=network_fstypes,
             exclude_mountpoints=exclude_mountpoints,
         )
-        self._noted: set[str] = set()
+        self._noted: frozenset[str] = frozenset()
 
     def sample(self) -> Sample:
         """Take one pass; the first has counters and the gauges that need no previous reading."""
@@ -109,26 +109,28 @@ class Sampler:
         self._disk.collect(reading, started)
         self._network.collect(reading)
         self._filesystem.collect(reading, started)
-        if reading.notes:
-            self._log_new(reading.notes)
+        notes = tuple(reading.notes)
+        if notes or self._noted:
+            self._log_new(notes)
         return Sample(
             taken_at=taken_at,
             gauges=tuple(reading.gauges),
             counters=tuple(reading.counters),
             duration_seconds=self._clock() - started,
-            notes=tuple(reading.notes),
+            notes=notes,
         )
 
     def close(self) -> None:
         """Stop the filesystem worker thread."""
         self._filesystem.close()
 
-    def _log_new(self, notes: list[str]) -> None:
-        # A missing source stays missing every pass: say so once, not every 10 seconds.
+    def _log_new(self, notes: tuple[str, ...]) -> None:
+        # A missing source or a stuck mount stays so pass after pass: log it when it appears,
+        # not every 10 seconds, and again only if it goes away and comes back.
         for note in notes:
-            if note not in self._noted and len(self._noted) < 1024:
-                self._noted.add(note)
+            if note not in self._noted:
                 log.warning("%s", note)
+        self._noted = frozenset(notes)
 
 
 def sample_with_rates(

@@ -148,6 +148,7 @@ class FilesystemCollector:
         self._disk_partitions = disk_partitions
         self._disk_usage = disk_usage
         self._reader = UsageReader(disk_usage, fs_timeout)
+        self._timeout = fs_timeout
         self._network_fstypes = frozenset(network_fstypes)
         self._refresh_seconds = mount_refresh_seconds
         self._select = functools.partial(
@@ -185,7 +186,10 @@ class FilesystemCollector:
             hung = mount.mountpoint in stuck
             gauges.append(Series(STUCK, mount.labels, 1.0 if hung else 0.0))
             if hung:
-                reading.notes.append(f"filesystem {mount.mountpoint} is not answering statvfs")
+                reading.notes.append(
+                    f"filesystem {mount.mountpoint} did not answer statvfs within "
+                    f"{self._timeout:g}s; skipped until it answers"
+                )
 
     def close(self) -> None:
         """Let the worker thread exit."""

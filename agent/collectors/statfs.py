@@ -117,12 +117,8 @@ class UsageReader:
                 with self._lock:
                     self._stuck.add(hung)
         if hung is not None:
+            # The sampler reports the stuck mount (a metric, a note logged when it appears).
             self._jobs = None
-            log.warning(
-                "filesystem %s did not answer statvfs within %gs; skipping it until it answers",
-                hung,
-                self._timeout,
-            )
 
     def _recovered(self, mountpoint: str) -> None:
         with self._lock:

@@ -48,6 +48,14 @@ def test_check_config_accepts_a_good_file(tmp_path: Path) -> None:
     assert "OK: 14 rules, /metrics on 127.0.0.1:9101, pushing to http://127.0.0.1:9093" in out
 
 
+def test_check_config_hides_push_url_credentials(tmp_path: Path) -> None:
+    config = tmp_path / "agent.yml"
+    config.write_text("push: {url: 'https://user:hunter2@127.0.0.1:9093'}\n")
+    code, out, _ = invoke("check-config", str(config))
+    assert code == 0
+    assert "pushing to https://***@127.0.0.1:9093" in out and "hunter2" not in out
+
+
 @pytest.mark.parametrize(
     ("files", "expected"),
     [

@@ -149,6 +149,32 @@ def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.yml", env=ENV)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://user:hunter2@bridge:8080",
+        "user:hunter2@bridge:8080",
+        "https://user:hunter2@[::1",
+        "gopher://bridge/?token=hunter2",
+        "https://user:hunter2@",
+    ],
+)
+def test_bad_push_url_is_named_without_its_credentials(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, f"push: {{url: '{url}'}}\n"), env=ENV)
+    assert "'push.url' is '" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_push_url_credentials_never_appear_in_repr(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, "push: {url: 'https://user:hunter2@b:1/?token=hunter2'}\n"), env=ENV
+    )
+    assert config.push is not None
+    assert "hunter2" not in repr(config)
+    assert config.push.display == "https://***@b:1/?***"
+
+
 def test_token_file_content_is_never_echoed(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("")
     path = write(tmp_path, "push: {url: 'http://b', token_file: token}\n")

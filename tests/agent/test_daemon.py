@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,6 +232,99 @@ def test_valid_reload_switches_rules(tmp_path: Path) -> None:
     agent.request_stop()
     thread.join(5)
     assert agent.config is new
+
+
+def scrape(port: int) -> bytes:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return bytes(response.read())
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+def test_reload_to_a_taken_listen_address_changes_nothing(tmp_path: Path, taken_port: int) -> None:
+    config = make_config(tmp_path, None, listen=("127.0.0.1", 0))
+    agent = Agent(config, sampler_factory=lambda _: ScriptedSampler(cpu(0.95)))
+    agent.start()
+    try:
+        assert agent.server is not None
+        port = agent.server.port
+        new = make_config(tmp_path, None, listen=("127.0.0.1", taken_port), rules=())
+        with pytest.raises(ConfigError, match=f"'listen' 127.0.0.1:{taken_port} cannot be opened"):
+            agent.reload(new)
+        assert agent.config is config
+        assert [t.alert.labels[0] for t in agent.tick()] == [("alertname", "HostCpuHigh")]
+        assert b"tocsin_cpu_usage_ratio 0.95" in scrape(port)
+    finally:
+        agent.stop()
+
+
+def test_sighup_with_a_taken_listen_address_logs_one_line_and_keeps_serving(
+    tmp_path: Path, taken_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(tmp_path, None, interval=0.05, listen=("127.0.0.1", 0))
+    new = make_config(tmp_path, None, interval=0.05, listen=("127.0.0.1", taken_port))
+    agent = Agent(config, sampler_factory=lambda _: ScriptedSampler(cpu(0.1)))
+    loaded = threading.Event()
+
+    def load() -> AgentConfig:
+        loaded.set()
+        return new
+
+    thread = run_in_thread(agent, load)
+    agent.request_reload()
+    assert loaded.wait(5)
+    deadline = time.monotonic() + 5
+    while not any(r.levelname == "ERROR" for r in caplog.records) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert agent.server is not None
+    assert b"tocsin_cpu_usage_ratio" in scrape(agent.server.port)
+    agent.request_stop()
+    thread.join(5)
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors[0].startswith("reload refused, keeping the running config: test: 'listen'")
+    assert agent.config is config
+
+
+def test_reload_to_another_name_for_the_same_port_moves_the_listener(tmp_path: Path) -> None:
+    agent = Agent(
+        make_config(tmp_path, None, listen=("127.0.0.1", 0)),
+        sampler_factory=lambda _: ScriptedSampler(cpu(0.5)),
+    )
+    agent.start()
+    try:
+        assert agent.server is not None
+        port = agent.server.port
+        new = make_config(tmp_path, None, listen=("localhost", port))
+        agent.reload(new)
+        assert agent.config is new
+        agent.tick()
+        assert b"tocsin_cpu_usage_ratio 0.5" in scrape(port)
+    finally:
+        agent.stop()
+
+
+def test_reload_to_a_foreign_address_on_the_same_port_puts_the_old_listener_back(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path, None, listen=("127.0.0.1", 0))
+    agent = Agent(config, sampler_factory=lambda _: ScriptedSampler(cpu(0.5)))
+    agent.start()
+    try:
+        assert agent.server is not None
+        port = agent.server.port
+        with pytest.raises(ConfigError, match="cannot be opened"):
+            agent.reload(make_config(tmp_path, None, listen=("192.0.2.1", port)))
+        agent.tick()
+        assert agent.config is config
+        assert b"tocsin_cpu_usage_ratio 0.5" in scrape(port)
+    finally:
+        agent.stop()
 
 
 def test_systemd_gets_ready_and_watchdog_pings(tmp_path: Path) -> None:

@@ -200,7 +200,7 @@ def test_messages_never_show_credentials_in_the_url() -> None:
     with pytest.raises(PushUnavailable) as caught:
         Client("http://user:pw@127.0.0.1:9", None, timeout=1.0).post_alerts([FIRING], 0.0, 1.0)
     assert "pw" not in str(caught.value)
-    assert "http://127.0.0.1:9/api/v2/alerts" in str(caught.value)
+    assert "http://***@127.0.0.1:9/api/v2/alerts" in str(caught.value)
 
 
 def test_a_waiting_refresh_never_undoes_a_later_resolution(

@@ -146,3 +146,21 @@ def test_memory_gauge_reflects_the_injected_reading(clock: Clock) -> None:
     sample = fake_sampler(clock, memory_info=lambda: info).sample()
     assert [s.value for s in sample.gauge("tocsin_memory_used_ratio")] == [0.9]
     assert [s.value for s in sample.gauge("tocsin_swap_used_ratio")] == [0.1]
+
+
+def test_a_problem_that_clears_and_returns_is_logged_again(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    meminfo = scripted([PermissionError("meminfo"), MEMORY, PermissionError("meminfo")])
+
+    def memory_info() -> MemoryInfo:
+        answer = meminfo()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    sampler = fake_sampler(clock, memory_info=memory_info)
+    with caplog.at_level(logging.WARNING, logger="agent.sampler"):
+        for _ in range(3):
+            sampler.sample()
+    assert [r.getMessage() for r in caplog.records] == ["memory unavailable: meminfo"] * 2

@@ -95,7 +95,7 @@ def sample(as_json: bool, config_path: Path | None, pause: float) -> None:
 def check_config(path: Path) -> None:
     """Validate a config file and the rules it names; exit 78 if anything is wrong."""
     config = load_config(path)
-    push = f"pushing to {config.push.url}" if config.push else "not pushing"
+    push = f"pushing to {config.push.display}" if config.push else "not pushing"
     listen = (
         f"/metrics on {config.listen[0]}:{config.listen[1]}" if config.listen else "no /metrics"
     )

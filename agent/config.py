@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from agent.durations import parse_duration, parse_size
 from agent.errors import ConfigError
 from agent.rules import Rule, load_bundled_rules, load_rules_file, parse_rule
+from agent.urls import redact_url
 from agent.yamlsrc import LinedDict, load_file
 
 DEFAULT_LISTEN = ("127.0.0.1", 9101)
@@ -44,12 +45,20 @@ _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 @dataclass(frozen=True)
 class PushConfig:
-    """Where alerts and heartbeats go; the token never appears in repr or messages."""
+    """Where alerts and heartbeats go; the token and URL credentials never appear in repr."""
 
-    url: str
+    url: str = field(repr=False)
     token: str | None = field(default=None, repr=False)
     resend: float = DEFAULT_RESEND
     timeout: float = DEFAULT_PUSH_TIMEOUT
+
+    @property
+    def display(self) -> str:
+        """Return the URL as messages and logs may show it: no credentials, no query."""
+        return redact_url(self.url)
+
+    def __repr__(self) -> str:
+        return f"PushConfig(url={self.display!r}, resend={self.resend!r}, timeout={self.timeout!r})"
 
 
 @dataclass(frozen=True)
@@ -126,13 +135,20 @@ class _Reader:
             if key not in allowed:
                 raise self.fail(key, f"is not a known key; use one of {', '.join(allowed)}")
 
-    def parsed(self, key: str, parse: Callable[[Any], Any], default: Any, expected: str) -> Any:
+    def parsed(
+        self,
+        key: str,
+        parse: Callable[[Any], Any],
+        default: Any,
+        expected: str,
+        show: Callable[[Any], str] = repr,
+    ) -> Any:
         if key not in self.node or self.node[key] is None:
             return default
         try:
             return parse(self.node[key])
         except (ValueError, TypeError):
-            raise self.fail(key, f"is {self.node[key]!r}; expected {expected}") from None
+            raise self.fail(key, f"is {show(self.node[key])}; expected {expected}") from None
 
     def child(self, key: str) -> _Reader | None:
         value = self.node.get(key)
@@ -162,6 +178,11 @@ def _url(text: Any) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("bad url")
     return str(text).rstrip("/")
+
+
+def _shown_url(value: Any) -> str:
+    """Quote a bad URL for a message without the credentials or query it may carry."""
+    return repr(redact_url(str(value)))
 
 
 def _regex(text: Any) -> str:
@@ -231,7 +252,7 @@ def _push(reader: _Reader | None, base: Path) -> PushConfig | None:
             "url", "is missing; give the receiver's base URL, e.g. http://bridge:8080"
         )
     return PushConfig(
-        url=reader.parsed("url", _url, None, "an http:// or https:// URL"),
+        url=reader.parsed("url", _url, None, "an http:// or https:// URL", _shown_url),
         token=_token(reader, base),
         resend=reader.parsed("resend", _positive_duration, DEFAULT_RESEND, "a duration like '1m'"),
         timeout=reader.parsed(

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
 from agent.errors import PushRejected, PushUnavailable
 from agent.evaluator import AlertState
+from agent.urls import redact_url
 
 log = logging.getLogger(__name__)
 USER_AGENT = "tocsin-agent/0.1"
@@ -121,9 +121,8 @@ class Receiver:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = url.rstrip("/")
-        parts = urlsplit(self.url)
-        # Messages name the receiver without any user:password@ a URL may carry.
-        self.display = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        # Messages name the receiver without any user:password@ or query a URL may carry.
+        self.display = redact_url(self.url)
         self.timeout = timeout
         self._clock = clock
         self._session = session or requests.Session()
@@ -132,7 +131,7 @@ class Receiver:
             self._headers["Authorization"] = f"Bearer {token}"
 
     def _post(self, path: str, body: Any) -> requests.Response:
-        target = self.display + path
+        target = redact_url(self.url + path)
         try:
             response = self._session.post(
                 self.url + path, data=json.dumps(body), headers=self._headers, timeout=self.timeout

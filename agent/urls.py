@@ -1,0 +1,20 @@
+"""URLs as messages and logs may show them: no user:password@, no query string, no fragment."""
+
+from __future__ import annotations
+
+HIDDEN = "***"
+
+
+def redact_url(url: str) -> str:
+    """Return `url` fit for a message: its credentials and query (where tokens hide) hidden.
+
+    Plain text work, no parser: a URL too malformed to parse is exactly the one an error
+    message shows, and it must not leak either.
+    """
+    base, _, query = url.partition("#")[0].partition("?")
+    scheme, sep, rest = base.partition("://")
+    if not sep:
+        scheme, rest = "", base
+    if "@" in rest:
+        rest = f"{HIDDEN}@{rest.rpartition('@')[2]}"
+    return f"{scheme}{sep}{rest}" + (f"?{HIDDEN}" if query else "")

@@ -2,7 +2,8 @@
 
 The loop never touches the network: transitions are spooled to disk and a separate thread
 delivers them. SIGTERM stops cleanly (state saved, undelivered alerts kept in the spool),
-SIGHUP reloads the config and keeps the running one if the new one is invalid.
+SIGHUP reloads the config all or nothing: the running one stays if the new one is invalid
+or its /metrics address cannot be opened.
 """
 
 from __future__ import annotations
@@ -136,14 +137,48 @@ class Agent:
 
     def _start_server(self) -> None:
         if self.config.listen is not None:
-            host, port = self.config.listen
+            self.server = self._open_server(self.config.source, *self.config.listen)
+
+    def _open_server(self, source: str, host: str, port: int) -> ServerHandle:
+        try:
+            server = self.exposition.serve(host, port)
+        except OSError as exc:
+            raise ConfigError(
+                f"{source}: 'listen' {host}:{port} cannot be opened: {exc.strerror}"
+            ) from exc
+        log.info("serving /metrics on http://%s:%d/metrics", host, server.port)
+        return server
+
+    def _rebind(self, new: AgentConfig) -> None:
+        """Move /metrics to the new address, or raise ConfigError with the old one still served."""
+        if new.listen == self.config.listen:
+            return
+        if new.listen is None:
+            if self.server is not None:
+                self.server.close()
+            self.server = None
+            return
+        old = self.server
+        try:
+            server = self._open_server(new.source, *new.listen)
+        except ConfigError as refused:
+            if old is None or new.listen[1] != old.port:
+                raise
+            # The old listener may hold the very port (127.0.0.1:9101 -> 0.0.0.0:9101): retry
+            # without it, and put it back on its own port if the new address still fails.
+            old.close()
+            self.server = None
             try:
-                self.server = self.exposition.serve(host, port)
-            except OSError as exc:
-                raise ConfigError(
-                    f"{self.config.source}: 'listen' {host}:{port} cannot be opened: {exc.strerror}"
-                ) from exc
-            log.info("serving /metrics on http://%s:%d/metrics", host, self.server.port)
+                server = self._open_server(new.source, *new.listen)
+            except ConfigError:
+                try:
+                    self.server = self._open_server(self.config.source, old.host, old.port)
+                except ConfigError as lost:
+                    raise ConfigError(f"{refused}; and the old listener is gone: {lost}") from lost
+                raise refused from refused.__cause__
+        if self.server is not None:
+            self.server.close()
+        self.server = server
 
     def tick(self) -> list[Transition]:
         """Run one cycle: sample, evaluate, spool transitions, save state, re-send, render."""
@@ -188,7 +223,11 @@ class Agent:
             self.pusher.refresh(firing)
 
     def reload(self, config: AgentConfig) -> None:
-        """Switch to a new config, keeping alert state; sockets and threads change only if needed."""
+        """Switch to a new config, keeping alert state; sockets and threads change only if needed.
+
+        The /metrics listener moves first: if it cannot, ConfigError leaves everything as it was.
+        """
+        self._rebind(config)
         old, self.config = self.config, config
         self._evaluator = Evaluator(config.rules, config.base_labels)
         if config.sampler != old.sampler:
@@ -204,11 +243,6 @@ class Agent:
             if self.pusher is not None:
                 self.pusher.stop()
             self._start_pusher()
-        if config.listen != old.listen:
-            if self.server is not None:
-                self.server.close()
-                self.server = None
-            self._start_server()
         if config.state_dir != old.state_dir:
             self._store = StateStore(config.state_dir / STATE_FILE)
             self._store.save(self.states, self.clock())

@@ -24,7 +24,7 @@ from prometheus_client.samples import Sample as PromSample
 from prometheus_client.utils import floatToGoString
 
 from agent.collectors import HELP
-from agent.sample import Sample, Series
+from agent.sample import Sample
 
 log = logging.getLogger(__name__)
 
@@ -37,32 +37,41 @@ class SampleCollector(Collector):
 
     def __init__(self) -> None:
         self._families: list[Metric] = []
+        # One family object per metric name, refilled each update: building a Metric
+        # validates its name, and the set of names hardly ever changes.
+        self._known: dict[str, Metric] = {}
 
     def update(self, sample: Sample) -> None:
         """Replace what the next render publishes with this sample."""
-        families = _families(sample.gauges, "gauge") + _families(sample.counters, "counter")
-        duration = Metric(SAMPLE_DURATION, SAMPLE_DURATION_HELP, "gauge")
-        duration.samples = [PromSample(SAMPLE_DURATION, {}, sample.duration_seconds)]
-        families.append(duration)
+        samples: dict[str, list[PromSample]] = {}
+        for kind, series in (("gauge", sample.gauges), ("counter", sample.counters)):
+            for one in series:
+                members = samples.get(one.name)
+                if members is None:
+                    members = samples[one.name] = []
+                    self._family(one.name, kind)
+                labels = one.labels if isinstance(one.labels, dict) else dict(one.labels)
+                members.append(PromSample(one.name, labels, one.value))
+        samples[SAMPLE_DURATION] = [PromSample(SAMPLE_DURATION, {}, sample.duration_seconds)]
+        families = []
+        for name, members in samples.items():
+            family = self._family(name, "gauge")
+            family.samples = members
+            families.append(family)
         self._families = families
 
     def collect(self) -> Iterator[Metric]:
         """Yield the families of the last update (none before the first)."""
         return iter(self._families)
 
-
-def _families(series: tuple[Series, ...], kind: str) -> list[Metric]:
-    """Group series by name into families, sharing the series' label dicts (never mutated)."""
-    families: dict[str, Metric] = {}
-    for one in series:
-        family = families.get(one.name)
+    def _family(self, name: str, kind: str) -> Metric:
+        family = self._known.get(name)
         if family is None:
             # A counter family is named without _total; its samples carry the suffix.
-            base = one.name.removesuffix("_total") if kind == "counter" else one.name
-            family = families[one.name] = Metric(base, HELP.get(one.name, one.name), kind)
-        labels = one.labels if isinstance(one.labels, dict) else dict(one.labels)
-        family.samples.append(PromSample(one.name, labels, one.value))
-    return list(families.values())
+            base = name.removesuffix("_total") if kind == "counter" else name
+            help_text = SAMPLE_DURATION_HELP if name == SAMPLE_DURATION else HELP.get(name, name)
+            family = self._known[name] = Metric(base, help_text, kind)
+        return family
 
 
 def render(registry: Collector) -> bytes:

@@ -1,7 +1,9 @@
 """Read filesystem usage on a worker thread, so a hung mount costs one timeout, once.
 
 statvfs() on a dead NFS server or a wedged FUSE daemon blocks in the kernel and cannot be
-interrupted. The sampler therefore hands the calls to a worker thread. Each pass collects the
+interrupted. The filesystem collector therefore hands the calls for such filesystems (local
+block-device filesystems answer from memory and are read directly) to a worker thread. Each
+pass collects the
 answers to the reads started at the end of the previous pass (the first pass waits for its own)
 and starts the reads for the next one, so in steady state sampling never waits on a filesystem:
 usage is at most one interval old, which is fine for something that fills over hours.

@@ -68,10 +68,10 @@ class Field:
 
 @dataclass(frozen=True)
 class Message:
-    """Everything a page shows, channel-neutral."""
+    """Everything a page shows, channel-neutral; a notice (a report) has no incident id."""
 
     event: str
-    incident_id: int
+    incident_id: int | None
     priority: str
     priority_name: str
     title: str
@@ -88,7 +88,9 @@ class Message:
 
     @property
     def headline(self) -> str:
-        """Return the one-line subject: priority, what happened, title."""
+        """Return the one-line subject: priority, what happened, title (a notice: its title)."""
+        if self.incident_id is None:
+            return self.title
         what = HEADLINES.get(self.event, self.event)
         name = f" {self.priority_name}" if self.priority_name else ""
         return f"[{self.priority}{name}] {what}: {self.title}"
@@ -98,10 +100,13 @@ class Message:
         return [Field(f.label, clip(f.text), f.url) for f in self._fields()]
 
     def _fields(self) -> list[Field]:
-        lines = [Field("Priority", f"{self.priority} {self.priority_name}".strip())]
+        lines = []
+        if self.priority or self.priority_name:
+            lines.append(Field("Priority", f"{self.priority} {self.priority_name}".strip()))
         if self.detail:
             lines.append(Field("Event", self.detail))
-        lines.append(Field("Status", self.status))
+        if self.status:
+            lines.append(Field("Status", self.status))
         if self.host:
             lines.append(Field("Host", self.host))
         if self.service:

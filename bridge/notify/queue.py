@@ -78,13 +78,16 @@ def _row(raw: Any) -> Row:
     )
 
 
-def idempotency_key(event_id: int, channel: str, recipient: str | None) -> str:
-    """Return the stable key of one delivery: the same event to the same place is one page."""
-    readable = f"tocsin-{event_id}-{channel}-{recipient or 'all'}"
+def safe_key(readable: str, prefix: str) -> str:
+    """Return `readable` if it can travel as a header value, else `prefix` and its digest."""
     if len(readable) <= 100 and readable.isascii() and " " not in readable:
         return readable
-    digest = hashlib.sha256(readable.encode()).hexdigest()[:40]
-    return f"tocsin-{event_id}-{digest}"
+    return f"{prefix}{hashlib.sha256(readable.encode()).hexdigest()[:40]}"
+
+
+def idempotency_key(event_id: int, channel: str, recipient: str | None) -> str:
+    """Return the stable key of one delivery: the same event to the same place is one page."""
+    return safe_key(f"tocsin-{event_id}-{channel}-{recipient or 'all'}", f"tocsin-{event_id}-")
 
 
 def enqueue(
@@ -98,7 +101,30 @@ def enqueue(
     now: datetime,
 ) -> bool:
     """Insert a pending row unless one with the same key exists; return whether it was added."""
-    key = idempotency_key(event_id, channel, recipient)
+    return insert_once(
+        conn,
+        key=idempotency_key(event_id, channel, recipient),
+        channel=channel,
+        payload=payload,
+        now=now,
+        recipient=recipient,
+        event_id=event_id,
+        incident_id=incident_id,
+    )
+
+
+def insert_once(
+    conn: Connection,
+    *,
+    key: str,
+    channel: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+    recipient: str | None = None,
+    event_id: int | None = None,
+    incident_id: int | None = None,
+) -> bool:
+    """Insert a pending row under `key` unless it exists; rows about no event carry no ids."""
     exists = conn.execute(select(outbox.c.id).where(outbox.c.idempotency_key == key)).first()
     if exists is not None:
         return False

@@ -15,16 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, update
 
 from bridge import timers
 from bridge.clock import Clock, as_utc, rfc3339, utcnow
-from bridge.notify.message import Message
+from bridge.notify.notices import Notice, enqueue_notice
 from bridge.policy.model import Policy, ReportSchedule
 from bridge.reports.query import load_report
 from bridge.reports.render import report_to_dict, to_table
 from bridge.store.db import Store
-from bridge.store.schema import outbox
 from bridge.store.schema import timers as timers_table
 
 if TYPE_CHECKING:
@@ -37,11 +36,13 @@ EVENT = "report.sla"  # the `event` of a report's webhook body, beside the incid
 
 @dataclass(frozen=True)
 class ReportMessage:
-    """One report for one channel: the subject, the text for people and the JSON for machines."""
+    """One report for one channel: its period (in the schedule's zone), text and JSON document."""
 
     channel: str
     key: str
-    subject: str
+    schedule: str
+    since: datetime
+    until: datetime
     text: str
     document: dict[str, Any]
 
@@ -92,13 +93,14 @@ def report_messages(
     """Build the report of the period ending at `until` for each of the schedule's channels."""
     since = until - schedule.period
     report = load_report(conn, policy, since=since, until=until, now=now)
-    subject = f"SLA report '{schedule.name}' {rfc3339(since)} .. {rfc3339(until)}"
     text, document = to_table(report), report_to_dict(report)
     return [
         ReportMessage(
             channel=channel,
             key=f"report:{schedule.name}:{rfc3339(until)}:{channel}",
-            subject=subject,
+            schedule=schedule.name,
+            since=since.astimezone(schedule.timezone),
+            until=until.astimezone(schedule.timezone),
             text=text,
             document=document,
         )
@@ -144,30 +146,18 @@ def handler(policy: Callable[[], Policy], send: ReportSender) -> timers.TimerHan
 
 def outbox_sender(conn: Connection, message: ReportMessage, now: datetime) -> None:
     """Queue a report in the notifier's outbox, once per key, for its delivery worker to send."""
-    if conn.execute(select(outbox.c.id).where(outbox.c.idempotency_key == message.key)).first():
-        return
     document = message.document
-    page = Message(
+    notice = Notice(
         event=EVENT,
-        incident_id=0,
-        priority="SLA",
-        priority_name="report",
-        title=message.subject,
-        status=f"{document['since']} .. {document['until']}",
+        channel=message.channel,
+        key=message.key,
         summary=message.text,
+        detail=f"'{message.schedule}' report, {document['since']} .. {document['until']}",
+        since=message.since,
+        until=message.until,
+        fields={"report": document},
     )
-    body = {"event": EVENT, "occurred_at": rfc3339(now), "report": document}
-    conn.execute(
-        insert(outbox).values(
-            channel=message.channel,
-            idempotency_key=message.key,
-            payload={"body": body, "message": page.to_json(), "to": []},
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
+    enqueue_notice(conn, notice, now)
 
 
 class ReportTimers:

@@ -26,7 +26,8 @@ def build_email(notification: Notification, sender: str, to: tuple[str, ...]) ->
     mail["Date"] = formatdate(usegmt=True)
     # A retried page keeps its Message-ID, so mail clients and archives can fold repeats.
     mail["Message-ID"] = f"<{notification.key}@tocsin>"
-    mail["X-Tocsin-Incident"] = str(message.incident_id)
+    if message.incident_id is not None:
+        mail["X-Tocsin-Incident"] = str(message.incident_id)
     mail.set_content(as_text(message), charset="utf-8")
     mail.add_alternative(as_html(message), subtype="html", charset="utf-8")
     return mail

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 
 from bridge import migrations, timers
+from bridge.notify.message import Message
 from bridge.notify.worker import DeliveryWorker
 from bridge.policy.load import bundled_policy_path, parse_policy
 from bridge.policy.model import Policy, ReportSchedule
@@ -23,7 +24,7 @@ from bridge.reports.scheduled import (
 )
 from bridge.runtime import build_runtime
 from bridge.store.db import Store
-from bridge.store.schema import incidents, metadata
+from bridge.store.schema import incidents, metadata, outbox
 from tests.bridge.helpers import FakeClock, config_for
 from tests.bridge.notify.receiver import receiving
 
@@ -174,7 +175,13 @@ def test_runtime_delivers_a_due_report_to_a_webhook_channel(sqlite_url: str) -> 
         delivery.run_once()
         with runtime.store.connect() as conn:
             assert pending(conn) == [("weekly", MONDAY_9 + timedelta(days=7))]
+            row = conn.execute(select(outbox)).one()
         runtime.store.dispose()
+    assert (row.event_id, row.incident_id) == (None, None)
+    assert row.idempotency_key == "report:weekly:2026-03-02T01:00:00Z:ops-hook"
+    assert (
+        Message.from_json(row.payload["message"]).headline == "SLA report 2026-02-23 – 2026-03-02"
+    )
     bodies = [r.json for r in receiver.received]
     assert [(b["event"], b["report"]["until"]) for b in bodies] == [
         ("report.sla", "2026-03-02T01:00:00Z")

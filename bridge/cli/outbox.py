@@ -51,9 +51,10 @@ def list_(
     click.echo(f"pending {counts['pending']}, dead {counts['dead']}")
     for entry in answer["entries"]:
         to = f" ({entry['recipient']})" if entry["recipient"] else ""
+        about = f"incident #{entry['incident_id']} " if entry["incident_id"] is not None else ""
         click.echo(
-            f"#{entry['id']} {entry['status']} {entry['channel']}{to} incident "
-            f"#{entry['incident_id']} {entry['event']} attempts {entry['attempts']}"
+            f"#{entry['id']} {entry['status']} {entry['channel']}{to} {about}"
+            f"{entry['event']} attempts {entry['attempts']}"
         )
         if entry["last_error"]:
             click.echo(f"  last error: {entry['last_error']}")

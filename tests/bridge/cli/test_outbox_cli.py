@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from bridge.app import create_app
 from bridge.cli import main
 from bridge.notify import queue
+from bridge.notify.notices import Notice, enqueue_notice
 from bridge.runtime import Runtime
 from tests.bridge.helpers import OPERATOR, FakeClock, make_runtime
 
@@ -61,6 +62,15 @@ def test_list_shows_dead_letters_and_why(runtime: Runtime, url: str) -> None:
     assert (
         f"#{entry_id} dead ops-chat (carol)" in out and "last error: ops-chat: errcode 93000" in out
     )
+
+
+def test_list_shows_a_report_without_an_incident(runtime: Runtime, url: str) -> None:
+    notice = Notice(event="report.sla", channel="ops-chat", key="report:weekly:x:ops-chat")
+    with runtime.store.begin() as conn:
+        enqueue_notice(conn, notice, runtime.clock())
+    code, out = run(url, "list")
+    assert code == 0
+    assert "pending ops-chat report.sla attempts 0" in out and "#None" not in out
 
 
 def test_retry_makes_them_due_again(runtime: Runtime, url: str) -> None:

@@ -11,6 +11,7 @@ BridgeError
  ├── AuthError            no or unknown credentials (HTTP 401)
  │    └── Forbidden       credentials of the wrong role (HTTP 403)
  ├── DeliveryFailed       a notification channel refused or did not answer (retried by the outbox)
+ │    └── DeliveryRefused a receiver refused it for good (4xx): a dead letter at once, no retry
  └── ClientError          the CLI could not talk to a bridge (exit 69, EX_UNAVAILABLE)
 """
 
@@ -85,6 +86,10 @@ class DeliveryFailed(BridgeError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class DeliveryRefused(DeliveryFailed):
+    """The receiver answered that this request is wrong (bad URL, token, payload): never retried."""
 
 
 class ClientError(BridgeError):

@@ -2,7 +2,8 @@
 
 A row is marked delivered only after its receiver accepted it; a failure is retried after
 base * 2^(attempts-1) seconds (capped, with jitter so a recovered receiver is not hit by every
-replica at once) until max_attempts, then it is a dead letter keeping the last reason. The state
+replica at once) until max_attempts, then it is a dead letter keeping the last reason. A receiver
+that refuses the request itself (4xx but 408/409/425/429) makes it a dead letter at once. The state
 lives in the table, so a restarted bridge simply claims the rows still pending.
 """
 
@@ -24,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.clock import Clock, utcnow
 from bridge.config import Smtp
-from bridge.errors import BridgeError, ConfigError
+from bridge.errors import BridgeError, ConfigError, DeliveryRefused
 from bridge.metrics import Metrics
 from bridge.notify import queue
 from bridge.notify.channels import Notification, Sender
@@ -193,6 +194,9 @@ class DeliveryWorker:
                     to=tuple(payload.get("to") or ()),
                 )
             )
+        except DeliveryRefused as exc:
+            self._failed(row, channel_type, exc.message, None, refused=True)
+            return
         except BridgeError as exc:
             self._failed(row, channel_type, exc.message, getattr(exc, "retry_after", None))
             return
@@ -205,19 +209,28 @@ class DeliveryWorker:
         self.metrics.notifications.labels(channel_type=channel_type, result="delivered").inc()
 
     def _failed(
-        self, row: queue.Row, channel_type: str, reason: str, retry_after: float | None
+        self,
+        row: queue.Row,
+        channel_type: str,
+        reason: str,
+        retry_after: float | None,
+        *,
+        refused: bool = False,
     ) -> None:
         attempts = row.attempts + 1
         now = self.clock()
         retry_at = None
-        if attempts < self.retry.max_attempts:
+        if not refused and attempts < self.retry.max_attempts:
             wait = max(self.retry.delay(attempts, self.rand()), retry_after or 0.0)
             retry_at = now + timedelta(seconds=min(wait, self.retry.cap))
         with self.store.begin() as conn:
             queue.mark_failed(conn, row, worker=self.name, error=reason, retry_at=retry_at)
         result = "failed" if retry_at else "dead"
         self.metrics.notifications.labels(channel_type=channel_type, result=result).inc()
-        if retry_at is None:
+        if refused:
+            log.error("outbox entry %s to %s is a dead letter: the receiver refused it, retrying "
+                      "cannot help: %s", row.id, _shown(row.channel), reason)  # fmt: skip
+        elif retry_at is None:
             log.error("outbox entry %s to %s is a dead letter after %d attempts: %s",
                       row.id, _shown(row.channel), attempts, reason)  # fmt: skip
         else:

@@ -11,11 +11,13 @@ from typing import Any
 import requests
 
 from bridge.clock import utcnow
-from bridge.errors import DeliveryFailed
+from bridge.errors import DeliveryFailed, DeliveryRefused
 from bridge.notify.redact import safe_url, scrub, secret_parts
 
 DEFAULT_TIMEOUT = 10.0
 USER_AGENT = "tocsin-bridge"
+# 4xx answers that mean "not now" rather than "never": timeout, conflict, too early, too many.
+RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 
 # urllib3 logs each request line at DEBUG, query string and all: the WeCom and DingTalk keys.
 logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
@@ -55,9 +57,13 @@ class JsonPoster:
         self.session = session or requests.Session()
         self.timeout = timeout
 
-    def fail(self, reason: str, retry: float | None = None) -> DeliveryFailed:
-        """Return the error for a failed post, secrets scrubbed."""
+    def fail(
+        self, reason: str, retry: float | None = None, *, permanent: bool = False
+    ) -> DeliveryFailed:
+        """Return the error for a failed post, secrets scrubbed; permanent ones are not retried."""
         text = scrub(f"{self.channel}: {safe_url(self.url)}: {reason}", self.secrets)
+        if permanent:
+            return DeliveryRefused(text)
         return DeliveryFailed(text, retry_after=retry)
 
     def post(
@@ -85,11 +91,13 @@ class JsonPoster:
             raise self.fail(f"cannot connect ({type(exc).__name__})") from exc
         except requests.RequestException as exc:
             raise self.fail(f"request failed: {exc}") from exc
-        if not 200 <= response.status_code < 300:
+        status = response.status_code
+        if not 200 <= status < 300:
             excerpt = response.text[:200].strip()
             raise self.fail(
-                f"HTTP {response.status_code}" + (f": {excerpt}" if excerpt else ""),
-                retry_after(response) if response.status_code in (429, 503) else None,
+                f"HTTP {status}" + (f": {excerpt}" if excerpt else ""),
+                retry_after(response) if status in (429, 503) else None,
+                permanent=400 <= status < 500 and status not in RETRYABLE_4XX,
             )
         return response
 

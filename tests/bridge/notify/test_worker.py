@@ -131,6 +131,35 @@ def test_a_receiver_answering_500_forever_ends_in_a_dead_letter_with_the_reason(
     assert (delivery.metrics.dead._value.get(), delivery.metrics.pending._value.get()) == (1, 0)
 
 
+def test_a_receiver_refusing_with_404_makes_a_dead_letter_at_once(store: Store) -> None:
+    with receiving() as receiver:
+        receiver.answer = lambda _: (404, "no such hook")
+        policy = webhook_policy(receiver.url())
+        open_incident(store, policy)
+        clock = FakeClock(NOW)
+        delivery = worker(store, policy, clock=clock)
+        for _ in range(FAST.max_attempts):
+            delivery.run_once()
+            clock.advance(1)
+    assert statuses(store) == [
+        ("dead", 1, f"audit: http://127.0.0.1:{receiver.port}/***: HTTP 404: no such hook")
+    ]
+    assert len(receiver.received) == 1
+    sample = delivery.metrics.notifications.labels(channel_type="webhook", result="dead")
+    assert sample._value.get() == 1
+
+
+@pytest.mark.parametrize("status", [429, 408, 503])
+def test_a_receiver_asking_to_wait_is_retried(store: Store, status: int) -> None:
+    with receiving() as receiver:
+        receiver.answer = lambda _: (status, "")
+        policy = webhook_policy(receiver.url())
+        open_incident(store, policy)
+        delivery = worker(store, policy)
+        delivery.run_once()
+    assert statuses(store)[0][:2] == ("pending", 1)
+
+
 def test_a_failed_row_waits_for_its_backoff_before_the_next_attempt(store: Store) -> None:
     with receiving() as receiver:
         receiver.answer = lambda _: (503, "")

@@ -84,6 +84,7 @@ def build_runtime(
             config.database_url,
             busy_timeout=config.limits.busy_timeout,
             retry_after=config.limits.retry_after,
+            sqlite_synchronous=config.sqlite_synchronous,
         ),
         clock=clock,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -53,10 +53,10 @@ def authenticate(request: Request, runtime: Runtime) -> Principal:
     return Principal(name=token.name, role=token.role)
 
 
-def require(role: str) -> Callable[..., Principal]:
+def require(role: str) -> Callable[..., Awaitable[Principal]]:
     """Return a dependency that admits only callers of `role` (401 without token, 403 other role)."""
 
-    def dependency(request: Request, runtime: RuntimeDep) -> Principal:
+    async def dependency(request: Request, runtime: RuntimeDep) -> Principal:
         principal = authenticate(request, runtime)
         if principal.role != role:
             raise Forbidden(f"a {principal.role} token may not do this; a {role} token is needed")

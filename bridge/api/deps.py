@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from bridge.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     """Return the runtime create_app stored on the application."""
     runtime: Runtime = request.app.state.runtime
     return runtime

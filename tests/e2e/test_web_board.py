@@ -208,8 +208,14 @@ class Tab:
     failed: list[str] = field(default_factory=list)
 
 
-def open_tab(browser: Any, bridge: Bridge, locale: str = "en-US", fake_clock: bool = False) -> Tab:
-    context = browser.new_context(locale=locale, viewport={"width": 1440, "height": 900})
+def open_tab(
+    browser: Any,
+    bridge: Bridge,
+    locale: str = "en-US",
+    fake_clock: bool = False,
+    width: int = 1440,
+) -> Tab:
+    context = browser.new_context(locale=locale, viewport={"width": width, "height": 900})
     page = context.new_page()
     if fake_clock:
         page.clock.install()
@@ -341,6 +347,29 @@ def test_chinese_board_renders(browser: Any, bridge: Bridge) -> None:
         shot(chinese.page, "board-zh-CN.png")
     finally:
         chinese.page.context.close()
+
+
+def test_wide_report_tables_scroll_sideways_on_a_phone(browser: Any, bridge: Bridge) -> None:
+    phone = open_tab(browser, bridge, width=390)
+    try:
+        page = phone.page
+        page.goto(f"{bridge.url}/reports")
+        page.wait_for_selector("table.report")
+        found = page.evaluate(
+            """() => ({
+                page: document.documentElement.scrollWidth,
+                view: window.innerWidth,
+                tables: [...document.querySelectorAll('table.report')].map(table => {
+                    const wrap = table.parentElement;
+                    return [wrap.scrollWidth > wrap.clientWidth, getComputedStyle(wrap).overflowX];
+                }),
+            })"""
+        )
+        shot(page, "reports-390.png")
+        assert found["page"] <= found["view"]
+        assert found["tables"] == [[True, "auto"], [True, "auto"]]  # by priority, by team
+    finally:
+        phone.page.context.close()
 
 
 def test_countdown_turns_amber_then_red_as_time_passes(browser: Any, bridge: Bridge) -> None:

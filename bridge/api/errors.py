@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -44,7 +45,20 @@ def error_response(
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     body = {"error": message, **{k: v for k, v in (extra or {}).items() if v is not None}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return _EchoingJSON(body, status_code=status, headers=headers)
+
+
+class _EchoingJSON(JSONResponse):
+    """JSON that may echo a sender's text: lone surrogates go out as \\u escapes, not a 500."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", "backslashreplace")
+
+
+def _field(loc: Sequence[object]) -> str:
+    """Name the field of a validation error: its path inside the body, or "body" for the whole."""
+    return ".".join(str(part) for part in loc if part != "body") or ".".join(map(str, loc[:1]))
 
 
 def install(app: FastAPI) -> None:
@@ -61,10 +75,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {
-                "field": ".".join(str(part) for part in err.get("loc", ()) if part != "body"),
-                "message": str(err.get("msg", "invalid")),
-            }
+            {"field": _field(err.get("loc", ())), "message": str(err.get("msg", "invalid"))}
             for err in exc.errors()
         ]
         malformed = any(err.get("type") == "json_invalid" for err in exc.errors())

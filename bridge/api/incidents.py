@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bridge.api import auth
 from bridge.api.auth import Principal
 from bridge.api.deps import RuntimeDep
+from bridge.api.params import RowId, row_id
 from bridge.errors import InvalidInput
 from bridge.incidents.lifecycle import STATUSES
 from bridge.incidents.serialize import incident_json, incidents_json
@@ -90,9 +91,10 @@ def list_incidents(
     if priority:
         query = query.where(incidents.c.priority.in_(_split(priority)))
     if cursor is not None:
-        if not cursor.isdigit():
+        after = row_id(cursor)
+        if after is None:
             raise InvalidInput(f"cursor {cursor!r} is not one this API gave out", field="cursor")
-        query = query.where(incidents.c.id < int(cursor))
+        query = query.where(incidents.c.id < after)
     with runtime.store.connect() as conn:
         rows = conn.execute(query).all()
         page = incidents_json(conn, rows[:limit], runtime.clock())
@@ -131,20 +133,20 @@ def create_incident(body: NewIncident, who: Operator, runtime: RuntimeDep) -> di
 
 
 @router.get("/{incident_id}")
-def get_incident(incident_id: int, _who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+def get_incident(incident_id: RowId, _who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
     """Return one incident with its alerts and timeline."""
     return _show(runtime, incident_id)
 
 
 @router.post("/{incident_id}/ack")
-def ack(incident_id: int, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+def ack(incident_id: RowId, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
     """Acknowledge: someone is on it; the response clock is met."""
     return _act(runtime, incident_id, "ack", who)
 
 
 @router.post("/{incident_id}/resolve")
 def resolve(
-    incident_id: int, body: Resolution, who: Operator, runtime: RuntimeDep
+    incident_id: RowId, body: Resolution, who: Operator, runtime: RuntimeDep
 ) -> dict[str, Any]:
     """Resolve with the root cause and the solution (the knowledge base learns from both)."""
     return _act(
@@ -154,7 +156,7 @@ def resolve(
 
 @router.post("/{incident_id}/close")
 def close(
-    incident_id: int, who: Operator, runtime: RuntimeDep, body: Closing | None = None
+    incident_id: RowId, who: Operator, runtime: RuntimeDep, body: Closing | None = None
 ) -> dict[str, Any]:
     """Close a resolved incident after the follow-up, with the reporter's satisfaction."""
     body = body or Closing()
@@ -165,21 +167,21 @@ def close(
 
 @router.post("/{incident_id}/pause")
 def pause(
-    incident_id: int, who: Operator, runtime: RuntimeDep, body: Reason | None = None
+    incident_id: RowId, who: Operator, runtime: RuntimeDep, body: Reason | None = None
 ) -> dict[str, Any]:
     """Pause the clocks while waiting on the reporter."""
     return _act(runtime, incident_id, "pause", who, reason=(body or Reason()).reason)
 
 
 @router.post("/{incident_id}/resume")
-def resume(incident_id: int, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+def resume(incident_id: RowId, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
     """Resume the clocks where they stopped."""
     return _act(runtime, incident_id, "resume", who)
 
 
 @router.post("/{incident_id}/escalate")
 def escalate(
-    incident_id: int, who: Operator, runtime: RuntimeDep, body: Reason | None = None
+    incident_id: RowId, who: Operator, runtime: RuntimeDep, body: Reason | None = None
 ) -> dict[str, Any]:
     """Raise the escalation level by hand."""
     return _act(runtime, incident_id, "escalate", who, reason=(body or Reason()).reason)
@@ -187,26 +189,26 @@ def escalate(
 
 @router.post("/{incident_id}/reassign")
 def reassign(
-    incident_id: int, body: Assignment, who: Operator, runtime: RuntimeDep
+    incident_id: RowId, body: Assignment, who: Operator, runtime: RuntimeDep
 ) -> dict[str, Any]:
     """Hand the incident to someone else."""
     return _act(runtime, incident_id, "reassign", who, assignee=body.assignee)
 
 
 @router.post("/{incident_id}/notes")
-def notes(incident_id: int, body: Note, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+def notes(incident_id: RowId, body: Note, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
     """Add a progress note to the timeline."""
     return _act(runtime, incident_id, "notes", who, text=body.text)
 
 
 def _act(
-    runtime: Runtime, incident_id: int, action: str, who: Principal, **params: Any
+    runtime: Runtime, incident_id: RowId, action: str, who: Principal, **params: Any
 ) -> dict[str, Any]:
     runtime.incidents.act(incident_id, action, actor=who.name, **params)
     return _show(runtime, incident_id)
 
 
-def _show(runtime: Runtime, incident_id: int) -> dict[str, Any]:
+def _show(runtime: Runtime, incident_id: RowId) -> dict[str, Any]:
     with runtime.store.connect() as conn:
         return incident_json(conn, incident_id, runtime.clock())
 

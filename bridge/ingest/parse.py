@@ -117,8 +117,8 @@ def _alert(item: Any, now: datetime, webhook: bool) -> Alert:
     if ends_at is not None and ends_at < starts_at:
         raise InvalidInput("endsAt is before startsAt", field="endsAt")
     url = item.get("generatorURL")
-    if url is not None and not isinstance(url, str):
-        raise InvalidInput("expected a string", field="generatorURL")
+    if url is not None and not (isinstance(url, str) and _unicode(url)):
+        raise InvalidInput("expected a string of valid Unicode", field="generatorURL")
     return Alert(labels, annotations, starts_at, ends_at, url[:2000] if url else None)
 
 
@@ -131,16 +131,17 @@ def _strings(raw: Any, name: str, *, required: bool) -> dict[str, str]:
         raise InvalidInput(f"{len(raw)} entries; at most {MAX_LABELS}", field=name)
     out: dict[str, str] = {}
     for key, value in raw.items():
+        where = f"{name}.{key.encode(errors='backslashreplace').decode()}"
         if not key or len(key) > MAX_NAME:
             raise InvalidInput(f"names must be 1 to {MAX_NAME} characters", field=name)
         if not isinstance(value, str):
-            raise InvalidInput(
-                f"expected a string, got {type(value).__name__}", field=f"{name}.{key}"
-            )
+            raise InvalidInput(f"expected a string, got {type(value).__name__}", field=where)
         if len(value) > MAX_VALUE:
-            raise InvalidInput(f"longer than {MAX_VALUE} characters", field=f"{name}.{key}")
+            raise InvalidInput(f"longer than {MAX_VALUE} characters", field=where)
         if "\x00" in key or "\x00" in value:
-            raise InvalidInput("contains a NUL character", field=f"{name}.{key}")
+            raise InvalidInput("contains a NUL character", field=where)
+        if not (_unicode(key) and _unicode(value)):
+            raise InvalidInput("contains a lone surrogate (\\ud800-\\udfff)", field=where)
         if name == "labels" and value == "":
             continue  # Prometheus semantics: an empty label value is the same as no label.
         out[key] = value
@@ -164,4 +165,18 @@ def _time(raw: Any, name: str) -> datetime | None:
     except ValueError as exc:
         raise InvalidInput(f"{raw!r} is not an RFC 3339 time", field=name) from exc
     # Alertmanager's webhook sends the zero time (year 1) for "no end".
-    return None if value.year <= 1 else value.astimezone(UTC)
+    if value.year <= 1:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInput(f"{raw!r} is past the year 9999 in UTC", field=name) from exc
+
+
+def _unicode(text: str) -> bool:
+    """Return whether text can be stored: JSON's \\ud800 escapes decode to unencodable halves."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

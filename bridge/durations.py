@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_LONGEST = timedelta(weeks=100_000).total_seconds()  # far beyond any need, far below overflow
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 
@@ -16,9 +17,9 @@ def parse_duration(text: object) -> timedelta:
             f"{text!r} is not a duration; expected a string such as '30s', '15m', '2h'"
         )
     if isinstance(text, (int, float)):
-        if text < 0:
-            raise ValueError(f"{text!r} is negative; expected a duration such as '15m'")
-        return timedelta(seconds=float(text))
+        if not text >= 0:
+            raise ValueError(f"{text!r} is negative or not a number; expected a duration such as '15m'")
+        return _bounded(text, float(text))
     compact = text.strip().replace(" ", "")
     if compact == "0":
         return timedelta(0)
@@ -27,7 +28,13 @@ def parse_duration(text: object) -> timedelta:
         raise ValueError(
             f"{text!r} is not a duration; expected a string such as '30s', '15m', '2h', '1d'"
         )
-    return timedelta(seconds=sum(float(number) * _UNITS[unit] for number, unit in parts))
+    return _bounded(text, sum(float(number) * _UNITS[unit] for number, unit in parts))
+
+
+def _bounded(text: object, seconds: float) -> timedelta:
+    if not seconds <= _LONGEST:
+        raise ValueError(f"{text!r} is longer than any duration can be; expected up to '100000w'")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(delta: timedelta) -> str:

@@ -10,6 +10,7 @@ from bridge import kb
 from bridge.api import auth
 from bridge.api.auth import Principal
 from bridge.api.deps import get_runtime
+from bridge.api.params import RowId
 from bridge.runtime import Runtime
 
 router = APIRouter(tags=["knowledge base"])
@@ -20,7 +21,7 @@ Limit = Annotated[int, Query(ge=1, le=50)]
 
 @router.get("/api/v1/incidents/{incident_id}/similar")
 def similar(
-    incident_id: int, _who: Operator, runtime: RuntimeDep, limit: Limit = 5
+    incident_id: RowId, _who: Operator, runtime: RuntimeDep, limit: Limit = 5
 ) -> dict[str, Any]:
     """List resolved incidents most like this one, with their root causes and solutions."""
     with runtime.store.connect() as conn:

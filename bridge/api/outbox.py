@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from bridge.api import auth
 from bridge.api.auth import Principal
 from bridge.api.deps import RuntimeDep
+from bridge.api.params import RowId
 from bridge.notify import queue
 
 router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
@@ -30,7 +31,7 @@ def list_outbox(
 
 
 @router.post("/{entry_id}/retry")
-def retry_entry(entry_id: int, _who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+def retry_entry(entry_id: RowId, _who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
     """Make an entry due now with a fresh set of attempts (a dead letter after a fix)."""
     with runtime.store.begin() as conn:
         row = queue.retry(conn, entry_id, runtime.clock())

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bridge.api import auth
 from bridge.api.auth import Principal
 from bridge.api.deps import get_runtime
+from bridge.api.params import RowId
 from bridge.errors import InvalidInput
 from bridge.reports.breaches import record_reason
 from bridge.reports.chart import response_chart
@@ -64,7 +65,7 @@ def sla_report(
 
 @router.post("/api/v1/incidents/{incident_id}/breaches/{clock}")
 def breach_reason(
-    incident_id: int, clock: str, body: BreachReason, _who: Operator, runtime: RuntimeDep
+    incident_id: RowId, clock: str, body: BreachReason, _who: Operator, runtime: RuntimeDep
 ) -> dict[str, Any]:
     """Record why the clock's deadline was missed, and whether the miss is exempt."""
     with runtime.store.begin() as conn:

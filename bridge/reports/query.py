@@ -43,6 +43,8 @@ def parse_instant(text: str, now: datetime, name: str) -> datetime:
         return now - parse_duration(value)
     except ValueError:
         pass
+    except OverflowError as exc:
+        raise InvalidInput(f"{name} {text!r} reaches back before the year 1", field=name) from exc
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as exc:
@@ -54,7 +56,10 @@ def parse_instant(text: str, now: datetime, name: str) -> datetime:
         raise InvalidInput(
             f"{name} {text!r} has no time zone; add Z or an offset such as +08:00", field=name
         )
-    return as_utc(parsed)
+    try:
+        return as_utc(parsed)
+    except OverflowError as exc:
+        raise InvalidInput(f"{name} {text!r} is out of range in UTC", field=name) from exc
 
 
 def parse_window(since: str | None, until: str | None, now: datetime) -> tuple[datetime, datetime]:

@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from bridge import kb
+from bridge.api.params import row_id
 from bridge.errors import BridgeError, InvalidInput
 from bridge.web.actions import (
     ACTIONS,
@@ -94,11 +95,7 @@ def _incident_page(
         view = load_incident(conn, incident_id)
         similar = kb.similar(conn, incident_id) if view else []
     if view is None:
-        message: dict[str, Any] = {
-            "message_key": "incident.not_found",
-            "values": {"id": incident_id},
-        }
-        return page(request, who, "error.html", message, status_code=404)
+        return _not_found(request, who, str(incident_id))
     done = request.query_params.get("done")
     return page(
         request,
@@ -145,27 +142,37 @@ async def register_incident(request: Request, who: OperatorDep) -> Response:
     return redirect(who, f"/incidents/{incident_id}")
 
 
+def _not_found(request: Request, who: Visitor, incident_id: str) -> Response:
+    message: dict[str, Any] = {"message_key": "incident.not_found", "values": {"id": incident_id}}
+    return page(request, who, "error.html", message, status_code=404)
+
+
+# Ids arrive as text: a page, not a JSON validation error, answers one that names no incident.
 @router.get("/incidents/{incident_id}")
-def incident(request: Request, incident_id: int, who: OperatorDep) -> Response:
-    return _incident_page(request, who, incident_id)
+def incident(request: Request, incident_id: str, who: OperatorDep) -> Response:
+    number = row_id(incident_id)
+    if number is None:
+        return _not_found(request, who, incident_id[:40])
+    return _incident_page(request, who, number)
 
 
 @router.post("/incidents/{incident_id}/{action}")
-async def act(request: Request, incident_id: int, action: str, who: OperatorDep) -> Response:
+async def act(request: Request, incident_id: str, action: str, who: OperatorDep) -> Response:
     form = await checked_form(request, who)
     if form is None:
         return csrf_refused(request, who)
+    number = row_id(incident_id)
+    if number is None:
+        return _not_found(request, who, incident_id[:40])
     assert who.operator is not None
     values = {key: value for key, value in form.items() if isinstance(value, str)}
     try:
         if action not in ACTIONS:
             raise InvalidInput(f"unknown action {action!r}")
         apply_action(
-            who.context.service, incident_id, action, who.operator, action_params(action, values)
+            who.context.service, number, action, who.operator, action_params(action, values)
         )
     except BridgeError as exc:
-        return _incident_page(
-            request, who, incident_id, error=explain(who, exc), status=exc.http_status
-        )
+        return _incident_page(request, who, number, error=explain(who, exc), status=exc.http_status)
     # Post/Redirect/Get: a reload never repeats the action.
-    return redirect(who, f"/incidents/{incident_id}?done={action}")
+    return redirect(who, f"/incidents/{number}?done={action}")

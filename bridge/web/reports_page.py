@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from bridge.api.deps import get_runtime
+from bridge.api.params import row_id
 from bridge.errors import BridgeError, InvalidInput
 from bridge.policy.model import CLOCKS
 from bridge.reports.breaches import record_reason
@@ -192,18 +193,21 @@ def reports_csv(request: Request, who: OperatorDep, runtime: RuntimeDep) -> Resp
 
 @router.post("/reports/breaches/{incident_id}/{clock}")
 async def breach_reason(
-    request: Request, incident_id: int, clock: str, who: OperatorDep, runtime: RuntimeDep
+    request: Request, incident_id: str, clock: str, who: OperatorDep, runtime: RuntimeDep
 ) -> Response:
     form = await checked_form(request, who)
     if form is None:
         return csrf_refused(request, who)
+    number = row_id(incident_id)
+    if number is None:
+        return _refused(request, who, f"no incident {incident_id[:40]}", 404)
     reason = str(form.get("reason") or "").strip()[:2000]
     back = safe_next(str(form.get("back") or "/reports"))
     if not reason:
         return _refused(request, who, "a reason is needed", 422)
     try:
         with runtime.store.begin() as conn:
-            record_reason(conn, incident_id, clock, reason=reason, exempt=form.get("exempt") == "1")
+            record_reason(conn, number, clock, reason=reason, exempt=form.get("exempt") == "1")
     except BridgeError as exc:
         return _refused(request, who, exc.message, exc.http_status)
     return redirect(who, back + ("&" if "?" in back else "?") + "saved=1")

@@ -194,11 +194,14 @@ def resume(
     *,
     actor: str | None,
     now: datetime,
+    reason: str | None = None,
 ) -> Event:
-    """Restart the clocks where they stopped."""
+    """Restart the clocks where they stopped; the reason, if given, goes into the event."""
     row = lock_incident(conn, incident_id)
     values = _resume_values(row, now)
-    data = {"paused_seconds": values["paused_seconds"] - float(row.paused_seconds)}
+    data: dict[str, Any] = {"paused_seconds": values["paused_seconds"] - float(row.paused_seconds)}
+    if reason:
+        data["reason"] = reason
     return _change(conn, hooks, incident_id, "resume", "incident.resumed", actor, now, values, data)
 
 

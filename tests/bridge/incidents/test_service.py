@@ -14,6 +14,14 @@ def test_pause_and_resume_accumulate_paused_time(sqlite_url: str) -> None:
     assert event.data["paused_seconds"] == 600
 
 
+def test_resume_records_its_reason_in_the_event(sqlite_url: str) -> None:
+    runtime = make_runtime(sqlite_url)
+    incident_id = runtime.incidents.create(title="t", priority="P2", actor="a")
+    runtime.incidents.act(incident_id, "pause", actor="a", reason="waiting on customer")
+    event = runtime.incidents.act(incident_id, "resume", actor="a", reason="customer replied")
+    assert event.data["reason"] == "customer replied"
+
+
 def test_every_change_is_a_timeline_event_with_its_actor(sqlite_url: str) -> None:
     runtime = make_runtime(sqlite_url)
     incident_id = runtime.incidents.create(title="t", priority="P2", actor="desk")

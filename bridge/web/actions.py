@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bridge.errors import InvalidInput
-from bridge.incidents.service import IncidentService, add_note, resume
+from bridge.incidents.service import IncidentService
 
 ACTIONS = ("ack", "note", "pause", "resume", "reassign", "escalate", "resolve", "close")
 REPORT_TYPES = ("phone", "email", "walk_in", "other")
@@ -59,13 +59,7 @@ def action_params(action: str, form: Mapping[str, Any]) -> dict[str, Any]:
 def apply_action(
     service: IncidentService, incident_id: int, action: str, actor: str, params: Mapping[str, Any]
 ) -> None:
-    """Apply one action; resume records its reason as a note in the same transaction."""
-    if action == "resume":
-        with service.store.begin() as conn:
-            now = service.clock()
-            resume(conn, service.hooks, incident_id, actor=actor, now=now)
-            add_note(conn, service.hooks, incident_id, actor=actor, now=now, text=params["reason"])
-        return
+    """Apply one action through the incident service (a form's note is the service's notes)."""
     service.act(incident_id, "notes" if action == "note" else action, actor=actor, **params)
 
 

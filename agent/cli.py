@@ -17,7 +17,8 @@ import click
 from agent.config import AgentConfig, default_config, load_config
 from agent.errors import AgentError
 
-PATH = click.Path(dir_okay=False, path_type=Path)
+# Not dir_okay=False: click would answer a directory with a usage error (exit 2), not exit 78.
+PATH = click.Path(path_type=Path)
 
 
 class _Group(click.Group):

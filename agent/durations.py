@@ -6,6 +6,8 @@ import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+# Ten years: beyond any sensible interval or `for`, and below what a thread's wait() accepts.
+LONGEST = 3650 * 86400.0
 _SIZE = re.compile(r"(\d+)\s*(B|KB|MB|GB|KiB|MiB|GiB|k|K|M|G)?")
 _SIZE_UNITS = {
     None: 1,
@@ -35,6 +37,8 @@ def parse_duration(text: str) -> float:
         position = match.end()
     if position != len(text):
         raise ValueError(f"{text!r} is not a duration; expected a string such as '30s', '5m', '2h'")
+    if total > LONGEST:
+        raise ValueError(f"{text!r} is longer than ten years; expected at most '3650d'")
     return total
 
 

@@ -6,7 +6,8 @@ import re
 from datetime import timedelta
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_LONGEST = timedelta(weeks=100_000).total_seconds()  # far beyond any need, far below overflow
+# Ten years: beyond any sensible target or delay, and below what a thread's wait() accepts.
+_LONGEST = timedelta(days=3650).total_seconds()
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 
@@ -18,7 +19,9 @@ def parse_duration(text: object) -> timedelta:
         )
     if isinstance(text, (int, float)):
         if not text >= 0:
-            raise ValueError(f"{text!r} is negative or not a number; expected a duration such as '15m'")
+            raise ValueError(
+                f"{text!r} is negative or not a number; expected a duration such as '15m'"
+            )
         return _bounded(text, float(text))
     compact = text.strip().replace(" ", "")
     if compact == "0":
@@ -33,7 +36,7 @@ def parse_duration(text: object) -> timedelta:
 
 def _bounded(text: object, seconds: float) -> timedelta:
     if not seconds <= _LONGEST:
-        raise ValueError(f"{text!r} is longer than any duration can be; expected up to '100000w'")
+        raise ValueError(f"{text!r} is longer than ten years; expected at most '3650d'")
     return timedelta(seconds=seconds)
 
 

@@ -1,0 +1,148 @@
+"""Broken agent config files through the real command: exit 78 and one line naming file, line, key.
+
+Each file goes through `tocsin-agent check-config` (and a few through `run`) as a subprocess,
+exactly as an operator would meet it: no traceback, the path of the file at fault, the line,
+and the key to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+COMMAND = [sys.executable, "-c", "from agent.cli import main; main()"]
+MISSING = "/nonexistent/tocsin"
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A broken config: its text (or bytes), the line and key the error must name."""
+
+    name: str
+    content: str | bytes
+    line: int | None
+    key: str | None
+    at_fault: str = "config"  # or the name of a neighbouring file the config points to
+
+
+CASES = [
+    Broken("bad-yaml", "interval: 10s\nlabels: {env: prod\n", 3, None),
+    Broken("tab-indent", "push:\n\turl: http://bridge:8080\n", 2, None),
+    Broken("top-level-list", "- interval\n- 10s\n", None, None),
+    Broken("top-level-scalar", "just words\n", None, None),
+    Broken("unknown-key", "interval: 10s\nintervall: 5s\n", 2, "intervall"),
+    Broken("unknown-push-key", "push:\n  url: http://bridge:8080\n  tokn: x\n", 3, "tokn"),
+    Broken("duplicate-key", "interval: 10s\ninterval: 20s\n", 2, None),
+    Broken("wrong-type-interval", "interval: {every: 10s}\n", 1, "interval"),
+    Broken("wrong-type-labels", "labels: [env, prod]\n", 1, "labels"),
+    Broken("wrong-type-push", "push: http://bridge:8080\n", 1, "push"),
+    Broken("wrong-type-rules", "rules: 12\n", 1, "rules"),
+    Broken("bad-duration", "interval: 10 parsecs\n", 1, "interval"),
+    Broken("negative-duration", "interval: -5s\n", 1, "interval"),
+    Broken("huge-duration", "interval: 99999999999999w\n", 1, "interval"),
+    Broken("infinite-number", "interval: .inf\n", 1, "interval"),
+    Broken("bad-size", "spool:\n  dir: spool\n  max_bytes: lots\n", 3, "max_bytes"),
+    Broken("bad-port", "listen: 127.0.0.1:99999\n", 1, "listen"),
+    Broken("bad-url", "push:\n  url: ftp://bridge\n", 2, "url"),
+    Broken("no-url", "push:\n  token: abc\n", 2, "url"),  # the line where push's mapping starts
+    Broken("bad-label-name", "labels: {bad-name: x}\n", 1, "labels"),
+    Broken("bad-regex", "disks:\n  include: '(unclosed'\n", 2, "include"),
+    Broken("missing-token-file", f"push:\n  url: http://b:1\n  token_file: {MISSING}\n", 3,
+           "token_file"),
+    Broken("token-file-is-dir", "push:\n  url: http://b:1\n  token_file: .\n", 3, "token_file"),
+    Broken("token-and-token-file", "push:\n  url: http://b:1\n  token: a\n  token_file: t\n", 4,
+           "token_file"),
+    Broken("missing-rules-file", f"rules: [{MISSING}.yml]\n", None, None, "rules"),
+    Broken("unknown-metric", "rules:\n  - {name: x, metric: tocsin_bogus, op: '>', threshold: 1}\n",
+           2, "metric"),
+    Broken("bad-operator", "rules:\n  - {name: x, metric: tocsin_load1, op: '=>', threshold: 1}\n",
+           2, "op"),
+    Broken("python-tag", "interval: !!python/object/apply:os.system ['true']\n", 1, None),
+    Broken("binary-garbage", b"\x00\xff\xfe\x89PNG\r\n\x1a\n" + bytes(range(256)), None, None),
+    Broken("latin-1", "labels: {env: caf\xe9}\n".encode("latin-1"), None, None),
+]  # fmt: skip
+RULE_FILES = [
+    Broken("rules-bad-yaml", "groups: [\n", 2, None, "rules"),
+    Broken("rules-unknown-key", "rules:\n  - {name: x, metric: tocsin_load1, op: '>', "
+           "threshold: 1, colour: red}\n", 2, "colour", "rules"),
+    Broken("rules-binary", b"\xff\xfe\x00", None, None, "rules"),
+]  # fmt: skip
+
+
+def agent(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STATE_DIRECTORY": str(cwd / "state")}
+    return subprocess.run(
+        [*COMMAND, *args], capture_output=True, text=True, timeout=30, cwd=cwd, env=env
+    )
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def assert_one_clear_line(
+    result: subprocess.CompletedProcess[str], at_fault: Path, case: Broken
+) -> None:
+    """Exit 78, no traceback, one line on stderr naming the file, its line and the key."""
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 78, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(at_fault) in lines[0], lines[0]
+    if case.line is not None:
+        assert f"{at_fault}:{case.line}" in lines[0], lines[0]
+    if case.key is not None:
+        assert case.key in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_check_config_names_the_fault(tmp_path: Path, case: Broken) -> None:
+    config = write(tmp_path / "agent.yml", case.content)
+    result = agent("check-config", str(config), cwd=tmp_path)
+    at_fault = Path(MISSING + ".yml") if case.at_fault == "rules" else config
+    assert_one_clear_line(result, at_fault, case)
+
+
+@pytest.mark.parametrize("case", RULE_FILES, ids=lambda case: case.name)
+def test_a_broken_rules_file_is_named_with_its_line(tmp_path: Path, case: Broken) -> None:
+    rules = write(tmp_path / "rules.yml", case.content)
+    config = write(tmp_path / "agent.yml", "rules: [rules.yml]\n")
+    assert_one_clear_line(agent("check-config", str(config), cwd=tmp_path), rules, case)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c.name in ("bad-yaml", "unknown-key", "missing-token-file", "latin-1")],
+    ids=lambda case: case.name,
+)
+def test_run_refuses_a_broken_config_before_starting(tmp_path: Path, case: Broken) -> None:
+    config = write(tmp_path / "agent.yml", case.content)
+    assert_one_clear_line(agent("run", "--config", str(config), cwd=tmp_path), config, case)
+
+
+@pytest.mark.parametrize("command", [["check-config"], ["run", "--config"]])
+@pytest.mark.parametrize("kind", ["missing", "directory", "under-a-file", "unreadable"])
+def test_a_config_path_that_is_not_a_readable_file_is_named(
+    tmp_path: Path, command: list[str], kind: str
+) -> None:
+    if kind == "unreadable" and os.geteuid() == 0:
+        pytest.skip("root reads files whatever their mode")
+    path = {
+        "missing": tmp_path / "absent.yml",
+        "directory": tmp_path,
+        "under-a-file": write(tmp_path / "file", "x") / "agent.yml",
+        "unreadable": write(tmp_path / "agent.yml", "interval: 10s\n"),
+    }[kind]
+    if kind == "unreadable":
+        path.chmod(0)
+    result = agent(*command, str(path), cwd=tmp_path)
+    assert_one_clear_line(result, path, Broken(kind, "", None, None))

@@ -174,9 +174,11 @@ def pause(
 
 
 @router.post("/{incident_id}/resume")
-def resume(incident_id: RowId, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
-    """Resume the clocks where they stopped."""
-    return _act(runtime, incident_id, "resume", who)
+def resume(
+    incident_id: RowId, who: Operator, runtime: RuntimeDep, body: Reason | None = None
+) -> dict[str, Any]:
+    """Resume the clocks where they stopped, with an optional reason for the timeline."""
+    return _act(runtime, incident_id, "resume", who, reason=(body or Reason()).reason)
 
 
 @router.post("/{incident_id}/escalate")

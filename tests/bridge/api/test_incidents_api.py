@@ -77,3 +77,18 @@ def test_incident_list_needs_an_operator_token(
 
 def test_unknown_incident_is_404(client: TestClient) -> None:
     assert client.get("/api/v1/incidents/999", headers=bearer(OPERATOR)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"), [({"reason": "customer replied"}, "customer replied"), (None, None)]
+)
+def test_resume_keeps_an_optional_reason_in_the_timeline(
+    client: TestClient, body: dict | None, reason: str | None
+) -> None:
+    incident_id = create(client)["id"]
+    path = f"/api/v1/incidents/{incident_id}"
+    client.post(f"{path}/pause", json={"reason": "waiting"}, headers=bearer(OPERATOR))
+    resumed = client.post(f"{path}/resume", json=body, headers=bearer(OPERATOR))
+    assert resumed.status_code == 200, resumed.text
+    event = resumed.json()["timeline"][-1]
+    assert (event["kind"], event["data"].get("reason")) == ("incident.resumed", reason)

@@ -21,7 +21,8 @@ Keys and defaults (every one optional; no file at all gives the defaults):
   limits:
     max_body_bytes: 1MiB          a larger request is answered 413
     max_alerts_per_request: 1000  a larger batch is answered 413
-    busy_timeout: 2s              wait this long for a database lock, then answer 503
+    busy_timeout: 5s              wait this long for a database lock, then answer 503
+                                  (under the 10s senders such as Prometheus wait for an answer)
     retry_after: 2s               Retry-After sent with 503
   log_level: info                 debug|info|warning|error
   notify: {ack_link_ttl: 24h, max_attempts: 12, retry_base: 5s, retry_cap: 15m}
@@ -96,7 +97,7 @@ class Limits:
 
     max_body_bytes: int = 1024 * 1024
     max_alerts_per_request: int = 1000
-    busy_timeout: float = 2.0
+    busy_timeout: float = 5.0
     retry_after: int = 2
 
 
@@ -159,7 +160,9 @@ def parse_config(
     where = Where(source)
     raw = _mapping(raw, where, KEYS)
     listen = _str(raw.get("listen", DEFAULT_LISTEN), where.key(raw, "listen"))
-    if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}", listen):
+    if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}", listen) or (
+        int(listen.rsplit(":", 1)[1]) > 65535
+    ):
         raise where.key(raw, "listen").error(
             f"{listen!r} is not HOST:PORT; expected e.g. '127.0.0.1:8080'"
         )
@@ -318,7 +321,7 @@ def _limits(raw: Any, where: Where) -> Limits:
             raw.get("max_body_bytes", defaults.max_body_bytes), where.key(raw, "max_body_bytes")
         ),
         max_alerts_per_request=alerts,
-        busy_timeout=_seconds(raw.get("busy_timeout", "2s"), where.key(raw, "busy_timeout")),
+        busy_timeout=_seconds(raw.get("busy_timeout", "5s"), where.key(raw, "busy_timeout")),
         retry_after=max(
             1, int(_seconds(raw.get("retry_after", "2s"), where.key(raw, "retry_after")))
         ),

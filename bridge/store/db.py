@@ -22,7 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from bridge.errors import ConfigError, NotFound, StoreUnavailable
 from bridge.store.schema import incidents
 
-DEFAULT_BUSY_TIMEOUT = 2.0
+DEFAULT_BUSY_TIMEOUT = 5.0
 DEFAULT_RETRY_AFTER = 2
 _BEGIN_OPTION = "tocsin_sqlite_begin"
 
@@ -153,7 +153,12 @@ def _create_engine(url: str, busy_timeout: float, pool_size: int, synchronous: s
                     f"database_url {url!r}: directory {path.parent} does not exist; create it or change database_url"
                 )
             engine = create_engine(
-                parsed, connect_args={"timeout": busy_timeout, "check_same_thread": False}
+                parsed,
+                connect_args={"timeout": busy_timeout, "check_same_thread": False},
+                pool_size=pool_size,
+                max_overflow=pool_size * 2,
+                # Waiting past the busy timeout for a pooled connection is an outage: 503, no hang.
+                pool_timeout=busy_timeout,
             )
             _configure_sqlite(engine, busy_timeout, synchronous)
             return engine

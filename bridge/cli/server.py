@@ -1,4 +1,7 @@
-"""`serve`, `migrate` and `check-config`: run the bridge and look after its database."""
+"""`serve`, `migrate` and `check-config`: run the bridge and look after its database.
+
+Alembic is imported only by the commands that migrate: it is most of every command's start-up.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from bridge import migrations
 from bridge.bootstrap import ensure_secrets
 from bridge.config import BridgeConfig, load_config, parse_config
 from bridge.policy.load import load_policy
@@ -19,7 +21,7 @@ log = logging.getLogger("bridge")
 config_option = click.option(
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # a directory is then a config fault (78), not a usage error
     default=None,
     help="Bridge config YAML; without it: SQLite ./tocsin.db, bundled policy, 127.0.0.1:8080.",
 )
@@ -57,15 +59,17 @@ def serve(
     """Serve the API, web board and background workers until stopped."""
     import uvicorn
 
+    from bridge import migrations
     from bridge.app import create_app
     from bridge.runtime import build_runtime
 
     config = _load(config_path, database_url, listen)
+    policy = load_policy(config.policy)  # a broken policy stops serve before it writes secrets
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     config = ensure_secrets(config)
-    runtime = build_runtime(config)
+    runtime = build_runtime(config, policy=policy)
     if not no_migrate:
         migrations.upgrade(runtime.store)
     log.info("tocsin-bridge listening on http://%s (%s)", config.listen, runtime.store.dialect)
@@ -88,6 +92,8 @@ def serve(
 @database_option
 def migrate(config_path: Path | None, database_url: str | None) -> None:
     """Apply pending database migrations, then exit."""
+    from bridge import migrations
+
     config = _load(config_path, database_url)
     store = Store(config.database_url, busy_timeout=config.limits.busy_timeout)
     try:
@@ -99,7 +105,7 @@ def migrate(config_path: Path | None, database_url: str | None) -> None:
 
 
 @click.command("check-config")
-@click.argument("config_path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("config_path", required=False, type=click.Path(path_type=Path))
 def check_config(config_path: Path | None) -> None:
     """Validate a config file and the policy it names; print a summary, exit 78 if wrong."""
     config = load_config(config_path)
@@ -118,6 +124,8 @@ def check_config(config_path: Path | None) -> None:
 
 
 def _revision(store: Store) -> str | None:
+    from bridge import migrations
+
     with store.connect() as conn:
         return migrations.current(conn)
 

@@ -152,13 +152,20 @@ def _create_engine(url: str, busy_timeout: float, pool_size: int, synchronous: s
                 raise ConfigError(
                     f"database_url {url!r}: directory {path.parent} does not exist; create it or change database_url"
                 )
+            # Waiting past the busy timeout for a pooled connection is an outage: 503, no hang.
+            pooling = (
+                {
+                    "pool_size": pool_size,
+                    "max_overflow": pool_size * 2,
+                    "pool_timeout": busy_timeout,
+                }
+                if path is not None
+                else {}
+            )
             engine = create_engine(
                 parsed,
                 connect_args={"timeout": busy_timeout, "check_same_thread": False},
-                pool_size=pool_size,
-                max_overflow=pool_size * 2,
-                # Waiting past the busy timeout for a pooled connection is an outage: 503, no hang.
-                pool_timeout=busy_timeout,
+                **pooling,
             )
             _configure_sqlite(engine, busy_timeout, synchronous)
             return engine

@@ -131,9 +131,15 @@ def _open(
     created = incident_id is None
     if incident_id is None:
         incident_id = _new_incident(conn, hooks, route, alert, key, now)
-    existing = conn.execute(
-        select(alerts.c.id).where(alerts.c.fingerprint == fp, alerts.c.incident_id == incident_id)
-    ).scalar()
+    existing = (
+        None
+        if created
+        else conn.execute(
+            select(alerts.c.id).where(
+                alerts.c.fingerprint == fp, alerts.c.incident_id == incident_id
+            )
+        ).scalar()
+    )
     values = {
         "labels": alert.labels,
         "annotations": alert.annotations,

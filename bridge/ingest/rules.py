@@ -3,6 +3,8 @@
 Senders are at-least-once and unordered: Alertmanager HA pairs duplicate on purpose and a
 resend can overtake a resolve. So a firing alert opens something only when it is new or its
 startsAt is newer than the recorded end; anything older is stale and changes nothing.
+A firing alert whose endsAt passes without a resend is not resolved by the bridge: a sender
+that falls silent is a host-silence incident (heartbeats), not a recovery.
 """
 
 from __future__ import annotations

@@ -131,3 +131,16 @@ def test_cli_lists_incidents_as_a_table(
     )
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0].split()[:3] == ["ID", "PRI", "STATUS"]
+
+
+def test_chunked_body_over_the_limit_is_413(bridge: BridgeProcess) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"["
+        for _ in range(5000):
+            yield b'{"labels": {"a": "' + b"x" * 50 + b'"}},'
+        yield b'{"labels": {"a": "b"}}]'
+
+    response = requests.post(
+        f"{bridge.url}/api/v2/alerts", data=chunks(), headers=bearer(INGEST), timeout=10
+    )
+    assert response.status_code == 413

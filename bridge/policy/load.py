@@ -276,9 +276,21 @@ def _channel(name: str, raw: Any, where: Where) -> Channel:
         raise where.key(raw, "url").error(
             f"a {kind} channel needs 'url' (or 'url_file' to keep the token out of the policy)"
         )
+    for key, value in raw.items():
+        if str(key).endswith("_file") and value is not None:
+            _readable(value, where.key(raw, key))
     events = tuple(str(e) for e in _list(raw.get("events"), where.key(raw, "events")))
     settings = {k: v for k, v in raw.items() if k not in ("type", "events")}
     return Channel(name=name, type=str(kind), settings=settings, events=events)
+
+
+def _readable(raw: Any, where: Where) -> None:
+    """Refuse a secret file that cannot be read now, rather than at the first page it breaks."""
+    try:
+        with open(str(raw), "rb"):
+            pass
+    except OSError as exc:
+        raise where.error(f"cannot read {raw}: {exc.strerror}") from exc
 
 
 def _targets(raw: Any, where: Where, policy: dict[str, Any]) -> tuple[Target, ...]:

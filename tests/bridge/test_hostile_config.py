@@ -103,6 +103,10 @@ POLICIES = [
     Broken("unknown-channel-type", "channels:\n  chat: {type: pigeon, url: 'http://x'}\n"
            + POLICY_TAIL, 2, "type"),
     Broken("channel-without-url", "channels:\n  chat: {type: wecom}\n" + POLICY_TAIL, 2, "url"),
+    Broken("channel-url-file-missing", f"channels:\n  chat: {{type: wecom, url_file: {MISSING}}}\n"
+           + POLICY_TAIL, 2, "url_file"),
+    Broken("channel-secret-file-is-dir", "channels:\n  chat: {type: dingtalk, url: 'http://x', "
+           "secret_file: /}\n" + POLICY_TAIL, 2, "secret_file"),
     Broken("binary-garbage", b"\xff\xfe\x00\x01garbage", None, None),
 ]  # fmt: skip
 

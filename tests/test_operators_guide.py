@@ -74,9 +74,9 @@ def test_bridge_configs_of_the_guide_load(index: int, tmp_path: Path) -> None:
     assert {token.role for token in config.tokens} == {"ingest", "operator"}
 
 
-def test_policy_of_the_guide_parses() -> None:
+def test_policy_of_the_guide_parses(tmp_path: Path) -> None:
     (text,) = blocks_with("escalation_policies")
-    policy = parse_policy(text, "README.md")
+    policy = parse_policy(localized(text, tmp_path), "README.md")
     assert set(policy.priorities) == {"P1", "P2", "P3"}
     assert policy.routes[-1].match == {}
 

@@ -19,10 +19,13 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 import yaml
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from tests.bridge.server import BridgeProcess, free_port
 
@@ -61,6 +64,32 @@ class Echo(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: the test reads the bridge's logs, not this server's."""
+
+
+class Refusing:
+    """An SMTP server that hears the password and refuses the login (535), as on a typo."""
+
+    def __init__(self) -> None:
+        self.passwords: list[bytes] = []
+
+    def authenticate(self, *args: Any) -> AuthResult:
+        self.passwords.append(getattr(args[-1], "password", b""))
+        return AuthResult(success=False, handled=False)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Refusing]]:
+    refusing = Refusing()
+    controller = Controller(
+        refusing,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=refusing.authenticate,
+        auth_require_tls=False,
+    )
+    controller.start()
+    yield controller.port, refusing
+    controller.stop()
 
 
 @pytest.fixture
@@ -113,7 +142,7 @@ def policy_text(closed: int, echo: int) -> str:
 
 
 @pytest.fixture
-def bridge(tmp_path: Path, echo: int) -> Iterator[BridgeProcess]:
+def bridge(tmp_path: Path, echo: int, smtp: tuple[int, Refusing]) -> Iterator[BridgeProcess]:
     closed = free_port()
     (tmp_path / "policy.yml").write_text(policy_text(closed, echo))
     (tmp_path / "operator.token").write_text(SECRETS["operator token"] + "\n")
@@ -130,7 +159,7 @@ def bridge(tmp_path: Path, echo: int) -> Iterator[BridgeProcess]:
         ],
         smtp={
             "host": "127.0.0.1",
-            "port": closed,
+            "port": smtp[0],
             "from": "tocsin@example.com",
             "starttls": False,
             "username": "mailer",
@@ -278,7 +307,7 @@ def assert_no_secret(where: str, text: str) -> None:
 
 
 def test_no_secret_appears_in_logs_answers_outbox_or_pages(
-    tmp_path: Path, bridge: BridgeProcess
+    tmp_path: Path, bridge: BridgeProcess, smtp: tuple[int, Refusing]
 ) -> None:
     answers = drive_api(bridge.url)
     listings = wait_for_failed_deliveries(bridge.url)
@@ -287,6 +316,7 @@ def test_no_secret_appears_in_logs_answers_outbox_or_pages(
     bridge.stop()
     log = bridge.log_path.read_text()
     assert "DEBUG" in log and "outbox entry" in log, log[-2000:]
+    assert SECRETS["smtp password"].encode() in smtp[1].passwords, "the login path never ran"
     for index, text in enumerate(answers):
         assert_no_secret(f"API answer #{index}", text)
     for text in listings:

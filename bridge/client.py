@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -40,6 +41,7 @@ class BridgeClient:
         session: requests.Session | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.shown = shown_url(self.url)
         self.timeout = timeout
         self.session = session or requests.Session()
         if token:
@@ -85,9 +87,9 @@ class BridgeClient:
         try:
             response = self.session.request(method, self.url + path, timeout=self.timeout, **kwargs)
         except requests.Timeout as exc:
-            raise ClientError(f"{self.url}: no answer within {self.timeout}s") from exc
+            raise ClientError(f"{self.shown}: no answer within {self.timeout}s") from exc
         except requests.RequestException as exc:
-            raise ClientError(f"cannot reach {self.url}: {type(exc).__name__}") from exc
+            raise ClientError(f"cannot reach {self.shown}: {type(exc).__name__}") from exc
         try:
             body = response.json()
         except ValueError:
@@ -97,5 +99,18 @@ class BridgeClient:
             error = _BY_STATUS.get(response.status_code, ClientError)
             raise error(f"{response.status_code}: {message}")
         if not isinstance(body, dict):
-            raise ClientError(f"{self.url}{path}: unexpected answer {str(body)[:100]}")
+            raise ClientError(f"{self.shown}{path}: unexpected answer {str(body)[:100]}")
         return body
+
+
+def shown_url(url: str) -> str:
+    """Return the URL as messages may show it: user info and query dropped (they hold secrets)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return "(an unparsable URL)"
+    if not parts.scheme:
+        return url.split("@")[-1].split("?")[0]
+    return f"{parts.scheme}://{host}{port}{parts.path}"

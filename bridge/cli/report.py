@@ -53,9 +53,9 @@ def get_text(client: BridgeClient, path: str, params: dict[str, Any]) -> str:
     try:
         response = client.session.get(url, params=params, timeout=client.timeout)
     except requests.Timeout as exc:
-        raise ClientError(f"{client.url}: no answer within {client.timeout}s") from exc
+        raise ClientError(f"{client.shown}: no answer within {client.timeout}s") from exc
     except requests.RequestException as exc:
-        raise ClientError(f"cannot reach {client.url}: {type(exc).__name__}") from exc
+        raise ClientError(f"cannot reach {client.shown}: {type(exc).__name__}") from exc
     if response.status_code >= 400:
         try:
             message = response.json().get("error", response.reason)

@@ -326,3 +326,28 @@ def test_no_secret_appears_in_logs_answers_outbox_or_pages(
     for index, text in enumerate(agents):
         assert_no_secret(f"agent log #{index}", text)
     assert_no_secret("the bridge log", log)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["incidents", "--url", "{url}", "--token", "{token}", "list"],
+        ["outbox", "list", "--url", "{url}", "--token", "{token}"],
+        ["report", "sla", "--url", "{url}", "--token", "{token}"],
+        ["kb", "search", "disk", "--url", "{url}", "--token", "{token}"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_client_commands_never_print_credentials_of_the_url_or_token(command: list[str]) -> None:
+    password, key, token = secret("urlPass"), secret("urlKey"), secret("cliTok")
+    url = f"http://pager:{password}@127.0.0.1:{free_port()}/base?key={key}"
+    filled = [part.format(url=url, token=token) for part in command]
+    result = subprocess.run(
+        [sys.executable, "-c", "from bridge.cli import main; main()", *filled],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0 and "127.0.0.1" in result.stderr, result.stderr
+    for value in (password, key, token):
+        assert value not in result.stdout + result.stderr, result.stderr

@@ -31,15 +31,20 @@ class Step:
     rank: int  # the incident's escalation_level once this step fired
     major: bool = False
 
-    def event_data(self, targets: tuple[Target, ...]) -> dict[str, Any]:
-        """Return the incident.escalated payload: level (as escalation_level), step, targets."""
-        return {
+    def event_data(
+        self, targets: tuple[Target, ...], unreached: tuple[Target, ...] = ()
+    ) -> dict[str, Any]:
+        """Return the incident.escalated payload: level, step, targets, and whom it reached not."""
+        data: dict[str, Any] = {
             "level": self.rank,
             "name": self.level,
             "path": self.path,
             "step": self.index,
             "targets": [str(t) for t in targets],
         }
+        if unreached:
+            data["unreached"] = [str(t) for t in unreached]
+        return data
 
 
 def response_step(policy: EscalationPolicy, index: int) -> Step | None:

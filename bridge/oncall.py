@@ -2,7 +2,8 @@
 
 Hand-offs happen at the same wall-clock time in the schedule's zone whatever DST does (a weekly
 rotation starting Monday 09:00 hands off every Monday at 09:00 local). Later layers win where
-they have someone; an override wins over every layer while it lasts.
+they have someone; an override wins over every layer while it lasts. A schedule with nobody on
+call (a gap in the rotation) falls back to the members of a team that uses it.
 """
 
 from __future__ import annotations
@@ -72,16 +73,54 @@ def _unique(targets: Iterable[Target]) -> tuple[Target, ...]:
     return tuple(dict.fromkeys(targets))
 
 
-def resolve_targets(policy: Policy, targets: Iterable[Target], at: datetime) -> tuple[Target, ...]:
-    """Turn schedule and team targets into the people on call at `at`; keep people and channels."""
+@dataclass(frozen=True)
+class Reach:
+    """Whom a step's targets reach now, and which targets reach nobody (a gap in a rotation)."""
+
+    targets: tuple[Target, ...]
+    unreached: tuple[Target, ...] = ()
+
+
+def schedule_team(policy: Policy, schedule: str) -> str | None:
+    """Return the first team (in policy order) that uses a schedule and has members."""
+    return next(
+        (t.name for t in policy.teams.values() if t.schedule == schedule and t.members), None
+    )
+
+
+def schedule_on_call(policy: Policy, schedule: str, at: datetime) -> tuple[str, ...]:
+    """Return whom paging a schedule reaches: its on-call person, else its team's members."""
+    person = on_call(policy.schedules[schedule], at).person
+    if person is not None:
+        return (person,)
+    team = schedule_team(policy, schedule)
+    return policy.teams[team].members if team is not None else ()
+
+
+def reach(policy: Policy, targets: Iterable[Target], at: datetime) -> Reach:
+    """Turn targets into the people and channels to page at `at`, naming those reaching nobody.
+
+    A schedule with nobody on call falls back to the members of a team that uses it; a target
+    that still reaches nobody is returned in `unreached` so the caller can record it.
+    """
     out: list[Target] = []
+    unreached: list[Target] = []
     for target in targets:
+        people: tuple[str, ...] = ()
         if target.kind in ("person", "channel"):
             out.append(target)
-        elif target.kind == "schedule":
-            person = on_call(policy.schedules[target.name], at).person
-            if person is not None:
-                out.append(Target("person", person))
+            continue
+        if target.kind == "schedule":
+            people = schedule_on_call(policy, target.name, at)
         elif target.kind == "team":
-            out.extend(Target("person", name) for name in team_on_call(policy, target.name, at))
-    return _unique(out)
+            people = team_on_call(policy, target.name, at)
+        if people:
+            out.extend(Target("person", name) for name in people)
+        else:
+            unreached.append(target)
+    return Reach(_unique(out), _unique(unreached))
+
+
+def resolve_targets(policy: Policy, targets: Iterable[Target], at: datetime) -> tuple[Target, ...]:
+    """Turn schedule and team targets into the people on call at `at`; keep people and channels."""
+    return reach(policy, targets, at).targets

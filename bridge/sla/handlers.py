@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select, update
 from bridge.clock import rfc3339
 from bridge.escalation import Step, may_page, resolution_step, response_step
 from bridge.events import EventHook, record_event
-from bridge.oncall import resolve_targets
+from bridge.oncall import Reach, reach
 from bridge.paging import Pager
 from bridge.policy.model import Policy
 from bridge.sla.hook import base_time, load_clocks, save_clock
@@ -28,6 +28,18 @@ from bridge.timers import Timer, TimerHandler, schedule
 
 log = logging.getLogger(__name__)
 OPEN = ("triggered", "acknowledged")
+
+
+def warn_unreached(incident_id: int, step: Step, found: Reach) -> None:
+    """Log the targets of a step that reach nobody now (the event records them as unreached)."""
+    if found.unreached:
+        log.warning(
+            "incident %s: %s step %s reaches nobody for %s (nobody on call, no team to fall back on)",
+            incident_id,
+            step.path,
+            step.index,
+            ", ".join(str(t) for t in found.unreached),
+        )
 
 
 @dataclass
@@ -151,7 +163,8 @@ class SlaHandlers:
         now: datetime,
         values: dict[str, Any] | None = None,
     ) -> None:
-        targets = resolve_targets(self.policy(), step.notify, now)
+        found = reach(self.policy(), step.notify, now)
+        warn_unreached(row.id, step, found)
         level = max(int(row.escalation_level or 0), step.rank)
         conn.execute(
             update(incidents)
@@ -165,7 +178,7 @@ class SlaHandlers:
             kind="incident.escalated",
             actor=None,
             now=now,
-            data={**step.event_data(targets), **timer.late_data()},
+            data={**step.event_data(found.targets, found.unreached), **timer.late_data()},
         )
         self.metrics.escalations.labels(priority=row.priority).inc()
         pager = self.pager()
@@ -173,8 +186,8 @@ class SlaHandlers:
             log.warning(
                 "incident %s: no pager configured; step %s paged nobody", row.id, step.index
             )
-        elif targets:
-            pager.page(conn, incident_id=row.id, event_id=event.id, targets=targets, now=now)
+        elif found.targets:
+            pager.page(conn, incident_id=row.id, event_id=event.id, targets=found.targets, now=now)
 
     def _next(
         self, conn: Connection, row: Any, kind: str, subject: str, step: Step, now: datetime

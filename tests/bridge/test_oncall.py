@@ -5,7 +5,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.oncall import OnCall, layer_on_call, next_handoff, on_call, resolve_targets
+from bridge.oncall import (
+    OnCall,
+    layer_on_call,
+    next_handoff,
+    on_call,
+    reach,
+    resolve_targets,
+)
 from bridge.policy import parse_policy
 from bridge.policy.model import Override, Rotation, Schedule, Target
 
@@ -92,3 +99,45 @@ teams:
 def test_resolve_targets_to_people_and_channels(targets: list[str], resolved: list[str]) -> None:
     parsed = [Target(*t.split(":")) for t in targets]
     assert [str(t) for t in resolve_targets(POLICY, parsed, ny(2026, 1, 6))] == resolved
+
+
+GAPS = parse_policy(
+    """
+priorities: {P1: {response: 15m}}
+routes: [{priority: P1}]
+people: {ann: {}, bob: {}, cid: {}}
+schedules:
+  later:
+    timezone: America/New_York
+    rotation: {members: [ann], start: "2026-06-01T09:00", every: 1w}
+  orphan:
+    timezone: America/New_York
+    rotation: {members: [ann], start: "2026-06-01T09:00", every: 1w}
+teams:
+  night: {members: [bob, cid], schedule: later}
+"""
+)
+
+
+@pytest.mark.parametrize(
+    ("targets", "reached", "unreached"),
+    [
+        (["schedule:later"], ["person:bob", "person:cid"], []),  # the team using it instead
+        (["team:night"], ["person:bob", "person:cid"], []),
+        (["schedule:orphan"], [], ["schedule:orphan"]),  # no team uses it: nobody
+        (["schedule:orphan", "person:ann"], ["person:ann"], ["schedule:orphan"]),
+    ],
+)
+def test_a_gap_in_a_rotation_falls_back_to_the_team_or_is_unreached(
+    targets: list[str], reached: list[str], unreached: list[str]
+) -> None:
+    found = reach(GAPS, [Target(*t.split(":")) for t in targets], ny(2026, 1, 6))
+    assert ([str(t) for t in found.targets], [str(t) for t in found.unreached]) == (
+        reached,
+        unreached,
+    )
+
+
+def test_once_the_rotation_starts_its_person_is_paged_not_the_team() -> None:
+    found = reach(GAPS, [Target("schedule", "later")], ny(2026, 6, 2))
+    assert ([str(t) for t in found.targets], found.unreached) == (["person:ann"], ())

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from bridge.runtime import Runtime
+from tests.bridge.sla.harness import FakeClock, event_data, make_runtime, open_incident, pages, run
+
+GAPS = """
+priorities: {P1: {response: 15m}}
+routes: [{priority: P1, escalation: ops}]
+people: {ann: {}, bob: {}, cid: {}}
+schedules:
+  later:
+    timezone: UTC
+    rotation: {members: [ann], start: "2027-01-04T09:00", every: 1w}
+  orphan:
+    timezone: UTC
+    rotation: {members: [ann], start: "2027-01-04T09:00", every: 1w}
+teams:
+  night: {members: [bob, cid], schedule: later}
+escalation_policies:
+  ops:
+    steps:
+      - {after: 0m, notify: [schedule:later]}
+      - {after: 5m, notify: [schedule:orphan]}
+"""
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def runtime(sqlite_url: str, clock: FakeClock) -> Iterator[Runtime]:
+    built = make_runtime(sqlite_url, clock, policy=GAPS)
+    yield built
+    built.store.dispose()
+
+
+def test_a_schedule_with_nobody_on_call_pages_the_team_using_it(runtime: Runtime) -> None:
+    incident = open_incident(runtime)
+    run(runtime)
+    assert pages(runtime) == [("person:bob", "person:cid")]
+    assert "unreached" not in event_data(runtime, incident, "incident.escalated")[0]
+
+
+def test_a_step_reaching_nobody_is_recorded_as_unreached_and_logged(
+    runtime: Runtime, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    incident = open_incident(runtime)
+    run(runtime)
+    clock.advance(minutes=5)
+    with caplog.at_level(logging.WARNING, logger="bridge.sla.handlers"):
+        run(runtime)
+    step = event_data(runtime, incident, "incident.escalated")[1]
+    assert (step["targets"], step["unreached"]) == ([], ["schedule:orphan"])
+    assert len(pages(runtime)) == 1  # nobody to page for the second step
+    assert "reaches nobody for schedule:orphan" in caplog.text

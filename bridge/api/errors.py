@@ -1,15 +1,16 @@
-"""Turn every refusal into a JSON answer with the right status; bad input is never a 500."""
+"""Turn every refusal into a JSON answer (an HTML page for a browser off the API); never a 500."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from html import escape
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from bridge.errors import AuthError, BridgeError, Forbidden, StoreUnavailable
@@ -87,5 +88,29 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if _browser_page(request):
+            return _html_error(request, exc.status_code, str(exc.detail))
         return error_response(request, exc.status_code, str(exc.detail))
+
+
+def _browser_page(request: Request) -> bool:
+    """Tell whether a browser asked for a page (not the API): it gets HTML, not JSON."""
+    path = request.url.path
+    wanted = "text/html" in request.headers.get("accept", "")
+    return (
+        wanted and not path.startswith("/api/") and path not in ("/metrics", "/healthz", "/readyz")
+    )
+
+
+def _html_error(request: Request, status: int, reason: str) -> HTMLResponse:
+    """A bare error page for a URL no page answers, linking back to the board."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is not None:
+        runtime.metrics.requests_rejected.labels(reason=reason_for(status)).inc()
+    title = f"{status} {escape(reason)}"
+    body = (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{title} · Tocsin</title>'
+        f'</head><body><h1>{title}</h1><p><a href="/">Tocsin</a></p></body></html>'
+    )
+    return HTMLResponse(body, status_code=status, headers={"X-Content-Type-Options": "nosniff"})

@@ -595,6 +595,18 @@ def test_web_pages_answer_html_to_bad_paths_and_queries(
     assert_refused_well(f"GET {template}", response, html=True)
 
 
+@pytest.mark.parametrize("path", ["/nope", "/incidents/1/ack", "/incidents//x", "/static/../x"])
+def test_a_browser_asking_for_no_page_gets_an_html_404(bridge: Bridge, path: str) -> None:
+    response = bridge.web.get(path, headers={"Accept": "text/html"}, follow_redirects=False)
+    assert response.status_code in (404, 405), response.text
+    assert response.headers["content-type"].startswith("text/html"), response.text
+
+
+def test_an_api_client_asking_for_no_endpoint_gets_json(bridge: Bridge) -> None:
+    response = bridge.client.get("/api/v1/nope", headers={"Accept": "text/html, */*"})
+    assert (response.status_code, response.json()["error"]) == (404, "Not Found")
+
+
 @HOSTILE
 @given(value=st.one_of(st.sampled_from(SPECIAL_QUERY), hostile_text))
 def test_the_report_download_refuses_bad_windows_without_a_server_error(

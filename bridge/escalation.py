@@ -79,6 +79,19 @@ def resolution_step(policy: EscalationPolicy, index: int, priority: str) -> Step
     return None
 
 
+def last_response_step(policy: EscalationPolicy) -> Step | None:
+    """Return the last step of the response path (what a page past its end repeats), or None."""
+    return response_step(policy, len(policy.steps) - 1)
+
+
+def last_resolution_step(policy: EscalationPolicy, priority: str) -> Step | None:
+    """Return the last resolution step that applies to the priority, or None."""
+    for position in reversed(range(len(policy.resolution))):
+        if policy.resolution[position].applies_to(priority):
+            return resolution_step(policy, position, priority)
+    return None
+
+
 def may_page(step: Step, status: str, paused: bool) -> bool:
     """Return whether a due step still pages: response only unacknowledged, resolution only open."""
     if paused:

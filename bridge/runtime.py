@@ -15,7 +15,7 @@ from typing import Protocol
 from bridge.clock import Clock, utcnow
 from bridge.config import BridgeConfig
 from bridge.events import EventHook
-from bridge.incidents.service import IncidentService
+from bridge.incidents.service import Escalator, IncidentService
 from bridge.ingest.heartbeats import HeartbeatHook
 from bridge.metrics import Metrics
 from bridge.paging import Pager
@@ -47,11 +47,12 @@ class Runtime:
     workers: list[Worker] = field(default_factory=list)
     heartbeat_hooks: list[HeartbeatHook] = field(default_factory=list)
     pager: Pager | None = None
+    escalator: Escalator | None = None  # pages the next level on a manual escalation
 
     @property
     def incidents(self) -> IncidentService:
         """Return the incident operations bound to this runtime's store, hooks and clock."""
-        return IncidentService(self.store, self.hooks, self.clock)
+        return IncidentService(self.store, self.hooks, self.clock, self.escalator)
 
     def start(self) -> None:
         """Start every worker in registration order."""

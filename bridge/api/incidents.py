@@ -185,7 +185,7 @@ def resume(
 def escalate(
     incident_id: RowId, who: Operator, runtime: RuntimeDep, body: Reason | None = None
 ) -> dict[str, Any]:
-    """Raise the escalation level by hand."""
+    """Page the next level of the incident's escalation policy now, with an optional reason."""
     return _act(runtime, incident_id, "escalate", who, reason=(body or Reason()).reason)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -19,6 +20,7 @@ from bridge.clock import Clock, as_utc, utcnow
 from bridge.errors import InvalidInput
 from bridge.events import Event, EventHook, record_event
 from bridge.incidents.lifecycle import next_status
+from bridge.policy.model import Target
 from bridge.store.db import Store, lock_incident
 from bridge.store.schema import incidents
 
@@ -205,6 +207,25 @@ def resume(
     return _change(conn, hooks, incident_id, "resume", "incident.resumed", actor, now, values, data)
 
 
+@dataclass(frozen=True)
+class EscalationPlan:
+    """What one manual escalation does: incident columns to set, event data, and whom it pages."""
+
+    values: Mapping[str, Any]
+    data: Mapping[str, Any]
+    targets: tuple[Target, ...] = ()
+
+
+class Escalator(Protocol):
+    """Choose the next level of an incident's escalation policy and page it (the SLA engine)."""
+
+    def plan(self, conn: Connection, row: Any, now: datetime) -> EscalationPlan:
+        """Return the next level to page for a locked incident row; may reschedule its timers."""
+
+    def page(self, conn: Connection, row: Any, event: Event, plan: EscalationPlan) -> None:
+        """Page the plan's targets for the recorded incident.escalated event."""
+
+
 def escalate(
     conn: Connection,
     hooks: Sequence[EventHook],
@@ -214,22 +235,23 @@ def escalate(
     now: datetime,
     reason: str | None = None,
     data: Mapping[str, Any] | None = None,
+    escalator: Escalator | None = None,
 ) -> Event:
-    """Raise the escalation level by one and record why."""
+    """Escalate by hand and record why; with an escalator, page the next level now."""
     row = lock_incident(conn, incident_id)
-    level = int(row.escalation_level) + 1
-    payload = {"level": level, "reason": reason, **(data or {})}
-    return _change(
-        conn,
-        hooks,
-        incident_id,
-        "escalate",
-        "incident.escalated",
-        actor,
-        now,
-        {"escalation_level": level},
-        payload,
+    next_status("escalate", row.status, bool(row.paused))  # refuse before anyone is paged
+    if escalator is None:
+        level = int(row.escalation_level) + 1
+        plan = EscalationPlan({"escalation_level": level}, {"level": level})
+    else:
+        plan = escalator.plan(conn, row, now)
+    payload = {**plan.data, "reason": reason, **(data or {})}
+    event = _change(
+        conn, hooks, incident_id, "escalate", "incident.escalated", actor, now, plan.values, payload
     )
+    if escalator is not None:
+        escalator.page(conn, row, event, plan)
+    return event
 
 
 def reassign(
@@ -294,10 +316,17 @@ OPERATIONS = {
 class IncidentService:
     """The operations above, each in a write transaction of its own, on the runtime's clock."""
 
-    def __init__(self, store: Store, hooks: Sequence[EventHook], clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hooks: Sequence[EventHook],
+        clock: Clock = utcnow,
+        escalator: Escalator | None = None,
+    ) -> None:
         self.store = store
         self.hooks = hooks
         self.clock = clock
+        self.escalator = escalator
 
     def create(self, *, title: str, priority: str, actor: str | None, **fields: Any) -> int:
         """Open an incident by hand (service desk) and return its id."""
@@ -319,6 +348,8 @@ class IncidentService:
             raise InvalidInput(
                 f"unknown action {action!r}; expected one of {', '.join(OPERATIONS)}"
             )
+        if operation is escalate and self.escalator is not None:
+            params = {**params, "escalator": self.escalator}
         with self.store.begin() as conn:
             event: Event = operation(  # type: ignore[operator]
                 conn, self.hooks, incident_id, actor=actor, now=self.clock(), **params

@@ -9,6 +9,7 @@ from bridge.follow_up import FollowUp
 from bridge.heartbeat import HeartbeatWatch, SilenceCheck, register_host_gauge
 from bridge.sla.handlers import SlaHandlers
 from bridge.sla.hook import SlaHook
+from bridge.sla.manual import ManualEscalation
 from bridge.sla.metrics import SlaMetrics
 from bridge.timers import Scheduler, TimerHandler
 
@@ -26,7 +27,7 @@ class SlaEngine:
 
 
 def install(runtime: Runtime) -> SlaEngine:
-    """Register the SLA hook, the scheduler worker and the heartbeat watch on the runtime."""
+    """Register the SLA hook, the scheduler worker, the heartbeat watch and manual escalation."""
     metrics = SlaMetrics(runtime.metrics.registry)
     handlers = SlaHandlers(
         policy=lambda: runtime.policy,
@@ -42,6 +43,9 @@ def install(runtime: Runtime) -> SlaEngine:
     scheduler = Scheduler(runtime.store, table, clock=runtime.clock, metrics=runtime.metrics)
     handlers.wake = scheduler.wake
     hook = SlaHook(lambda: runtime.policy, metrics=metrics, wake=scheduler.wake)
+    runtime.escalator = ManualEscalation(
+        lambda: runtime.policy, lambda: runtime.pager, metrics, scheduler.wake
+    )
     runtime.hooks.append(hook)
     runtime.workers.append(scheduler)
     runtime.heartbeat_hooks.append(

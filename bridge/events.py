@@ -47,6 +47,23 @@ class Event:
 EventHook = Callable[[Connection, Event], None]
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to record with record_events()."""
+
+    incident_id: int
+    kind: str
+    actor: str | None
+    now: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+# Built once: values travel as parameters, so SQLAlchemy reuses the compiled statements. Ids
+# of a batch come back in parameter order (SQLite and PostgreSQL both support RETURNING).
+_INSERT_EVENT = insert(events)
+_INSERT_EVENTS = insert(events).returning(events.c.id, sort_by_parameter_order=True)
+
+
 def record_event(
     conn: Connection,
     hooks: Sequence[EventHook],
@@ -63,7 +80,7 @@ def record_event(
     payload = dict(data or {})
     # Values as parameters, not .values(): the compiled statement is cached and reused.
     result = conn.execute(
-        insert(events),
+        _INSERT_EVENT,
         {
             "incident_id": incident_id,
             "kind": kind,
@@ -83,3 +100,49 @@ def record_event(
     for hook in hooks:
         hook(conn, event)
     return event
+
+
+def record_events(
+    conn: Connection, hooks: Sequence[EventHook], batch: Sequence[NewEvent]
+) -> list[Event]:
+    """Insert many events in one round trip, then run every hook on them, in the caller's transaction.
+
+    A hook with a `many(conn, events)` method hears the whole batch at once (to write its own
+    rows in bulk); any other hook hears each event in turn. Hooks run in registration order.
+    """
+    for item in batch:
+        if item.kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {item.kind!r}")
+    if not batch:
+        return []
+    payloads = [dict(item.data) for item in batch]
+    params = [
+        {
+            "incident_id": item.incident_id,
+            "kind": item.kind,
+            "actor": item.actor,
+            "occurred_at": item.now,
+            "data": payload,
+        }
+        for item, payload in zip(batch, payloads, strict=True)
+    ]
+    ids = conn.execute(_INSERT_EVENTS, params).scalars().all()
+    recorded = [
+        Event(
+            id=int(event_id),
+            incident_id=item.incident_id,
+            kind=item.kind,
+            actor=item.actor,
+            occurred_at=item.now,
+            data=payload,
+        )
+        for event_id, item, payload in zip(ids, batch, payloads, strict=True)
+    ]
+    for hook in hooks:
+        many = getattr(hook, "many", None)
+        if many is not None:
+            many(conn, recorded)
+        else:
+            for event in recorded:
+                hook(conn, event)
+    return recorded

@@ -97,7 +97,7 @@ def list_incidents(
         query = query.where(incidents.c.id < after)
     with runtime.store.connect() as conn:
         rows = conn.execute(query).all()
-        page = incidents_json(conn, rows[:limit], runtime.clock())
+        page = incidents_json(conn, rows[:limit], runtime.clock(), runtime.policy.calendars)
     more = len(rows) > limit
     return {"incidents": page, "next_cursor": str(rows[limit - 1].id) if more else None}
 
@@ -212,7 +212,7 @@ def _act(
 
 def _show(runtime: Runtime, incident_id: RowId) -> dict[str, Any]:
     with runtime.store.connect() as conn:
-        return incident_json(conn, incident_id, runtime.clock())
+        return incident_json(conn, incident_id, runtime.clock(), calendars=runtime.policy.calendars)
 
 
 def _split(values: list[str] | None) -> list[str]:

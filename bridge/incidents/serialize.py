@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +10,9 @@ from sqlalchemy import Connection, Row, select
 
 from bridge.clock import as_utc, rfc3339
 from bridge.errors import NotFound
-from bridge.policy.model import CLOCKS
+from bridge.policy.model import CLOCKS, Calendar
+from bridge.sla.clocks import from_row
+from bridge.sla.clocks import remaining as time_left
 from bridge.store.schema import alerts, events, incidents, sla_clocks
 
 
@@ -23,11 +25,20 @@ def get_incident(conn: Connection, incident_id: int) -> Row[Any]:
 
 
 def incident_json(
-    conn: Connection, incident_id: int, now: datetime, *, detail: bool = True
+    conn: Connection,
+    incident_id: int,
+    now: datetime,
+    *,
+    detail: bool = True,
+    calendars: Mapping[str, Calendar] | None = None,
 ) -> dict[str, Any]:
-    """Return one incident as the API shows it; `detail` adds its alerts and timeline."""
+    """Return one incident as the API shows it; `detail` adds its alerts and timeline.
+
+    `calendars` (the policy's) lets clocks on a business calendar count their time left in
+    business seconds; a clock whose calendar is not given counts wall seconds.
+    """
     row = get_incident(conn, incident_id)
-    out = incidents_json(conn, [row], now)[0]
+    out = incidents_json(conn, [row], now, calendars)[0]
     if detail:
         out["alerts"] = alerts_json(conn, incident_id)
         out["timeline"] = timeline_json(conn, incident_id)
@@ -35,27 +46,31 @@ def incident_json(
 
 
 def incidents_json(
-    conn: Connection, rows: Sequence[Row[Any]], now: datetime
+    conn: Connection,
+    rows: Sequence[Row[Any]],
+    now: datetime,
+    calendars: Mapping[str, Calendar] | None = None,
 ) -> list[dict[str, Any]]:
     """Return incident rows as JSON objects, reading all their SLA clocks in one query."""
     clocks: dict[int, dict[str, Any]] = {row.id: {} for row in rows}
     if rows:
         query = select(sla_clocks).where(sla_clocks.c.incident_id.in_(list(clocks)))
         for clock in conn.execute(query):
-            clocks[clock.incident_id][clock.clock] = clock_json(clock, now)
+            calendar = (calendars or {}).get(clock.calendar or "")
+            clocks[clock.incident_id][clock.clock] = clock_json(clock, now, calendar)
     return [_row_json(row, {name: clocks[row.id].get(name) for name in CLOCKS}) for row in rows]
 
 
-def clock_json(clock: Row[Any], now: datetime) -> dict[str, Any]:
-    """Return one SLA clock: target, due time, time left (negative when overdue), breached."""
+def clock_json(clock: Row[Any], now: datetime, calendar: Calendar | None = None) -> dict[str, Any]:
+    """Return one SLA clock: target, due time, time left (negative when overdue), breached.
+
+    The time left is business time on the clock's calendar (given), wall time otherwise; the due
+    time is always the instant.
+    """
     due = as_utc(clock.due_at) if clock.due_at is not None else None
     stopped = as_utc(clock.stopped_at) if clock.stopped_at is not None else None
-    if stopped is not None:
-        remaining = (due - stopped).total_seconds() if due is not None else clock.remaining_seconds
-    elif due is not None:
-        remaining = (due - now).total_seconds()
-    else:
-        remaining = clock.remaining_seconds
+    left = time_left(from_row(clock._mapping), calendar, now)
+    remaining = None if left is None else left.total_seconds()
     breached = clock.breached_at is not None or (
         stopped is None and due is not None and due <= now and not clock.breach_exempt
     )

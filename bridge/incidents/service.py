@@ -18,7 +18,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from bridge.clock import Clock, as_utc, utcnow
 from bridge.errors import InvalidInput
-from bridge.events import Event, EventHook, record_event
+from bridge.events import Event, EventHook, NewEvent, record_event, record_events
 from bridge.incidents.lifecycle import next_status
 from bridge.policy.model import Target
 from bridge.store.db import Store, lock_incident
@@ -26,6 +26,7 @@ from bridge.store.schema import incidents
 
 # Built once; values travel as parameters so the compiled statement is reused.
 _INSERT_INCIDENT = insert(incidents)
+_INSERT_INCIDENTS = insert(incidents).returning(incidents.c.id, sort_by_parameter_order=True)
 
 
 def create_incident(
@@ -71,6 +72,48 @@ def create_incident(
         data={"source": source, "priority": priority},
     )
     return incident_id
+
+
+def create_incidents(
+    conn: Connection,
+    hooks: Sequence[EventHook],
+    *,
+    now: datetime,
+    source: str,
+    specs: Sequence[Mapping[str, Any]],
+) -> list[int]:
+    """Insert many triggered incidents in one round trip and record their events together.
+
+    Each spec holds key, title, priority, labels, annotations and the same other columns for
+    all; ids come back in the order of `specs`. The system opens them (no actor).
+    """
+    params = [
+        {
+            **spec,
+            "open_key": spec["key"],
+            "status": "triggered",
+            "source": source,
+            "labels": dict(spec["labels"]),
+            "annotations": dict(spec["annotations"]),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for spec in specs
+    ]
+    if not params:
+        return []
+    ids = [int(i) for i in conn.execute(_INSERT_INCIDENTS, params).scalars().all()]
+    record_events(
+        conn,
+        hooks,
+        [
+            NewEvent(
+                i, "incident.triggered", None, now, {"source": source, "priority": p["priority"]}
+            )
+            for i, p in zip(ids, params, strict=True)
+        ],
+    )
+    return ids
 
 
 def find_open(conn: Connection, key: str) -> int | None:

@@ -118,7 +118,7 @@ class Outbox:
         now: datetime | None = None,
     ) -> None:
         at = now or event.occurred_at
-        incident = incident_json(conn, event.incident_id, at)
+        incident = incident_json(conn, event.incident_id, at, calendars=self.policy.calendars)
         incident.pop("timeline", None)
         similar = (
             self.similar(conn, incident) if self.similar and event.kind in SIMILAR_EVENTS else ()

@@ -64,11 +64,34 @@ def intervals_from(calendar: Calendar, instant: datetime) -> Iterator[tuple[date
     )
 
 
+def intervals_before(calendar: Calendar, instant: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """Yield the working intervals that start before an instant, latest first, clipped to end there."""
+    instant = as_utc(instant)
+    # Start a day late: a span of the next local date may already have begun in UTC terms.
+    day = instant.astimezone(calendar.timezone).date() + timedelta(days=1)
+    idle = 0
+    while idle <= MAX_SEARCH_DAYS:
+        spans = day_intervals(calendar, day)
+        idle = 0 if spans else idle + 1
+        for start, end in reversed(spans):
+            if start < instant:
+                yield start, min(end, instant)
+        day -= timedelta(days=1)
+    raise ValueError(
+        f"calendar {calendar.name!r} has no working time within {MAX_SEARCH_DAYS} days before {instant}"
+    )
+
+
 def add(calendar: Calendar | None, start: datetime, duration: timedelta) -> datetime:
-    """Return the instant when `duration` of business time has passed since `start`."""
+    """Return the instant when `duration` of business time has passed since `start`.
+
+    A negative duration goes back in business time: the instant that much business time earlier.
+    """
     start = as_utc(start)
-    if calendar is None or duration <= ZERO:
+    if calendar is None or duration == ZERO:
         return start + duration
+    if duration < ZERO:
+        return _subtract(calendar, start, -duration)
     left = duration
     for first, last in intervals_from(calendar, start):
         span = last - first
@@ -76,6 +99,16 @@ def add(calendar: Calendar | None, start: datetime, duration: timedelta) -> date
             return first + left
         left -= span
     raise AssertionError("unreachable: intervals_from raises when it runs out")
+
+
+def _subtract(calendar: Calendar, end: datetime, duration: timedelta) -> datetime:
+    left = duration
+    for first, last in intervals_before(calendar, end):
+        span = last - first
+        if left <= span:
+            return last - left
+        left -= span
+    raise AssertionError("unreachable: intervals_before raises when it runs out")
 
 
 def elapsed(calendar: Calendar | None, start: datetime, end: datetime) -> timedelta:

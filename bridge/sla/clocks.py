@@ -94,8 +94,8 @@ def resume(clock: SlaClock, cal: Calendar | None, fraction: float, now: datetime
         return clock
     now = as_utc(now)
     left = clock.remaining
-    # An overdue clock stays overdue by the same amount of wall time.
-    due = business.add(cal, now, left) if left > ZERO else now + left
+    # An overdue clock stays overdue by the same business time: its due time is that far back.
+    due = business.add(cal, now, left)
     warn = None if clock.warned_at else warn_time(cal, now, left, clock.target, fraction)
     return replace(clock, due_at=due, warn_at=warn, remaining=None)
 

@@ -49,6 +49,21 @@ def test_add_counts_only_business_hours(start: datetime, hours: int, due: dateti
     assert add(BUSINESS, start, timedelta(hours=hours)) == due
 
 
+@pytest.mark.parametrize(
+    ("end", "hours", "start"),
+    [
+        (sh(2026, 3, 2, 14), 2, sh(2026, 3, 2, 11)),  # back across the lunch break
+        (sh(2026, 3, 9, 10), 2, sh(2026, 3, 6, 17)),  # Monday morning back to Friday
+        (sh(2026, 3, 8, 10), 1, sh(2026, 3, 6, 17)),  # from a Sunday
+        (sh(2026, 10, 6, 10), 2, sh(2026, 9, 30, 17)),  # back over the holidays
+    ],
+)
+def test_negative_add_goes_back_in_business_hours(
+    end: datetime, hours: int, start: datetime
+) -> None:
+    assert add(BUSINESS, end, -timedelta(hours=hours)) == start
+
+
 def test_add_without_calendar_runs_around_the_clock() -> None:
     start = datetime(2026, 3, 7, 23, tzinfo=UTC)
     assert add(None, start, timedelta(minutes=15)) == datetime(2026, 3, 7, 23, 15, tzinfo=UTC)
@@ -173,3 +188,11 @@ def test_adding_in_two_parts_equals_adding_at_once(
 ) -> None:
     once = add(calendar, start, first + second)
     assert add(calendar, add(calendar, start, first), second) == once
+
+
+@settings(max_examples=150, deadline=None)
+@given(calendars(), instants, durations)
+def test_going_back_then_measuring_gives_the_same_business_time(
+    calendar: Calendar, end: datetime, span: timedelta
+) -> None:
+    assert elapsed(calendar, add(calendar, end, -span), end) == span

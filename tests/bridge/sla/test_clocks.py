@@ -110,6 +110,21 @@ def test_business_clock_paused_over_a_weekend_keeps_business_time() -> None:
     assert resumed.due_at == datetime(2026, 3, 9, 9, tzinfo=UTC)  # Monday 17:00 Shanghai
 
 
+def test_overdue_business_clock_resumed_after_a_weekend_stays_overdue_by_business_time() -> None:
+    thursday_9am = datetime(2026, 3, 5, 1, tzinfo=UTC)  # due Thursday 18:00 Shanghai
+    friday_10am, monday_9am = (
+        datetime(2026, 3, 6, 2, tzinfo=UTC),
+        datetime(2026, 3, 9, 1, tzinfo=UTC),
+    )
+    clock = start("response", timedelta(hours=8), BUSINESS, 0.67, thursday_9am)
+    held = pause(clock, BUSINESS, friday_10am)
+    resumed = resume(held, BUSINESS, 0.67, monday_9am)
+    assert held.remaining == -timedelta(hours=1)
+    assert resumed.due_at == datetime(2026, 3, 6, 9, tzinfo=UTC)  # Friday 17:00 Shanghai
+    assert remaining(resumed, BUSINESS, monday_9am) == -timedelta(hours=1)
+    assert breached(resumed, monday_9am)
+
+
 def test_stop_before_the_due_time_is_met() -> None:
     clock = stop(start("response", 15 * MIN, None, 0.67, NOW), NOW + 14 * MIN)
     assert (outcome(clock, NOW + timedelta(days=1)), clock.warn_at) == ("met", None)

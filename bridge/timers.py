@@ -53,6 +53,9 @@ class Timer:
 
 TimerHandler = Callable[[Connection, Timer, datetime], None]
 
+# Built once: values travel as parameters, so SQLAlchemy reuses the compiled statement.
+_INSERT_TIMER = insert(timers)
+
 
 def schedule(
     conn: Connection,
@@ -65,18 +68,38 @@ def schedule(
     payload: Mapping[str, Any] | None = None,
 ) -> int:
     """Insert a pending timer in the caller's transaction and return its id."""
-    result = conn.execute(
-        insert(timers).values(
-            kind=kind,
-            incident_id=incident_id,
-            subject=subject,
-            due_at=as_utc(due_at),
-            payload=dict(payload or {}),
-            created_at=as_utc(now),
-            cancelled=False,
-        )
+    row = timer_row(
+        kind, due_at, now=now, incident_id=incident_id, subject=subject, payload=payload
     )
+    result = conn.execute(_INSERT_TIMER, row)
     return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def schedule_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert pending timers built by timer_row() in one round trip (executemany)."""
+    if rows:
+        conn.execute(_INSERT_TIMER, list(rows))
+
+
+def timer_row(
+    kind: str,
+    due_at: datetime,
+    *,
+    now: datetime,
+    incident_id: int | None = None,
+    subject: str | None = None,
+    payload: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return the column values of a pending timer, for schedule_many()."""
+    return {
+        "kind": kind,
+        "incident_id": incident_id,
+        "subject": subject,
+        "due_at": as_utc(due_at),
+        "payload": dict(payload or {}),
+        "created_at": as_utc(now),
+        "cancelled": False,
+    }
 
 
 def pending(

@@ -9,11 +9,11 @@ stops everything and schedules the follow-up; closed cancels whatever is left.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from bridge.clock import as_utc
 from bridge.escalation import resolution_step, response_step
@@ -24,13 +24,39 @@ from bridge.sla import clocks
 from bridge.sla.clocks import SlaClock
 from bridge.sla.metrics import SlaMetrics
 from bridge.store.schema import incidents, sla_clocks
-from bridge.timers import PARKED, cancel, move, pending, schedule
+from bridge.timers import PARKED, cancel, move, pending, schedule, schedule_many, timer_row
 
 SLA_KINDS = ("sla_warning", "sla_breach")
 ESCALATION_KINDS = ("escalation", "resolution_step")
 FOLLOW_UP = "follow_up"
 OPEN = ("triggered", "acknowledged")
 Wake = Callable[[datetime], None]
+
+
+# Built once: values travel as parameters, so SQLAlchemy reuses the compiled statements.
+_INCIDENT = select(incidents).where(incidents.c.id == bindparam("incident_id"))
+_INCIDENTS = select(incidents).where(incidents.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_CLOCK = insert(sla_clocks)
+
+
+def _clock_timer_rows(incident_id: int, clock: SlaClock, now: datetime) -> list[dict[str, Any]]:
+    """Return the warning and breach timers a running clock still owes."""
+    if not clock.running:
+        return []
+    rows = []
+    if clock.warn_at is not None and clock.warned_at is None:
+        rows.append(
+            timer_row(
+                "sla_warning", clock.warn_at, now=now, incident_id=incident_id, subject=clock.name
+            )
+        )
+    if clock.due_at is not None and clock.breached_at is None:
+        rows.append(
+            timer_row(
+                "sla_breach", clock.due_at, now=now, incident_id=incident_id, subject=clock.name
+            )
+        )
+    return rows
 
 
 def load_clocks(conn: Connection, incident_id: int) -> dict[str, SlaClock]:
@@ -80,9 +106,25 @@ class SlaHook:
         action = self._actions.get(event.kind)
         if action is None:
             return
-        row = conn.execute(select(incidents).where(incidents.c.id == event.incident_id)).first()
+        row = conn.execute(_INCIDENT, {"incident_id": event.incident_id}).first()
         if row is not None:
             action(conn, row, as_utc(event.occurred_at))
+
+    def many(self, conn: Connection, events: Sequence[Event]) -> None:
+        """Hear a batch of events: new incidents start their clocks and timers in bulk."""
+        if any(event.kind != "incident.triggered" for event in events):
+            for event in events:
+                self(conn, event)
+            return
+        rows = conn.execute(_INCIDENTS, {"ids": [event.incident_id for event in events]})
+        by_id = {row.id: row for row in rows}
+        clock_rows: list[dict[str, Any]] = []
+        timer_rows: list[dict[str, Any]] = []
+        for event in events:
+            row = by_id.get(event.incident_id)
+            if row is not None:
+                self._start(row, as_utc(event.occurred_at), clock_rows, timer_rows)
+        self._insert(conn, clock_rows, timer_rows)
 
     def _calendar(self, priority: str) -> Calendar | None:
         policy = self.policy()
@@ -102,16 +144,10 @@ class SlaHook:
     def _clock_timers(
         self, conn: Connection, incident_id: int, clock: SlaClock, now: datetime
     ) -> None:
-        if not clock.running:
-            return
-        if clock.warn_at is not None and clock.warned_at is None:
-            self._schedule(
-                conn, "sla_warning", clock.warn_at, now, incident_id=incident_id, subject=clock.name
-            )
-        if clock.due_at is not None and clock.breached_at is None:
-            self._schedule(
-                conn, "sla_breach", clock.due_at, now, incident_id=incident_id, subject=clock.name
-            )
+        rows = _clock_timer_rows(incident_id, clock, now)
+        schedule_many(conn, rows)
+        if rows and self.wake is not None:
+            self.wake(min(timer["due_at"] for timer in rows))
 
     def _end(self, conn: Connection, row: Any, clock: SlaClock, now: datetime) -> SlaClock:
         # A breach was counted when it fired; count only the promises kept.
@@ -120,37 +156,62 @@ class SlaHook:
         return clocks.stop(clock, now)
 
     def _triggered(self, conn: Connection, row: Any, now: datetime) -> None:
+        clock_rows: list[dict[str, Any]] = []
+        timer_rows: list[dict[str, Any]] = []
+        self._start(row, now, clock_rows, timer_rows)
+        self._insert(conn, clock_rows, timer_rows)
+
+    def _insert(
+        self, conn: Connection, clock_rows: list[dict[str, Any]], timer_rows: list[dict[str, Any]]
+    ) -> None:
+        # One executemany per table: a new incident's rows cost two round trips, not seven.
+        if clock_rows:
+            conn.execute(_INSERT_CLOCK, clock_rows)
+        schedule_many(conn, timer_rows)
+        if timer_rows and self.wake is not None:
+            self.wake(min(timer["due_at"] for timer in timer_rows))
+
+    def _start(
+        self,
+        row: Any,
+        now: datetime,
+        clock_rows: list[dict[str, Any]],
+        timer_rows: list[dict[str, Any]],
+    ) -> None:
+        """Compute a new incident's clock rows and timers, in one pass and without I/O."""
         policy = self.policy()
         priority = policy.priorities.get(row.priority)
         if priority is not None:
             for clock in clocks.start_clocks(priority, self._calendar(row.priority), now):
-                conn.execute(insert(sla_clocks).values(incident_id=row.id, **clocks.to_row(clock)))
-                self._clock_timers(conn, row.id, clock, now)
+                clock_rows.append({"incident_id": row.id, **clocks.to_row(clock)})
+                timer_rows.extend(_clock_timer_rows(row.id, clock, now))
         escalation = policy.escalation_policies.get(row.escalation_policy or "")
         if escalation is None:
             return
         base = base_time(row)
         first = response_step(escalation, 0)
         if first is not None:
-            self._schedule(
-                conn,
-                "escalation",
-                base + first.after,
-                now,
-                incident_id=row.id,
-                subject="response",
-                payload={"step": 0},
+            timer_rows.append(
+                timer_row(
+                    "escalation",
+                    base + first.after,
+                    now=now,
+                    incident_id=row.id,
+                    subject="response",
+                    payload={"step": 0},
+                )
             )
         engaged = resolution_step(escalation, 0, row.priority)
         if engaged is not None:
-            self._schedule(
-                conn,
-                "resolution_step",
-                base + engaged.after,
-                now,
-                incident_id=row.id,
-                subject="resolution",
-                payload={"step": engaged.index},
+            timer_rows.append(
+                timer_row(
+                    "resolution_step",
+                    base + engaged.after,
+                    now=now,
+                    incident_id=row.id,
+                    subject="resolution",
+                    payload={"step": engaged.index},
+                )
             )
 
     def _acknowledged(self, conn: Connection, row: Any, now: datetime) -> None:

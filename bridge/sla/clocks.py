@@ -173,7 +173,13 @@ def from_row(row: Mapping[Any, Any]) -> SlaClock:
 
 
 def to_row(clock: SlaClock) -> dict[str, Any]:
-    """Return the sla_clocks column values of a clock (without incident_id)."""
+    """Return the sla_clocks column values of a clock (without incident_id).
+
+    A clock not breached has no breach reason: writing it clears the reason and exemption an
+    earlier cycle's breach was given (the update clock restarts on every note; that breach stays
+    in the timeline). A breached clock leaves them to whoever records them.
+    """
+    reset = {"breach_reason": None, "breach_exempt": False} if clock.breached_at is None else {}
     return {
         "clock": clock.name,
         "target_seconds": clock.target.total_seconds(),
@@ -187,4 +193,5 @@ def to_row(clock: SlaClock) -> dict[str, Any]:
         "stopped_at": clock.stopped_at,
         "warned_at": clock.warned_at,
         "breached_at": clock.breached_at,
+        **reset,
     }

@@ -147,6 +147,13 @@ def test_restart_begins_a_new_cycle_of_the_update_clock() -> None:
     assert (new.due_at, new.breached_at) == (NOW + timedelta(hours=5), None)
 
 
+def test_a_restarted_cycle_clears_the_previous_breach_reason() -> None:
+    old = replace(start("update", timedelta(hours=2), None, 0.67, NOW), breached_at=NOW)
+    new = restart(old, None, 0.67, NOW + timedelta(hours=3))
+    assert "breach_reason" not in to_row(old)  # a breached clock keeps the reason it was given
+    assert (to_row(new)["breach_reason"], to_row(new)["breach_exempt"]) == (None, False)
+
+
 def test_restart_of_a_paused_clock_stays_paused_with_a_full_target() -> None:
     held = pause(start("update", timedelta(hours=2), None, 0.67, NOW), None, NOW + MIN)
     new = restart(held, None, 0.67, NOW + 2 * MIN)

@@ -5,8 +5,19 @@ from collections.abc import Iterator
 
 import pytest
 
+from bridge.reports.breaches import record_reason
+from bridge.reports.query import load_report
 from bridge.runtime import Runtime
-from tests.bridge.sla.harness import FakeClock, event_data, make_runtime, open_incident, pages, run
+from tests.bridge.sla.harness import (
+    START,
+    FakeClock,
+    clock_row,
+    event_data,
+    make_runtime,
+    open_incident,
+    pages,
+    run,
+)
 
 GAPS = """
 priorities: {P1: {response: 15m}}
@@ -60,3 +71,29 @@ def test_a_step_reaching_nobody_is_recorded_as_unreached_and_logged(
     assert (step["targets"], step["unreached"]) == ([], ["schedule:orphan"])
     assert len(pages(runtime)) == 1  # nobody to page for the second step
     assert "reaches nobody for schedule:orphan" in caplog.text
+
+
+def test_a_note_starts_a_cycle_without_the_previous_breach_reason(
+    sqlite_url: str, clock: FakeClock
+) -> None:
+    runtime = make_runtime(sqlite_url, clock)  # bundled policy: P1 updates every 2 h
+    incident = open_incident(runtime)
+    runtime.incidents.act(incident, "ack", actor="ann")
+    clock.advance(hours=2)
+    run(runtime)
+    with runtime.store.begin() as conn:
+        record_reason(conn, incident, "update", reason="customer away", exempt=True)
+    clock.advance(minutes=1)
+    runtime.incidents.act(incident, "notes", actor="ann", text="still on it")
+    row = clock_row(runtime, incident, "update")
+    assert (row.breached_at, row.breach_reason, row.breach_exempt) == (None, None, False)
+    clock.advance(hours=2)
+    run(runtime)  # the new cycle's breach is recorded, not taken as exempt
+    breaches = [d["sla"] for d in event_data(runtime, incident, "incident.sla_breached")]
+    assert breaches.count("update") == 2
+    with runtime.store.connect() as conn:
+        report = load_report(
+            conn, runtime.policy, since=START, until=clock.now, now=clock.now, priority="P1"
+        )
+    assert [b.clock for b in report.breaches].count("update") == 2  # both cycles, from the timeline
+    runtime.store.dispose()

@@ -144,6 +144,18 @@ class Breach:
 
 
 @dataclass(frozen=True)
+class Unreached:
+    """An escalation step that paged nobody for some targets (a gap in an on-call rotation)."""
+
+    incident_id: int
+    title: str
+    priority: str
+    team: str | None
+    at: datetime
+    targets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SlaReport:
     """The SLA report of one window, grouped by priority and by team."""
 
@@ -157,6 +169,7 @@ class SlaReport:
     exemptions: tuple[Breach, ...]
     targets: Mapping[str, Mapping[str, float | None]]
     filters: Mapping[str, str] = field(default_factory=dict)
+    unreached: tuple[Unreached, ...] = ()
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float:
@@ -415,7 +428,29 @@ def compute_report(
         exemptions=tuple(b for b in breaches if b.exempt),
         targets=dict(targets) if targets is not None else _targets_of(chosen, clock_rows),
         filters=dict(filters or {}),
+        unreached=_unreached(chosen, by_incident),
     )
+
+
+def _unreached(
+    incidents: Sequence[IncidentFacts], events: Mapping[int, Sequence[EventFacts]]
+) -> tuple[Unreached, ...]:
+    found = []
+    for incident in incidents:
+        for event in sorted(events.get(incident.id, ()), key=lambda e: as_utc(e.occurred_at)):
+            missed = event.data.get("unreached") if event.kind == "incident.escalated" else None
+            if missed:
+                found.append(
+                    Unreached(
+                        incident.id,
+                        incident.title,
+                        incident.priority,
+                        incident.team,
+                        as_utc(event.occurred_at),
+                        tuple(str(t) for t in missed),
+                    )
+                )
+    return tuple(found)
 
 
 def _targets_of(

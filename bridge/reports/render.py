@@ -10,7 +10,7 @@ from typing import Any
 
 from bridge.clock import rfc3339
 from bridge.policy.model import CLOCKS
-from bridge.reports.compute import Breach, DurationStats, GroupStats, SlaReport
+from bridge.reports.compute import Breach, DurationStats, GroupStats, SlaReport, Unreached
 
 FORMATS = ("table", "csv", "json")
 
@@ -65,6 +65,18 @@ def breach_to_dict(breach: Breach) -> dict[str, Any]:
     }
 
 
+def unreached_to_dict(page: Unreached) -> dict[str, Any]:
+    """Return one escalation step that reached nobody as JSON-ready values."""
+    return {
+        "incident_id": page.incident_id,
+        "title": page.title,
+        "priority": page.priority,
+        "team": page.team,
+        "at": rfc3339(page.at),
+        "targets": list(page.targets),
+    }
+
+
 def report_to_dict(report: SlaReport) -> dict[str, Any]:
     """Return the whole report as the JSON document the API and `--format json` give."""
     return {
@@ -78,6 +90,7 @@ def report_to_dict(report: SlaReport) -> dict[str, Any]:
         "by_team": {k: group_to_dict(v) for k, v in report.by_team.items()},
         "breaches": [breach_to_dict(b) for b in report.breaches],
         "exemptions": [breach_to_dict(b) for b in report.exemptions],
+        "unreached": [unreached_to_dict(u) for u in report.unreached],
     }
 
 
@@ -169,6 +182,12 @@ def to_table(report: SlaReport) -> str:
         *_breach_lines("Breaches", report.breaches),
         "",
         *_breach_lines("Exempt breaches", report.exemptions),
+        "",
+        f"Escalation steps that reached nobody ({len(report.unreached)})",
+        *(
+            f"  #{u.incident_id} {u.priority} at {rfc3339(u.at)}  {', '.join(u.targets)}  {u.title}"
+            for u in report.unreached
+        ),
     ]
     return "\n".join(lines) + "\n"
 

@@ -133,6 +133,7 @@ EN: dict[str, str] = {
     "data.priority": "priority",
     "data.sla": "clock",
     "data.targets": "paged",
+    "data.unreached": "reached nobody",
     "data.paused_seconds": "paused seconds",
     "new.optional": "optional",
 }
@@ -268,6 +269,7 @@ ZH_CN: dict[str, str] = {
     "data.priority": "优先级",
     "data.sla": "时限",
     "data.targets": "已通知",
+    "data.unreached": "无人接收",
     "data.paused_seconds": "暂停秒数",
     "new.optional": "可选",
 }

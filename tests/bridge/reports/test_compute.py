@@ -230,3 +230,20 @@ def test_the_first_page_is_not_an_escalation() -> None:
     ]
     total = compute_report([incident], events, [], since=SINCE, until=UNTIL, now=NOW).total
     assert (total.escalations, total.escalated_incidents, total.major_incidents) == (2, 1, 1)
+
+
+def test_steps_that_reached_nobody_are_listed() -> None:
+    incident = IncidentFacts(1, "disk full", "P1", "ops", t(2, 10))
+    events = [
+        EventFacts(1, "incident.escalated", t(2, 10), {"level": 0, "targets": ["person:ann"]}),
+        EventFacts(
+            1,
+            "incident.escalated",
+            t(2, 10, 5),
+            {"level": 1, "targets": [], "unreached": ["schedule:ops-backup"]},
+        ),
+    ]
+    report = compute_report([incident], events, [], since=SINCE, until=UNTIL, now=NOW)
+    assert [(u.incident_id, u.at, u.targets) for u in report.unreached] == [
+        (1, t(2, 10, 5), ("schedule:ops-backup",))
+    ]

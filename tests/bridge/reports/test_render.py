@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from bridge.reports.compute import SlaReport, compute_report
+from bridge.reports.compute import EventFacts, SlaReport, compute_report
 from bridge.reports.render import human_duration, render
-from tests.bridge.reports.test_compute import CLOCKS, EVENTS, INCIDENTS, NOW, SINCE, UNTIL
+from tests.bridge.reports.test_compute import CLOCKS, EVENTS, INCIDENTS, NOW, SINCE, UNTIL, t
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +66,14 @@ def test_table_shows_figures_and_reasons(report: SlaReport) -> None:
 )
 def test_human_duration(seconds: float | None, text: str) -> None:
     assert human_duration(seconds) == text
+
+
+def test_json_and_table_list_steps_that_reached_nobody() -> None:
+    events = [
+        *EVENTS,
+        EventFacts(2, "incident.escalated", t(3, 8, 5), {"unreached": ["schedule:night"]}),
+    ]
+    report = compute_report(INCIDENTS, events, CLOCKS, since=SINCE, until=UNTIL, now=NOW)
+    doc = json.loads(render(report, "json"))
+    assert [(u["incident_id"], u["targets"]) for u in doc["unreached"]] == [(2, ["schedule:night"])]
+    assert "Escalation steps that reached nobody (1)" in render(report, "table")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from bridge.api import auth
 from bridge.api.auth import Principal
 from bridge.api.deps import RuntimeDep
-from bridge.api.params import RowId, row_id
+from bridge.api.params import RowId, refuse_nul, row_id, without_nul
 from bridge.errors import InvalidInput
 from bridge.incidents.lifecycle import STATUSES
 from bridge.incidents.serialize import incident_json, incidents_json
@@ -26,6 +26,11 @@ Short = Annotated[str, Field(min_length=1, max_length=200)]
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return without_nul(value)
 
 
 class NewIncident(_Body):
@@ -89,6 +94,8 @@ def list_incidents(
     if statuses:
         query = query.where(incidents.c.status.in_(statuses))
     if priority:
+        for value in _split(priority):
+            refuse_nul(value, "priority")
         query = query.where(incidents.c.priority.in_(_split(priority)))
     if cursor is not None:
         after = row_id(cursor)

@@ -11,13 +11,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from bridge.api import auth
 from bridge.api.auth import Principal
 from bridge.api.deps import RuntimeDep
 from bridge.api.errors import error_response
+from bridge.api.params import without_nul
 from bridge.ingest.heartbeats import record_heartbeat
 from bridge.ingest.parse import Parsed, load_json, parse_v2, parse_webhook
 from bridge.ingest.service import ingest
@@ -66,6 +67,11 @@ class Heartbeat(BaseModel):
     labels: dict[Annotated[str, Field(max_length=256)], Annotated[str, Field(max_length=2000)]] = (
         Field(default_factory=dict, max_length=100)
     )
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return without_nul(value)
 
 
 @router.post("/api/v2/alerts", openapi_extra=POSTABLE_ALERTS)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bridge.api import auth
 from bridge.api.auth import Principal
 from bridge.api.deps import get_runtime
-from bridge.api.params import RowId
+from bridge.api.params import RowId, refuse_nul
 from bridge.errors import InvalidInput
 from bridge.reports.breaches import record_reason
 from bridge.reports.chart import response_chart
@@ -50,6 +50,7 @@ def sla_report(
             f"priority {priority!r} is not one of {', '.join(runtime.policy.priorities)}",
             field="priority",
         )
+    refuse_nul(team, "team")
     now = runtime.clock()
     start, end = parse_window(since, until, now)
     with runtime.store.connect() as conn:

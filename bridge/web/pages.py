@@ -52,6 +52,13 @@ def explain(who: Visitor, exc: BridgeError) -> str:
     return exc.message
 
 
+def without_nul_fields(values: dict[str, str]) -> None:
+    """Refuse a form field holding NUL, naming it: PostgreSQL would refuse it with a 500."""
+    for key, value in values.items():
+        if "\x00" in value:
+            raise InvalidInput(f"{key} contains a NUL character", field=key)
+
+
 def _choice(value: str | None, allowed: tuple[str, ...] | list[str]) -> str | None:
     return value if value in allowed else None
 
@@ -135,6 +142,7 @@ async def register_incident(request: Request, who: OperatorDep) -> Response:
         return csrf_refused(request, who)
     values = {key: value for key, value in form.items() if isinstance(value, str)}
     try:
+        without_nul_fields(values)
         fields = report_fields(values, who.context.priorities)
         incident_id = who.context.service.create(actor=who.operator, source="manual", **fields)
     except BridgeError as exc:
@@ -167,6 +175,7 @@ async def act(request: Request, incident_id: str, action: str, who: OperatorDep)
     assert who.operator is not None
     values = {key: value for key, value in form.items() if isinstance(value, str)}
     try:
+        without_nul_fields(values)
         if action not in ACTIONS:
             raise InvalidInput(f"unknown action {action!r}")
         apply_action(

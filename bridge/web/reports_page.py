@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from bridge.api.deps import get_runtime
-from bridge.api.params import row_id
+from bridge.api.params import refuse_nul, row_id
 from bridge.errors import BridgeError, InvalidInput
 from bridge.policy.model import CLOCKS
 from bridge.reports.breaches import record_reason
@@ -131,6 +131,7 @@ def words(language: str) -> Mapping[str, str]:
 
 
 def _report(runtime: Runtime, now: datetime, params: Mapping[str, str]) -> SlaReport:
+    refuse_nul(params.get("team"), "team")
     priority = params.get("priority") or None
     if priority is not None and priority not in runtime.policy.priorities:
         raise InvalidInput(
@@ -203,8 +204,8 @@ async def breach_reason(
         return _refused(request, who, f"no incident {incident_id[:40]}", 404)
     reason = str(form.get("reason") or "").strip()[:2000]
     back = safe_next(str(form.get("back") or "/reports"))
-    if not reason:
-        return _refused(request, who, "a reason is needed", 422)
+    if not reason or "\x00" in reason:
+        return _refused(request, who, "a reason is needed, without NUL characters", 422)
     try:
         with runtime.store.begin() as conn:
             record_reason(conn, number, clock, reason=reason, exempt=form.get("exempt") == "1")

@@ -637,3 +637,72 @@ def test_web_forms_answer_html_to_hostile_fields(
         follow_redirects=False,
     )
     assert_refused_well(f"POST {template}", response, html=True)
+
+
+NUL_REQUESTS = [
+    ("POST", "/api/v1/incidents", {"title": "a\x00b", "priority": "P2"}),
+    ("POST", "/api/v1/incidents", {"title": "t", "priority": "P2", "description": "\x00"}),
+    ("POST", "/api/v1/incidents", {"title": "t", "priority": "P2", "labels": {"k\x00": "v"}}),
+    ("POST", "/api/v1/incidents", {"title": "t", "priority": "P2", "reporter": "\x00"}),
+    ("POST", "/api/v1/incidents/1/notes", {"text": "a\x00b"}),
+    ("POST", "/api/v1/incidents/1/reassign", {"assignee": "\x00"}),
+    ("POST", "/api/v1/incidents/1/pause", {"reason": "\x00"}),
+    ("POST", "/api/v1/incidents/1/breaches/response", {"reason": "\x00"}),
+    ("POST", "/api/v1/heartbeats", {"host": "web\x00"}),
+    ("POST", "/api/v1/heartbeats", {"host": "web", "labels": {"a": "\x00"}}),
+    ("GET", "/api/v1/incidents?priority=%00&status=triggered", None),
+    ("GET", "/api/v1/reports/sla?team=%00", None),
+    ("GET", "/api/v1/kb/search?q=%00", None),
+    ("GET", "/api/v1/outbox?status=%00", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), NUL_REQUESTS)
+def test_nul_characters_never_reach_the_database_as_a_server_error(
+    database_url: str, method: str, path: str, body: Any
+) -> None:
+    """PostgreSQL refuses NUL in text: the API must refuse it first, naming the field."""
+    with TestClient(create_app(make_runtime(database_url)), raise_server_exceptions=False) as api:
+        made = api.post(
+            "/api/v1/incidents", json={"title": "x", "priority": "P2"}, headers=bearer(OPERATOR)
+        )
+        assert made.status_code == 201, made.text
+        token = INGEST if path.startswith(INGEST_PATHS) else OPERATOR
+        content = None if body is None else json_bytes(body)
+        response = api.request(
+            method,
+            path,
+            content=content,
+            headers={**bearer(token), "Content-Type": "application/json"},
+        )
+        assert_refused_well(f"{method} {path}", response, html=False)
+
+
+NUL_FORMS = [
+    ("/incidents/new", {"title": "a\x00b", "priority": "P2", "reporter": "r", "contact": "c"}),
+    ("/incidents/new", {"title": "t", "priority": "P2", "reporter": "\x00", "contact": "c"}),
+    ("/incidents/1/reassign", {"assignee": "a\x00"}),
+    ("/incidents/1/note", {"note": "a\x00"}),
+    ("/incidents/1/resolve", {"root_cause": "\x00", "solution": "s"}),
+    ("/reports/breaches/1/response", {"reason": "a\x00"}),
+]
+
+
+@pytest.mark.parametrize(("path", "fields"), NUL_FORMS)
+def test_nul_characters_in_web_forms_are_refused_with_a_page_on_every_engine(
+    database_url: str, path: str, fields: dict[str, str]
+) -> None:
+    runtime = make_runtime(database_url)
+    app = create_app(runtime)
+    with TestClient(app, raise_server_exceptions=False, headers=BROWSER) as web:
+        csrf = sign_in(web)
+        runtime.incidents.create(title="x", priority="P2", actor="alice")
+        response = web.post(
+            path,
+            content=form_bytes({**fields, "csrf_token": csrf}),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            follow_redirects=False,
+        )
+        assert_refused_well(f"POST {path}", response, html=True)
+        board = web.get("/reports?team=%00", follow_redirects=False)
+        assert_refused_well("GET /reports", board, html=True)

@@ -6,16 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from bridge.clock import as_utc
 from bridge.events import EventHook
-from bridge.identity import fingerprint, group_key, group_labels
+from bridge.identity import fingerprint, group_key
 from bridge.incidents.lifecycle import is_open
-from bridge.incidents.service import create_incident, find_open, resolve
+from bridge.incidents.service import resolve
+from bridge.ingest.opening import Opening, open_all
 from bridge.ingest.parse import Alert
 from bridge.ingest.rules import Known, Outcome, decide
-from bridge.policy.model import Policy, Route
+from bridge.policy.model import Policy
 from bridge.store.schema import alerts, incidents
 
 
@@ -30,7 +31,6 @@ class Applied:
 
 
 # Statements built once: values travel as parameters, so SQLAlchemy's compiled cache is hit.
-_INSERT_ALERT = insert(alerts)
 _REFRESH = (
     update(alerts)
     .where(alerts.c.id == bindparam("_id"))
@@ -40,15 +40,40 @@ _REFRESH = (
         annotations=bindparam("_annotations"),
     )
 )
-_LATEST = select(
-    alerts.c.id,
-    alerts.c.fingerprint,
-    alerts.c.incident_id,
-    alerts.c.status,
-    alerts.c.starts_at,
-    alerts.c.ends_at,
-    incidents.c.status.label("incident_status"),
-).join(incidents, incidents.c.id == alerts.c.incident_id)
+_LATEST = (
+    select(
+        alerts.c.id,
+        alerts.c.fingerprint,
+        alerts.c.incident_id,
+        alerts.c.status,
+        alerts.c.starts_at,
+        alerts.c.ends_at,
+        incidents.c.status.label("incident_status"),
+    )
+    .join(incidents, incidents.c.id == alerts.c.incident_id)
+    .where(alerts.c.fingerprint.in_(bindparam("prints", expanding=True)))
+    .order_by(alerts.c.starts_at, alerts.c.id)
+)
+
+_RESOLVE_ALERT = (
+    update(alerts)
+    .where(alerts.c.id == bindparam("_id"))
+    .values(
+        status="resolved",
+        ends_at=bindparam("_ends_at"),
+        last_received_at=bindparam("_now"),
+        receive_count=alerts.c.receive_count + 1,
+        annotations=bindparam("_annotations"),
+    )
+)
+_AUTO_RESOLVE = select(incidents.c.status, incidents.c.auto_resolve).where(
+    incidents.c.id == bindparam("_id")
+)
+_FIRING = (
+    select(func.count())
+    .select_from(alerts)
+    .where(alerts.c.incident_id == bindparam("_id"), alerts.c.status == "firing")
+)
 
 
 @dataclass
@@ -67,43 +92,60 @@ def apply_alerts(
     batch: Sequence[Alert],
     now: datetime,
 ) -> Applied:
-    """Store each alert by its identity: open, join, refresh or resolve incidents as they say."""
+    """Store each alert by its identity: open, join, refresh or resolve incidents as they say.
+
+    Opening alerts are gathered and stored together; the gathered ones are stored before an
+    alert that resolves or repeats one of them, so the outcome is as if applied one by one.
+    """
     applied = Applied()
     prints = [fingerprint(alert.labels) for alert in batch]
     latest = _latest(conn, set(prints))
     refreshes: list[dict[str, object]] = []
+    openings: dict[str, Opening] = {}
     for alert, fp in zip(batch, prints, strict=True):
         applied.accepted += 1
+        if fp in openings:
+            applied.opened += _open(conn, hooks, openings, latest, now)
         stored = latest.get(fp)
         outcome = decide(stored.known if stored else None, alert, now)
         if outcome is Outcome.OPEN:
-            incident_id, alert_id, created = _open(conn, hooks, policy, alert, fp, now)
-            applied.opened += int(created)
-            latest[fp] = _Stored(
-                alert_id, incident_id, Known("firing", alert.starts_at, alert.ends_at, True)
-            )
+            route = policy.route_for(alert.labels)
+            openings[fp] = Opening(alert, fp, route, group_key(alert.labels, route.group_by))
         elif outcome is Outcome.REFRESH and stored is not None:
             refreshes.append({"_id": stored.id, "_now": now, "_annotations": alert.annotations})
         elif outcome is Outcome.RESOLVE and stored is not None:
+            applied.opened += _open(conn, hooks, openings, latest, now)
             _resolve_alert(conn, stored.id, alert, now)
             stored.known = Known("resolved", stored.known.starts_at, alert.ends_at, False)
             applied.resolved += _maybe_resolve(conn, hooks, stored.incident_id, now)
         else:
             applied.ignored += 1
+    applied.opened += _open(conn, hooks, openings, latest, now)
     if refreshes:
         conn.execute(_REFRESH, refreshes)
     return applied
 
 
+def _open(
+    conn: Connection,
+    hooks: Sequence[EventHook],
+    openings: dict[str, Opening],
+    latest: dict[str, _Stored],
+    now: datetime,
+) -> int:
+    """Store the gathered opening alerts, note them as the newest occurrences, and forget them."""
+    opened = open_all(conn, hooks, list(openings.values()), now)
+    for fp, item in openings.items():
+        known = Known("firing", item.alert.starts_at, item.alert.ends_at, True)
+        latest[fp] = _Stored(item.alert_id, item.incident_id, known)
+    openings.clear()
+    return opened
+
+
 def _latest(conn: Connection, prints: set[str]) -> dict[str, _Stored]:
     """Return the newest stored occurrence of each fingerprint, in one query."""
     out: dict[str, _Stored] = {}
-    rows = conn.execute(
-        _LATEST.where(alerts.c.fingerprint.in_(sorted(prints))).order_by(
-            alerts.c.starts_at, alerts.c.id
-        )
-    )
-    for row in rows:
+    for row in conn.execute(_LATEST, {"prints": sorted(prints)}):
         out[row.fingerprint] = _Stored(
             id=row.id,
             incident_id=row.incident_id,
@@ -117,119 +159,25 @@ def _latest(conn: Connection, prints: set[str]) -> dict[str, _Stored]:
     return out
 
 
-def _open(
-    conn: Connection,
-    hooks: Sequence[EventHook],
-    policy: Policy,
-    alert: Alert,
-    fp: str,
-    now: datetime,
-) -> tuple[int, int, bool]:
-    route = policy.route_for(alert.labels)
-    key = group_key(alert.labels, route.group_by)
-    incident_id = find_open(conn, key)
-    created = incident_id is None
-    if incident_id is None:
-        incident_id = _new_incident(conn, hooks, route, alert, key, now)
-    existing = (
-        None
-        if created
-        else conn.execute(
-            select(alerts.c.id).where(
-                alerts.c.fingerprint == fp, alerts.c.incident_id == incident_id
-            )
-        ).scalar()
-    )
-    values = {
-        "labels": alert.labels,
-        "annotations": alert.annotations,
-        "status": "firing",
-        "starts_at": alert.starts_at,
-        "ends_at": alert.ends_at,
-        "generator_url": alert.generator_url,
-        "last_received_at": now,
-    }
-    if existing is None:
-        result = conn.execute(
-            _INSERT_ALERT,
-            {
-                "incident_id": incident_id,
-                "fingerprint": fp,
-                "first_received_at": now,
-                "receive_count": 1,
-                **values,
-            },
-        )
-        return incident_id, int(result.inserted_primary_key[0]), created  # type: ignore[index]
-    # The alert fired again while its group's incident stayed open: reuse its row.
-    conn.execute(
-        update(alerts)
-        .where(alerts.c.id == existing)
-        .values(receive_count=alerts.c.receive_count + 1, **values)
-    )
-    return incident_id, int(existing), created
-
-
-def _new_incident(
-    conn: Connection,
-    hooks: Sequence[EventHook],
-    route: Route,
-    alert: Alert,
-    key: str,
-    now: datetime,
-) -> int:
-    labels = alert.labels
-    name = labels.get("alertname", "alert")
-    host = labels.get("instance") or labels.get("host")
-    title = alert.annotations.get("summary") or (f"{name} on {host}" if host else name)
-    return create_incident(
-        conn,
-        hooks,
-        now=now,
-        title=title[:500],
-        priority=route.priority,
-        source="alert",
-        key=key,
-        labels=group_labels(labels, route.group_by),
-        annotations=alert.annotations,
-        summary=alert.annotations.get("summary", ""),
-        description=alert.annotations.get("description", ""),
-        service=labels.get(route.service_label),
-        host=host,
-        team=route.team,
-        escalation_policy=route.escalation,
-        auto_resolve=route.auto_resolve,
-    )
-
-
 def _resolve_alert(conn: Connection, alert_id: int, alert: Alert, now: datetime) -> None:
     conn.execute(
-        update(alerts)
-        .where(alerts.c.id == alert_id)
-        .values(
-            status="resolved",
-            ends_at=alert.ends_at,
-            last_received_at=now,
-            receive_count=alerts.c.receive_count + 1,
-            annotations=alert.annotations,
-        )
+        _RESOLVE_ALERT,
+        {
+            "_id": alert_id,
+            "_ends_at": alert.ends_at,
+            "_now": now,
+            "_annotations": alert.annotations,
+        },
     )
 
 
 def _maybe_resolve(
     conn: Connection, hooks: Sequence[EventHook], incident_id: int, now: datetime
 ) -> int:
-    incident = conn.execute(
-        select(incidents.c.status, incidents.c.auto_resolve).where(incidents.c.id == incident_id)
-    ).one()
+    incident = conn.execute(_AUTO_RESOLVE, {"_id": incident_id}).one()
     if not incident.auto_resolve or not is_open(incident.status):
         return 0
-    firing = conn.execute(
-        select(func.count())
-        .select_from(alerts)
-        .where(alerts.c.incident_id == incident_id, alerts.c.status == "firing")
-    ).scalar_one()
-    if firing:
+    if conn.execute(_FIRING, {"_id": incident_id}).scalar_one():
         return 0
     resolve(conn, hooks, incident_id, actor=None, now=now, reason="all alerts resolved")
     return 1

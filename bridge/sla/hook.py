@@ -120,10 +120,12 @@ class SlaHook:
         by_id = {row.id: row for row in rows}
         clock_rows: list[dict[str, Any]] = []
         timer_rows: list[dict[str, Any]] = []
+        # Incidents of one priority opened at one instant start identical clocks: compute once.
+        started: dict[tuple[str, datetime], list[SlaClock]] = {}
         for event in events:
             row = by_id.get(event.incident_id)
             if row is not None:
-                self._start(row, as_utc(event.occurred_at), clock_rows, timer_rows)
+                self._start(row, as_utc(event.occurred_at), clock_rows, timer_rows, started)
         self._insert(conn, clock_rows, timer_rows)
 
     def _calendar(self, priority: str) -> Calendar | None:
@@ -158,7 +160,7 @@ class SlaHook:
     def _triggered(self, conn: Connection, row: Any, now: datetime) -> None:
         clock_rows: list[dict[str, Any]] = []
         timer_rows: list[dict[str, Any]] = []
-        self._start(row, now, clock_rows, timer_rows)
+        self._start(row, now, clock_rows, timer_rows, {})
         self._insert(conn, clock_rows, timer_rows)
 
     def _insert(
@@ -177,12 +179,16 @@ class SlaHook:
         now: datetime,
         clock_rows: list[dict[str, Any]],
         timer_rows: list[dict[str, Any]],
+        started: dict[tuple[str, datetime], list[SlaClock]],
     ) -> None:
         """Compute a new incident's clock rows and timers, in one pass and without I/O."""
         policy = self.policy()
         priority = policy.priorities.get(row.priority)
         if priority is not None:
-            for clock in clocks.start_clocks(priority, self._calendar(row.priority), now):
+            key = (row.priority, now)
+            if key not in started:
+                started[key] = clocks.start_clocks(priority, self._calendar(row.priority), now)
+            for clock in started[key]:
                 clock_rows.append({"incident_id": row.id, **clocks.to_row(clock)})
                 timer_rows.extend(_clock_timer_rows(row.id, clock, now))
         escalation = policy.escalation_policies.get(row.escalation_policy or "")

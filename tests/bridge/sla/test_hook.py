@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bridge.clock import as_utc
+from bridge.incidents.service import create_incidents
 from bridge.runtime import Runtime
+from bridge.store.schema import sla_clocks, timers
 from tests.bridge.sla.harness import (
     START,
     FakeClock,
@@ -209,3 +213,46 @@ def test_timer_overdue_at_start_up_fires_marked_late(runtime: Runtime, clock: Fa
     run(runtime)
     breach = event_data(runtime, incident, "incident.sla_breached")[0]
     assert breach["late_seconds"] == 15 * 60
+
+
+def _clocks_and_timers(runtime: Runtime, incident_id: int) -> tuple[list[Any], list[Any]]:
+    with runtime.store.connect() as conn:
+        clock_rows = conn.execute(
+            select(sla_clocks)
+            .where(sla_clocks.c.incident_id == incident_id)
+            .order_by(sla_clocks.c.clock)
+        ).all()
+        timer_rows = conn.execute(
+            select(timers.c.kind, timers.c.subject, timers.c.due_at, timers.c.payload)
+            .where(timers.c.incident_id == incident_id)
+            .order_by(timers.c.id)
+        ).all()
+    return [tuple(row)[1:] for row in clock_rows], [tuple(row) for row in timer_rows]
+
+
+@pytest.mark.parametrize("priority", ["P1", "P3"])
+def test_incidents_opened_in_a_batch_get_the_clocks_and_timers_of_one_opened_alone(
+    runtime: Runtime, priority: str
+) -> None:
+    alone = open_incident(runtime, priority=priority)
+    with runtime.store.begin() as conn:
+        batch = create_incidents(
+            conn,
+            runtime.hooks,
+            now=runtime.clock(),
+            source="alert",
+            specs=[
+                {
+                    "key": f"k{n}",
+                    "title": "t",
+                    "priority": priority,
+                    "labels": {},
+                    "annotations": {},
+                    "escalation_policy": "ops",
+                }
+                for n in range(3)
+            ],
+        )
+    expected = _clocks_and_timers(runtime, alone)
+    assert expected[0] and expected[1]
+    assert [_clocks_and_timers(runtime, n) for n in batch] == [expected] * 3

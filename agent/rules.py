@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import re
+import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
@@ -50,6 +51,11 @@ _KEYS = (
 )
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 BUNDLED = "tocsin_rules/agent.yml"
+# Values quoted in errors are cut short: a YAML alias bomb must not become a gigabyte line.
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+_REPR.maxlevel = 2
+_shown = _REPR.repr
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,7 @@ def _where(source: str, node: LinedDict, key: str | None = None) -> str:
 
 
 def _fail(source: str, node: LinedDict, name: str, key: str, problem: str) -> RuleError:
-    return RuleError(f"{_where(source, node, key)}: rule {name!r}: {key!r} {problem}")
+    return RuleError(f"{_where(source, node, key)}: rule {_shown(name)}: {key!r} {problem}")
 
 
 def _string_map(
@@ -96,14 +102,20 @@ def _string_map(
     if raw is None:
         return ()
     if not isinstance(raw, Mapping):
-        raise _fail(source, node, name, key, f"is {raw!r}; expected a mapping of name: text")
+        raise _fail(source, node, name, key, f"is {_shown(raw)}; expected a mapping of name: text")
     pairs = []
     for label, value in raw.items():
         if not _NAME.fullmatch(label):
-            raise _fail(source, node, name, key, f"has label name {label!r}; use [A-Za-z0-9_]")
+            raise _fail(
+                source, node, name, key, f"has label name {_shown(label)}; use [A-Za-z0-9_]"
+            )
         if not isinstance(value, str):
             raise _fail(
-                source, node, name, key, f"has {label}: {value!r}; quote it to make it a string"
+                source,
+                node,
+                name,
+                key,
+                f"has {label}: {_shown(value)}; quote it to make it a string",
             )
         pairs.append((label, value))
     return tuple(pairs)
@@ -111,18 +123,20 @@ def _string_map(
 
 def _number(raw: Any, source: str, node: LinedDict, name: str, key: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise _fail(source, node, name, key, f"is {raw!r}; expected a number such as 0.9")
+        raise _fail(source, node, name, key, f"is {_shown(raw)}; expected a number such as 0.9")
     return float(raw)
 
 
 def parse_rule(node: Any, source: str, position: int) -> Rule:
     """Build one rule from its YAML mapping; raise RuleError naming the file, line and key."""
     if not isinstance(node, LinedDict):
-        raise RuleError(f"{source}: rule #{position} is {node!r}; expected a mapping with a name")
+        raise RuleError(
+            f"{source}: rule #{position} is {_shown(node)}; expected a mapping with a name"
+        )
     name = node.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise RuleError(
-            f"{_where(source, node, 'name')}: rule #{position}: 'name' is {name!r}; "
+            f"{_where(source, node, 'name')}: rule #{position}: 'name' is {_shown(name)}; "
             "expected a name such as HostCpuHigh"
         )
     unknown = sorted(set(node) - set(_KEYS))
@@ -130,15 +144,17 @@ def parse_rule(node: Any, source: str, position: int) -> Rule:
         raise _fail(source, node, name, unknown[0], f"is not a rule key; use {', '.join(_KEYS)}")
     metric = node.get("metric")
     if not isinstance(metric, str) or metric not in GAUGES:
-        raise _fail(source, node, name, "metric", f"is {metric!r}; use one of {', '.join(GAUGES)}")
+        raise _fail(
+            source, node, name, "metric", f"is {_shown(metric)}; use one of {', '.join(GAUGES)}"
+        )
     match = tuple(sorted(_string_map(node.get("match"), source, node, name, "match")))
     for label, _ in match:
         if label not in GAUGES[metric]:
             known = ", ".join(GAUGES[metric]) or "no labels"
-            raise _fail(source, node, name, "match", f"has {label!r}; {metric} has {known}")
+            raise _fail(source, node, name, "match", f"has {_shown(label)}; {metric} has {known}")
     op = node.get("op", ">")
     if op not in OPERATORS:
-        raise _fail(source, node, name, "op", f"is {op!r}; use one of {', '.join(OPERATORS)}")
+        raise _fail(source, node, name, "op", f"is {_shown(op)}; use one of {', '.join(OPERATORS)}")
     if "threshold" not in node:
         raise _fail(source, node, name, "threshold", "is missing; give a number such as 0.9")
     threshold = _number(node["threshold"], source, node, name, "threshold")
@@ -157,17 +173,23 @@ def parse_rule(node: Any, source: str, position: int) -> Rule:
         for_seconds = parse_duration(raw_for)
     except ValueError:
         raise _fail(
-            source, node, name, "for", f"is {raw_for!r}; expected a duration such as '5m'"
+            source, node, name, "for", f"is {_shown(raw_for)}; expected a duration such as '5m'"
         ) from None
     severity = node.get("severity", "warning")
     if severity not in SEVERITIES:
         raise _fail(
-            source, node, name, "severity", f"is {severity!r}; use one of {', '.join(SEVERITIES)}"
+            source,
+            node,
+            name,
+            "severity",
+            f"is {_shown(severity)}; use one of {', '.join(SEVERITIES)}",
         )
     labels = tuple(sorted(_string_map(node.get("labels"), source, node, name, "labels")))
     for label, _ in labels:
         if label in RESERVED_LABELS:
-            raise _fail(source, node, name, "labels", f"sets {label!r}; use the rule's own key")
+            raise _fail(
+                source, node, name, "labels", f"sets {_shown(label)}; use the rule's own key"
+            )
     annotations = []
     for key, text in _string_map(node.get("annotations"), source, node, name, "annotations"):
         try:

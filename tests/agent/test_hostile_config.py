@@ -30,6 +30,14 @@ class Broken:
     at_fault: str = "config"  # or the name of a neighbouring file the config points to
 
 
+def alias_bomb(key: str) -> str:
+    """YAML whose `key` expands to 9**8 strings through nested aliases (a "billion laughs")."""
+    anchors = ["&a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for name, previous in zip("bcdefgh", "abcdefg", strict=True):
+        anchors.append(f"&{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    return "labels: {x: [" + ", ".join(anchors) + "]}\n" + f"{key}: [*h]\n"
+
+
 CASES = [
     Broken("bad-yaml", "interval: 10s\nlabels: {env: prod\n", 3, None),
     Broken("tab-indent", "push:\n\turl: http://bridge:8080\n", 2, None),
@@ -63,6 +71,7 @@ CASES = [
     Broken("bad-operator", "rules:\n  - {name: x, metric: tocsin_load1, op: '=>', threshold: 1}\n",
            2, "op"),
     Broken("python-tag", "interval: !!python/object/apply:os.system ['true']\n", 1, None),
+    Broken("alias-bomb-in-rules", alias_bomb("rules"), None, "rule #1"),
     Broken("binary-garbage", b"\x00\xff\xfe\x89PNG\r\n\x1a\n" + bytes(range(256)), None, None),
     Broken("latin-1", "labels: {env: caf\xe9}\n".encode("latin-1"), None, None),
 ]  # fmt: skip
@@ -97,6 +106,7 @@ def assert_one_clear_line(
     assert result.returncode == 78, (result.returncode, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
+    assert len(lines[0]) < 2000, lines[0][:2000]
     assert str(at_fault) in lines[0], lines[0]
     if case.line is not None:
         assert f"{at_fault}:{case.line}" in lines[0], lines[0]

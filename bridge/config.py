@@ -42,7 +42,7 @@ from typing import Any
 from bridge.durations import parse_duration
 from bridge.notify.settings import NotifySettings, parse_notify
 from bridge.store.db import sqlite_path
-from bridge.yamlsource import Where, load_yaml_file
+from bridge.yamlsource import Where, as_list, as_mapping, load_yaml_file
 
 ROLES = ("ingest", "operator")
 KEYS = (
@@ -158,7 +158,7 @@ def parse_config(
     """Validate parsed YAML into a BridgeConfig; relative paths are taken from `base`."""
     env = os.environ if env is None else env
     where = Where(source)
-    raw = _mapping(raw, where, KEYS)
+    raw = as_mapping(raw, where, KEYS)
     listen = _str(raw.get("listen", DEFAULT_LISTEN), where.key(raw, "listen"))
     if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}", listen) or (
         int(listen.rsplit(":", 1)[1]) > 65535
@@ -229,9 +229,9 @@ def _database_url(url: str, raw: Mapping[str, Any], where: Where, base: Path) ->
 
 def _tokens(raw: Any, where: Where, base: Path, env: Mapping[str, str]) -> tuple[Token, ...]:
     out: list[Token] = []
-    for index, item in enumerate(_list(raw, where)):
+    for index, item in enumerate(as_list(raw, where)):
         at = where.key(raw, index)
-        item = _mapping(item, at, ("name", "role", "value", "value_file", "sha256", "env"))
+        item = as_mapping(item, at, ("name", "role", "value", "value_file", "sha256", "env"))
         name = _str(item.get("name"), at.key(item, "name"))
         role = _choice(item.get("role"), at.key(item, "role"), ROLES)
         sources = [key for key in ("value", "value_file", "sha256", "env") if item.get(key)]
@@ -279,7 +279,7 @@ def _smtp(raw: Any, where: Where, base: Path, env: Mapping[str, str]) -> Smtp | 
         "password_env",
         "timeout",
     )
-    raw = _mapping(raw, where, allowed)
+    raw = as_mapping(raw, where, allowed)
     password: str | None = None
     if raw.get("password_file") is not None:
         password = _read_secret(_path(raw["password_file"], base), where.key(raw, "password_file"))
@@ -309,7 +309,7 @@ def _smtp(raw: Any, where: Where, base: Path, env: Mapping[str, str]) -> Smtp | 
 
 def _limits(raw: Any, where: Where) -> Limits:
     allowed = ("max_body_bytes", "max_alerts_per_request", "busy_timeout", "retry_after")
-    raw = _mapping(raw, where, allowed)
+    raw = as_mapping(raw, where, allowed)
     defaults = Limits()
     alerts = raw.get("max_alerts_per_request", defaults.max_alerts_per_request)
     if isinstance(alerts, bool) or not isinstance(alerts, int) or alerts < 1:
@@ -337,27 +337,6 @@ def _read_secret(path: Path | None, where: Where) -> str:
     if not value:
         raise where.error(f"{path} is empty")
     return value
-
-
-def _mapping(raw: Any, where: Where, allowed: tuple[str, ...]) -> Mapping[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise where.error(f"expected a mapping, got {type(raw).__name__}")
-    for key in raw:
-        if key not in allowed:
-            raise where.key(raw, key).error(
-                f"unknown key {key!r}; expected one of {', '.join(allowed)}"
-            )
-    return raw
-
-
-def _list(raw: Any, where: Where) -> list[Any]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise where.error(f"expected a list, got {type(raw).__name__}")
-    return raw
 
 
 def _str(raw: Any, where: Where) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,28 @@ class Where:
         return ConfigError(
             f"{place}: {self.path}: {message}" if self.path else f"{place}: {message}"
         )
+
+
+def as_mapping(raw: Any, where: Where, allowed: tuple[str, ...] | None = None) -> Mapping[str, Any]:
+    """Return a YAML mapping (empty for null), refusing other types and keys not in `allowed`."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        # The type only, never the value: the value may be a secret.
+        raise where.error(f"expected a mapping, got {type(raw).__name__}")
+    if allowed is not None:
+        for key in raw:
+            if key not in allowed:
+                raise where.key(raw, key).error(
+                    f"unknown key {key!r}; expected one of {', '.join(allowed)}"
+                )
+    return raw
+
+
+def as_list(raw: Any, where: Where) -> list[Any]:
+    """Return a YAML list (empty for null), refusing other types."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise where.error(f"expected a list, got {type(raw).__name__}")
+    return raw

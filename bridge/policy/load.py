@@ -31,7 +31,7 @@ from bridge.policy.model import (
     Target,
     Team,
 )
-from bridge.yamlsource import Where, load_yaml, load_yaml_file
+from bridge.yamlsource import Where, as_list, as_mapping, load_yaml, load_yaml_file
 
 DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 SECTIONS = (
@@ -64,28 +64,6 @@ def load_policy(path: Path | None = None) -> Policy:
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """Parse policy YAML text (tests and check-config use this)."""
     return _parse(load_yaml(text, source), source)
-
-
-def _mapping(raw: Any, where: Where, allowed: tuple[str, ...] | None = None) -> Mapping[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise where.error(f"expected a mapping, got {type(raw).__name__} {raw!r}")
-    if allowed is not None:
-        for key in raw:
-            if key not in allowed:
-                raise where.key(raw, key).error(
-                    f"unknown key {key!r}; expected one of {', '.join(allowed)}"
-                )
-    return raw
-
-
-def _list(raw: Any, where: Where) -> list[Any]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise where.error(f"expected a list, got {type(raw).__name__} {raw!r}")
-    return raw
 
 
 def _str(raw: Any, where: Where) -> str:
@@ -151,9 +129,9 @@ def _datetime(raw: Any, where: Where, zone: ZoneInfo) -> datetime:
 
 
 def _calendar(name: str, raw: Any, where: Where) -> Calendar:
-    raw = _mapping(raw, where, ("timezone", "days", "hours", "holidays", "workdays"))
+    raw = as_mapping(raw, where, ("timezone", "days", "hours", "holidays", "workdays"))
     days = set()
-    for index, day in enumerate(_list(raw.get("days", list(DAYS)[:5]), where.key(raw, "days"))):
+    for index, day in enumerate(as_list(raw.get("days", list(DAYS)[:5]), where.key(raw, "days"))):
         if str(day).lower() not in DAYS:
             raise (
                 where.key(raw, "days")
@@ -163,7 +141,7 @@ def _calendar(name: str, raw: Any, where: Where) -> Calendar:
         days.add(DAYS[str(day).lower()])
     spans: list[tuple[time, time]] = []
     hours_where = where.key(raw, "hours")
-    for index, span in enumerate(_list(raw.get("hours", ["09:00-18:00"]), hours_where)):
+    for index, span in enumerate(as_list(raw.get("hours", ["09:00-18:00"]), hours_where)):
         at = hours_where.key(raw.get("hours"), index)
         if not isinstance(span, str) or span.count("-") != 1:
             raise at.error(f"{span!r} is not a span of hours; expected 'HH:MM-HH:MM'")
@@ -181,11 +159,11 @@ def _calendar(name: str, raw: Any, where: Where) -> Calendar:
         raise where.error("a calendar needs at least one working day and one span of hours")
     holidays = frozenset(
         _date(day, where.key(raw, "holidays"))
-        for day in _list(raw.get("holidays"), where.key(raw, "holidays"))
+        for day in as_list(raw.get("holidays"), where.key(raw, "holidays"))
     )
     workdays = frozenset(
         _date(day, where.key(raw, "workdays"))
-        for day in _list(raw.get("workdays"), where.key(raw, "workdays"))
+        for day in as_list(raw.get("workdays"), where.key(raw, "workdays"))
     )
     zone = _zone(raw.get("timezone", "UTC"), where.key(raw, "timezone"))
     return Calendar(name, zone, frozenset(days), tuple(spans), holidays, workdays)
@@ -194,7 +172,9 @@ def _calendar(name: str, raw: Any, where: Where) -> Calendar:
 def _priority(
     key: str, raw: Any, where: Where, calendars: Mapping[str, Calendar]
 ) -> PriorityPolicy:
-    raw = _mapping(raw, where, ("name", "response", "update", "resolution", "warn_at", "calendar"))
+    raw = as_mapping(
+        raw, where, ("name", "response", "update", "resolution", "warn_at", "calendar")
+    )
     targets = {
         clock: _optional(raw, clock, where, _duration)
         for clock in ("response", "update", "resolution")
@@ -223,7 +203,7 @@ def _priority(
 
 
 def _labels(raw: Any, where: Where) -> dict[str, str]:
-    return {str(k): str(v) for k, v in _mapping(raw, where).items()}
+    return {str(k): str(v) for k, v in as_mapping(raw, where).items()}
 
 
 def _route(raw: Any, where: Where, policy: dict[str, Any]) -> Route:
@@ -236,7 +216,7 @@ def _route(raw: Any, where: Where, policy: dict[str, Any]) -> Route:
         "auto_resolve",
         "service_label",
     )
-    raw = _mapping(raw, where, allowed)
+    raw = as_mapping(raw, where, allowed)
     priority = _str(raw.get("priority"), where.key(raw, "priority"))
     if priority not in policy["priorities"]:
         raise where.key(raw, "priority").error(
@@ -254,7 +234,7 @@ def _route(raw: Any, where: Where, policy: dict[str, Any]) -> Route:
         priority=priority,
         team=team,
         escalation=escalation,
-        group_by=tuple(str(g) for g in _list(group_by, where.key(raw, "group_by")))
+        group_by=tuple(str(g) for g in as_list(group_by, where.key(raw, "group_by")))
         if group_by
         else None,
         auto_resolve=bool(raw.get("auto_resolve", True)),
@@ -263,14 +243,14 @@ def _route(raw: Any, where: Where, policy: dict[str, Any]) -> Route:
 
 
 def _channel(name: str, raw: Any, where: Where) -> Channel:
-    raw = _mapping(raw, where)
+    raw = as_mapping(raw, where)
     kind = raw.get("type")
     if kind not in CHANNEL_TYPES:
         raise where.key(raw, "type").error(
             f"{kind!r} is not a channel type; expected one of {', '.join(CHANNEL_TYPES)}"
         )
     if kind == "email":
-        if not _list(raw.get("to"), where.key(raw, "to")):
+        if not as_list(raw.get("to"), where.key(raw, "to")):
             raise where.key(raw, "to").error("an email channel needs 'to': a list of addresses")
     elif not raw.get("url") and not raw.get("url_file"):
         raise where.key(raw, "url").error(
@@ -279,7 +259,7 @@ def _channel(name: str, raw: Any, where: Where) -> Channel:
     for key, value in raw.items():
         if str(key).endswith("_file") and value is not None:
             _readable(value, where.key(raw, key))
-    events = tuple(str(e) for e in _list(raw.get("events"), where.key(raw, "events")))
+    events = tuple(str(e) for e in as_list(raw.get("events"), where.key(raw, "events")))
     settings = {k: v for k, v in raw.items() if k not in ("type", "events")}
     return Channel(name=name, type=str(kind), settings=settings, events=events)
 
@@ -296,7 +276,7 @@ def _readable(raw: Any, where: Where) -> None:
 def _targets(raw: Any, where: Where, policy: dict[str, Any]) -> tuple[Target, ...]:
     out = []
     sections = {"person": "people", "team": "teams", "schedule": "schedules", "channel": "channels"}
-    for index, item in enumerate(_list(raw, where)):
+    for index, item in enumerate(as_list(raw, where)):
         at = where.key(raw, index)
         kind, _, name = str(item).partition(":")
         if kind not in TARGET_KINDS or not name:
@@ -313,12 +293,12 @@ def _escalation(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Es
     # The contract's short form is a bare list of steps; the long form adds repeat and the resolution path.
     if isinstance(raw, list):
         raw = {"steps": raw}
-    raw = _mapping(raw, where, ("steps", "repeat", "resolution"))
+    raw = as_mapping(raw, where, ("steps", "repeat", "resolution"))
     steps = []
     steps_where = where.key(raw, "steps")
-    for index, step in enumerate(_list(raw.get("steps"), steps_where)):
+    for index, step in enumerate(as_list(raw.get("steps"), steps_where)):
         at = steps_where.key(raw["steps"], index)
-        step = _mapping(step, at, ("after", "notify"))
+        step = as_mapping(step, at, ("after", "notify"))
         steps.append(
             EscalationStep(
                 after=_duration(step.get("after", "0m"), at.key(step, "after")),
@@ -327,16 +307,16 @@ def _escalation(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Es
         )
     resolution = []
     res_where = where.key(raw, "resolution")
-    for index, step in enumerate(_list(raw.get("resolution"), res_where)):
+    for index, step in enumerate(as_list(raw.get("resolution"), res_where)):
         at = res_where.key(raw["resolution"], index)
-        step = _mapping(step, at, ("after", "level", "notify", "priorities", "major"))
+        step = as_mapping(step, at, ("after", "level", "notify", "priorities", "major"))
         resolution.append(
             ResolutionStep(
                 after=_duration(step.get("after"), at.key(step, "after")),
                 level=_str(step.get("level"), at.key(step, "level")),
                 notify=_targets(step.get("notify"), at.key(step, "notify"), policy),
                 priorities=frozenset(
-                    str(p) for p in _list(step.get("priorities"), at.key(step, "priorities"))
+                    str(p) for p in as_list(step.get("priorities"), at.key(step, "priorities"))
                 ),
                 major=bool(step.get("major", False)),
             )
@@ -352,19 +332,19 @@ def _escalation(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Es
 
 
 def _person(name: str, raw: Any, where: Where) -> Person:
-    raw = _mapping(raw, where, ("name", "email", "channels", "timezone"))
+    raw = as_mapping(raw, where, ("name", "email", "channels", "timezone"))
     return Person(
         name=name,
         full_name=str(raw.get("name", name)),
         email=raw.get("email"),
-        channels=tuple(str(c) for c in _list(raw.get("channels"), where.key(raw, "channels"))),
+        channels=tuple(str(c) for c in as_list(raw.get("channels"), where.key(raw, "channels"))),
         timezone=_optional(raw, "timezone", where, _zone),
     )
 
 
 def _team(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Team:
-    raw = _mapping(raw, where, ("members", "schedule"))
-    members = tuple(str(m) for m in _list(raw.get("members"), where.key(raw, "members")))
+    raw = as_mapping(raw, where, ("members", "schedule"))
+    members = tuple(str(m) for m in as_list(raw.get("members"), where.key(raw, "members")))
     for member in members:
         if member not in policy["people"]:
             raise where.key(raw, "members").error(
@@ -377,8 +357,8 @@ def _team(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Team:
 
 
 def _rotation(raw: Any, where: Where, zone: ZoneInfo, policy: dict[str, Any]) -> Rotation:
-    raw = _mapping(raw, where, ("members", "start", "every"))
-    members = tuple(str(m) for m in _list(raw.get("members"), where.key(raw, "members")))
+    raw = as_mapping(raw, where, ("members", "start", "every"))
+    members = tuple(str(m) for m in as_list(raw.get("members"), where.key(raw, "members")))
     if not members:
         raise where.key(raw, "members").error("a rotation needs at least one member")
     for member in members:
@@ -397,9 +377,9 @@ def _rotation(raw: Any, where: Where, zone: ZoneInfo, policy: dict[str, Any]) ->
 
 
 def _schedule(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Schedule:
-    raw = _mapping(raw, where, ("timezone", "layers", "rotation", "overrides"))
+    raw = as_mapping(raw, where, ("timezone", "layers", "rotation", "overrides"))
     zone = _zone(raw.get("timezone", "UTC"), where.key(raw, "timezone"))
-    layer_items = _list(raw.get("layers"), where.key(raw, "layers"))
+    layer_items = as_list(raw.get("layers"), where.key(raw, "layers"))
     if raw.get("rotation") is not None:
         layer_items = [raw["rotation"], *layer_items]
     if not layer_items:
@@ -410,9 +390,9 @@ def _schedule(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Sche
     )
     overrides = []
     over_where = where.key(raw, "overrides")
-    for index, item in enumerate(_list(raw.get("overrides"), over_where)):
+    for index, item in enumerate(as_list(raw.get("overrides"), over_where)):
         at = over_where.key(raw["overrides"], index)
-        item = _mapping(item, at, ("person", "from", "until"))
+        item = as_mapping(item, at, ("person", "from", "until"))
         person = _str(item.get("person"), at.key(item, "person"))
         if person not in policy["people"]:
             raise at.key(item, "person").error(f"unknown person {person!r}")
@@ -425,7 +405,7 @@ def _schedule(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Sche
 
 
 def _heartbeat(raw: Any, where: Where, policy: dict[str, Any]) -> HeartbeatPolicy:
-    raw = _mapping(raw, where, ("missed", "priority", "team", "escalation"))
+    raw = as_mapping(raw, where, ("missed", "priority", "team", "escalation"))
     missed = raw.get("missed", 3)
     if isinstance(missed, bool) or not isinstance(missed, int) or missed < 1:
         raise where.key(raw, "missed").error(
@@ -443,7 +423,7 @@ def _heartbeat(raw: Any, where: Where, policy: dict[str, Any]) -> HeartbeatPolic
 
 
 def _follow_up(raw: Any, where: Where, policy: dict[str, Any]) -> FollowUpPolicy:
-    raw = _mapping(raw, where, ("working_days", "calendar"))
+    raw = as_mapping(raw, where, ("working_days", "calendar"))
     days = raw.get("working_days", 2)
     if isinstance(days, bool) or not isinstance(days, int) or days < 0:
         raise where.key(raw, "working_days").error(
@@ -458,8 +438,8 @@ def _follow_up(raw: Any, where: Where, policy: dict[str, Any]) -> FollowUpPolicy
 
 
 def _report(raw: Any, where: Where, policy: dict[str, Any]) -> ReportSchedule:
-    raw = _mapping(raw, where, ("name", "channels", "period", "day", "at", "timezone"))
-    channels = tuple(str(c) for c in _list(raw.get("channels"), where.key(raw, "channels")))
+    raw = as_mapping(raw, where, ("name", "channels", "period", "day", "at", "timezone"))
+    channels = tuple(str(c) for c in as_list(raw.get("channels"), where.key(raw, "channels")))
     for channel in channels:
         if channel not in policy["channels"]:
             raise where.key(raw, "channels").error(f"unknown channel {channel!r}")
@@ -485,7 +465,7 @@ def _section(
     raw: Mapping[str, Any], key: str, where: Where, parse: Callable[[str, Any, Where], T]
 ) -> dict[str, T]:
     section_where = where.key(raw, key)
-    section = _mapping(raw.get(key), section_where)
+    section = as_mapping(raw.get(key), section_where)
     return {
         str(name): parse(str(name), value, section_where.key(section, name))
         for name, value in section.items()
@@ -494,7 +474,7 @@ def _section(
 
 def _parse(raw: Any, source: str) -> Policy:
     where = Where(source)
-    raw = _mapping(raw, where, SECTIONS)
+    raw = as_mapping(raw, where, SECTIONS)
     # Sections are parsed in dependency order so references can be checked as they are read.
     policy: dict[str, Any] = {}
     policy["calendars"] = _section(raw, "calendars", where, _calendar)
@@ -521,7 +501,7 @@ def _parse(raw: Any, source: str) -> Policy:
         raw, "escalation_policies", where, lambda k, v, w: _escalation(k, v, w, policy)
     )
     routes_where = where.key(raw, "routes")
-    routes_raw = _list(raw.get("routes"), routes_where)
+    routes_raw = as_list(raw.get("routes"), routes_where)
     routes = tuple(
         _route(item, routes_where.key(routes_raw, i), policy) for i, item in enumerate(routes_raw)
     )
@@ -532,7 +512,7 @@ def _parse(raw: Any, source: str) -> Policy:
     heartbeat = _heartbeat(raw.get("heartbeat"), where.key(raw, "heartbeat"), policy)
     follow_up = _follow_up(raw.get("follow_up"), where.key(raw, "follow_up"), policy)
     reports_where = where.key(raw, "reports")
-    reports_raw = _list(raw.get("reports"), reports_where)
+    reports_raw = as_list(raw.get("reports"), reports_where)
     reports = tuple(
         _report(item, reports_where.key(reports_raw, i), policy)
         for i, item in enumerate(reports_raw)

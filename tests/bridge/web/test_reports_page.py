@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import insert
 
 from bridge.runtime import Runtime
-from bridge.store.schema import sla_clocks
+from bridge.store.schema import events, sla_clocks
 from tests.bridge.helpers import OPERATOR, T0, FakeClock, bearer
 from tests.bridge.testclient import TestClient
 
@@ -106,3 +106,29 @@ def test_breach_reason_form_without_csrf_changes_nothing(
 def test_reason_for_a_clock_that_was_not_breached_is_refused(client: TestClient) -> None:
     form = {"csrf_token": client.csrf, "reason": "x"}  # type: ignore[attr-defined]
     assert client.post("/reports/breaches/99/response", data=form).status_code == 404
+
+
+def test_page_lists_escalation_steps_that_reached_nobody(
+    client: TestClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    body = {"title": "disk <full>", "priority": "P2", "team": "ops"}
+    incident_id = client.post("/api/v1/incidents", json=body, headers=bearer(OPERATOR)).json()["id"]
+    with runtime.store.begin() as conn:
+        conn.execute(
+            insert(events).values(
+                incident_id=incident_id,
+                kind="incident.escalated",
+                occurred_at=T0 + timedelta(minutes=5),
+                data={"level": 2, "targets": [], "unreached": ["schedule:night", "person:bob"]},
+            )
+        )
+    clock.advance(600)
+    section = client.get("/reports?since=1d").text.split('id="unreached"')[1]
+    assert "schedule:night, person:bob" in section
+    assert f'href="/incidents/{incident_id}"' in section and "disk &lt;full&gt;" in section
+    assert "2026-03-02 09:05" in section
+
+
+def test_page_says_when_every_step_reached_someone(client: TestClient) -> None:
+    section = client.get("/reports").text.split('id="unreached"')[1]
+    assert "None." in section

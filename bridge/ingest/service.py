@@ -20,8 +20,13 @@ def ingest(runtime: Runtime, batch: Sequence[Alert], route: str) -> Applied:
     started = time.perf_counter()
     for attempt in range(ATTEMPTS):
         try:
-            with runtime.store.begin() as conn:
-                applied = apply_alerts(conn, runtime.hooks, runtime.policy, batch, runtime.clock())
+            # Concurrent requests share one transaction and one fsync (group commit); each
+            # returns only once the commit holding its alerts is durable.
+            applied = runtime.store.write_shared(
+                lambda conn: apply_alerts(
+                    conn, runtime.hooks, runtime.policy, batch, runtime.clock()
+                )
+            )
             break
         except IntegrityError as exc:
             # Another replica opened the same group's incident first: redo against its row.

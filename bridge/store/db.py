@@ -9,10 +9,11 @@ surfaces as StoreUnavailable, which the API answers with 503 and Retry-After.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, Row, create_engine, event, select
 from sqlalchemy.engine import make_url
@@ -24,7 +25,29 @@ from bridge.store.schema import incidents
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 DEFAULT_RETRY_AFTER = 2
+# Most writes one shared transaction takes: bounds how long it holds SQLite's write lock.
+GROUP_LIMIT = 64
 _BEGIN_OPTION = "tocsin_sqlite_begin"
+T = TypeVar("T")
+
+
+@dataclass
+class _Job(Generic[T]):
+    """One caller's work in a shared transaction, and what became of it."""
+
+    work: Callable[[Connection], T]
+    result: T | None = None
+    error: BaseException | None = None
+    finished: bool = False
+
+
+@dataclass
+class _Group:
+    """Callers waiting to share the next transaction; one of them leads it."""
+
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    queue: list[_Job[Any]] = field(default_factory=list)
+    leading: bool = False
 
 
 class Store:
@@ -46,6 +69,7 @@ class Store:
         # SQLite has one writer at a time; queueing this process's writers on a lock hands the
         # database over at once, where SQLite's busy handler would sleep and poll.
         self._write_lock = threading.RLock() if self.dialect == "sqlite" else None
+        self._group = _Group()
 
     @property
     def dialect(self) -> str:
@@ -60,6 +84,63 @@ class Store:
                 conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
                 with conn.begin():
                     yield conn
+
+    def write_shared(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in a write transaction that concurrent callers share: one commit, one fsync.
+
+        On SQLite, the callers waiting while a transaction commits go together into the next
+        one, each in a savepoint: work that raises rolls back alone and raises to its caller;
+        the others commit. Every caller returns only after the commit that holds its work, and
+        if that commit fails every caller in it gets the error. PostgreSQL commits concurrent
+        transactions in parallel already: there `work` runs in a transaction of its own.
+        """
+        if self._write_lock is None:
+            with self.begin() as conn:
+                return work(conn)
+        job: _Job[T] = _Job(work)
+        group = self._group
+        with group.cond:
+            group.queue.append(job)
+        while True:
+            with group.cond:
+                while group.leading and not job.finished:
+                    group.cond.wait()
+                if job.finished:
+                    break
+                group.leading = True
+                taken, group.queue[:GROUP_LIMIT] = group.queue[:GROUP_LIMIT], []
+            try:
+                self._run_group(taken)
+            finally:
+                with group.cond:
+                    group.leading = False
+                    group.cond.notify_all()
+        if job.error is not None:
+            raise job.error
+        return job.result  # type: ignore[return-value]
+
+    def _run_group(self, jobs: list[_Job[Any]]) -> None:
+        try:
+            with self.begin() as conn:
+                for job in jobs:
+                    try:
+                        with self._translated(), conn.begin_nested():
+                            job.result = job.work(conn)
+                    except Exception as exc:
+                        job.error = exc
+                        if not _in_transaction(conn):
+                            # SQLite rolled the whole transaction back: nothing here may commit.
+                            raise
+        except BaseException as exc:
+            for job in jobs:
+                job.error = job.error or exc
+                job.result = None
+            raise_now = not isinstance(exc, Exception)
+            _finish(jobs)
+            if raise_now:
+                raise
+            return
+        _finish(jobs)
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -102,6 +183,16 @@ class Store:
             raise StoreUnavailable(
                 f"database unavailable: {_first_line(exc.orig)}", self.retry_after
             ) from exc
+
+
+def _finish(jobs: list[_Job[Any]]) -> None:
+    for job in jobs:
+        job.finished = True
+
+
+def _in_transaction(conn: Connection) -> bool:
+    dbapi = conn.connection.dbapi_connection
+    return bool(getattr(dbapi, "in_transaction", True))
 
 
 def lock_incident(conn: Connection, incident_id: int) -> Row[Any]:

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, event, text
 
 from bridge.errors import ConfigError, NotFound, StoreUnavailable
 from bridge.store.db import Store, lock_incident
@@ -71,3 +73,78 @@ def test_concurrent_writers_both_commit(database_url: str) -> None:
         count = conn.execute(text("SELECT count(*) FROM incidents")).scalar()
     runtime.store.dispose()
     assert errors == [] and count == 20
+
+
+def _table(store: Store) -> None:
+    with store.begin() as conn:
+        conn.execute(text("CREATE TABLE shared (n INTEGER PRIMARY KEY)"))
+
+
+def _insert(n: int) -> Callable[[Connection], int]:
+    def work(conn: Connection) -> int:
+        conn.execute(text("INSERT INTO shared (n) VALUES (:n)"), {"n": n})
+        if n < 0:
+            raise ValueError(f"refused {n}")
+        return n
+
+    return work
+
+
+def _stored(store: Store) -> list[int]:
+    with store.connect() as conn:
+        return list(conn.execute(text("SELECT n FROM shared ORDER BY n")).scalars())
+
+
+def test_concurrent_shared_writes_each_return_their_result_once_committed(
+    database_url: str,
+) -> None:
+    store = Store(database_url)
+    _table(store)
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda n=n: results.append(store.write_shared(_insert(n))))
+        for n in range(1, 21)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == _stored(store) == list(range(1, 21))
+    with store.begin() as conn:
+        conn.execute(text("DROP TABLE shared"))
+    store.dispose()
+
+
+def test_writers_waiting_share_one_commit_and_a_failing_one_rolls_back_alone(
+    sqlite_url: str,
+) -> None:
+    store = Store(sqlite_url)
+    _table(store)
+    commits: list[int] = []
+    event.listen(store.engine, "commit", lambda conn: commits.append(1))
+    outcomes: dict[int, object] = {}
+
+    def send(n: int) -> None:
+        try:
+            outcomes[n] = store.write_shared(_insert(n))
+        except ValueError as exc:
+            outcomes[n] = str(exc)
+
+    with store.begin():  # hold the write lock while the writers line up
+        first = threading.Thread(target=send, args=(1,))
+        first.start()
+        while not store._group.leading:  # the first writer leads and waits for the lock
+            time.sleep(0.01)
+        rest = [threading.Thread(target=send, args=(n,)) for n in (2, -3, 4)]
+        for thread in rest:
+            thread.start()
+        for _ in range(500):
+            if len(store._group.queue) == 3:
+                break
+            time.sleep(0.01)
+    for thread in [first, *rest]:
+        thread.join(timeout=30)
+    assert outcomes == {1: 1, 2: 2, -3: "refused -3", 4: 4}
+    assert _stored(store) == [1, 2, 4]
+    assert len(commits) == 3  # the lock holder's, the first writer's, and one for the rest
+    store.dispose()

@@ -1,14 +1,23 @@
-"""The board's read model: open incidents with their next deadline, in the order to work them."""
+"""The board's read model: open incidents with their next deadline, in the order to work them.
+
+A clock on a business calendar counts only working hours, so its time left is business seconds
+(what the incident JSON reports) and its due time is shown in the calendar's zone. The board
+orders incidents of one priority by these seconds as they are: business seconds for calendar
+clocks, wall seconds for 24x7 ones (a priority has one calendar, so within a priority they compare).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import Connection, select
 
 from bridge.clock import as_utc
+from bridge.policy.model import Calendar
+from bridge.sla import calendar as business
 from bridge.store.schema import incidents, sla_clocks
 
 OPEN_STATUSES = ("triggered", "acknowledged")
@@ -16,21 +25,47 @@ STATUS_FILTERS = ("triggered", "acknowledged", "paused")
 BOARD_LIMIT = 2000
 
 
+@lru_cache(maxsize=8192)
+def _left(calendar: Calendar | None, now: datetime, due: datetime) -> float:
+    # Sorting, choosing the next deadline and rendering ask again for the same clock and instant.
+    return business.elapsed(calendar, now, due).total_seconds()
+
+
 @dataclass(frozen=True)
 class Deadline:
-    """A running (or paused) SLA clock: when it warns, when it is due, what is left if paused."""
+    """A running (or paused) SLA clock: when it warns, when it is due, what is left if paused.
+
+    With a calendar the clock counts business time: its time left is business seconds.
+    """
 
     clock: str
     due_at: datetime | None
     warn_at: datetime | None
     remaining_seconds: float | None
     breached: bool
+    calendar: Calendar | None = None
 
     def seconds_left(self, now: datetime) -> float | None:
-        """Return the time left; a paused clock keeps what it had when paused."""
+        """Return the time left (business seconds on a calendar); a paused clock keeps its own."""
         if self.due_at is not None:
-            return (self.due_at - now).total_seconds()
+            return _left(self.calendar, now, self.due_at)
         return self.remaining_seconds
+
+    def counting(self, now: datetime) -> bool:
+        """Return whether the time left is going down now: running, and inside working hours."""
+        return self.due_at is not None and business.is_business_time(self.calendar, now)
+
+    def counting_until(self, now: datetime) -> datetime | None:
+        """Return when the working hours counting now end (None outside them or without a calendar)."""
+        if self.calendar is None or not self.counting(now):
+            return None
+        return next(business.intervals_from(self.calendar, now))[1]
+
+    def due_local(self) -> datetime | None:
+        """Return the due instant in the calendar's zone (UTC without a calendar)."""
+        if self.due_at is None or self.calendar is None:
+            return self.due_at
+        return self.due_at.astimezone(self.calendar.timezone)
 
     def state(self, now: datetime) -> str:
         """Return ok, warning, breached or paused, the countdown's colour."""
@@ -83,7 +118,10 @@ def next_deadline(clocks: Iterable[Deadline], now: datetime) -> Deadline | None:
 def board_order(
     rows: Iterable[BoardRow], priorities: Sequence[str], now: datetime
 ) -> list[BoardRow]:
-    """Order by priority as the policy lists them, then by time left, then oldest first."""
+    """Order by priority as the policy lists them, then by time left, then oldest first.
+
+    Time left is business seconds for calendar clocks, wall seconds otherwise (see the module).
+    """
     rank = {key: index for index, key in enumerate(priorities)}
 
     def key(row: BoardRow) -> tuple[int, str, int, float, datetime]:
@@ -99,7 +137,9 @@ def board_order(
     return sorted(rows, key=key)
 
 
-def _clocks_by_incident(conn: Connection, ids: Sequence[int]) -> Mapping[int, list[Deadline]]:
+def _clocks_by_incident(
+    conn: Connection, ids: Sequence[int], calendars: Mapping[str, Calendar]
+) -> Mapping[int, list[Deadline]]:
     found: dict[int, list[Deadline]] = {}
     if not ids:
         return found
@@ -114,15 +154,24 @@ def _clocks_by_incident(conn: Connection, ids: Sequence[int]) -> Mapping[int, li
                 warn_at=as_utc(row["warn_at"]) if row["warn_at"] else None,
                 remaining_seconds=row["remaining_seconds"],
                 breached=row["breached_at"] is not None,
+                calendar=calendars.get(row["calendar"] or ""),
             )
         )
     return found
 
 
 def load_board(
-    conn: Connection, board_filter: BoardFilter, priorities: Sequence[str], now: datetime
+    conn: Connection,
+    board_filter: BoardFilter,
+    priorities: Sequence[str],
+    now: datetime,
+    calendars: Mapping[str, Calendar] | None = None,
 ) -> list[BoardRow]:
-    """Read the open incidents that pass the filter, in board order."""
+    """Read the open incidents that pass the filter, in board order.
+
+    `calendars` (the policy's) make clocks on a business calendar count business time; a clock
+    whose calendar is not given counts wall time, as the incident JSON does.
+    """
     query = select(incidents).where(incidents.c.status.in_(OPEN_STATUSES))
     if board_filter.priority:
         query = query.where(incidents.c.priority == board_filter.priority)
@@ -135,7 +184,7 @@ def load_board(
     # Bounded so a flood cannot stall the page; the most important come first within the bound.
     query = query.order_by(incidents.c.priority, incidents.c.created_at).limit(BOARD_LIMIT)
     found = list(conn.execute(query).mappings())
-    clocks = _clocks_by_incident(conn, [int(row["id"]) for row in found])
+    clocks = _clocks_by_incident(conn, [int(row["id"]) for row in found], calendars or {})
     rows = [
         BoardRow(
             id=int(row["id"]),

@@ -7,6 +7,7 @@ with the same hooks, as through the API.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
@@ -17,6 +18,7 @@ from bridge.clock import Clock
 from bridge.config import Token
 from bridge.errors import ConfigError
 from bridge.incidents.service import IncidentService
+from bridge.policy.model import Calendar
 from bridge.runtime import Runtime
 from bridge.store.db import Store
 from bridge.web.session import token_tag
@@ -27,7 +29,7 @@ REPORTS_ROUTE = "reports_page"  # the name bridge/web/reports_page.py gives its 
 
 @dataclass(frozen=True)
 class WebContext:
-    """The store, clock, signing key, operator tokens and incident service the pages use."""
+    """The store, clock, signing key, operator tokens, incident service and calendars the pages use."""
 
     store: Store
     clock: Clock
@@ -37,6 +39,7 @@ class WebContext:
     priorities: tuple[str, ...]
     tokens: tuple[Token, ...] = field(repr=False)
     reports_url: str | None = None
+    calendars: Mapping[str, Calendar] = field(default_factory=dict)
 
     def operator_for(self, presented: str) -> str | None:
         """Return the name of the operator token presented; ingest tokens open no session."""
@@ -73,6 +76,7 @@ def context_from_runtime(runtime: Runtime, app: FastAPI) -> WebContext:
         priorities=tuple(runtime.policy.priorities),
         tokens=config.tokens,
         reports_url=REPORTS_PATH if has_reports else None,
+        calendars=runtime.policy.calendars,
     )
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, select
 
 from bridge.clock import as_utc
+from bridge.policy.model import Calendar
 from bridge.store.schema import alerts, events, incidents, sla_clocks
 from bridge.web.board import Deadline
 
@@ -100,8 +101,13 @@ def _time(value: datetime | None) -> datetime | None:
     return as_utc(value) if value is not None else None
 
 
-def load_incident(conn: Connection, incident_id: int) -> IncidentView | None:
-    """Read an incident with its alerts, clocks and timeline; None if there is no such id."""
+def load_incident(
+    conn: Connection, incident_id: int, calendars: Mapping[str, Calendar] | None = None
+) -> IncidentView | None:
+    """Read an incident with its alerts, clocks and timeline; None if there is no such id.
+
+    Clocks on one of `calendars` (the policy's) count business time, as on the board.
+    """
     row = conn.execute(select(incidents).where(incidents.c.id == incident_id)).mappings().first()
     if row is None:
         return None
@@ -129,6 +135,7 @@ def load_incident(conn: Connection, incident_id: int) -> IncidentView | None:
                 warn_at=_time(clock["warn_at"]),
                 remaining_seconds=clock["remaining_seconds"],
                 breached=clock["breached_at"] is not None,
+                calendar=(calendars or {}).get(clock["calendar"] or ""),
             ),
             target_seconds=float(clock["target_seconds"]),
             stopped_at=_time(clock["stopped_at"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from bridge.web.messages import CATALOGUE
 
@@ -73,28 +74,40 @@ class Translator:
         """Return the label of an event data key, or the key itself when it has none."""
         return self.messages.get(f"data.{key}") or key
 
-    def duration(self, seconds: float) -> str:
-        """Format a span for people on call: '2h 05m', '14m 09s', '3d 4h'."""
+    def duration(self, seconds: float, *, days: bool = True) -> str:
+        """Format a span for people on call: '2h 05m', '14m 09s', '3d 4h'.
+
+        Business time is counted in hours (`days=False`): '20h 00m', since a 24-hour day of
+        business time is no day anyone works.
+        """
         total = int(abs(seconds))
-        days, rest = divmod(total, 86400)
+        whole_days, rest = divmod(total, 86400) if days else (0, total)
         hours, rest = divmod(rest, 3600)
         minutes, secs = divmod(rest, 60)
         sign = "-" if seconds < 0 else ""
         unit = self.messages.get("unit.dhms") or CATALOGUE[DEFAULT_LANGUAGE]["unit.dhms"]
         d, h, m, s = unit.split(",")
-        if days:
-            return f"{sign}{days}{d} {hours}{h}"
+        if whole_days:
+            return f"{sign}{whole_days}{d} {hours}{h}"
         if hours:
             return f"{sign}{hours}{h} {minutes:02d}{m}"
         return f"{sign}{minutes}{m} {secs:02d}{s}"
 
-    def span(self, seconds: float) -> str:
-        """Format a target without zero parts: '15m', '2h', '1d 12h'."""
+    def local_time(self, value: datetime) -> str:
+        """Format an instant in its own zone with the weekday: 'Mon 2026-03-09 09:30 Asia/Shanghai'."""
+        names = self.messages.get("unit.weekdays") or CATALOGUE[DEFAULT_LANGUAGE]["unit.weekdays"]
+        zone = getattr(value.tzinfo, "key", None) or value.tzname() or ""
+        weekday = names.split(",")[value.weekday()]
+        return f"{weekday} {value:%Y-%m-%d %H:%M} {zone}".strip()
+
+    def span(self, seconds: float, *, days: bool = True) -> str:
+        """Format a target without zero parts: '15m', '2h', '1d 12h' (business time: '48h')."""
         unit = self.messages.get("unit.dhms") or CATALOGUE[DEFAULT_LANGUAGE]["unit.dhms"]
         names = unit.split(",")
         total = int(abs(seconds))
         parts = []
-        for size, name in zip((86400, 3600, 60, 1), names, strict=True):
+        day = 86400 if days else 10**12
+        for size, name in zip((day, 3600, 60, 1), names, strict=True):
             count, total = divmod(total, size)
             if count:
                 parts.append(f"{count}{name}")

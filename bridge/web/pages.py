@@ -79,7 +79,7 @@ def board(
             status=_choice(status, STATUS_FILTERS),
             team=_choice(team, teams),
         )
-        rows = load_board(conn, chosen, context.priorities, who.now)
+        rows = load_board(conn, chosen, context.priorities, who.now, context.calendars)
     return page(
         request,
         who,
@@ -99,7 +99,7 @@ def _incident_page(
 ) -> Response:
     context = who.context
     with context.store.connect() as conn:
-        view = load_incident(conn, incident_id)
+        view = load_incident(conn, incident_id, context.calendars)
         similar = kb.similar(conn, incident_id) if view else []
     if view is None:
         return _not_found(request, who, str(incident_id))

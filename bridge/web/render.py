@@ -82,6 +82,7 @@ def page(
     html = environment.get_template(template).render(
         t=translate,
         duration=translate.duration,
+        local_time=translate.local_time,
         span=translate.span,
         field_label=translate.field,
         lang=who.language,

@@ -1,11 +1,17 @@
 // Live countdowns and a self-refreshing board. No inline script anywhere: the page's CSP
 // allows only this file, so nothing an alert carries can run.
+//
+// A 24x7 clock counts down each second from its due instant. A business-hours clock (data-left)
+// holds the server's business time left at data-at; it goes down only until data-until, the end
+// of the working hours counting then (absent outside them), and stands still after that until a
+// refresh brings a new figure: wall time outside working hours is no time spent.
 (function () {
   "use strict";
 
   var body = document.body;
   var units = (body.getAttribute("data-units") || "d,h,m,s").split(",");
   var overdue = body.getAttribute("data-overdue") || "overdue";
+  var offHours = body.getAttribute("data-off-hours") || "";
   var offset = 0; // server clock minus browser clock, so a wrong laptop clock misleads no one
 
   function syncClock(serverNow) {
@@ -23,10 +29,11 @@
     return n < 10 ? "0" + n : String(n);
   }
 
-  function format(seconds) {
+  // Business time reads in hours: a 24-hour "day" of working hours is no day anyone works.
+  function format(seconds, hoursOnly) {
     var total = Math.floor(Math.abs(seconds));
-    var days = Math.floor(total / 86400);
-    var hours = Math.floor((total % 86400) / 3600);
+    var days = hoursOnly ? 0 : Math.floor(total / 86400);
+    var hours = Math.floor((total - days * 86400) / 3600);
     var minutes = Math.floor((total % 3600) / 60);
     var secs = total % 60;
     var sign = seconds < 0 ? "-" : "";
@@ -45,12 +52,33 @@
     });
   }
 
+  function businessLeft(el, at) {
+    var left = parseFloat(el.getAttribute("data-left"));
+    var since = Date.parse(el.getAttribute("data-at") || "");
+    var until = Date.parse(el.getAttribute("data-until") || "");
+    if (isNaN(since) || isNaN(until)) {
+      return left;
+    }
+    if (at >= until && offHours && !el.querySelector(".off-hours")) {
+      var hint = el.querySelector(".hint");
+      var note = document.createElement("span");
+      note.className = "off-hours";
+      note.textContent = offHours;
+      if (hint) {
+        hint.appendChild(document.createTextNode(" \u00b7 "));
+        hint.appendChild(note);
+      }
+    }
+    return left - Math.max(0, Math.min(at, until) - since) / 1000;
+  }
+
   function tick() {
     var at = now();
     document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
       var due = Date.parse(el.getAttribute("data-due"));
       var warn = Date.parse(el.getAttribute("data-warn") || "");
-      var left = (due - at) / 1000;
+      var business = el.hasAttribute("data-left");
+      var left = business ? businessLeft(el, at) : (due - at) / 1000;
       var state = "ok";
       if (left <= 0 || el.hasAttribute("data-breached")) {
         state = "breached";
@@ -60,7 +88,7 @@
       setState(el, state);
       var text = el.querySelector(".left");
       if (text) {
-        text.textContent = left < 0 ? overdue + " " + format(-left) : format(left);
+        text.textContent = left < 0 ? overdue + " " + format(-left, business) : format(left, business);
       }
     });
     document.querySelectorAll("[data-since]").forEach(function (el) {

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import delete, insert
 
+from bridge.policy.load import load_policy
 from bridge.runtime import Runtime
 from bridge.store.schema import sla_clocks
 from bridge.web.board import BoardFilter, BoardRow, Deadline, board_order, load_board, next_deadline
@@ -98,3 +101,58 @@ def test_load_board_reads_open_incidents_with_their_first_deadline(database_url:
     ]
     assert [r.title for r in only_db] == ["urgent"]
     runtime.store.dispose()
+
+
+# Bundled policy's P3 calendar: Asia/Shanghai (UTC+8), Mon-Fri 09:00-12:00 and 13:00-18:00.
+BUSINESS = load_policy(None).calendars["business"]
+FRIDAY_1730 = datetime(2026, 3, 6, 9, 30, tzinfo=UTC)  # 17:30 in Shanghai
+MONDAY_1700 = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)  # 8 business hours after Friday 17:00
+
+
+def business_deadline(due: datetime = MONDAY_1700) -> Deadline:
+    return Deadline("response", due, None, None, False, calendar=BUSINESS)
+
+
+@pytest.mark.parametrize(
+    ("now", "hours_left"),
+    [
+        (FRIDAY_1730, 7.5),
+        (datetime(2026, 3, 7, 4, 0, tzinfo=UTC), 7.0),  # Saturday noon: the weekend costs nothing
+        (datetime(2026, 3, 9, 1, 0, tzinfo=UTC), 7.0),  # Monday 09:00
+        (datetime(2026, 3, 9, 5, 30, tzinfo=UTC), 3.5),  # Monday 13:30, after lunch
+    ],
+)
+def test_calendar_clock_counts_business_time_left(now: datetime, hours_left: float) -> None:
+    assert business_deadline().seconds_left(now) == hours_left * 3600
+
+
+def test_calendar_clock_stands_still_outside_working_hours() -> None:
+    saturday = datetime(2026, 3, 7, 4, 0, tzinfo=UTC)
+    assert business_deadline().counting(FRIDAY_1730)
+    assert not business_deadline().counting(saturday)
+    assert business_deadline().counting_until(saturday) is None
+
+
+def test_calendar_clock_counts_until_the_working_hours_end() -> None:
+    friday_1800 = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
+    assert business_deadline().counting_until(FRIDAY_1730) == friday_1800
+
+
+def test_round_the_clock_deadline_has_no_end_of_hours() -> None:
+    assert deadline(30).counting(T0) and deadline(30).counting_until(T0) is None
+
+
+def test_calendar_clock_is_due_in_its_own_zone() -> None:
+    local = business_deadline().due_local()
+    assert local is not None and (local.hour, str(local.tzinfo)) == (17, "Asia/Shanghai")
+
+
+def test_board_orders_calendar_clocks_by_business_seconds_left() -> None:
+    # 7.5 business hours left, but 63.5 wall hours until Monday's due instant.
+    weekend = replace(row(1, "P3", None), deadline=business_deadline())
+    wall = replace(
+        row(2, "P3", None),
+        deadline=Deadline("response", FRIDAY_1730 + timedelta(hours=10), None, None, False),
+    )
+    ordered = board_order([wall, weekend], ["P1", "P2", "P3"], FRIDAY_1730)
+    assert [r.id for r in ordered] == [1, 2]

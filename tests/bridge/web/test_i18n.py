@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from bridge.web.i18n import Translator, choose_language, parse_accept_language
@@ -58,3 +61,20 @@ def test_missing_key_falls_back_to_the_key() -> None:
 )
 def test_targets_drop_zero_parts(seconds: float, expected: str) -> None:
     assert Translator("en").span(seconds) == expected
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"), [(47 * 3600, "47h 00m"), (-30 * 3600 - 60, "-30h 01m"), (59, "0m 59s")]
+)
+def test_business_durations_count_hours_not_days(seconds: float, expected: str) -> None:
+    assert Translator("en").duration(seconds, days=False) == expected
+
+
+def test_business_targets_count_hours_not_days() -> None:
+    assert Translator("en").span(48 * 3600, days=False) == "48h"
+
+
+def test_local_time_names_weekday_and_zone() -> None:
+    instant = datetime(2026, 3, 9, 9, 0, tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert Translator("en").local_time(instant) == "Mon 2026-03-09 17:00 Asia/Shanghai"
+    assert Translator("zh-CN").local_time(instant) == "周一 2026-03-09 17:00 Asia/Shanghai"

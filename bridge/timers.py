@@ -175,6 +175,8 @@ class Scheduler:
         metrics: Metrics | None = None,
         name: str | None = None,
         batch: int = 200,
+        chunk: int = 20,
+        pause: float = 0.002,
         lease: timedelta = timedelta(seconds=30),
         poll_interval: float = 1.0,
         late_after: float = 5.0,
@@ -186,6 +188,8 @@ class Scheduler:
         self.clock = clock
         self.name = name or f"scheduler-{uuid.uuid4().hex[:12]}"
         self.batch = batch
+        self.chunk = max(1, chunk)
+        self.pause = pause
         self.lease = lease
         self.poll_interval = poll_interval
         self.late_after = late_after
@@ -292,11 +296,17 @@ class Scheduler:
         return max(delay, min(self.tick, self.poll_interval))
 
     def run_once(self) -> int:
-        """Claim and fire the timers due now; return how many were claimed."""
+        """Claim and fire the timers due now; return how many were claimed.
+
+        They fire in transactions of at most `chunk` timers, with a short pause between, so
+        the write lock is never held for long and writers waiting on it (senders) go between.
+        """
         now = self.clock()
         claimed = self._claim(now)
-        if claimed:
-            self._fire(claimed)
+        for start in range(0, len(claimed), self.chunk):
+            if start:
+                self._stopping.wait(self.pause)
+            self._fire(claimed[start : start + self.chunk])
         return len(claimed)
 
     def _claim(self, now: datetime) -> list[int]:

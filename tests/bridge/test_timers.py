@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
 
 from bridge.clock import utcnow
 from bridge.incidents.service import acknowledge
@@ -162,3 +162,22 @@ def test_ack_committed_first_means_the_step_never_pages(
         time.sleep(0.3)  # the scheduler is now waiting for the incident's lock
     racer.join(10)
     assert pages(runtime) == []
+
+
+def test_a_large_batch_fires_in_short_transactions_each_timer_once(
+    sqlite_url: str, fresh_store: Callable[[str], Store]
+) -> None:
+    store = fresh_store(sqlite_url)
+    clock = FakeClock()
+    add_timers(store, 30, clock.now)
+    fired: Counter[int] = Counter()
+
+    def count(conn: Connection, timer: Timer, now: object) -> None:
+        fired[timer.id] += 1
+
+    replica = Scheduler(store, {"count": count}, clock=clock, batch=50, chunk=7, pause=0)
+    commits: list[int] = []
+    event.listen(store.engine, "commit", lambda conn: commits.append(1))
+    assert replica.run_once() == 30
+    assert len(fired) == 30 and set(fired.values()) == {1}
+    assert len(commits) == 1 + 5  # the claim, then 7+7+7+7+2 timers

@@ -14,7 +14,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from bridge.clock import as_utc, rfc3339
+from bridge.policy.model import Calendar
+from bridge.sla import calendar as business
 
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # not %a: that follows the locale
 FIELD_LIMIT = 600  # characters per line of a page: robots cap bodies at 4-20 KB
 
 HEADLINES = {
@@ -50,11 +53,17 @@ SimilarFinder = Callable[[Connection, Mapping[str, Any]], Sequence[PastResolutio
 
 @dataclass(frozen=True)
 class Deadline:
-    """The next SLA deadline of an incident: which clock, when, and the time left (negative: overdue)."""
+    """The next SLA deadline of an incident: which clock, when, and the time left (negative: overdue).
+
+    A clock on a business calendar counts business time: its time left is business seconds and
+    `due_local` is the due instant in the calendar's zone, which people read to plan.
+    """
 
     clock: str
     due_at: str  # RFC 3339
     remaining_seconds: float
+    business: bool = False
+    due_local: str | None = None  # e.g. "Mon 2026-03-09 17:00 Asia/Shanghai"
 
 
 @dataclass(frozen=True)
@@ -148,14 +157,14 @@ def clip(text: str, limit: int = FIELD_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def format_duration(seconds: float) -> str:
-    """Return a short human duration: 45s, 14m 30s, 2h 05m, 3d 4h."""
+def format_duration(seconds: float, *, days: bool = True) -> str:
+    """Return a short human duration: 45s, 14m 30s, 2h 05m, 3d 4h (business time: 47h 30m)."""
     total = int(abs(seconds))
-    days, rest = divmod(total, 86400)
+    whole_days, rest = divmod(total, 86400) if days else (0, total)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
+    if whole_days:
+        return f"{whole_days}d {hours}h"
     if hours:
         return f"{hours}h {minutes:02d}m"
     if minutes:
@@ -164,26 +173,49 @@ def format_duration(seconds: float) -> str:
 
 
 def describe_deadline(deadline: Deadline) -> str:
-    """Return e.g. 'response due in 14m 30s (2026-03-02T10:15:00Z)' or 'overdue by 3m'."""
+    """Return e.g. 'response due in 14m 30s (2026-03-02T10:15:00Z)' or 'overdue by 3m'.
+
+    Business time reads in hours, says so, and gives the due time in the calendar's zone:
+    'response due in 7h 30m of business hours (Mon 2026-03-09 17:00 Asia/Shanghai)'.
+    """
+    left = format_duration(deadline.remaining_seconds, days=not deadline.business)
+    kind = " of business hours" if deadline.business else ""
+    when = deadline.due_local or deadline.due_at
     if deadline.remaining_seconds < 0:
-        return f"{deadline.clock} overdue by {format_duration(deadline.remaining_seconds)} ({deadline.due_at})"
-    return (
-        f"{deadline.clock} due in {format_duration(deadline.remaining_seconds)} ({deadline.due_at})"
-    )
+        return f"{deadline.clock} overdue by {left}{kind} ({when})"
+    return f"{deadline.clock} due in {left}{kind} ({when})"
 
 
-def next_deadline(sla: Mapping[str, Any] | None, now: datetime) -> Deadline | None:
-    """Return the earliest running deadline; an already breached one only if nothing else runs."""
-    candidates: list[tuple[bool, datetime, str]] = []
+def local_time(instant: datetime, calendar: Calendar) -> str:
+    """Return an instant as the calendar's people read it: 'Mon 2026-03-09 17:00 Asia/Shanghai'."""
+    local = instant.astimezone(calendar.timezone)
+    return f"{WEEKDAYS[local.weekday()]} {local:%Y-%m-%d %H:%M} {calendar.timezone.key}"
+
+
+def next_deadline(
+    sla: Mapping[str, Any] | None,
+    now: datetime,
+    calendars: Mapping[str, Calendar] | None = None,
+) -> Deadline | None:
+    """Return the earliest running deadline; an already breached one only if nothing else runs.
+
+    A clock on one of `calendars` (the policy's) counts business time left; others wall time.
+    """
+    candidates: list[tuple[bool, datetime, str, Calendar | None]] = []
     for clock, state in (sla or {}).items():
         if not isinstance(state, Mapping) or not state.get("due_at"):
             continue
         due = as_utc(datetime.fromisoformat(str(state["due_at"]).replace("Z", "+00:00")))
-        candidates.append((bool(state.get("breached")), due, clock))
+        calendar = (calendars or {}).get(str(state.get("calendar") or ""))
+        candidates.append((bool(state.get("breached")), due, clock, calendar))
     if not candidates:
         return None
-    breached, due, clock = min(candidates)
-    return Deadline(clock, rfc3339(due) or "", (due - now).total_seconds())
+    # An incident's clocks share its priority's calendar: the earliest instant is the least time left.
+    breached, due, clock, calendar = min(candidates, key=lambda c: c[:3])
+    if calendar is None:
+        return Deadline(clock, rfc3339(due) or "", (due - now).total_seconds())
+    left = business.elapsed(calendar, now, due).total_seconds()
+    return Deadline(clock, rfc3339(due) or "", left, True, local_time(due, calendar))
 
 
 def _labels(incident: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -229,8 +261,12 @@ def build_message(
     ack_url: str | None = None,
     detail: str = "",
     similar: Sequence[PastResolution] = (),
+    calendars: Mapping[str, Calendar] | None = None,
 ) -> Message:
-    """Return the page for an event on an incident (the API's incident JSON)."""
+    """Return the page for an event on an incident (the API's incident JSON).
+
+    `calendars` (the policy's) let a clock on a business calendar say its business time left.
+    """
     labels = _labels(incident, "labels")
     host = incident.get("host") or labels.get("instance") or labels.get("host")
     summary = incident.get("summary") or _first_annotation(incident, "summary") or ""
@@ -245,7 +281,7 @@ def build_message(
         host=str(host) if host else None,
         service=str(incident["service"]) if incident.get("service") else None,
         summary=str(summary),
-        deadline=next_deadline(incident.get("sla"), now),
+        deadline=next_deadline(incident.get("sla"), now, calendars),
         runbook_url=_first_annotation(incident, "runbook_url") or labels.get("runbook_url"),
         incident_url=f"{base}/incidents/{incident['id']}" if base else None,
         ack_url=ack_url,

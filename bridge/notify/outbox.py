@@ -138,6 +138,7 @@ class Outbox:
                 ack_url=links.get(person) if person else None,
                 detail=event_detail(event.kind, event.data, event.actor),
                 similar=similar,
+                calendars=self.policy.calendars,
             )
             payload = {
                 "body": body,

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.notify.message import Message, build_message, event_detail, format_duration
+from bridge.notify.message import (
+    Deadline,
+    Message,
+    build_message,
+    event_detail,
+    format_duration,
+)
+from bridge.policy.load import load_policy
 from tests.bridge.notify.sample import NOW, incident_json, message
 
 
@@ -82,3 +89,76 @@ def test_a_long_text_is_clipped_so_robots_accept_the_page() -> None:
     page = build_message(incident_json(summary="日志" * 1000), event="incident.triggered", now=NOW)
     summary = {f.label: f.text for f in page.fields()}["Summary"]
     assert len(summary) == 600 and summary.endswith("…")
+
+
+# The bundled P3 calendar: Asia/Shanghai (UTC+8), Mon-Fri 09:00-12:00 and 13:00-18:00.
+CALENDARS = load_policy(None).calendars
+P3_SLA = {
+    "response": {"due_at": "2026-03-09T09:00:00Z", "breached": False, "calendar": "business"},
+    "resolution": {"due_at": "2026-03-16T09:00:00Z", "breached": False, "calendar": "business"},
+}
+
+
+def p3_deadline(now: datetime) -> str:
+    page = build_message(
+        incident_json(priority="P3", sla=P3_SLA),
+        event="incident.escalated",
+        now=now,
+        calendars=CALENDARS,
+    )
+    return {f.label: f.text for f in page.fields()}["Deadline"]
+
+
+@pytest.mark.parametrize(
+    ("now", "left"),
+    [
+        (datetime(2026, 3, 6, 9, 30, tzinfo=UTC), "7h 30m"),  # Friday 17:30 in Shanghai
+        (datetime(2026, 3, 7, 12, 0, tzinfo=UTC), "7h 00m"),  # Saturday 20:00: no time spent
+        (datetime(2026, 3, 9, 2, 0, tzinfo=UTC), "6h 00m"),  # Monday 10:00
+    ],
+)
+def test_business_clock_says_its_business_time_left_and_local_due_time(
+    now: datetime, left: str
+) -> None:
+    assert p3_deadline(now) == (
+        f"response due in {left} of business hours (Mon 2026-03-09 17:00 Asia/Shanghai)"
+    )
+
+
+def test_overdue_business_clock_counts_overdue_business_time() -> None:
+    tuesday_1000 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 2 working hours after Monday 17:00
+    assert p3_deadline(tuesday_1000).startswith("response overdue by 2h 00m of business hours")
+
+
+def test_business_time_reads_in_hours_not_days() -> None:
+    assert format_duration(47.5 * 3600, days=False) == "47h 30m"
+
+
+def test_clock_on_an_unknown_calendar_counts_wall_time() -> None:
+    sla = {"response": {**P3_SLA["response"], "calendar": "gone"}}
+    page = build_message(
+        incident_json(sla=sla), event="incident.triggered", now=NOW, calendars=CALENDARS
+    )
+    assert page.deadline is not None and not page.deadline.business
+    assert (
+        page.deadline.remaining_seconds
+        == (datetime(2026, 3, 9, 9, tzinfo=UTC) - NOW).total_seconds()
+    )
+
+
+def test_business_deadline_survives_the_outbox_json_round_trip() -> None:
+    page = build_message(
+        incident_json(sla=P3_SLA), event="incident.triggered", now=NOW, calendars=CALENDARS
+    )
+    assert page.deadline is not None and page.deadline.business
+    assert Message.from_json(page.to_json()) == page
+
+
+def test_a_page_queued_before_business_deadlines_still_loads() -> None:
+    stored = message().to_json()
+    stored["deadline"] = {
+        "clock": "response",
+        "due_at": "2026-03-02T10:15:00Z",
+        "remaining_seconds": 900,
+    }
+    assert Message.from_json(stored).deadline == Deadline("response", "2026-03-02T10:15:00Z", 900)

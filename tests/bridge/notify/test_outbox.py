@@ -1,17 +1,20 @@
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from bridge.events import record_event
 from bridge.incidents.service import acknowledge, create_incident
 from bridge.notify.links import verify_ack
 from bridge.notify.outbox import Outbox
+from bridge.policy.load import load_policy
 from bridge.policy.model import Target
 from bridge.store.db import Store
-from bridge.store.schema import outbox
+from bridge.store.schema import outbox, sla_clocks
 from tests.bridge.notify.conftest import policy_with
 from tests.bridge.notify.sample import NOW
 
@@ -150,3 +153,26 @@ def test_pages_show_how_the_same_alert_on_the_same_service_was_resolved(store: S
         create_incident(conn, [box.hook], now=NOW, title="磁盘满", priority="P1", **same)
     similar = rows(store)[0].payload["message"]["similar"]
     assert [(s["incident_id"], s["solution"]) for s in similar] == [(old, "清理日志")]
+
+
+def test_page_on_a_business_clock_says_business_time_left(store: Store) -> None:
+    calendars = load_policy(None).calendars  # business: Asia/Shanghai, Mon-Fri 09-12, 13-18
+    box = Outbox(replace(policy_with(CHANNELS, PEOPLE), calendars=calendars), public_url=None,
+                 secret_key=None, similar=None)  # fmt: skip
+    incident_id = open_incident(store, make_outbox())
+    saturday = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)  # 20:00 in Shanghai
+    with store.begin() as conn:
+        conn.execute(
+            insert(sla_clocks).values(
+                incident_id=incident_id, clock="response", target_seconds=28800,
+                calendar="business", started_at=datetime(2026, 3, 6, 9, tzinfo=UTC),
+                due_at=datetime(2026, 3, 9, 9, tzinfo=UTC),
+            )
+        )  # fmt: skip
+        event = record_event(conn, [], incident_id=incident_id, kind="incident.escalated",
+                             actor=None, now=saturday, data={"level": 1})  # fmt: skip
+        box.page(conn, incident_id=incident_id, event_id=event.id,
+                 targets=[Target("person", "carol")], now=saturday)  # fmt: skip
+    fields = rows(store)[-1].payload["message"]["deadline"]
+    assert (fields["remaining_seconds"], fields["business"]) == (7 * 3600, True)
+    assert fields["due_local"] == "Mon 2026-03-09 17:00 Asia/Shanghai"

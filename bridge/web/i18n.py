@@ -93,12 +93,12 @@ class Translator:
             return f"{sign}{hours}{h} {minutes:02d}{m}"
         return f"{sign}{minutes}{m} {secs:02d}{s}"
 
-    def local_time(self, value: datetime) -> str:
+    def local_time(self, value: datetime, *, zone: bool = True) -> str:
         """Format an instant in its own zone with the weekday: 'Mon 2026-03-09 09:30 Asia/Shanghai'."""
         names = self.messages.get("unit.weekdays") or CATALOGUE[DEFAULT_LANGUAGE]["unit.weekdays"]
-        zone = getattr(value.tzinfo, "key", None) or value.tzname() or ""
+        name = (getattr(value.tzinfo, "key", None) or value.tzname() or "") if zone else ""
         weekday = names.split(",")[value.weekday()]
-        return f"{weekday} {value:%Y-%m-%d %H:%M} {zone}".strip()
+        return f"{weekday} {value:%Y-%m-%d %H:%M} {name}".strip()
 
     def span(self, seconds: float, *, days: bool = True) -> str:
         """Format a target without zero parts: '15m', '2h', '1d 12h' (business time: '48h')."""

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 POLICY = """
+calendars:
+  always: {timezone: UTC, days: [mon, tue, wed, thu, fri, sat, sun], hours: ["00:00-24:00"]}
 priorities:
   P1: {name: emergency, response: 15m, update: 2h, resolution: 2h}
   P2: {name: important, response: 30m, update: 2h, resolution: 24h}
@@ -384,6 +386,39 @@ def test_countdown_turns_amber_then_red_as_time_passes(browser: Any, bridge: Bri
         page.clock.fast_forward("02:00")
         page.wait_for_selector(f"{countdown}.state-breached")
         assert "overdue" in page.inner_text(countdown)
+    finally:
+        timed.page.context.close()
+
+
+def test_business_countdown_stops_where_the_working_hours_end(browser: Any, bridge: Bridge) -> None:
+    # A calendar working all day long: each UTC day is one span, so its countdown stops at midnight.
+    fresh = IncidentService(bridge.store, []).create(
+        title="Badge reader", priority="P3", actor=None
+    )
+    with bridge.store.begin() as conn:
+        set_clock(conn, fresh, 48 * 60)
+        conn.execute(
+            sla_clocks.update().values(calendar="always").where(sla_clocks.c.incident_id == fresh)
+        )
+    timed = open_tab(browser, bridge, fake_clock=True)
+    try:
+        page = timed.page
+        page.goto(f"{bridge.url}/incidents/{fresh}")
+        countdown = page.locator(".clocks .countdown.business")
+        assert "business hours" in countdown.inner_text()
+        left, at, until = (
+            countdown.get_attribute(name) for name in ("data-left", "data-at", "data-until")
+        )
+        counted = datetime.fromisoformat(str(until)) - datetime.fromisoformat(str(at))
+        total = int(float(str(left)) - counted.total_seconds())
+        frozen = f"{total // 3600}h {total % 3600 // 60:02d}m"
+        page.clock.fast_forward(int(counted.total_seconds() * 1000) + 3_600_000)
+        page.wait_for_selector(".clocks .countdown.business .off-hours")
+        assert countdown.locator(".left").inner_text() == frozen
+        page.clock.fast_forward("02:00:00")
+        assert countdown.locator(".left").inner_text() == frozen
+        shot(page, "incident-business-clock.png")
+        assert timed.errors == []
     finally:
         timed.page.context.close()
 

@@ -78,8 +78,8 @@ def test_incident_page_shows_business_clocks_in_hours_and_local_due_times(
     html = client.get(f"/incidents/{p3}").text
     clocks = html[html.index('<table class="clocks">') :]
     assert "Target 48h" in clocks and "Target 8h" in clocks
-    assert "Mon 2026-03-09 17:00 Asia/Shanghai" in clocks  # response
-    assert "Mon 2026-03-16 17:00 Asia/Shanghai" in clocks  # resolution
+    assert "Mon 2026-03-09 17:00" in clocks and "Mon 2026-03-16 17:00" in clocks
+    assert '<div class="small muted">Asia/Shanghai</div>' in clocks
     assert '<span class="left">47h 00m</span>' in clocks
 
 
@@ -89,5 +89,5 @@ def test_incident_page_speaks_business_time_in_chinese(
     client.cookies.set("tocsin_lang", "zh-CN")
     saturday_evening(client, clock)
     html = client.get(f"/incidents/{p3}").text
-    assert "周一 2026-03-09 17:00 Asia/Shanghai" in html
+    assert "周一 2026-03-09 17:00" in html
     assert "7小时 00分" in html and "当前不计时" in html

@@ -78,3 +78,8 @@ def test_local_time_names_weekday_and_zone() -> None:
     instant = datetime(2026, 3, 9, 9, 0, tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai"))
     assert Translator("en").local_time(instant) == "Mon 2026-03-09 17:00 Asia/Shanghai"
     assert Translator("zh-CN").local_time(instant) == "周一 2026-03-09 17:00 Asia/Shanghai"
+
+
+def test_local_time_may_leave_the_zone_to_another_line() -> None:
+    instant = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
+    assert Translator("en").local_time(instant, zone=False) == "Mon 2026-03-09 09:00"

@@ -35,7 +35,14 @@ Wake = Callable[[datetime], None]
 
 # Built once: values travel as parameters, so SQLAlchemy reuses the compiled statements.
 _INCIDENT = select(incidents).where(incidents.c.id == bindparam("incident_id"))
-_INCIDENTS = select(incidents).where(incidents.c.id.in_(bindparam("ids", expanding=True)))
+# What starting clocks needs of new incidents: not their labels and annotations (JSON to decode).
+_NEW_INCIDENTS = select(
+    incidents.c.id,
+    incidents.c.priority,
+    incidents.c.escalation_policy,
+    incidents.c.created_at,
+    incidents.c.paused_seconds,
+).where(incidents.c.id.in_(bindparam("ids", expanding=True)))
 _INSERT_CLOCK = insert(sla_clocks)
 
 
@@ -116,7 +123,7 @@ class SlaHook:
             for event in events:
                 self(conn, event)
             return
-        rows = conn.execute(_INCIDENTS, {"ids": [event.incident_id for event in events]})
+        rows = conn.execute(_NEW_INCIDENTS, {"ids": [event.incident_id for event in events]})
         by_id = {row.id: row for row in rows}
         clock_rows: list[dict[str, Any]] = []
         timer_rows: list[dict[str, Any]] = []

@@ -62,6 +62,9 @@ class NewEvent:
 # of a batch come back in parameter order (SQLite and PostgreSQL both support RETURNING).
 _INSERT_EVENT = insert(events)
 _INSERT_EVENTS = insert(events).returning(events.c.id, sort_by_parameter_order=True)
+# One event per incident (a batch of new incidents): ids matched by incident, so the rows go in
+# one statement (ids in parameter order make SQLAlchemy insert SQLite rows one at a time).
+_INSERT_EVENTS_BY_INCIDENT = insert(events).returning(events.c.id, events.c.incident_id)
 
 
 def record_event(
@@ -126,7 +129,13 @@ def record_events(
         }
         for item, payload in zip(batch, payloads, strict=True)
     ]
-    ids = conn.execute(_INSERT_EVENTS, params).scalars().all()
+    incident_ids = [item.incident_id for item in batch]
+    if len(set(incident_ids)) == len(incident_ids):
+        rows = conn.execute(_INSERT_EVENTS_BY_INCIDENT, params)
+        by_incident = {int(row.incident_id): int(row.id) for row in rows}
+        ids = [by_incident[incident_id] for incident_id in incident_ids]
+    else:
+        ids = [int(i) for i in conn.execute(_INSERT_EVENTS, params).scalars().all()]
     recorded = [
         Event(
             id=int(event_id),

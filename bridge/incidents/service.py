@@ -26,7 +26,9 @@ from bridge.store.schema import incidents
 
 # Built once; values travel as parameters so the compiled statement is reused.
 _INSERT_INCIDENT = insert(incidents)
-_INSERT_INCIDENTS = insert(incidents).returning(incidents.c.id, sort_by_parameter_order=True)
+# Keys are unique among open incidents: ids are matched by key, so the rows go in one statement
+# (asking for ids in parameter order makes SQLAlchemy insert SQLite rows one at a time).
+_INSERT_INCIDENTS = insert(incidents).returning(incidents.c.id, incidents.c.open_key)
 
 
 def create_incident(
@@ -84,8 +86,8 @@ def create_incidents(
 ) -> list[int]:
     """Insert many triggered incidents in one round trip and record their events together.
 
-    Each spec holds key, title, priority, labels, annotations and the same other columns for
-    all; ids come back in the order of `specs`. The system opens them (no actor).
+    Each spec holds key (distinct), title, priority, labels, annotations and the same other
+    columns for all; ids come back in the order of `specs`. The system opens them (no actor).
     """
     params = [
         {
@@ -102,7 +104,8 @@ def create_incidents(
     ]
     if not params:
         return []
-    ids = [int(i) for i in conn.execute(_INSERT_INCIDENTS, params).scalars().all()]
+    by_key = {row.open_key: int(row.id) for row in conn.execute(_INSERT_INCIDENTS, params)}
+    ids = [by_key[p["key"]] for p in params]
     record_events(
         conn,
         hooks,

@@ -33,7 +33,9 @@ _REUSABLE = (
     )
     .order_by(alerts.c.id)
 )
-_INSERT_ALERTS = insert(alerts).returning(alerts.c.id, sort_by_parameter_order=True)
+# Fingerprints are distinct among the inserted rows: ids are matched by fingerprint, so the rows
+# go in one statement (ids in parameter order make SQLAlchemy insert SQLite rows one at a time).
+_INSERT_ALERTS = insert(alerts).returning(alerts.c.id, alerts.c.fingerprint)
 _REFIRE = (
     update(alerts)
     .where(alerts.c.id == bindparam("_id"))
@@ -89,9 +91,9 @@ def open_all(
     inserts = [item for item in openings if (item.fingerprint, item.incident_id) not in reuse]
     if inserts:
         rows = [_row(item, now) for item in inserts]
-        ids = conn.execute(_INSERT_ALERTS, rows).scalars().all()
-        for item, alert_id in zip(inserts, ids, strict=True):
-            item.alert_id = int(alert_id)
+        ids = {row.fingerprint: int(row.id) for row in conn.execute(_INSERT_ALERTS, rows)}
+        for item in inserts:
+            item.alert_id = ids[item.fingerprint]
     refired = [item for item in openings if (item.fingerprint, item.incident_id) in reuse]
     if refired:
         # The alert fired again while its group's incident stayed open: reuse its row.

@@ -122,25 +122,30 @@ class Store:
     def _run_group(self, jobs: list[_Job[Any]]) -> None:
         try:
             with self.begin() as conn:
-                for job in jobs:
-                    try:
-                        with self._translated(), conn.begin_nested():
-                            job.result = job.work(conn)
-                    except Exception as exc:
-                        job.error = exc
-                        if not _in_transaction(conn):
-                            # SQLite rolled the whole transaction back: nothing here may commit.
-                            raise
+                if len(jobs) == 1:
+                    # Alone in the transaction: its failure rolls it all back; no savepoint needed.
+                    jobs[0].result = jobs[0].work(conn)
+                else:
+                    for job in jobs:
+                        self._run_in_savepoint(conn, job)
         except BaseException as exc:
             for job in jobs:
                 job.error = job.error or exc
                 job.result = None
-            raise_now = not isinstance(exc, Exception)
-            _finish(jobs)
-            if raise_now:
+            if not isinstance(exc, Exception):
                 raise
-            return
-        _finish(jobs)
+        finally:
+            for job in jobs:
+                job.finished = True
+
+    def _run_in_savepoint(self, conn: Connection, job: _Job[Any]) -> None:
+        try:
+            with self._translated(), conn.begin_nested():
+                job.result = job.work(conn)
+        except Exception as exc:
+            job.error = exc
+            if not _in_transaction(conn):
+                raise  # SQLite rolled the whole transaction back: nothing here may commit
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -183,11 +188,6 @@ class Store:
             raise StoreUnavailable(
                 f"database unavailable: {_first_line(exc.orig)}", self.retry_after
             ) from exc
-
-
-def _finish(jobs: list[_Job[Any]]) -> None:
-    for job in jobs:
-        job.finished = True
 
 
 def _in_transaction(conn: Connection) -> bool:

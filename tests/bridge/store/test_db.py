@@ -148,3 +148,14 @@ def test_writers_waiting_share_one_commit_and_a_failing_one_rolls_back_alone(
     assert _stored(store) == [1, 2, 4]
     assert len(commits) == 3  # the lock holder's, the first writer's, and one for the rest
     store.dispose()
+
+
+def test_a_shared_write_alone_that_fails_raises_and_leaves_nothing(database_url: str) -> None:
+    store = Store(database_url)
+    _table(store)
+    with pytest.raises(ValueError, match="refused -1"):
+        store.write_shared(_insert(-1))
+    assert (store.write_shared(_insert(2)), _stored(store)) == (2, [2])
+    with store.begin() as conn:
+        conn.execute(text("DROP TABLE shared"))
+    store.dispose()

@@ -348,13 +348,17 @@ def load_config(
 ) -> AgentConfig:
     """Read and validate a whole config file; raise ConfigError naming file:line and key.
 
+    An empty file (nothing but comments or blanks) is refused rather than read as the defaults.
     As the contract says, a file without `listen` serves no /metrics; only running without
     any file serves it on the default 127.0.0.1:9101.
     """
     document = load_file(path)
     if document is None:
-        document = LinedDict()
-        document.key_lines = {}
+        # A truncated or blanked file would otherwise run on the defaults and silently not push.
+        raise ConfigError(
+            f"{path}: the file is empty; write at least one key, "
+            "or run without --config to use the defaults"
+        )
     if not isinstance(document, LinedDict):
         raise ConfigError(f"{path}: expected a mapping of settings such as 'interval: 10s'")
     return _build(

@@ -79,9 +79,12 @@ def test_file_without_listen_serves_no_metrics_as_the_contract_says(tmp_path: Pa
     assert config.listen is None
 
 
-def test_empty_file_means_defaults_without_metrics(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, ""), env=ENV)
-    assert (config.listen, config.push, config.interval) == (None, None, 10.0)
+@pytest.mark.parametrize("text", ["", "\n  \n", "# push: {url: http://b:1}\n", "---\n"])
+def test_empty_file_is_refused_rather_than_run_on_defaults(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match="the file is empty; write at least one key") as caught:
+        load_config(path, env=ENV)
+    assert str(caught.value).startswith(f"{path}: ")
 
 
 def test_token_never_appears_in_repr(tmp_path: Path) -> None:

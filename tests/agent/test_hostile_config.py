@@ -140,6 +140,20 @@ def test_run_refuses_a_broken_config_before_starting(tmp_path: Path, case: Broke
 
 
 @pytest.mark.parametrize("command", [["check-config"], ["run", "--config"]])
+@pytest.mark.parametrize("content", [b"", b"\n   \n\n", b"# interval: 10s\n# push: {}\n"])
+def test_an_empty_config_is_refused_not_run_on_defaults(
+    tmp_path: Path, command: list[str], content: bytes
+) -> None:
+    config = write(tmp_path / "agent.yml", content)
+    result = agent(*command, str(config), cwd=tmp_path)
+    assert_one_clear_line(result, config, Broken("empty", content, None, None))
+    assert result.stderr.strip().endswith(
+        f"{config}: the file is empty; write at least one key, "
+        "or run without --config to use the defaults"
+    )
+
+
+@pytest.mark.parametrize("command", [["check-config"], ["run", "--config"]])
 @pytest.mark.parametrize("kind", ["missing", "directory", "under-a-file", "unreadable"])
 def test_a_config_path_that_is_not_a_readable_file_is_named(
     tmp_path: Path, command: list[str], kind: str

@@ -23,6 +23,7 @@ from agent.config import AgentConfig, SamplerConfig
 from agent.errors import AgentError, ConfigError
 from agent.evaluator import AlertState, Evaluator, LabelSet, Transition
 from agent.exposition import Exposition, SampleCollector, ServerHandle
+from agent.fsutil import ensure_writable_directory
 from agent.notify import SystemdNotifier
 from agent.push import Receiver, WireAlert
 from agent.pusher import Backoff, Heartbeat, Pusher
@@ -63,6 +64,25 @@ def production_pusher(config: AgentConfig, spool: Spool) -> Pusher | None:
         beat = Heartbeat(config.instance, config.heartbeat, dict(config.labels))
     ttl = TTL_RESENDS * max(push.resend, config.interval)
     return Pusher(receiver, spool, ttl, beat, Backoff())
+
+
+def check_directories(config: AgentConfig) -> None:
+    """Create the state (and, when pushing, spool) directory and prove each writable, or refuse.
+
+    Found now rather than at the first alert or at SIGTERM, when state would be lost. A config
+    fault (exit 78): restarting cannot make the path writable, so systemd must not retry.
+    """
+    directories = [("state_dir", config.state_dir)]
+    if config.push is not None:
+        directories.append(("spool.dir", config.spool.dir))
+    for key, directory in directories:
+        try:
+            ensure_writable_directory(directory)
+        except OSError as exc:
+            raise ConfigError(
+                f"{config.source}: '{key}' {directory} cannot be created or written "
+                f"({exc.strerror or exc}); point it at a writable directory"
+            ) from exc
 
 
 def _signature(states: dict[LabelSet, AlertState]) -> frozenset[tuple[object, ...]]:
@@ -116,7 +136,8 @@ class Agent:
         )
 
     def start(self) -> None:
-        """Restore alert state, open the spool, start the sender and the /metrics server."""
+        """Check the directories, restore alert state, start the sender and /metrics server."""
+        check_directories(self.config)
         self.states = self._store.load()
         self._saved = _signature(self.states)
         self._sampler = self.sampler_factory(self.config.sampler)
@@ -225,8 +246,10 @@ class Agent:
     def reload(self, config: AgentConfig) -> None:
         """Switch to a new config, keeping alert state; sockets and threads change only if needed.
 
-        The /metrics listener moves first: if it cannot, ConfigError leaves everything as it was.
+        The directories are checked and the /metrics listener moves first: if either cannot,
+        ConfigError leaves everything as it was.
         """
+        check_directories(config)
         self._rebind(config)
         old, self.config = self.config, config
         self._evaluator = Evaluator(config.rules, config.base_labels)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -28,3 +29,15 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.close(fd)
     os.replace(tmp, path)
     fsync_directory(path.parent)
+
+
+def ensure_writable_directory(directory: Path) -> None:
+    """Create `directory` if missing and prove a file can be written in it; raise OSError if not."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=directory)
+    try:
+        os.write(fd, b"tocsin")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        os.unlink(probe)

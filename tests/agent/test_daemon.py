@@ -234,6 +234,49 @@ def test_valid_reload_switches_rules(tmp_path: Path) -> None:
     assert agent.config is new
 
 
+def test_start_creates_missing_state_and_spool_directories(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path,
+        None,
+        state_dir=tmp_path / "a" / "state",
+        spool=SpoolConfig(tmp_path / "b" / "spool"),
+        push=PushConfig("http://127.0.0.1:1"),
+    )
+    agent = Agent(config, sampler_factory=lambda _: ScriptedSampler(cpu(0.1)))
+    agent.start()
+    agent.stop()
+    assert (tmp_path / "a" / "state").is_dir() and (tmp_path / "b" / "spool").is_dir()
+    assert not list((tmp_path / "b" / "spool").glob(".write-probe-*"))
+
+
+@pytest.mark.parametrize("key", ["state_dir", "spool.dir"])
+def test_start_refuses_a_directory_that_cannot_be_created(tmp_path: Path, key: str) -> None:
+    (tmp_path / "file").write_text("")
+    bad = tmp_path / "file" / "sub"  # under a regular file: not even root can create it
+    config = make_config(
+        tmp_path,
+        None,
+        push=PushConfig("http://127.0.0.1:1"),
+        **({"state_dir": bad} if key == "state_dir" else {"spool": SpoolConfig(bad)}),
+    )
+    agent = Agent(config, sampler_factory=lambda _: ScriptedSampler(cpu(0.1)))
+    with pytest.raises(ConfigError, match=f"test: '{key}' {bad} cannot be created or written"):
+        agent.start()
+
+
+def test_reload_to_an_unwritable_state_dir_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    config = make_config(tmp_path, None)
+    agent = Agent(config, sampler_factory=lambda _: ScriptedSampler(cpu(0.1)))
+    agent.start()
+    try:
+        with pytest.raises(ConfigError, match="'state_dir'"):
+            agent.reload(make_config(tmp_path, None, state_dir=tmp_path / "file" / "sub"))
+        assert agent.config is config
+    finally:
+        agent.stop()
+
+
 def scrape(port: int) -> bytes:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         return bytes(response.read())

@@ -153,6 +153,26 @@ def test_an_empty_config_is_refused_not_run_on_defaults(
     )
 
 
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("state_dir", "state_dir: {bad}\n"),
+        ("state_dir", "state_dir: /proc/tocsin-agent\n"),
+        ("spool.dir", "push: {{url: 'http://127.0.0.1:1'}}\nspool: {{dir: {bad}}}\n"),
+    ],
+)
+def test_run_refuses_a_directory_it_cannot_write_before_starting(
+    tmp_path: Path, key: str, text: str
+) -> None:
+    bad = write(tmp_path / "file", "x") / "sub"  # root cannot create a directory under a file
+    config = write(tmp_path / "agent.yml", "listen: 127.0.0.1:0\n" + text.format(bad=bad))
+    result = agent("run", "--config", str(config), cwd=tmp_path)
+    assert_one_clear_line(result, config, Broken(key, text, None, f"'{key}'"))
+    path = str(bad) if "{bad}" in text else "/proc/tocsin-agent"
+    assert f"'{key}' {path} cannot be created or written" in result.stderr
+    assert "serving /metrics" not in result.stderr
+
+
 @pytest.mark.parametrize("command", [["check-config"], ["run", "--config"]])
 @pytest.mark.parametrize("kind", ["missing", "directory", "under-a-file", "unreadable"])
 def test_a_config_path_that_is_not_a_readable_file_is_named(

@@ -117,7 +117,9 @@ def pending(
         query = query.where(timers.c.kind.in_(list(kinds)))
     if subject is not None:
         query = query.where(timers.c.subject == subject)
-    return [_timer(row) for row in conn.execute(query.order_by(timers.c.due_at, timers.c.id))]
+    # Sorted here: ORDER BY due_at makes SQLite walk the pending index (every pending timer)
+    # instead of the incident's few rows.
+    return sorted((_timer(row) for row in conn.execute(query)), key=lambda t: (t.due_at, t.id))
 
 
 def cancel(
@@ -157,6 +159,10 @@ def _timer(row: Any, late: float | None = None) -> Timer:
         payload=dict(row.payload or {}),
         late_seconds=late,
     )
+
+
+def _is_pending(row: Any) -> bool:
+    return row.fired_at is None and not row.cancelled
 
 
 def _pending_clause() -> Any:
@@ -359,16 +365,14 @@ class Scheduler:
                 .order_by(incidents.c.id)
                 .with_for_update()
             ).all()
-        query = (
-            select(timers)
-            .where(timers.c.id.in_(ids), *_pending_clause())
-            .order_by(timers.c.due_at, timers.c.id)
-            .with_for_update()
-        )
+        # By key only; still pending and due order are checked here: with them in SQL, SQLite
+        # walks the pending index (every pending timer) instead of looking up the batch's rows.
+        query = select(timers).where(timers.c.id.in_(ids)).order_by(timers.c.id).with_for_update()
         now = self.clock()
         touched: set[int] = set()
         fired: list[dict[str, Any]] = []
-        for row in conn.execute(query).all():
+        rows = [row for row in conn.execute(query).all() if _is_pending(row)]
+        for row in sorted(rows, key=lambda r: (as_utc(r.due_at), r.id)):
             if row.incident_id in touched and not self._still_pending(conn, int(row.id)):
                 continue  # an earlier timer of this batch changed the incident and cancelled it
             due = as_utc(row.due_at)

@@ -119,6 +119,7 @@ class BridgeConfig:
     log_level: str = "info"
     notify: NotifySettings = NotifySettings()
     source: str = "<defaults>"
+    listen_at: str = "<defaults>"  # 'file:line' of `listen`, for a bind fault found at serve
 
     @property
     def host(self) -> str:
@@ -197,6 +198,7 @@ def parse_config(
         ),
         notify=parse_notify(raw.get("notify"), where.key(raw, "notify")),
         source=source,
+        listen_at=where.key(raw, "listen").place if "listen" in raw else source,
     )
 
 

@@ -12,7 +12,8 @@ BridgeError
  │    └── Forbidden       credentials of the wrong role (HTTP 403)
  ├── DeliveryFailed       a notification channel refused or did not answer (retried by the outbox)
  │    └── DeliveryRefused a receiver refused it for good (4xx): a dead letter at once, no retry
- └── ClientError          the CLI could not talk to a bridge (exit 69, EX_UNAVAILABLE)
+ ├── ClientError          the CLI could not talk to a bridge (exit 69, EX_UNAVAILABLE)
+ └── AddressInUse         serve's listen port is taken; it may come free, so retry (exit 75, EX_TEMPFAIL)
 """
 
 from __future__ import annotations
@@ -94,3 +95,9 @@ class DeliveryRefused(DeliveryFailed):
 
 class ClientError(BridgeError):
     exit_code = 69
+
+
+class AddressInUse(BridgeError):
+    """The listen port is held by another process (often the old bridge still stopping)."""
+
+    exit_code = 75

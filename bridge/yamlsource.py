@@ -90,9 +90,14 @@ class Where:
         )
         return Where(self.source, path, line)
 
+    @property
+    def place(self) -> str:
+        """Return 'source:line', or the source alone when the line is unknown."""
+        return f"{self.source}:{self.line}" if self.line else self.source
+
     def error(self, message: str) -> ConfigError:
         """Build a ConfigError that names the source, line and key."""
-        place = f"{self.source}:{self.line}" if self.line else self.source
+        place = self.place
         return ConfigError(
             f"{place}: {self.path}: {message}" if self.path else f"{place}: {message}"
         )

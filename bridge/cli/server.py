@@ -45,6 +45,8 @@ def _load(
         return config
     # Overrides pass the same checks a file gets.
     checked = parse_config(changes, "command line")
+    if "listen" in changes:
+        changes["listen_at"] = checked.listen_at
     return dataclasses.replace(config, **{key: getattr(checked, key) for key in changes})
 
 
@@ -61,6 +63,7 @@ def serve(
 
     from bridge import migrations
     from bridge.app import create_app
+    from bridge.listener import ListeningServer, bind_listener, netloc
     from bridge.runtime import build_runtime
 
     config = _load(config_path, database_url, listen)
@@ -68,23 +71,31 @@ def serve(
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    config = ensure_secrets(config)
-    runtime = build_runtime(config, policy=policy)
-    if not no_migrate:
-        migrations.upgrade(runtime.store)
-    log.info("tocsin-bridge listening on http://%s (%s)", config.listen, runtime.store.dialect)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime),
-            host=config.host,
-            port=config.port,
-            log_level=config.log_level,
-            access_log=False,
-            timeout_graceful_shutdown=10,
+    # Bound before secrets, migrations and workers: a bad address changes nothing.
+    sockets = bind_listener(config.host, config.port, config.listen_at)
+    try:
+        config = ensure_secrets(config)
+        runtime = build_runtime(config, policy=policy)
+        if not no_migrate:
+            migrations.upgrade(runtime.store)
+        port = int(sockets[0].getsockname()[1])
+        server = ListeningServer(
+            uvicorn.Config(
+                create_app(runtime),
+                host=config.host,
+                port=port,
+                log_level=config.log_level,
+                access_log=False,
+                timeout_graceful_shutdown=10,
+            ),
+            f"tocsin-bridge listening on http://{netloc(config.host, port)} "
+            f"({runtime.store.dialect})",
         )
-    )
-    notify_systemd(server)
-    server.run()
+        notify_systemd(server)
+        server.run(sockets=sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @click.command()

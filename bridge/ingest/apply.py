@@ -92,38 +92,52 @@ def apply_alerts(
     batch: Sequence[Alert],
     now: datetime,
 ) -> Applied:
-    """Store each alert by its identity: open, join, refresh or resolve incidents as they say.
+    """Store each alert by its identity: open, join, refresh or resolve incidents as they say."""
+    return apply_batches(conn, hooks, policy, [batch], now)[0]
+
+
+def apply_batches(
+    conn: Connection,
+    hooks: Sequence[EventHook],
+    policy: Policy,
+    batches: Sequence[Sequence[Alert]],
+    now: datetime,
+) -> list[Applied]:
+    """Apply several requests' alerts together, as if one after the other; count each apart.
 
     Opening alerts are gathered and stored together; the gathered ones are stored before an
     alert that resolves or repeats one of them, so the outcome is as if applied one by one.
     """
-    applied = Applied()
-    prints = [fingerprint(alert.labels) for alert in batch]
+    counts = [Applied() for _ in batches]
+    owned = [(n, alert) for n, batch in enumerate(batches) for alert in batch]
+    prints = [fingerprint(alert.labels) for _, alert in owned]
     latest = _latest(conn, set(prints))
     refreshes: list[dict[str, object]] = []
     openings: dict[str, Opening] = {}
-    for alert, fp in zip(batch, prints, strict=True):
+    for (owner, alert), fp in zip(owned, prints, strict=True):
+        applied = counts[owner]
         applied.accepted += 1
         if fp in openings:
-            applied.opened += _open(conn, hooks, openings, latest, now)
+            _open(conn, hooks, openings, latest, now, counts)
         stored = latest.get(fp)
         outcome = decide(stored.known if stored else None, alert, now)
         if outcome is Outcome.OPEN:
             route = policy.route_for(alert.labels)
-            openings[fp] = Opening(alert, fp, route, group_key(alert.labels, route.group_by))
+            key = group_key(alert.labels, route.group_by)
+            openings[fp] = Opening(alert, fp, route, key, owner=owner)
         elif outcome is Outcome.REFRESH and stored is not None:
             refreshes.append({"_id": stored.id, "_now": now, "_annotations": alert.annotations})
         elif outcome is Outcome.RESOLVE and stored is not None:
-            applied.opened += _open(conn, hooks, openings, latest, now)
+            _open(conn, hooks, openings, latest, now, counts)
             _resolve_alert(conn, stored.id, alert, now)
             stored.known = Known("resolved", stored.known.starts_at, alert.ends_at, False)
             applied.resolved += _maybe_resolve(conn, hooks, stored.incident_id, now)
         else:
             applied.ignored += 1
-    applied.opened += _open(conn, hooks, openings, latest, now)
+    _open(conn, hooks, openings, latest, now, counts)
     if refreshes:
         conn.execute(_REFRESH, refreshes)
-    return applied
+    return counts
 
 
 def _open(
@@ -132,14 +146,15 @@ def _open(
     openings: dict[str, Opening],
     latest: dict[str, _Stored],
     now: datetime,
-) -> int:
+    counts: list[Applied],
+) -> None:
     """Store the gathered opening alerts, note them as the newest occurrences, and forget them."""
-    opened = open_all(conn, hooks, list(openings.values()), now)
+    open_all(conn, hooks, list(openings.values()), now)
     for fp, item in openings.items():
         known = Known("firing", item.alert.starts_at, item.alert.ends_at, True)
         latest[fp] = _Stored(item.alert_id, item.incident_id, known)
+        counts[item.owner].opened += int(item.created)
     openings.clear()
-    return opened
 
 
 def _latest(conn: Connection, prints: set[str]) -> dict[str, _Stored]:

@@ -60,8 +60,10 @@ class Opening:
     fingerprint: str
     route: Route
     key: str
+    owner: int = 0  # which of the requests applied together sent it
     incident_id: int = 0
     alert_id: int = 0
+    created: bool = False  # it opened its incident
 
 
 def open_all(
@@ -85,6 +87,8 @@ def open_all(
     )
     new_ids = set(created)
     found.update(zip(first_of_key, created, strict=True))
+    for item in first_of_key.values():
+        item.created = True
     for item in openings:
         item.incident_id = found[item.key]
     reuse = _reusable(conn, [item for item in openings if item.incident_id not in new_ids])

@@ -3,16 +3,40 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bridge.errors import StoreUnavailable
-from bridge.ingest.apply import Applied, apply_alerts
+from bridge.ingest.apply import Applied, apply_batches
 from bridge.ingest.parse import Alert
 from bridge.runtime import Runtime
 
 ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class _Apply:
+    """One request's alerts as shared-transaction work; requests waiting together merge."""
+
+    runtime: Runtime
+    batch: Sequence[Alert]
+
+    def __call__(self, conn: Connection) -> Applied:
+        return _apply_many(conn, [self])[0]
+
+    @property
+    def merge(self) -> Callable[[Connection, Sequence[_Apply]], list[Applied]]:
+        """Return how several requests' alerts apply as one batch (the same for all)."""
+        return _apply_many
+
+
+def _apply_many(conn: Connection, works: Sequence[_Apply]) -> list[Applied]:
+    runtime = works[0].runtime
+    batches = [work.batch for work in works]
+    return apply_batches(conn, runtime.hooks, runtime.policy, batches, runtime.clock())
 
 
 def ingest(runtime: Runtime, batch: Sequence[Alert], route: str) -> Applied:
@@ -20,13 +44,9 @@ def ingest(runtime: Runtime, batch: Sequence[Alert], route: str) -> Applied:
     started = time.perf_counter()
     for attempt in range(ATTEMPTS):
         try:
-            # Concurrent requests share one transaction and one fsync (group commit); each
-            # returns only once the commit holding its alerts is durable.
-            applied = runtime.store.write_shared(
-                lambda conn: apply_alerts(
-                    conn, runtime.hooks, runtime.policy, batch, runtime.clock()
-                )
-            )
+            # Concurrent requests share one transaction and one fsync (group commit), their
+            # alerts applied as one batch; each returns once the commit holding them is durable.
+            applied = runtime.store.write_shared(_Apply(runtime, batch))
             break
         except IntegrityError as exc:
             # Another replica opened the same group's incident first: redo against its row.

@@ -90,7 +90,8 @@ class Store:
 
         On SQLite, the callers waiting while a transaction commits go together into the next
         one, each in a savepoint: work that raises rolls back alone and raises to its caller;
-        the others commit. Every caller returns only after the commit that holds its work, and
+        the others commit. Works with the same `merge(conn, works) -> results` attribute are
+        first run as one, in one savepoint; if that raises, each runs alone as above. Every caller returns only after the commit that holds its work, and
         if that commit fails every caller in it gets the error. PostgreSQL commits concurrent
         transactions in parallel already: there `work` runs in a transaction of its own.
         """
@@ -126,8 +127,7 @@ class Store:
                     # Alone in the transaction: its failure rolls it all back; no savepoint needed.
                     jobs[0].result = jobs[0].work(conn)
                 else:
-                    for job in jobs:
-                        self._run_in_savepoint(conn, job)
+                    self._run_jobs(conn, jobs)
         except BaseException as exc:
             for job in jobs:
                 job.error = job.error or exc
@@ -137,6 +137,30 @@ class Store:
         finally:
             for job in jobs:
                 job.finished = True
+
+    def _run_jobs(self, conn: Connection, jobs: list[_Job[Any]]) -> None:
+        """Run each job in a savepoint; jobs offering the same `merge` first try it together."""
+        by_merge: dict[Any, list[_Job[Any]]] = {}
+        for job in jobs:
+            by_merge.setdefault(getattr(job.work, "merge", None), []).append(job)
+        for merge, group in by_merge.items():
+            if merge is not None and len(group) > 1 and self._run_merged(conn, merge, group):
+                continue
+            for job in group:
+                self._run_in_savepoint(conn, job)
+
+    def _run_merged(self, conn: Connection, merge: Any, group: list[_Job[Any]]) -> bool:
+        """Run a group's works as one (fewer statements); False if that failed and rolled back."""
+        try:
+            with self._translated(), conn.begin_nested():
+                results = merge(conn, [job.work for job in group])
+        except Exception:
+            if not _in_transaction(conn):
+                raise  # SQLite rolled the whole transaction back: nothing here may commit
+            return False  # each job is tried alone, so only a failing one fails
+        for job, result in zip(group, results, strict=True):
+            job.result = result
+        return True
 
     def _run_in_savepoint(self, conn: Connection, job: _Job[Any]) -> None:
         try:

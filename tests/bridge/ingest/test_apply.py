@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bridge.ingest.apply import Applied, apply_alerts
+from bridge.ingest.apply import Applied, apply_alerts, apply_batches
 from bridge.ingest.parse import Alert
 from bridge.policy import parse_policy
 from bridge.runtime import Runtime
@@ -102,3 +102,17 @@ def test_opened_incidents_are_numbered_in_the_order_of_their_first_alert(
     with runtime.store.connect() as conn:
         keys = conn.execute(select(incidents.c.title).order_by(incidents.c.id)).scalars().all()
     assert keys == ["B", "A", "C"]
+
+
+def test_requests_applied_together_are_counted_apart_as_if_one_after_the_other(
+    runtime: Runtime,
+) -> None:
+    batches = [[fire("Disk", 1)], [fire("Disk", 2), fire("Cpu", 1)], [ended("Disk", 1)]]
+    with runtime.store.begin() as conn:
+        counts = apply_batches(conn, runtime.hooks, runtime.policy, batches, runtime.clock())
+    assert [(c.accepted, c.opened, c.resolved) for c in counts] == [(1, 1, 0), (2, 1, 0), (1, 0, 0)]
+    assert stored(runtime) == [
+        ("1", "resolved", 1, "triggered"),
+        ("2", "firing", 1, "triggered"),
+        ("1", "firing", 2, "triggered"),
+    ]

@@ -4,6 +4,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import Connection, event, text
@@ -158,4 +159,65 @@ def test_a_shared_write_alone_that_fails_raises_and_leaves_nothing(database_url:
     assert (store.write_shared(_insert(2)), _stored(store)) == (2, [2])
     with store.begin() as conn:
         conn.execute(text("DROP TABLE shared"))
+    store.dispose()
+
+
+@dataclass(frozen=True)
+class _Mergeable:
+    """Shared-write work that can run together with its kind: one INSERT for all."""
+
+    n: int
+    merged: list[int]
+
+    def __call__(self, conn: Connection) -> int:
+        return _insert(self.n)(conn)
+
+    @property
+    def merge(self) -> Callable[[Connection, list[_Mergeable]], list[int]]:
+        return _merge
+
+
+def _merge(conn: Connection, works: list[_Mergeable]) -> list[int]:
+    works[0].merged.append(len(works))
+    conn.execute(text("INSERT INTO shared (n) VALUES (:n)"), [{"n": w.n} for w in works])
+    if any(w.n < 0 for w in works):
+        raise ValueError("refused")
+    return [w.n for w in works]
+
+
+@pytest.mark.parametrize(
+    ("numbers", "merged", "stored"),
+    [((2, 3, 4), [3], [1, 2, 3, 4]), ((2, -3, 4), [3], [1, 2, 4])],
+)
+def test_waiting_writers_with_a_merge_run_as_one_or_alone_when_it_fails(
+    sqlite_url: str, numbers: tuple[int, ...], merged: list[int], stored: list[int]
+) -> None:
+    store = Store(sqlite_url)
+    _table(store)
+    calls: list[int] = []
+    outcomes: dict[int, object] = {}
+
+    def send(n: int) -> None:
+        try:
+            outcomes[n] = store.write_shared(_Mergeable(n, calls))
+        except ValueError as exc:
+            outcomes[n] = str(exc)
+
+    with store.begin():  # hold the write lock while the writers line up
+        first = threading.Thread(target=send, args=(1,))
+        first.start()
+        while not store._group.leading:
+            time.sleep(0.01)
+        rest = [threading.Thread(target=send, args=(n,)) for n in numbers]
+        for thread in rest:
+            thread.start()
+        for _ in range(500):
+            if len(store._group.queue) == len(numbers):
+                break
+            time.sleep(0.01)
+    for thread in [first, *rest]:
+        thread.join(timeout=30)
+    assert calls == merged
+    assert _stored(store) == stored
+    assert outcomes == {n: (n if n > 0 else f"refused {n}") for n in (1, *numbers)}
     store.dispose()

@@ -181,7 +181,7 @@ class Scheduler:
         metrics: Metrics | None = None,
         name: str | None = None,
         batch: int = 200,
-        chunk: int = 20,
+        chunk: int = 10,
         pause: float = 0.002,
         lease: timedelta = timedelta(seconds=30),
         poll_interval: float = 1.0,

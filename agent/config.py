@@ -15,7 +15,7 @@ from agent.durations import parse_duration, parse_size
 from agent.errors import ConfigError
 from agent.rules import Rule, load_bundled_rules, load_rules_file, parse_rule
 from agent.urls import redact_url
-from agent.yamlsrc import LinedDict, load_file
+from agent.yamlsrc import SHOWN_CHARS, LinedDict, load_file, shown, shown_path
 
 DEFAULT_LISTEN = ("127.0.0.1", 9101)
 DEFAULT_INTERVAL = 10.0
@@ -127,7 +127,7 @@ class _Reader:
 
     def fail(self, key: str, problem: str) -> ConfigError:
         return ConfigError(
-            f"{self.source}:{self.node.line_of(key)}: '{self.prefix}{key}' {problem}"
+            f"{self.source}:{self.node.line_of(key)}: '{self.prefix}{_shown_key(key)}' {problem}"
         )
 
     def check_keys(self, allowed: tuple[str, ...]) -> None:
@@ -141,7 +141,7 @@ class _Reader:
         parse: Callable[[Any], Any],
         default: Any,
         expected: str,
-        show: Callable[[Any], str] = repr,
+        show: Callable[[Any], str] = shown,
     ) -> Any:
         if key not in self.node or self.node[key] is None:
             return default
@@ -155,7 +155,7 @@ class _Reader:
         if value is None:
             return None
         if not isinstance(value, LinedDict):
-            raise self.fail(key, f"is {value!r}; expected a mapping")
+            raise self.fail(key, f"is {shown(value)}; expected a mapping")
         return _Reader(self.source, value, f"{self.prefix}{key}.")
 
 
@@ -167,14 +167,14 @@ def _positive_duration(text: Any) -> float:
 
 
 def _listen(text: Any) -> tuple[str, int]:
-    host, _, port = str(text).rpartition(":")
+    host, _, port = _text(text).rpartition(":")
     if not port.isdigit() or int(port) > 65535:
         raise ValueError("bad port")
     return (host.strip("[]") or "127.0.0.1", int(port))
 
 
 def _url(text: Any) -> str:
-    parts = urlsplit(str(text))
+    parts = urlsplit(_text(text))
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("bad url")
     return str(text).rstrip("/")
@@ -182,7 +182,19 @@ def _url(text: Any) -> str:
 
 def _shown_url(value: Any) -> str:
     """Quote a bad URL for a message without the credentials or query it may carry."""
-    return repr(redact_url(str(value)))
+    return shown(redact_url(value) if isinstance(value, str) else value)
+
+
+def _text(value: Any) -> str:
+    """Return a scalar as text; refuse a list or mapping rather than render it (alias bombs)."""
+    if isinstance(value, list | dict):
+        raise ValueError("not a scalar")
+    return str(value)
+
+
+def _shown_key(key: str) -> str:
+    """Cut a long key name short: it is quoted in every message about it."""
+    return key if len(key) <= SHOWN_CHARS else key[: SHOWN_CHARS - 1] + "…"
 
 
 def _regex(text: Any) -> str:
@@ -200,12 +212,12 @@ def _labels(reader: _Reader) -> tuple[tuple[str, str], ...]:
     if raw is None:
         return ()
     if not isinstance(raw, Mapping):
-        raise reader.fail("labels", f"is {raw!r}; expected a mapping such as {{env: prod}}")
+        raise reader.fail("labels", f"is {shown(raw)}; expected a mapping such as {{env: prod}}")
     for name, value in raw.items():
         if not _LABEL.fullmatch(name) or name in ("alertname", "severity"):
-            raise reader.fail("labels", f"has label {name!r}; use [A-Za-z0-9_], not alertname")
+            raise reader.fail("labels", f"has label {shown(name)}; use [A-Za-z0-9_], not alertname")
         if not isinstance(value, str):
-            raise reader.fail("labels", f"has {name}: {value!r}; quote it to make it a string")
+            raise reader.fail("labels", f"has {name}: {shown(value)}; quote it to make it a string")
     return tuple(sorted(raw.items()))
 
 
@@ -214,7 +226,7 @@ def _rules(reader: _Reader, base: Path) -> tuple[Rule, ...]:
     if raw is None:
         return load_bundled_rules()
     if not isinstance(raw, list):
-        raise reader.fail("rules", f"is {raw!r}; expected a list of files or rule mappings")
+        raise reader.fail("rules", f"is {shown(raw)}; expected a list of files or rule mappings")
     rules: list[Rule] = []
     for index, item in enumerate(raw):
         if isinstance(item, str):
@@ -233,13 +245,20 @@ def _token(reader: _Reader, base: Path) -> str | None:
         return str(reader.node["token"]).strip()
     if reader.node.get("token_file") is None:
         return None
-    path = base / str(reader.node["token_file"])
+    raw = reader.node["token_file"]
+    if isinstance(raw, list | dict):
+        raise reader.fail("token_file", f"is {shown(raw)}; expected a file path")
+    path = base / str(raw)
     try:
         token = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise reader.fail("token_file", f"cannot be read ({path}: {exc.strerror})") from exc
+        raise reader.fail(
+            "token_file", f"cannot be read ({shown_path(path)}: {exc.strerror})"
+        ) from exc
     if not token:
-        raise reader.fail("token_file", f"names an empty file ({path}); write the token into it")
+        raise reader.fail(
+            "token_file", f"names an empty file ({shown_path(path)}); write the token into it"
+        )
     return token
 
 
@@ -296,7 +315,7 @@ def _spool(reader: _Reader | None, base: Path, state_dir: Path) -> SpoolConfig:
         return SpoolConfig(dir=state_dir / "spool")
     reader.check_keys(_SPOOL_KEYS)
     return SpoolConfig(
-        dir=reader.parsed("dir", lambda value: base / str(value), state_dir / "spool", "a path"),
+        dir=reader.parsed("dir", lambda value: base / _text(value), state_dir / "spool", "a path"),
         max_bytes=reader.parsed(
             "max_bytes", parse_size, DEFAULT_SPOOL_BYTES, "a size such as '64MiB'"
         ),
@@ -315,7 +334,7 @@ def _build(
     reader.check_keys(_TOP_KEYS)
     state_dir = reader.parsed(
         "state_dir",
-        lambda value: base / str(value),
+        lambda value: base / _text(value),
         default_state_dir(env, os.geteuid() == 0),
         "a directory path",
     )

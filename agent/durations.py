@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from agent.yamlsrc import shown
+
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 # Ten years: beyond any sensible interval or `for`, and below what a thread's wait() accepts.
@@ -28,7 +30,9 @@ _SIZE_UNITS = {
 def parse_duration(text: str) -> float:
     """Return the seconds in a duration such as `90s`, `1h30m` or `0s`; raise ValueError if not one."""
     if not isinstance(text, str) or not text:
-        raise ValueError(f"{text!r} is not a duration; expected a string such as '30s', '5m', '2h'")
+        raise ValueError(
+            f"{shown(text)} is not a duration; expected a string such as '30s', '5m', '2h'"
+        )
     position, total = 0, 0.0
     for match in _DURATION.finditer(text):
         if match.start() != position:
@@ -36,9 +40,11 @@ def parse_duration(text: str) -> float:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         position = match.end()
     if position != len(text):
-        raise ValueError(f"{text!r} is not a duration; expected a string such as '30s', '5m', '2h'")
+        raise ValueError(
+            f"{shown(text)} is not a duration; expected a string such as '30s', '5m', '2h'"
+        )
     if total > LONGEST:
-        raise ValueError(f"{text!r} is longer than ten years; expected at most '3650d'")
+        raise ValueError(f"{shown(text)} is longer than ten years; expected at most '3650d'")
     return total
 
 
@@ -58,12 +64,12 @@ def format_duration(seconds: float) -> str:
 def parse_size(text: str | int) -> int:
     """Return the bytes in a size such as `64MiB`, `10MB` or a plain integer."""
     if isinstance(text, bool):
-        raise ValueError(f"{text!r} is not a size; expected bytes such as '64MiB' or 1048576")
+        raise ValueError(f"{shown(text)} is not a size; expected bytes such as '64MiB' or 1048576")
     if isinstance(text, int):
         if text < 0:
-            raise ValueError(f"{text!r} is negative; expected a size such as '64MiB'")
+            raise ValueError(f"{shown(text)} is negative; expected a size such as '64MiB'")
         return text
-    match = _SIZE.fullmatch(str(text).strip())
+    match = _SIZE.fullmatch(text.strip()) if isinstance(text, str) else None
     if not match:
-        raise ValueError(f"{text!r} is not a size; expected bytes such as '64MiB' or 1048576")
+        raise ValueError(f"{shown(text)} is not a size; expected bytes such as '64MiB' or 1048576")
     return int(match.group(1)) * _SIZE_UNITS[match.group(2)]

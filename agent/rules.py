@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import operator
 import re
-import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
@@ -14,7 +13,7 @@ from typing import Any
 from agent.durations import parse_duration
 from agent.errors import RuleError
 from agent.templates import Template
-from agent.yamlsrc import LinedDict, load_text
+from agent.yamlsrc import LinedDict, load_text, shown
 
 # The gauges rules may read, with the labels their series carry.
 GAUGES: Mapping[str, tuple[str, ...]] = {
@@ -51,11 +50,6 @@ _KEYS = (
 )
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 BUNDLED = "tocsin_rules/agent.yml"
-# Values quoted in errors are cut short: a YAML alias bomb must not become a gigabyte line.
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 80
-_REPR.maxlevel = 2
-_shown = _REPR.repr
 
 
 @dataclass(frozen=True)
@@ -93,7 +87,7 @@ def _where(source: str, node: LinedDict, key: str | None = None) -> str:
 
 
 def _fail(source: str, node: LinedDict, name: str, key: str, problem: str) -> RuleError:
-    return RuleError(f"{_where(source, node, key)}: rule {_shown(name)}: {key!r} {problem}")
+    return RuleError(f"{_where(source, node, key)}: rule {shown(name)}: {key!r} {problem}")
 
 
 def _string_map(
@@ -102,20 +96,18 @@ def _string_map(
     if raw is None:
         return ()
     if not isinstance(raw, Mapping):
-        raise _fail(source, node, name, key, f"is {_shown(raw)}; expected a mapping of name: text")
+        raise _fail(source, node, name, key, f"is {shown(raw)}; expected a mapping of name: text")
     pairs = []
     for label, value in raw.items():
         if not _NAME.fullmatch(label):
-            raise _fail(
-                source, node, name, key, f"has label name {_shown(label)}; use [A-Za-z0-9_]"
-            )
+            raise _fail(source, node, name, key, f"has label name {shown(label)}; use [A-Za-z0-9_]")
         if not isinstance(value, str):
             raise _fail(
                 source,
                 node,
                 name,
                 key,
-                f"has {label}: {_shown(value)}; quote it to make it a string",
+                f"has {label}: {shown(value)}; quote it to make it a string",
             )
         pairs.append((label, value))
     return tuple(pairs)
@@ -123,7 +115,7 @@ def _string_map(
 
 def _number(raw: Any, source: str, node: LinedDict, name: str, key: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise _fail(source, node, name, key, f"is {_shown(raw)}; expected a number such as 0.9")
+        raise _fail(source, node, name, key, f"is {shown(raw)}; expected a number such as 0.9")
     return float(raw)
 
 
@@ -131,12 +123,12 @@ def parse_rule(node: Any, source: str, position: int) -> Rule:
     """Build one rule from its YAML mapping; raise RuleError naming the file, line and key."""
     if not isinstance(node, LinedDict):
         raise RuleError(
-            f"{source}: rule #{position} is {_shown(node)}; expected a mapping with a name"
+            f"{source}: rule #{position} is {shown(node)}; expected a mapping with a name"
         )
     name = node.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise RuleError(
-            f"{_where(source, node, 'name')}: rule #{position}: 'name' is {_shown(name)}; "
+            f"{_where(source, node, 'name')}: rule #{position}: 'name' is {shown(name)}; "
             "expected a name such as HostCpuHigh"
         )
     unknown = sorted(set(node) - set(_KEYS))
@@ -145,16 +137,16 @@ def parse_rule(node: Any, source: str, position: int) -> Rule:
     metric = node.get("metric")
     if not isinstance(metric, str) or metric not in GAUGES:
         raise _fail(
-            source, node, name, "metric", f"is {_shown(metric)}; use one of {', '.join(GAUGES)}"
+            source, node, name, "metric", f"is {shown(metric)}; use one of {', '.join(GAUGES)}"
         )
     match = tuple(sorted(_string_map(node.get("match"), source, node, name, "match")))
     for label, _ in match:
         if label not in GAUGES[metric]:
             known = ", ".join(GAUGES[metric]) or "no labels"
-            raise _fail(source, node, name, "match", f"has {_shown(label)}; {metric} has {known}")
+            raise _fail(source, node, name, "match", f"has {shown(label)}; {metric} has {known}")
     op = node.get("op", ">")
     if op not in OPERATORS:
-        raise _fail(source, node, name, "op", f"is {_shown(op)}; use one of {', '.join(OPERATORS)}")
+        raise _fail(source, node, name, "op", f"is {shown(op)}; use one of {', '.join(OPERATORS)}")
     if "threshold" not in node:
         raise _fail(source, node, name, "threshold", "is missing; give a number such as 0.9")
     threshold = _number(node["threshold"], source, node, name, "threshold")
@@ -173,7 +165,7 @@ def parse_rule(node: Any, source: str, position: int) -> Rule:
         for_seconds = parse_duration(raw_for)
     except ValueError:
         raise _fail(
-            source, node, name, "for", f"is {_shown(raw_for)}; expected a duration such as '5m'"
+            source, node, name, "for", f"is {shown(raw_for)}; expected a duration such as '5m'"
         ) from None
     severity = node.get("severity", "warning")
     if severity not in SEVERITIES:
@@ -182,13 +174,13 @@ def parse_rule(node: Any, source: str, position: int) -> Rule:
             node,
             name,
             "severity",
-            f"is {_shown(severity)}; use one of {', '.join(SEVERITIES)}",
+            f"is {shown(severity)}; use one of {', '.join(SEVERITIES)}",
         )
     labels = tuple(sorted(_string_map(node.get("labels"), source, node, name, "labels")))
     for label, _ in labels:
         if label in RESERVED_LABELS:
             raise _fail(
-                source, node, name, "labels", f"sets {_shown(label)}; use the rule's own key"
+                source, node, name, "labels", f"sets {shown(label)}; use the rule's own key"
             )
     annotations = []
     for key, text in _string_map(node.get("annotations"), source, node, name, "annotations"):

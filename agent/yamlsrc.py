@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from agent.errors import ConfigError
+
+SHOWN_CHARS = 40
+PATH_CHARS = 120  # a file path is worth quoting whole, up to a point
+
+
+class _ShortRepr(reprlib.Repr):
+    """reprlib that also cuts short dict subclasses such as LinedDict, not only plain dicts."""
+
+    def repr1(self, x: Any, level: int) -> str:
+        if isinstance(x, dict) and type(x) is not dict:
+            return self.repr_dict(x, level)
+        return super().repr1(x, level)
+
+
+_REPR = _ShortRepr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxtuple, _REPR.maxset = 2, 4, 4, 4, 4
+_REPR.maxstring = _REPR.maxother = SHOWN_CHARS + 10
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """Quote a bad value for a message in at most `limit` characters, ending '…' when cut.
+
+    Bounded work too: an alias bomb expanding to megabytes is never rendered whole.
+    """
+    if isinstance(value, str | bytes):
+        text = repr(value[: limit + 1])
+    else:
+        text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown_path(path: object) -> str:
+    """Write a file path for a message as it is, unless it is absurdly long."""
+    text = str(path)
+    return text if len(text) <= PATH_CHARS else text[: PATH_CHARS - 1] + "…"
 
 
 class LinedDict(dict[str, Any]):
@@ -34,12 +70,12 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LinedDict:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str | int | float | bool) or isinstance(key, bool):
             raise yaml.constructor.ConstructorError(
-                None, None, f"mapping key {key!r} is not a name", key_node.start_mark
+                None, None, f"mapping key {shown(key)} is not a name", key_node.start_mark
             )
         key = str(key)
         if key in mapping:
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice", key_node.start_mark
+                None, None, f"key {shown(key)} appears twice", key_node.start_mark
             )
         mapping[key] = loader.construct_object(value_node, deep=True)
         mapping.key_lines[key] = key_node.start_mark.line + 1

@@ -42,7 +42,7 @@ from typing import Any
 from bridge.durations import parse_duration
 from bridge.notify.settings import NotifySettings, parse_notify
 from bridge.store.db import sqlite_path
-from bridge.yamlsource import Where, as_list, as_mapping, load_yaml_file
+from bridge.yamlsource import Where, as_list, as_mapping, load_yaml_file, shown, shown_path
 
 ROLES = ("ingest", "operator")
 KEYS = (
@@ -160,12 +160,13 @@ def parse_config(
     env = os.environ if env is None else env
     where = Where(source)
     raw = as_mapping(raw, where, KEYS)
-    listen = _str(raw.get("listen", DEFAULT_LISTEN), where.key(raw, "listen"))
+    listen_where = where.key(raw, "listen")
+    listen = _str(raw.get("listen", DEFAULT_LISTEN), listen_where)
     if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}", listen) or (
         int(listen.rsplit(":", 1)[1]) > 65535
     ):
-        raise where.key(raw, "listen").error(
-            f"{listen!r} is not HOST:PORT; expected e.g. '127.0.0.1:8080'"
+        raise listen_where.error(
+            f"{listen_where.show(listen)} is not HOST:PORT; expected e.g. '127.0.0.1:8080'"
         )
     database_url = _str(
         raw.get("database_url", DEFAULT_DATABASE_URL), where.key(raw, "database_url")
@@ -198,7 +199,7 @@ def parse_config(
         ),
         notify=parse_notify(raw.get("notify"), where.key(raw, "notify")),
         source=source,
-        listen_at=where.key(raw, "listen").place if "listen" in raw else source,
+        listen_at=listen_where.place if "listen" in raw else source,
     )
 
 
@@ -239,7 +240,8 @@ def _tokens(raw: Any, where: Where, base: Path, env: Mapping[str, str]) -> tuple
         sources = [key for key in ("value", "value_file", "sha256", "env") if item.get(key)]
         if len(sources) != 1:
             raise at.error(
-                f"token {name!r}: give exactly one of value, value_file, sha256, env (got {len(sources)})"
+                f"token {shown(name)}: give exactly one of value, value_file, sha256, env "
+                f"(got {len(sources)})"
             )
         source = sources[0]
         if source == "value":
@@ -251,7 +253,7 @@ def _tokens(raw: Any, where: Where, base: Path, env: Mapping[str, str]) -> tuple
             variable = _str(item["env"], at.key(item, "env"))
             if not env.get(variable):
                 raise at.key(item, "env").error(
-                    f"environment variable {variable} is not set or empty"
+                    f"environment variable {shown(variable)} is not set or empty"
                 )
             hashed = digest(env[variable].strip())
         else:
@@ -261,7 +263,7 @@ def _tokens(raw: Any, where: Where, base: Path, env: Mapping[str, str]) -> tuple
                     "expected 64 hex digits (sha256sum of the token)"
                 )
         if any(token.name == name for token in out):
-            raise at.key(item, "name").error(f"token name {name!r} is used twice")
+            raise at.key(item, "name").error(f"token name {shown(name)} is used twice")
         out.append(Token(name=name, role=role, sha256=hashed))
     return tuple(out)
 
@@ -286,17 +288,17 @@ def _smtp(raw: Any, where: Where, base: Path, env: Mapping[str, str]) -> Smtp | 
     if raw.get("password_file") is not None:
         password = _read_secret(_path(raw["password_file"], base), where.key(raw, "password_file"))
     elif raw.get("password_env") is not None:
-        variable = str(raw["password_env"])
+        variable = _str(raw["password_env"], where.key(raw, "password_env"))
         if variable not in env:
             raise where.key(raw, "password_env").error(
-                f"environment variable {variable} is not set"
+                f"environment variable {shown(variable)} is not set"
             )
         password = env[variable]
     elif raw.get("password") is not None:
         password = str(raw["password"])
     port = raw.get("port", 587)
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise where.key(raw, "port").error(f"{port!r} is not a port number")
+        raise where.key(raw, "port").error(f"{shown(port)} is not a port number")
     return Smtp(
         host=_str(raw.get("host"), where.key(raw, "host")),
         port=port,
@@ -316,7 +318,7 @@ def _limits(raw: Any, where: Where) -> Limits:
     alerts = raw.get("max_alerts_per_request", defaults.max_alerts_per_request)
     if isinstance(alerts, bool) or not isinstance(alerts, int) or alerts < 1:
         raise where.key(raw, "max_alerts_per_request").error(
-            f"{alerts!r} must be a whole number, at least 1"
+            f"{shown(alerts)} must be a whole number, at least 1"
         )
     return Limits(
         max_body_bytes=_size(
@@ -335,9 +337,9 @@ def _read_secret(path: Path | None, where: Where) -> str:
     try:
         value = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise where.error(f"cannot read {path}: {exc.strerror}") from exc
+        raise where.error(f"cannot read {shown_path(path)}: {exc.strerror}") from exc
     if not value:
-        raise where.error(f"{path} is empty")
+        raise where.error(f"{shown_path(path)} is empty")
     return value
 
 
@@ -353,13 +355,13 @@ def _optional_str(raw: Any, where: Where) -> str | None:
 
 def _bool(raw: Any, where: Where) -> bool:
     if not isinstance(raw, bool):
-        raise where.error(f"{raw!r} is not true or false")
+        raise where.error(f"{where.show(raw)} is not true or false")
     return raw
 
 
 def _choice(raw: Any, where: Where, choices: tuple[str, ...]) -> str:
     if raw not in choices:
-        raise where.error(f"{raw!r} is not one of {', '.join(choices)}")
+        raise where.error(f"{where.show(raw)} is not one of {', '.join(choices)}")
     return str(raw)
 
 
@@ -378,7 +380,9 @@ def _seconds(raw: Any, where: Where) -> float:
 
 
 def _size(raw: Any, where: Where) -> int:
-    match = _SIZE.match(str(raw).strip())
+    match = _SIZE.match(str(raw).strip()) if isinstance(raw, int | str) else None
     if isinstance(raw, bool) or match is None or int(match.group(1)) < 1:
-        raise where.error(f"{raw!r} is not a size; expected bytes or e.g. '1MiB', '512KiB'")
+        raise where.error(
+            f"{where.show(raw)} is not a size; expected bytes or e.g. '1MiB', '512KiB'"
+        )
     return int(match.group(1)) * _SIZE_UNITS[match.group(2)]

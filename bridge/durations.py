@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from bridge.yamlsource import shown
+
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # Ten years: beyond any sensible target or delay, and below what a thread's wait() accepts.
 _LONGEST = timedelta(days=3650).total_seconds()
@@ -15,12 +17,12 @@ def parse_duration(text: object) -> timedelta:
     """Return the duration a string like '15m' names; raise ValueError with the expected form."""
     if isinstance(text, bool) or not isinstance(text, (str, int, float)):
         raise ValueError(
-            f"{text!r} is not a duration; expected a string such as '30s', '15m', '2h'"
+            f"{shown(text)} is not a duration; expected a string such as '30s', '15m', '2h'"
         )
     if isinstance(text, (int, float)):
         if not text >= 0:
             raise ValueError(
-                f"{text!r} is negative or not a number; expected a duration such as '15m'"
+                f"{shown(text)} is negative or not a number; expected a duration such as '15m'"
             )
         return _bounded(text, float(text))
     compact = text.strip().replace(" ", "")
@@ -29,14 +31,14 @@ def parse_duration(text: object) -> timedelta:
     parts = _PART.findall(compact)
     if not parts or "".join(number + unit for number, unit in parts) != compact:
         raise ValueError(
-            f"{text!r} is not a duration; expected a string such as '30s', '15m', '2h', '1d'"
+            f"{shown(text)} is not a duration; expected a string such as '30s', '15m', '2h', '1d'"
         )
     return _bounded(text, sum(float(number) * _UNITS[unit] for number, unit in parts))
 
 
 def _bounded(text: object, seconds: float) -> timedelta:
     if not seconds <= _LONGEST:
-        raise ValueError(f"{text!r} is longer than ten years; expected at most '3650d'")
+        raise ValueError(f"{shown(text)} is longer than ten years; expected at most '3650d'")
     return timedelta(seconds=seconds)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,46 @@ from typing import Any
 import yaml
 
 from bridge.errors import ConfigError
+
+SHOWN_CHARS = 40
+PATH_CHARS = 120  # a file path is worth quoting whole, up to a point
+# Keys whose values are credentials (or URLs that carry them): messages never quote them.
+SECRET_KEYS = frozenset(
+    {"value", "password", "secret", "secret_key", "token", "url", "database_url"}
+)
+HIDDEN = "the value (not shown: this key holds a secret)"
+
+
+class _ShortRepr(reprlib.Repr):
+    """reprlib that also cuts short dict subclasses such as LineDict, not only plain dicts."""
+
+    def repr1(self, x: Any, level: int) -> str:
+        if isinstance(x, dict) and type(x) is not dict:
+            return self.repr_dict(x, level)
+        return super().repr1(x, level)
+
+
+_REPR = _ShortRepr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxtuple, _REPR.maxset = 2, 4, 4, 4, 4
+_REPR.maxstring = _REPR.maxother = SHOWN_CHARS + 10
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """Quote a bad value for a message in at most `limit` characters, ending '…' when cut.
+
+    Bounded work too: an alias bomb expanding to megabytes is never rendered whole.
+    """
+    if isinstance(value, str | bytes):
+        text = repr(value[: limit + 1])
+    else:
+        text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown_path(path: object) -> str:
+    """Write a file path for a message as it is, unless it is absurdly long."""
+    text = str(path)
+    return text if len(text) <= PATH_CHARS else text[: PATH_CHARS - 1] + "…"
 
 
 class LineDict(dict[str, Any]):
@@ -29,11 +70,15 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     out.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, list | dict | set | tuple | bytes):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"mapping key {shown(key)} is not a name", key_node.start_mark
+            )
         if not isinstance(key, str):
             key = str(key)
         if key in out:
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice", key_node.start_mark
+                None, None, f"key {shown(key)} appears twice", key_node.start_mark
             )
         out[key] = loader.construct_object(value_node, deep=True)
         out.key_lines[key] = key_node.start_mark.line + 1
@@ -83,12 +128,23 @@ class Where:
             item = mapping[key] if key < len(mapping) else None
             if isinstance(item, LineDict):
                 line = item.line
+        if isinstance(key, str) and len(key) > SHOWN_CHARS:
+            key = key[: SHOWN_CHARS - 1] + "…"  # a key is quoted in every message below it
         path = (
             f"{self.path}[{key}]"
             if isinstance(key, int)
             else (f"{self.path}.{key}" if self.path else key)
         )
         return Where(self.source, path, line)
+
+    @property
+    def secret(self) -> bool:
+        """Tell whether this key holds a credential, whose value no message may quote."""
+        return self.path.rsplit(".", 1)[-1].split("[", 1)[0] in SECRET_KEYS
+
+    def show(self, value: object) -> str:
+        """Quote this key's bad value for a message: cut short, and hidden for a secret key."""
+        return HIDDEN if self.secret else shown(value)
 
     @property
     def place(self) -> str:
@@ -114,7 +170,7 @@ def as_mapping(raw: Any, where: Where, allowed: tuple[str, ...] | None = None) -
         for key in raw:
             if key not in allowed:
                 raise where.key(raw, key).error(
-                    f"unknown key {key!r}; expected one of {', '.join(allowed)}"
+                    f"unknown key {shown(key)}; expected one of {', '.join(allowed)}"
                 )
     return raw
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from bridge.durations import parse_duration
-from bridge.yamlsource import Where
+from bridge.yamlsource import Where, shown
 
 KEYS = ("ack_link_ttl", "max_attempts", "retry_base", "retry_cap")
 
@@ -31,7 +31,7 @@ def _duration(raw: Mapping[str, Any], key: str, where: Where, default: timedelta
     except ValueError as exc:
         raise where.key(raw, key).error(str(exc)) from exc
     if value <= timedelta(0):
-        raise where.key(raw, key).error(f"{raw[key]!r} must be longer than zero")
+        raise where.key(raw, key).error(f"{shown(raw[key])} must be longer than zero")
     return value
 
 
@@ -46,7 +46,7 @@ def parse_notify(raw: Any, where: Where) -> NotifySettings:
             raise where.key(raw, str(key)).error(f"unknown key; expected one of {', '.join(KEYS)}")
     attempts = raw.get("max_attempts", NotifySettings.max_attempts)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-        raise where.key(raw, "max_attempts").error(f"{attempts!r} is not a whole number >= 1")
+        raise where.key(raw, "max_attempts").error(f"{shown(attempts)} is not a whole number >= 1")
     defaults = NotifySettings()
     return NotifySettings(
         ack_link_ttl=_duration(raw, "ack_link_ttl", where, defaults.ack_link_ttl),

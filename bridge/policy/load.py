@@ -31,7 +31,15 @@ from bridge.policy.model import (
     Target,
     Team,
 )
-from bridge.yamlsource import Where, as_list, as_mapping, load_yaml, load_yaml_file
+from bridge.yamlsource import (
+    Where,
+    as_list,
+    as_mapping,
+    load_yaml,
+    load_yaml_file,
+    shown,
+    shown_path,
+)
 
 DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 SECTIONS = (
@@ -68,7 +76,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
 
 def _str(raw: Any, where: Where) -> str:
     if not isinstance(raw, str) or not raw:
-        raise where.error(f"expected a non-empty string, got {raw!r}")
+        raise where.error(f"expected a non-empty string, got {where.show(raw)}")
     return raw
 
 
@@ -78,7 +86,7 @@ def _duration(raw: Any, where: Where) -> timedelta:
     except ValueError as exc:
         raise where.error(str(exc)) from exc
     if value.total_seconds() < 0:
-        raise where.error(f"{raw!r} is negative; expected a duration such as '15m'")
+        raise where.error(f"{shown(raw)} is negative; expected a duration such as '15m'")
     return value
 
 
@@ -95,35 +103,38 @@ def _zone(raw: Any, where: Where) -> ZoneInfo:
         return ZoneInfo(_str(raw, where))
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise where.error(
-            f"unknown time zone {raw!r}; expected an IANA name such as 'Asia/Shanghai'"
+            f"unknown time zone {shown(raw)}; expected an IANA name such as 'Asia/Shanghai'"
         ) from exc
 
 
 def _clock_time(raw: Any, where: Where) -> time:
     try:
-        hour, minute = str(raw).split(":")
+        hour, minute = (raw if isinstance(raw, str) else "").split(":")
         if hour == "24" and minute == "00":
             return time.max
         return time(int(hour), int(minute))
     except ValueError as exc:
-        raise where.error(f"{raw!r} is not a time of day; expected HH:MM such as '09:00'") from exc
+        raise where.error(
+            f"{shown(raw)} is not a time of day; expected HH:MM such as '09:00'"
+        ) from exc
 
 
 def _date(raw: Any, where: Where) -> date:
     if isinstance(raw, date) and not isinstance(raw, datetime):
         return raw
     try:
-        return date.fromisoformat(str(raw))
+        return date.fromisoformat(raw if isinstance(raw, str) else "")
     except ValueError as exc:
-        raise where.error(f"{raw!r} is not a date; expected YYYY-MM-DD") from exc
+        raise where.error(f"{shown(raw)} is not a date; expected YYYY-MM-DD") from exc
 
 
 def _datetime(raw: Any, where: Where, zone: ZoneInfo) -> datetime:
     try:
-        value = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
+        text = raw if isinstance(raw, str) else ""
+        value = raw if isinstance(raw, datetime) else datetime.fromisoformat(text)
     except ValueError as exc:
         raise where.error(
-            f"{raw!r} is not a date and time; expected e.g. '2026-01-05T09:00'"
+            f"{shown(raw)} is not a date and time; expected e.g. '2026-01-05T09:00'"
         ) from exc
     return value if value.tzinfo else value.replace(tzinfo=zone)
 
@@ -132,11 +143,11 @@ def _calendar(name: str, raw: Any, where: Where) -> Calendar:
     raw = as_mapping(raw, where, ("timezone", "days", "hours", "holidays", "workdays"))
     days = set()
     for index, day in enumerate(as_list(raw.get("days", list(DAYS)[:5]), where.key(raw, "days"))):
-        if str(day).lower() not in DAYS:
+        if not isinstance(day, str) or day.lower() not in DAYS:
             raise (
                 where.key(raw, "days")
                 .key(raw.get("days"), index)
-                .error(f"{day!r} is not a day; expected one of {', '.join(DAYS)}")
+                .error(f"{shown(day)} is not a day; expected one of {', '.join(DAYS)}")
             )
         days.add(DAYS[str(day).lower()])
     spans: list[tuple[time, time]] = []
@@ -144,10 +155,10 @@ def _calendar(name: str, raw: Any, where: Where) -> Calendar:
     for index, span in enumerate(as_list(raw.get("hours", ["09:00-18:00"]), hours_where)):
         at = hours_where.key(raw.get("hours"), index)
         if not isinstance(span, str) or span.count("-") != 1:
-            raise at.error(f"{span!r} is not a span of hours; expected 'HH:MM-HH:MM'")
+            raise at.error(f"{shown(span)} is not a span of hours; expected 'HH:MM-HH:MM'")
         start, end = (_clock_time(part.strip(), at) for part in span.split("-"))
         if start >= end:
-            raise at.error(f"{span!r} ends before it starts")
+            raise at.error(f"{shown(span)} ends before it starts")
         spans.append((start, end))
     spans.sort()
     for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
@@ -184,12 +195,12 @@ def _priority(
     warn_at = raw.get("warn_at", 0.67)
     if isinstance(warn_at, bool) or not isinstance(warn_at, (int, float)) or not 0 < warn_at < 1:
         raise where.key(raw, "warn_at").error(
-            f"{warn_at!r} must be a fraction between 0 and 1, e.g. 0.67"
+            f"{shown(warn_at)} must be a fraction between 0 and 1, e.g. 0.67"
         )
     calendar = raw.get("calendar")
     if calendar is not None and calendar not in calendars:
         raise where.key(raw, "calendar").error(
-            f"unknown calendar {calendar!r}; define it under 'calendars'"
+            f"unknown calendar {shown(calendar)}; define it under 'calendars'"
         )
     return PriorityPolicy(
         key=key,
@@ -220,14 +231,14 @@ def _route(raw: Any, where: Where, policy: dict[str, Any]) -> Route:
     priority = _str(raw.get("priority"), where.key(raw, "priority"))
     if priority not in policy["priorities"]:
         raise where.key(raw, "priority").error(
-            f"unknown priority {priority!r}; defined: {', '.join(policy['priorities'])}"
+            f"unknown priority {shown(priority)}; defined: {', '.join(policy['priorities'])}"
         )
     escalation = raw.get("escalation")
     if escalation is not None and escalation not in policy["escalation_policies"]:
-        raise where.key(raw, "escalation").error(f"unknown escalation policy {escalation!r}")
+        raise where.key(raw, "escalation").error(f"unknown escalation policy {shown(escalation)}")
     team = raw.get("team")
     if team is not None and team not in policy["teams"]:
-        raise where.key(raw, "team").error(f"unknown team {team!r}; define it under 'teams'")
+        raise where.key(raw, "team").error(f"unknown team {shown(team)}; define it under 'teams'")
     group_by = raw.get("group_by")
     return Route(
         match=_labels(raw.get("match"), where.key(raw, "match")),
@@ -247,7 +258,7 @@ def _channel(name: str, raw: Any, where: Where) -> Channel:
     kind = raw.get("type")
     if kind not in CHANNEL_TYPES:
         raise where.key(raw, "type").error(
-            f"{kind!r} is not a channel type; expected one of {', '.join(CHANNEL_TYPES)}"
+            f"{shown(kind)} is not a channel type; expected one of {', '.join(CHANNEL_TYPES)}"
         )
     if kind == "email":
         if not as_list(raw.get("to"), where.key(raw, "to")):
@@ -270,7 +281,7 @@ def _readable(raw: Any, where: Where) -> None:
         with open(str(raw), "rb"):
             pass
     except OSError as exc:
-        raise where.error(f"cannot read {raw}: {exc.strerror}") from exc
+        raise where.error(f"cannot read {shown_path(raw)}: {exc.strerror}") from exc
 
 
 def _targets(raw: Any, where: Where, policy: dict[str, Any]) -> tuple[Target, ...]:
@@ -278,13 +289,13 @@ def _targets(raw: Any, where: Where, policy: dict[str, Any]) -> tuple[Target, ..
     sections = {"person": "people", "team": "teams", "schedule": "schedules", "channel": "channels"}
     for index, item in enumerate(as_list(raw, where)):
         at = where.key(raw, index)
-        kind, _, name = str(item).partition(":")
+        kind, _, name = (item if isinstance(item, str) else "").partition(":")
         if kind not in TARGET_KINDS or not name:
             raise at.error(
-                f"{item!r} is not a target; expected person:NAME, team:NAME, schedule:NAME or channel:NAME"
+                f"{shown(item)} is not a target; expected person:NAME, team:NAME, schedule:NAME or channel:NAME"
             )
         if name not in policy[sections[kind]]:
-            raise at.error(f"unknown {kind} {name!r}; define it under '{sections[kind]}'")
+            raise at.error(f"unknown {kind} {shown(name)}; define it under '{sections[kind]}'")
         out.append(Target(kind, name))
     return tuple(out)
 
@@ -348,11 +359,11 @@ def _team(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Team:
     for member in members:
         if member not in policy["people"]:
             raise where.key(raw, "members").error(
-                f"unknown person {member!r}; define them under 'people'"
+                f"unknown person {shown(member)}; define them under 'people'"
             )
     schedule = raw.get("schedule")
     if schedule is not None and schedule not in policy["schedules"]:
-        raise where.key(raw, "schedule").error(f"unknown schedule {schedule!r}")
+        raise where.key(raw, "schedule").error(f"unknown schedule {shown(schedule)}")
     return Team(name=name, members=members, schedule=schedule)
 
 
@@ -364,7 +375,7 @@ def _rotation(raw: Any, where: Where, zone: ZoneInfo, policy: dict[str, Any]) ->
     for member in members:
         if member not in policy["people"]:
             raise where.key(raw, "members").error(
-                f"unknown person {member!r}; define them under 'people'"
+                f"unknown person {shown(member)}; define them under 'people'"
             )
     every = _duration(raw.get("every", "1w"), where.key(raw, "every"))
     if every <= timedelta(0):
@@ -395,7 +406,7 @@ def _schedule(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Sche
         item = as_mapping(item, at, ("person", "from", "until"))
         person = _str(item.get("person"), at.key(item, "person"))
         if person not in policy["people"]:
-            raise at.key(item, "person").error(f"unknown person {person!r}")
+            raise at.key(item, "person").error(f"unknown person {shown(person)}")
         start = _datetime(item.get("from"), at.key(item, "from"), zone)
         end = _datetime(item.get("until"), at.key(item, "until"), zone)
         if end <= start:
@@ -409,14 +420,14 @@ def _heartbeat(raw: Any, where: Where, policy: dict[str, Any]) -> HeartbeatPolic
     missed = raw.get("missed", 3)
     if isinstance(missed, bool) or not isinstance(missed, int) or missed < 1:
         raise where.key(raw, "missed").error(
-            f"{missed!r} must be a whole number of heartbeats, at least 1"
+            f"{shown(missed)} must be a whole number of heartbeats, at least 1"
         )
     priority = str(raw.get("priority", "P1"))
     if priority not in policy["priorities"]:
-        raise where.key(raw, "priority").error(f"unknown priority {priority!r}")
+        raise where.key(raw, "priority").error(f"unknown priority {shown(priority)}")
     escalation = raw.get("escalation")
     if escalation is not None and escalation not in policy["escalation_policies"]:
-        raise where.key(raw, "escalation").error(f"unknown escalation policy {escalation!r}")
+        raise where.key(raw, "escalation").error(f"unknown escalation policy {shown(escalation)}")
     return HeartbeatPolicy(
         missed=missed, priority=priority, team=raw.get("team"), escalation=escalation
     )
@@ -427,13 +438,13 @@ def _follow_up(raw: Any, where: Where, policy: dict[str, Any]) -> FollowUpPolicy
     days = raw.get("working_days", 2)
     if isinstance(days, bool) or not isinstance(days, int) or days < 0:
         raise where.key(raw, "working_days").error(
-            f"{days!r} must be a whole number of working days"
+            f"{shown(days)} must be a whole number of working days"
         )
     calendar = raw.get("calendar")
     if calendar is None and policy["calendars"]:
         calendar = next(iter(policy["calendars"]))
     if calendar is not None and calendar not in policy["calendars"]:
-        raise where.key(raw, "calendar").error(f"unknown calendar {calendar!r}")
+        raise where.key(raw, "calendar").error(f"unknown calendar {shown(calendar)}")
     return FollowUpPolicy(working_days=days, calendar=calendar)
 
 
@@ -442,11 +453,11 @@ def _report(raw: Any, where: Where, policy: dict[str, Any]) -> ReportSchedule:
     channels = tuple(str(c) for c in as_list(raw.get("channels"), where.key(raw, "channels")))
     for channel in channels:
         if channel not in policy["channels"]:
-            raise where.key(raw, "channels").error(f"unknown channel {channel!r}")
+            raise where.key(raw, "channels").error(f"unknown channel {shown(channel)}")
     day = raw.get("day")
-    if day is not None and str(day).lower() not in DAYS:
+    if day is not None and (not isinstance(day, str) or day.lower() not in DAYS):
         raise where.key(raw, "day").error(
-            f"{day!r} is not a day; expected one of {', '.join(DAYS)}"
+            f"{shown(day)} is not a day; expected one of {', '.join(DAYS)}"
         )
     default_zone = (
         next(iter(policy["calendars"].values())).timezone.key if policy["calendars"] else "UTC"
@@ -491,7 +502,7 @@ def _parse(raw: Any, source: str) -> Policy:
         for channel in person.channels:
             if channel not in policy["channels"]:
                 raise where.key(raw, "people").error(
-                    f"person {person.name!r}: unknown channel {channel!r}"
+                    f"person {shown(person.name)}: unknown channel {shown(channel)}"
                 )
     policy["schedules"] = _section(
         raw, "schedules", where, lambda k, v, w: _schedule(k, v, w, policy)

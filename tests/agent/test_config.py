@@ -10,6 +10,16 @@ from agent.config import default_config, default_state_dir, load_config
 from agent.errors import ConfigError
 
 ENV = {"HOME": "/home/test"}
+SECRET = "hunter2-s3cr3t"
+BOMB = (
+    "[&a [lol, lol, lol, lol, lol, lol, lol, lol, lol], "
+    + ", ".join(
+        f"&{name} [" + ", ".join([f"*{previous}"] * 9) + "]"
+        for name, previous in zip("bcdefgh", "abcdefg", strict=True)
+    )
+    + ", *h]"
+)
+LONG = "x" * 100_000
 
 
 def write(tmp_path: Path, text: str, name: str = "agent.yml") -> Path:
@@ -183,3 +193,48 @@ def test_token_file_content_is_never_echoed(tmp_path: Path) -> None:
     path = write(tmp_path, "push: {url: 'http://b', token_file: token}\n")
     with pytest.raises(ConfigError, match="empty file"):
         load_config(path, env=ENV)
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        (f"interval: {BOMB}\n", "agent.yml:1: 'interval' is [["),
+        (f"interval: {LONG}\n", "agent.yml:1: 'interval' is 'xxx"),
+        (f"listen: {BOMB}\n", "agent.yml:1: 'listen' is [["),
+        (f"state_dir: {BOMB}\n", "agent.yml:1: 'state_dir' is [["),
+        (f"labels: {BOMB}\n", "agent.yml:1: 'labels' is [["),
+        (f"labels: {{env: {BOMB}}}\n", "agent.yml:1: 'labels' has env: [["),
+        (f"rules: {{x: {BOMB}}}\n", "agent.yml:1: 'rules' is {'x': [["),
+        (f"push: {BOMB}\n", "agent.yml:1: 'push' is [["),
+        (f"push: {{url: {BOMB}}}\n", "agent.yml:1: 'push.url' is [["),
+        (f"push: {{url: 'http://b:1/{LONG}', resend: {BOMB}}}\n", "'push.resend' is [["),
+        (f"push: {{url: 'http://b:1', token_file: {BOMB}}}\n", "'push.token_file' is [["),
+        (f"spool: {{dir: {BOMB}}}\n", "agent.yml:1: 'spool.dir' is [["),
+        (f"spool: {{max_bytes: {BOMB}}}\n", "agent.yml:1: 'spool.max_bytes' is [["),
+        (f"spool: {{max_bytes: {LONG}}}\n", "agent.yml:1: 'spool.max_bytes' is 'xxx"),
+        (f"disks: {{include: {BOMB}}}\n", "agent.yml:1: 'disks.include' is [["),
+        (f"{'k' * 1000}: 1\n", "agent.yml:1: 'kkk"),
+    ],
+)
+def test_a_huge_value_is_quoted_short(tmp_path: Path, text: str, place: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env=ENV)
+    message = str(caught.value)
+    assert place in message and ("…" in message or "..." in message)
+    assert len(message) < len(str(tmp_path)) + 300, message[:1000]
+
+
+@pytest.mark.parametrize(
+    "push",
+    [
+        f"{{url: 'http://b:1', token: [{SECRET}]}}",
+        f"{{url: 'http://b:1', token: {{t: {SECRET}}}}}",
+        f"{{url: 'http://b:1', token: {SECRET}, token_file: t}}",
+        f"{{url: 'http://b:1', token: {SECRET}, tokn: x}}",
+        f"{{url: 'ftp://b:1/?token={SECRET}', token: {SECRET}}}",
+    ],
+)
+def test_the_push_token_is_never_quoted_in_an_error(tmp_path: Path, push: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, f"push: {push}\n"), env=ENV)
+    assert SECRET not in str(caught.value)

@@ -6,6 +6,18 @@ import pytest
 
 from bridge.config import BridgeConfig, digest, load_config, parse_config
 from bridge.errors import ConfigError
+from bridge.policy.load import parse_policy
+
+SECRET = "hunter2-s3cr3t"
+BOMB = (
+    "[&a [lol, lol, lol, lol, lol, lol, lol, lol, lol], "
+    + ", ".join(
+        f"&{name} [" + ", ".join([f"*{previous}"] * 9) + "]"
+        for name, previous in zip("bcdefgh", "abcdefg", strict=True)
+    )
+    + ", *h]"
+)
+LONG = "x" * 100_000
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -75,3 +87,76 @@ def test_secrets_never_appear_in_repr() -> None:
     )
     assert "s3cret" not in repr(config) and "k3y" not in repr(config)
     assert isinstance(config, BridgeConfig)
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        (f"log_level: {BOMB}\n", "bridge.yml:1: log_level: [["),
+        (f"sqlite_synchronous: {LONG}\n", "bridge.yml:1: sqlite_synchronous: 'xxx"),
+        (f"listen: {LONG}\n", "bridge.yml:1: listen: 'xxx"),
+        (f"smtp:\n  host: mail\n  starttls: {BOMB}\n", "bridge.yml:3: smtp.starttls: [["),
+        (f"smtp:\n  host: mail\n  port: {BOMB}\n", "bridge.yml:3: smtp.port: [["),
+        (f"limits:\n  max_body_bytes: {BOMB}\n", "bridge.yml:2: limits.max_body_bytes: [["),
+        (f"limits:\n  max_alerts_per_request: {LONG}\n", "limits.max_alerts_per_request: 'xx"),
+        (f"limits:\n  busy_timeout: {LONG}\n", "bridge.yml:2: limits.busy_timeout: 'xxx"),
+        (f"limits:\n  retry_after: {BOMB}\n", "bridge.yml:2: limits.retry_after: [["),
+        (f"notify:\n  max_attempts: {BOMB}\n", "bridge.yml:2: notify.max_attempts: [["),
+        (f"notify:\n  retry_base: {LONG}\n", "bridge.yml:2: notify.retry_base: 'xxx"),
+        (f"tokens:\n  - {{name: a, role: {LONG}, value: x}}\n", "tokens[0].role: 'xxx"),
+        (f"tokens:\n  - {{name: {LONG}, role: ingest}}\n", "give exactly one of"),
+        (f"{'k' * 1000}: 1\n", "bridge.yml:1: kkk"),
+    ],
+)
+def test_a_huge_value_is_quoted_short(tmp_path: Path, text: str, place: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env={})
+    message = caught.value.message
+    assert place in message and ("…" in message or "..." in message)
+    assert len(message) < len(str(tmp_path)) + 400, message[:1000]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"tokens:\n  - {{name: a, role: operator, value: [{SECRET}]}}\n",
+        f"tokens:\n  - {{name: a, role: operator, value: {{v: {SECRET}}}, env: X}}\n",
+        f"secret_key: {{key: {SECRET}}}\n",
+        f"database_url: mysql://u:{SECRET}@db/x\n",
+        f"smtp:\n  password: {SECRET}\n  port: none\n",
+    ],
+)
+def test_a_secret_is_never_quoted_in_an_error(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env={})
+    assert SECRET not in caught.value.message
+
+
+POLICY_TAIL = """
+priorities:
+  P1: {response: 15m}
+routes:
+  - {priority: P1}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        (f"priorities:\n  P1:\n    response: {BOMB}\n", "p.yml:3: priorities.P1.response: [["),
+        (f"calendars:\n  c:\n    days: [{BOMB}]\n", "p.yml:3: calendars.c.days[0]: [["),
+        (f"calendars:\n  c: {{timezone: {LONG}}}\n", "p.yml:2: calendars.c.timezone: "),
+        (f"calendars:\n  c: {{hours: [{LONG}]}}\n", "p.yml:2: calendars.c.hours[0]: 'xx"),
+        (f"channels:\n  c: {{type: {LONG}}}\n" + POLICY_TAIL, "p.yml:2: channels.c.type: 'x"),
+        (f"priorities:\n  P1: {{response: 15m, warn_at: {BOMB}}}\n", "P1.warn_at: [["),
+        (f"priorities:\n  P1: {{response: 15m}}\nroutes:\n  - {{priority: {LONG}}}\n",
+         "p.yml:4: routes[0].priority: unknown priority 'xxx"),
+        (f"heartbeat: {{missed: {BOMB}}}\n" + POLICY_TAIL, "p.yml:1: heartbeat.missed: [["),
+    ],
+)  # fmt: skip
+def test_a_huge_policy_value_is_quoted_short(text: str, place: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_policy(text, "p.yml")
+    message = caught.value.message
+    assert place in message and ("…" in message or "..." in message)
+    assert len(message) < 250, message[:1000]

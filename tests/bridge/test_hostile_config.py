@@ -28,6 +28,18 @@ escalation_policies:
 """
 
 
+def bomb() -> str:
+    """A YAML list that expands to 9**8 strings through nested aliases (a "billion laughs")."""
+    anchors = ["&a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for name, previous in zip("bcdefgh", "abcdefg", strict=True):
+        anchors.append(f"&{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    return "[" + ", ".join(anchors) + ", *h]"
+
+
+LONG = "x" * 100_000
+SECRET = "hunter2-s3cr3t"
+
+
 @dataclass(frozen=True)
 class Broken:
     """A broken file: its content, and the line and key the one error line must name."""
@@ -79,6 +91,12 @@ CONFIGS = [
     Broken("python-tag", "listen: !!python/object/apply:os.system ['true']\n", 1, None),
     Broken("binary-garbage", b"\x00\xff\xfe\x89PNG\r\n\x1a\n" + bytes(range(256)), None, None),
     Broken("latin-1", "public_url: http://caf\xe9\n".encode("latin-1"), None, None),
+    Broken("alias-bomb-choice", f"log_level: {bomb()}\n", 1, "log_level"),
+    Broken("alias-bomb-duration", f"limits:\n  busy_timeout: {bomb()}\n", 2, "busy_timeout"),
+    Broken("alias-bomb-key", f"? {bomb()}\n: 1\n", 1, None),
+    Broken("long-key", f"{'k' * 1000}: 1\n", 1, "kkkk"),
+    Broken("long-token-file", f"tokens:\n  - {{name: a, role: operator, value_file: /{LONG}}}\n",
+           2, "value_file"),
 ]  # fmt: skip
 POLICIES = [
     Broken("bad-yaml", "priorities: {P1: {response: 15m\n", 2, None),
@@ -108,6 +126,7 @@ POLICIES = [
     Broken("channel-secret-file-is-dir", "channels:\n  chat: {type: dingtalk, url: 'http://x', "
            "secret_file: /}\n" + POLICY_TAIL, 2, "secret_file"),
     Broken("binary-garbage", b"\xff\xfe\x00\x01garbage", None, None),
+    Broken("alias-bomb-day", f"calendars:\n  c:\n    days: [{bomb()}]\n", 3, "days"),
 ]  # fmt: skip
 
 
@@ -133,7 +152,8 @@ def assert_one_clear_line(
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 78, (result.returncode, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
+    assert len(lines) == 1, result.stderr[:2000]
+    assert len(lines[0]) < 600, lines[0][:2000]  # a value is quoted short, never in full
     assert str(at_fault) in lines[0], lines[0]
     if case.line is not None:
         assert f"{at_fault}:{case.line}" in lines[0], lines[0]
@@ -219,3 +239,29 @@ def test_a_config_path_that_is_not_a_readable_file_is_named(
         path.chmod(0)
     result = bridge(*command, str(path), cwd=tmp_path)
     assert_one_clear_line(result, path, Broken(kind, "", None, None))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        f"tokens:\n  - {{name: a, role: operator, value: [{SECRET}]}}\n",
+        f"database_url: mysql://u:{SECRET}@db/x\n",
+    ],
+)
+def test_a_secret_is_never_echoed_in_a_config_error(tmp_path: Path, content: str) -> None:
+    config = write(tmp_path / "bridge.yml", content)
+    result = bridge("check-config", str(config), cwd=tmp_path)
+    assert_one_clear_line(result, config, Broken("secret", content, None, None))
+    assert SECRET not in result.stderr and SECRET not in result.stdout
+
+
+def test_a_secret_in_a_chat_channel_url_is_never_echoed(tmp_path: Path) -> None:
+    policy = write(
+        tmp_path / "policy.yml",
+        f"channels:\n  chat: {{type: wecom, url: 'https://x/?key={SECRET}', events: 5}}\n"
+        + POLICY_TAIL,
+    )
+    config = write(tmp_path / "bridge.yml", "policy: policy.yml\n")
+    result = bridge("check-config", str(config), cwd=tmp_path)
+    assert_one_clear_line(result, policy, Broken("secret", "", 2, "events"))
+    assert SECRET not in result.stderr

@@ -70,6 +70,9 @@ class Store:
         # database over at once, where SQLite's busy handler would sleep and poll.
         self._write_lock = threading.RLock() if self.dialect == "sqlite" else None
         self._group = _Group()
+        # PostgreSQL commits concurrent transactions in parallel; one shared transaction there
+        # measured slower (batched new alerts 550-660/s against 970-1,200/s each on its own).
+        self.group_writes = self.dialect == "sqlite"
 
     @property
     def dialect(self) -> str:
@@ -88,14 +91,14 @@ class Store:
     def write_shared(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in a write transaction that concurrent callers share: one commit, one fsync.
 
-        On SQLite, the callers waiting while a transaction commits go together into the next
-        one, each in a savepoint: work that raises rolls back alone and raises to its caller;
-        the others commit. Works with the same `merge(conn, works) -> results` attribute are
-        first run as one, in one savepoint; if that raises, each runs alone as above. Every caller returns only after the commit that holds its work, and
-        if that commit fails every caller in it gets the error. PostgreSQL commits concurrent
-        transactions in parallel already: there `work` runs in a transaction of its own.
+        The callers waiting while a transaction commits go together into the next one, each in
+        a savepoint: work that raises rolls back alone and raises to its caller; the others
+        commit. Works with the same `merge(conn, works) -> results` attribute first run as one,
+        in one savepoint; if that raises, each runs alone as above. Every caller returns only
+        after the commit that holds its work; if that commit fails, every caller in it gets the
+        error. PostgreSQL (group_writes off) runs each work in a transaction of its own.
         """
-        if self._write_lock is None:
+        if not self.group_writes:
             with self.begin() as conn:
                 return work(conn)
         job: _Job[T] = _Job(work)

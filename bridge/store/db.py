@@ -26,7 +26,7 @@ from bridge.store.schema import incidents
 DEFAULT_BUSY_TIMEOUT = 5.0
 DEFAULT_RETRY_AFTER = 2
 # Most writes one shared transaction takes: bounds how long it holds SQLite's write lock.
-GROUP_LIMIT = 64
+GROUP_LIMIT = 16
 _BEGIN_OPTION = "tocsin_sqlite_begin"
 T = TypeVar("T")
 

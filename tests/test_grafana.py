@@ -223,7 +223,7 @@ def scrape_until(url: str, ready: Any, seconds: float) -> str:
     while time.monotonic() < deadline:
         try:
             text = requests.get(url, timeout=2).text
-        except requests.ConnectionError:
+        except requests.RequestException:
             text = ""
         if ready(text):
             return text

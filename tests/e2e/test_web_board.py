@@ -102,7 +102,8 @@ def start_bridge(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
         try:
             if requests.get(f"{url}/readyz", timeout=1).ok:
                 return process, url
-        except requests.ConnectionError:
+        except requests.RequestException:
+            # Bound but still migrating: the socket accepts before uvicorn answers.
             time.sleep(0.1)
     stop(process)
     raise AssertionError(f"bridge did not start: {(tmp / 'bridge.log').read_text()[-2000:]}")

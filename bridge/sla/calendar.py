@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 
 from bridge.clock import as_utc
 from bridge.policy.model import Calendar
@@ -33,17 +34,19 @@ def _instant(calendar: Calendar, day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=calendar.timezone).astimezone(UTC)
 
 
-def day_intervals(calendar: Calendar, day: date) -> list[tuple[datetime, datetime]]:
+# Every clock start walks the same few days; the spans of a (calendar, date) never change.
+@lru_cache(maxsize=4096)
+def day_intervals(calendar: Calendar, day: date) -> tuple[tuple[datetime, datetime], ...]:
     """Return the working intervals of one local date as UTC (start, end) pairs, in order."""
     if not is_working_day(calendar, day):
-        return []
+        return ()
     out = []
     for start, end in calendar.hours:
         first, last = _instant(calendar, day, start), _instant(calendar, day, end)
         # A span swallowed by a DST gap has no real time in it.
         if last > first:
             out.append((first, last))
-    return out
+    return tuple(out)
 
 
 def intervals_from(calendar: Calendar, instant: datetime) -> Iterator[tuple[datetime, datetime]]:

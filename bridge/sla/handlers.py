@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, true, update
 
 from bridge.clock import rfc3339
 from bridge.escalation import Step, may_page, resolution_step, response_step
@@ -28,6 +28,18 @@ from bridge.timers import Timer, TimerHandler, schedule
 
 log = logging.getLogger(__name__)
 OPEN = ("triggered", "acknowledged")
+
+# Built once with bound parameters so SQLAlchemy compiles each statement once, not per timer.
+_INCIDENT = select(incidents).where(incidents.c.id == bindparam("incident_id"))
+_EXEMPT = select(sla_clocks.c.breach_exempt).where(
+    sla_clocks.c.incident_id == bindparam("incident_id"), sla_clocks.c.clock == bindparam("name")
+)
+_ESCALATE = (
+    update(incidents)
+    .where(incidents.c.id == bindparam("incident_id"))
+    .values(escalation_level=bindparam("level"), updated_at=bindparam("now"))
+)
+_ESCALATE_MAJOR = _ESCALATE.values(major=true())
 
 
 def warn_unreached(incident_id: int, step: Step, found: Reach) -> None:
@@ -64,7 +76,7 @@ class SlaHandlers:
     def _incident(self, conn: Connection, timer: Timer) -> Any:
         if timer.incident_id is None:
             return None
-        return conn.execute(select(incidents).where(incidents.c.id == timer.incident_id)).first()
+        return conn.execute(_INCIDENT, {"incident_id": timer.incident_id}).first()
 
     def warning(self, conn: Connection, timer: Timer, now: datetime) -> None:
         """Record incident.sla_warning once a running clock passes its warning point."""
@@ -94,11 +106,7 @@ class SlaHandlers:
             return
         if clock.breached_at is not None or clock.due_at is None or clock.due_at > now:
             return
-        exempt = conn.execute(
-            select(sla_clocks.c.breach_exempt).where(
-                sla_clocks.c.incident_id == row.id, sla_clocks.c.clock == clock.name
-            )
-        ).scalar()
+        exempt = conn.execute(_EXEMPT, {"incident_id": row.id, "name": clock.name}).scalar()
         if exempt:
             return
         save_clock(conn, row.id, replace(clock, breached_at=now))
@@ -122,7 +130,7 @@ class SlaHandlers:
         step = response_step(escalation, int(timer.payload.get("step", 0))) if escalation else None
         if row is None or step is None or not may_page(step, row.status, bool(row.paused)):
             return
-        self._page(conn, row, step, timer, now)
+        self._page(conn, policy, row, step, timer, now)
         following = response_step(escalation, step.index + 1) if escalation else None
         # After an outage, repeats already in the past would page in a burst: skip to the next.
         while (
@@ -144,10 +152,7 @@ class SlaHandlers:
         step = resolution_step(escalation, index, row.priority) if escalation and row else None
         if row is None or step is None or not may_page(step, row.status, bool(row.paused)):
             return
-        values: dict[str, Any] = {}
-        if step.major:
-            values["major"] = True
-        self._page(conn, row, step, timer, now, values)
+        self._page(conn, policy, row, step, timer, now, major=step.major)
         following = (
             resolution_step(escalation, step.index + 1, row.priority) if escalation else None
         )
@@ -157,19 +162,20 @@ class SlaHandlers:
     def _page(
         self,
         conn: Connection,
+        policy: Policy,
         row: Any,
         step: Step,
         timer: Timer,
         now: datetime,
-        values: dict[str, Any] | None = None,
+        *,
+        major: bool = False,
     ) -> None:
-        found = reach(self.policy(), step.notify, now)
+        found = reach(policy, step.notify, now)
         warn_unreached(row.id, step, found)
         level = max(int(row.escalation_level or 0), step.rank)
         conn.execute(
-            update(incidents)
-            .where(incidents.c.id == row.id)
-            .values(escalation_level=level, updated_at=now, **(values or {}))
+            _ESCALATE_MAJOR if major else _ESCALATE,
+            {"incident_id": row.id, "level": level, "now": now},
         )
         event = record_event(
             conn,

@@ -41,11 +41,6 @@ escalation_policies:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def runtime(sqlite_url: str, clock: FakeClock) -> Iterator[Runtime]:
     built = make_runtime(sqlite_url, clock, policy=GAPS)
     yield built

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,24 +17,11 @@ from tests.bridge.sla.harness import (
     event_data,
     event_kinds,
     incident_row,
-    make_runtime,
     open_incident,
     pages,
     pending_kinds,
     run,
 )
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def runtime(sqlite_url: str, clock: FakeClock) -> Iterator[Runtime]:
-    built = make_runtime(sqlite_url, clock)
-    yield built
-    built.store.dispose()
 
 
 def test_triggered_starts_a_clock_per_target(runtime: Runtime) -> None:

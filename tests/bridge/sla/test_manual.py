@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -24,18 +23,6 @@ from tests.bridge.sla.harness import (
     run,
 )
 from tests.bridge.testclient import TestClient
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def runtime(sqlite_url: str, clock: FakeClock) -> Iterator[Runtime]:
-    built = make_runtime(sqlite_url, clock)
-    yield built
-    built.store.dispose()
 
 
 def escalate(runtime: Runtime, incident: int, reason: str | None = "need help") -> dict:

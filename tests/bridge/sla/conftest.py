@@ -1,0 +1,22 @@
+"""A runtime on SQLite driven by a fake clock, for the SLA engine's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bridge.runtime import Runtime
+from tests.bridge.sla.harness import FakeClock, make_runtime
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def runtime(sqlite_url: str, clock: FakeClock) -> Iterator[Runtime]:
+    built = make_runtime(sqlite_url, clock)
+    yield built
+    built.store.dispose()

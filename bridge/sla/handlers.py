@@ -21,6 +21,7 @@ from bridge.events import EventHook, record_event
 from bridge.oncall import Reach, reach
 from bridge.paging import Pager
 from bridge.policy.model import Policy
+from bridge.sla.clocks import SlaClock
 from bridge.sla.hook import base_time, load_clocks, save_clock
 from bridge.sla.metrics import SlaMetrics
 from bridge.store.schema import incidents, sla_clocks
@@ -78,12 +79,20 @@ class SlaHandlers:
             return None
         return conn.execute(_INCIDENT, {"incident_id": timer.incident_id}).first()
 
-    def warning(self, conn: Connection, timer: Timer, now: datetime) -> None:
-        """Record incident.sla_warning once a running clock passes its warning point."""
+    def _running_clock(self, conn: Connection, timer: Timer) -> tuple[Any, SlaClock] | None:
+        """Return the open incident and the still-running clock an SLA timer is about."""
         row = self._incident(conn, timer)
         clock = load_clocks(conn, row.id).get(timer.subject or "") if row else None
         if row is None or clock is None or row.status not in OPEN or not clock.running:
+            return None
+        return row, clock
+
+    def warning(self, conn: Connection, timer: Timer, now: datetime) -> None:
+        """Record incident.sla_warning once a running clock passes its warning point."""
+        found = self._running_clock(conn, timer)
+        if found is None:
             return
+        row, clock = found
         if clock.warned_at is not None or clock.warn_at is None or clock.warn_at > now:
             return
         save_clock(conn, row.id, replace(clock, warned_at=now))
@@ -100,10 +109,10 @@ class SlaHandlers:
 
     def breach(self, conn: Connection, timer: Timer, now: datetime) -> None:
         """Record incident.sla_breached once a running clock passes its due time."""
-        row = self._incident(conn, timer)
-        clock = load_clocks(conn, row.id).get(timer.subject or "") if row else None
-        if row is None or clock is None or row.status not in OPEN or not clock.running:
+        found = self._running_clock(conn, timer)
+        if found is None:
             return
+        row, clock = found
         if clock.breached_at is not None or clock.due_at is None or clock.due_at > now:
             return
         exempt = conn.execute(_EXEMPT, {"incident_id": row.id, "name": clock.name}).scalar()

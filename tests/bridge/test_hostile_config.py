@@ -11,10 +11,11 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.config_faults import Broken, assert_one_clear_line, write
 
 COMMAND = [sys.executable, "-c", "from bridge.cli import main; main()"]
 MISSING = "/nonexistent/tocsin"
@@ -38,16 +39,6 @@ def bomb() -> str:
 
 LONG = "x" * 100_000
 SECRET = "hunter2-s3cr3t"
-
-
-@dataclass(frozen=True)
-class Broken:
-    """A broken file: its content, and the line and key the one error line must name."""
-
-    name: str
-    content: str | bytes
-    line: int | None
-    key: str | None
 
 
 CONFIGS = [
@@ -135,30 +126,6 @@ def bridge(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*COMMAND, *args], capture_output=True, text=True, timeout=60, cwd=cwd, env=env
     )
-
-
-def write(path: Path, content: str | bytes) -> Path:
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return path
-
-
-def assert_one_clear_line(
-    result: subprocess.CompletedProcess[str], at_fault: Path | str, case: Broken
-) -> None:
-    """Exit 78, no traceback, one line on stderr naming the file, its line and the key."""
-    assert "Traceback" not in result.stderr, result.stderr
-    assert result.returncode == 78, (result.returncode, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr[:2000]
-    assert len(lines[0]) < 600, lines[0][:2000]  # a value is quoted short, never in full
-    assert str(at_fault) in lines[0], lines[0]
-    if case.line is not None:
-        assert f"{at_fault}:{case.line}" in lines[0], lines[0]
-    if case.key is not None:
-        assert case.key in lines[0], lines[0]
 
 
 Run = Callable[[], subprocess.CompletedProcess[str]]

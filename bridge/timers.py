@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -52,6 +53,23 @@ class Timer:
 
 
 TimerHandler = Callable[[Connection, Timer, datetime], None]
+ManyHandler = Callable[[Connection, Sequence[Timer], datetime], None]
+
+
+@dataclass(frozen=True)
+class Batched:
+    """A timer handler that can also fire many due timers of its kind in one go.
+
+    The scheduler calls `many` with timers of distinct incidents, due order kept, when several
+    fall due together; it must leave the same rows as calling `one` on each in turn.
+    """
+
+    one: TimerHandler
+    many: ManyHandler
+
+    def __call__(self, conn: Connection, timer: Timer, now: datetime) -> None:
+        self.one(conn, timer, now)
+
 
 # Built once: values travel as parameters, so SQLAlchemy reuses the compiled statement.
 _INSERT_TIMER = insert(timers)
@@ -159,6 +177,10 @@ def _timer(row: Any, late: float | None = None) -> Timer:
         payload=dict(row.payload or {}),
         late_seconds=late,
     )
+
+
+def _lag(timer: Timer, now: datetime) -> float:
+    return max(0.0, (now - timer.due_at).total_seconds())
 
 
 def _is_pending(row: Any) -> bool:
@@ -372,13 +394,23 @@ class Scheduler:
         touched: set[int] = set()
         fired: list[dict[str, Any]] = []
         rows = [row for row in conn.execute(query).all() if _is_pending(row)]
-        for row in sorted(rows, key=lambda r: (as_utc(r.due_at), r.id)):
+        ordered = sorted(rows, key=lambda r: (as_utc(r.due_at), r.id))
+        owners_seen = Counter(row.incident_id for row in ordered)
+        position = 0
+        while position < len(ordered):
+            many, stretch = self._stretch(ordered, position, owners_seen)
+            if many is not None:
+                position += len(stretch)
+                batch = [self._due(row, now) for row in stretch]
+                many(conn, batch, now)
+                touched.update(t.incident_id for t in batch if t.incident_id is not None)
+                fired.extend({"timer_id": t.id, "lag": _lag(t, now)} for t in batch)
+                continue
+            row = ordered[position]
+            position += 1
             if row.incident_id in touched and not self._still_pending(conn, int(row.id)):
                 continue  # an earlier timer of this batch changed the incident and cancelled it
-            due = as_utc(row.due_at)
-            lag = max(0.0, (now - due).total_seconds())
-            late = (self.started_at is not None and due < self.started_at) or lag >= self.late_after
-            timer = _timer(row, lag if late else None)
+            timer = self._due(row, now)
             handler = self.handlers.get(timer.kind)
             if handler is None:
                 log.error(
@@ -388,7 +420,7 @@ class Scheduler:
                 handler(conn, timer, now)
                 if timer.incident_id is not None:
                     touched.add(timer.incident_id)
-            fired.append({"timer_id": timer.id, "lag": lag})
+            fired.append({"timer_id": timer.id, "lag": _lag(timer, now)})
         if fired:
             conn.execute(
                 update(timers)
@@ -398,6 +430,37 @@ class Scheduler:
             )
         for item in fired:
             self.lag.observe(item["lag"])
+
+    def _due(self, row: Any, now: datetime) -> Timer:
+        """Return the timer of a row, marked late when overdue at startup or by late_after."""
+        due = as_utc(row.due_at)
+        lag = max(0.0, (now - due).total_seconds())
+        late = (self.started_at is not None and due < self.started_at) or lag >= self.late_after
+        return _timer(row, lag if late else None)
+
+    def _stretch(
+        self, ordered: Sequence[Any], start: int, owners: Counter[Any]
+    ) -> tuple[ManyHandler | None, Sequence[Any]]:
+        """Return the rows from `start` that may fire together through their handler's `many`.
+
+        That is the longest stretch of consecutive timers of one kind whose handler offers
+        `many`, each the batch's only timer of its incident: no timer of the stretch can
+        cancel or change what another one reads, and timers fire in the same order as one by
+        one. A stretch of one fires alone, as does every other timer.
+        """
+        kind = ordered[start].kind
+        many: ManyHandler | None = getattr(self.handlers.get(kind), "many", None)
+        if many is None:
+            return None, ()
+        end = start
+        while (
+            end < len(ordered)
+            and ordered[end].kind == kind
+            and ordered[end].incident_id is not None
+            and owners[ordered[end].incident_id] == 1
+        ):
+            end += 1
+        return (many, ordered[start:end]) if end - start > 1 else (None, ())
 
     @staticmethod
     def _still_pending(conn: Connection, timer_id: int) -> bool:

@@ -17,15 +17,15 @@ from sqlalchemy import Connection, bindparam, select, true, update
 
 from bridge.clock import rfc3339
 from bridge.escalation import Step, may_page, resolution_step, response_step
-from bridge.events import EventHook, record_event
+from bridge.events import EventHook, NewEvent, record_event, record_events
 from bridge.oncall import Reach, reach
 from bridge.paging import Pager
-from bridge.policy.model import Policy
+from bridge.policy.model import Policy, Target
 from bridge.sla.clocks import SlaClock
 from bridge.sla.hook import base_time, load_clocks, save_clock
 from bridge.sla.metrics import SlaMetrics
 from bridge.store.schema import incidents, sla_clocks
-from bridge.timers import Timer, TimerHandler, schedule
+from bridge.timers import Batched, Timer, TimerHandler, schedule_many, timer_row
 
 log = logging.getLogger(__name__)
 OPEN = ("triggered", "acknowledged")
@@ -35,6 +35,7 @@ _INCIDENT = select(incidents).where(incidents.c.id == bindparam("incident_id"))
 _EXEMPT = select(sla_clocks.c.breach_exempt).where(
     sla_clocks.c.incident_id == bindparam("incident_id"), sla_clocks.c.clock == bindparam("name")
 )
+_INCIDENTS = select(incidents).where(incidents.c.id.in_(bindparam("ids", expanding=True)))
 _ESCALATE = (
     update(incidents)
     .where(incidents.c.id == bindparam("incident_id"))
@@ -70,8 +71,8 @@ class SlaHandlers:
         return {
             "sla_warning": self.warning,
             "sla_breach": self.breach,
-            "escalation": self.escalation,
-            "resolution_step": self.resolution,
+            "escalation": Batched(self.escalation, self.escalation_many),
+            "resolution_step": Batched(self.resolution, self.resolution_many),
         }
 
     def _incident(self, conn: Connection, timer: Timer) -> Any:
@@ -133,89 +134,147 @@ class SlaHandlers:
 
     def escalation(self, conn: Connection, timer: Timer, now: datetime) -> None:
         """Page a response step while nobody has acknowledged, then schedule the next one."""
-        row = self._incident(conn, timer)
+        self.escalation_many(conn, [timer], now)
+
+    def escalation_many(self, conn: Connection, batch: Sequence[Timer], now: datetime) -> None:
+        """Fire response steps of distinct incidents: one statement per table, not per timer."""
         policy = self.policy()
+        rows = self._incidents(conn, batch)
+        due = [self._response(policy, rows.get(t.incident_id), t, now) for t in batch]
+        self._fire(conn, policy, [d for d in due if d is not None], now)
+
+    def resolution(self, conn: Connection, timer: Timer, now: datetime) -> None:
+        """Engage the next level (expert, major) while the incident stays unresolved."""
+        self.resolution_many(conn, [timer], now)
+
+    def resolution_many(self, conn: Connection, batch: Sequence[Timer], now: datetime) -> None:
+        """Fire resolution steps of distinct incidents: one statement per table, not per timer."""
+        policy = self.policy()
+        rows = self._incidents(conn, batch)
+        due = [self._resolution(policy, rows.get(t.incident_id), t) for t in batch]
+        self._fire(conn, policy, [d for d in due if d is not None], now)
+
+    def _incidents(self, conn: Connection, batch: Sequence[Timer]) -> dict[int | None, Any]:
+        """Return the incident rows of the timers by id: one SELECT for one, IN for many."""
+        ids = [t.incident_id for t in batch if t.incident_id is not None]
+        if len(ids) == 1:
+            found = conn.execute(_INCIDENT, {"incident_id": ids[0]}).all()
+        else:
+            found = conn.execute(_INCIDENTS, {"ids": ids}).all() if ids else []
+        return {int(row.id): row for row in found}
+
+    @staticmethod
+    def _response(policy: Policy, row: Any, timer: Timer, now: datetime) -> _Due | None:
+        """Return the response step a timer pages and the one to schedule after it, if any."""
         escalation = policy.escalation_policies.get(row.escalation_policy or "") if row else None
         step = response_step(escalation, int(timer.payload.get("step", 0))) if escalation else None
-        if row is None or step is None or not may_page(step, row.status, bool(row.paused)):
-            return
-        self._page(conn, policy, row, step, timer, now)
-        following = response_step(escalation, step.index + 1) if escalation else None
+        if escalation is None or step is None or not may_page(step, row.status, bool(row.paused)):
+            return None
+        following = response_step(escalation, step.index + 1)
         # After an outage, repeats already in the past would page in a burst: skip to the next.
         while (
-            escalation is not None
-            and following is not None
+            following is not None
             and following.index >= len(escalation.steps)
             and base_time(row) + following.after <= now
         ):
             following = response_step(escalation, following.index + 1)
-        if following is not None:
-            self._next(conn, row, "escalation", "response", following, now)
+        return _Due(row, step, timer, following, "escalation", "response")
 
-    def resolution(self, conn: Connection, timer: Timer, now: datetime) -> None:
-        """Engage the next level (expert, major) while the incident stays unresolved."""
-        row = self._incident(conn, timer)
-        policy = self.policy()
+    @staticmethod
+    def _resolution(policy: Policy, row: Any, timer: Timer) -> _Due | None:
+        """Return the resolution step a timer engages and the one to schedule after it, if any."""
         escalation = policy.escalation_policies.get(row.escalation_policy or "") if row else None
         index = int(timer.payload.get("step", 0))
-        step = resolution_step(escalation, index, row.priority) if escalation and row else None
-        if row is None or step is None or not may_page(step, row.status, bool(row.paused)):
-            return
-        self._page(conn, policy, row, step, timer, now, major=step.major)
-        following = (
-            resolution_step(escalation, step.index + 1, row.priority) if escalation else None
-        )
-        if following is not None:
-            self._next(conn, row, "resolution_step", "resolution", following, now)
+        step = resolution_step(escalation, index, row.priority) if escalation else None
+        if escalation is None or step is None or not may_page(step, row.status, bool(row.paused)):
+            return None
+        following = resolution_step(escalation, step.index + 1, row.priority)
+        return _Due(row, step, timer, following, "resolution_step", "resolution")
 
-    def _page(
-        self,
-        conn: Connection,
-        policy: Policy,
-        row: Any,
-        step: Step,
-        timer: Timer,
-        now: datetime,
-        *,
-        major: bool = False,
-    ) -> None:
-        found = reach(policy, step.notify, now)
-        warn_unreached(row.id, step, found)
-        level = max(int(row.escalation_level or 0), step.rank)
-        conn.execute(
-            _ESCALATE_MAJOR if major else _ESCALATE,
-            {"incident_id": row.id, "level": level, "now": now},
-        )
-        event = record_event(
+    def _fire(self, conn: Connection, policy: Policy, due: Sequence[_Due], now: datetime) -> None:
+        """Raise the incidents' level, record and page the steps, then schedule the next ones."""
+        if not due:
+            return
+        reached: dict[tuple[Target, ...], Reach] = {}
+        for item in due:
+            found = reached.get(item.step.notify)
+            if found is None:
+                found = reached[item.step.notify] = reach(policy, item.step.notify, now)
+            warn_unreached(item.row.id, item.step, found)
+        for statement, major in ((_ESCALATE, False), (_ESCALATE_MAJOR, True)):
+            levels = [
+                {"incident_id": item.row.id, "level": item.level, "now": now}
+                for item in due
+                if item.step.major is major
+            ]
+            if levels:
+                conn.execute(statement, levels)
+        recorded = record_events(
             conn,
             self.hooks,
-            incident_id=row.id,
-            kind="incident.escalated",
-            actor=None,
-            now=now,
-            data={**step.event_data(found.targets, found.unreached), **timer.late_data()},
+            [
+                NewEvent(
+                    item.row.id,
+                    "incident.escalated",
+                    None,
+                    now,
+                    {
+                        **item.step.event_data(
+                            reached[item.step.notify].targets, reached[item.step.notify].unreached
+                        ),
+                        **item.timer.late_data(),
+                    },
+                )
+                for item in due
+            ],
         )
-        self.metrics.escalations.labels(priority=row.priority).inc()
         pager = self.pager()
-        if pager is None:
-            log.warning(
-                "incident %s: no pager configured; step %s paged nobody", row.id, step.index
-            )
-        elif found.targets:
-            pager.page(conn, incident_id=row.id, event_id=event.id, targets=found.targets, now=now)
+        for item, event in zip(due, recorded, strict=True):
+            self.metrics.escalations.labels(priority=item.row.priority).inc()
+            targets = reached[item.step.notify].targets
+            if pager is None:
+                log.warning(
+                    "incident %s: no pager configured; step %s paged nobody",
+                    item.row.id,
+                    item.step.index,
+                )
+            elif targets:
+                pager.page(
+                    conn, incident_id=item.row.id, event_id=event.id, targets=targets, now=now
+                )
+        self._next(conn, [item for item in due if item.following is not None], now)
 
-    def _next(
-        self, conn: Connection, row: Any, kind: str, subject: str, step: Step, now: datetime
-    ) -> None:
-        due = base_time(row) + step.after
-        schedule(
-            conn,
-            kind,
-            due,
-            now=now,
-            incident_id=row.id,
-            subject=subject,
-            payload={"step": step.index},
-        )
-        if self.wake is not None:
-            self.wake(due)
+    def _next(self, conn: Connection, due: Sequence[_Due], now: datetime) -> None:
+        """Schedule the steps after those that fired, and wake the scheduler for the soonest."""
+        rows = [
+            timer_row(
+                item.kind,
+                base_time(item.row) + item.following.after,
+                now=now,
+                incident_id=item.row.id,
+                subject=item.subject,
+                payload={"step": item.following.index},
+            )
+            for item in due
+            if item.following is not None
+        ]
+        schedule_many(conn, rows)
+        if rows and self.wake is not None:
+            self.wake(min(row["due_at"] for row in rows))
+
+
+@dataclass(frozen=True)
+class _Due:
+    """A step that pages now: the incident row, the step, its timer and the step after it."""
+
+    row: Any
+    step: Step
+    timer: Timer
+    following: Step | None
+    kind: str  # the timer kind and subject the following step is scheduled as
+    subject: str
+
+    @property
+    def level(self) -> int:
+        """Return the incident's escalation_level once this step fired."""
+        return max(int(self.row.escalation_level or 0), self.step.rank)

@@ -10,6 +10,7 @@ replica that dies mid-way rolls back; its lease expires and another replica fire
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
@@ -20,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 
 from bridge.clock import Clock, as_utc, utcnow
 from bridge.errors import BridgeError
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 
 # A parked timer (its incident is paused) waits here until resumed; never due.
 PARKED = datetime(9000, 1, 1, tzinfo=UTC)
+# Timers fired per transaction. SQLite has one writer: short transactions let others in between.
+# PostgreSQL locks only the chunk's incidents, and each transaction's fixed statements cost
+# CPU: a chunk of 50 fires a due timer for about half the CPU of a chunk of 10.
+CHUNK = {"sqlite": 10, "postgresql": 50}
 LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
 
 
@@ -73,6 +78,9 @@ class Batched:
 
 # Built once: values travel as parameters, so SQLAlchemy reuses the compiled statement.
 _INSERT_TIMER = insert(timers)
+# RETURNING makes SQLAlchemy send a batch as one multi-row INSERT (insertmanyvalues); without
+# it psycopg's executemany costs about as much Python per row as one statement each.
+_INSERT_TIMERS = insert(timers).returning(timers.c.id)
 
 
 def schedule(
@@ -96,7 +104,7 @@ def schedule(
 def schedule_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert pending timers built by timer_row() in one round trip (executemany)."""
     if rows:
-        conn.execute(_INSERT_TIMER, list(rows))
+        conn.execute(_INSERT_TIMERS, list(rows))
 
 
 def timer_row(
@@ -179,6 +187,30 @@ def _timer(row: Any, late: float | None = None) -> Timer:
     )
 
 
+def _mark_fired(conn: Connection, fired: Sequence[Mapping[str, Any]], now: datetime) -> None:
+    """Set fired_at and each timer's lag in one statement (an executemany is a round trip a row)."""
+    if not fired:
+        return
+    params: dict[str, Any] = {"ids": [item["timer_id"] for item in fired], "now": now}
+    for index, item in enumerate(fired):
+        params[f"id_{index}"] = item["timer_id"]
+        params[f"lag_{index}"] = item["lag"]
+    conn.execute(_fired_statement(len(fired)), params)
+
+
+@functools.lru_cache(maxsize=64)
+def _fired_statement(count: int) -> Any:
+    """Build (once per batch size) the UPDATE that marks `count` timers fired with their lags."""
+    lags = case(
+        *((timers.c.id == bindparam(f"id_{i}"), bindparam(f"lag_{i}")) for i in range(count))
+    )
+    return (
+        update(timers)
+        .where(timers.c.id.in_(bindparam("ids", expanding=True)))
+        .values(fired_at=bindparam("now"), lag_seconds=lags)
+    )
+
+
 def _lag(timer: Timer, now: datetime) -> float:
     return max(0.0, (now - timer.due_at).total_seconds())
 
@@ -203,7 +235,7 @@ class Scheduler:
         metrics: Metrics | None = None,
         name: str | None = None,
         batch: int = 200,
-        chunk: int = 10,
+        chunk: int | None = None,
         pause: float = 0.002,
         lease: timedelta = timedelta(seconds=30),
         poll_interval: float = 1.0,
@@ -216,7 +248,7 @@ class Scheduler:
         self.clock = clock
         self.name = name or f"scheduler-{uuid.uuid4().hex[:12]}"
         self.batch = batch
-        self.chunk = max(1, chunk)
+        self.chunk = max(1, chunk if chunk is not None else CHUNK.get(store.dialect, 10))
         self.pause = pause
         self.lease = lease
         self.poll_interval = poll_interval
@@ -327,7 +359,7 @@ class Scheduler:
         """Claim and fire the timers due now; return how many were claimed.
 
         They fire in transactions of at most `chunk` timers, with a short pause between, so
-        the write lock is never held for long and writers waiting on it (senders) go between.
+        locks are never held for long and writers waiting on them (senders) go between.
         """
         now = self.clock()
         claimed = self._claim(now)
@@ -421,13 +453,7 @@ class Scheduler:
                 if timer.incident_id is not None:
                     touched.add(timer.incident_id)
             fired.append({"timer_id": timer.id, "lag": _lag(timer, now)})
-        if fired:
-            conn.execute(
-                update(timers)
-                .where(timers.c.id == bindparam("timer_id"))
-                .values(fired_at=now, lag_seconds=bindparam("lag")),
-                fired,
-            )
+        _mark_fired(conn, fired, now)
         for item in fired:
             self.lag.observe(item["lag"])
 

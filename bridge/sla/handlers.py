@@ -36,9 +36,10 @@ _EXEMPT = select(sla_clocks.c.breach_exempt).where(
     sla_clocks.c.incident_id == bindparam("incident_id"), sla_clocks.c.clock == bindparam("name")
 )
 _INCIDENTS = select(incidents).where(incidents.c.id.in_(bindparam("ids", expanding=True)))
+# Incidents reaching one level move in one statement (an executemany costs a round trip a row).
 _ESCALATE = (
     update(incidents)
-    .where(incidents.c.id == bindparam("incident_id"))
+    .where(incidents.c.id.in_(bindparam("ids", expanding=True)))
     .values(escalation_level=bindparam("level"), updated_at=bindparam("now"))
 )
 _ESCALATE_MAJOR = _ESCALATE.values(major=true())
@@ -201,14 +202,13 @@ class SlaHandlers:
             if found is None:
                 found = reached[item.step.notify] = reach(policy, item.step.notify, now)
             warn_unreached(item.row.id, item.step, found)
-        for statement, major in ((_ESCALATE, False), (_ESCALATE_MAJOR, True)):
-            levels = [
-                {"incident_id": item.row.id, "level": item.level, "now": now}
-                for item in due
-                if item.step.major is major
-            ]
-            if levels:
-                conn.execute(statement, levels)
+        levels: dict[tuple[int, bool], list[int]] = {}
+        for item in due:
+            levels.setdefault((item.level, item.step.major), []).append(item.row.id)
+        for (level, major), ids in levels.items():
+            conn.execute(
+                _ESCALATE_MAJOR if major else _ESCALATE, {"ids": ids, "level": level, "now": now}
+            )
         recorded = record_events(
             conn,
             self.hooks,

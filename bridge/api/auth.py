@@ -53,14 +53,19 @@ def authenticate(request: Request, runtime: Runtime) -> Principal:
     return Principal(name=token.name, role=token.role)
 
 
+def admit(request: Request, runtime: Runtime, role: str) -> Principal:
+    """Return the caller if it has `role`: AuthError (401) without a token, Forbidden (403) else."""
+    principal = authenticate(request, runtime)
+    if principal.role != role:
+        raise Forbidden(f"a {principal.role} token may not do this; a {role} token is needed")
+    return principal
+
+
 def require(role: str) -> Callable[..., Awaitable[Principal]]:
     """Return a dependency that admits only callers of `role` (401 without token, 403 other role)."""
 
     async def dependency(request: Request, runtime: RuntimeDep) -> Principal:
-        principal = authenticate(request, runtime)
-        if principal.role != role:
-            raise Forbidden(f"a {principal.role} token may not do this; a {role} token is needed")
-        return principal
+        return admit(request, runtime, role)
 
     return dependency
 

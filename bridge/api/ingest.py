@@ -75,17 +75,15 @@ class Heartbeat(BaseModel):
 
 
 @router.post("/api/v2/alerts", openapi_extra=POSTABLE_ALERTS)
-async def post_alerts(request: Request, _sender: Sender, runtime: RuntimeDep) -> JSONResponse:
+async def post_alerts(request: Request) -> JSONResponse:
     """Receive Alertmanager API v2 postable alerts."""
-    body = await request.body()
-    return await run_in_threadpool(_receive, request, runtime, body, "v2")
+    return await _intake(request, "v2")
 
 
 @router.post("/api/v1/alertmanager")
-async def post_webhook(request: Request, _sender: Sender, runtime: RuntimeDep) -> JSONResponse:
+async def post_webhook(request: Request) -> JSONResponse:
     """Receive an Alertmanager webhook notification (version 4)."""
-    body = await request.body()
-    return await run_in_threadpool(_receive, request, runtime, body, "webhook")
+    return await _intake(request, "webhook")
 
 
 @router.post("/api/v1/heartbeats")
@@ -101,6 +99,18 @@ def post_heartbeat(body: Heartbeat, _sender: Sender, runtime: RuntimeDep) -> dic
             now=runtime.clock(),
         )
     return {"status": "success", "host": body.host}
+
+
+async def _intake(request: Request, route: str) -> JSONResponse:
+    """Admit an ingest token, then store the body's alerts off the event loop.
+
+    The token is checked here rather than by a dependency: the alert routes are the hot path
+    (every sender, every resend) and FastAPI's dependency solving costs more than the check.
+    """
+    runtime: Runtime = request.app.state.runtime
+    auth.admit(request, runtime, "ingest")
+    body = await request.body()
+    return await run_in_threadpool(_receive, request, runtime, body, route)
 
 
 def _receive(request: Request, runtime: Runtime, body: bytes, route: str) -> JSONResponse:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
+from bridge.store.bulk import insert_rows
 from bridge.store.schema import events
 
 EVENT_KINDS = (
@@ -62,9 +63,6 @@ class NewEvent:
 # of a batch come back in parameter order (SQLite and PostgreSQL both support RETURNING).
 _INSERT_EVENT = insert(events)
 _INSERT_EVENTS = insert(events).returning(events.c.id, sort_by_parameter_order=True)
-# One event per incident (a batch of new incidents): ids matched by incident, so the rows go in
-# one statement (ids in parameter order make SQLAlchemy insert SQLite rows one at a time).
-_INSERT_EVENTS_BY_INCIDENT = insert(events).returning(events.c.id, events.c.incident_id)
 
 
 def record_event(
@@ -131,7 +129,9 @@ def record_events(
     ]
     incident_ids = [item.incident_id for item in batch]
     if len(set(incident_ids)) == len(incident_ids):
-        rows = conn.execute(_INSERT_EVENTS_BY_INCIDENT, params)
+        # One event per incident (new incidents, escalated ones): ids matched by incident, so
+        # the rows go in one statement (ids in parameter order insert SQLite rows one by one).
+        rows = insert_rows(conn, events, params, returning=("id", "incident_id"))
         by_incident = {int(row.incident_id): int(row.id) for row in rows}
         ids = [by_incident[incident_id] for incident_id in incident_ids]
     else:

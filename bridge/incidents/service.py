@@ -21,14 +21,12 @@ from bridge.errors import InvalidInput
 from bridge.events import Event, EventHook, NewEvent, record_event, record_events
 from bridge.incidents.lifecycle import next_status
 from bridge.policy.model import Target
+from bridge.store.bulk import insert_rows
 from bridge.store.db import Store, lock_incident
 from bridge.store.schema import incidents
 
 # Built once; values travel as parameters so the compiled statement is reused.
 _INSERT_INCIDENT = insert(incidents)
-# Keys are unique among open incidents: ids are matched by key, so the rows go in one statement
-# (asking for ids in parameter order makes SQLAlchemy insert SQLite rows one at a time).
-_INSERT_INCIDENTS = insert(incidents).returning(incidents.c.id, incidents.c.open_key)
 
 
 def create_incident(
@@ -104,7 +102,10 @@ def create_incidents(
     ]
     if not params:
         return []
-    by_key = {row.open_key: int(row.id) for row in conn.execute(_INSERT_INCIDENTS, params)}
+    # Keys are unique among open incidents: ids are matched by key, so the rows go in one
+    # statement (asking for ids in parameter order makes SQLAlchemy insert SQLite rows singly).
+    inserted = insert_rows(conn, incidents, params, returning=("id", "open_key"))
+    by_key = {row.open_key: int(row.id) for row in inserted}
     ids = [by_key[p["key"]] for p in params]
     record_events(
         conn,

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from bridge.events import EventHook
 from bridge.identity import group_labels
 from bridge.incidents.service import create_incidents
 from bridge.ingest.parse import Alert
 from bridge.policy.model import Route
+from bridge.store.bulk import insert_rows
 from bridge.store.schema import alerts, incidents
 
 # Built once: values travel as parameters, so SQLAlchemy reuses the compiled statements.
@@ -33,9 +34,6 @@ _REUSABLE = (
     )
     .order_by(alerts.c.id)
 )
-# Fingerprints are distinct among the inserted rows: ids are matched by fingerprint, so the rows
-# go in one statement (ids in parameter order make SQLAlchemy insert SQLite rows one at a time).
-_INSERT_ALERTS = insert(alerts).returning(alerts.c.id, alerts.c.fingerprint)
 _REFIRE = (
     update(alerts)
     .where(alerts.c.id == bindparam("_id"))
@@ -95,7 +93,9 @@ def open_all(
     inserts = [item for item in openings if (item.fingerprint, item.incident_id) not in reuse]
     if inserts:
         rows = [_row(item, now) for item in inserts]
-        ids = {row.fingerprint: int(row.id) for row in conn.execute(_INSERT_ALERTS, rows)}
+        # Fingerprints are distinct among the inserted rows: ids are matched by fingerprint.
+        inserted = insert_rows(conn, alerts, rows, returning=("id", "fingerprint"))
+        ids = {row.fingerprint: int(row.id) for row in inserted}
         for item in inserts:
             item.alert_id = ids[item.fingerprint]
     refired = [item for item in openings if (item.fingerprint, item.incident_id) in reuse]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from bridge.clock import as_utc
 from bridge.escalation import resolution_step, response_step
@@ -23,6 +23,7 @@ from bridge.sla import calendar as business
 from bridge.sla import clocks
 from bridge.sla.clocks import SlaClock
 from bridge.sla.metrics import SlaMetrics
+from bridge.store.bulk import insert_rows
 from bridge.store.schema import incidents, sla_clocks
 from bridge.timers import PARKED, cancel, move, pending, schedule, schedule_many, timer_row
 
@@ -43,7 +44,6 @@ _NEW_INCIDENTS = select(
     incidents.c.created_at,
     incidents.c.paused_seconds,
 ).where(incidents.c.id.in_(bindparam("ids", expanding=True)))
-_INSERT_CLOCK = insert(sla_clocks)
 
 
 def _clock_timer_rows(incident_id: int, clock: SlaClock, now: datetime) -> list[dict[str, Any]]:
@@ -174,8 +174,7 @@ class SlaHook:
         self, conn: Connection, clock_rows: list[dict[str, Any]], timer_rows: list[dict[str, Any]]
     ) -> None:
         # One executemany per table: a new incident's rows cost two round trips, not seven.
-        if clock_rows:
-            conn.execute(_INSERT_CLOCK, clock_rows)
+        insert_rows(conn, sla_clocks, clock_rows)
         schedule_many(conn, timer_rows)
         if timer_rows and self.wake is not None:
             self.wake(min(timer["due_at"] for timer in timer_rows))

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import event, select
+
+from bridge import migrations
+from bridge.clock import as_utc
+from bridge.store.bulk import insert_rows
+from bridge.store.db import Store
+from bridge.store.schema import incidents, timers
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _incident(n: int) -> dict[str, object]:
+    return {
+        "key": f"k{n}",
+        "open_key": f"k{n}",
+        "title": f"<b>disk</b> full on 主机-{n}",
+        "priority": "P2",
+        "status": "triggered",
+        "source": "alert",
+        "labels": {"alertname": "Disk", "instance": f"h{n}", "quote": 'it\'s "x"'},
+        "annotations": {},
+        "host": None if n % 2 else f"h{n}",
+        "created_at": NOW,
+        "updated_at": NOW + timedelta(seconds=n),
+    }
+
+
+def _store(database_url: str) -> Store:
+    store = Store(database_url)
+    migrations.upgrade(store)
+    return store
+
+
+def test_rows_go_in_with_their_values_defaults_and_returned_columns(database_url: str) -> None:
+    store = _store(database_url)
+    rows = [_incident(n) for n in range(5)]
+    with store.begin() as conn:
+        returned = insert_rows(conn, incidents, rows, returning=("id", "open_key"))
+    with store.connect() as conn:
+        stored = {row.open_key: row for row in conn.execute(select(incidents))}
+    assert {row.open_key: row.id for row in returned} == {k: r.id for k, r in stored.items()}
+    for n, row in enumerate(rows):
+        got = stored[f"k{n}"]
+        assert (got.title, got.labels, got.host) == (row["title"], row["labels"], row["host"])
+        assert as_utc(got.updated_at) == row["updated_at"]
+        # Columns the rows leave out take their defaults.
+        assert (got.paused, got.escalation_level, got.summary) == (False, 0, "")
+    store.dispose()
+
+
+def test_many_rows_are_one_statement(database_url: str) -> None:
+    store = _store(database_url)
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    rows = [
+        {"kind": "escalation", "due_at": NOW, "created_at": NOW, "payload": {"step": n}}
+        for n in range(200)
+    ]
+    with store.begin() as conn:
+        assert insert_rows(conn, timers, rows) == []
+        inserts = [s for s in statements if s.startswith("INSERT")]
+        payloads = conn.execute(select(timers.c.payload)).scalars().all()
+    assert len(inserts) == 1
+    assert sorted(p["step"] for p in payloads) == list(range(200))
+    store.dispose()
+
+
+def test_no_rows_is_no_statement(database_url: str) -> None:
+    store = _store(database_url)
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with store.begin() as conn:
+        assert insert_rows(conn, timers, [], returning=("id",)) == []
+    assert not [s for s in statements if s.startswith("INSERT")]
+    store.dispose()

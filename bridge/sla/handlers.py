@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, true, update
+from sqlalchemy import Connection, bindparam, false, select, true, update
 
 from bridge.clock import rfc3339
 from bridge.escalation import Step, may_page, resolution_step, response_step
@@ -21,6 +21,7 @@ from bridge.events import EventHook, NewEvent, record_event, record_events
 from bridge.oncall import Reach, reach
 from bridge.paging import Pager
 from bridge.policy.model import Policy, Target
+from bridge.sla import clocks
 from bridge.sla.clocks import SlaClock
 from bridge.sla.hook import base_time, load_clocks, save_clock
 from bridge.sla.metrics import SlaMetrics
@@ -43,6 +44,14 @@ _ESCALATE = (
     .values(escalation_level=bindparam("level"), updated_at=bindparam("now"))
 )
 _ESCALATE_MAJOR = _ESCALATE.values(major=true())
+_CLOCKS = select(sla_clocks).where(sla_clocks.c.incident_id.in_(bindparam("ids", expanding=True)))
+_STAMP = update(sla_clocks).where(
+    sla_clocks.c.clock == bindparam("name"),
+    sla_clocks.c.incident_id.in_(bindparam("ids", expanding=True)),
+)
+_WARNED = _STAMP.values(warned_at=bindparam("at"))
+_WARNED_RESET = _WARNED.values(breach_reason=None, breach_exempt=false())
+_BREACHED = _STAMP.values(breached_at=bindparam("at"))
 
 
 def warn_unreached(incident_id: int, step: Step, found: Reach) -> None:
@@ -70,8 +79,8 @@ class SlaHandlers:
     def table(self) -> dict[str, TimerHandler]:
         """Return the handlers by timer kind, for the Scheduler."""
         return {
-            "sla_warning": self.warning,
-            "sla_breach": self.breach,
+            "sla_warning": Batched(self.warning, self.warning_many),
+            "sla_breach": Batched(self.breach, self.breach_many),
             "escalation": Batched(self.escalation, self.escalation_many),
             "resolution_step": Batched(self.resolution, self.resolution_many),
         }
@@ -95,7 +104,7 @@ class SlaHandlers:
         if found is None:
             return
         row, clock = found
-        if clock.warned_at is not None or clock.warn_at is None or clock.warn_at > now:
+        if not _warns(clock, now):
             return
         save_clock(conn, row.id, replace(clock, warned_at=now))
         data = {"sla": clock.name, "due_at": rfc3339(clock.due_at), **timer.late_data()}
@@ -115,7 +124,7 @@ class SlaHandlers:
         if found is None:
             return
         row, clock = found
-        if clock.breached_at is not None or clock.due_at is None or clock.due_at > now:
+        if not _breaches(clock, now):
             return
         exempt = conn.execute(_EXEMPT, {"incident_id": row.id, "name": clock.name}).scalar()
         if exempt:
@@ -131,6 +140,73 @@ class SlaHandlers:
             actor=None,
             now=now,
             data=data,
+        )
+
+    def warning_many(self, conn: Connection, batch: Sequence[Timer], now: datetime) -> None:
+        """Record the warnings of clocks of distinct incidents: one statement per table."""
+        due = [c for c in self._running_clocks(conn, batch) if _warns(c.clock, now)]
+        groups: dict[tuple[str, bool], list[int]] = {}
+        for item in due:
+            # As save_clock does: a clock not breached has its breach reason cleared.
+            groups.setdefault((item.clock.name, item.clock.breached_at is None), []).append(
+                item.row.id
+            )
+        for (name, reset), ids in groups.items():
+            statement = _WARNED_RESET if reset else _WARNED
+            conn.execute(statement, {"name": name, "ids": ids, "at": now})
+        self._record(conn, "incident.sla_warning", due, now)
+
+    def breach_many(self, conn: Connection, batch: Sequence[Timer], now: datetime) -> None:
+        """Record the breaches of clocks of distinct incidents: one statement per table."""
+        found = self._running_clocks(conn, batch)
+        due = [c for c in found if _breaches(c.clock, now) and not c.exempt]
+        groups: dict[str, list[int]] = {}
+        for item in due:
+            groups.setdefault(item.clock.name, []).append(item.row.id)
+        for name, ids in groups.items():
+            conn.execute(_BREACHED, {"name": name, "ids": ids, "at": now})
+        for item in due:
+            self.metrics.clock_ended(item.row.priority, item.clock.name, "breached")
+        self._record(conn, "incident.sla_breached", due, now)
+
+    def _running_clocks(self, conn: Connection, batch: Sequence[Timer]) -> list[_Running]:
+        """Return, per timer, its open incident and still-running clock; skip the others."""
+        rows = self._incidents(conn, batch)
+        ids = list(rows)
+        found = conn.execute(_CLOCKS, {"ids": ids}).all() if ids else []
+        by_key = {(int(r.incident_id), r.clock): r for r in found}
+        running = []
+        for timer in batch:
+            row = rows.get(timer.incident_id)
+            if row is None or row.status not in OPEN:
+                continue
+            clock_row = by_key.get((int(row.id), timer.subject or ""))
+            if clock_row is None:
+                continue
+            clock = clocks.from_row(clock_row._mapping)
+            if clock.running:
+                running.append(_Running(row, clock, bool(clock_row.breach_exempt), timer))
+        return running
+
+    def _record(self, conn: Connection, kind: str, due: Sequence[_Running], now: datetime) -> None:
+        """Record one event of `kind` per clock, with the clock's name and due time."""
+        record_events(
+            conn,
+            self.hooks,
+            [
+                NewEvent(
+                    item.row.id,
+                    kind,
+                    None,
+                    now,
+                    {
+                        "sla": item.clock.name,
+                        "due_at": rfc3339(item.clock.due_at),
+                        **item.timer.late_data(),
+                    },
+                )
+                for item in due
+            ],
         )
 
     def escalation(self, conn: Connection, timer: Timer, now: datetime) -> None:
@@ -261,6 +337,26 @@ class SlaHandlers:
         schedule_many(conn, rows)
         if rows and self.wake is not None:
             self.wake(min(row["due_at"] for row in rows))
+
+
+def _warns(clock: SlaClock, now: datetime) -> bool:
+    """Return whether a running clock owes its warning now."""
+    return clock.warned_at is None and clock.warn_at is not None and clock.warn_at <= now
+
+
+def _breaches(clock: SlaClock, now: datetime) -> bool:
+    """Return whether a running clock is breached now and not yet recorded so."""
+    return clock.breached_at is None and clock.due_at is not None and clock.due_at <= now
+
+
+@dataclass(frozen=True)
+class _Running:
+    """A running clock an SLA timer is about: its incident row, the clock and the timer."""
+
+    row: Any
+    clock: SlaClock
+    exempt: bool
+    timer: Timer
 
 
 @dataclass(frozen=True)

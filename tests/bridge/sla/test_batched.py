@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from bridge.config import BridgeConfig
 from bridge.policy import parse_policy
 from bridge.runtime import Runtime, build_runtime
 from bridge.store.db import Store
-from bridge.store.schema import events, incidents, metadata, outbox, timers
+from bridge.store.schema import events, incidents, metadata, outbox, sla_clocks, timers
 from tests.bridge.sla.harness import (
     FakeClock,
     RecordingPager,
@@ -93,20 +93,42 @@ def build() -> Iterator[Callable[[str, FakeClock], Runtime]]:
 
 
 def story(runtime: Runtime, clock: FakeClock, chunk: int) -> dict[str, list[Any]]:
-    """Open incidents a second apart, act on some, and fire every step; return the rows."""
+    """Open incidents a second apart, act on some, and fire every timer; return the rows."""
     scheduler(runtime).chunk = chunk
     opened = []
-    for n in range(9):
-        opened.append(open_incident(runtime, ("P1", "P2", "P3")[n % 3]))
+    for n in range(14):  # the last five have no escalation policy: only their clocks' timers
+        policy = "ops" if n < 9 else None
+        opened.append(open_incident(runtime, ("P1", "P2", "P3")[n % 3], escalation_policy=policy))
         clock.advance(seconds=1)
+    # An odd clock state no action leads to, a branch the batched warning must keep.
+    odd(runtime, opened[12], breach_reason="x")
     runtime.incidents.act(opened[1], "ack", actor="ann")  # before the batch: never paged
     run(runtime)
-    for minutes, index, act in ((5, 3, "ack"), (12, 4, "pause"), (60, 6, "resolve"), (180, 0, "")):
+    # Step 1 at 5 min, P1 warnings at 10, breaches and step 2 at 15, resolution steps at 1 h, 3 h.
+    for minutes, index, act in (
+        (5, 3, "ack"),
+        (6, 9, "exempt"),
+        (6, 4, "pause"),
+        (60, 6, "resolve"),
+        (180, 0, ""),
+    ):
         clock.advance(minutes=minutes)
         run(runtime)
-        if act:
+        if act == "exempt":  # after its warning, which clears an exemption
+            odd(runtime, opened[index], breach_exempt=True)
+        elif act:
             runtime.incidents.act(opened[index], act, actor="ann")
     return rows(runtime)
+
+
+def odd(runtime: Runtime, incident_id: int, **values: Any) -> None:
+    """Set columns of an incident's response clock directly."""
+    with runtime.store.begin() as conn:
+        conn.execute(
+            update(sla_clocks)
+            .where(sla_clocks.c.incident_id == incident_id, sla_clocks.c.clock == "response")
+            .values(**values)
+        )
 
 
 def rows(runtime: Runtime) -> dict[str, list[Any]]:
@@ -142,11 +164,13 @@ def rows(runtime: Runtime) -> dict[str, list[Any]]:
             outbox.c.payload,
             outbox.c.next_attempt_at,
         )
+        promises = select(sla_clocks).order_by(sla_clocks.c.incident_id, sla_clocks.c.clock)
         keys = {str(row.key): f"key-{row.id}" for row in conn.execute(select(incidents))}
         return {
             "events": [tuple(row) for row in conn.execute(timeline)],
             "incidents": [tuple(row) for row in conn.execute(levels)],
             "timers": [tuple(row) for row in conn.execute(due)],
+            "clocks": [tuple(row) for row in conn.execute(promises)],
             "outbox": sorted(
                 (*row[:4], _unkeyed(json.dumps(row[4], sort_keys=True), keys), row[5])
                 for row in conn.execute(queued)
@@ -172,17 +196,36 @@ def test_steps_fired_together_leave_the_rows_firing_one_by_one_leaves(
     assert any(data.get("unreached") == ["schedule:nobody"] for data in escalated)
     assert {data["name"] for data in escalated} == {"response", "expert", "major"}
     assert any(row[3] for row in together["incidents"])  # one went major
+    kinds = {row[2] for row in together["events"]}
+    assert {"incident.sla_warning", "incident.sla_breached"} <= kinds
     assert {row[2] for row in together["outbox"]} == {"audit", "ann-chat", "mailto:ann@example.com",
                                                       "mailto:bob@example.com"}  # fmt: skip
 
 
-def test_due_steps_of_many_incidents_cost_one_statement_per_table(
-    database_url: str, build: Callable[[str, FakeClock], Runtime]
+@pytest.mark.parametrize(
+    ("policy", "before", "after", "written"),
+    [
+        ("ops", 0, 0, ["INSERT INTO events", "INSERT INTO timers", "UPDATE incidents SET"]),
+        (None, 0, 11, ["INSERT INTO events", "UPDATE sla_clocks SET"]),  # warnings
+        (None, 11, 5, ["INSERT INTO events", "UPDATE sla_clocks SET"]),  # breaches
+    ],
+)
+def test_due_timers_of_many_incidents_cost_one_write_per_table(
+    database_url: str,
+    build: Callable[[str, FakeClock], Runtime],
+    policy: str | None,
+    before: float,
+    after: float,
+    written: list[str],
 ) -> None:
-    runtime = build(database_url, FakeClock())
+    runtime = build(database_url, clock := FakeClock())
     scheduler(runtime).chunk = 50
     for _ in range(20):
-        open_incident(runtime)
+        open_incident(runtime, escalation_policy=policy)
+    if before:  # fire what falls due earlier first
+        clock.advance(minutes=before)
+        run(runtime)
+    clock.advance(minutes=after)
     statements: list[str] = []
     event.listen(
         runtime.store.engine,
@@ -192,13 +235,7 @@ def test_due_steps_of_many_incidents_cost_one_statement_per_table(
     assert scheduler(runtime).run_once() == 20
     # Outbox rows (the notifier's, one per recipient) aside, every table takes one write.
     writes = [s for s in statements if s.startswith(("INSERT", "UPDATE")) and "outbox" not in s]
-    assert sorted(writes) == [
-        "INSERT INTO events",  # the 20 incident.escalated events
-        "INSERT INTO timers",  # the 20 next steps
-        "UPDATE incidents SET",  # escalation_level of the 20
-        "UPDATE timers SET",  # claimed
-        "UPDATE timers SET",  # fired
-    ]
+    assert sorted(writes) == sorted([*written, "UPDATE timers SET", "UPDATE timers SET"])
 
 
 def test_an_incident_acknowledged_before_the_batch_fires_is_not_paged(

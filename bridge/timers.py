@@ -21,11 +21,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
-from sqlalchemy import Connection, bindparam, case, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, false, func, insert, select, update
 
 from bridge.clock import Clock, as_utc, utcnow
 from bridge.errors import BridgeError
 from bridge.metrics import Metrics
+from bridge.store.bulk import insert_rows
 from bridge.store.db import Store
 from bridge.store.schema import incidents, timers
 
@@ -78,9 +79,6 @@ class Batched:
 
 # Built once: values travel as parameters, so SQLAlchemy reuses the compiled statement.
 _INSERT_TIMER = insert(timers)
-# RETURNING makes SQLAlchemy send a batch as one multi-row INSERT (insertmanyvalues); without
-# it psycopg's executemany costs about as much Python per row as one statement each.
-_INSERT_TIMERS = insert(timers).returning(timers.c.id)
 
 
 def schedule(
@@ -102,9 +100,8 @@ def schedule(
 
 
 def schedule_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert pending timers built by timer_row() in one round trip (executemany)."""
-    if rows:
-        conn.execute(_INSERT_TIMERS, list(rows))
+    """Insert pending timers built by timer_row() in one statement (see bridge.store.bulk)."""
+    insert_rows(conn, timers, rows)
 
 
 def timer_row(
@@ -136,7 +133,7 @@ def pending(
     subject: str | None = None,
 ) -> list[Timer]:
     """Return the pending (unfired, uncancelled) timers matching the filters, soonest first."""
-    query = select(timers).where(timers.c.fired_at.is_(None), timers.c.cancelled.is_(False))
+    query = select(timers).where(timers.c.fired_at.is_(None), timers.c.cancelled == false())
     if incident_id is not None:
         query = query.where(timers.c.incident_id == incident_id)
     if kinds is not None:
@@ -156,7 +153,7 @@ def cancel(
     subject: str | None = None,
 ) -> int:
     """Cancel pending timers matching the filters; return how many."""
-    query = update(timers).where(timers.c.fired_at.is_(None), timers.c.cancelled.is_(False))
+    query = update(timers).where(timers.c.fired_at.is_(None), timers.c.cancelled == false())
     if incident_id is not None:
         query = query.where(timers.c.incident_id == incident_id)
     if kinds is not None:
@@ -220,7 +217,7 @@ def _is_pending(row: Any) -> bool:
 
 
 def _pending_clause() -> Any:
-    return (timers.c.fired_at.is_(None), timers.c.cancelled.is_(False))
+    return (timers.c.fired_at.is_(None), timers.c.cancelled == false())
 
 
 class Scheduler:

@@ -36,7 +36,19 @@ _INCIDENT = select(incidents).where(incidents.c.id == bindparam("incident_id"))
 _EXEMPT = select(sla_clocks.c.breach_exempt).where(
     sla_clocks.c.incident_id == bindparam("incident_id"), sla_clocks.c.clock == bindparam("name")
 )
-_INCIDENTS = select(incidents).where(incidents.c.id.in_(bindparam("ids", expanding=True)))
+# What firing steps and clocks reads of incidents: not labels and annotations (JSON to decode).
+_FIELDS = select(
+    incidents.c.id,
+    incidents.c.status,
+    incidents.c.paused,
+    incidents.c.priority,
+    incidents.c.escalation_policy,
+    incidents.c.escalation_level,
+    incidents.c.created_at,
+    incidents.c.paused_seconds,
+)
+_ONE = _FIELDS.where(incidents.c.id == bindparam("incident_id"))
+_MANY = _FIELDS.where(incidents.c.id.in_(bindparam("ids", expanding=True)))
 # Incidents reaching one level move in one statement (an executemany costs a round trip a row).
 _ESCALATE = (
     update(incidents)
@@ -235,9 +247,9 @@ class SlaHandlers:
         """Return the incident rows of the timers by id: one SELECT for one, IN for many."""
         ids = [t.incident_id for t in batch if t.incident_id is not None]
         if len(ids) == 1:
-            found = conn.execute(_INCIDENT, {"incident_id": ids[0]}).all()
+            found = conn.execute(_ONE, {"incident_id": ids[0]}).all()
         else:
-            found = conn.execute(_INCIDENTS, {"ids": ids}).all() if ids else []
+            found = conn.execute(_MANY, {"ids": ids}).all() if ids else []
         return {int(row.id): row for row in found}
 
     @staticmethod

@@ -94,6 +94,25 @@ class Batched:
 
 # Built once: values travel as parameters, so SQLAlchemy reuses the compiled statement.
 _INSERT_TIMER = insert(timers)
+# A chunk's timers marked fired: per row on SQLite, from two arrays on PostgreSQL.
+_FIRED = (
+    update(timers)
+    .where(timers.c.id == bindparam("timer_id"))
+    .values(fired_at=bindparam("at"), lag_seconds=bindparam("lag"))
+)
+_LAGS = (
+    func.unnest(
+        cast(bindparam("ids", type_=ARRAY(BigInteger)), ARRAY(BigInteger)),
+        cast(bindparam("lags", type_=ARRAY(Float)), ARRAY(Float)),
+    )
+    .table_valued("id", "lag")
+    .render_derived()
+)
+_FIRED_UNNEST = (
+    update(timers)
+    .where(timers.c.id == _LAGS.c.id)
+    .values(fired_at=bindparam("at"), lag_seconds=_LAGS.c.lag)
+)
 
 
 def schedule(
@@ -214,26 +233,6 @@ def _mark_fired(conn: Connection, fired: Sequence[Mapping[str, Any]], now: datet
         )
     else:
         conn.execute(_FIRED, [{**item, "at": now} for item in fired])
-
-
-_FIRED = (
-    update(timers)
-    .where(timers.c.id == bindparam("timer_id"))
-    .values(fired_at=bindparam("at"), lag_seconds=bindparam("lag"))
-)
-_LAGS = (
-    func.unnest(
-        cast(bindparam("ids", type_=ARRAY(BigInteger)), ARRAY(BigInteger)),
-        cast(bindparam("lags", type_=ARRAY(Float)), ARRAY(Float)),
-    )
-    .table_valued("id", "lag")
-    .render_derived()
-)
-_FIRED_UNNEST = (
-    update(timers)
-    .where(timers.c.id == _LAGS.c.id)
-    .values(fired_at=bindparam("at"), lag_seconds=_LAGS.c.lag)
-)
 
 
 def _lag(timer: Timer, now: datetime) -> float:

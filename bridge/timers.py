@@ -247,6 +247,19 @@ def _pending_clause() -> Any:
     return (timers.c.fired_at.is_(None), timers.c.cancelled == false())
 
 
+# The next pending timer still to come, read off ix_timers_pending in its own order: PostgreSQL
+# computes min(due_at) by visiting every pending timer (5 ms with 10,000), this is one probe.
+# Only future ones: the range then starts past the timers just fired, whose dead entries would
+# be walked first. Overdue ones are the claim's business; one leased elsewhere is looked at
+# again within the poll interval.
+_SOONEST = (
+    select(timers.c.due_at)
+    .where(*_pending_clause(), timers.c.due_at > bindparam("now"))
+    .order_by(timers.c.fired_at, timers.c.cancelled, timers.c.due_at)
+    .limit(1)
+)
+
+
 class Scheduler:
     """The worker that fires due timers: start() spawns its thread, stop() joins it."""
 
@@ -362,8 +375,7 @@ class Scheduler:
     def _delay(self) -> float:
         now = self.clock()
         with self.store.connect() as conn:
-            query = select(func.min(timers.c.due_at)).where(*_pending_clause())
-            soonest = conn.execute(query).scalar()
+            soonest = conn.execute(_SOONEST, {"now": now}).scalar()
         delay = self.poll_interval
         if soonest is not None:
             delay = min(delay, (as_utc(soonest) - now).total_seconds())

@@ -9,6 +9,7 @@ surfaces as StoreUnavailable, which the API answers with 503 and Retry-After.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, Row, create_engine, event, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bridge.errors import ConfigError, NotFound, StoreUnavailable
@@ -25,6 +26,7 @@ from bridge.store.schema import incidents
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 DEFAULT_RETRY_AFTER = 2
+PING_AFTER_IDLE = 2.0  # seconds a pooled PostgreSQL connection may rest before it is checked
 # Most writes one shared transaction takes: bounds how long it holds SQLite's write lock.
 GROUP_LIMIT = 16
 _BEGIN_OPTION = "tocsin_sqlite_begin"
@@ -290,23 +292,47 @@ def _create_engine(url: str, busy_timeout: float, pool_size: int, synchronous: s
             return engine
         if backend == "postgresql":
             timeout_ms = int(busy_timeout * 1000)
-            return create_engine(
+            engine = create_engine(
                 parsed,
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_timeout=busy_timeout,
-                pool_pre_ping=True,
                 connect_args={
                     "connect_timeout": max(1, int(busy_timeout + 0.999)),
                     # A row lock held past the busy timeout is an outage to the sender: 503, not a hang.
                     "options": f"-c lock_timeout={timeout_ms} -c statement_timeout=30000",
                 },
             )
+            _ping_after_idle(engine)
+            return engine
     except NoSuchModuleError as exc:
         raise ConfigError(f"database_url {url!r}: driver not installed: {exc}") from exc
     raise ConfigError(
         f"database_url {url!r}: unsupported database {backend!r}; use sqlite:/// or postgresql+psycopg://"
     )
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled PostgreSQL connection before use only if it sat idle for a while.
+
+    One that served a transaction a moment ago is alive; pinging on every checkout (SQLAlchemy's
+    pool_pre_ping) is a round trip per transaction. A server restart while connections are busy
+    fails one transaction, whose error invalidates the whole pool.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # the pool discards it and checks out another (or connects)
+            raise DisconnectionError(f"pooled connection is gone: {_first_line(exc)}") from exc
 
 
 def _configure_sqlite(engine: Engine, busy_timeout: float, synchronous: str) -> None:

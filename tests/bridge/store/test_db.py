@@ -6,12 +6,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import psycopg
 import pytest
 from sqlalchemy import Connection, event, text
 
 from bridge.errors import ConfigError, NotFound, StoreUnavailable
+from bridge.store import db
 from bridge.store.db import Store, lock_incident
 from tests.bridge.helpers import make_runtime
+from tests.pg import create_database
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys(sqlite_url: str) -> None:
@@ -220,4 +223,31 @@ def test_waiting_writers_with_a_merge_run_as_one_or_alone_when_it_fails(
     assert calls == merged
     assert _stored(store) == stored
     assert outcomes == {n: (n if n > 0 else f"refused {n}") for n in (1, *numbers)}
+    store.dispose()
+
+
+def test_a_postgresql_connection_killed_while_idle_is_replaced_unseen(
+    postgres_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "PING_AFTER_IDLE", 0.0)
+    url = create_database(postgres_server)
+    store = Store(url)
+    with store.connect() as conn:
+        first = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+    with store.begin() as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != first
+    store.dispose()
+
+
+def test_a_postgresql_connection_used_a_moment_ago_is_not_pinged(postgres_server: str) -> None:
+    store = Store(create_database(postgres_server))
+    pings: list[object] = []
+    ping = store.engine.dialect.do_ping
+    store.engine.dialect.do_ping = lambda conn: pings.append(conn) or ping(conn)  # type: ignore[method-assign]
+    for _ in range(3):
+        with store.begin() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    assert pings == []
     store.dispose()

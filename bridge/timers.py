@@ -260,6 +260,41 @@ _SOONEST = (
 )
 
 
+# A pass's statements, built once: values travel as parameters, so each compiles once.
+_CLAIMABLE = (
+    select(timers.c.id)
+    .where(
+        *_pending_clause(),
+        timers.c.due_at <= bindparam("now"),
+        (timers.c.claimed_until.is_(None)) | (timers.c.claimed_until < bindparam("now")),
+    )
+    .order_by(timers.c.due_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(timers)
+    .where(timers.c.id.in_(bindparam("ids", expanding=True)))
+    .values(claimed_by=bindparam("name"), claimed_until=bindparam("until"))
+)
+_OWNERS = select(timers.c.incident_id).where(timers.c.id.in_(bindparam("ids", expanding=True)))
+_LOCK_INCIDENTS = (
+    select(incidents.c.id)
+    .where(incidents.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(incidents.c.id)
+    .with_for_update()
+)
+# By key only; still pending and due order are checked in Python: with them in SQL, SQLite
+# walks the pending index (every pending timer) instead of looking up the batch's rows.
+_LOCK_TIMERS = (
+    select(timers)
+    .where(timers.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(timers.c.id)
+    .with_for_update()
+)
+_STILL_PENDING = select(timers.c.id).where(timers.c.id == bindparam("id"), *_pending_clause())
+
+
 class Scheduler:
     """The worker that fires due timers: start() spawns its thread, stop() joins it."""
 
@@ -407,24 +442,10 @@ class Scheduler:
 
     def _claim(self, now: datetime) -> list[int]:
         with self.store.begin() as conn:
-            query = (
-                select(timers.c.id)
-                .where(
-                    *_pending_clause(),
-                    timers.c.due_at <= now,
-                    (timers.c.claimed_until.is_(None)) | (timers.c.claimed_until < now),
-                )
-                .order_by(timers.c.due_at)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
-            )
-            ids = [int(i) for i in conn.execute(query).scalars()]
+            found = conn.execute(_CLAIMABLE, {"now": now, "limit": self.batch}).scalars()
+            ids = [int(i) for i in found]
             if ids:
-                conn.execute(
-                    update(timers)
-                    .where(timers.c.id.in_(ids))
-                    .values(claimed_by=self.name, claimed_until=now + self.lease)
-                )
+                conn.execute(_CLAIM, {"ids": ids, "name": self.name, "until": now + self.lease})
         return ids
 
     def _fire(self, ids: list[int]) -> None:
@@ -444,24 +465,16 @@ class Scheduler:
                 log.exception("timer %s failed; it is retried when its lease ends", timer_id)
 
     def _fire_batch(self, conn: Connection, ids: list[int]) -> None:
-        owners = conn.execute(select(timers.c.incident_id).where(timers.c.id.in_(ids))).scalars()
+        owners = conn.execute(_OWNERS, {"ids": ids}).scalars()
         incident_ids = sorted({int(i) for i in owners if i is not None})
         if incident_ids:
             # Incidents first, in id order, as every incident action locks them: an action that
             # committed first has cancelled its timers by the time they are read below.
-            conn.execute(
-                select(incidents.c.id)
-                .where(incidents.c.id.in_(incident_ids))
-                .order_by(incidents.c.id)
-                .with_for_update()
-            ).all()
-        # By key only; still pending and due order are checked here: with them in SQL, SQLite
-        # walks the pending index (every pending timer) instead of looking up the batch's rows.
-        query = select(timers).where(timers.c.id.in_(ids)).order_by(timers.c.id).with_for_update()
+            conn.execute(_LOCK_INCIDENTS, {"ids": incident_ids}).all()
         now = self.clock()
         touched: set[int] = set()
         fired: list[dict[str, Any]] = []
-        rows = [row for row in conn.execute(query).all() if _is_pending(row)]
+        rows = [row for row in conn.execute(_LOCK_TIMERS, {"ids": ids}).all() if _is_pending(row)]
         ordered = sorted(rows, key=lambda r: (as_utc(r.due_at), r.id))
         owners_seen = Counter(row.incident_id for row in ordered)
         position = 0
@@ -526,5 +539,4 @@ class Scheduler:
 
     @staticmethod
     def _still_pending(conn: Connection, timer_id: int) -> bool:
-        query = select(timers.c.id).where(timers.c.id == timer_id, *_pending_clause())
-        return conn.execute(query).first() is not None
+        return conn.execute(_STILL_PENDING, {"id": timer_id}).first() is not None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -392,6 +393,7 @@ class Scheduler:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            started = time.monotonic()
             try:
                 fired = self.run_once()
                 if fired >= self.batch:
@@ -406,6 +408,9 @@ class Scheduler:
             if delay > 0:
                 self._wake.wait(delay)
             self._wake.clear()
+            # Every new timer wakes the loop (under load, hundreds of new incidents a second):
+            # a pass at most once a tick, so timers falling due together fire together.
+            self._stopping.wait(self._min_pass - (time.monotonic() - started))
 
     def _delay(self) -> float:
         now = self.clock()
@@ -424,7 +429,11 @@ class Scheduler:
             wait = (hint - now).total_seconds()
             delay = min(delay, wait if wait > 0 else min(0.02, self.grace))
         # Timers falling due close together fire together: one transaction per tick, not each.
-        return max(delay, min(self.tick, self.poll_interval))
+        return max(delay, self._min_pass)
+
+    @property
+    def _min_pass(self) -> float:
+        return min(self.tick, self.poll_interval)
 
     def run_once(self) -> int:
         """Claim and fire the timers due now; return how many were claimed.

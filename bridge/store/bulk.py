@@ -1,21 +1,36 @@
 """Insert many rows in one statement whose text does not grow with the batch.
 
-On PostgreSQL the rows travel as one array per column: `INSERT … SELECT … FROM unnest(…)`.
-A multi-row VALUES statement (what executemany with RETURNING becomes) is a new SQL text for
-every batch size, so psycopg parses it anew (5 ms for 100 incident rows) and the server plans
-it anew; the unnest form is one short text that both prepare once. Measured on 100 incident
-rows: 0.14 ms of CPU a row as VALUES, 0.06 ms through unnest. SQLite, in process and without
-a wire protocol, keeps executemany.
+On PostgreSQL the rows travel as one JSON document, expanded by the server:
+`INSERT … SELECT … FROM json_populate_recordset(NULL::table, :rows)`. A multi-row VALUES
+statement (what executemany with RETURNING becomes) is a new SQL text for every batch size, so
+psycopg parses it anew (5 ms for 100 incident rows) and the server plans it anew; one array per
+column is a short text, but psycopg quotes every element of a text array in Python. The JSON
+form is one short text that both prepare once, encoded by the json module's C encoder.
+Measured on 100 incident rows, CPU a row: 0.14 ms as VALUES, 0.065 ms as arrays, 0.02 ms as
+JSON. SQLite, in process and without a wire protocol, keeps executemany.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Row, Table, bindparam, cast, func, insert, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Row,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+)
+
+from bridge.clock import as_utc
 
 
 def insert_rows(
@@ -31,13 +46,19 @@ def insert_rows(
     """
     if not rows:
         return []
-    names = tuple(rows[0])
     if conn.dialect.name == "postgresql":
-        columns = {name: [row[name] for row in rows] for name in names}
-        result = conn.execute(_unnest_insert(table, names, tuple(returning)), columns)
+        statement = _recordset_insert(table, tuple(rows[0]), tuple(returning))
+        result = conn.execute(statement, {"rows": json.dumps(rows, default=_json_value)})
     else:
         result = conn.execute(_insert(table, tuple(returning)), list(rows))
     return list(result) if returning else []
+
+
+def _json_value(value: object) -> str:
+    """Encode what JSON lacks: times as RFC 3339 in UTC (naive ones are taken as UTC)."""
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    raise TypeError(f"cannot store a {type(value).__name__} through bulk insert")
 
 
 @lru_cache(maxsize=64)
@@ -47,11 +68,12 @@ def _insert(table: Table, returning: tuple[str, ...]) -> Insert:
 
 
 @lru_cache(maxsize=64)
-def _unnest_insert(table: Table, names: tuple[str, ...], returning: tuple[str, ...]) -> Insert:
-    arrays = [
-        cast(bindparam(name, type_=ARRAY(table.c[name].type)), ARRAY(table.c[name].type))
-        for name in names
-    ]
-    source = func.unnest(*arrays).table_valued(*names).render_derived()
-    statement = insert(table).from_select(list(names), select(*(source.c[n] for n in names)))
+def _recordset_insert(table: Table, names: tuple[str, ...], returning: tuple[str, ...]) -> Insert:
+    # The table's own row type gives every field its column's type; fields the rows leave out
+    # are not selected, so the columns' defaults apply as in any insert.
+    records = func.json_populate_recordset(
+        literal_column(f"NULL::{table.name}"), bindparam("rows")
+    ).table_valued(*(table.c[name] for name in names))
+    source = select(*(records.c[name] for name in names))
+    statement = insert(table).from_select(list(names), source)
     return statement.returning(*(table.c[name] for name in returning)) if returning else statement

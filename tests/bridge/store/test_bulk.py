@@ -21,11 +21,17 @@ def _incident(n: int) -> dict[str, object]:
         "priority": "P2",
         "status": "triggered",
         "source": "alert",
-        "labels": {"alertname": "Disk", "instance": f"h{n}", "quote": 'it\'s "x"'},
+        "labels": {
+            "alertname": "Disk",
+            "instance": f"h{n}",
+            "quote": 'it\'s "x" \\ {}',
+            "nested": "[1, {}]",
+        },
         "annotations": {},
         "host": None if n % 2 else f"h{n}",
         "created_at": NOW,
-        "updated_at": NOW + timedelta(seconds=n),
+        # Naive times are taken as UTC, as the rest of the bridge takes them.
+        "updated_at": (NOW + timedelta(seconds=n)).replace(tzinfo=None if n % 2 else UTC),
     }
 
 
@@ -46,7 +52,7 @@ def test_rows_go_in_with_their_values_defaults_and_returned_columns(database_url
     for n, row in enumerate(rows):
         got = stored[f"k{n}"]
         assert (got.title, got.labels, got.host) == (row["title"], row["labels"], row["host"])
-        assert as_utc(got.updated_at) == row["updated_at"]
+        assert as_utc(got.updated_at) == NOW + timedelta(seconds=n)
         # Columns the rows leave out take their defaults.
         assert (got.paused, got.escalation_level, got.summary) == (False, 0, "")
     store.dispose()

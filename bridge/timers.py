@@ -50,10 +50,11 @@ log = logging.getLogger(__name__)
 
 # A parked timer (its incident is paused) waits here until resumed; never due.
 PARKED = datetime(9000, 1, 1, tzinfo=UTC)
-# Timers fired per transaction. SQLite has one writer: short transactions let others in between.
-# PostgreSQL locks only the chunk's incidents, and each transaction's fixed statements cost
-# CPU: a chunk of 50 fires a due timer for about half the CPU of a chunk of 10.
-CHUNK = {"sqlite": 10, "postgresql": 50}
+# Timers fired per transaction: each transaction's fixed statements (and SQLite's fsync) cost,
+# so a chunk of 50 fires a due timer for about half the CPU of a chunk of 10 on both databases
+# (SQLite 0.23 against 0.5 ms). It holds SQLite's single write lock about 15 ms; senders wait
+# on it no longer than that, and go in between chunks.
+CHUNK = 50
 LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
 
 
@@ -308,7 +309,7 @@ class Scheduler:
         metrics: Metrics | None = None,
         name: str | None = None,
         batch: int = 200,
-        chunk: int | None = None,
+        chunk: int = CHUNK,
         pause: float = 0.002,
         lease: timedelta = timedelta(seconds=30),
         poll_interval: float = 1.0,
@@ -321,7 +322,7 @@ class Scheduler:
         self.clock = clock
         self.name = name or f"scheduler-{uuid.uuid4().hex[:12]}"
         self.batch = batch
-        self.chunk = max(1, chunk if chunk is not None else CHUNK.get(store.dialect, 10))
+        self.chunk = max(1, chunk)
         self.pause = pause
         self.lease = lease
         self.poll_interval = poll_interval

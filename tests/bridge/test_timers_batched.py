@@ -87,8 +87,3 @@ def test_timers_fired_together_each_record_their_own_lag(runtime: Runtime) -> No
         ("b2", 58.0),
     ]
     assert {as_utc(at) for _, _, at in fired} == {runtime.clock()}
-
-
-def test_postgresql_fires_larger_chunks_than_sqlite(runtime: Runtime) -> None:
-    chunk = Scheduler(runtime.store, {}).chunk
-    assert chunk == (10 if runtime.store.dialect == "sqlite" else 50)

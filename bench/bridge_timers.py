@@ -19,9 +19,10 @@ import psutil
 from sqlalchemy import Connection, func, insert, select
 
 from bridge.clock import utcnow
+from bridge.scheduler import Scheduler
 from bridge.store.db import Store
 from bridge.store.schema import metadata, timers
-from bridge.timers import Scheduler, Timer
+from bridge.timers import Timer
 from tests.pg import create_database, postgres_cluster
 
 RATE = 1000  # timers falling due per second

@@ -23,6 +23,7 @@ from bridge.notify.notices import Notice, enqueue_notice
 from bridge.policy.model import Policy, ReportSchedule
 from bridge.reports.query import load_report
 from bridge.reports.render import report_to_dict, to_table
+from bridge.scheduler import Scheduler
 from bridge.store.db import Store
 from bridge.store.schema import timers as timers_table
 
@@ -184,6 +185,6 @@ def install(runtime: Runtime) -> None:
         return runtime.policy  # the live policy: a reload replaces it whole
 
     # Installed after the SLA engine, whose scheduler fires timers of every kind.
-    scheduler = next(w for w in runtime.workers if isinstance(w, timers.Scheduler))
+    scheduler = next(w for w in runtime.workers if isinstance(w, Scheduler))
     scheduler.handlers[KIND] = handler(policy, outbox_sender)
     runtime.workers.append(ReportTimers(runtime.store, policy, runtime.clock))

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 
 from bridge.follow_up import FollowUp
 from bridge.heartbeat import HeartbeatWatch, SilenceCheck, register_host_gauge
+from bridge.scheduler import Scheduler
 from bridge.sla.handlers import SlaHandlers
 from bridge.sla.hook import SlaHook
 from bridge.sla.manual import ManualEscalation
 from bridge.sla.metrics import SlaMetrics
-from bridge.timers import Scheduler, TimerHandler
+from bridge.timers import TimerHandler
 
 if TYPE_CHECKING:
     from bridge.runtime import Runtime

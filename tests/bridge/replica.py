@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, insert
 
+from bridge.scheduler import Scheduler
 from bridge.store.db import Store
-from bridge.timers import Scheduler, Timer
+from bridge.timers import Timer
 
 fires_metadata = MetaData()
 fires = Table(

@@ -12,9 +12,10 @@ from sqlalchemy import Connection, event
 from bridge.clock import utcnow
 from bridge.incidents.service import acknowledge
 from bridge.runtime import Runtime
+from bridge.scheduler import Scheduler
 from bridge.store.db import Store
 from bridge.store.schema import metadata
-from bridge.timers import Scheduler, Timer, pending, schedule
+from bridge.timers import Timer, pending, schedule
 from tests.bridge.sla.harness import FakeClock, make_runtime, open_incident, pages, scheduler
 
 

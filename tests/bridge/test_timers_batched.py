@@ -12,8 +12,9 @@ from sqlalchemy import Connection, select
 
 from bridge.clock import as_utc
 from bridge.runtime import Runtime
+from bridge.scheduler import Scheduler
 from bridge.store.schema import timers
-from bridge.timers import Batched, Scheduler, Timer, cancel, schedule
+from bridge.timers import Batched, Timer, cancel, schedule
 from tests.bridge.sla.harness import FakeClock, make_runtime, open_incident
 
 

@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bridge.clock import utcnow
+from bridge.scheduler import Scheduler
 from bridge.store.db import Store
 from bridge.store.schema import metadata, timers
-from bridge.timers import Scheduler, schedule
+from bridge.timers import schedule
 from tests.bridge.replica import fires, fires_metadata
 from tests.bridge.sla.harness import event_data, make_runtime, scheduler
 from tests.pg import create_database

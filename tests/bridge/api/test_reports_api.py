@@ -10,8 +10,8 @@ from sqlalchemy import delete, insert
 
 from bridge.app import create_app
 from bridge.runtime import Runtime
+from bridge.scheduler import Scheduler
 from bridge.store.schema import sla_clocks
-from bridge.timers import Scheduler
 from tests.bridge.helpers import INGEST, OPERATOR, T0, FakeClock, bearer, make_runtime
 from tests.bridge.testclient import TestClient
 

@@ -21,9 +21,9 @@ from bridge.notify.settings import NotifySettings
 from bridge.notify.worker import DeliveryWorker
 from bridge.policy.load import parse_policy
 from bridge.runtime import Runtime, build_runtime
+from bridge.scheduler import Scheduler
 from bridge.store.db import Store
 from bridge.store.schema import metadata
-from bridge.timers import Scheduler
 from tests.bridge.helpers import FakeClock
 from tests.bridge.notify.receiver import Receiver, receiving
 from tests.bridge.notify.smtpserver import PASSWORD, USER, Mailbox, smtp_server

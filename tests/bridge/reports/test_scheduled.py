@@ -23,6 +23,7 @@ from bridge.reports.scheduled import (
     next_run,
 )
 from bridge.runtime import build_runtime
+from bridge.scheduler import Scheduler
 from bridge.store.db import Store
 from bridge.store.schema import incidents, metadata, outbox
 from tests.bridge.helpers import FakeClock, config_for
@@ -127,7 +128,7 @@ def test_fired_timer_sends_the_last_period_and_schedules_the_next(store: Store) 
         )
         ensure_scheduled(conn, policy.reports, MONDAY_9 - timedelta(hours=1))
     late = MONDAY_9 + timedelta(days=1)  # the bridge was down at the time
-    scheduler = timers.Scheduler(
+    scheduler = Scheduler(
         store, {KIND: handler(lambda: policy, lambda c, m, now: sent.append(m))}, clock=lambda: late
     )
     assert scheduler.run_once() == 1
@@ -147,7 +148,7 @@ def test_timer_of_a_schedule_gone_from_the_policy_sends_nothing(store: Store) ->
         ensure_scheduled(conn, [WEEKLY], MONDAY_9 - timedelta(hours=1))
     policy = policy_with_report()
     empty = Policy(priorities=policy.priorities, routes=policy.routes)
-    scheduler = timers.Scheduler(
+    scheduler = Scheduler(
         store,
         {KIND: handler(lambda: empty, lambda c, m, now: sent.append(m))},
         clock=lambda: MONDAY_9,
@@ -165,7 +166,7 @@ def test_runtime_delivers_a_due_report_to_a_webhook_channel(sqlite_url: str) -> 
         runtime = build_runtime(config_for(sqlite_url), policy=parse_policy(text), clock=clock)
         migrations.upgrade(runtime.store)
         report_timers = next(w for w in runtime.workers if isinstance(w, ReportTimers))
-        scheduler = next(w for w in runtime.workers if isinstance(w, timers.Scheduler))
+        scheduler = next(w for w in runtime.workers if isinstance(w, Scheduler))
         delivery = next(w for w in runtime.workers if isinstance(w, DeliveryWorker))
         report_timers.start()
         with runtime.store.begin() as conn:  # a second replica scheduled the same run

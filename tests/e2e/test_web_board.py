@@ -252,6 +252,18 @@ def shot(page: Any, name: str) -> None:
     print(f"screenshot: {path}")
 
 
+def hold_refreshes(page: Any) -> None:
+    """Answer the page's refresh fetches with no content: only the browser's clock moves time."""
+    page.route(
+        "**/*",
+        lambda route: (
+            route.fulfill(status=204)
+            if route.request.resource_type == "fetch"
+            else route.continue_()
+        ),
+    )
+
+
 def row_ids(page: Any) -> list[int]:
     return [
         int(value)
@@ -379,6 +391,7 @@ def test_countdown_turns_amber_then_red_as_time_passes(browser: Any, bridge: Bri
     timed = open_tab(browser, bridge, fake_clock=True)
     try:
         page = timed.page
+        hold_refreshes(page)
         page.goto(f"{bridge.url}/incidents/{bridge.ids['queue']}")
         countdown = ".clocks .countdown"
         assert "state-ok" in str(page.get_attribute(countdown, "class"))
@@ -404,6 +417,7 @@ def test_business_countdown_stops_where_the_working_hours_end(browser: Any, brid
     timed = open_tab(browser, bridge, fake_clock=True)
     try:
         page = timed.page
+        hold_refreshes(page)
         page.goto(f"{bridge.url}/incidents/{fresh}")
         countdown = page.locator(".clocks .countdown.business")
         assert "business hours" in countdown.inner_text()

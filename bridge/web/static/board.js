@@ -1,10 +1,13 @@
-// Live countdowns and a self-refreshing board. No inline script anywhere: the page's CSP
+// Live countdowns and self-refreshing pages. No inline script anywhere: the page's CSP
 // allows only this file, so nothing an alert carries can run.
 //
 // A 24x7 clock counts down each second from its due instant. A business-hours clock (data-left)
 // holds the server's business time left at data-at; it goes down only until data-until, the end
 // of the working hours counting then (absent outside them), and stands still after that until a
 // refresh brings a new figure: wall time outside working hours is no time spent.
+//
+// Every element with an id and data-refresh="N" is replaced each N seconds by the element of the
+// same id on a fresh copy of the page, skipped while the tab is hidden.
 (function () {
   "use strict";
 
@@ -99,7 +102,9 @@
     });
   }
 
-  function refresh(board) {
+  // Swap each listed element for its namesake on a fresh copy of this page. Only read-only parts
+  // carry data-refresh, so what someone is typing into a form is never touched.
+  function refresh(ids) {
     if (document.hidden) {
       return;
     }
@@ -112,11 +117,17 @@
           return;
         }
         var fresh = new DOMParser().parseFromString(html, "text/html");
-        var replacement = fresh.getElementById("board");
-        var current = document.getElementById("board");
-        if (replacement && current) {
+        var swapped = false;
+        ids.forEach(function (id) {
+          var replacement = fresh.getElementById(id);
+          var current = document.getElementById(id);
+          if (replacement && current) {
+            current.replaceWith(document.adoptNode(replacement));
+            swapped = true;
+          }
+        });
+        if (swapped) {
           syncClock(fresh.body.getAttribute("data-now"));
-          current.replaceWith(document.adoptNode(replacement));
           tick();
         }
       })
@@ -125,12 +136,20 @@
       });
   }
 
+  // One fetch per interval, however many parts of the page share it.
+  function scheduleRefreshes() {
+    var groups = {};
+    document.querySelectorAll("[data-refresh][id]").forEach(function (el) {
+      var every = parseInt(el.getAttribute("data-refresh"), 10) || 30;
+      (groups[every] = groups[every] || []).push(el.id);
+    });
+    Object.keys(groups).forEach(function (every) {
+      window.setInterval(function () { refresh(groups[every]); }, every * 1000);
+    });
+  }
+
   syncClock(body.getAttribute("data-now"));
   tick();
   window.setInterval(tick, 1000);
-  var board = document.getElementById("board");
-  if (board) {
-    var every = parseInt(board.getAttribute("data-refresh"), 10) || 30;
-    window.setInterval(function () { refresh(board); }, every * 1000);
-  }
+  scheduleRefreshes();
 })();

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bridge.api import errors
 from bridge.api.limits import BodyLimit
+from bridge.api.shortcut import Shortcut
 from bridge.runtime import Runtime
 
 
@@ -35,8 +36,11 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    app.add_middleware(BodyLimit, max_bytes=runtime.config.limits.max_body_bytes)
     from bridge.api import health, incidents, ingest
+
+    # Inside the body limit: the shortcut's endpoints read bodies through it, as routes do.
+    app.add_middleware(Shortcut, routes=ingest.SHORTCUTS)
+    app.add_middleware(BodyLimit, max_bytes=runtime.config.limits.max_body_bytes)
     from bridge.web import router as web_router
 
     app.include_router(health.router)

@@ -62,16 +62,21 @@ def _field(loc: Sequence[object]) -> str:
     return ".".join(str(part) for part in loc if part != "body") or ".".join(map(str, loc[:1]))
 
 
+def bridge_error_response(request: Request, exc: BridgeError) -> JSONResponse:
+    """Answer a refusal of the bridge's own with its status and message, naming the field."""
+    if exc.http_status >= 500 and not isinstance(exc, StoreUnavailable):
+        log.error("%s", exc.message)
+    return error_response(
+        request, exc.http_status, exc.message, exc, {"field": getattr(exc, "field", None)}
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the bridge's exception handlers on an app."""
 
     @app.exception_handler(BridgeError)
     async def _bridge_error(request: Request, exc: BridgeError) -> JSONResponse:
-        if exc.http_status >= 500 and not isinstance(exc, StoreUnavailable):
-            log.error("%s", exc.message)
-        return error_response(
-            request, exc.http_status, exc.message, exc, {"field": getattr(exc, "field", None)}
-        )
+        return bridge_error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

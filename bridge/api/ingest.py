@@ -86,6 +86,13 @@ async def post_webhook(request: Request) -> JSONResponse:
     return await _intake(request, "webhook")
 
 
+# The hot routes, for bridge.api.shortcut: their endpoints need nothing FastAPI would provide.
+SHORTCUTS = {
+    ("POST", "/api/v2/alerts"): post_alerts,
+    ("POST", "/api/v1/alertmanager"): post_webhook,
+}
+
+
 @router.post("/api/v1/heartbeats")
 def post_heartbeat(body: Heartbeat, _sender: Sender, runtime: RuntimeDep) -> dict[str, Any]:
     """Record that a host is alive."""
@@ -105,7 +112,7 @@ async def _intake(request: Request, route: str) -> JSONResponse:
     """Admit an ingest token, then store the body's alerts off the event loop.
 
     The token is checked here rather than by a dependency: the alert routes are the hot path
-    (every sender, every resend) and FastAPI's dependency solving costs more than the check.
+    (every sender, every resend), answered by bridge.api.shortcut past FastAPI's routing.
     """
     runtime: Runtime = request.app.state.runtime
     auth.admit(request, runtime, "ingest")

@@ -48,17 +48,30 @@ def insert_rows(
         return []
     if conn.dialect.name == "postgresql":
         statement = _recordset_insert(table, tuple(rows[0]), tuple(returning))
-        result = conn.execute(statement, {"rows": json.dumps(rows, default=_json_value)})
+        document = json.dumps(rows, default=_TimeText().encode)
+        result = conn.execute(statement, {"rows": document})
     else:
         result = conn.execute(_insert(table, tuple(returning)), list(rows))
     return list(result) if returning else []
 
 
-def _json_value(value: object) -> str:
-    """Encode what JSON lacks: times as RFC 3339 in UTC (naive ones are taken as UTC)."""
-    if isinstance(value, datetime):
-        return as_utc(value).isoformat()
-    raise TypeError(f"cannot store a {type(value).__name__} through bulk insert")
+class _TimeText:
+    """Encode what JSON lacks: times, as RFC 3339 in UTC (naive ones are taken as UTC).
+
+    A batch repeats a few instants many times (every row's creation time, the due times of
+    clocks started together), so each is formatted once.
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[datetime, str] = {}
+
+    def encode(self, value: object) -> str:
+        if not isinstance(value, datetime):
+            raise TypeError(f"cannot store a {type(value).__name__} through bulk insert")
+        text = self.seen.get(value)
+        if text is None:
+            text = self.seen[value] = as_utc(value).isoformat()
+        return text
 
 
 @lru_cache(maxsize=64)

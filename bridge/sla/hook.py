@@ -10,6 +10,7 @@ stops everything and schedules the follow-up; closed cancels whatever is left.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,7 +47,9 @@ _NEW_INCIDENTS = select(
 ).where(incidents.c.id.in_(bindparam("ids", expanding=True)))
 
 
-def _clock_timer_rows(incident_id: int, clock: SlaClock, now: datetime) -> list[dict[str, Any]]:
+def _clock_timer_rows(
+    incident_id: int | None, clock: SlaClock, now: datetime
+) -> list[dict[str, Any]]:
     """Return the warning and breach timers a running clock still owes."""
     if not clock.running:
         return []
@@ -79,6 +82,14 @@ def save_clock(conn: Connection, incident_id: int, clock: SlaClock) -> None:
         .where(sla_clocks.c.incident_id == incident_id, sla_clocks.c.clock == clock.name)
         .values(**clocks.to_row(clock))
     )
+
+
+@dataclass(frozen=True)
+class _Started:
+    """The clock rows and their timers' rows (no incident id) of clocks started together."""
+
+    clocks: list[dict[str, Any]]
+    timers: list[dict[str, Any]]
 
 
 def base_time(row: Any) -> datetime:
@@ -128,7 +139,7 @@ class SlaHook:
         clock_rows: list[dict[str, Any]] = []
         timer_rows: list[dict[str, Any]] = []
         # Incidents of one priority opened at one instant start identical clocks: compute once.
-        started: dict[tuple[str, datetime], list[SlaClock]] = {}
+        started: dict[tuple[str, datetime], _Started] = {}
         for event in events:
             row = by_id.get(event.incident_id)
             if row is not None:
@@ -185,18 +196,22 @@ class SlaHook:
         now: datetime,
         clock_rows: list[dict[str, Any]],
         timer_rows: list[dict[str, Any]],
-        started: dict[tuple[str, datetime], list[SlaClock]],
+        started: dict[tuple[str, datetime], _Started],
     ) -> None:
         """Compute a new incident's clock rows and timers, in one pass and without I/O."""
         policy = self.policy()
         priority = policy.priorities.get(row.priority)
         if priority is not None:
             key = (row.priority, now)
-            if key not in started:
-                started[key] = clocks.start_clocks(priority, self._calendar(row.priority), now)
-            for clock in started[key]:
-                clock_rows.append({"incident_id": row.id, **clocks.to_row(clock)})
-                timer_rows.extend(_clock_timer_rows(row.id, clock, now))
+            found = started.get(key)
+            if found is None:
+                begun = clocks.start_clocks(priority, self._calendar(row.priority), now)
+                found = started[key] = _Started(
+                    [clocks.to_row(clock) for clock in begun],
+                    [timer for clock in begun for timer in _clock_timer_rows(None, clock, now)],
+                )
+            clock_rows.extend({"incident_id": row.id, **values} for values in found.clocks)
+            timer_rows.extend({**values, "incident_id": row.id} for values in found.timers)
         escalation = policy.escalation_policies.get(row.escalation_policy or "")
         if escalation is None:
             return

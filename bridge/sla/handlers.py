@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,13 +17,13 @@ from sqlalchemy import Connection, bindparam, false, select, true, update
 
 from bridge.clock import rfc3339
 from bridge.escalation import Step, may_page, resolution_step, response_step
-from bridge.events import EventHook, NewEvent, record_event, record_events
+from bridge.events import EventHook, NewEvent, record_events
 from bridge.oncall import Reach, reach
 from bridge.paging import Pager
 from bridge.policy.model import Policy, Target
 from bridge.sla import clocks
 from bridge.sla.clocks import SlaClock
-from bridge.sla.hook import base_time, load_clocks, save_clock
+from bridge.sla.hook import base_time
 from bridge.sla.metrics import SlaMetrics
 from bridge.store.schema import incidents, sla_clocks
 from bridge.timers import Batched, Timer, TimerHandler, schedule_many, timer_row
@@ -32,10 +32,6 @@ log = logging.getLogger(__name__)
 OPEN = ("triggered", "acknowledged")
 
 # Built once with bound parameters so SQLAlchemy compiles each statement once, not per timer.
-_INCIDENT = select(incidents).where(incidents.c.id == bindparam("incident_id"))
-_EXEMPT = select(sla_clocks.c.breach_exempt).where(
-    sla_clocks.c.incident_id == bindparam("incident_id"), sla_clocks.c.clock == bindparam("name")
-)
 # What firing steps and clocks reads of incidents: not labels and annotations (JSON to decode).
 _FIELDS = select(
     incidents.c.id,
@@ -97,62 +93,13 @@ class SlaHandlers:
             "resolution_step": Batched(self.resolution, self.resolution_many),
         }
 
-    def _incident(self, conn: Connection, timer: Timer) -> Any:
-        if timer.incident_id is None:
-            return None
-        return conn.execute(_INCIDENT, {"incident_id": timer.incident_id}).first()
-
-    def _running_clock(self, conn: Connection, timer: Timer) -> tuple[Any, SlaClock] | None:
-        """Return the open incident and the still-running clock an SLA timer is about."""
-        row = self._incident(conn, timer)
-        clock = load_clocks(conn, row.id).get(timer.subject or "") if row else None
-        if row is None or clock is None or row.status not in OPEN or not clock.running:
-            return None
-        return row, clock
-
     def warning(self, conn: Connection, timer: Timer, now: datetime) -> None:
         """Record incident.sla_warning once a running clock passes its warning point."""
-        found = self._running_clock(conn, timer)
-        if found is None:
-            return
-        row, clock = found
-        if not _warns(clock, now):
-            return
-        save_clock(conn, row.id, replace(clock, warned_at=now))
-        data = {"sla": clock.name, "due_at": rfc3339(clock.due_at), **timer.late_data()}
-        record_event(
-            conn,
-            self.hooks,
-            incident_id=row.id,
-            kind="incident.sla_warning",
-            actor=None,
-            now=now,
-            data=data,
-        )
+        self.warning_many(conn, [timer], now)
 
     def breach(self, conn: Connection, timer: Timer, now: datetime) -> None:
         """Record incident.sla_breached once a running clock passes its due time."""
-        found = self._running_clock(conn, timer)
-        if found is None:
-            return
-        row, clock = found
-        if not _breaches(clock, now):
-            return
-        exempt = conn.execute(_EXEMPT, {"incident_id": row.id, "name": clock.name}).scalar()
-        if exempt:
-            return
-        save_clock(conn, row.id, replace(clock, breached_at=now))
-        self.metrics.clock_ended(row.priority, clock.name, "breached")
-        data = {"sla": clock.name, "due_at": rfc3339(clock.due_at), **timer.late_data()}
-        record_event(
-            conn,
-            self.hooks,
-            incident_id=row.id,
-            kind="incident.sla_breached",
-            actor=None,
-            now=now,
-            data=data,
-        )
+        self.breach_many(conn, [timer], now)
 
     def warning_many(self, conn: Connection, batch: Sequence[Timer], now: datetime) -> None:
         """Record the warnings of clocks of distinct incidents: one statement per table."""

@@ -184,7 +184,7 @@ class SlaHook:
     def _insert(
         self, conn: Connection, clock_rows: list[dict[str, Any]], timer_rows: list[dict[str, Any]]
     ) -> None:
-        # One executemany per table: a new incident's rows cost two round trips, not seven.
+        # One statement per table (bridge.store.bulk), however many incidents opened together.
         insert_rows(conn, sla_clocks, clock_rows)
         schedule_many(conn, timer_rows)
         if timer_rows and self.wake is not None:

@@ -95,7 +95,9 @@ def build_runtime(
     # Parts register below, one line each: runtime.hooks.append(...), runtime.workers.append(...).
     from bridge.sla.engine import install as install_sla
 
-    install_sla(runtime)  # SLA clock hook; timer scheduler (SLA, escalation, follow-up, heartbeat)
+    sla = install_sla(
+        runtime
+    )  # SLA clock hook; timer scheduler (SLA, escalation, follow-up, heartbeat)
     # After SLA's hook, so pages read the clocks it just set: outbox hook, pager, delivery worker.
     from bridge.notify.install import install as install_notify
 
@@ -103,4 +105,6 @@ def build_runtime(
     from bridge.reports.scheduled import install as install_reports
 
     install_reports(runtime)  # after SLA: scheduled reports as "report" timers on its scheduler
+    # Last: a new incident's immediate first step pages once its own notifications are queued.
+    runtime.hooks.append(sla.first_step)
     return runtime

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from bridge.follow_up import FollowUp
 from bridge.heartbeat import HeartbeatWatch, SilenceCheck, register_host_gauge
 from bridge.scheduler import Scheduler
+from bridge.sla.first_step import FirstStep
 from bridge.sla.handlers import SlaHandlers
 from bridge.sla.hook import SlaHook
 from bridge.sla.manual import ManualEscalation
@@ -23,6 +24,7 @@ class SlaEngine:
     """The parts install() registered, for tests and for whoever schedules timers."""
 
     hook: SlaHook
+    first_step: FirstStep  # the runtime registers it as its last hook
     scheduler: Scheduler
     metrics: SlaMetrics
 
@@ -43,7 +45,9 @@ def install(runtime: Runtime) -> SlaEngine:
     }
     scheduler = Scheduler(runtime.store, table, clock=runtime.clock, metrics=runtime.metrics)
     handlers.wake = scheduler.wake
-    hook = SlaHook(lambda: runtime.policy, metrics=metrics, wake=scheduler.wake)
+    hook = SlaHook(
+        lambda: runtime.policy, metrics=metrics, wake=scheduler.wake, first_step_paged=True
+    )
     runtime.escalator = ManualEscalation(
         lambda: runtime.policy, lambda: runtime.pager, metrics, scheduler.wake
     )
@@ -53,4 +57,4 @@ def install(runtime: Runtime) -> SlaEngine:
         HeartbeatWatch(lambda: runtime.policy, runtime.hooks, scheduler.wake)
     )
     register_host_gauge(runtime.metrics, runtime.store)
-    return SlaEngine(hook, scheduler, metrics)
+    return SlaEngine(hook, FirstStep(handlers), scheduler, metrics)

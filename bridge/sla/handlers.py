@@ -8,22 +8,22 @@ acknowledged, or a breach of a clock that moved, does nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, false, select, true, update
 
-from bridge.clock import rfc3339
+from bridge.clock import as_utc, rfc3339
 from bridge.escalation import Step, may_page, resolution_step, response_step
-from bridge.events import EventHook, NewEvent, record_events
+from bridge.events import Event, EventHook, NewEvent, record_events
 from bridge.oncall import Reach, reach
 from bridge.paging import Pager
 from bridge.policy.model import Policy, Target
 from bridge.sla import clocks
 from bridge.sla.clocks import SlaClock
-from bridge.sla.hook import base_time
+from bridge.sla.hook import base_time, pages_at_once
 from bridge.sla.metrics import SlaMetrics
 from bridge.store.schema import incidents, sla_clocks
 from bridge.timers import Batched, Timer, TimerHandler, schedule_many, timer_row
@@ -41,6 +41,7 @@ _FIELDS = select(
     incidents.c.escalation_policy,
     incidents.c.escalation_level,
     incidents.c.created_at,
+    incidents.c.updated_at,
     incidents.c.paused_seconds,
 )
 _ONE = _FIELDS.where(incidents.c.id == bindparam("incident_id"))
@@ -130,7 +131,7 @@ class SlaHandlers:
 
     def _running_clocks(self, conn: Connection, batch: Sequence[Timer]) -> list[_Running]:
         """Return, per timer, its open incident and still-running clock; skip the others."""
-        rows = self._incidents(conn, batch)
+        rows = self._incidents(conn, [t.incident_id for t in batch])
         ids = list(rows)
         found = conn.execute(_CLOCKS, {"ids": ids}).all() if ids else []
         by_key = {(int(r.incident_id), r.clock): r for r in found}
@@ -175,9 +176,33 @@ class SlaHandlers:
     def escalation_many(self, conn: Connection, batch: Sequence[Timer], now: datetime) -> None:
         """Fire response steps of distinct incidents: one statement per table, not per timer."""
         policy = self.policy()
-        rows = self._incidents(conn, batch)
-        due = [self._response(policy, rows.get(t.incident_id), t, now) for t in batch]
+        rows = self._incidents(conn, [t.incident_id for t in batch])
+        due = [
+            self._response(
+                policy, rows.get(t.incident_id), int(t.payload.get("step", 0)), t.late_data(), now
+            )
+            for t in batch
+        ]
         self._fire(conn, policy, [d for d in due if d is not None], now)
+
+    def first_steps(self, conn: Connection, opened: Sequence[Event]) -> None:
+        """Page the first response step of incidents just opened, when it is due at once."""
+        policy = self.policy()
+        rows = self._incidents(conn, [event.incident_id for event in opened])
+        by_time: dict[datetime, list[_Due]] = {}
+        for event in opened:
+            now = as_utc(event.occurred_at)
+            row = rows.get(event.incident_id)
+            escalation = (
+                policy.escalation_policies.get(row.escalation_policy or "") if row else None
+            )
+            first = response_step(escalation, 0) if escalation else None
+            if first is not None and pages_at_once(row, first, now):
+                item = self._response(policy, row, 0, {}, now)
+                if item is not None:
+                    by_time.setdefault(now, []).append(item)
+        for now, due in by_time.items():
+            self._fire(conn, policy, due, now)
 
     def resolution(self, conn: Connection, timer: Timer, now: datetime) -> None:
         """Engage the next level (expert, major) while the incident stays unresolved."""
@@ -186,13 +211,13 @@ class SlaHandlers:
     def resolution_many(self, conn: Connection, batch: Sequence[Timer], now: datetime) -> None:
         """Fire resolution steps of distinct incidents: one statement per table, not per timer."""
         policy = self.policy()
-        rows = self._incidents(conn, batch)
+        rows = self._incidents(conn, [t.incident_id for t in batch])
         due = [self._resolution(policy, rows.get(t.incident_id), t) for t in batch]
         self._fire(conn, policy, [d for d in due if d is not None], now)
 
-    def _incidents(self, conn: Connection, batch: Sequence[Timer]) -> dict[int | None, Any]:
-        """Return the incident rows of the timers by id: one SELECT for one, IN for many."""
-        ids = [t.incident_id for t in batch if t.incident_id is not None]
+    def _incidents(self, conn: Connection, wanted: Sequence[int | None]) -> dict[int | None, Any]:
+        """Return the incident rows by id: one SELECT for one, IN for many."""
+        ids = [incident_id for incident_id in wanted if incident_id is not None]
         if len(ids) == 1:
             found = conn.execute(_ONE, {"incident_id": ids[0]}).all()
         else:
@@ -200,10 +225,12 @@ class SlaHandlers:
         return {int(row.id): row for row in found}
 
     @staticmethod
-    def _response(policy: Policy, row: Any, timer: Timer, now: datetime) -> _Due | None:
-        """Return the response step a timer pages and the one to schedule after it, if any."""
+    def _response(
+        policy: Policy, row: Any, index: int, late: Mapping[str, Any], now: datetime
+    ) -> _Due | None:
+        """Return the response step `index` if it pages now, and the one to schedule after it."""
         escalation = policy.escalation_policies.get(row.escalation_policy or "") if row else None
-        step = response_step(escalation, int(timer.payload.get("step", 0))) if escalation else None
+        step = response_step(escalation, index) if escalation else None
         if escalation is None or step is None or not may_page(step, row.status, bool(row.paused)):
             return None
         following = response_step(escalation, step.index + 1)
@@ -214,7 +241,7 @@ class SlaHandlers:
             and base_time(row) + following.after <= now
         ):
             following = response_step(escalation, following.index + 1)
-        return _Due(row, step, timer, following, "escalation", "response")
+        return _Due(row, step, late, following, "escalation", "response")
 
     @staticmethod
     def _resolution(policy: Policy, row: Any, timer: Timer) -> _Due | None:
@@ -225,7 +252,7 @@ class SlaHandlers:
         if escalation is None or step is None or not may_page(step, row.status, bool(row.paused)):
             return None
         following = resolution_step(escalation, step.index + 1, row.priority)
-        return _Due(row, step, timer, following, "resolution_step", "resolution")
+        return _Due(row, step, timer.late_data(), following, "resolution_step", "resolution")
 
     def _fire(self, conn: Connection, policy: Policy, due: Sequence[_Due], now: datetime) -> None:
         """Raise the incidents' level, record and page the steps, then schedule the next ones."""
@@ -239,7 +266,8 @@ class SlaHandlers:
             warn_unreached(item.row.id, item.step, found)
         levels: dict[tuple[int, bool], list[int]] = {}
         for item in due:
-            levels.setdefault((item.level, item.step.major), []).append(item.row.id)
+            if item.changes_row(now):
+                levels.setdefault((item.level, item.step.major), []).append(item.row.id)
         for (level, major), ids in levels.items():
             conn.execute(
                 _ESCALATE_MAJOR if major else _ESCALATE, {"ids": ids, "level": level, "now": now}
@@ -257,7 +285,7 @@ class SlaHandlers:
                         **item.step.event_data(
                             reached[item.step.notify].targets, reached[item.step.notify].unreached
                         ),
-                        **item.timer.late_data(),
+                        **item.late,
                     },
                 )
                 for item in due
@@ -320,11 +348,11 @@ class _Running:
 
 @dataclass(frozen=True)
 class _Due:
-    """A step that pages now: the incident row, the step, its timer and the step after it."""
+    """A step that pages now: the incident row, the step, how late it is, and the step after it."""
 
     row: Any
     step: Step
-    timer: Timer
+    late: Mapping[str, Any]  # Timer.late_data() of the step's timer; nothing when paged at once
     following: Step | None
     kind: str  # the timer kind and subject the following step is scheduled as
     subject: str
@@ -333,3 +361,14 @@ class _Due:
     def level(self) -> int:
         """Return the incident's escalation_level once this step fired."""
         return max(int(self.row.escalation_level or 0), self.step.rank)
+
+    def changes_row(self, now: datetime) -> bool:
+        """Return whether firing moves the incident row (level, major, updated_at) at all.
+
+        A first step paged as its incident opens leaves it as it is: level 0, updated now.
+        """
+        return (
+            self.level != int(self.row.escalation_level or 0)
+            or self.step.major
+            or as_utc(self.row.updated_at) != now
+        )

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from bridge.clock import as_utc
-from bridge.escalation import resolution_step, response_step
+from bridge.escalation import Step, resolution_step, response_step
 from bridge.events import Event
 from bridge.policy.model import Calendar, Policy
 from bridge.sla import calendar as business
@@ -97,6 +97,11 @@ def base_time(row: Any) -> datetime:
     return as_utc(row.created_at) + timedelta(seconds=float(row.paused_seconds or 0.0))
 
 
+def pages_at_once(row: Any, step: Step, now: datetime) -> bool:
+    """Return whether a step is due as its incident opens (`after: 0m`): paged then, no timer."""
+    return base_time(row) + step.after <= now
+
+
 class SlaHook:
     """Start, stop, pause, resume and restart clocks; schedule and cancel their timers."""
 
@@ -106,10 +111,13 @@ class SlaHook:
         *,
         metrics: SlaMetrics | None = None,
         wake: Wake | None = None,
+        first_step_paged: bool = False,
     ) -> None:
         self.policy = policy
         self.metrics = metrics or SlaMetrics()
         self.wake = wake
+        # Set when bridge.sla.first_step pages a step due at once: no timer is scheduled for it.
+        self.first_step_paged = first_step_paged
         self._actions: dict[str, Callable[[Connection, Any, datetime], None]] = {
             "incident.triggered": self._triggered,
             "incident.acknowledged": self._acknowledged,
@@ -217,7 +225,7 @@ class SlaHook:
             return
         base = base_time(row)
         first = response_step(escalation, 0)
-        if first is not None:
+        if first is not None and not (self.first_step_paged and pages_at_once(row, first, now)):
             timer_rows.append(
                 timer_row(
                     "escalation",

@@ -205,7 +205,7 @@ def test_steps_fired_together_leave_the_rows_firing_one_by_one_leaves(
 @pytest.mark.parametrize(
     ("policy", "before", "after", "written"),
     [
-        ("ops", 0, 0, ["INSERT INTO events", "INSERT INTO timers", "UPDATE incidents SET"]),
+        ("ops", 0, 5, ["INSERT INTO events", "INSERT INTO timers", "UPDATE incidents SET"]),
         (None, 0, 11, ["INSERT INTO events", "UPDATE sla_clocks SET"]),  # warnings
         (None, 11, 5, ["INSERT INTO events", "UPDATE sla_clocks SET"]),  # breaches
     ],
@@ -241,10 +241,11 @@ def test_due_timers_of_many_incidents_cost_one_write_per_table(
 def test_an_incident_acknowledged_before_the_batch_fires_is_not_paged(
     database_url: str, build: Callable[[str, FakeClock], Runtime]
 ) -> None:
-    runtime = build(database_url, FakeClock())
+    runtime = build(database_url, clock := FakeClock())
     runtime.pager = RecordingPager()
-    opened = [open_incident(runtime) for _ in range(4)]
+    opened = [open_incident(runtime) for _ in range(4)]  # each pages its first step at once
     runtime.incidents.act(opened[2], "ack", actor="ann")
+    clock.advance(minutes=5)
     run(runtime)
-    assert len(pages(runtime)) == 3
-    assert "incident.escalated" not in event_kinds(runtime, opened[2])
+    assert pages(runtime) == [("person:ann",)] * 4 + [("person:bob",)] * 3
+    assert event_kinds(runtime, opened[2]).count("incident.escalated") == 1

@@ -1,0 +1,128 @@
+"""A first escalation step due at once pages in the transaction that opens its incident."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import event, select
+
+from bridge.config import BridgeConfig
+from bridge.ingest.parse import parse_v2
+from bridge.ingest.service import ingest
+from bridge.policy import parse_policy
+from bridge.runtime import Runtime, build_runtime
+from bridge.store.db import Store
+from bridge.store.schema import events, metadata, outbox, timers
+from tests.bridge.sla.harness import START, FakeClock, event_data, event_kinds, run
+
+POLICY = """
+priorities:
+  P1: {name: emergency, response: 15m, update: 2h, resolution: 2h}
+routes:
+  - {priority: P1, escalation: ops}
+channels:
+  feed: {type: webhook, url: "http://127.0.0.1:9/feed", events: [incident.triggered, incident.escalated]}
+people:
+  ann: {name: Ann, email: ann@example.com}
+  bob: {name: Bob, email: bob@example.com}
+escalation_policies:
+  ops:
+    steps:
+      - {after: FIRST, notify: [person:ann]}
+      - {after: 5m, notify: [person:bob]}
+"""
+
+
+@pytest.fixture
+def build(database_url: str) -> Iterator[Callable[[str], Runtime]]:
+    """Runtimes on the engine under test whose first step comes after the given duration."""
+    made: list[Runtime] = []
+
+    def make(first: str) -> Runtime:
+        store = Store(database_url)
+        metadata.create_all(store.engine)
+        policy = parse_policy(POLICY.replace("FIRST", first))
+        config = BridgeConfig(database_url=database_url)
+        made.append(build_runtime(config, policy=policy, clock=FakeClock(), store=store))
+        return made[-1]
+
+    yield make
+    for runtime in made:
+        runtime.store.dispose()
+
+
+def step_timers(runtime: Runtime) -> list[tuple[int, object]]:
+    """Return every escalation timer ever written: (step, due time)."""
+    with runtime.store.connect() as conn:
+        query = select(timers.c.payload, timers.c.due_at).where(timers.c.kind == "escalation")
+        return sorted((row.payload["step"], row.due_at) for row in conn.execute(query))
+
+
+def queued(runtime: Runtime) -> list[tuple[str, str | None, str]]:
+    """Return the outbox rows in the order they were written: channel, recipient, event kind."""
+    with runtime.store.connect() as conn:
+        query = (
+            select(outbox.c.channel, outbox.c.recipient, events.c.kind)
+            .join(events, events.c.id == outbox.c.event_id)
+            .order_by(outbox.c.id)
+        )
+        return [tuple(row) for row in conn.execute(query)]
+
+
+def test_an_immediate_first_step_pages_before_any_timer_runs(
+    build: Callable[[str], Runtime],
+) -> None:
+    runtime = build("0m")
+    incident = runtime.incidents.create(
+        title="disk full", priority="P1", actor="desk", escalation_policy="ops"
+    )
+    assert event_kinds(runtime, incident) == ["incident.triggered", "incident.escalated"]
+    assert event_data(runtime, incident, "incident.escalated") == [
+        {"level": 0, "name": "response", "path": "response", "step": 0, "targets": ["person:ann"]}
+    ]
+    # In the order the scheduler queued them: the opening's notifications, then the step's.
+    assert queued(runtime) == [
+        ("feed", None, "incident.triggered"),
+        ("feed", None, "incident.escalated"),
+        ("mailto:ann@example.com", "ann", "incident.escalated"),
+    ]
+    assert [step for step, _ in step_timers(runtime)] == [1]  # no timer for step 0
+    run(runtime)
+    assert event_kinds(runtime, incident).count("incident.escalated") == 1
+
+
+def test_a_later_first_step_still_waits_for_its_timer(build: Callable[[str], Runtime]) -> None:
+    runtime = build("2m")
+    incident = runtime.incidents.create(
+        title="disk full", priority="P1", actor="desk", escalation_policy="ops"
+    )
+    assert event_kinds(runtime, incident) == ["incident.triggered"]
+    assert [step for step, _ in step_timers(runtime)] == [0]
+    assert isinstance(runtime.clock, FakeClock)
+    runtime.clock.advance(minutes=2)
+    run(runtime)
+    assert event_data(runtime, incident, "incident.escalated")[0]["targets"] == ["person:ann"]
+
+
+def test_a_batch_of_new_alerts_pages_every_incident_in_one_write_per_table(
+    build: Callable[[str], Runtime],
+) -> None:
+    runtime = build("0m")
+    body = [{"labels": {"alertname": "Disk", "instance": f"host-{n}"}} for n in range(20)]
+    statements: list[str] = []
+    event.listen(
+        runtime.store.engine,
+        "before_cursor_execute",
+        lambda conn, cursor, sql, *args: statements.append(" ".join(sql.split()[:3])),
+    )
+    ingest(runtime, parse_v2(body, START, 1000).alerts, "v2")
+    with runtime.store.connect() as conn:
+        kinds = [row.kind for row in conn.execute(select(events.c.kind))]
+    assert kinds.count("incident.escalated") == 20
+    assert len(queued(runtime)) == 20 * 3  # feed triggered, page, feed escalated
+    # Opening's own writes, plus the page's: its events once, no incident update (level 0).
+    assert statements.count("INSERT INTO events") == 2
+    assert not [s for s in statements if s.startswith("UPDATE incidents")]
+    steps = step_timers(runtime)
+    assert steps == [(1, steps[0][1])] * 20

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event, select
+import pytest
+from sqlalchemy import event, insert, select
 
 from bridge import migrations
 from bridge.clock import as_utc
+from bridge.store import bulk as bulk_module
 from bridge.store.bulk import insert_rows
 from bridge.store.db import Store
 from bridge.store.schema import incidents, timers
@@ -82,4 +84,32 @@ def test_no_rows_is_no_statement(database_url: str) -> None:
     with store.begin() as conn:
         assert insert_rows(conn, timers, [], returning=("id",)) == []
     assert not [s for s in statements if s.startswith("INSERT")]
+    store.dispose()
+
+
+def test_sqlite_rows_are_stored_as_sqlalchemy_stores_them(sqlite_url: str) -> None:
+    store = _store(sqlite_url)
+    row = _incident(1)  # a naive time, a None, JSON; defaults for booleans and numbers
+    with store.begin() as conn:
+        insert_rows(conn, incidents, [row])
+        conn.execute(insert(incidents), {**row, "key": "k1b", "open_key": "k1b"})
+        raw = conn.exec_driver_sql("SELECT * FROM incidents ORDER BY id").all()
+    # Every column but the id and the keys, as the file holds it.
+    assert raw[0][3:] == raw[1][3:]
+    store.dispose()
+
+
+def test_sqlite_returning_spans_statements_when_rows_exceed_the_variable_limit(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store(sqlite_url)
+    monkeypatch.setattr(bulk_module, "_SQLITE_VARIABLES", 100)  # about 2 incident rows each
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with store.begin() as conn:
+        returned = insert_rows(conn, incidents, [_incident(n) for n in range(7)], ("id", "key"))
+        stored = {row.key: row.id for row in conn.execute(select(incidents))}
+    assert {row.key: row.id for row in returned} == stored
+    assert len(stored) == 7
+    assert len([s for s in statements if s.startswith("INSERT")]) > 1
     store.dispose()

@@ -31,6 +31,7 @@ from bridge.clock import Clock, as_utc, utcnow
 from bridge.errors import BridgeError
 from bridge.metrics import Metrics
 from bridge.store.db import Store
+from bridge.store.lists import in_list
 from bridge.store.schema import incidents, timers
 from bridge.timers import ManyHandler, Timer, TimerHandler, from_row, pending_clause
 
@@ -117,23 +118,20 @@ _CLAIMABLE = (
 )
 _CLAIM = (
     update(timers)
-    .where(timers.c.id.in_(bindparam("ids", expanding=True)))
+    .where(in_list(timers.c.id, "ids"))
     .values(claimed_by=bindparam("name"), claimed_until=bindparam("until"))
 )
-_OWNERS = select(timers.c.incident_id).where(timers.c.id.in_(bindparam("ids", expanding=True)))
+_OWNERS = select(timers.c.incident_id).where(in_list(timers.c.id, "ids"))
 _LOCK_INCIDENTS = (
     select(incidents.c.id)
-    .where(incidents.c.id.in_(bindparam("ids", expanding=True)))
+    .where(in_list(incidents.c.id, "ids"))
     .order_by(incidents.c.id)
     .with_for_update()
 )
 # By key only; still pending and due order are checked in Python: with them in SQL, SQLite
 # walks the pending index (every pending timer) instead of looking up the batch's rows.
 _LOCK_TIMERS = (
-    select(timers)
-    .where(timers.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(timers.c.id)
-    .with_for_update()
+    select(timers).where(in_list(timers.c.id, "ids")).order_by(timers.c.id).with_for_update()
 )
 _STILL_PENDING = select(timers.c.id).where(timers.c.id == bindparam("id"), *pending_clause())
 

@@ -17,6 +17,7 @@ from bridge.ingest.opening import Opening, open_all
 from bridge.ingest.parse import Alert
 from bridge.ingest.rules import Known, Outcome, decide
 from bridge.policy.model import Policy
+from bridge.store.lists import in_list
 from bridge.store.schema import alerts, incidents
 
 
@@ -51,7 +52,7 @@ _LATEST = (
         incidents.c.status.label("incident_status"),
     )
     .join(incidents, incidents.c.id == alerts.c.incident_id)
-    .where(alerts.c.fingerprint.in_(bindparam("prints", expanding=True)))
+    .where(in_list(alerts.c.fingerprint, "prints"))
     .order_by(alerts.c.starts_at, alerts.c.id)
 )
 

@@ -20,17 +20,18 @@ from bridge.incidents.service import create_incidents
 from bridge.ingest.parse import Alert
 from bridge.policy.model import Route
 from bridge.store.bulk import insert_rows
+from bridge.store.lists import in_list
 from bridge.store.schema import alerts, incidents
 
 # Built once: values travel as parameters, so SQLAlchemy reuses the compiled statements.
 _OPEN_BY_KEY = select(incidents.c.id, incidents.c.open_key).where(
-    incidents.c.open_key.in_(bindparam("keys", expanding=True))
+    in_list(incidents.c.open_key, "keys")
 )
 _REUSABLE = (
     select(alerts.c.id, alerts.c.fingerprint, alerts.c.incident_id)
     .where(
-        alerts.c.incident_id.in_(bindparam("incident_ids", expanding=True)),
-        alerts.c.fingerprint.in_(bindparam("prints", expanding=True)),
+        in_list(alerts.c.incident_id, "incident_ids"),
+        in_list(alerts.c.fingerprint, "prints"),
     )
     .order_by(alerts.c.id)
 )

@@ -25,6 +25,7 @@ from bridge.sla import clocks
 from bridge.sla.clocks import SlaClock
 from bridge.sla.hook import base_time, pages_at_once
 from bridge.sla.metrics import SlaMetrics
+from bridge.store.lists import in_list
 from bridge.store.schema import incidents, sla_clocks
 from bridge.timers import Batched, Timer, TimerHandler, schedule_many, timer_row
 
@@ -45,18 +46,18 @@ _FIELDS = select(
     incidents.c.paused_seconds,
 )
 _ONE = _FIELDS.where(incidents.c.id == bindparam("incident_id"))
-_MANY = _FIELDS.where(incidents.c.id.in_(bindparam("ids", expanding=True)))
+_MANY = _FIELDS.where(in_list(incidents.c.id, "ids"))
 # Incidents reaching one level move in one statement (an executemany costs a round trip a row).
 _ESCALATE = (
     update(incidents)
-    .where(incidents.c.id.in_(bindparam("ids", expanding=True)))
+    .where(in_list(incidents.c.id, "ids"))
     .values(escalation_level=bindparam("level"), updated_at=bindparam("now"))
 )
 _ESCALATE_MAJOR = _ESCALATE.values(major=true())
-_CLOCKS = select(sla_clocks).where(sla_clocks.c.incident_id.in_(bindparam("ids", expanding=True)))
+_CLOCKS = select(sla_clocks).where(in_list(sla_clocks.c.incident_id, "ids"))
 _STAMP = update(sla_clocks).where(
     sla_clocks.c.clock == bindparam("name"),
-    sla_clocks.c.incident_id.in_(bindparam("ids", expanding=True)),
+    in_list(sla_clocks.c.incident_id, "ids"),
 )
 _WARNED = _STAMP.values(warned_at=bindparam("at"))
 _WARNED_RESET = _WARNED.values(breach_reason=None, breach_exempt=false())

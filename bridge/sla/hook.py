@@ -25,6 +25,7 @@ from bridge.sla import clocks
 from bridge.sla.clocks import SlaClock
 from bridge.sla.metrics import SlaMetrics
 from bridge.store.bulk import insert_rows
+from bridge.store.lists import in_list
 from bridge.store.schema import incidents, sla_clocks
 from bridge.timers import PARKED, cancel, move, pending, schedule, schedule_many, timer_row
 
@@ -44,7 +45,7 @@ _NEW_INCIDENTS = select(
     incidents.c.escalation_policy,
     incidents.c.created_at,
     incidents.c.paused_seconds,
-).where(incidents.c.id.in_(bindparam("ids", expanding=True)))
+).where(in_list(incidents.c.id, "ids"))
 
 
 def _clock_timer_rows(

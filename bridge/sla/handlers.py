@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from bridge.paging import Pager
 from bridge.policy.model import Policy, Target
 from bridge.sla import clocks
 from bridge.sla.clocks import SlaClock
-from bridge.sla.hook import base_time, pages_at_once
+from bridge.sla.hook import base_time, clock_timer_rows, pages_at_once
 from bridge.sla.metrics import SlaMetrics
 from bridge.store.lists import in_list
 from bridge.store.schema import incidents, sla_clocks
@@ -105,7 +105,8 @@ class SlaHandlers:
 
     def warning_many(self, conn: Connection, batch: Sequence[Timer], now: datetime) -> None:
         """Record the warnings of clocks of distinct incidents: one statement per table."""
-        due = [c for c in self._running_clocks(conn, batch) if _warns(c.clock, now)]
+        running = self._running_clocks(conn, batch)
+        due = [c for c in running if _warns(c.clock, now)]
         groups: dict[tuple[str, bool], list[int]] = {}
         for item in due:
             # As save_clock does: a clock not breached has its breach reason cleared.
@@ -116,6 +117,20 @@ class SlaHandlers:
             statement = _WARNED_RESET if reset else _WARNED
             conn.execute(statement, {"name": name, "ids": ids, "at": now})
         self._record(conn, "incident.sla_warning", due, now)
+        # Each clock's next timer, its breach: scheduled only now (see clock_timer_rows).
+        warned = {id(item) for item in due}
+        self._schedule(
+            conn,
+            [
+                row
+                for item in running
+                for row in clock_timer_rows(
+                    item.row.id,
+                    replace(item.clock, warned_at=now) if id(item) in warned else item.clock,
+                    now,
+                )
+            ],
+        )
 
     def breach_many(self, conn: Connection, batch: Sequence[Timer], now: datetime) -> None:
         """Record the breaches of clocks of distinct incidents: one statement per table."""
@@ -322,6 +337,10 @@ class SlaHandlers:
             for item in due
             if item.following is not None
         ]
+        self._schedule(conn, rows)
+
+    def _schedule(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert timers and wake the scheduler for the soonest."""
         schedule_many(conn, rows)
         if rows and self.wake is not None:
             self.wake(min(row["due_at"] for row in rows))

@@ -48,26 +48,29 @@ _NEW_INCIDENTS = select(
 ).where(in_list(incidents.c.id, "ids"))
 
 
-def _clock_timer_rows(
+def clock_timer_rows(
     incident_id: int | None, clock: SlaClock, now: datetime
 ) -> list[dict[str, Any]]:
-    """Return the warning and breach timers a running clock still owes."""
+    """Return the one timer a running clock needs next: its warning while owed, else its breach.
+
+    One at a time: the warning's handler schedules the breach once it fired (SlaHandlers), so
+    a new incident writes one timer per clock instead of two.
+    """
     if not clock.running:
         return []
-    rows = []
     if clock.warn_at is not None and clock.warned_at is None:
-        rows.append(
+        return [
             timer_row(
                 "sla_warning", clock.warn_at, now=now, incident_id=incident_id, subject=clock.name
             )
-        )
+        ]
     if clock.due_at is not None and clock.breached_at is None:
-        rows.append(
+        return [
             timer_row(
                 "sla_breach", clock.due_at, now=now, incident_id=incident_id, subject=clock.name
             )
-        )
-    return rows
+        ]
+    return []
 
 
 def load_clocks(conn: Connection, incident_id: int) -> dict[str, SlaClock]:
@@ -173,7 +176,7 @@ class SlaHook:
     def _clock_timers(
         self, conn: Connection, incident_id: int, clock: SlaClock, now: datetime
     ) -> None:
-        rows = _clock_timer_rows(incident_id, clock, now)
+        rows = clock_timer_rows(incident_id, clock, now)
         schedule_many(conn, rows)
         if rows and self.wake is not None:
             self.wake(min(timer["due_at"] for timer in rows))
@@ -217,7 +220,7 @@ class SlaHook:
                 begun = clocks.start_clocks(priority, self._calendar(row.priority), now)
                 found = started[key] = _Started(
                     [clocks.to_row(clock) for clock in begun],
-                    [timer for clock in begun for timer in _clock_timer_rows(None, clock, now)],
+                    [timer for clock in begun for timer in clock_timer_rows(None, clock, now)],
                 )
             clock_rows.extend({"incident_id": row.id, **values} for values in found.clocks)
             timer_rows.extend({**values, "incident_id": row.id} for values in found.timers)

@@ -10,9 +10,9 @@ from sqlalchemy import delete, insert
 
 from bridge.app import create_app
 from bridge.runtime import Runtime
-from bridge.scheduler import Scheduler
 from bridge.store.schema import sla_clocks
 from tests.bridge.helpers import INGEST, OPERATOR, T0, FakeClock, bearer, make_runtime
+from tests.bridge.sla.harness import run
 from tests.bridge.testclient import TestClient
 
 AUTH = bearer(OPERATOR)
@@ -190,10 +190,9 @@ def test_reason_for_a_met_clock_is_a_conflict(client: TestClient, runtime: Runti
 def test_breach_fired_by_the_sla_engine_is_reported_with_its_lateness(
     client: TestClient, runtime: Runtime, clock: FakeClock
 ) -> None:
-    scheduler = next(w for w in runtime.workers if isinstance(w, Scheduler))
     incident_id = create(client)  # P1: response due in 15 minutes
     clock.advance(16 * 60)
-    scheduler.run_once()
+    run(runtime)  # the warning, then the breach it schedules: both overdue
     clock.advance(4 * 60)
     client.post(f"/api/v1/incidents/{incident_id}/ack", headers=AUTH)
     report = client.get("/api/v1/reports/sla", headers=AUTH).json()

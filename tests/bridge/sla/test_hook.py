@@ -37,11 +37,42 @@ def test_triggered_starts_a_clock_per_target(runtime: Runtime) -> None:
     }
 
 
-def test_triggered_schedules_warnings_breaches_and_both_escalation_paths(runtime: Runtime) -> None:
-    incident = open_incident(runtime)
+def test_triggered_schedules_each_clock_s_warning_and_both_escalation_paths(
+    runtime: Runtime,
+) -> None:
+    incident = open_incident(runtime)  # step 0 paged at once: step 1's timer waits
     assert sorted(pending_kinds(runtime, incident)) == sorted(
-        ["escalation", "resolution_step"] + ["sla_warning", "sla_breach"] * 3
+        ["escalation", "resolution_step"] + ["sla_warning"] * 3
     )
+
+
+def test_a_fired_warning_schedules_its_clock_s_breach(runtime: Runtime, clock: FakeClock) -> None:
+    incident = open_incident(runtime)
+    clock.advance(minutes=10, seconds=3)  # past the response warning (67 % of 15 min)
+    run(runtime)
+    with runtime.store.connect() as conn:
+        query = select(timers.c.kind, timers.c.due_at).where(
+            timers.c.incident_id == incident,
+            timers.c.subject == "response",
+            timers.c.kind.in_(["sla_warning", "sla_breach"]),
+            timers.c.fired_at.is_(None),
+        )
+        assert [(k, as_utc(d)) for k, d in conn.execute(query)] == [
+            ("sla_breach", START + timedelta(minutes=15))
+        ]
+
+
+def test_after_an_outage_an_overdue_warning_and_breach_each_fire_once(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    incident = open_incident(runtime)
+    clock.advance(hours=1)
+    run(runtime)
+    kinds = event_kinds(runtime, incident)
+    assert kinds.count("incident.sla_warning") == 1
+    assert [d["sla"] for d in event_data(runtime, incident, "incident.sla_breached")] == [
+        "response"
+    ]
 
 
 def test_p3_clock_counts_business_hours(runtime: Runtime, clock: FakeClock) -> None:

@@ -5,16 +5,24 @@ inserted, claimed, fired and marked by the scheduler right after the commit: fou
 two transactions for a page that was never in doubt. Paged here it costs none of that, and a
 sender's 2xx means the page is queued too. Registered after every other hook, so the opening
 event's own notifications are queued before the page, as they were when the scheduler paged.
+
+Paging must never cost an alert: if it fails for any reason but the database's, its writes are
+rolled back to a savepoint and the steps are left to the scheduler as timers due now, which
+retries them; the incidents still commit and the sender gets its 2xx.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from bridge.events import Event
 from bridge.sla.handlers import SlaHandlers
+
+log = logging.getLogger(__name__)
 
 
 class FirstStep:
@@ -29,5 +37,16 @@ class FirstStep:
     def many(self, conn: Connection, events: Sequence[Event]) -> None:
         """Hear a batch of events: page the first steps of all incidents opened in it at once."""
         opened = [event for event in events if event.kind == "incident.triggered"]
-        if opened:
-            self.handlers.first_steps(conn, opened)
+        if not opened:
+            return
+        try:
+            with conn.begin_nested():
+                self.handlers.first_steps(conn, opened)
+        except DBAPIError:
+            raise  # the database's trouble fails the whole transaction: the sender retries
+        except Exception:
+            log.exception(
+                "paging the first step of %d new incident(s) failed; the scheduler retries it",
+                len(opened),
+            )
+            self.handlers.first_step_timers(conn, opened)

@@ -204,6 +204,32 @@ class SlaHandlers:
     def first_steps(self, conn: Connection, opened: Sequence[Event]) -> None:
         """Page the first response step of incidents just opened, when it is due at once."""
         policy = self.policy()
+        for now, due in self._first_due(conn, policy, opened).items():
+            self._fire(conn, policy, due, now)
+
+    def first_step_timers(self, conn: Connection, opened: Sequence[Event]) -> None:
+        """Leave the first steps first_steps() would page to the scheduler, as timers due now."""
+        due = self._first_due(conn, self.policy(), opened)
+        self._schedule(
+            conn,
+            [
+                timer_row(
+                    "escalation",
+                    base_time(item.row) + item.step.after,
+                    now=now,
+                    incident_id=item.row.id,
+                    subject="response",
+                    payload={"step": item.step.index},
+                )
+                for now, items in due.items()
+                for item in items
+            ],
+        )
+
+    def _first_due(
+        self, conn: Connection, policy: Policy, opened: Sequence[Event]
+    ) -> dict[datetime, list[_Due]]:
+        """Return the first steps due at once of the incidents opened, by opening time."""
         rows = self._incidents(conn, [event.incident_id for event in opened])
         by_time: dict[datetime, list[_Due]] = {}
         for event in opened:
@@ -217,8 +243,7 @@ class SlaHandlers:
                 item = self._response(policy, row, 0, {}, now)
                 if item is not None:
                     by_time.setdefault(now, []).append(item)
-        for now, due in by_time.items():
-            self._fire(conn, policy, due, now)
+        return by_time
 
     def resolution(self, conn: Connection, timer: Timer, now: datetime) -> None:
         """Engage the next level (expert, major) while the incident stays unresolved."""

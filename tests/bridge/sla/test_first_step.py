@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import Connection, event, select
 
 from bridge.config import BridgeConfig
 from bridge.ingest.parse import parse_v2
@@ -14,7 +14,15 @@ from bridge.policy import parse_policy
 from bridge.runtime import Runtime, build_runtime
 from bridge.store.db import Store
 from bridge.store.schema import events, metadata, outbox, timers
-from tests.bridge.sla.harness import START, FakeClock, event_data, event_kinds, run
+from tests.bridge.sla.harness import (
+    START,
+    FakeClock,
+    RecordingPager,
+    event_data,
+    event_kinds,
+    pages,
+    run,
+)
 
 POLICY = """
 priorities:
@@ -126,3 +134,28 @@ def test_a_batch_of_new_alerts_pages_every_incident_in_one_write_per_table(
     assert not [s for s in statements if s.startswith("UPDATE incidents")]
     steps = step_timers(runtime)
     assert steps == [(1, steps[0][1])] * 20
+
+
+class BrokenPager:
+    """A pager whose every page fails, as a bug in rendering would."""
+
+    def page(self, conn: Connection, **kwargs: object) -> None:
+        raise RuntimeError("template exploded")
+
+
+def test_a_failing_page_leaves_the_incident_stored_and_the_step_to_the_scheduler(
+    build: Callable[[str], Runtime], caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = build("0m")
+    runtime.pager = BrokenPager()
+    body = [{"labels": {"alertname": "Disk", "instance": f"host-{n}"}} for n in range(3)]
+    applied = ingest(runtime, parse_v2(body, START, 1000).alerts, "v2")
+    assert (applied.accepted, applied.opened) == (3, 3)
+    assert "paging the first step of 3 new incident(s) failed" in caplog.text
+    with runtime.store.connect() as conn:
+        kinds = [row.kind for row in conn.execute(select(events.c.kind))]
+    assert sorted(kinds) == ["incident.triggered"] * 3  # the failed page's events rolled back
+    assert [step for step, _ in step_timers(runtime)] == [0, 0, 0]
+    runtime.pager = RecordingPager()
+    run(runtime)
+    assert pages(runtime) == [("person:ann",)] * 3

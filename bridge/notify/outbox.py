@@ -42,9 +42,8 @@ def kb_resolutions(conn: Connection, incident: Mapping[str, Any]) -> list[PastRe
             solution=match.entry.solution,
             resolved_at=rfc3339(match.entry.resolved_at),
         )
-        for match in kb.similar(conn, int(incident["id"]), limit=SIMILAR_LIMIT * 2)
-        if match.same_alert
-    ][:SIMILAR_LIMIT]
+        for match in kb.same_alert(conn, int(incident["id"]), limit=SIMILAR_LIMIT)
+    ]
 
 
 def event_body(event: Event, incident: Mapping[str, Any]) -> dict[str, Any]:

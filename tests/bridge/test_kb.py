@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, create_engine, insert
 
+from bridge import kb
 from bridge.errors import NotFound
-from bridge.kb import Entry, rank_similar, rank_text, search, similar, tokens
+from bridge.kb import Entry, rank_similar, rank_text, same_alert, search, similar, tokens
 from bridge.store.schema import incidents, metadata
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
@@ -143,3 +144,22 @@ def test_search_reads_chinese_from_the_database(conn: Connection) -> None:
 def test_similar_to_an_unknown_incident_is_not_found(conn: Connection) -> None:
     with pytest.raises(NotFound):
         similar(conn, 99)
+
+
+def test_same_alert_lists_only_documented_incidents_of_the_alert_and_service(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed = {"solution": "deleted old logs"}
+    conn.execute(
+        insert(incidents),
+        [
+            row(5, "disk full on web-1", **fixed, service="shop"),  # another service
+            row(6, "disk full on web-1", **fixed, service=None, labels={"alertname": "Other"}),
+            row(7, "disk full again", **fixed, service=None, resolved_at=T0.replace(hour=11)),
+            row(8, "disk full on web-1", "triggered", service="shop"),  # new, on service shop
+        ],
+    )
+    assert [m.entry.id for m in same_alert(conn, 1)] == [2, 7]
+    assert [m.entry.id for m in same_alert(conn, 8)] == [5]
+    monkeypatch.setattr(kb, "SAME_ALERT_SCAN", 1)  # only the newest is scanned
+    assert [m.entry.id for m in same_alert(conn, 1)] == [7]

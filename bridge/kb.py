@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 
 from bridge.clock import as_utc, rfc3339
 from bridge.errors import NotFound
@@ -175,6 +175,12 @@ _DOCUMENTED = (
     .order_by(incidents.c.resolved_at.desc(), incidents.c.id.desc())
 )
 
+_SAME_ALERT = _DOCUMENTED.where(
+    incidents.c.labels["alertname"].as_string() == bindparam("alertname"),
+    incidents.c.service.is_not_distinct_from(bindparam("service")),
+).limit(bindparam("scan"))
+_INCIDENT = select(incidents).where(incidents.c.id == bindparam("id"))
+
 
 def _documented(conn: Connection) -> list[Entry]:
     return [_entry(row) for row in conn.execute(_DOCUMENTED.limit(SCAN_LIMIT))]
@@ -182,7 +188,7 @@ def _documented(conn: Connection) -> list[Entry]:
 
 def _target(conn: Connection, incident_id: int) -> Entry:
     """Return an incident as a query: only its reported facts, not its own resolution."""
-    row = conn.execute(select(incidents).where(incidents.c.id == incident_id)).first()
+    row = conn.execute(_INCIDENT, {"id": incident_id}).first()
     if row is None:
         raise NotFound(f"incident {incident_id} does not exist")
     parts = (row.title, row.summary, row.description)
@@ -203,11 +209,11 @@ def same_alert(conn: Connection, incident_id: int, limit: int = 5) -> list[Match
     target = _target(conn, incident_id)
     if target.alertname is None:
         return []
-    query = _DOCUMENTED.where(
-        incidents.c.labels["alertname"].as_string() == target.alertname,
-        incidents.c.service.is_not_distinct_from(target.service),
-    ).limit(SAME_ALERT_SCAN)
-    candidates = [_entry(row) for row in conn.execute(query)]
+    found = conn.execute(
+        _SAME_ALERT,
+        {"alertname": target.alertname, "service": target.service, "scan": SAME_ALERT_SCAN},
+    )
+    candidates = [_entry(row) for row in found]
     return [m for m in rank_similar(target, candidates, limit) if m.same_alert]
 
 

@@ -6,19 +6,27 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, bindparam, select
 
 from bridge.clock import as_utc, rfc3339
 from bridge.errors import NotFound
 from bridge.policy.model import CLOCKS, Calendar
 from bridge.sla.clocks import from_row
 from bridge.sla.clocks import remaining as time_left
+from bridge.store.lists import in_list
 from bridge.store.schema import alerts, events, incidents, sla_clocks
+
+# Built once: values travel as parameters, so SQLAlchemy reuses the compiled statements (a page
+# serializes its incident, and pages go out in bursts).
+_INCIDENT = select(incidents).where(incidents.c.id == bindparam("id"))
+_CLOCKS = select(sla_clocks).where(in_list(sla_clocks.c.incident_id, "ids"))
+_ALERTS = select(alerts).where(alerts.c.incident_id == bindparam("id")).order_by(alerts.c.id)
+_TIMELINE = select(events).where(events.c.incident_id == bindparam("id")).order_by(events.c.id)
 
 
 def get_incident(conn: Connection, incident_id: int) -> Row[Any]:
     """Return an incident row, or raise NotFound."""
-    row = conn.execute(select(incidents).where(incidents.c.id == incident_id)).first()
+    row = conn.execute(_INCIDENT, {"id": incident_id}).first()
     if row is None:
         raise NotFound(f"no incident {incident_id}")
     return row
@@ -54,8 +62,7 @@ def incidents_json(
     """Return incident rows as JSON objects, reading all their SLA clocks in one query."""
     clocks: dict[int, dict[str, Any]] = {row.id: {} for row in rows}
     if rows:
-        query = select(sla_clocks).where(sla_clocks.c.incident_id.in_(list(clocks)))
-        for clock in conn.execute(query):
+        for clock in conn.execute(_CLOCKS, {"ids": list(clocks)}):
             calendar = (calendars or {}).get(clock.calendar or "")
             clocks[clock.incident_id][clock.clock] = clock_json(clock, now, calendar)
     return [_row_json(row, {name: clocks[row.id].get(name) for name in CLOCKS}) for row in rows]
@@ -87,9 +94,7 @@ def clock_json(clock: Row[Any], now: datetime, calendar: Calendar | None = None)
 
 def alerts_json(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
     """Return an incident's alerts, oldest first."""
-    rows = conn.execute(
-        select(alerts).where(alerts.c.incident_id == incident_id).order_by(alerts.c.id)
-    )
+    rows = conn.execute(_ALERTS, {"id": incident_id})
     return [
         {
             "fingerprint": row.fingerprint,
@@ -109,9 +114,7 @@ def alerts_json(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
 
 def timeline_json(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
     """Return an incident's events, oldest first."""
-    rows = conn.execute(
-        select(events).where(events.c.incident_id == incident_id).order_by(events.c.id)
-    )
+    rows = conn.execute(_TIMELINE, {"id": incident_id})
     return [
         {
             "id": row.id,

@@ -12,12 +12,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from bridge import kb
 from bridge.clock import as_utc, rfc3339
 from bridge.events import Event
-from bridge.incidents.serialize import incident_json
+from bridge.incidents.serialize import alerts_json, incident_json
 from bridge.notify import queue
 from bridge.notify.links import DEFAULT_TTL, ack_url, sign_ack
 from bridge.notify.message import PastResolution, SimilarFinder, build_message, event_detail
@@ -117,8 +117,10 @@ class Outbox:
         now: datetime | None = None,
     ) -> None:
         at = now or event.occurred_at
-        incident = incident_json(conn, event.incident_id, at, calendars=self.policy.calendars)
-        incident.pop("timeline", None)
+        incident = incident_json(
+            conn, event.incident_id, at, detail=False, calendars=self.policy.calendars
+        )
+        incident["alerts"] = alerts_json(conn, event.incident_id)  # the timeline is not sent
         similar = (
             self.similar(conn, incident) if self.similar and event.kind in SIMILAR_EVENTS else ()
         )
@@ -168,8 +170,11 @@ class Outbox:
         return ack_url(self.public_url, token)
 
 
+_EVENT = select(events).where(events.c.id == bindparam("id"))
+
+
 def _load_event(conn: Connection, event_id: int) -> Event:
-    row = conn.execute(select(events).where(events.c.id == event_id)).one()
+    row = conn.execute(_EVENT, {"id": event_id}).one()
     return Event(
         id=int(row.id),
         incident_id=int(row.incident_id),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from bridge.clock import as_utc, rfc3339
 from bridge.errors import Conflict, InvalidInput, NotFound
@@ -125,24 +125,29 @@ def insert_once(
     incident_id: int | None = None,
 ) -> bool:
     """Insert a pending row under `key` unless it exists; rows about no event carry no ids."""
-    exists = conn.execute(select(outbox.c.id).where(outbox.c.idempotency_key == key)).first()
-    if exists is not None:
+    if conn.execute(_BY_KEY, {"key": key}).first() is not None:
         return False
     conn.execute(
-        insert(outbox).values(
-            event_id=event_id,
-            incident_id=incident_id,
-            channel=channel,
-            recipient=recipient,
-            idempotency_key=key,
-            payload=dict(payload),
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+        _INSERT,
+        {
+            "event_id": event_id,
+            "incident_id": incident_id,
+            "channel": channel,
+            "recipient": recipient,
+            "idempotency_key": key,
+            "payload": dict(payload),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
     )
     return True
+
+
+# Built once: values travel as parameters, so SQLAlchemy reuses the compiled statements.
+_BY_KEY = select(outbox.c.id).where(outbox.c.idempotency_key == bindparam("key"))
+_INSERT = insert(outbox)
 
 
 def _due(now: datetime) -> Any:

@@ -17,7 +17,9 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import sqlite3
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -161,8 +163,8 @@ def paced(url: str, headers: dict[str, str], prefix: str) -> list[float]:
 def settle(pid: int | None) -> None:
     """Wait until the receiver is idle: each phase starts without the last one's backlog.
 
-    New incidents leave work behind (their escalation timers fire at once and page); a phase
-    that followed straight on would measure that backlog, not its own load.
+    New incidents can leave work behind (the deliveries of their pages); a phase that followed
+    straight on would measure that backlog, not its own load.
     """
     if pid is None:
         return
@@ -258,6 +260,80 @@ def report(results: dict[str, dict[str, float]]) -> None:
         print(f"{label:<50}" + "".join(cells), flush=True)
 
 
+# The bundled policy, but its primary on-call has two chat channels: each new incident's first
+# step pages two places, and the delivery worker posts both to a local receiver.
+PAGED_PERSON = "  primary: {name: Primary on-call, channels: [oncall-chat, oncall-feed]}"
+RECEIVER = """
+import http.server, sys
+class Ok(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *args): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Ok).serve_forever()
+"""
+
+
+def paging_policy(tmp: Path, receiver: str) -> Path:
+    """Write the bundled policy with the primary on-call paged on two webhook channels."""
+    text = (Path(__file__).parent.parent / "rules" / "policy.yml").read_text()
+    assert "  primary: {name: Primary on-call}" in text
+    text = text.replace("  primary: {name: Primary on-call}", PAGED_PERSON)
+    text += (
+        "\nchannels:\n"
+        f"  oncall-chat: {{type: webhook, url: '{receiver}/chat'}}\n"
+        f"  oncall-feed: {{type: webhook, url: '{receiver}/feed'}}\n"
+    )
+    path = tmp / "paging-policy.yml"
+    path.write_text(text)
+    return path
+
+
+def paging(tmp: Path) -> None:
+    """Measure new alerts whose first step pages two places: what a real policy costs.
+
+    Not a target: the issue's figures use the bundled policy, whose people have no address.
+    Printed with the outbox rows queued per incident and the share delivered by the end.
+    """
+    port = free_port()
+    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+    database = tmp / "tocsin.db"
+    try:
+        policy = paging_policy(tmp, f"http://127.0.0.1:{port}")
+        with bridge(f"sqlite:///{database}", tmp, policy=str(policy)) as process:
+            assert process.proc is not None
+            endpoint = f"{process.url}/api/v2/alerts"
+            headers = bearer(INGEST)
+            single_rps, _ = single(endpoint, headers, "new", new=True)
+            settle(process.proc.pid)
+            batched_rate, _ = batched(endpoint, headers, "open", OPEN_INCIDENTS)
+            started = time.perf_counter()
+            with sqlite3.connect(database) as db:
+                while time.perf_counter() - started < DELIVERY_SECONDS:
+                    opened, rows, delivered = db.execute(_OUTBOX_STATE).fetchone()
+                    if delivered == rows:
+                        break
+                    time.sleep(0.5)
+            drained = time.perf_counter() - started
+    finally:
+        receiver.terminate()
+        receiver.wait(timeout=10)
+    print(
+        f"paging (SQLite/full, each new incident pages 2 webhook channels; no target): "
+        f"batched {batched_rate:,.0f} new alerts/s, single {single_rps:,.0f} new req/s; "
+        f"{rows / max(opened, 1):.2f} outbox rows an incident; {delivered:,} of {rows:,} "
+        f"delivered {drained:.0f} s after the batched phase",
+        flush=True,
+    )
+
+
+DELIVERY_SECONDS = 60.0  # at most this long for the deliveries to drain
+_OUTBOX_STATE = (
+    "SELECT (SELECT count(*) FROM incidents), count(*), "
+    "coalesce(sum(status = 'delivered'), 0) FROM outbox"
+)
+
+
 @contextmanager
 def bridge(database_url: str, tmp: Path, **config: object) -> Iterator[BridgeProcess]:
     """Run a bridge with the bundled policy: one P3 incident per alert of severity info."""
@@ -341,7 +417,9 @@ def main() -> int:
                 print("alertmanager (peer): not installed", flush=True)
             else:
                 results[PEER] = measure(PEER, peer[0], {}, peer[1])
-    report(results)
+        report(results)
+        (tmp / "paging").mkdir()
+        paging(tmp / "paging")
     return 0
 
 

@@ -5,6 +5,10 @@ base * 2^(attempts-1) seconds (capped, with jitter so a recovered receiver is no
 replica at once) until max_attempts, then it is a dead letter keeping the last reason. A receiver
 that refuses the request itself (4xx but 408/409/425/429) makes it a dead letter at once. The state
 lives in the table, so a restarted bridge simply claims the rows still pending.
+
+The channels of a claimed batch are delivered side by side, each channel's rows in turn: a slow
+or hanging receiver holds back only its own channel's messages, never another person's page,
+and each channel still hears an incident's events in the order they happened.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -104,6 +109,7 @@ class DeliveryWorker:
         retry: RetryPolicy = RetryPolicy(),
         lease: timedelta = timedelta(seconds=60),
         batch: int = 20,
+        parallel: int = 8,
         poll_interval: float = 1.0,
         session: requests.Session | None = None,
         rand: Callable[[], float] = random.random,
@@ -117,6 +123,7 @@ class DeliveryWorker:
         self.retry = retry
         self.lease = lease
         self.batch = batch
+        self.parallel = max(1, parallel)
         self.poll_interval = poll_interval
         self.session = session or requests.Session()
         self.rand = rand
@@ -157,11 +164,23 @@ class DeliveryWorker:
                 return 0
         with self.store.begin() as conn:
             rows = queue.claim(conn, worker=self.name, now=now, lease=self.lease, limit=self.batch)
+        by_channel: dict[str, list[queue.Row]] = {}
+        for row in rows:
+            by_channel.setdefault(row.channel, []).append(row)
+        if len(by_channel) <= 1 or self.parallel == 1:
+            self._deliver_in_turn(rows)
+        else:
+            with ThreadPoolExecutor(
+                max_workers=min(self.parallel, len(by_channel)), thread_name_prefix="tocsin-outbox"
+            ) as pool:
+                list(pool.map(self._deliver_in_turn, by_channel.values()))
+        return len(rows)
+
+    def _deliver_in_turn(self, rows: list[queue.Row]) -> None:
         for row in rows:
             if self._stop.is_set():
-                break
+                return
             self._deliver(row)
-        return len(rows)
 
     def sender(self, channel: str) -> Sender:
         """Return the sender for a row's channel (a policy channel, or mailto:ADDRESS)."""

@@ -271,3 +271,30 @@ def test_a_retry_carries_the_same_idempotency_key(store: Store) -> None:
     keys = {r.headers["idempotency-key"] for r in receiver.received}
     assert len(receiver.received) == 2 and len(keys) == 1
     assert statuses(store) == [("delivered", 2, None)]
+
+
+def test_a_slow_receiver_holds_back_only_its_own_channel_which_keeps_its_order(
+    store: Store,
+) -> None:
+    with receiving() as receiver:
+        arrived: list[tuple[str, float]] = []
+
+        def answer(item: Any) -> tuple[int, str]:
+            arrived.append((item.path, time.monotonic()))
+            if item.path == "/slow":
+                time.sleep(0.5)
+            return 200, "ok"
+
+        receiver.answer = answer
+        policy = policy_with(
+            f'  slow: {{type: webhook, url: "{receiver.url("/slow")}", events: [incident.triggered]}}\n'
+            f'  fast: {{type: webhook, url: "{receiver.url("/fast")}", events: [incident.triggered]}}'
+        )
+        opened = [open_incident(store, policy) for _ in range(3)]
+        started = time.monotonic()
+        assert worker(store, policy).run_once() == 6
+    fast = [at - started for path, at in arrived if path == "/fast"]
+    assert len(fast) == 3 and max(fast) < 0.5  # all in before the first slow answer
+    slow = [r.json["incident"]["id"] for r in receiver.received if r.path == "/slow"]
+    assert slow == opened
+    assert [s for s, _, _ in statuses(store)] == ["delivered"] * 6

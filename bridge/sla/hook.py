@@ -98,7 +98,9 @@ class _Started:
 
 def base_time(row: Any) -> datetime:
     """Return when the escalation paths count from: opening time plus all time spent paused."""
-    return as_utc(row.created_at) + timedelta(seconds=float(row.paused_seconds or 0.0))
+    paused = row.paused_seconds
+    opened = as_utc(row.created_at)
+    return opened + timedelta(seconds=float(paused)) if paused else opened
 
 
 def pages_at_once(row: Any, step: Step, now: datetime) -> bool:

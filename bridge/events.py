@@ -43,6 +43,10 @@ class Event:
     actor: str | None
     occurred_at: datetime
     data: Mapping[str, Any] = field(default_factory=dict)
+    # For incident.triggered recorded as the incident was inserted: that row, with attributes
+    # named as its columns, so hooks need not read back what the transaction just wrote.
+    # Not stored. Hooks write no incident row on triggered, so it is still the row as it is.
+    opened: Any = field(default=None, compare=False, repr=False)
 
 
 EventHook = Callable[[Connection, Event], None]
@@ -57,6 +61,7 @@ class NewEvent:
     actor: str | None
     now: datetime
     data: Mapping[str, Any] = field(default_factory=dict)
+    opened: Any = None  # see Event.opened
 
 
 # Built once: values travel as parameters, so SQLAlchemy reuses the compiled statements. Ids
@@ -144,6 +149,7 @@ def record_events(
             actor=item.actor,
             occurred_at=item.now,
             data=payload,
+            opened=item.opened,
         )
         for event_id, item, payload in zip(ids, batch, payloads, strict=True)
     ]

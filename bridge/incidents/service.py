@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnDefault, Connection, insert, select, update
 
 from bridge.clock import Clock, as_utc, utcnow
 from bridge.errors import InvalidInput
@@ -112,12 +113,26 @@ def create_incidents(
         hooks,
         [
             NewEvent(
-                i, "incident.triggered", None, now, {"source": source, "priority": p["priority"]}
+                i,
+                "incident.triggered",
+                None,
+                now,
+                {"source": source, "priority": p["priority"]},
+                opened=SimpleNamespace(**{**_AS_INSERTED, **p, "id": i}),
             )
             for i, p in zip(ids, params, strict=True)
         ],
     )
     return ids
+
+
+# A new incident's row before its own values: every column NULL but those with a default.
+_AS_INSERTED = {
+    column.name: column.default.arg
+    if isinstance(column.default, ColumnDefault) and column.default.is_scalar
+    else None
+    for column in incidents.columns
+}
 
 
 def find_open(conn: Connection, key: str) -> int | None:

@@ -23,7 +23,7 @@ from bridge.paging import Pager
 from bridge.policy.model import Policy, Target
 from bridge.sla import clocks
 from bridge.sla.clocks import SlaClock
-from bridge.sla.hook import base_time, clock_timer_rows, pages_at_once
+from bridge.sla.hook import base_time, clock_timer_rows, opened_rows, pages_at_once
 from bridge.sla.metrics import SlaMetrics
 from bridge.store.lists import in_list
 from bridge.store.schema import incidents, sla_clocks
@@ -230,7 +230,7 @@ class SlaHandlers:
         self, conn: Connection, policy: Policy, opened: Sequence[Event]
     ) -> dict[datetime, list[_Due]]:
         """Return the first steps due at once of the incidents opened, by opening time."""
-        rows = self._incidents(conn, [event.incident_id for event in opened])
+        rows = opened_rows(conn, opened, _MANY)
         by_time: dict[datetime, list[_Due]] = {}
         for event in opened:
             now = as_utc(event.occurred_at)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Select, bindparam, select, update
 
 from bridge.clock import as_utc
 from bridge.escalation import Step, resolution_step, response_step
@@ -71,6 +71,15 @@ def clock_timer_rows(
             )
         ]
     return []
+
+
+def opened_rows(conn: Connection, events: Sequence[Event], query: Select[Any]) -> dict[int, Any]:
+    """Return the incident rows of incident.triggered events by id: the rows they carry, if all
+    do (see Event.opened), else read with `query` (which takes the ids as "ids")."""
+    if all(event.opened is not None for event in events):
+        return {event.incident_id: event.opened for event in events}
+    rows = conn.execute(query, {"ids": [event.incident_id for event in events]})
+    return {int(row.id): row for row in rows}
 
 
 def load_clocks(conn: Connection, incident_id: int) -> dict[str, SlaClock]:
@@ -138,7 +147,9 @@ class SlaHook:
         action = self._actions.get(event.kind)
         if action is None:
             return
-        row = conn.execute(_INCIDENT, {"incident_id": event.incident_id}).first()
+        row = event.opened
+        if row is None:
+            row = conn.execute(_INCIDENT, {"incident_id": event.incident_id}).first()
         if row is not None:
             action(conn, row, as_utc(event.occurred_at))
 
@@ -148,8 +159,7 @@ class SlaHook:
             for event in events:
                 self(conn, event)
             return
-        rows = conn.execute(_NEW_INCIDENTS, {"ids": [event.incident_id for event in events]})
-        by_id = {row.id: row for row in rows}
+        by_id = opened_rows(conn, events, _NEW_INCIDENTS)
         clock_rows: list[dict[str, Any]] = []
         timer_rows: list[dict[str, Any]] = []
         # Incidents of one priority opened at one instant start identical clocks: compute once.

@@ -72,6 +72,9 @@ def test_a_colleagues_acknowledgement_and_note_appear_without_reload(
     page.clock.fast_forward("00:16")
     page.wait_for_selector(".timeline .note:has-text('Failing over to the replica now')")
     assert page.inner_text(".incident-head .status") == "Acknowledged"
+    # Nobody was using the actions: they now offer what an acknowledged incident allows.
+    assert page.locator("#ack").count() == 0
+    assert page.locator("#resolve-box").count() == 1
     assert page.evaluate("window.sameDocument") is True
     assert tab.errors == [] and tab.failed == []
 
@@ -85,9 +88,27 @@ def test_half_typed_note_survives_a_refresh(tab: board.Tab, bridge: board.Bridge
     page.fill("#root_cause", "WAL filled the disk")
     note.focus()
     colleague(bridge, incident_id, "notes", text="Paged the DBA")
+    colleague(bridge, incident_id, "ack")
     page.clock.fast_forward("00:16")
     page.wait_for_selector(".timeline .note:has-text('Paged the DBA')")
     assert note.input_value() == HALF_TYPED
     assert page.input_value("#root_cause") == "WAL filled the disk"
     assert page.evaluate("document.activeElement.name") == "note"
+    # The forms in use are left as they were, the colleague's acknowledgement notwithstanding.
+    assert page.inner_text(".incident-head .status") == "Acknowledged"
+    assert page.locator("#ack").count() == 1
+
+
+def test_actions_refresh_once_nobody_is_using_them_keeping_open_sections(
+    tab: board.Tab, bridge: board.Bridge
+) -> None:
+    page = tab.page
+    incident_id = open_incident(tab, bridge)
+    page.click("#resolve-box summary")  # unfolded, nothing typed
+    colleague(bridge, incident_id, "ack")
+    page.clock.fast_forward("00:16")
+    page.wait_for_selector(".incident-head .status:has-text('Acknowledged')")
+    page.wait_for_selector("#ack", state="detached")
+    assert page.evaluate("document.getElementById('resolve-box').open") is True
+    assert tab.errors == [] and tab.failed == []
     assert tab.errors == [] and tab.failed == []

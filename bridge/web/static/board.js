@@ -7,7 +7,9 @@
 // refresh brings a new figure: wall time outside working hours is no time spent.
 //
 // Every element with an id and data-refresh="N" is replaced each N seconds by the element of the
-// same id on a fresh copy of the page, skipped while the tab is hidden.
+// same id on a fresh copy of the page, skipped while the tab is hidden. One that also has
+// data-keep-while-editing (the incident's action forms) is left alone while one of its fields
+// has focus or holds something typed or chosen; its open/closed sections carry over.
 (function () {
   "use strict";
 
@@ -102,8 +104,47 @@
     });
   }
 
-  // Swap each listed element for its namesake on a fresh copy of this page. Only read-only parts
-  // carry data-refresh, so what someone is typing into a form is never touched.
+  function changed(field) {
+    if (field.tagName === "SELECT") {
+      return Array.prototype.some.call(field.options, function (option) {
+        return option.selected !== option.defaultSelected;
+      });
+    }
+    if (field.type === "hidden" || field.type === "submit") {
+      return false;
+    }
+    return field.value !== field.defaultValue;
+  }
+
+  // In use: a field inside has focus (a button or a section's summary does not count) or holds
+  // something typed or chosen.
+  function editing(el) {
+    var active = document.activeElement;
+    if (active && el.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) {
+      return true;
+    }
+    return Array.prototype.some.call(el.querySelectorAll("input, textarea, select"), changed);
+  }
+
+  // Sections folded or unfolded by hand stay so: matched by their summary's text.
+  function keepFolding(current, replacement) {
+    var open = {};
+    current.querySelectorAll("details").forEach(function (details) {
+      var summary = details.querySelector("summary");
+      if (summary) {
+        open[summary.textContent] = details.open;
+      }
+    });
+    replacement.querySelectorAll("details").forEach(function (details) {
+      var summary = details.querySelector("summary");
+      if (summary && summary.textContent in open) {
+        details.open = open[summary.textContent];
+      }
+    });
+  }
+
+  // Swap each listed element for its namesake on a fresh copy of this page. Forms are swapped
+  // only when nobody is using them, so what someone is typing is never touched.
   function refresh(ids) {
     if (document.hidden) {
       return;
@@ -121,10 +162,17 @@
         ids.forEach(function (id) {
           var replacement = fresh.getElementById(id);
           var current = document.getElementById(id);
-          if (replacement && current) {
-            current.replaceWith(document.adoptNode(replacement));
-            swapped = true;
+          if (!replacement || !current) {
+            return;
           }
+          if (current.hasAttribute("data-keep-while-editing")) {
+            if (editing(current)) {
+              return;
+            }
+            keepFolding(current, replacement);
+          }
+          current.replaceWith(document.adoptNode(replacement));
+          swapped = true;
         });
         if (swapped) {
           syncClock(fresh.body.getAttribute("data-now"));

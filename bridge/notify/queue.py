@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bridge.clock import as_utc, rfc3339
 from bridge.errors import Conflict, InvalidInput, NotFound
@@ -125,10 +127,8 @@ def insert_once(
     incident_id: int | None = None,
 ) -> bool:
     """Insert a pending row under `key` unless it exists; rows about no event carry no ids."""
-    if conn.execute(_BY_KEY, {"key": key}).first() is not None:
-        return False
-    conn.execute(
-        _INSERT,
+    result = conn.execute(
+        _INSERT_NEW[conn.dialect.name],
         {
             "event_id": event_id,
             "incident_id": incident_id,
@@ -142,12 +142,19 @@ def insert_once(
             "created_at": now,
         },
     )
-    return True
+    return result.first() is not None  # the new row's id; nothing when one was there
 
 
-# Built once: values travel as parameters, so SQLAlchemy reuses the compiled statements.
-_BY_KEY = select(outbox.c.id).where(outbox.c.idempotency_key == bindparam("key"))
-_INSERT = insert(outbox)
+# Built once: values travel as parameters, so SQLAlchemy reuses the compiled statement. One
+# statement whatever the key: a row already queued under it is left as it is.
+_INSERT_NEW = {
+    "postgresql": postgresql_insert(outbox)
+    .on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
+    .returning(outbox.c.id),
+    "sqlite": sqlite_insert(outbox)
+    .on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
+    .returning(outbox.c.id),
+}
 
 
 def _due(now: datetime) -> Any:

@@ -14,7 +14,7 @@ from bridge.notify.message import Message
 from bridge.notify.notices import Notice, describe_period, enqueue_notice, notice_message
 from bridge.notify.render import as_text
 from bridge.store.db import Store
-from bridge.store.schema import outbox
+from bridge.store.schema import metadata, outbox
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 1, 5, tzinfo=UTC)
@@ -51,12 +51,17 @@ def test_a_report_has_a_dated_headline_and_no_priority_or_incident() -> None:
     assert as_text(message).splitlines()[2:] == ["Summary: SLA report ..."]
 
 
-def test_a_notice_is_queued_once_without_event_or_incident(store: Store) -> None:
+def test_a_notice_is_queued_once_without_event_or_incident(database_url: str) -> None:
+    store = Store(database_url)
+    metadata.create_all(store.engine)
     with store.begin() as conn:
         assert enqueue_notice(conn, WEEK, NOW) is True
         assert enqueue_notice(conn, WEEK, NOW) is False
+    with store.begin() as conn:  # queued again by a later transaction: still once
+        assert enqueue_notice(conn, WEEK, NOW) is False
     with store.connect() as conn:
         rows = conn.execute(select(outbox)).all()
+    store.dispose()
     assert [(r.event_id, r.incident_id, r.idempotency_key) for r in rows] == [
         (None, None, "report:weekly:2026-11-23T01:00:00Z:ops-chat")
     ]

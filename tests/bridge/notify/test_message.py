@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -162,3 +164,10 @@ def test_a_page_queued_before_business_deadlines_still_loads() -> None:
         "remaining_seconds": 900,
     }
     assert Message.from_json(stored).deadline == Deadline("response", "2026-03-02T10:15:00Z", 900)
+
+
+def test_stored_json_holds_every_field_and_reads_back_as_the_same_message() -> None:
+    sent = message()
+    stored = json.loads(json.dumps(sent.to_json()))
+    assert stored == json.loads(json.dumps(asdict(sent)))
+    assert Message.from_json(stored) == sent

@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -186,27 +186,40 @@ def _documented(conn: Connection) -> list[Entry]:
     return [_entry(row) for row in conn.execute(_DOCUMENTED.limit(SCAN_LIMIT))]
 
 
-def _target(conn: Connection, incident_id: int) -> Entry:
-    """Return an incident as a query: only its reported facts, not its own resolution."""
+def incident_query(conn: Connection, incident_id: int) -> Entry:
+    """Return a stored incident as a query (see query_of)."""
     row = conn.execute(_INCIDENT, {"id": incident_id}).first()
     if row is None:
         raise NotFound(f"incident {incident_id} does not exist")
-    parts = (row.title, row.summary, row.description)
-    return replace(_entry(row), text="\n".join(p for p in parts if p))
+    return query_of(row._mapping)
+
+
+def query_of(incident: Mapping[Any, Any]) -> Entry:
+    """Return an incident, as a row or as the API shows it, as a query: only its reported
+    facts, not its own resolution."""
+    parts = (incident.get("title"), incident.get("summary"), incident.get("description"))
+    return Entry(
+        id=int(incident["id"]),
+        title=str(incident.get("title") or ""),
+        priority=str(incident.get("priority") or ""),
+        service=incident.get("service"),
+        status=str(incident.get("status") or ""),
+        labels={str(k): str(v) for k, v in (incident.get("labels") or {}).items()},
+        text="\n".join(str(p) for p in parts if p),
+    )
 
 
 def similar(conn: Connection, incident_id: int, limit: int = 5) -> list[Match]:
     """Return the past incidents with a root cause or solution most like this incident."""
-    return rank_similar(_target(conn, incident_id), _documented(conn), limit)
+    return rank_similar(incident_query(conn, incident_id), _documented(conn), limit)
 
 
-def same_alert(conn: Connection, incident_id: int, limit: int = 5) -> list[Match]:
+def same_alert(conn: Connection, target: Entry, limit: int = 5) -> list[Match]:
     """Return past documented incidents of the same alert on the same service, likest first.
 
     What a page lists. The database picks the newest SAME_ALERT_SCAN of them, so a burst of
     pages costs a few milliseconds each however long the history.
     """
-    target = _target(conn, incident_id)
     if target.alertname is None:
         return []
     found = conn.execute(

@@ -12,7 +12,11 @@ from bridge.policy.model import Target
 
 
 class Pager(Protocol):
-    """Queue pages for people or channels, durably, in the caller's transaction."""
+    """Queue pages for people or channels, durably, in the caller's transaction.
+
+    A pager may also offer page_many(conn, pages, now), pages being (incident_id, event_id,
+    targets) tuples, to queue many at once; escalation uses it when present (the outbox does).
+    """
 
     def page(
         self,

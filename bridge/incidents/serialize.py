@@ -21,6 +21,8 @@ from bridge.store.schema import alerts, events, incidents, sla_clocks
 _INCIDENT = select(incidents).where(incidents.c.id == bindparam("id"))
 _CLOCKS = select(sla_clocks).where(in_list(sla_clocks.c.incident_id, "ids"))
 _ALERTS = select(alerts).where(alerts.c.incident_id == bindparam("id")).order_by(alerts.c.id)
+_ALERTS_OF = select(alerts).where(in_list(alerts.c.incident_id, "ids")).order_by(alerts.c.id)
+_INCIDENTS = select(incidents).where(in_list(incidents.c.id, "ids"))
 _TIMELINE = select(events).where(events.c.incident_id == bindparam("id")).order_by(events.c.id)
 
 
@@ -94,22 +96,39 @@ def clock_json(clock: Row[Any], now: datetime, calendar: Calendar | None = None)
 
 def alerts_json(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
     """Return an incident's alerts, oldest first."""
-    rows = conn.execute(_ALERTS, {"id": incident_id})
-    return [
-        {
-            "fingerprint": row.fingerprint,
-            "status": row.status,
-            "labels": row.labels,
-            "annotations": row.annotations,
-            "starts_at": rfc3339(row.starts_at),
-            "ends_at": rfc3339(row.ends_at),
-            "generator_url": row.generator_url,
-            "first_received_at": rfc3339(row.first_received_at),
-            "last_received_at": rfc3339(row.last_received_at),
-            "receive_count": row.receive_count,
-        }
-        for row in rows
-    ]
+    return [_alert_json(row) for row in conn.execute(_ALERTS, {"id": incident_id})]
+
+
+def alerts_by_incident(conn: Connection, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """Return the alerts of many incidents in one query, by incident id, each oldest first."""
+    found: dict[int, list[dict[str, Any]]] = {incident_id: [] for incident_id in ids}
+    for row in conn.execute(_ALERTS_OF, {"ids": list(found)}):
+        found[int(row.incident_id)].append(_alert_json(row))
+    return found
+
+
+def incidents_by_id(conn: Connection, ids: Sequence[int]) -> dict[int, Row[Any]]:
+    """Return many incident rows in one query, by id; NotFound if one is missing."""
+    found = {int(row.id): row for row in conn.execute(_INCIDENTS, {"ids": list(set(ids))})}
+    missing = sorted(set(ids) - set(found))
+    if missing:
+        raise NotFound(f"no incident {missing[0]}")
+    return found
+
+
+def _alert_json(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "fingerprint": row.fingerprint,
+        "status": row.status,
+        "labels": row.labels,
+        "annotations": row.annotations,
+        "starts_at": rfc3339(row.starts_at),
+        "ends_at": rfc3339(row.ends_at),
+        "generator_url": row.generator_url,
+        "first_received_at": rfc3339(row.first_received_at),
+        "last_received_at": rfc3339(row.last_received_at),
+        "receive_count": row.receive_count,
+    }
 
 
 def timeline_json(conn: Connection, incident_id: int) -> list[dict[str, Any]]:

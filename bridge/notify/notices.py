@@ -77,4 +77,6 @@ def enqueue_notice(conn: Connection, notice: Notice, now: datetime) -> bool:
         "to": list(notice.to),
     }
     key = queue.safe_key(notice.key, f"{notice.event}:")
-    return queue.insert_once(conn, key=key, channel=notice.channel, payload=payload, now=now)
+    return queue.insert_once(
+        conn, queue.outbox_row(key=key, channel=notice.channel, payload=payload, now=now)
+    )

@@ -12,20 +12,23 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, select
 
 from bridge import kb
 from bridge.clock import as_utc, rfc3339
 from bridge.events import Event
-from bridge.incidents.serialize import alerts_json, incident_json
+from bridge.incidents.serialize import alerts_by_incident, incidents_by_id, incidents_json
 from bridge.notify import queue
 from bridge.notify.links import DEFAULT_TTL, ack_url, sign_ack
 from bridge.notify.message import PastResolution, SimilarFinder, build_message, event_detail
 from bridge.policy.model import Policy, Target
+from bridge.store.lists import in_list
 from bridge.store.schema import events
 
 log = logging.getLogger(__name__)
 SIMILAR_LIMIT = 3
+# Where a page or notification goes: channel (or mailto:ADDRESS), the person's name, their address.
+Place = tuple[str, str | None, str | None]
 # Past fixes help whoever must act; other events (notes, closes) skip the knowledge-base scan.
 SIMILAR_EVENTS = frozenset(
     {"incident.triggered", "incident.escalated", "incident.sla_warning", "incident.sla_breached"}
@@ -42,7 +45,7 @@ def kb_resolutions(conn: Connection, incident: Mapping[str, Any]) -> list[PastRe
             solution=match.entry.solution,
             resolved_at=rfc3339(match.entry.resolved_at),
         )
-        for match in kb.same_alert(conn, int(incident["id"]), limit=SIMILAR_LIMIT)
+        for match in kb.same_alert(conn, kb.query_of(incident), limit=SIMILAR_LIMIT)
     ]
 
 
@@ -83,7 +86,8 @@ class Outbox:
         """Queue the event for every channel subscribed to it."""
         channels = [c.name for c in self.policy.channels.values() if c.subscribes_to(event.kind)]
         if channels:
-            self._queue(conn, event, [(name, None, None) for name in channels])
+            places: list[Place] = [(name, None, None) for name in channels]
+            self._queue(conn, [(event, places)], event.occurred_at)
 
     def page(
         self,
@@ -95,7 +99,27 @@ class Outbox:
         now: datetime,
     ) -> None:
         """Queue a page for each person (mail and their channels) and each channel targeted."""
-        places: list[tuple[str, str | None, str | None]] = []
+        self.page_many(conn, [(incident_id, event_id, targets)], now)
+
+    def page_many(
+        self, conn: Connection, pages: Sequence[tuple[int, int, Sequence[Target]]], now: datetime
+    ) -> None:
+        """Queue the pages of many events (incident id, event id, targets): one read per table.
+
+        Escalation calls this when a burst of new incidents pages at once.
+        """
+        wanted = [
+            (event_id, self._places(incident_id, targets))
+            for incident_id, event_id, targets in pages
+        ]
+        wanted = [(event_id, places) for event_id, places in wanted if places]
+        if wanted:
+            found = _load_events(conn, [event_id for event_id, _ in wanted])
+            self._queue(conn, [(found[event_id], places) for event_id, places in wanted], now)
+
+    def _places(self, incident_id: int, targets: Sequence[Target]) -> list[Place]:
+        """Return where targets are reached: (channel, person's name, mail address) each."""
+        places: list[Place] = []
         for target in targets:
             if target.kind == "channel" and target.name in self.policy.channels:
                 places.append((target.name, None, None))
@@ -106,27 +130,39 @@ class Outbox:
                 places.extend((channel, person.name, None) for channel in person.channels)
             else:
                 log.warning("page for incident %s: cannot page %s, skipped", incident_id, target)
-        if places:
-            self._queue(conn, _load_event(conn, event_id), places, now=now)
+        return places
 
     def _queue(
+        self, conn: Connection, items: Sequence[tuple[Event, Sequence[Place]]], at: datetime
+    ) -> None:
+        """Write the rows of events to their places, reading each incident table once for all."""
+        ids = [event.incident_id for event, _ in items]
+        found = incidents_by_id(conn, ids)
+        shown = incidents_json(conn, list(found.values()), at, self.policy.calendars)
+        incidents = dict(zip(found, shown, strict=True))
+        alerts = alerts_by_incident(conn, ids)  # the timeline is not sent
+        rows: list[dict[str, Any]] = []
+        for event, places in items:
+            incident = {**incidents[event.incident_id], "alerts": alerts[event.incident_id]}
+            rows.extend(self._rows(conn, event, incident, places, at))
+        queue.enqueue_many(conn, rows)
+
+    def _rows(
         self,
         conn: Connection,
         event: Event,
-        places: Sequence[tuple[str, str | None, str | None]],
-        now: datetime | None = None,
-    ) -> None:
-        at = now or event.occurred_at
-        incident = incident_json(
-            conn, event.incident_id, at, detail=False, calendars=self.policy.calendars
-        )
-        incident["alerts"] = alerts_json(conn, event.incident_id)  # the timeline is not sent
+        incident: Mapping[str, Any],
+        places: Sequence[Place],
+        at: datetime,
+    ) -> list[dict[str, Any]]:
+        """Return the outbox rows of one event: a message per place, with its ack link."""
         similar = (
             self.similar(conn, incident) if self.similar and event.kind in SIMILAR_EVENTS else ()
         )
         body = event_body(event, incident)
         priority = self.policy.priorities.get(str(incident.get("priority")))
         links: dict[str, str | None] = {}
+        rows = []
         for channel, person, address in places:
             if person is not None and person not in links:
                 links[person] = self._ack_link(incident, person, at)
@@ -146,15 +182,18 @@ class Outbox:
                 "message": message.to_json(),
                 "to": [address] if address else [],
             }
-            queue.enqueue(
-                conn,
-                event_id=event.id,
-                incident_id=event.incident_id,
-                channel=channel,
-                recipient=person,
-                payload=payload,
-                now=at,
+            rows.append(
+                queue.outbox_row(
+                    key=queue.idempotency_key(event.id, channel, person),
+                    channel=channel,
+                    payload=payload,
+                    now=at,
+                    recipient=person,
+                    event_id=event.id,
+                    incident_id=event.incident_id,
+                )
             )
+        return rows
 
     def _ack_link(self, incident: Mapping[str, Any], person: str, now: datetime) -> str | None:
         """Return a signed acknowledge link while there is something to acknowledge."""
@@ -170,16 +209,18 @@ class Outbox:
         return ack_url(self.public_url, token)
 
 
-_EVENT = select(events).where(events.c.id == bindparam("id"))
+_EVENTS = select(events).where(in_list(events.c.id, "ids"))
 
 
-def _load_event(conn: Connection, event_id: int) -> Event:
-    row = conn.execute(_EVENT, {"id": event_id}).one()
-    return Event(
-        id=int(row.id),
-        incident_id=int(row.incident_id),
-        kind=row.kind,
-        actor=row.actor,
-        occurred_at=as_utc(row.occurred_at),
-        data=row.data or {},
-    )
+def _load_events(conn: Connection, ids: Sequence[int]) -> dict[int, Event]:
+    found = {}
+    for row in conn.execute(_EVENTS, {"ids": list(ids)}):
+        found[int(row.id)] = Event(
+            id=int(row.id),
+            incident_id=int(row.incident_id),
+            kind=row.kind,
+            actor=row.actor,
+            occurred_at=as_utc(row.occurred_at),
+            data=row.data or {},
+        )
+    return found

@@ -8,7 +8,7 @@ claim delivers again, so a crash between acceptance and the mark repeats a page 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -92,31 +92,7 @@ def idempotency_key(event_id: int, channel: str, recipient: str | None) -> str:
     return safe_key(f"tocsin-{event_id}-{channel}-{recipient or 'all'}", f"tocsin-{event_id}-")
 
 
-def enqueue(
-    conn: Connection,
-    *,
-    event_id: int,
-    incident_id: int,
-    channel: str,
-    recipient: str | None,
-    payload: Mapping[str, Any],
-    now: datetime,
-) -> bool:
-    """Insert a pending row unless one with the same key exists; return whether it was added."""
-    return insert_once(
-        conn,
-        key=idempotency_key(event_id, channel, recipient),
-        channel=channel,
-        payload=payload,
-        now=now,
-        recipient=recipient,
-        event_id=event_id,
-        incident_id=incident_id,
-    )
-
-
-def insert_once(
-    conn: Connection,
+def outbox_row(
     *,
     key: str,
     channel: str,
@@ -125,35 +101,43 @@ def insert_once(
     recipient: str | None = None,
     event_id: int | None = None,
     incident_id: int | None = None,
-) -> bool:
-    """Insert a pending row under `key` unless it exists; rows about no event carry no ids."""
-    result = conn.execute(
-        _INSERT_NEW[conn.dialect.name],
-        {
-            "event_id": event_id,
-            "incident_id": incident_id,
-            "channel": channel,
-            "recipient": recipient,
-            "idempotency_key": key,
-            "payload": dict(payload),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        },
-    )
+) -> dict[str, Any]:
+    """Return a pending row to queue under `key`; rows about no event carry no ids."""
+    return {
+        "event_id": event_id,
+        "incident_id": incident_id,
+        "channel": channel,
+        "recipient": recipient,
+        "idempotency_key": key,
+        "payload": dict(payload),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def enqueue_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows built by outbox_row() in one statement; a key already queued is skipped."""
+    if rows:
+        conn.execute(_QUEUE[conn.dialect.name], list(rows))
+
+
+def insert_once(conn: Connection, row: Mapping[str, Any]) -> bool:
+    """Insert a row built by outbox_row() unless its key is queued; return whether it was."""
+    result = conn.execute(_QUEUE[conn.dialect.name].returning(outbox.c.id), dict(row))
     return result.first() is not None  # the new row's id; nothing when one was there
 
 
-# Built once: values travel as parameters, so SQLAlchemy reuses the compiled statement. One
-# statement whatever the key: a row already queued under it is left as it is.
-_INSERT_NEW = {
-    "postgresql": postgresql_insert(outbox)
-    .on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
-    .returning(outbox.c.id),
-    "sqlite": sqlite_insert(outbox)
-    .on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
-    .returning(outbox.c.id),
+# Built once: values travel as parameters, so SQLAlchemy reuses the compiled statements. A row
+# already queued under a key is left as it is, in the same statement.
+_QUEUE = {
+    "postgresql": postgresql_insert(outbox).on_conflict_do_nothing(
+        index_elements=[outbox.c.idempotency_key]
+    ),
+    "sqlite": sqlite_insert(outbox).on_conflict_do_nothing(
+        index_elements=[outbox.c.idempotency_key]
+    ),
 }
 
 

@@ -332,21 +332,30 @@ class SlaHandlers:
                 for item in due
             ],
         )
-        pager = self.pager()
+        pages = []
         for item, event in zip(due, recorded, strict=True):
             self.metrics.escalations.labels(priority=item.row.priority).inc()
             targets = reached[item.step.notify].targets
-            if pager is None:
-                log.warning(
-                    "incident %s: no pager configured; step %s paged nobody",
-                    item.row.id,
-                    item.step.index,
-                )
-            elif targets:
-                pager.page(
-                    conn, incident_id=item.row.id, event_id=event.id, targets=targets, now=now
-                )
+            if targets:
+                pages.append((int(item.row.id), event.id, targets))
+        self._page(pages, conn, now)
         self._next(conn, [item for item in due if item.following is not None], now)
+
+    def _page(
+        self, pages: Sequence[tuple[int, int, Sequence[Target]]], conn: Connection, now: datetime
+    ) -> None:
+        """Hand the pages to the pager: all at once when it can take many (see bridge.paging)."""
+        pager = self.pager()
+        if pager is None:
+            for incident_id, _, _ in pages:
+                log.warning("incident %s: no pager configured; its step paged nobody", incident_id)
+            return
+        many = getattr(pager, "page_many", None)
+        if many is not None and pages:
+            many(conn, pages, now)
+            return
+        for incident_id, event_id, targets in pages:
+            pager.page(conn, incident_id=incident_id, event_id=event_id, targets=targets, now=now)
 
     def _next(self, conn: Connection, due: Sequence[_Due], now: datetime) -> None:
         """Schedule the steps after those that fired, and wake the scheduler for the soonest."""

@@ -11,7 +11,16 @@ from sqlalchemy import Connection, create_engine, insert
 
 from bridge import kb
 from bridge.errors import NotFound
-from bridge.kb import Entry, rank_similar, rank_text, same_alert, search, similar, tokens
+from bridge.kb import (
+    Entry,
+    incident_query,
+    rank_similar,
+    rank_text,
+    same_alert,
+    search,
+    similar,
+    tokens,
+)
 from bridge.store.schema import incidents, metadata
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
@@ -159,7 +168,7 @@ def test_same_alert_lists_only_documented_incidents_of_the_alert_and_service(
             row(8, "disk full on web-1", "triggered", service="shop"),  # new, on service shop
         ],
     )
-    assert [m.entry.id for m in same_alert(conn, 1)] == [2, 7]
-    assert [m.entry.id for m in same_alert(conn, 8)] == [5]
+    assert [m.entry.id for m in same_alert(conn, incident_query(conn, 1))] == [2, 7]
+    assert [m.entry.id for m in same_alert(conn, incident_query(conn, 8))] == [5]
     monkeypatch.setattr(kb, "SAME_ALERT_SCAN", 1)  # only the newest is scanned
-    assert [m.entry.id for m in same_alert(conn, 1)] == [7]
+    assert [m.entry.id for m in same_alert(conn, incident_query(conn, 1))] == [7]

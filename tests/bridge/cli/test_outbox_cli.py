@@ -42,8 +42,9 @@ def dead_letter(runtime: Runtime) -> int:
     incident_id = runtime.incidents.create(title="t", priority="P1", actor=None)
     now = runtime.clock()
     with runtime.store.begin() as conn:
-        queue.enqueue(conn, event_id=1, incident_id=incident_id, channel="ops-chat", recipient="carol",
-                      payload={"body": {"event": "incident.triggered"}}, now=now)  # fmt: skip
+        queue.enqueue_many(conn, [queue.outbox_row(
+            key="k1", event_id=1, incident_id=incident_id, channel="ops-chat", recipient="carol",
+            payload={"body": {"event": "incident.triggered"}}, now=now)])  # fmt: skip
         (row,) = queue.claim(conn, worker="w", now=now, lease=timedelta(seconds=5), limit=1)
         queue.mark_failed(conn, row, worker="w", error="ops-chat: errcode 93000", retry_at=None)
         return row.id

@@ -81,13 +81,20 @@ class Outbox:
         self.secret_key = secret_key
         self.link_ttl = link_ttl
         self.similar = similar
+        self.hook = Subscriptions(self)
 
-    def hook(self, conn: Connection, event: Event) -> None:
-        """Queue the event for every channel subscribed to it."""
-        channels = [c.name for c in self.policy.channels.values() if c.subscribes_to(event.kind)]
-        if channels:
-            places: list[Place] = [(name, None, None) for name in channels]
-            self._queue(conn, [(event, places)], event.occurred_at)
+    def subscribed(self, conn: Connection, events: Sequence[Event]) -> None:
+        """Queue each event for every channel subscribed to it; events of one instant together."""
+        by_time: dict[datetime, list[tuple[Event, Sequence[Place]]]] = {}
+        for event in events:
+            channels = self.policy.channels.values()
+            places: list[Place] = [
+                (c.name, None, None) for c in channels if c.subscribes_to(event.kind)
+            ]
+            if places:
+                by_time.setdefault(event.occurred_at, []).append((event, places))
+        for at, items in by_time.items():
+            self.write(conn, items, at)
 
     def page(
         self,
@@ -115,7 +122,7 @@ class Outbox:
         wanted = [(event_id, places) for event_id, places in wanted if places]
         if wanted:
             found = _load_events(conn, [event_id for event_id, _ in wanted])
-            self._queue(conn, [(found[event_id], places) for event_id, places in wanted], now)
+            self.write(conn, [(found[event_id], places) for event_id, places in wanted], now)
 
     def _places(self, incident_id: int, targets: Sequence[Target]) -> list[Place]:
         """Return where targets are reached: (channel, person's name, mail address) each."""
@@ -132,7 +139,7 @@ class Outbox:
                 log.warning("page for incident %s: cannot page %s, skipped", incident_id, target)
         return places
 
-    def _queue(
+    def write(
         self, conn: Connection, items: Sequence[tuple[Event, Sequence[Place]]], at: datetime
     ) -> None:
         """Write the rows of events to their places, reading each incident table once for all."""
@@ -207,6 +214,20 @@ class Outbox:
             ttl=self.link_ttl,
         )
         return ack_url(self.public_url, token)
+
+
+class Subscriptions:
+    """The EventHook queuing events for the channels subscribed to them: a batch's together."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    def __call__(self, conn: Connection, event: Event) -> None:
+        self.outbox.subscribed(conn, [event])
+
+    def many(self, conn: Connection, events: Sequence[Event]) -> None:
+        """Hear a batch of events (record_events calls this)."""
+        self.outbox.subscribed(conn, events)
 
 
 _EVENTS = select(events).where(in_list(events.c.id, "ids"))

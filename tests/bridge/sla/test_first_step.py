@@ -131,6 +131,8 @@ def test_a_batch_of_new_alerts_pages_every_incident_in_one_write_per_table(
     assert len(queued(runtime)) == 20 * 3  # feed triggered, page, feed escalated
     # Opening's own writes, plus the page's: its events once, no incident update (level 0).
     assert statements.count("INSERT INTO events") == 2
+    # The feed's copies of triggered and of escalated, and the pages: a statement each.
+    assert statements.count("INSERT INTO outbox") == 3
     assert not [s for s in statements if s.startswith("UPDATE incidents")]
     steps = step_timers(runtime)
     assert steps == [(1, steps[0][1])] * 20

@@ -86,8 +86,8 @@ class Outbox:
     def subscribed(self, conn: Connection, events: Sequence[Event]) -> None:
         """Queue each event for every channel subscribed to it; events of one instant together."""
         by_time: dict[datetime, list[tuple[Event, Sequence[Place]]]] = {}
+        channels = self.policy.channels.values()
         for event in events:
-            channels = self.policy.channels.values()
             places: list[Place] = [
                 (c.name, None, None) for c in channels if c.subscribes_to(event.kind)
             ]

@@ -18,9 +18,7 @@ from bridge.store.schema import alerts, events, incidents, sla_clocks
 
 # Built once: values travel as parameters, so SQLAlchemy reuses the compiled statements (a page
 # serializes its incident, and pages go out in bursts).
-_INCIDENT = select(incidents).where(incidents.c.id == bindparam("id"))
 _CLOCKS = select(sla_clocks).where(in_list(sla_clocks.c.incident_id, "ids"))
-_ALERTS = select(alerts).where(alerts.c.incident_id == bindparam("id")).order_by(alerts.c.id)
 _ALERTS_OF = select(alerts).where(in_list(alerts.c.incident_id, "ids")).order_by(alerts.c.id)
 _INCIDENTS = select(incidents).where(in_list(incidents.c.id, "ids"))
 _TIMELINE = select(events).where(events.c.incident_id == bindparam("id")).order_by(events.c.id)
@@ -28,10 +26,7 @@ _TIMELINE = select(events).where(events.c.incident_id == bindparam("id")).order_
 
 def get_incident(conn: Connection, incident_id: int) -> Row[Any]:
     """Return an incident row, or raise NotFound."""
-    row = conn.execute(_INCIDENT, {"id": incident_id}).first()
-    if row is None:
-        raise NotFound(f"no incident {incident_id}")
-    return row
+    return incidents_by_id(conn, [incident_id])[incident_id]
 
 
 def incident_json(
@@ -96,7 +91,7 @@ def clock_json(clock: Row[Any], now: datetime, calendar: Calendar | None = None)
 
 def alerts_json(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
     """Return an incident's alerts, oldest first."""
-    return [_alert_json(row) for row in conn.execute(_ALERTS, {"id": incident_id})]
+    return alerts_by_incident(conn, [incident_id])[incident_id]
 
 
 def alerts_by_incident(conn: Connection, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:

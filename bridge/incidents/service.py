@@ -15,14 +15,14 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnDefault, Connection, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from bridge.clock import Clock, as_utc, utcnow
 from bridge.errors import InvalidInput
 from bridge.events import Event, EventHook, NewEvent, record_event, record_events
 from bridge.incidents.lifecycle import next_status
 from bridge.policy.model import Target
-from bridge.store.bulk import insert_rows
+from bridge.store.bulk import insert_rows, schema_defaults
 from bridge.store.db import Store, lock_incident
 from bridge.store.schema import incidents
 
@@ -127,12 +127,7 @@ def create_incidents(
 
 
 # A new incident's row before its own values: every column NULL but those with a default.
-_AS_INSERTED = {
-    column.name: column.default.arg
-    if isinstance(column.default, ColumnDefault) and column.default.is_scalar
-    else None
-    for column in incidents.columns
-}
+_AS_INSERTED = {column.name: None for column in incidents.columns} | schema_defaults(incidents)
 
 
 def find_open(conn: Connection, key: str) -> int | None:

@@ -25,7 +25,6 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     ColumnDefault,
     Connection,
     DateTime,
@@ -96,14 +95,10 @@ class _SqlitePlan:
     """
 
     def __init__(self, table: Table, given: tuple[str, ...], dialect: Dialect) -> None:
-        defaulted = [
-            column
-            for column in table.columns
-            if column.name not in given and isinstance(column.default, ColumnDefault)
-        ]
+        defaulted = {k: v for k, v in schema_defaults(table).items() if k not in given}
         self.given = given
-        self.names = given + tuple(column.name for column in defaulted)
-        self.defaults = tuple(_default(column) for column in defaulted)
+        self.names = given + tuple(defaulted)
+        self.defaults = tuple(defaulted.values())
         self.processors = tuple(
             (
                 table.c[name].type.dialect_impl(dialect).bind_processor(dialect),
@@ -146,12 +141,17 @@ def _is_time(table: Table, name: str) -> bool:
     return isinstance(table.c[name].type, DateTime)
 
 
-def _default(column: Column[Any]) -> Any:
-    default = column.default
-    assert isinstance(default, ColumnDefault)
-    # A callable default (dict for JSON columns) is called once: the value is converted to
-    # text before any row could share and change it.
-    return default.arg(None) if default.is_callable else default.arg
+def schema_defaults(table: Table) -> dict[str, Any]:
+    """Return the value each column with a default in the schema takes when an insert omits it.
+
+    A callable default (dict for JSON columns) is called once: the bulk insert converts it to
+    text before any row could share and change it.
+    """
+    return {
+        column.name: column.default.arg(None) if column.default.is_callable else column.default.arg
+        for column in table.columns
+        if isinstance(column.default, ColumnDefault)
+    }
 
 
 @lru_cache(maxsize=64)

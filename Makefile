@@ -29,19 +29,19 @@ peers:
 	else echo "not root: cannot install$$missing; tests that need them will skip (fail under CI=true)"; fi
 
 test: venv peers
-	$(BIN)/ruff check agent bridge tests bench
-	$(BIN)/ruff format --check agent bridge tests bench
+	$(BIN)/ruff check tocsin tests bench
+	$(BIN)/ruff format --check tocsin tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: venv
-	$(BIN)/ruff check agent bridge tests bench
-	$(BIN)/ruff format --check agent bridge tests bench
+	$(BIN)/ruff check tocsin tests bench
+	$(BIN)/ruff format --check tocsin tests bench
 	$(BIN)/mypy
 
 format: venv
-	$(BIN)/ruff format agent bridge tests bench
-	$(BIN)/ruff check --fix agent bridge tests bench
+	$(BIN)/ruff format tocsin tests bench
+	$(BIN)/ruff check --fix tocsin tests bench
 
 bench: venv peers
 	$(BIN)/python -m bench

@@ -17,9 +17,9 @@ import time
 from array import array
 from pathlib import Path
 
-from agent.config import SamplerConfig, load_config
-from agent.daemon import Agent, SamplerLike, production_sampler
-from agent.sample import Sample
+from tocsin.agent.config import SamplerConfig, load_config
+from tocsin.agent.daemon import Agent, SamplerLike, production_sampler
+from tocsin.agent.sample import Sample
 
 MAX_CYCLES = 10_000
 

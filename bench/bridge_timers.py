@@ -18,12 +18,12 @@ from pathlib import Path
 import psutil
 from sqlalchemy import Connection, func, insert, select
 
-from bridge.clock import utcnow
-from bridge.scheduler import Scheduler
-from bridge.store.db import Store
-from bridge.store.schema import metadata, timers
-from bridge.timers import Timer
 from tests.pg import create_database, postgres_cluster
+from tocsin.bridge.platform.clock import utcnow
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import metadata, timers
+from tocsin.bridge.timers.rows import Timer
+from tocsin.bridge.timers.scheduler import Scheduler
 
 RATE = 1000  # timers falling due per second
 DUE_SECONDS = 10

@@ -273,7 +273,7 @@ def test_bridge_dashboard_names_only_metrics_a_running_bridge_exports(tmp_path: 
         [
             sys.executable,
             "-c",
-            "from bridge.cli import main; main()",
+            "from tocsin.bridge.cli import main; main()",
             "serve",
             "--config",
             str(config),

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.config import load_config as load_agent_config
-from bridge.config import load_config as load_bridge_config
-from bridge.policy.load import parse_policy
+from tocsin.agent.config import load_config as load_agent_config
+from tocsin.bridge.platform.config import load_config as load_bridge_config
+from tocsin.bridge.policy.load import parse_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "README.md"

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple, TypeVar
 
-from agent.collectors.memory import MemoryInfo
+from tocsin.agent.collectors.memory import MemoryInfo
 
 T = TypeVar("T")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from agent.sample import Sample, Series
+from tocsin.agent.sample import Sample, Series
 
 
 def sample(*gauges: tuple[str, dict[str, str], float], at: float = 0.0) -> Sample:

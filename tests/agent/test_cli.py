@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import main
+from tocsin.agent.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMAND = [sys.executable, "-c", "from agent.cli import main; main()"]
+COMMAND = [sys.executable, "-c", "from tocsin.agent.cli import main; main()"]
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

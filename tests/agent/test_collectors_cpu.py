@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.collectors.base import Reading
-from agent.collectors.cpu import IOWAIT, SECONDS, USAGE, CpuCollector
 from tests.agent.fake_psutil import CpuTimes, failing, scripted
+from tocsin.agent.collectors.base import Reading
+from tocsin.agent.collectors.cpu import IOWAIT, SECONDS, USAGE, CpuCollector
 
 
 def collect(collector: CpuCollector) -> Reading:

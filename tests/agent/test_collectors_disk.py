@@ -5,8 +5,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from agent.collectors.base import Reading
-from agent.collectors.disk import (
+from tests.agent.fake_psutil import BsdDiskIO, DiskIO, failing, scripted
+from tocsin.agent.collectors.base import Reading
+from tocsin.agent.collectors.disk import (
     BUSY,
     IO_TIME,
     READ_BYTES,
@@ -14,7 +15,6 @@ from agent.collectors.disk import (
     DiskStats,
     default_disk_io_counters,
 )
-from tests.agent.fake_psutil import BsdDiskIO, DiskIO, failing, scripted
 
 IDLE = DiskIO(1, 2, 512, 1024, 0)
 

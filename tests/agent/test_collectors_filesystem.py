@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.collectors.base import Reading
-from agent.collectors.filesystem import STUCK, USED, FilesystemCollector, select_mounts
 from tests.agent.fake_psutil import Clock, HangingUsage, Partition, Usage, failing
+from tocsin.agent.collectors.base import Reading
+from tocsin.agent.collectors.filesystem import STUCK, USED, FilesystemCollector, select_mounts
 
 ROOT = Partition("/dev/sda1", "/", "ext4")
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from agent.collectors.base import Reading
-from agent.collectors.load import LOAD1, LOAD5, LOAD15, PER_CPU, LoadCollector
+from tocsin.agent.collectors.base import Reading
+from tocsin.agent.collectors.load import LOAD1, LOAD5, LOAD15, PER_CPU, LoadCollector
 
 
 def gauges(collector: LoadCollector) -> dict[str, float]:

@@ -4,9 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from agent.collectors.base import Reading
-from agent.collectors.memory import MEMORY_USED, SWAP_USED, MemoryCollector, MemoryInfo, read_memory
 from tests.agent.fake_psutil import failing
+from tocsin.agent.collectors.base import Reading
+from tocsin.agent.collectors.memory import (
+    MEMORY_USED,
+    SWAP_USED,
+    MemoryCollector,
+    MemoryInfo,
+    read_memory,
+)
 
 MEMINFO = """MemTotal:        1000 kB
 MemFree:          100 kB

@@ -4,15 +4,15 @@ from pathlib import Path
 
 import psutil
 
-from agent.collectors.base import Reading
-from agent.collectors.network import (
+from tests.agent.fake_psutil import NetIO, failing
+from tocsin.agent.collectors.base import Reading
+from tocsin.agent.collectors.network import (
     RECEIVE,
     TRANSMIT,
     NetStats,
     NetworkCollector,
     default_net_io_counters,
 )
-from tests.agent.fake_psutil import NetIO, failing
 
 INTERFACES = {"lo": NetIO(5, 5), "eth0": NetIO(100, 200), "veth1": NetIO(1, 2)}
 

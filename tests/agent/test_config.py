@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import default_config, default_state_dir, load_config
-from agent.errors import ConfigError
+from tocsin.agent.config import default_config, default_state_dir, load_config
+from tocsin.agent.errors import ConfigError
 
 ENV = {"HOME": "/home/test"}
 SECRET = "hunter2-s3cr3t"

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import AgentConfig, PushConfig, SamplerConfig, SpoolConfig
-from agent.daemon import Agent
-from agent.errors import ConfigError
-from agent.notify import SystemdNotifier
-from agent.push import Receiver as Client
-from agent.pusher import Backoff, Pusher
-from agent.rules import Rule
-from agent.spool import Spool
 from tests.agent.fakes import FakeClock, Receiver, ScriptedSampler, alertnames, cpu
 from tests.peers import require_binary
+from tocsin.agent.config import AgentConfig, PushConfig, SamplerConfig, SpoolConfig
+from tocsin.agent.daemon import Agent
+from tocsin.agent.errors import ConfigError
+from tocsin.agent.notify import SystemdNotifier
+from tocsin.agent.push import Receiver as Client
+from tocsin.agent.pusher import Backoff, Pusher
+from tocsin.agent.rules import Rule
+from tocsin.agent.spool import Spool
 
 CPU = Rule("HostCpuHigh", "tocsin_cpu_usage_ratio", ">", 0.9, 0.8, 60.0, "critical")
 

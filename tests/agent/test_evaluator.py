@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from agent.evaluator import Evaluator
-from agent.rules import Rule
-from agent.templates import Template
 from tests.agent.fakes import cpu, sample
+from tocsin.agent.evaluator import Evaluator
+from tocsin.agent.rules import Rule
+from tocsin.agent.templates import Template
 
 CPU = Rule(
     name="HostCpuHigh",

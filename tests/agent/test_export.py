@@ -8,9 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from agent.export import export_prometheus, expression
-from agent.rules import Rule, load_bundled_rules
 from tests.peers import require_binary
+from tocsin.agent.export import export_prometheus, expression
+from tocsin.agent.rules import Rule, load_bundled_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "rules" / "prometheus" / "tocsin-agent.yml"

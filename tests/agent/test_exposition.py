@@ -10,10 +10,10 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from agent.exposition import Exposition, SampleCollector, ServerHandle, TextRenderer, render
-from agent.sample import Sample, Series
-from agent.sampler import Sampler
 from tests.peers import require_binary
+from tocsin.agent.exposition import Exposition, SampleCollector, ServerHandle, TextRenderer, render
+from tocsin.agent.sample import Sample, Series
+from tocsin.agent.sampler import Sampler
 
 SAMPLE = Sample(
     taken_at=1_700_000_000.0,

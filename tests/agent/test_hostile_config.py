@@ -17,7 +17,7 @@ import pytest
 from tests import config_faults
 from tests.config_faults import Broken, write
 
-COMMAND = [sys.executable, "-c", "from agent.cli import main; main()"]
+COMMAND = [sys.executable, "-c", "from tocsin.agent.cli import main; main()"]
 MISSING = "/nonexistent/tocsin"
 
 

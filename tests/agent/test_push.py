@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import PushRejected, PushUnavailable
-from agent.push import Receiver as Client
-from agent.push import WireAlert, retry_after, rfc3339
-from agent.pusher import Backoff, Heartbeat, Pusher
-from agent.spool import Spool
 from tests.agent.fakes import FakeClock, Receiver
+from tocsin.agent.errors import PushRejected, PushUnavailable
+from tocsin.agent.push import Receiver as Client
+from tocsin.agent.push import WireAlert, retry_after, rfc3339
+from tocsin.agent.pusher import Backoff, Heartbeat, Pusher
+from tocsin.agent.spool import Spool
 
 FIRING = WireAlert((("alertname", "A"), ("instance", "h")), (("summary", "s"),), 1_700_000_000.0)
 
@@ -188,7 +188,7 @@ def test_missing_heartbeat_endpoint_is_logged_once(
     receiver.answer = lambda request: (404, {})
     clock = FakeClock()
     pusher = make_pusher(receiver, tmp_path, clock, heartbeat=Heartbeat("web1", 30.0, {}))
-    with caplog.at_level(logging.INFO, logger="agent.pusher"):
+    with caplog.at_level(logging.INFO, logger="tocsin.agent.pusher"):
         for _ in range(3):
             pusher.step()
             clock.advance(30.0)

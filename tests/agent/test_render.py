@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from agent.render import format_value, render_json, render_text
-from agent.sample import Sample, Series
+from tocsin.agent.render import format_value, render_json, render_text
+from tocsin.agent.sample import Sample, Series
 
 SAMPLE = Sample(
     taken_at=1_700_000_000.0,

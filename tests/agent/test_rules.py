@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.errors import RuleError
-from agent.rules import GAUGES, load_bundled_rules, parse_rules_document
-from agent.templates import Template
+from tocsin.agent.errors import RuleError
+from tocsin.agent.rules import GAUGES, load_bundled_rules, parse_rules_document
+from tocsin.agent.templates import Template
 
 
 def test_bundled_rules_have_warning_and_critical_for_each_resource() -> None:

@@ -4,9 +4,6 @@ import logging
 
 import pytest
 
-from agent.collectors.memory import MemoryInfo
-from agent.sample import Sample
-from agent.sampler import Sampler, sample_with_rates
 from tests.agent.fake_psutil import (
     MEMORY,
     Clock,
@@ -18,6 +15,9 @@ from tests.agent.fake_psutil import (
     failing,
     scripted,
 )
+from tocsin.agent.collectors.memory import MemoryInfo
+from tocsin.agent.sample import Sample
+from tocsin.agent.sampler import Sampler, sample_with_rates
 
 NO_DELTA_GAUGES = {
     "tocsin_memory_used_ratio",
@@ -116,7 +116,7 @@ def test_host_missing_every_source_gives_an_empty_sample_with_notes(clock: Clock
 
 def test_a_missing_source_is_logged_once(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
     sampler = fake_sampler(clock, memory_info=failing(PermissionError("meminfo")))
-    with caplog.at_level(logging.WARNING, logger="agent.sampler"):
+    with caplog.at_level(logging.WARNING, logger="tocsin.agent.sampler"):
         for _ in range(3):
             sampler.sample()
     assert [r.getMessage() for r in caplog.records] == ["memory unavailable: meminfo"]
@@ -160,7 +160,7 @@ def test_a_problem_that_clears_and_returns_is_logged_again(
         return answer
 
     sampler = fake_sampler(clock, memory_info=memory_info)
-    with caplog.at_level(logging.WARNING, logger="agent.sampler"):
+    with caplog.at_level(logging.WARNING, logger="tocsin.agent.sampler"):
         for _ in range(3):
             sampler.sample()
     assert [r.getMessage() for r in caplog.records] == ["memory unavailable: meminfo"] * 2

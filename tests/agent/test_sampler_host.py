@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.sample import Sample
-from agent.sampler import Sampler
+from tocsin.agent.sample import Sample
+from tocsin.agent.sampler import Sampler
 
 
 @pytest.fixture(scope="module")

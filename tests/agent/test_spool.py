@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import StorageError
-from agent.spool import Spool
+from tocsin.agent.errors import StorageError
+from tocsin.agent.spool import Spool
 
 
 def drain(spool: Spool) -> list[bytes]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import StorageError
-from agent.evaluator import AlertState
-from agent.state import StateStore
+from tocsin.agent.errors import StorageError
+from tocsin.agent.evaluator import AlertState
+from tocsin.agent.state import StateStore
 
 FIRING = AlertState(
     rule="HostCpuHigh/critical/",

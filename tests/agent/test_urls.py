@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.urls import redact_url
+from tocsin.agent.urls import redact_url
 
 
 @pytest.mark.parametrize(

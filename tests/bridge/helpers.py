@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bridge import migrations
-from bridge.config import BridgeConfig, Limits, Token, digest
-from bridge.runtime import Runtime, build_runtime
+from tocsin.bridge import migrations
+from tocsin.bridge.platform.config import BridgeConfig, Limits, Token, digest
+from tocsin.bridge.server.runtime import Runtime, build_runtime
 
 INGEST = "ingest-secret"
 OPERATOR = "operator-secret"

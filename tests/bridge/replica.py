@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, insert
 
-from bridge.scheduler import Scheduler
-from bridge.store.db import Store
-from bridge.timers import Timer
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.timers.rows import Timer
+from tocsin.bridge.timers.scheduler import Scheduler
 
 fires_metadata = MetaData()
 fires = Table(

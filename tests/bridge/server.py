@@ -46,7 +46,7 @@ class BridgeProcess:
 
     def start(self, timeout: float = 20.0) -> None:
         """Start the server and wait until /readyz answers 200."""
-        command = [sys.executable, "-c", "from bridge.cli import main; main()", "serve"]
+        command = [sys.executable, "-c", "from tocsin.bridge.cli import main; main()", "serve"]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [*command, "--config", str(self.config_path)],

@@ -3,8 +3,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from bridge.bootstrap import ensure_secrets
-from bridge.config import BridgeConfig
+from tocsin.bridge.platform.bootstrap import ensure_secrets
+from tocsin.bridge.platform.config import BridgeConfig
 
 
 def test_first_start_generates_private_tokens_and_key_once(tmp_path: Path) -> None:

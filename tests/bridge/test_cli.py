@@ -12,9 +12,9 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from bridge.cli import main
+from tocsin.bridge.cli import main
 
-COMMAND = [sys.executable, "-c", "from bridge.cli import main; main()"]
+COMMAND = [sys.executable, "-c", "from tocsin.bridge.cli import main; main()"]
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bridge.cli import main
+from tocsin.bridge.cli import main
 
 POLICY = """
 priorities: {P1: {response: 15m}}

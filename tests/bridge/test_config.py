@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import BridgeConfig, digest, load_config, parse_config
-from bridge.errors import ConfigError
-from bridge.policy.load import parse_policy
+from tocsin.bridge.errors import ConfigError
+from tocsin.bridge.platform.config import BridgeConfig, digest, load_config, parse_config
+from tocsin.bridge.policy.load import parse_policy
 
 SECRET = "hunter2-s3cr3t"
 BOMB = (

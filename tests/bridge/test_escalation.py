@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from bridge.escalation import may_page, resolution_step, response_step
-from bridge.policy import load_policy
-from bridge.policy.model import EscalationPolicy, EscalationStep, Target
+from tocsin.bridge.paging.escalation import may_page, resolution_step, response_step
+from tocsin.bridge.policy import load_policy
+from tocsin.bridge.policy.model import EscalationPolicy, EscalationStep, Target
 
 OPS = load_policy().escalation_policies["ops"]
 MIN = timedelta(minutes=1)

@@ -4,9 +4,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.ingest.heartbeats import record_heartbeat
-from bridge.runtime import Runtime
 from tests.bridge.sla.harness import FakeClock, event_kinds, incident_row, make_runtime, run
+from tocsin.bridge.ingest.heartbeats import record_heartbeat
+from tocsin.bridge.server.runtime import Runtime
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def beat(runtime: Runtime, host: str = "db1") -> None:
 def silent_incident(runtime: Runtime, host: str = "db1") -> int | None:
     from sqlalchemy import select
 
-    from bridge.store.schema import incidents
+    from tocsin.bridge.store.schema import incidents
 
     with runtime.store.connect() as conn:
         found = conn.execute(select(incidents.c.id).where(incidents.c.host == host)).scalar()

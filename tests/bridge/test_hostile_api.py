@@ -22,10 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.app import create_app
 from tests.bridge.helpers import INGEST, OPERATOR, bearer, make_runtime
 from tests.bridge.testclient import TestClient
 from tests.bridge.web.conftest import sign_in
+from tocsin.bridge.server.app import create_app
 
 HOSTILE = settings(
     max_examples=20,
@@ -227,8 +227,8 @@ def endpoints_of(spec: dict[str, Any]) -> list[Endpoint]:
 
 
 def _spec() -> dict[str, Any]:
-    from bridge.config import BridgeConfig
-    from bridge.runtime import build_runtime
+    from tocsin.bridge.platform.config import BridgeConfig
+    from tocsin.bridge.server.runtime import build_runtime
 
     return create_app(
         build_runtime(BridgeConfig(database_url="sqlite://")), start_workers=False
@@ -491,7 +491,9 @@ def test_an_ingest_token_is_refused_where_an_operator_is_needed(bridge: Bridge) 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 def test_unsupported_methods_are_refused_with_json(bridge: Bridge, method: str) -> None:
     for endpoint in ENDPOINTS:
-        response = bridge.client.request(method, fill(endpoint), headers=bearer(OPERATOR))
+        response = bridge.client.request(
+            method, fill(endpoint), headers=bearer(OPERATOR)
+        )
         assert response.status_code in (404, 405), f"{method} {endpoint.path}"
         assert_refused_well(f"{method} {endpoint.path}", response, html=False)
 

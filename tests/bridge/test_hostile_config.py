@@ -17,7 +17,7 @@ import pytest
 
 from tests.config_faults import Broken, assert_one_clear_line, write
 
-COMMAND = [sys.executable, "-c", "from bridge.cli import main; main()"]
+COMMAND = [sys.executable, "-c", "from tocsin.bridge.cli import main; main()"]
 MISSING = "/nonexistent/tocsin"
 POLICY_TAIL = """
 priorities:

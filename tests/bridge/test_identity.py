@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bridge.identity import fingerprint, group_key
+from tocsin.bridge.ingest.identity import fingerprint, group_key
 
 
 def test_fingerprint_ignores_label_order() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, create_engine, insert
 
-from bridge import kb
-from bridge.errors import NotFound
-from bridge.kb import (
+from tocsin.bridge.errors import NotFound
+from tocsin.bridge.kb import search as kb
+from tocsin.bridge.kb.search import (
     Entry,
     incident_query,
     rank_similar,
@@ -21,7 +21,7 @@ from bridge.kb import (
     similar,
     tokens,
 )
-from bridge.store.schema import incidents, metadata
+from tocsin.bridge.store.schema import incidents, metadata
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.oncall import (
+from tocsin.bridge.paging.oncall import (
     OnCall,
     layer_on_call,
     next_handoff,
@@ -13,8 +13,8 @@ from bridge.oncall import (
     reach,
     resolve_targets,
 )
-from bridge.policy import parse_policy
-from bridge.policy.model import Override, Rotation, Schedule, Target
+from tocsin.bridge.policy import parse_policy
+from tocsin.bridge.policy.model import Override, Rotation, Schedule, Target
 
 NEW_YORK = ZoneInfo("America/New_York")
 WEEKLY = Rotation(

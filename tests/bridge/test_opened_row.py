@@ -7,13 +7,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from bridge import migrations
-from bridge.clock import as_utc
-from bridge.events import Event
-from bridge.incidents.service import create_incidents
-from bridge.store.db import Store
-from bridge.store.schema import incidents
 from tests.bridge.helpers import T0
+from tocsin.bridge import migrations
+from tocsin.bridge.incidents.events import Event
+from tocsin.bridge.incidents.service import create_incidents
+from tocsin.bridge.platform.clock import as_utc
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import incidents
 
 
 def _comparable(value: Any) -> Any:

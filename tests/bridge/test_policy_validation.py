@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.errors import ConfigError
-from bridge.policy import parse_policy
+from tocsin.bridge.errors import ConfigError
+from tocsin.bridge.policy import parse_policy
 
 BASE = """
 priorities: {P1: {response: 15m}}

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import uvicorn
 
-from bridge.sdnotify import Notifier, Watchdog, healthz_probe, notify_systemd
+from tocsin.bridge.platform.sdnotify import Notifier, Watchdog, healthz_probe, notify_systemd
 
 
 @pytest.fixture

@@ -9,14 +9,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Connection, event
 
-from bridge.clock import utcnow
-from bridge.incidents.service import acknowledge
-from bridge.runtime import Runtime
-from bridge.scheduler import Scheduler
-from bridge.store.db import Store
-from bridge.store.schema import metadata
-from bridge.timers import Timer, pending, schedule
 from tests.bridge.sla.harness import FakeClock, make_runtime, open_incident, pages, scheduler
+from tocsin.bridge.incidents.service import acknowledge
+from tocsin.bridge.platform.clock import utcnow
+from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import metadata
+from tocsin.bridge.timers.rows import Timer, pending, schedule
+from tocsin.bridge.timers.scheduler import Scheduler
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, select
 
-from bridge.clock import as_utc
-from bridge.runtime import Runtime
-from bridge.scheduler import Scheduler
-from bridge.store.schema import timers
-from bridge.timers import Batched, Timer, cancel, schedule
 from tests.bridge.sla.harness import FakeClock, make_runtime, open_incident
+from tocsin.bridge.platform.clock import as_utc
+from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.store.schema import timers
+from tocsin.bridge.timers.rows import Batched, Timer, cancel, schedule
+from tocsin.bridge.timers.scheduler import Scheduler
 
 
 @dataclass

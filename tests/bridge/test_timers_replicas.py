@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bridge.clock import utcnow
-from bridge.scheduler import Scheduler
-from bridge.store.db import Store
-from bridge.store.schema import metadata, timers
-from bridge.timers import schedule
 from tests.bridge.replica import fires, fires_metadata
 from tests.bridge.sla.harness import event_data, make_runtime, scheduler
 from tests.pg import create_database
+from tocsin.bridge.platform.clock import utcnow
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import metadata, timers
+from tocsin.bridge.timers.rows import schedule
+from tocsin.bridge.timers.scheduler import Scheduler
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -86,7 +86,7 @@ routes: [{priority: P1}]
 def test_deadline_passing_while_the_bridge_is_down_fires_at_restart_marked_late(
     sqlite_url: str,
 ) -> None:
-    from bridge.clock import utcnow as real_clock
+    from tocsin.bridge.platform.clock import utcnow as real_clock
 
     first = make_runtime(sqlite_url, policy=POLICY)
     first.clock = real_clock

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.yamlsource import HIDDEN, SHOWN_CHARS, Where, load_yaml, shown
+from tocsin.bridge.platform.yamlsource import HIDDEN, SHOWN_CHARS, Where, load_yaml, shown
 
 BOMB = (
     "[&a [lol, lol, lol, lol, lol, lol, lol, lol, lol], "

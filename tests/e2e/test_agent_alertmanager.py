@@ -56,7 +56,7 @@ class AgentProcess:
 
     def __init__(self, config: Path) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        command = [sys.executable, "-c", "from agent.cli import main; main()"]
+        command = [sys.executable, "-c", "from tocsin.agent.cli import main; main()"]
         self.process = subprocess.Popen(
             [*command, "run", "--config", str(config)], stderr=subprocess.PIPE, text=True, env=env
         )

@@ -29,7 +29,7 @@ from aiosmtpd.smtp import AuthResult
 
 from tests.bridge.server import BridgeProcess, free_port
 
-AGENT = [sys.executable, "-c", "from agent.cli import main; main()"]
+AGENT = [sys.executable, "-c", "from tocsin.agent.cli import main; main()"]
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -343,7 +343,7 @@ def test_client_commands_never_print_credentials_of_the_url_or_token(command: li
     url = f"http://pager:{password}@127.0.0.1:{free_port()}/base?key={key}"
     filled = [part.format(url=url, token=token) for part in command]
     result = subprocess.run(
-        [sys.executable, "-c", "from bridge.cli import main; main()", *filled],
+        [sys.executable, "-c", "from tocsin.bridge.cli import main; main()", *filled],
         capture_output=True,
         text=True,
         timeout=30,

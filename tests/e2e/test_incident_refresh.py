@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import requests
 
-from bridge.incidents.service import IncidentService
-from bridge.store.db import Store
 from tests.e2e import test_web_board as board
+from tocsin.bridge.incidents.service import IncidentService
+from tocsin.bridge.store.db import Store
 
 pytestmark = pytest.mark.e2e
 

@@ -167,7 +167,7 @@ def start_bridge(tmp: Path, ports: Ports) -> subprocess.Popen[bytes]:
             }
         )
     )
-    command = [*python_command("bridge.cli"), "serve", "--config", str(config)]
+    command = [*python_command("tocsin.bridge.cli"), "serve", "--config", str(config)]
     return start(command, tmp / "bridge.log", env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
@@ -175,7 +175,7 @@ def start_agent(tmp: Path, ports: Ports) -> subprocess.Popen[bytes]:
     """Run `tocsin-agent run` with the probe rule firing."""
     config = tmp / "agent.yml"
     config.write_text(agent_config_text(tmp, ports.agent, firing=True))
-    command = [*python_command("agent.cli"), "run", "--config", str(config)]
+    command = [*python_command("tocsin.agent.cli"), "run", "--config", str(config)]
     return start(command, tmp / "agent.log", env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 

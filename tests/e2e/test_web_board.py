@@ -22,11 +22,11 @@ import pytest
 import requests
 from sqlalchemy import delete, insert, select
 
-from bridge.clock import utcnow
-from bridge.incidents.service import IncidentService
-from bridge.store.db import Store
-from bridge.store.schema import alerts, incidents, sla_clocks
 from tests.peers import require_binary
+from tocsin.bridge.incidents.service import IncidentService
+from tocsin.bridge.platform.clock import utcnow
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import alerts, incidents, sla_clocks
 
 pytestmark = pytest.mark.e2e
 
@@ -88,7 +88,7 @@ def start_bridge(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
         f"  - {{name: alice, role: operator, value: {OPERATOR}}}\n"
         f"  - {{name: sender, role: ingest, value: {INGEST}}}\n"
     )
-    command = [sys.executable, "-c", "from bridge.cli import main; main()", "serve"]
+    command = [sys.executable, "-c", "from tocsin.bridge.cli import main; main()", "serve"]
     with (tmp / "bridge.log").open("ab") as log:
         process = subprocess.Popen(
             [*command, "--config", str(tmp / "bridge.yml")],

@@ -5,12 +5,12 @@ from datetime import timedelta
 
 import pytest
 
-from bridge.app import create_app
-from bridge.incidents.serialize import incident_json
-from bridge.notify.links import sign_ack
-from bridge.runtime import Runtime
 from tests.bridge.helpers import FakeClock, make_runtime
 from tests.bridge.testclient import TestClient
+from tocsin.bridge.incidents.serialize import incident_json
+from tocsin.bridge.notify.links import sign_ack
+from tocsin.bridge.server.app import create_app
+from tocsin.bridge.server.runtime import Runtime
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, select
 
-from bridge.store.schema import alerts
 from tests.bridge.helpers import INGEST, bearer
 from tests.bridge.server import BridgeProcess
+from tocsin.bridge.store.schema import alerts
 
 COUNT = 60
 

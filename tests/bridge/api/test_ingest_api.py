@@ -5,9 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.app import create_app
 from tests.bridge.helpers import INGEST, OPERATOR, FakeClock, bearer, make_runtime
 from tests.bridge.testclient import TestClient
+from tocsin.bridge.server.app import create_app
 
 START = "2026-03-02T08:50:00Z"
 

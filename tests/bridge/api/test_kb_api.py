@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.app import create_app
 from tests.bridge.helpers import INGEST, OPERATOR, bearer, make_runtime
 from tests.bridge.testclient import TestClient
+from tocsin.bridge.server.app import create_app
 
 AUTH = bearer(OPERATOR)
 

@@ -5,11 +5,11 @@ from datetime import timedelta
 
 import pytest
 
-from bridge.app import create_app
-from bridge.notify import queue
-from bridge.runtime import Runtime
 from tests.bridge.helpers import INGEST, OPERATOR, FakeClock, bearer, make_runtime
 from tests.bridge.testclient import TestClient
+from tocsin.bridge.notify import queue
+from tocsin.bridge.server.app import create_app
+from tocsin.bridge.server.runtime import Runtime
 
 
 @pytest.fixture

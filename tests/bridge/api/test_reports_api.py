@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, insert
 
-from bridge.app import create_app
-from bridge.runtime import Runtime
-from bridge.store.schema import sla_clocks
 from tests.bridge.helpers import INGEST, OPERATOR, T0, FakeClock, bearer, make_runtime
 from tests.bridge.sla.harness import run
 from tests.bridge.testclient import TestClient
+from tocsin.bridge.server.app import create_app
+from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.store.schema import sla_clocks
 
 AUTH = bearer(OPERATOR)
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from bridge.client import BridgeClient
-from bridge.errors import Conflict, Forbidden
 from tests.bridge.helpers import INGEST, OPERATOR, bearer
 from tests.bridge.server import BridgeProcess
 from tests.pg import create_database
+from tocsin.bridge.cli.client import BridgeClient
+from tocsin.bridge.errors import Conflict, Forbidden
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -123,7 +123,7 @@ def test_cli_lists_incidents_as_a_table(
 ) -> None:
     from click.testing import CliRunner
 
-    from bridge.cli import main
+    from tocsin.bridge.cli import main
 
     fire(sender, case="cli")
     result = CliRunner().invoke(

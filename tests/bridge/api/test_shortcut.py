@@ -3,10 +3,10 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from bridge.api import errors
-from bridge.api.shortcut import Shortcut
-from bridge.errors import InvalidInput
 from tests.bridge.testclient import TestClient
+from tocsin.bridge.api import errors
+from tocsin.bridge.api.shortcut import Shortcut
+from tocsin.bridge.errors import InvalidInput
 
 
 def _app(routed: list[str]) -> FastAPI:

@@ -11,12 +11,12 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
-from bridge.app import create_app
-from bridge.cli import main
-from bridge.notify import queue
-from bridge.notify.notices import Notice, enqueue_notice
-from bridge.runtime import Runtime
 from tests.bridge.helpers import OPERATOR, FakeClock, make_runtime
+from tocsin.bridge.cli import main
+from tocsin.bridge.notify import queue
+from tocsin.bridge.notify.notices import Notice, enqueue_notice
+from tocsin.bridge.server.app import create_app
+from tocsin.bridge.server.runtime import Runtime
 
 
 @pytest.fixture

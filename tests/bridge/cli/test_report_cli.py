@@ -13,10 +13,10 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
-from bridge.app import create_app
-from bridge.cli import main
-from bridge.runtime import Runtime
 from tests.bridge.helpers import INGEST, OPERATOR, FakeClock, make_runtime
+from tocsin.bridge.cli import main
+from tocsin.bridge.server.app import create_app
+from tocsin.bridge.server.runtime import Runtime
 
 
 @pytest.fixture

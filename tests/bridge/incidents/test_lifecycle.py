@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.errors import Conflict
-from bridge.incidents.lifecycle import next_status
+from tocsin.bridge.errors import Conflict
+from tocsin.bridge.incidents.lifecycle import next_status
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bridge.app import create_app
-from bridge.incidents.serialize import incident_json
-from bridge.runtime import Runtime
 from tests.bridge.helpers import OPERATOR, FakeClock, bearer, make_runtime
 from tests.bridge.testclient import TestClient
+from tocsin.bridge.incidents.serialize import incident_json
+from tocsin.bridge.server.app import create_app
+from tocsin.bridge.server.runtime import Runtime
 
 FRIDAY_5PM = datetime(2026, 3, 6, 9, tzinfo=UTC)  # Shanghai, the bundled business calendar
 HOUR = 3600.0

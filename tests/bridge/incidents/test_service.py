@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from bridge.incidents.serialize import incident_json
 from tests.bridge.helpers import FakeClock, make_runtime
+from tocsin.bridge.incidents.serialize import incident_json
 
 
 def test_pause_and_resume_accumulate_paused_time(sqlite_url: str) -> None:

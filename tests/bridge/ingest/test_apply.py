@@ -6,12 +6,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bridge.ingest.apply import Applied, apply_alerts, apply_batches
-from bridge.ingest.parse import Alert
-from bridge.policy import parse_policy
-from bridge.runtime import Runtime
-from bridge.store.schema import alerts, incidents
 from tests.bridge.helpers import T0, make_runtime
+from tocsin.bridge.ingest.apply import Applied, apply_alerts, apply_batches
+from tocsin.bridge.ingest.parse import Alert
+from tocsin.bridge.policy import parse_policy
+from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.store.schema import alerts, incidents
 
 GROUPED = """
 priorities: {P3: {name: general, response: 8h, resolution: 48h}}

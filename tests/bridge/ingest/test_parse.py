@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bridge.errors import InvalidInput, MalformedInput, PayloadTooLarge
-from bridge.ingest.parse import load_json, parse_v2, parse_webhook
+from tocsin.bridge.errors import InvalidInput, MalformedInput, PayloadTooLarge
+from tocsin.bridge.ingest.parse import load_json, parse_v2, parse_webhook
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

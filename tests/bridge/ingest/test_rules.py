@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.ingest.parse import Alert
-from bridge.ingest.rules import Known, Outcome, decide
+from tocsin.bridge.ingest.parse import Alert
+from tocsin.bridge.ingest.rules import Known, Outcome, decide
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 T1 = NOW - timedelta(minutes=30)

@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from bridge.ingest.parse import Alert
-from bridge.ingest.service import ingest
-from bridge.runtime import build_runtime
-from bridge.store.schema import alerts, incidents
 from tests.bridge.helpers import FakeClock, config_for, make_runtime
+from tocsin.bridge.ingest.parse import Alert
+from tocsin.bridge.ingest.service import ingest
+from tocsin.bridge.server.runtime import build_runtime
+from tocsin.bridge.store.schema import alerts, incidents
 
 STARTS = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

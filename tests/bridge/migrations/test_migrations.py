@@ -3,9 +3,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from bridge import migrations
-from bridge.store.db import Store
-from bridge.store.schema import metadata
+from tocsin.bridge import migrations
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import metadata
 
 
 def test_initial_migration_creates_exactly_the_schema(database_url: str) -> None:

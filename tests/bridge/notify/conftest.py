@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.policy.load import parse_policy
-from bridge.policy.model import Policy
-from bridge.store.db import Store
-from bridge.store.schema import metadata
+from tocsin.bridge.policy.load import parse_policy
+from tocsin.bridge.policy.model import Policy
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import metadata
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge.notify.channels import Notification
-from bridge.notify.message import Message, PastResolution, build_message
+from tocsin.bridge.notify.channels import Notification
+from tocsin.bridge.notify.message import Message, PastResolution, build_message
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, create_engine
 
-from bridge.notify.links import LinkRejected, consume, sign_ack, verify_ack
-from bridge.store.schema import metadata
 from tests.bridge.notify.sample import NOW
+from tocsin.bridge.notify.links import LinkRejected, consume, sign_ack, verify_ack
+from tocsin.bridge.store.schema import metadata
 
 KEY = "k" * 32
 

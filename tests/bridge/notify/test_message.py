@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.notify.message import (
+from tests.bridge.notify.sample import NOW, incident_json, message
+from tocsin.bridge.notify.message import (
     Deadline,
     Message,
     build_message,
     event_detail,
     format_duration,
 )
-from bridge.policy.load import load_policy
-from tests.bridge.notify.sample import NOW, incident_json, message
+from tocsin.bridge.policy.load import load_policy
 
 
 @pytest.mark.parametrize(

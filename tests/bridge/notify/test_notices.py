@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bridge.notify.channels import Notification
-from bridge.notify.channels.email import build_email
-from bridge.notify.message import Message
-from bridge.notify.notices import Notice, describe_period, enqueue_notice, notice_message
-from bridge.notify.render import as_text
-from bridge.store.db import Store
-from bridge.store.schema import metadata, outbox
+from tocsin.bridge.notify.channels import Notification
+from tocsin.bridge.notify.channels.email import build_email
+from tocsin.bridge.notify.message import Message
+from tocsin.bridge.notify.notices import Notice, describe_period, enqueue_notice, notice_message
+from tocsin.bridge.notify.render import as_text
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import metadata, outbox
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 1, 5, tzinfo=UTC)

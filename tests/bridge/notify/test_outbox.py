@@ -7,16 +7,16 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
-from bridge.events import record_event
-from bridge.incidents.service import acknowledge, create_incident
-from bridge.notify.links import verify_ack
-from bridge.notify.outbox import Outbox
-from bridge.policy.load import load_policy
-from bridge.policy.model import Target
-from bridge.store.db import Store
-from bridge.store.schema import outbox, sla_clocks
 from tests.bridge.notify.conftest import policy_with
 from tests.bridge.notify.sample import NOW
+from tocsin.bridge.incidents.events import record_event
+from tocsin.bridge.incidents.service import acknowledge, create_incident
+from tocsin.bridge.notify.links import verify_ack
+from tocsin.bridge.notify.outbox import Outbox
+from tocsin.bridge.policy.load import load_policy
+from tocsin.bridge.policy.model import Target
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import outbox, sla_clocks
 
 KEY = b"test-secret"
 CHANNELS = """
@@ -130,7 +130,7 @@ def test_sla_events_name_their_clock(store: Store) -> None:
 
 
 def test_similar_resolutions_are_put_in_the_page(store: Store) -> None:
-    from bridge.notify.message import PastResolution
+    from tocsin.bridge.notify.message import PastResolution
 
     box = make_outbox(similar=lambda conn, incident: [PastResolution(1, "旧", None, "重启")])
     open_incident(store, box)
@@ -138,8 +138,8 @@ def test_similar_resolutions_are_put_in_the_page(store: Store) -> None:
 
 
 def test_pages_show_how_the_same_alert_on_the_same_service_was_resolved(store: Store) -> None:
-    from bridge.incidents.service import resolve
-    from bridge.notify.outbox import kb_resolutions
+    from tocsin.bridge.incidents.service import resolve
+    from tocsin.bridge.notify.outbox import kb_resolutions
 
     box = make_outbox(similar=kb_resolutions)
     same = {"labels": {"alertname": "DiskFull"}, "service": "订单服务"}

@@ -13,21 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from bridge.app import create_app
-from bridge.clock import utcnow
-from bridge.config import BridgeConfig, Smtp
-from bridge.incidents.serialize import incident_json
-from bridge.notify.settings import NotifySettings
-from bridge.notify.worker import DeliveryWorker
-from bridge.policy.load import parse_policy
-from bridge.runtime import Runtime, build_runtime
-from bridge.scheduler import Scheduler
-from bridge.store.db import Store
-from bridge.store.schema import metadata
 from tests.bridge.helpers import FakeClock
 from tests.bridge.notify.receiver import Receiver, receiving
 from tests.bridge.notify.smtpserver import PASSWORD, USER, Mailbox, smtp_server
 from tests.bridge.testclient import TestClient
+from tocsin.bridge.incidents.serialize import incident_json
+from tocsin.bridge.notify.settings import NotifySettings
+from tocsin.bridge.notify.worker import DeliveryWorker
+from tocsin.bridge.platform.clock import utcnow
+from tocsin.bridge.platform.config import BridgeConfig, Smtp
+from tocsin.bridge.policy.load import parse_policy
+from tocsin.bridge.server.app import create_app
+from tocsin.bridge.server.runtime import Runtime, build_runtime
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import metadata
+from tocsin.bridge.timers.scheduler import Scheduler
 
 POLICY = """
 priorities:

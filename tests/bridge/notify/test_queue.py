@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.notify.queue import idempotency_key
+from tocsin.bridge.notify.queue import idempotency_key
 
 
 def test_a_short_key_stays_readable() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.notify.redact import safe_url, scrub, secret_parts
+from tocsin.bridge.notify.redact import safe_url, scrub, secret_parts
 
 
 @pytest.mark.parametrize(

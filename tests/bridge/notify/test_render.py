@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from bridge.notify.message import build_message
-from bridge.notify.render import as_html, as_markdown, as_text, truncate_utf8
 from tests.bridge.notify.sample import NOW, incident_json, message
+from tocsin.bridge.notify.message import build_message
+from tocsin.bridge.notify.render import as_html, as_markdown, as_text, truncate_utf8
 
 
 def test_truncate_utf8_never_splits_a_character() -> None:

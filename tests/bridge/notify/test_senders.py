@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.notify.senders import build_sender
-from bridge.policy.model import CHANNEL_TYPES, Channel
+from tocsin.bridge.notify.senders import build_sender
+from tocsin.bridge.policy.model import CHANNEL_TYPES, Channel
 
 
 @pytest.mark.parametrize("kind", CHANNEL_TYPES)

@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from bridge.config import parse_config
-from bridge.errors import ConfigError
-from bridge.notify.settings import NotifySettings
+from tocsin.bridge.errors import ConfigError
+from tocsin.bridge.notify.settings import NotifySettings
+from tocsin.bridge.platform.config import parse_config
 
 
 def test_no_notify_section_gives_the_defaults() -> None:

@@ -12,20 +12,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bridge.clock import utcnow
-from bridge.events import record_event
-from bridge.incidents.service import create_incident
-from bridge.metrics import Metrics
-from bridge.notify import queue
-from bridge.notify.outbox import Outbox
-from bridge.notify.worker import DeliveryWorker, RetryPolicy
-from bridge.policy.model import Policy, Target
-from bridge.store.db import Store
-from bridge.store.schema import metadata, outbox
 from tests.bridge.helpers import FakeClock
 from tests.bridge.notify.conftest import policy_with
 from tests.bridge.notify.receiver import Receiver, receiving
 from tests.bridge.notify.sample import NOW
+from tocsin.bridge.incidents.events import record_event
+from tocsin.bridge.incidents.service import create_incident
+from tocsin.bridge.notify import queue
+from tocsin.bridge.notify.outbox import Outbox
+from tocsin.bridge.notify.worker import DeliveryWorker, RetryPolicy
+from tocsin.bridge.platform.clock import utcnow
+from tocsin.bridge.platform.metrics import Metrics
+from tocsin.bridge.policy.model import Policy, Target
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import metadata, outbox
 
 FAST = RetryPolicy(max_attempts=3, base=0.05, cap=0.2, jitter=0.2)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from bridge.reports.chart import response_chart
-from bridge.reports.compute import compute_report
 from tests.bridge.reports.test_compute import CLOCKS, EVENTS, INCIDENTS, NOW, SINCE, UNTIL
+from tocsin.bridge.reports.chart import response_chart
+from tocsin.bridge.reports.compute import compute_report
 
 SVG = "{http://www.w3.org/2000/svg}"
 

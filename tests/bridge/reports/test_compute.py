@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bridge.reports.compute import (
+from tocsin.bridge.reports.compute import (
     ClockFacts,
     EventFacts,
     IncidentFacts,

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from bridge.reports.compute import EventFacts, SlaReport, compute_report
-from bridge.reports.render import human_duration, render
 from tests.bridge.reports.test_compute import CLOCKS, EVENTS, INCIDENTS, NOW, SINCE, UNTIL, t
+from tocsin.bridge.reports.compute import EventFacts, SlaReport, compute_report
+from tocsin.bridge.reports.render import human_duration, render
 
 
 @pytest.fixture(scope="module")

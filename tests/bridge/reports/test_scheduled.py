@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Connection, insert, select
 
-from bridge import migrations, timers
-from bridge.notify.message import Message
-from bridge.notify.worker import DeliveryWorker
-from bridge.policy.load import bundled_policy_path, parse_policy
-from bridge.policy.model import Policy, ReportSchedule
-from bridge.reports.scheduled import (
+from tests.bridge.helpers import FakeClock, config_for
+from tests.bridge.notify.receiver import receiving
+from tocsin.bridge import migrations
+from tocsin.bridge.notify.message import Message
+from tocsin.bridge.notify.worker import DeliveryWorker
+from tocsin.bridge.policy.load import bundled_policy_path, parse_policy
+from tocsin.bridge.policy.model import Policy, ReportSchedule
+from tocsin.bridge.reports.scheduled import (
     KIND,
     ReportMessage,
     ReportTimers,
@@ -22,12 +24,11 @@ from bridge.reports.scheduled import (
     handler,
     next_run,
 )
-from bridge.runtime import build_runtime
-from bridge.scheduler import Scheduler
-from bridge.store.db import Store
-from bridge.store.schema import incidents, metadata, outbox
-from tests.bridge.helpers import FakeClock, config_for
-from tests.bridge.notify.receiver import receiving
+from tocsin.bridge.server.runtime import build_runtime
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import incidents, metadata, outbox
+from tocsin.bridge.timers import rows as timers
+from tocsin.bridge.timers.scheduler import Scheduler
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WEEKLY = ReportSchedule("weekly", ("ops-chat",), timedelta(days=7), 0, time(9), SHANGHAI)

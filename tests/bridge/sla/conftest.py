@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.runtime import Runtime
 from tests.bridge.sla.harness import FakeClock, make_runtime
+from tocsin.bridge.server.runtime import Runtime
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from bridge.config import BridgeConfig
-from bridge.policy import load_policy, parse_policy
-from bridge.policy.model import Target
-from bridge.runtime import Runtime, build_runtime
-from bridge.scheduler import Scheduler
-from bridge.store.db import Store
-from bridge.store.schema import events, incidents, metadata, sla_clocks, timers
+from tocsin.bridge.platform.config import BridgeConfig
+from tocsin.bridge.policy import load_policy, parse_policy
+from tocsin.bridge.policy.model import Target
+from tocsin.bridge.server.runtime import Runtime, build_runtime
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import events, incidents, metadata, sla_clocks, timers
+from tocsin.bridge.timers.scheduler import Scheduler
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 

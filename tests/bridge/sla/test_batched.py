@@ -10,11 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, update
 
-from bridge.config import BridgeConfig
-from bridge.policy import parse_policy
-from bridge.runtime import Runtime, build_runtime
-from bridge.store.db import Store
-from bridge.store.schema import events, incidents, metadata, outbox, sla_clocks, timers
 from tests.bridge.sla.harness import (
     FakeClock,
     RecordingPager,
@@ -25,6 +20,11 @@ from tests.bridge.sla.harness import (
     scheduler,
 )
 from tests.pg import create_database
+from tocsin.bridge.platform.config import BridgeConfig
+from tocsin.bridge.policy import parse_policy
+from tocsin.bridge.server.runtime import Runtime, build_runtime
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import events, incidents, metadata, outbox, sla_clocks, timers
 
 POLICY = """
 priorities:

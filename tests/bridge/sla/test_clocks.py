@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.policy.model import Calendar, PriorityPolicy
-from bridge.sla import calendar as business
-from bridge.sla.clocks import (
+from tocsin.bridge.policy.model import Calendar, PriorityPolicy
+from tocsin.bridge.sla import calendar as business
+from tocsin.bridge.sla.clocks import (
     breached,
     from_row,
     outcome,

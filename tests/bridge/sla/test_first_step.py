@@ -7,13 +7,6 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import Connection, event, select
 
-from bridge.config import BridgeConfig
-from bridge.ingest.parse import parse_v2
-from bridge.ingest.service import ingest
-from bridge.policy import parse_policy
-from bridge.runtime import Runtime, build_runtime
-from bridge.store.db import Store
-from bridge.store.schema import events, metadata, outbox, timers
 from tests.bridge.sla.harness import (
     START,
     FakeClock,
@@ -23,6 +16,13 @@ from tests.bridge.sla.harness import (
     pages,
     run,
 )
+from tocsin.bridge.ingest.parse import parse_v2
+from tocsin.bridge.ingest.service import ingest
+from tocsin.bridge.platform.config import BridgeConfig
+from tocsin.bridge.policy import parse_policy
+from tocsin.bridge.server.runtime import Runtime, build_runtime
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import events, metadata, outbox, timers
 
 POLICY = """
 priorities:

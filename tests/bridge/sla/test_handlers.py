@@ -5,9 +5,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.reports.breaches import record_reason
-from bridge.reports.query import load_report
-from bridge.runtime import Runtime
 from tests.bridge.sla.harness import (
     START,
     FakeClock,
@@ -18,6 +15,9 @@ from tests.bridge.sla.harness import (
     pages,
     run,
 )
+from tocsin.bridge.reports.breaches import record_reason
+from tocsin.bridge.reports.query import load_report
+from tocsin.bridge.server.runtime import Runtime
 
 GAPS = """
 priorities: {P1: {response: 15m}}
@@ -60,7 +60,7 @@ def test_a_step_reaching_nobody_is_recorded_as_unreached_and_logged(
     incident = open_incident(runtime)
     run(runtime)
     clock.advance(minutes=5)
-    with caplog.at_level(logging.WARNING, logger="bridge.sla.handlers"):
+    with caplog.at_level(logging.WARNING, logger="tocsin.bridge.sla.handlers"):
         run(runtime)
     step = event_data(runtime, incident, "incident.escalated")[1]
     assert (step["targets"], step["unreached"]) == ([], ["schedule:orphan"])

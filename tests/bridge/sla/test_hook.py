@@ -6,10 +6,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bridge.clock import as_utc
-from bridge.incidents.service import create_incidents
-from bridge.runtime import Runtime
-from bridge.store.schema import sla_clocks, timers
 from tests.bridge.sla.harness import (
     START,
     FakeClock,
@@ -22,6 +18,10 @@ from tests.bridge.sla.harness import (
     pending_kinds,
     run,
 )
+from tocsin.bridge.incidents.service import create_incidents
+from tocsin.bridge.platform.clock import as_utc
+from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.store.schema import sla_clocks, timers
 
 
 def test_triggered_starts_a_clock_per_target(runtime: Runtime) -> None:

@@ -5,14 +5,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bridge.app import create_app
-from bridge.clock import as_utc
-from bridge.config import BridgeConfig, Token, digest
-from bridge.errors import Conflict
-from bridge.policy import parse_policy
-from bridge.runtime import Runtime, build_runtime
-from bridge.store.db import Store
-from bridge.store.schema import metadata, outbox, timers
 from tests.bridge.sla.harness import (
     START,
     FakeClock,
@@ -23,6 +15,14 @@ from tests.bridge.sla.harness import (
     run,
 )
 from tests.bridge.testclient import TestClient
+from tocsin.bridge.errors import Conflict
+from tocsin.bridge.platform.clock import as_utc
+from tocsin.bridge.platform.config import BridgeConfig, Token, digest
+from tocsin.bridge.policy import parse_policy
+from tocsin.bridge.server.app import create_app
+from tocsin.bridge.server.runtime import Runtime, build_runtime
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import metadata, outbox, timers
 
 
 def escalate(runtime: Runtime, incident: int, reason: str | None = "need help") -> dict:

@@ -5,12 +5,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, insert, select
 
-from bridge import migrations
-from bridge.clock import as_utc
-from bridge.store import bulk as bulk_module
-from bridge.store.bulk import insert_rows
-from bridge.store.db import Store
-from bridge.store.schema import incidents, timers
+from tocsin.bridge import migrations
+from tocsin.bridge.platform.clock import as_utc
+from tocsin.bridge.store import bulk as bulk_module
+from tocsin.bridge.store.bulk import insert_rows
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import incidents, timers
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from sqlalchemy import Connection, event, text
 
-from bridge.errors import ConfigError, NotFound, StoreUnavailable
-from bridge.store import db
-from bridge.store.db import Store, lock_incident
 from tests.bridge.helpers import make_runtime
 from tests.pg import create_database
+from tocsin.bridge.errors import ConfigError, NotFound, StoreUnavailable
+from tocsin.bridge.store import db
+from tocsin.bridge.store.db import Store, lock_incident
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys(sqlite_url: str) -> None:

@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import event, insert, select
 
-from bridge import migrations
-from bridge.store.db import Store
-from bridge.store.lists import in_list
-from bridge.store.schema import incidents
+from tocsin.bridge import migrations
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.lists import in_list
+from tocsin.bridge.store.schema import incidents
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BY_ID = select(incidents.c.key).where(in_list(incidents.c.id, "ids")).order_by(incidents.c.key)

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.app import create_app
-from bridge.runtime import Runtime
 from tests.bridge.helpers import OPERATOR, FakeClock, make_runtime
 from tests.bridge.testclient import TestClient
+from tocsin.bridge.server.app import create_app
+from tocsin.bridge.server.runtime import Runtime
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -6,11 +6,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, insert
 
-from bridge.policy.load import load_policy
-from bridge.runtime import Runtime
-from bridge.store.schema import sla_clocks
-from bridge.web.board import BoardFilter, BoardRow, Deadline, board_order, load_board, next_deadline
 from tests.bridge.helpers import T0, make_runtime
+from tocsin.bridge.policy.load import load_policy
+from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.store.schema import sla_clocks
+from tocsin.bridge.web.board import (
+    BoardFilter,
+    BoardRow,
+    Deadline,
+    board_order,
+    load_board,
+    next_deadline,
+)
 
 
 def deadline(minutes: float | None, clock: str = "response", **extra: object) -> Deadline:

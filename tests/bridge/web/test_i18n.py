@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.web.i18n import Translator, choose_language, parse_accept_language
-from bridge.web.messages import CATALOGUE
+from tocsin.bridge.web.i18n import Translator, choose_language, parse_accept_language
+from tocsin.bridge.web.messages import CATALOGUE
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from html.parser import HTMLParser
 
 from sqlalchemy import select
 
-from bridge.runtime import Runtime
-from bridge.store.schema import incidents
 from tests.bridge.helpers import INGEST, bearer
 from tests.bridge.testclient import TestClient
+from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.store.schema import incidents
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 FIELDS = {"form", "input", "textarea", "select", "button"}

@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bridge.runtime import Runtime
-from bridge.store.schema import events, incidents
 from tests.bridge.helpers import INGEST
 from tests.bridge.testclient import TestClient
 from tests.bridge.web.conftest import csrf_of
+from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.store.schema import events, incidents
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
 
@@ -43,7 +43,7 @@ def test_session_cookie_is_httponly_and_samesite(anonymous: TestClient) -> None:
 
 
 def test_session_cookie_is_secure_over_https(runtime: Runtime) -> None:
-    from bridge.app import create_app
+    from tocsin.bridge.server.app import create_app
 
     with TestClient(create_app(runtime, start_workers=False), base_url="https://board") as client:
         assert "secure" in client.get("/login").headers["set-cookie"].lower()
@@ -52,7 +52,7 @@ def test_session_cookie_is_secure_over_https(runtime: Runtime) -> None:
 def test_session_cookie_is_secure_behind_an_https_public_url(runtime: Runtime) -> None:
     import dataclasses
 
-    from bridge.app import create_app
+    from tocsin.bridge.server.app import create_app
 
     runtime.config = dataclasses.replace(runtime.config, public_url="https://oncall.example.com")
     with TestClient(create_app(runtime, start_workers=False)) as client:

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import insert
 
-from bridge.runtime import Runtime
-from bridge.store.schema import events, sla_clocks
 from tests.bridge.helpers import OPERATOR, T0, FakeClock, bearer
 from tests.bridge.testclient import TestClient
+from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.store.schema import events, sla_clocks
 
 
 def breached_incident(client: TestClient, runtime: Runtime, clock: FakeClock) -> int:

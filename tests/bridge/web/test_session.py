@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bridge.web.session import csrf_matches, decode_session, encode_session, new_session
 from tests.bridge.helpers import T0
+from tocsin.bridge.web.session import csrf_matches, decode_session, encode_session, new_session
 
 SECRET = b"k" * 32
 

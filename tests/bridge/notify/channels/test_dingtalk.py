@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bridge.errors import DeliveryFailed
-from bridge.notify.channels.dingtalk import DingTalkSender
 from tests.bridge.notify.receiver import receiving
 from tests.bridge.notify.sample import notification
+from tocsin.bridge.errors import DeliveryFailed
+from tocsin.bridge.notify.channels.dingtalk import DingTalkSender
 
 OK = json.dumps({"errcode": 0, "errmsg": "ok"})
 SECRET = "SECdeadbeef0123456789"

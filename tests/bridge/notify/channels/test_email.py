@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import Smtp
-from bridge.errors import DeliveryFailed
-from bridge.notify.channels import Notification
-from bridge.notify.channels.email import EmailSender
 from tests.bridge.notify.sample import notification
 from tests.bridge.notify.smtpserver import PASSWORD, USER, Mailbox, smtp_server
+from tocsin.bridge.errors import DeliveryFailed
+from tocsin.bridge.notify.channels import Notification
+from tocsin.bridge.notify.channels.email import EmailSender
+from tocsin.bridge.platform.config import Smtp
 
 Server = tuple[Mailbox, Smtp, ssl.SSLContext]
 TO = {"to": ["ops@example.com"]}

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bridge.errors import DeliveryFailed
-from bridge.notify.channels.feishu import FeishuSender
 from tests.bridge.notify.receiver import receiving
 from tests.bridge.notify.sample import notification
+from tocsin.bridge.errors import DeliveryFailed
+from tocsin.bridge.notify.channels.feishu import FeishuSender
 
 OK = json.dumps({"code": 0, "msg": "success", "data": {}})
 SECRET = "feishu-signing-secret"

@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from bridge.errors import DeliveryFailed, DeliveryRefused
-from bridge.notify.channels.http import JsonPoster
 from tests.bridge.notify.receiver import receiving
+from tocsin.bridge.errors import DeliveryFailed, DeliveryRefused
+from tocsin.bridge.notify.channels.http import JsonPoster
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 413, 422])

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.errors import ConfigError
-from bridge.notify.channels import setting_secret
+from tocsin.bridge.errors import ConfigError
+from tocsin.bridge.notify.channels import setting_secret
 
 
 def test_a_secret_may_live_in_a_file_outside_the_policy(tmp_path: Path) -> None:

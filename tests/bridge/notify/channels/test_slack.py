@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from bridge.notify.channels.slack import SlackSender
 from tests.bridge.notify.receiver import receiving
 from tests.bridge.notify.sample import notification
+from tocsin.bridge.notify.channels.slack import SlackSender
 
 
 def test_slack_gets_text_and_blocks_with_ack_button() -> None:

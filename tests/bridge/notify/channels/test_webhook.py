@@ -4,10 +4,10 @@ import socket
 
 import pytest
 
-from bridge.errors import DeliveryFailed
-from bridge.notify.channels.webhook import WebhookSender
 from tests.bridge.notify.receiver import receiving
 from tests.bridge.notify.sample import notification
+from tocsin.bridge.errors import DeliveryFailed
+from tocsin.bridge.notify.channels.webhook import WebhookSender
 
 
 def test_webhook_posts_the_contract_event_with_an_idempotency_key() -> None:

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from bridge.errors import DeliveryFailed
-from bridge.notify.channels.wecom import WeComSender
 from tests.bridge.notify.receiver import receiving
 from tests.bridge.notify.sample import notification
+from tocsin.bridge.errors import DeliveryFailed
+from tocsin.bridge.notify.channels.wecom import WeComSender
 
 OK = json.dumps({"errcode": 0, "errmsg": "ok"})
 

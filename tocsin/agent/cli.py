@@ -1,0 +1,125 @@
+"""The `tocsin-agent` command: run, sample, check-config, rules export.
+
+Every command works without a config file, on the defaults. A fault prints one line naming
+what is wrong and exits non-zero (78 for config faults); never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tocsin.agent.config import AgentConfig, default_config, load_config
+from tocsin.agent.errors import AgentError
+
+# Not dir_okay=False: click would answer a directory with a usage error (exit 2), not exit 78.
+PATH = click.Path(path_type=Path)
+
+
+class _Group(click.Group):
+    """A click group that turns agent faults into one line on stderr and their exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AgentError as exc:
+            click.echo(f"tocsin-agent: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            ctx.exit(130)
+
+
+def _config(path: Path | None) -> AgentConfig:
+    return load_config(path) if path is not None else default_config()
+
+
+@click.group(cls=_Group)
+@click.version_option("0.1.0", prog_name="tocsin-agent")
+def main() -> None:
+    """Sample this host, serve /metrics, evaluate threshold rules and push alerts."""
+
+
+@main.command()
+@click.option(
+    "--config", "config_path", type=PATH, help="Agent config (YAML); defaults if omitted."
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def run(config_path: Path | None, log_level: str) -> None:
+    """Run the agent until SIGTERM; SIGHUP reloads the config."""
+    from tocsin.agent.daemon import Agent, install_signals
+    from tocsin.agent.notify import SystemdNotifier
+
+    logging.basicConfig(
+        level=log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    config = _config(config_path)
+    agent = Agent(config, notifier=SystemdNotifier(os.environ))
+    install_signals(agent)
+    agent.run(reload=lambda: _config(config_path))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text for a person.")
+@click.option("--config", "config_path", type=PATH, help="Take the sampler settings from here.")
+@click.option(
+    "--pause",
+    type=click.FloatRange(0, 60),
+    default=1.0,
+    show_default=True,
+    help="Seconds between the two passes that give rates.",
+)
+def sample(as_json: bool, config_path: Path | None, pause: float) -> None:
+    """Take one sample of this host and print it."""
+    from tocsin.agent.render import render_json, render_text
+    from tocsin.agent.sampler import Sampler, sample_with_rates
+
+    sampler = Sampler(**_config(config_path).sampler.options())
+    try:
+        taken = sample_with_rates(sampler, pause)
+    finally:
+        sampler.close()
+    click.echo(render_json(taken) if as_json else render_text(taken), nl=False)
+
+
+@main.command("check-config")
+@click.argument("path", type=PATH)
+def check_config(path: Path) -> None:
+    """Validate a config file and the rules it names; exit 78 if anything is wrong."""
+    config = load_config(path)
+    push = f"pushing to {config.push.display}" if config.push else "not pushing"
+    listen = (
+        f"/metrics on {config.listen[0]}:{config.listen[1]}" if config.listen else "no /metrics"
+    )
+    click.echo(f"{path}: OK: {len(config.rules)} rules, {listen}, {push}")
+
+
+@main.group()
+def rules() -> None:
+    """Work with the threshold rules."""
+
+
+@rules.command("export")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["prometheus"]),
+    default="prometheus",
+    show_default=True,
+)
+@click.option("--config", "config_path", type=PATH, help="Export this config's rules and labels.")
+def export(output_format: str, config_path: Path | None) -> None:
+    """Write the rules as a Prometheus rule file on stdout."""
+    from tocsin.agent.export import export_prometheus
+
+    config = _config(config_path)
+    click.echo(export_prometheus(config.rules, config.labels), nl=False)

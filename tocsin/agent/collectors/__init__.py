@@ -1,0 +1,14 @@
+"""One collector per concept (CPU, memory, disk, filesystem, load, network), and their HELP texts."""
+
+from __future__ import annotations
+
+from tocsin.agent.collectors import cpu, disk, filesystem, load, memory, network
+
+HELP: dict[str, str] = {
+    **cpu.HELP,
+    **memory.HELP,
+    **disk.HELP,
+    **filesystem.HELP,
+    **load.HELP,
+    **network.HELP,
+}

@@ -1,0 +1,406 @@
+"""The agent's config file, read once into frozen typed objects, every fault named by file:line."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tocsin.agent.durations import parse_duration, parse_size
+from tocsin.agent.errors import ConfigError
+from tocsin.agent.rules import Rule, load_bundled_rules, load_rules_file, parse_rule
+from tocsin.agent.urls import redact_url
+from tocsin.agent.yamlsrc import SHOWN_CHARS, LinedDict, load_file, shown, shown_path
+
+DEFAULT_LISTEN = ("127.0.0.1", 9101)
+DEFAULT_INTERVAL = 10.0
+DEFAULT_RESEND = 60.0
+DEFAULT_PUSH_TIMEOUT = 10.0
+DEFAULT_HEARTBEAT = 30.0
+DEFAULT_SPOOL_BYTES = 64 * 1024**2
+_TOP_KEYS = (
+    "interval",
+    "listen",
+    "labels",
+    "rules",
+    "push",
+    "spool",
+    "heartbeat",
+    "state_dir",
+    "filesystems",
+    "disks",
+    "interfaces",
+)
+_PUSH_KEYS = ("url", "token", "token_file", "resend", "timeout")
+_SPOOL_KEYS = ("dir", "max_bytes")
+_FS_KEYS = ("include_fstypes", "exclude_fstypes", "exclude_mountpoints", "timeout")
+_NAME_KEYS = ("include", "exclude")
+_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    """Where alerts and heartbeats go; the token and URL credentials never appear in repr."""
+
+    url: str = field(repr=False)
+    token: str | None = field(default=None, repr=False)
+    resend: float = DEFAULT_RESEND
+    timeout: float = DEFAULT_PUSH_TIMEOUT
+
+    @property
+    def display(self) -> str:
+        """Return the URL as messages and logs may show it: no credentials, no query."""
+        return redact_url(self.url)
+
+    def __repr__(self) -> str:
+        return f"PushConfig(url={self.display!r}, resend={self.resend!r}, timeout={self.timeout!r})"
+
+
+@dataclass(frozen=True)
+class SpoolConfig:
+    """The on-disk queue that holds alerts while the receiver is unreachable."""
+
+    dir: Path
+    max_bytes: int = DEFAULT_SPOOL_BYTES
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """What the sampler watches; None leaves the Sampler's own default in place."""
+
+    include_fstypes: tuple[str, ...] | None = None
+    exclude_fstypes: tuple[str, ...] | None = None
+    exclude_mountpoints: str | None = None
+    fs_timeout: float | None = None
+    include_devices: str | None = None
+    exclude_devices: str | None = None
+    include_interfaces: str | None = None
+    exclude_interfaces: str | None = None
+
+    def options(self) -> dict[str, Any]:
+        """Return the Sampler keyword arguments this config sets."""
+        return {key: value for key, value in vars(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Everything the agent runs on; built by load_config or default_config, never mutated."""
+
+    source: str
+    state_dir: Path
+    spool: SpoolConfig
+    instance: str
+    rules: tuple[Rule, ...]
+    interval: float = DEFAULT_INTERVAL
+    listen: tuple[str, int] | None = DEFAULT_LISTEN
+    labels: tuple[tuple[str, str], ...] = ()
+    push: PushConfig | None = None
+    heartbeat: float | None = None
+    sampler: SamplerConfig = SamplerConfig()
+
+    @property
+    def base_labels(self) -> tuple[tuple[str, str], ...]:
+        """Return the labels every alert carries: the host name, then the configured labels."""
+        return (("instance", self.instance), *self.labels)
+
+
+def default_state_dir(env: Mapping[str, str], is_root: bool) -> Path:
+    """Pick the state directory: systemd's StateDirectory, /var/lib for root, else XDG."""
+    if env.get("STATE_DIRECTORY"):
+        return Path(env["STATE_DIRECTORY"].split(":")[0])
+    if is_root:
+        return Path("/var/lib/tocsin-agent")
+    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME", "/tmp")) / ".local" / "state")
+    return Path(base) / "tocsin-agent"
+
+
+class _Reader:
+    """Reads typed values out of one YAML mapping, naming file:line and the dotted key on faults."""
+
+    def __init__(self, source: str, node: LinedDict, prefix: str = "") -> None:
+        self.source, self.node, self.prefix = source, node, prefix
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(
+            f"{self.source}:{self.node.line_of(key)}: '{self.prefix}{_shown_key(key)}' {problem}"
+        )
+
+    def check_keys(self, allowed: tuple[str, ...]) -> None:
+        for key in self.node:
+            if key not in allowed:
+                raise self.fail(key, f"is not a known key; use one of {', '.join(allowed)}")
+
+    def parsed(
+        self,
+        key: str,
+        parse: Callable[[Any], Any],
+        default: Any,
+        expected: str,
+        show: Callable[[Any], str] = shown,
+    ) -> Any:
+        if key not in self.node or self.node[key] is None:
+            return default
+        try:
+            return parse(self.node[key])
+        except (ValueError, TypeError):
+            raise self.fail(key, f"is {show(self.node[key])}; expected {expected}") from None
+
+    def child(self, key: str) -> _Reader | None:
+        value = self.node.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, LinedDict):
+            raise self.fail(key, f"is {shown(value)}; expected a mapping")
+        return _Reader(self.source, value, f"{self.prefix}{key}.")
+
+
+def _positive_duration(text: Any) -> float:
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise ValueError("not positive")
+    return seconds
+
+
+def _listen(text: Any) -> tuple[str, int]:
+    host, _, port = _text(text).rpartition(":")
+    if not port.isdigit() or int(port) > 65535:
+        raise ValueError("bad port")
+    return (host.strip("[]") or "127.0.0.1", int(port))
+
+
+def _url(text: Any) -> str:
+    parts = urlsplit(_text(text))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("bad url")
+    return str(text).rstrip("/")
+
+
+def _shown_url(value: Any) -> str:
+    """Quote a bad URL for a message without the credentials or query it may carry."""
+    return shown(redact_url(value) if isinstance(value, str) else value)
+
+
+def _text(value: Any) -> str:
+    """Return a scalar as text; refuse a list or mapping rather than render it (alias bombs)."""
+    if isinstance(value, list | dict):
+        raise ValueError("not a scalar")
+    return str(value)
+
+
+def _shown_key(key: str) -> str:
+    """Cut a long key name short: it is quoted in every message about it."""
+    return key if len(key) <= SHOWN_CHARS else key[: SHOWN_CHARS - 1] + "…"
+
+
+def _regex(text: Any) -> str:
+    if not isinstance(text, str):
+        raise ValueError("not a string")
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ValueError(str(exc)) from exc
+    return text
+
+
+def _labels(reader: _Reader) -> tuple[tuple[str, str], ...]:
+    raw = reader.node.get("labels")
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise reader.fail("labels", f"is {shown(raw)}; expected a mapping such as {{env: prod}}")
+    for name, value in raw.items():
+        if not _LABEL.fullmatch(name) or name in ("alertname", "severity"):
+            raise reader.fail("labels", f"has label {shown(name)}; use [A-Za-z0-9_], not alertname")
+        if not isinstance(value, str):
+            raise reader.fail("labels", f"has {name}: {shown(value)}; quote it to make it a string")
+    return tuple(sorted(raw.items()))
+
+
+def _rules(reader: _Reader, base: Path) -> tuple[Rule, ...]:
+    raw = reader.node.get("rules")
+    if raw is None:
+        return load_bundled_rules()
+    if not isinstance(raw, list):
+        raise reader.fail("rules", f"is {shown(raw)}; expected a list of files or rule mappings")
+    rules: list[Rule] = []
+    for index, item in enumerate(raw):
+        if isinstance(item, str):
+            rules.extend(load_rules_file(base / item))
+        else:
+            rules.append(parse_rule(item, reader.source, index + 1))
+    return tuple(rules)
+
+
+def _token(reader: _Reader, base: Path) -> str | None:
+    if "token" in reader.node and "token_file" in reader.node:
+        raise reader.fail("token_file", "is given with 'token'; keep only one of them")
+    if reader.node.get("token") is not None:
+        if not isinstance(reader.node["token"], str) or not reader.node["token"].strip():
+            raise reader.fail("token", "must be a non-empty string")
+        return str(reader.node["token"]).strip()
+    if reader.node.get("token_file") is None:
+        return None
+    raw = reader.node["token_file"]
+    if isinstance(raw, list | dict):
+        raise reader.fail("token_file", f"is {shown(raw)}; expected a file path")
+    path = base / str(raw)
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise reader.fail(
+            "token_file", f"cannot be read ({shown_path(path)}: {exc.strerror})"
+        ) from exc
+    if not token:
+        raise reader.fail(
+            "token_file", f"names an empty file ({shown_path(path)}); write the token into it"
+        )
+    return token
+
+
+def _push(reader: _Reader | None, base: Path) -> PushConfig | None:
+    if reader is None:
+        return None
+    reader.check_keys(_PUSH_KEYS)
+    if reader.node.get("url") is None:
+        raise reader.fail(
+            "url", "is missing; give the receiver's base URL, e.g. http://bridge:8080"
+        )
+    return PushConfig(
+        url=reader.parsed("url", _url, None, "an http:// or https:// URL", _shown_url),
+        token=_token(reader, base),
+        resend=reader.parsed("resend", _positive_duration, DEFAULT_RESEND, "a duration like '1m'"),
+        timeout=reader.parsed(
+            "timeout", _positive_duration, DEFAULT_PUSH_TIMEOUT, "a duration like '10s'"
+        ),
+    )
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError("not a list of names")
+    return tuple(value)
+
+
+def _sampler(reader: _Reader) -> SamplerConfig:
+    regex = "a regular expression such as '^(lo|docker.*)$'"
+    options: dict[str, Any] = {}
+    filesystems = reader.child("filesystems")
+    if filesystems is not None:
+        filesystems.check_keys(_FS_KEYS)
+        names = "a list of filesystem types such as [nfs4, tmpfs]"
+        options.update(
+            include_fstypes=filesystems.parsed("include_fstypes", _names, None, names),
+            exclude_fstypes=filesystems.parsed("exclude_fstypes", _names, None, names),
+            exclude_mountpoints=filesystems.parsed("exclude_mountpoints", _regex, None, regex),
+            fs_timeout=filesystems.parsed(
+                "timeout", _positive_duration, None, "a duration like '2s'"
+            ),
+        )
+    for section, noun in (("disks", "devices"), ("interfaces", "interfaces")):
+        names_reader = reader.child(section)
+        if names_reader is not None:
+            names_reader.check_keys(_NAME_KEYS)
+            options[f"include_{noun}"] = names_reader.parsed("include", _regex, None, regex)
+            options[f"exclude_{noun}"] = names_reader.parsed("exclude", _regex, None, regex)
+    return SamplerConfig(**options)
+
+
+def _spool(reader: _Reader | None, base: Path, state_dir: Path) -> SpoolConfig:
+    if reader is None:
+        return SpoolConfig(dir=state_dir / "spool")
+    reader.check_keys(_SPOOL_KEYS)
+    return SpoolConfig(
+        dir=reader.parsed("dir", lambda value: base / _text(value), state_dir / "spool", "a path"),
+        max_bytes=reader.parsed(
+            "max_bytes", parse_size, DEFAULT_SPOOL_BYTES, "a size such as '64MiB'"
+        ),
+    )
+
+
+def _build(
+    source: str,
+    node: LinedDict,
+    base: Path,
+    env: Mapping[str, str],
+    hostname: str,
+    listen: tuple[str, int] | None,
+) -> AgentConfig:
+    reader = _Reader(source, node)
+    reader.check_keys(_TOP_KEYS)
+    state_dir = reader.parsed(
+        "state_dir",
+        lambda value: base / _text(value),
+        default_state_dir(env, os.geteuid() == 0),
+        "a directory path",
+    )
+    push = _push(reader.child("push"), base)
+    return AgentConfig(
+        source=source,
+        state_dir=state_dir,
+        spool=_spool(reader.child("spool"), base, state_dir),
+        instance=hostname,
+        rules=_rules(reader, base),
+        interval=reader.parsed(
+            "interval", _positive_duration, DEFAULT_INTERVAL, "a duration like '10s'"
+        ),
+        listen=reader.parsed("listen", _listen, None, "host:port such as 127.0.0.1:9101")
+        if "listen" in node
+        else listen,
+        labels=_labels(reader),
+        push=push,
+        heartbeat=None
+        if push is None
+        else reader.parsed(
+            "heartbeat", _positive_duration, DEFAULT_HEARTBEAT, "a duration like '30s'"
+        ),
+        sampler=_sampler(reader),
+    )
+
+
+def load_config(
+    path: Path, env: Mapping[str, str] | None = None, hostname: str | None = None
+) -> AgentConfig:
+    """Read and validate a whole config file; raise ConfigError naming file:line and key.
+
+    An empty file (nothing but comments or blanks) is refused rather than read as the defaults.
+    As the contract says, a file without `listen` serves no /metrics; only running without
+    any file serves it on the default 127.0.0.1:9101.
+    """
+    document = load_file(path)
+    if document is None:
+        # A truncated or blanked file would otherwise run on the defaults and silently not push.
+        raise ConfigError(
+            f"{path}: the file is empty; write at least one key, "
+            "or run without --config to use the defaults"
+        )
+    if not isinstance(document, LinedDict):
+        raise ConfigError(f"{path}: expected a mapping of settings such as 'interval: 10s'")
+    return _build(
+        str(path),
+        document,
+        path.parent,
+        os.environ if env is None else env,
+        hostname or socket.gethostname(),
+        None,
+    )
+
+
+def default_config(
+    env: Mapping[str, str] | None = None, hostname: str | None = None
+) -> AgentConfig:
+    """Return the config used without a file: bundled rules, /metrics on 127.0.0.1:9101, no push."""
+    document = LinedDict()
+    document.key_lines = {}
+    return _build(
+        "defaults",
+        document,
+        Path.cwd(),
+        os.environ if env is None else env,
+        hostname or socket.gethostname(),
+        DEFAULT_LISTEN,
+    )

@@ -1,0 +1,353 @@
+"""The run loop: sample every interval, evaluate rules, hand alerts to the pusher, serve /metrics.
+
+The loop never touches the network: transitions are spooled to disk and a separate thread
+delivers them. SIGTERM stops cleanly (state saved, undelivered alerts kept in the spool),
+SIGHUP reloads the config all or nothing: the running one stays if the new one is invalid
+or its /metrics address cannot be opened.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry
+
+from tocsin.agent.config import AgentConfig, SamplerConfig
+from tocsin.agent.errors import AgentError, ConfigError
+from tocsin.agent.evaluator import AlertState, Evaluator, LabelSet, Transition
+from tocsin.agent.exposition import Exposition, SampleCollector, ServerHandle
+from tocsin.agent.fsutil import ensure_writable_directory
+from tocsin.agent.notify import SystemdNotifier
+from tocsin.agent.push import Receiver, WireAlert
+from tocsin.agent.pusher import Backoff, Heartbeat, Pusher
+from tocsin.agent.sample import Sample
+from tocsin.agent.selfmetrics import AgentCollector, AgentSnapshot
+from tocsin.agent.spool import Spool
+from tocsin.agent.state import StateStore
+
+log = logging.getLogger(__name__)
+STATE_FILE = "alerts.json"
+# A firing alert's endsAt lies this many re-send periods ahead, as Prometheus does (4x).
+TTL_RESENDS = 4
+
+
+class SamplerLike(Protocol):
+    """What the loop needs of a sampler."""
+
+    def sample(self) -> Sample: ...
+
+    def close(self) -> None: ...
+
+
+def production_sampler(config: SamplerConfig) -> SamplerLike:
+    """Build the psutil sampler the config describes."""
+    from tocsin.agent.sampler import Sampler
+
+    return Sampler(**config.options())
+
+
+def production_pusher(config: AgentConfig, spool: Spool) -> Pusher | None:
+    """Build the pusher for the config's receiver, or None when nothing is pushed."""
+    push = config.push
+    if push is None:
+        return None
+    receiver = Receiver(push.url, push.token, push.timeout)
+    beat = None
+    if config.heartbeat is not None:
+        beat = Heartbeat(config.instance, config.heartbeat, dict(config.labels))
+    ttl = TTL_RESENDS * max(push.resend, config.interval)
+    return Pusher(receiver, spool, ttl, beat, Backoff())
+
+
+def check_directories(config: AgentConfig) -> None:
+    """Create the state (and, when pushing, spool) directory and prove each writable, or refuse.
+
+    Found now rather than at the first alert or at SIGTERM, when state would be lost. A config
+    fault (exit 78): restarting cannot make the path writable, so systemd must not retry.
+    """
+    directories = [("state_dir", config.state_dir)]
+    if config.push is not None:
+        directories.append(("spool.dir", config.spool.dir))
+    for key, directory in directories:
+        try:
+            ensure_writable_directory(directory)
+        except OSError as exc:
+            raise ConfigError(
+                f"{config.source}: '{key}' {directory} cannot be created or written "
+                f"({exc.strerror or exc}); point it at a writable directory"
+            ) from exc
+
+
+def _signature(states: dict[LabelSet, AlertState]) -> frozenset[tuple[object, ...]]:
+    """Return what the state file must remember; values alone changing need no write."""
+    return frozenset(
+        (labels, state.status, state.active_since, state.fired_at)
+        for labels, state in states.items()
+    )
+
+
+@dataclass
+class Agent:
+    """One running agent; every I/O seam (sampler, pusher, clocks, systemd) is injectable."""
+
+    config: AgentConfig
+    sampler_factory: Callable[[SamplerConfig], SamplerLike] = production_sampler
+    pusher_factory: Callable[[AgentConfig, Spool], Pusher | None] = production_pusher
+    clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    notifier: SystemdNotifier = field(default_factory=lambda: SystemdNotifier({}))
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    states: dict[LabelSet, AlertState] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._evaluator = Evaluator(self.config.rules, self.config.base_labels)
+        self._sample_collector = SampleCollector()
+        self.registry.register(self._sample_collector)
+        self.server: ServerHandle | None = None
+        self.spool: Spool | None = None
+        self.pusher: Pusher | None = None
+        self.registry.register(AgentCollector(self.snapshot))
+        self.exposition = Exposition(self.registry)
+        self._store = StateStore(self.config.state_dir / STATE_FILE)
+        self._saved: frozenset[tuple[object, ...]] = frozenset()
+        self._sampler: SamplerLike | None = None
+        self._next_resend = 0.0
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._reload_requested = threading.Event()
+
+    def snapshot(self) -> AgentSnapshot:
+        """Return the self-metrics' view of the agent."""
+        spool, pusher = self.spool, self.pusher
+        return AgentSnapshot(
+            alerts=dict(self.states),
+            spool_entries=spool.depth if spool else 0,
+            spool_bytes=spool.size_bytes if spool else 0,
+            spool_dropped_total=spool.dropped_total if spool else 0,
+            push_failures=dict(pusher.failures) if pusher else {},
+            push_batches_total=pusher.sent_total if pusher else 0,
+        )
+
+    def start(self) -> None:
+        """Check the directories, restore alert state, start the sender and /metrics server."""
+        check_directories(self.config)
+        self.states = self._store.load()
+        self._saved = _signature(self.states)
+        self._sampler = self.sampler_factory(self.config.sampler)
+        self._start_pusher()
+        self._start_server()
+        if self.states:
+            log.info("restored %d active alerts from %s", len(self.states), self._store.path)
+
+    def _start_pusher(self) -> None:
+        if self.config.push is None:
+            self.spool, self.pusher = None, None
+            return
+        self.spool = Spool(self.config.spool.dir, self.config.spool.max_bytes)
+        self.pusher = self.pusher_factory(self.config, self.spool)
+        self._next_resend = 0.0
+        if self.pusher is not None:
+            self.pusher.start()
+
+    def _start_server(self) -> None:
+        if self.config.listen is not None:
+            self.server = self._open_server(self.config.source, *self.config.listen)
+
+    def _open_server(self, source: str, host: str, port: int) -> ServerHandle:
+        try:
+            server = self.exposition.serve(host, port)
+        except OSError as exc:
+            raise ConfigError(
+                f"{source}: 'listen' {host}:{port} cannot be opened: {exc.strerror}"
+            ) from exc
+        log.info("serving /metrics on http://%s:%d/metrics", host, server.port)
+        return server
+
+    def _rebind(self, new: AgentConfig) -> None:
+        """Move /metrics to the new address, or raise ConfigError with the old one still served."""
+        if new.listen == self.config.listen:
+            return
+        if new.listen is None:
+            if self.server is not None:
+                self.server.close()
+            self.server = None
+            return
+        old = self.server
+        try:
+            server = self._open_server(new.source, *new.listen)
+        except ConfigError as refused:
+            if old is None or new.listen[1] != old.port:
+                raise
+            # The old listener may hold the very port (127.0.0.1:9101 -> 0.0.0.0:9101): retry
+            # without it, and put it back on its own port if the new address still fails.
+            old.close()
+            self.server = None
+            try:
+                server = self._open_server(new.source, *new.listen)
+            except ConfigError:
+                try:
+                    self.server = self._open_server(self.config.source, old.host, old.port)
+                except ConfigError as lost:
+                    raise ConfigError(f"{refused}; and the old listener is gone: {lost}") from lost
+                raise refused from refused.__cause__
+        if self.server is not None:
+            self.server.close()
+        self.server = server
+
+    def tick(self) -> list[Transition]:
+        """Run one cycle: sample, evaluate, spool transitions, save state, re-send, render."""
+        assert self._sampler is not None, "start() first"
+        sample = self._sampler.sample()
+        now = self.clock()
+        self._sample_collector.update(sample)
+        states, transitions = self._evaluator.evaluate(self.states, sample, now)
+        for transition in transitions:
+            alert = transition.alert
+            log.info("alert %s %s (value %g)", transition.change, dict(alert.labels), alert.value)
+        if self.pusher is not None:
+            # Spool before committing the new states: if spooling fails the change recurs next tick.
+            self.pusher.enqueue(
+                [
+                    WireAlert.firing(t.alert)
+                    if t.change == "firing"
+                    else WireAlert.resolved(t.alert, t.at)
+                    for t in transitions
+                    if t.change in ("firing", "resolved")
+                ]
+            )
+        self.states = states
+        signature = _signature(states)
+        if signature != self._saved:
+            self._store.save(states, now)
+            self._saved = signature
+        self._resend({t.alert.labels for t in transitions if t.change == "firing"})
+        self.exposition.refresh()
+        return transitions
+
+    def _resend(self, just_sent: set[LabelSet]) -> None:
+        if self.pusher is None or self.config.push is None or self.monotonic() < self._next_resend:
+            return
+        self._next_resend = self.monotonic() + self.config.push.resend
+        firing = [
+            WireAlert.firing(state)
+            for labels, state in self.states.items()
+            if state.status == "firing" and labels not in just_sent
+        ]
+        if firing:
+            self.pusher.refresh(firing)
+
+    def reload(self, config: AgentConfig) -> None:
+        """Switch to a new config, keeping alert state; sockets and threads change only if needed.
+
+        The directories are checked and the /metrics listener moves first: if either cannot,
+        ConfigError leaves everything as it was.
+        """
+        check_directories(config)
+        self._rebind(config)
+        old, self.config = self.config, config
+        self._evaluator = Evaluator(config.rules, config.base_labels)
+        if config.sampler != old.sampler:
+            if self._sampler is not None:
+                self._sampler.close()
+            self._sampler = self.sampler_factory(config.sampler)
+        if (config.push, config.spool, config.heartbeat, config.interval) != (
+            old.push,
+            old.spool,
+            old.heartbeat,
+            old.interval,
+        ):
+            if self.pusher is not None:
+                self.pusher.stop()
+            self._start_pusher()
+        if config.state_dir != old.state_dir:
+            self._store = StateStore(config.state_dir / STATE_FILE)
+            self._store.save(self.states, self.clock())
+        log.info("reloaded %s: %d rules", config.source, len(config.rules))
+
+    def stop(self) -> None:
+        """Save state, stop the sender (undelivered alerts stay spooled) and close the server."""
+        try:
+            self._store.save(self.states, self.clock())
+        finally:
+            if self.pusher is not None:
+                self.pusher.stop()
+            if self.server is not None:
+                self.server.close()
+            if self._sampler is not None:
+                self._sampler.close()
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop after the current step (SIGTERM)."""
+        self._stopping.set()
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        """Ask the loop to reload its config before the next step (SIGHUP)."""
+        self._reload_requested.set()
+        self._wake.set()
+
+    def run(self, reload: Callable[[], AgentConfig] | None = None) -> None:
+        """Loop until request_stop(); `reload` builds the new config when a reload is requested."""
+        self.start()
+        try:
+            self.tick()
+            self.notifier.ready()
+            next_tick = self.monotonic() + self.config.interval
+            while not self._stopping.is_set():
+                self.notifier.watchdog()
+                wait = next_tick - self.monotonic()
+                if self.notifier.watchdog_interval is not None:
+                    wait = min(wait, self.notifier.watchdog_interval)
+                if wait > 0:
+                    self._wake.wait(wait)
+                    self._wake.clear()
+                if self._stopping.is_set():
+                    break
+                if self._reload_requested.is_set() and reload is not None:
+                    self._reload_requested.clear()
+                    self._reload(reload)
+                if self.monotonic() >= next_tick:
+                    self._tick_safely()
+                    next_tick = max(next_tick + self.config.interval, self.monotonic())
+        finally:
+            self.notifier.notify("STOPPING=1")
+            self.stop()
+
+    def _reload(self, load: Callable[[], AgentConfig]) -> None:
+        self.notifier.notify("RELOADING=1")
+        try:
+            self.reload(load())
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running config: %s", exc)
+        finally:
+            self.notifier.ready()
+
+    def _tick_safely(self) -> None:
+        try:
+            self.tick()
+        except AgentError as exc:
+            log.error("cycle failed: %s", exc)
+
+
+def install_signals(agent: Agent) -> None:
+    """Route SIGTERM/SIGINT to a clean stop and SIGHUP to a reload."""
+
+    # Handlers run on the main thread, possibly inside Event.wait's lock: set events elsewhere.
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        threading.Thread(target=agent.request_stop, daemon=True).start()
+
+    def on_reload(signum: int, frame: FrameType | None) -> None:
+        log.info("received SIGHUP: reloading")
+        threading.Thread(target=agent.request_reload, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_reload)

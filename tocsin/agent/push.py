@@ -1,0 +1,166 @@
+"""The wire to the receiver: Alertmanager v2 postable alerts and heartbeats over HTTP.
+
+Failures are translated here, once, into PushRejected (4xx: drop, never retry) and
+PushUnavailable (5xx, 429, timeout, refused: retry later, honouring Retry-After).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+from tocsin.agent.errors import PushRejected, PushUnavailable
+from tocsin.agent.evaluator import AlertState
+from tocsin.agent.urls import redact_url
+
+log = logging.getLogger(__name__)
+USER_AGENT = "tocsin-agent/0.1"
+ALERTS_PATH = "/api/v2/alerts"
+HEARTBEATS_PATH = "/api/v1/heartbeats"
+MAX_RETRY_AFTER = 3600.0
+
+
+def rfc3339(timestamp: float) -> str:
+    """Write a Unix time as RFC 3339 UTC with milliseconds, as Alertmanager does."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class WireAlert:
+    """One alert as spooled: `ends_at` None means firing, its endsAt is set when sent."""
+
+    labels: tuple[tuple[str, str], ...]
+    annotations: tuple[tuple[str, str], ...]
+    starts_at: float
+    ends_at: float | None = None
+
+    @classmethod
+    def firing(cls, state: AlertState) -> WireAlert:
+        """Describe a firing alert."""
+        return cls(state.labels, state.annotations, state.starts_at)
+
+    @classmethod
+    def resolved(cls, state: AlertState, at: float) -> WireAlert:
+        """Describe an alert resolved at `at`."""
+        return cls(state.labels, state.annotations, state.starts_at, at)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the spool form."""
+        return {
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "startsAt": self.starts_at,
+            "endsAt": self.ends_at,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> WireAlert:
+        """Read the spool form back."""
+        return cls(
+            tuple(sorted(raw["labels"].items())),
+            tuple(raw["annotations"].items()),
+            float(raw["startsAt"]),
+            None if raw["endsAt"] is None else float(raw["endsAt"]),
+        )
+
+    def postable(self, now: float, ttl: float) -> dict[str, Any]:
+        """Return the Alertmanager v2 postable alert; a firing one ends `ttl` after `now`."""
+        ends_at = self.ends_at if self.ends_at is not None else now + ttl
+        return {
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "startsAt": rfc3339(self.starts_at),
+            "endsAt": rfc3339(ends_at),
+        }
+
+
+def encode_batch(alerts: Sequence[WireAlert]) -> bytes:
+    """Serialise a batch for the spool."""
+    return json.dumps({"alerts": [alert.to_json() for alert in alerts]}).encode()
+
+
+def decode_batch(payload: bytes) -> list[WireAlert]:
+    """Read a spooled batch back."""
+    return [WireAlert.from_json(raw) for raw in json.loads(payload)["alerts"]]
+
+
+def retry_after(header: str | None, now: float) -> float | None:
+    """Return the seconds a Retry-After header asks for (delta-seconds or HTTP date)."""
+    if not header:
+        return None
+    header = header.strip()
+    if header.isdigit():
+        return min(float(header), MAX_RETRY_AFTER)
+    try:
+        moment = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return min(max(moment.timestamp() - now, 0.0), MAX_RETRY_AFTER)
+
+
+class Receiver:
+    """HTTP client of a bridge or an Alertmanager; every call has the configured timeout."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        timeout: float,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.url = url.rstrip("/")
+        # Messages name the receiver without any user:password@ or query a URL may carry.
+        self.display = redact_url(self.url)
+        self.timeout = timeout
+        self._clock = clock
+        self._session = session or requests.Session()
+        self._headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+
+    def _post(self, path: str, body: Any) -> requests.Response:
+        target = redact_url(self.url + path)
+        try:
+            response = self._session.post(
+                self.url + path, data=json.dumps(body), headers=self._headers, timeout=self.timeout
+            )
+        except requests.Timeout as exc:
+            raise PushUnavailable(f"{target}: no answer in {self.timeout:g}s", "timeout") from exc
+        except requests.ConnectionError as exc:
+            raise PushUnavailable(f"{target}: cannot connect", "connection") from exc
+        except requests.RequestException as exc:
+            raise PushUnavailable(f"{target}: {type(exc).__name__}", "error") from exc
+        status = response.status_code
+        if status < 300:
+            return response
+        detail = response.text[:200].strip().replace("\n", " ")
+        message = f"{target}: HTTP {status}: {detail}"
+        if status >= 500 or status in (408, 429):
+            wait = retry_after(response.headers.get("Retry-After"), self._clock())
+            raise PushUnavailable(message, f"http_{status}", wait)
+        raise PushRejected(message, status)
+
+    def post_alerts(self, alerts: Sequence[WireAlert], now: float, ttl: float) -> None:
+        """Send alerts to {url}/api/v2/alerts; raise PushRejected or PushUnavailable on failure."""
+        self._post(ALERTS_PATH, [alert.postable(now, ttl) for alert in alerts])
+
+    def post_heartbeat(self, host: str, interval: float, labels: Mapping[str, str]) -> None:
+        """Tell the receiver this host is alive and when to expect the next heartbeat."""
+        body = {"host": host, "interval_seconds": interval, "labels": dict(labels)}
+        self._post(HEARTBEATS_PATH, body)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._session.close()

@@ -1,0 +1,247 @@
+"""Threshold rules: the model, and loading them from YAML with errors that say where and why."""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from tocsin.agent.durations import parse_duration
+from tocsin.agent.errors import RuleError
+from tocsin.agent.templates import Template
+from tocsin.agent.yamlsrc import LinedDict, load_text, shown
+
+# The gauges rules may read, with the labels their series carry.
+GAUGES: Mapping[str, tuple[str, ...]] = {
+    "tocsin_cpu_usage_ratio": (),
+    "tocsin_cpu_iowait_ratio": (),
+    "tocsin_memory_used_ratio": (),
+    "tocsin_swap_used_ratio": (),
+    "tocsin_disk_busy_ratio": ("device",),
+    "tocsin_filesystem_used_ratio": ("mountpoint", "fstype", "device"),
+    "tocsin_load1": (),
+    "tocsin_load5": (),
+    "tocsin_load15": (),
+    "tocsin_load_per_cpu": (),
+}
+OPERATORS: Mapping[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
+SEVERITIES = ("critical", "warning", "info")
+RESERVED_LABELS = ("alertname", "severity")
+_KEYS = (
+    "name",
+    "metric",
+    "match",
+    "op",
+    "threshold",
+    "clear",
+    "for",
+    "severity",
+    "labels",
+    "annotations",
+)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+BUNDLED = "tocsin_rules/agent.yml"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One threshold rule: fire when `metric op threshold` holds for `for_seconds`, clear at `clear`."""
+
+    name: str
+    metric: str
+    op: str
+    threshold: float
+    clear: float
+    for_seconds: float = 0.0
+    severity: str = "warning"
+    match: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, Template], ...] = ()
+    source: str = ""
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Tell whether a series with these labels is one this rule watches."""
+        return all(labels.get(key) == value for key, value in self.match)
+
+    def breaches(self, value: float) -> bool:
+        """Tell whether a value crosses the firing threshold."""
+        return OPERATORS[self.op](value, self.threshold)
+
+    def holds(self, value: float) -> bool:
+        """Tell whether a firing alert stays firing: the value has not come back past `clear`."""
+        return OPERATORS[self.op](value, self.clear)
+
+
+def _where(source: str, node: LinedDict, key: str | None = None) -> str:
+    line = node.line_of(key) if key else node.line
+    return f"{source}:{line}" if line else source
+
+
+def _fail(source: str, node: LinedDict, name: str, key: str, problem: str) -> RuleError:
+    return RuleError(f"{_where(source, node, key)}: rule {shown(name)}: {key!r} {problem}")
+
+
+def _string_map(
+    raw: Any, source: str, node: LinedDict, name: str, key: str
+) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise _fail(source, node, name, key, f"is {shown(raw)}; expected a mapping of name: text")
+    pairs = []
+    for label, value in raw.items():
+        if not _NAME.fullmatch(label):
+            raise _fail(source, node, name, key, f"has label name {shown(label)}; use [A-Za-z0-9_]")
+        if not isinstance(value, str):
+            raise _fail(
+                source,
+                node,
+                name,
+                key,
+                f"has {label}: {shown(value)}; quote it to make it a string",
+            )
+        pairs.append((label, value))
+    return tuple(pairs)
+
+
+def _number(raw: Any, source: str, node: LinedDict, name: str, key: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise _fail(source, node, name, key, f"is {shown(raw)}; expected a number such as 0.9")
+    return float(raw)
+
+
+def parse_rule(node: Any, source: str, position: int) -> Rule:
+    """Build one rule from its YAML mapping; raise RuleError naming the file, line and key."""
+    if not isinstance(node, LinedDict):
+        raise RuleError(
+            f"{source}: rule #{position} is {shown(node)}; expected a mapping with a name"
+        )
+    name = node.get("name")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise RuleError(
+            f"{_where(source, node, 'name')}: rule #{position}: 'name' is {shown(name)}; "
+            "expected a name such as HostCpuHigh"
+        )
+    unknown = sorted(set(node) - set(_KEYS))
+    if unknown:
+        raise _fail(source, node, name, unknown[0], f"is not a rule key; use {', '.join(_KEYS)}")
+    metric = node.get("metric")
+    if not isinstance(metric, str) or metric not in GAUGES:
+        raise _fail(
+            source, node, name, "metric", f"is {shown(metric)}; use one of {', '.join(GAUGES)}"
+        )
+    match = tuple(sorted(_string_map(node.get("match"), source, node, name, "match")))
+    for label, _ in match:
+        if label not in GAUGES[metric]:
+            known = ", ".join(GAUGES[metric]) or "no labels"
+            raise _fail(source, node, name, "match", f"has {shown(label)}; {metric} has {known}")
+    op = node.get("op", ">")
+    if op not in OPERATORS:
+        raise _fail(source, node, name, "op", f"is {shown(op)}; use one of {', '.join(OPERATORS)}")
+    if "threshold" not in node:
+        raise _fail(source, node, name, "threshold", "is missing; give a number such as 0.9")
+    threshold = _number(node["threshold"], source, node, name, "threshold")
+    clear = _number(node.get("clear", threshold), source, node, name, "clear")
+    if (op in (">", ">=") and clear > threshold) or (op in ("<", "<=") and clear < threshold):
+        side = "at or below" if op in (">", ">=") else "at or above"
+        raise _fail(
+            source,
+            node,
+            name,
+            "clear",
+            f"is {clear:g}; it must be {side} the threshold {threshold:g}",
+        )
+    raw_for = node.get("for", "0s")
+    try:
+        for_seconds = parse_duration(raw_for)
+    except ValueError:
+        raise _fail(
+            source, node, name, "for", f"is {shown(raw_for)}; expected a duration such as '5m'"
+        ) from None
+    severity = node.get("severity", "warning")
+    if severity not in SEVERITIES:
+        raise _fail(
+            source,
+            node,
+            name,
+            "severity",
+            f"is {shown(severity)}; use one of {', '.join(SEVERITIES)}",
+        )
+    labels = tuple(sorted(_string_map(node.get("labels"), source, node, name, "labels")))
+    for label, _ in labels:
+        if label in RESERVED_LABELS:
+            raise _fail(
+                source, node, name, "labels", f"sets {shown(label)}; use the rule's own key"
+            )
+    annotations = []
+    for key, text in _string_map(node.get("annotations"), source, node, name, "annotations"):
+        try:
+            annotations.append((key, Template.parse(text)))
+        except ValueError as exc:
+            raise _fail(source, node, name, "annotations", f"{key}: {exc}") from None
+    return Rule(
+        name=name,
+        metric=metric,
+        op=op,
+        threshold=threshold,
+        clear=clear,
+        for_seconds=for_seconds,
+        severity=severity,
+        match=match,
+        labels=labels,
+        annotations=tuple(annotations),
+        source=_where(source, node),
+    )
+
+
+def parse_rules(items: Sequence[Any], source: str) -> tuple[Rule, ...]:
+    """Build a list of rules; two rules with one name, severity and match are an error."""
+    rules = tuple(parse_rule(item, source, index + 1) for index, item in enumerate(items))
+    seen: dict[tuple[str, str, tuple[tuple[str, str], ...]], Rule] = {}
+    for rule in rules:
+        identity = (rule.name, rule.severity, rule.match)
+        if identity in seen:
+            raise RuleError(
+                f"{rule.source}: rule {rule.name!r}: same name, severity and match as the rule "
+                f"at {seen[identity].source}; rename one or change its severity"
+            )
+        seen[identity] = rule
+    return rules
+
+
+def parse_rules_document(text: str, source: str) -> tuple[Rule, ...]:
+    """Read a rules file's text: a mapping whose `rules` key lists the rules."""
+    document = load_text(text, source)
+    if not isinstance(document, LinedDict) or not isinstance(document.get("rules"), list):
+        raise RuleError(f"{source}: expected a mapping with a 'rules' list, e.g. 'rules: [...]'")
+    return parse_rules(document["rules"], source)
+
+
+def load_rules_file(path: Path) -> tuple[Rule, ...]:
+    """Read rules from a file; an unreadable file is a RuleError naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise RuleError(f"{path}: rules file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"{path}: cannot read rules: {exc}") from exc
+    return parse_rules_document(text, str(path))
+
+
+def bundled_rules_text() -> str:
+    """Return the text of the default rules shipped with the agent."""
+    return files("tocsin_rules").joinpath("agent.yml").read_text(encoding="utf-8")
+
+
+def load_bundled_rules() -> tuple[Rule, ...]:
+    """Load the default rules shipped with the agent."""
+    return parse_rules_document(bundled_rules_text(), BUNDLED)

@@ -1,0 +1,142 @@
+"""One psutil pass over the host, turned into a Sample: counters as read, rates from deltas."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+
+import psutil
+
+from tocsin.agent.collectors.base import Reading
+from tocsin.agent.collectors.cpu import CpuCollector, CpuTimes
+from tocsin.agent.collectors.disk import DEFAULT_EXCLUDED_DEVICES, DiskCollector, DiskIO
+from tocsin.agent.collectors.disk import default_disk_io_counters as _disk_io_counters
+from tocsin.agent.collectors.filesystem import (
+    DEFAULT_EXCLUDED_FSTYPES,
+    DEFAULT_EXCLUDED_MOUNTPOINTS,
+    DEFAULT_NETWORK_FSTYPES,
+    FilesystemCollector,
+    Partition,
+)
+from tocsin.agent.collectors.filesystem import default_disk_partitions as _disk_partitions
+from tocsin.agent.collectors.load import LoadCollector
+from tocsin.agent.collectors.memory import MemoryCollector, MemoryInfo, read_memory
+from tocsin.agent.collectors.network import DEFAULT_EXCLUDED_INTERFACES, NetIO, NetworkCollector
+from tocsin.agent.collectors.network import default_net_io_counters as _net_io_counters
+from tocsin.agent.collectors.statfs import DiskUsage
+from tocsin.agent.sample import Sample
+
+log = logging.getLogger(__name__)
+
+
+class Sampler:
+    """Measure the host once per call; every psutil function and clock can be replaced in tests.
+
+    Filesystem selection (the config maps its keys to these):
+      include_fstypes     types to watch even though excluded below, e.g. {"nfs4", "tmpfs"};
+                          this is how network filesystems are turned on.
+      exclude_fstypes     pseudo and memory-backed types never watched
+                          (default DEFAULT_EXCLUDED_FSTYPES: proc, sysfs, tmpfs, overlay, ...).
+      network_fstypes     types skipped unless in include_fstypes, because statvfs can hang on
+                          them (default DEFAULT_NETWORK_FSTYPES: nfs, cifs, ceph, ...; any
+                          fuse.* type counts as one too).
+      exclude_mountpoints regular expression of mountpoints never watched, or None
+                          (default: /dev, /proc, /sys, container runtimes' private mounts).
+      fs_timeout          seconds statvfs on a network or FUSE filesystem may take before the
+                          mount is marked stuck (tocsin_filesystem_stuck) and skipped until
+                          it answers; filesystems on local block devices answer from memory
+                          and are read directly.
+      mount_refresh_seconds  how long the mount list is reused before it is read again.
+    Devices and interfaces:
+      exclude_devices / include_devices        regular expressions on disk names (default
+                          excludes partitions, loop, ram and zram devices, as node_exporter does).
+      exclude_interfaces / include_interfaces  regular expressions on interface names
+                          (default excludes lo).
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        cpu_times: Callable[[], CpuTimes] = psutil.cpu_times,
+        memory_info: Callable[[], MemoryInfo] = read_memory,
+        getloadavg: Callable[[], tuple[float, float, float]] = psutil.getloadavg,
+        cpu_count: Callable[[], int | None] = psutil.cpu_count,
+        disk_io_counters: Callable[[], Mapping[str, DiskIO] | None] = _disk_io_counters,
+        net_io_counters: Callable[[], Mapping[str, NetIO]] = _net_io_counters,
+        disk_partitions: Callable[[], Sequence[Partition]] = _disk_partitions,
+        disk_usage: Callable[[str], DiskUsage] = psutil.disk_usage,
+        fs_timeout: float = 2.0,
+        mount_refresh_seconds: float = 60.0,
+        include_fstypes: Collection[str] = (),
+        exclude_fstypes: Collection[str] = DEFAULT_EXCLUDED_FSTYPES,
+        network_fstypes: Collection[str] = DEFAULT_NETWORK_FSTYPES,
+        exclude_mountpoints: str | None = DEFAULT_EXCLUDED_MOUNTPOINTS,
+        exclude_devices: str | None = DEFAULT_EXCLUDED_DEVICES,
+        include_devices: str | None = None,
+        exclude_interfaces: str | None = DEFAULT_EXCLUDED_INTERFACES,
+        include_interfaces: str | None = None,
+    ) -> None:
+        self._clock = clock
+        self._wall = wall
+        self._cpu = CpuCollector(cpu_times)
+        self._memory = MemoryCollector(memory_info)
+        self._load = LoadCollector(getloadavg, cpu_count)
+        self._disk = DiskCollector(disk_io_counters, exclude_devices, include_devices)
+        self._network = NetworkCollector(net_io_counters, exclude_interfaces, include_interfaces)
+        self._filesystem = FilesystemCollector(
+            disk_partitions,
+            disk_usage,
+            fs_timeout=fs_timeout,
+            mount_refresh_seconds=mount_refresh_seconds,
+            include_fstypes=include_fstypes,
+            exclude_fstypes=exclude_fstypes,
+            network_fstypes=network_fstypes,
+            exclude_mountpoints=exclude_mountpoints,
+        )
+        self._noted: frozenset[str] = frozenset()
+
+    def sample(self) -> Sample:
+        """Take one pass; the first has counters and the gauges that need no previous reading."""
+        started = self._clock()
+        taken_at = self._wall()
+        reading = Reading()
+        self._cpu.collect(reading)
+        self._memory.collect(reading)
+        self._load.collect(reading)
+        self._disk.collect(reading, started)
+        self._network.collect(reading)
+        self._filesystem.collect(reading, started)
+        notes = tuple(reading.notes)
+        if notes or self._noted:
+            self._log_new(notes)
+        return Sample(
+            taken_at=taken_at,
+            gauges=tuple(reading.gauges),
+            counters=tuple(reading.counters),
+            duration_seconds=self._clock() - started,
+            notes=notes,
+        )
+
+    def close(self) -> None:
+        """Stop the filesystem worker thread."""
+        self._filesystem.close()
+
+    def _log_new(self, notes: tuple[str, ...]) -> None:
+        # A missing source or a stuck mount stays so pass after pass: log it when it appears,
+        # not every 10 seconds, and again only if it goes away and comes back.
+        for note in notes:
+            if note not in self._noted:
+                log.warning("%s", note)
+        self._noted = frozenset(notes)
+
+
+def sample_with_rates(
+    sampler: Sampler, pause: float = 1.0, sleep: Callable[[float], None] = time.sleep
+) -> Sample:
+    """Take two passes `pause` seconds apart and return the second, which has the rates."""
+    sampler.sample()
+    sleep(pause)
+    return sampler.sample()

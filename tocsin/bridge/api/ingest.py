@@ -1,0 +1,153 @@
+"""Alert and heartbeat intake for senders with ingest tokens: 2xx only once committed.
+
+`POST /api/v2/alerts` takes Alertmanager API v2 postable alerts (what Prometheus and the agent
+send); `POST /api/v1/alertmanager` takes Alertmanager's webhook. In a batch with invalid alerts
+the valid ones are stored and the answer (400) names the others, as Alertmanager does.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.concurrency import run_in_threadpool
+
+from tocsin.bridge.api import auth
+from tocsin.bridge.api.auth import Principal
+from tocsin.bridge.api.deps import RuntimeDep
+from tocsin.bridge.api.errors import error_response
+from tocsin.bridge.api.params import without_nul
+from tocsin.bridge.ingest.heartbeats import record_heartbeat
+from tocsin.bridge.ingest.parse import Parsed, load_json, parse_v2, parse_webhook
+from tocsin.bridge.ingest.service import ingest
+from tocsin.bridge.server.runtime import Runtime
+
+router = APIRouter(tags=["ingest"])
+Sender = Annotated[Principal, Depends(auth.ingest)]
+POSTABLE_ALERTS = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["labels"],
+                        "properties": {
+                            "labels": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            },
+                            "annotations": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            },
+                            "startsAt": {"type": "string", "format": "date-time"},
+                            "endsAt": {"type": "string", "format": "date-time"},
+                            "generatorURL": {"type": "string"},
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+class Heartbeat(BaseModel):
+    """A host saying it is alive and how often it will say so."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    host: Annotated[str, Field(min_length=1, max_length=255)]
+    interval_seconds: Annotated[float, Field(gt=0, le=86400)] = 30.0
+    labels: dict[Annotated[str, Field(max_length=256)], Annotated[str, Field(max_length=2000)]] = (
+        Field(default_factory=dict, max_length=100)
+    )
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return without_nul(value)
+
+
+@router.post("/api/v2/alerts", openapi_extra=POSTABLE_ALERTS)
+async def post_alerts(request: Request) -> JSONResponse:
+    """Receive Alertmanager API v2 postable alerts."""
+    return await _intake(request, "v2")
+
+
+@router.post("/api/v1/alertmanager")
+async def post_webhook(request: Request) -> JSONResponse:
+    """Receive an Alertmanager webhook notification (version 4)."""
+    return await _intake(request, "webhook")
+
+
+# The hot routes, for tocsin.bridge.api.shortcut: their endpoints need nothing FastAPI would provide.
+SHORTCUTS = {
+    ("POST", "/api/v2/alerts"): post_alerts,
+    ("POST", "/api/v1/alertmanager"): post_webhook,
+}
+
+
+@router.post("/api/v1/heartbeats")
+def post_heartbeat(body: Heartbeat, _sender: Sender, runtime: RuntimeDep) -> dict[str, Any]:
+    """Record that a host is alive."""
+    with runtime.store.begin() as conn:
+        record_heartbeat(
+            conn,
+            runtime.heartbeat_hooks,
+            host=body.host,
+            interval_seconds=body.interval_seconds,
+            labels=body.labels,
+            now=runtime.clock(),
+        )
+    return {"status": "success", "host": body.host}
+
+
+async def _intake(request: Request, route: str) -> JSONResponse:
+    """Admit an ingest token, then store the body's alerts off the event loop.
+
+    The token is checked here rather than by a dependency: the alert routes are the hot path
+    (every sender, every resend), answered by tocsin.bridge.api.shortcut past FastAPI's routing.
+    """
+    runtime: Runtime = request.app.state.runtime
+    auth.admit(request, runtime, "ingest")
+    body = await request.body()
+    return await run_in_threadpool(_receive, request, runtime, body, route)
+
+
+def _receive(request: Request, runtime: Runtime, body: bytes, route: str) -> JSONResponse:
+    payload = load_json(body)
+    now = runtime.clock()
+    limit = runtime.config.limits.max_alerts_per_request
+    parsed: Parsed = (
+        parse_v2(payload, now, limit) if route == "v2" else parse_webhook(payload, now, limit)
+    )
+    applied = ingest(runtime, parsed.alerts, route) if parsed.alerts else None
+    counts = {
+        "accepted": applied.accepted if applied else 0,
+        "opened": applied.opened if applied else 0,
+        "resolved": applied.resolved if applied else 0,
+        "ignored": applied.ignored if applied else 0,
+    }
+    if parsed.rejected:
+        first = parsed.rejected[0]
+        return error_response(
+            request,
+            400,
+            f"{len(parsed.rejected)} alert(s) invalid, {counts['accepted']} stored; "
+            f"{first.field}: {first.error}",
+            None,
+            {
+                "field": first.field,
+                "rejected": [
+                    {"index": r.index, "field": r.field, "error": r.error} for r in parsed.rejected
+                ],
+                **counts,
+            },
+        )
+    return JSONResponse({"status": "success", **counts})

@@ -1,0 +1,73 @@
+"""/api/v1/reports/sla, and recording why a deadline was missed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from tocsin.bridge.api import auth
+from tocsin.bridge.api.auth import Principal
+from tocsin.bridge.api.deps import get_runtime
+from tocsin.bridge.api.params import RowId, refuse_nul
+from tocsin.bridge.errors import InvalidInput
+from tocsin.bridge.reports.breaches import record_reason
+from tocsin.bridge.reports.chart import response_chart
+from tocsin.bridge.reports.query import load_report, parse_window
+from tocsin.bridge.reports.render import render, report_to_dict
+from tocsin.bridge.server.runtime import Runtime
+
+router = APIRouter(tags=["reports"])
+Operator = Annotated[Principal, Depends(auth.operator)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+Param = Annotated[str | None, Query(max_length=100)]
+MEDIA = {"csv": "text/csv; charset=utf-8", "table": "text/plain; charset=utf-8"}
+
+
+class BreachReason(BaseModel):
+    """Why a deadline was missed; `exempt` leaves the miss out of the shares within target."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    exempt: bool = False
+
+
+@router.get("/api/v1/reports/sla", response_model=None)
+def sla_report(
+    _who: Operator,
+    runtime: RuntimeDep,
+    since: Param = None,
+    until: Param = None,
+    team: Param = None,
+    priority: Param = None,
+    format: Literal["json", "csv", "table", "svg"] = "json",
+) -> Response:
+    """Report on incidents opened in [since, until): RFC 3339 times or durations back from now."""
+    if priority is not None and priority not in runtime.policy.priorities:
+        raise InvalidInput(
+            f"priority {priority!r} is not one of {', '.join(runtime.policy.priorities)}",
+            field="priority",
+        )
+    refuse_nul(team, "team")
+    now = runtime.clock()
+    start, end = parse_window(since, until, now)
+    with runtime.store.connect() as conn:
+        report = load_report(
+            conn, runtime.policy, since=start, until=end, now=now, team=team, priority=priority
+        )
+    if format == "json":
+        return JSONResponse(report_to_dict(report))
+    if format == "svg":
+        return Response(response_chart(report), media_type="image/svg+xml")
+    return Response(render(report, format), media_type=MEDIA[format])
+
+
+@router.post("/api/v1/incidents/{incident_id}/breaches/{clock}")
+def breach_reason(
+    incident_id: RowId, clock: str, body: BreachReason, _who: Operator, runtime: RuntimeDep
+) -> dict[str, Any]:
+    """Record why the clock's deadline was missed, and whether the miss is exempt."""
+    with runtime.store.begin() as conn:
+        return record_reason(conn, incident_id, clock, reason=body.reason, exempt=body.exempt)

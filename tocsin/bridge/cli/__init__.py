@@ -1,0 +1,43 @@
+"""tocsin-bridge: the command line. Errors print one line and exit with their code, no traceback."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from tocsin.bridge.errors import BridgeError
+
+
+class BridgeGroup(click.Group):
+    """A click group that turns any BridgeError of any command into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BridgeError as exc:
+            click.echo(f"tocsin-bridge: {exc.message}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=BridgeGroup)
+@click.version_option(package_name="tocsin", prog_name="tocsin-bridge")
+def main() -> None:
+    """Turn alerts into prioritised incidents and keep their response promises."""
+
+
+from tocsin.bridge.cli import incidents, kb, report, server  # noqa: E402  (commands register on `main`)
+
+main.add_command(server.serve)
+main.add_command(server.migrate)
+main.add_command(server.check_config)
+main.add_command(incidents.incidents)
+main.add_command(report.report)
+main.add_command(kb.kb)
+from tocsin.bridge.cli import outbox as outbox_cli  # noqa: E402
+
+main.add_command(outbox_cli.outbox)
+from tocsin.bridge.cli import oncall as oncall_cli  # noqa: E402
+
+main.add_command(oncall_cli.oncall)

@@ -1,0 +1,174 @@
+"""`tocsin-bridge incidents …`: what people on call do from a terminal, through the API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from tocsin.bridge.cli.client import DEFAULT_URL, BridgeClient
+from tocsin.bridge.platform.durations import format_duration
+
+
+@click.group()
+@click.option(
+    "--url",
+    envvar="TOCSIN_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="Bridge URL (or TOCSIN_URL).",
+)
+@click.option(
+    "--token", envvar="TOCSIN_TOKEN", default=None, help="Operator token (or TOCSIN_TOKEN)."
+)
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the bridge.")
+@click.pass_context
+def incidents(ctx: click.Context, url: str, token: str | None, timeout: float) -> None:
+    """List, show and act on incidents of a running bridge."""
+    ctx.obj = BridgeClient(url, token, timeout=timeout)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+
+
+@incidents.command("list")
+@click.option(
+    "--status", multiple=True, help="triggered|acknowledged|resolved|closed (repeatable)."
+)
+@click.option("--priority", multiple=True, help="P1, P2, … (repeatable).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@json_option
+@click.pass_obj
+def list_(
+    client: BridgeClient,
+    status: tuple[str, ...],
+    priority: tuple[str, ...],
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List incidents, newest first."""
+    page = client.list_incidents(status=list(status), priority=list(priority), limit=limit)
+    if as_json:
+        click.echo(json.dumps(page, indent=2, ensure_ascii=False))
+        return
+    rows = [
+        (
+            str(i["id"]),
+            i["priority"],
+            i["status"] + (" (paused)" if i["paused"] else ""),
+            _next_due(i),
+            i["assignee"] or "-",
+            i["title"],
+        )
+        for i in page["incidents"]
+    ]
+    click.echo(_table(("ID", "PRI", "STATUS", "NEXT DUE", "ASSIGNEE", "TITLE"), rows))
+
+
+@incidents.command()
+@click.argument("incident_id", type=int)
+@json_option
+@click.pass_obj
+def show(client: BridgeClient, incident_id: int, as_json: bool) -> None:
+    """Show one incident with its alerts and timeline."""
+    _print(client.get_incident(incident_id), as_json)
+
+
+@incidents.command()
+@click.argument("incident_id", type=int)
+@json_option
+@click.pass_obj
+def ack(client: BridgeClient, incident_id: int, as_json: bool) -> None:
+    """Acknowledge an incident."""
+    _print(client.act(incident_id, "ack"), as_json)
+
+
+@incidents.command()
+@click.argument("incident_id", type=int)
+@click.option("--root-cause", required=True, help="What caused it.")
+@click.option("--solution", required=True, help="What fixed it.")
+@json_option
+@click.pass_obj
+def resolve(
+    client: BridgeClient, incident_id: int, root_cause: str, solution: str, as_json: bool
+) -> None:
+    """Resolve an incident with its root cause and solution."""
+    body = {"root_cause": root_cause, "solution": solution}
+    _print(client.act(incident_id, "resolve", body), as_json)
+
+
+@incidents.command()
+@click.argument("incident_id", type=int)
+@click.argument("text")
+@json_option
+@click.pass_obj
+def note(client: BridgeClient, incident_id: int, text: str, as_json: bool) -> None:
+    """Add a progress note to an incident's timeline."""
+    _print(client.act(incident_id, "notes", {"text": text}), as_json)
+
+
+def _print(incident: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(incident, indent=2, ensure_ascii=False))
+        return
+    fields = [
+        ("id", incident["id"]),
+        ("title", incident["title"]),
+        ("priority", incident["priority"]),
+        ("status", incident["status"] + (" (paused)" if incident["paused"] else "")),
+        ("assignee", incident["assignee"] or "-"),
+        ("host", incident["host"] or "-"),
+        ("created", incident["created_at"]),
+        ("acknowledged", _by(incident["acknowledged_at"], incident["acknowledged_by"])),
+        ("resolved", _by(incident["resolved_at"], incident["resolved_by"])),
+    ]
+    for clock, state in (incident.get("sla") or {}).items():
+        if state:
+            fields.append((f"sla {clock}", _clock(state)))
+    click.echo("\n".join(f"{name:>14}: {value}" for name, value in fields))
+    for alert in incident.get("alerts", []):
+        labels = ",".join(f"{k}={v}" for k, v in sorted(alert["labels"].items()))
+        click.echo(f"{'alert':>14}: {alert['status']} {{{labels}}}")
+    for event in incident.get("timeline", []):
+        click.echo(f"{event['occurred_at']:>24}  {event['kind']:<24} {event['actor'] or 'system'}")
+
+
+def _by(when: str | None, who: str | None) -> str:
+    return "-" if when is None else f"{when} by {who or 'system'}"
+
+
+def _clock(state: dict[str, Any]) -> str:
+    if state.get("met"):
+        return "met"
+    remaining = state.get("remaining_seconds")
+    text = "paused" if remaining is None else format_duration(_seconds(remaining))
+    return f"{text} BREACHED" if state.get("breached") else text
+
+
+def _next_due(incident: dict[str, Any]) -> str:
+    if incident["status"] in ("resolved", "closed"):
+        return "-"
+    due = [
+        s["remaining_seconds"]
+        for s in (incident.get("sla") or {}).values()
+        if s and not s.get("met") and s.get("remaining_seconds") is not None
+    ]
+    return format_duration(_seconds(min(due))) if due else "-"
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> str:
+    if not rows:
+        return "no incidents"
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+    return "\n".join(lines)

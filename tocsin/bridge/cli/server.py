@@ -1,0 +1,147 @@
+"""`serve`, `migrate` and `check-config`: run the bridge and look after its database.
+
+Alembic is imported only by the commands that migrate: it is most of every command's start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import click
+
+from tocsin.bridge.platform.bootstrap import ensure_secrets
+from tocsin.bridge.platform.config import BridgeConfig, load_config, parse_config
+from tocsin.bridge.platform.sdnotify import notify_systemd
+from tocsin.bridge.policy.load import load_policy
+from tocsin.bridge.store.db import Store
+
+log = logging.getLogger("tocsin.bridge")
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),  # a directory is then a config fault (78), not a usage error
+    default=None,
+    help="Bridge config YAML; without it: SQLite ./tocsin.db, bundled policy, 127.0.0.1:8080.",
+)
+database_option = click.option(
+    "--database-url",
+    default=None,
+    help="Override database_url (sqlite:///… or postgresql+psycopg://…).",
+)
+
+
+def _load(
+    config_path: Path | None, database_url: str | None, listen: str | None = None
+) -> BridgeConfig:
+    config = load_config(config_path)
+    changes = {
+        key: value
+        for key, value in (("database_url", database_url), ("listen", listen))
+        if value is not None
+    }
+    if not changes:
+        return config
+    # Overrides pass the same checks a file gets.
+    checked = parse_config(changes, "command line")
+    if "listen" in changes:
+        changes["listen_at"] = checked.listen_at
+    return dataclasses.replace(config, **{key: getattr(checked, key) for key in changes})
+
+
+@click.command()
+@config_option
+@database_option
+@click.option("--listen", default=None, help="Override listen, HOST:PORT.")
+@click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations at start.")
+def serve(
+    config_path: Path | None, database_url: str | None, listen: str | None, no_migrate: bool
+) -> None:
+    """Serve the API, web board and background workers until stopped."""
+    import uvicorn
+
+    from tocsin.bridge import migrations
+    from tocsin.bridge.server.app import create_app
+    from tocsin.bridge.server.listener import ListeningServer, bind_listener, netloc
+    from tocsin.bridge.server.runtime import build_runtime
+
+    config = _load(config_path, database_url, listen)
+    policy = load_policy(config.policy)  # a broken policy stops serve before it writes secrets
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # Bound before secrets, migrations and workers: a bad address changes nothing.
+    sockets = bind_listener(config.host, config.port, config.listen_at)
+    try:
+        config = ensure_secrets(config)
+        runtime = build_runtime(config, policy=policy)
+        if not no_migrate:
+            migrations.upgrade(runtime.store)
+        port = int(sockets[0].getsockname()[1])
+        server = ListeningServer(
+            uvicorn.Config(
+                create_app(runtime),
+                host=config.host,
+                port=port,
+                log_level=config.log_level,
+                access_log=False,
+                timeout_graceful_shutdown=10,
+            ),
+            f"tocsin-bridge listening on http://{netloc(config.host, port)} "
+            f"({runtime.store.dialect})",
+        )
+        notify_systemd(server)
+        server.run(sockets=sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@click.command()
+@config_option
+@database_option
+def migrate(config_path: Path | None, database_url: str | None) -> None:
+    """Apply pending database migrations, then exit."""
+    from tocsin.bridge import migrations
+
+    config = _load(config_path, database_url)
+    store = Store(config.database_url, busy_timeout=config.limits.busy_timeout)
+    try:
+        before = _revision(store)
+        migrations.upgrade(store)
+    finally:
+        store.dispose()
+    click.echo(f"database at revision {migrations.head()} (was {before or 'empty'})")
+
+
+@click.command("check-config")
+@click.argument("config_path", required=False, type=click.Path(path_type=Path))
+def check_config(config_path: Path | None) -> None:
+    """Validate a config file and the policy it names; print a summary, exit 78 if wrong."""
+    config = load_config(config_path)
+    policy = load_policy(config.policy)
+    roles = sorted({token.role for token in config.tokens})
+    click.echo(f"config {config.source}: ok")
+    click.echo(f"  listen {config.listen}, database {_safe_url(config.database_url)}")
+    click.echo(
+        f"  policy {policy.source}: {len(policy.priorities)} priorities, {len(policy.routes)} routes"
+    )
+    click.echo(
+        f"  tokens: {len(config.tokens)} ({', '.join(roles)})"
+        if config.tokens
+        else f"  tokens: none; serve generates them in {config.state_dir / 'tokens.yml'}"
+    )
+
+
+def _revision(store: Store) -> str | None:
+    from tocsin.bridge import migrations
+
+    with store.connect() as conn:
+        return migrations.current(conn)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

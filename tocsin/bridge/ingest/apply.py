@@ -1,0 +1,199 @@
+"""Apply parsed alerts to the stored alerts and incidents, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, func, select, update
+
+from tocsin.bridge.incidents.events import EventHook
+from tocsin.bridge.incidents.lifecycle import is_open
+from tocsin.bridge.incidents.service import resolve
+from tocsin.bridge.ingest.identity import fingerprint, group_key
+from tocsin.bridge.ingest.opening import Opening, open_all
+from tocsin.bridge.ingest.parse import Alert
+from tocsin.bridge.ingest.rules import Known, Outcome, decide
+from tocsin.bridge.platform.clock import as_utc
+from tocsin.bridge.policy.model import Policy
+from tocsin.bridge.store.lists import in_list
+from tocsin.bridge.store.schema import alerts, incidents
+
+
+@dataclass
+class Applied:
+    """How many alerts of a request did what."""
+
+    accepted: int = 0
+    opened: int = 0
+    resolved: int = 0
+    ignored: int = 0
+
+
+# Statements built once: values travel as parameters, so SQLAlchemy's compiled cache is hit.
+_REFRESH = (
+    update(alerts)
+    .where(alerts.c.id == bindparam("_id"))
+    .values(
+        last_received_at=bindparam("_now"),
+        receive_count=alerts.c.receive_count + 1,
+        annotations=bindparam("_annotations"),
+    )
+)
+_LATEST = (
+    select(
+        alerts.c.id,
+        alerts.c.fingerprint,
+        alerts.c.incident_id,
+        alerts.c.status,
+        alerts.c.starts_at,
+        alerts.c.ends_at,
+        incidents.c.status.label("incident_status"),
+    )
+    .join(incidents, incidents.c.id == alerts.c.incident_id)
+    .where(in_list(alerts.c.fingerprint, "prints"))
+    .order_by(alerts.c.starts_at, alerts.c.id)
+)
+
+_RESOLVE_ALERT = (
+    update(alerts)
+    .where(alerts.c.id == bindparam("_id"))
+    .values(
+        status="resolved",
+        ends_at=bindparam("_ends_at"),
+        last_received_at=bindparam("_now"),
+        receive_count=alerts.c.receive_count + 1,
+        annotations=bindparam("_annotations"),
+    )
+)
+_AUTO_RESOLVE = select(incidents.c.status, incidents.c.auto_resolve).where(
+    incidents.c.id == bindparam("_id")
+)
+_FIRING = (
+    select(func.count())
+    .select_from(alerts)
+    .where(alerts.c.incident_id == bindparam("_id"), alerts.c.status == "firing")
+)
+
+
+@dataclass
+class _Stored:
+    """The newest stored occurrence of one alert, kept current while a batch is applied."""
+
+    id: int
+    incident_id: int
+    known: Known
+
+
+def apply_alerts(
+    conn: Connection,
+    hooks: Sequence[EventHook],
+    policy: Policy,
+    batch: Sequence[Alert],
+    now: datetime,
+) -> Applied:
+    """Store each alert by its identity: open, join, refresh or resolve incidents as they say."""
+    return apply_batches(conn, hooks, policy, [batch], now)[0]
+
+
+def apply_batches(
+    conn: Connection,
+    hooks: Sequence[EventHook],
+    policy: Policy,
+    batches: Sequence[Sequence[Alert]],
+    now: datetime,
+) -> list[Applied]:
+    """Apply several requests' alerts together, as if one after the other; count each apart.
+
+    Opening alerts are gathered and stored together; the gathered ones are stored before an
+    alert that resolves or repeats one of them, so the outcome is as if applied one by one.
+    """
+    counts = [Applied() for _ in batches]
+    owned = [(n, alert) for n, batch in enumerate(batches) for alert in batch]
+    prints = [fingerprint(alert.labels) for _, alert in owned]
+    latest = _latest(conn, set(prints))
+    refreshes: list[dict[str, object]] = []
+    openings: dict[str, Opening] = {}
+    for (owner, alert), fp in zip(owned, prints, strict=True):
+        applied = counts[owner]
+        applied.accepted += 1
+        if fp in openings:
+            _open(conn, hooks, openings, latest, now, counts)
+        stored = latest.get(fp)
+        outcome = decide(stored.known if stored else None, alert, now)
+        if outcome is Outcome.OPEN:
+            route = policy.route_for(alert.labels)
+            key = group_key(alert.labels, route.group_by)
+            openings[fp] = Opening(alert, fp, route, key, owner=owner)
+        elif outcome is Outcome.REFRESH and stored is not None:
+            refreshes.append({"_id": stored.id, "_now": now, "_annotations": alert.annotations})
+        elif outcome is Outcome.RESOLVE and stored is not None:
+            _open(conn, hooks, openings, latest, now, counts)
+            _resolve_alert(conn, stored.id, alert, now)
+            stored.known = Known("resolved", stored.known.starts_at, alert.ends_at, False)
+            applied.resolved += _maybe_resolve(conn, hooks, stored.incident_id, now)
+        else:
+            applied.ignored += 1
+    _open(conn, hooks, openings, latest, now, counts)
+    if refreshes:
+        conn.execute(_REFRESH, refreshes)
+    return counts
+
+
+def _open(
+    conn: Connection,
+    hooks: Sequence[EventHook],
+    openings: dict[str, Opening],
+    latest: dict[str, _Stored],
+    now: datetime,
+    counts: list[Applied],
+) -> None:
+    """Store the gathered opening alerts, note them as the newest occurrences, and forget them."""
+    open_all(conn, hooks, list(openings.values()), now)
+    for fp, item in openings.items():
+        known = Known("firing", item.alert.starts_at, item.alert.ends_at, True)
+        latest[fp] = _Stored(item.alert_id, item.incident_id, known)
+        counts[item.owner].opened += int(item.created)
+    openings.clear()
+
+
+def _latest(conn: Connection, prints: set[str]) -> dict[str, _Stored]:
+    """Return the newest stored occurrence of each fingerprint, in one query."""
+    out: dict[str, _Stored] = {}
+    for row in conn.execute(_LATEST, {"prints": sorted(prints)}):
+        out[row.fingerprint] = _Stored(
+            id=row.id,
+            incident_id=row.incident_id,
+            known=Known(
+                status=row.status,
+                starts_at=as_utc(row.starts_at),
+                ends_at=as_utc(row.ends_at) if row.ends_at else None,
+                incident_open=is_open(row.incident_status),
+            ),
+        )
+    return out
+
+
+def _resolve_alert(conn: Connection, alert_id: int, alert: Alert, now: datetime) -> None:
+    conn.execute(
+        _RESOLVE_ALERT,
+        {
+            "_id": alert_id,
+            "_ends_at": alert.ends_at,
+            "_now": now,
+            "_annotations": alert.annotations,
+        },
+    )
+
+
+def _maybe_resolve(
+    conn: Connection, hooks: Sequence[EventHook], incident_id: int, now: datetime
+) -> int:
+    incident = conn.execute(_AUTO_RESOLVE, {"_id": incident_id}).one()
+    if not incident.auto_resolve or not is_open(incident.status):
+        return 0
+    if conn.execute(_FIRING, {"_id": incident_id}).scalar_one():
+        return 0
+    resolve(conn, hooks, incident_id, actor=None, now=now, reason="all alerts resolved")
+    return 1

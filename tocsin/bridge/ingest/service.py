@@ -1,0 +1,65 @@
+"""Commit a request's alerts in one transaction, retried when replicas race on the same group."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from tocsin.bridge.errors import StoreUnavailable
+from tocsin.bridge.ingest.apply import Applied, apply_batches
+from tocsin.bridge.ingest.parse import Alert
+from tocsin.bridge.server.runtime import Runtime
+
+ATTEMPTS = 3
+MERGE_AT_MOST = 20  # alerts in a request that merges with others sharing its transaction
+
+
+@dataclass(frozen=True)
+class _Apply:
+    """One request's alerts as shared-transaction work; requests waiting together merge."""
+
+    runtime: Runtime
+    batch: Sequence[Alert]
+
+    def __call__(self, conn: Connection) -> Applied:
+        return _apply_many(conn, [self])[0]
+
+    @property
+    def merge(self) -> Callable[[Connection, Sequence[_Apply]], list[Applied]] | None:
+        """Return how several small requests' alerts apply as one batch (the same for all).
+
+        Large requests gain little from merging and a merged batch of them is held in memory
+        at once (RSS after 10,000 new incidents: 130 MB merged, 112 MB not): they run alone.
+        """
+        return _apply_many if len(self.batch) <= MERGE_AT_MOST else None
+
+
+def _apply_many(conn: Connection, works: Sequence[_Apply]) -> list[Applied]:
+    runtime = works[0].runtime
+    batches = [work.batch for work in works]
+    return apply_batches(conn, runtime.hooks, runtime.policy, batches, runtime.clock())
+
+
+def ingest(runtime: Runtime, batch: Sequence[Alert], route: str) -> Applied:
+    """Store a batch durably and return what it did; only then may the sender hear 2xx."""
+    started = time.perf_counter()
+    for attempt in range(ATTEMPTS):
+        try:
+            # Concurrent requests share one transaction and one fsync (group commit), their
+            # alerts applied as one batch; each returns once the commit holding them is durable.
+            applied = runtime.store.write_shared(_Apply(runtime, batch))
+            break
+        except IntegrityError as exc:
+            # Another replica opened the same group's incident first: redo against its row.
+            if attempt == ATTEMPTS - 1:
+                raise StoreUnavailable(
+                    "concurrent writers keep conflicting on the same alerts; retry",
+                    runtime.store.retry_after,
+                ) from exc
+    runtime.metrics.alerts_received.labels(route=route).inc(len(batch))
+    runtime.metrics.ingest_duration.observe(time.perf_counter() - started)
+    return applied

@@ -1,0 +1,1 @@
+"""The knowledge base: resolved incidents found again by likeness or by words."""

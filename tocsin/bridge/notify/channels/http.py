@@ -1,0 +1,123 @@
+"""POST JSON to a receiver with a timeout, an Idempotency-Key, and errors that reveal no secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+from tocsin.bridge.errors import DeliveryFailed, DeliveryRefused
+from tocsin.bridge.notify.redact import safe_url, scrub, secret_parts
+from tocsin.bridge.platform.clock import utcnow
+
+DEFAULT_TIMEOUT = 10.0
+USER_AGENT = "tocsin-bridge"
+# 4xx answers that mean "not now" rather than "never": timeout, conflict, too early, too many.
+RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+
+# urllib3 logs each request line at DEBUG, query string and all: the WeCom and DingTalk keys.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """Return the seconds a 429/503 asks us to wait, from Retry-After (seconds or a date)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - utcnow()).total_seconds())
+
+
+class JsonPoster:
+    """Posts JSON for one channel; every failure becomes a DeliveryFailed with the URL redacted."""
+
+    def __init__(
+        self,
+        channel: str,
+        url: str,
+        *,
+        secrets: Iterable[str] = (),
+        session: requests.Session | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.channel = channel
+        self.url = url
+        self.secrets = [*secret_parts(url), *secrets]
+        self.session = session or requests.Session()
+        self.timeout = timeout
+
+    def fail(
+        self, reason: str, retry: float | None = None, *, permanent: bool = False
+    ) -> DeliveryFailed:
+        """Return the error for a failed post, secrets scrubbed; permanent ones are not retried."""
+        text = scrub(f"{self.channel}: {safe_url(self.url)}: {reason}", self.secrets)
+        if permanent:
+            return DeliveryRefused(text)
+        return DeliveryFailed(text, retry_after=retry)
+
+    def post(
+        self, body: Mapping[str, Any], *, key: str, url: str | None = None
+    ) -> requests.Response:
+        """POST the body; return the response if 2xx, else raise DeliveryFailed."""
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Idempotency-Key": key,
+            "User-Agent": USER_AGENT,
+        }
+        # Raw UTF-8 rather than \u escapes: Chinese stays readable and within byte limits.
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        try:
+            response = self.session.post(
+                url or self.url,
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            raise self.fail(f"no answer in {self.timeout:g}s") from exc
+        except requests.ConnectionError as exc:
+            raise self.fail(f"cannot connect ({type(exc).__name__})") from exc
+        except requests.RequestException as exc:
+            raise self.fail(f"request failed: {exc}") from exc
+        status = response.status_code
+        if not 200 <= status < 300:
+            excerpt = response.text[:200].strip()
+            raise self.fail(
+                f"HTTP {status}" + (f": {excerpt}" if excerpt else ""),
+                retry_after(response) if status in (429, 503) else None,
+                permanent=400 <= status < 500 and status not in RETRYABLE_4XX,
+            )
+        return response
+
+    def reply(self, response: requests.Response) -> Mapping[str, Any]:
+        """Return the receiver's JSON reply; a 200 that is not JSON is a failure for robots."""
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise self.fail(f"reply is not JSON: {response.text[:200]!r}") from exc
+        if not isinstance(data, Mapping):
+            raise self.fail(f"reply is not a JSON object: {response.text[:200]!r}")
+        return data
+
+    def require_code(self, response: requests.Response, *names: str) -> None:
+        """Raise unless the reply's first present code field (errcode, code, StatusCode) is 0."""
+        data = self.reply(response)
+        for name in names:
+            if name in data:
+                if data[name] == 0:
+                    return
+                message = data.get("errmsg") or data.get("msg") or data.get("StatusMessage") or ""
+                raise self.fail(f"refused with {name} {data[name]}: {message}")
+        raise self.fail(f"reply has none of {', '.join(names)}: {response.text[:200]!r}")

@@ -1,0 +1,247 @@
+"""Queue notifications in the caller's transaction: the Pager for escalations, a hook for subscriptions.
+
+Each row carries everything its delivery needs, rendered now: the contract's event JSON and the
+page. A person paged gets mail at their address and a message on each of their channels, each
+with an acknowledge link signed for them; a subscribed channel gets every event it asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from tocsin.bridge.incidents.events import Event
+from tocsin.bridge.incidents.serialize import alerts_by_incident, incidents_by_id, incidents_json
+from tocsin.bridge.kb import search as kb
+from tocsin.bridge.notify import queue
+from tocsin.bridge.notify.links import DEFAULT_TTL, ack_url, sign_ack
+from tocsin.bridge.notify.message import PastResolution, SimilarFinder, build_message, event_detail
+from tocsin.bridge.platform.clock import as_utc, rfc3339
+from tocsin.bridge.policy.model import Policy, Target
+from tocsin.bridge.store.lists import in_list
+from tocsin.bridge.store.schema import events
+
+log = logging.getLogger(__name__)
+SIMILAR_LIMIT = 3
+# Where a page or notification goes: channel (or mailto:ADDRESS), the person's name, their address.
+Place = tuple[str, str | None, str | None]
+# Past fixes help whoever must act; other events (notes, closes) skip the knowledge-base scan.
+SIMILAR_EVENTS = frozenset(
+    {"incident.triggered", "incident.escalated", "incident.sla_warning", "incident.sla_breached"}
+)
+
+
+def kb_resolutions(conn: Connection, incident: Mapping[str, Any]) -> list[PastResolution]:
+    """Return how past incidents of the same alert on the same service were resolved."""
+    return [
+        PastResolution(
+            incident_id=match.entry.id,
+            title=match.entry.title,
+            root_cause=match.entry.root_cause,
+            solution=match.entry.solution,
+            resolved_at=rfc3339(match.entry.resolved_at),
+        )
+        for match in kb.same_alert(conn, kb.query_of(incident), limit=SIMILAR_LIMIT)
+    ]
+
+
+def event_body(event: Event, incident: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the webhook contract: {"event", "occurred_at", "incident", "sla"?}."""
+    body: dict[str, Any] = {
+        "event": event.kind,
+        "occurred_at": rfc3339(event.occurred_at),
+        "incident": dict(incident),
+    }
+    sla = event.data.get("sla")
+    if isinstance(sla, Mapping):
+        sla = sla.get("clock") or sla.get("name")
+    if sla:
+        body["sla"] = str(sla)
+    return body
+
+
+class Outbox:
+    """Writes outbox rows: `page` implements the Pager protocol, `hook` is an EventHook."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        public_url: str | None,
+        secret_key: bytes | None,
+        link_ttl: timedelta = DEFAULT_TTL,
+        similar: SimilarFinder | None = kb_resolutions,
+    ) -> None:
+        self.policy = policy
+        self.public_url = public_url
+        self.secret_key = secret_key
+        self.link_ttl = link_ttl
+        self.similar = similar
+        self.hook = Subscriptions(self)
+
+    def subscribed(self, conn: Connection, events: Sequence[Event]) -> None:
+        """Queue each event for every channel subscribed to it; events of one instant together."""
+        by_time: dict[datetime, list[tuple[Event, Sequence[Place]]]] = {}
+        channels = self.policy.channels.values()
+        for event in events:
+            places: list[Place] = [
+                (c.name, None, None) for c in channels if c.subscribes_to(event.kind)
+            ]
+            if places:
+                by_time.setdefault(event.occurred_at, []).append((event, places))
+        for at, items in by_time.items():
+            self.write(conn, items, at)
+
+    def page(
+        self,
+        conn: Connection,
+        *,
+        incident_id: int,
+        event_id: int,
+        targets: Sequence[Target],
+        now: datetime,
+    ) -> None:
+        """Queue a page for each person (mail and their channels) and each channel targeted."""
+        self.page_many(conn, [(incident_id, event_id, targets)], now)
+
+    def page_many(
+        self, conn: Connection, pages: Sequence[tuple[int, int, Sequence[Target]]], now: datetime
+    ) -> None:
+        """Queue the pages of many events (incident id, event id, targets): one read per table.
+
+        Escalation calls this when a burst of new incidents pages at once.
+        """
+        wanted = [
+            (event_id, self._places(incident_id, targets))
+            for incident_id, event_id, targets in pages
+        ]
+        wanted = [(event_id, places) for event_id, places in wanted if places]
+        if wanted:
+            found = _load_events(conn, [event_id for event_id, _ in wanted])
+            self.write(conn, [(found[event_id], places) for event_id, places in wanted], now)
+
+    def _places(self, incident_id: int, targets: Sequence[Target]) -> list[Place]:
+        """Return where targets are reached: (channel, person's name, mail address) each."""
+        places: list[Place] = []
+        for target in targets:
+            if target.kind == "channel" and target.name in self.policy.channels:
+                places.append((target.name, None, None))
+            elif target.kind == "person" and target.name in self.policy.people:
+                person = self.policy.people[target.name]
+                if person.email:
+                    places.append((queue.MAILTO + person.email, person.name, person.email))
+                places.extend((channel, person.name, None) for channel in person.channels)
+            else:
+                log.warning("page for incident %s: cannot page %s, skipped", incident_id, target)
+        return places
+
+    def write(
+        self, conn: Connection, items: Sequence[tuple[Event, Sequence[Place]]], at: datetime
+    ) -> None:
+        """Write the rows of events to their places, reading each incident table once for all."""
+        ids = [event.incident_id for event, _ in items]
+        found = incidents_by_id(conn, ids)
+        shown = incidents_json(conn, list(found.values()), at, self.policy.calendars)
+        incidents = dict(zip(found, shown, strict=True))
+        alerts = alerts_by_incident(conn, ids)  # the timeline is not sent
+        rows: list[dict[str, Any]] = []
+        for event, places in items:
+            incident = {**incidents[event.incident_id], "alerts": alerts[event.incident_id]}
+            rows.extend(self._rows(conn, event, incident, places, at))
+        queue.enqueue_many(conn, rows)
+
+    def _rows(
+        self,
+        conn: Connection,
+        event: Event,
+        incident: Mapping[str, Any],
+        places: Sequence[Place],
+        at: datetime,
+    ) -> list[dict[str, Any]]:
+        """Return the outbox rows of one event: a message per place, with its ack link."""
+        similar = (
+            self.similar(conn, incident) if self.similar and event.kind in SIMILAR_EVENTS else ()
+        )
+        body = event_body(event, incident)
+        priority = self.policy.priorities.get(str(incident.get("priority")))
+        links: dict[str, str | None] = {}
+        rows = []
+        for channel, person, address in places:
+            if person is not None and person not in links:
+                links[person] = self._ack_link(incident, person, at)
+            message = build_message(
+                incident,
+                event=event.kind,
+                now=at,
+                priority_name=priority.name if priority else "",
+                public_url=self.public_url,
+                ack_url=links.get(person) if person else None,
+                detail=event_detail(event.kind, event.data, event.actor),
+                similar=similar,
+                calendars=self.policy.calendars,
+            )
+            payload = {
+                "body": body,
+                "message": message.to_json(),
+                "to": [address] if address else [],
+            }
+            rows.append(
+                queue.outbox_row(
+                    key=queue.idempotency_key(event.id, channel, person),
+                    channel=channel,
+                    payload=payload,
+                    now=at,
+                    recipient=person,
+                    event_id=event.id,
+                    incident_id=event.incident_id,
+                )
+            )
+        return rows
+
+    def _ack_link(self, incident: Mapping[str, Any], person: str, now: datetime) -> str | None:
+        """Return a signed acknowledge link while there is something to acknowledge."""
+        if incident.get("status") != "triggered" or not self.secret_key or not self.public_url:
+            return None
+        token = sign_ack(
+            self.secret_key,
+            incident_id=int(incident["id"]),
+            person=person,
+            now=now,
+            ttl=self.link_ttl,
+        )
+        return ack_url(self.public_url, token)
+
+
+class Subscriptions:
+    """The EventHook queuing events for the channels subscribed to them: a batch's together."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    def __call__(self, conn: Connection, event: Event) -> None:
+        self.outbox.subscribed(conn, [event])
+
+    def many(self, conn: Connection, events: Sequence[Event]) -> None:
+        """Hear a batch of events (record_events calls this)."""
+        self.outbox.subscribed(conn, events)
+
+
+_EVENTS = select(events).where(in_list(events.c.id, "ids"))
+
+
+def _load_events(conn: Connection, ids: Sequence[int]) -> dict[int, Event]:
+    found = {}
+    for row in conn.execute(_EVENTS, {"ids": list(ids)}):
+        found[int(row.id)] = Event(
+            id=int(row.id),
+            incident_id=int(row.incident_id),
+            kind=row.kind,
+            actor=row.actor,
+            occurred_at=as_utc(row.occurred_at),
+            data=row.data or {},
+        )
+    return found

@@ -1,0 +1,258 @@
+"""The outbox table's operations: enqueue, claim with a lease, settle, list and retry.
+
+A row is pending until a receiver accepted it (delivered) or it ran out of attempts (dead).
+A worker claims due rows for a lease; if it dies mid-delivery the lease runs out and another
+claim delivers again, so a crash between acceptance and the mark repeats a page at most once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from tocsin.bridge.errors import Conflict, InvalidInput, NotFound
+from tocsin.bridge.platform.clock import as_utc, rfc3339
+from tocsin.bridge.store.schema import outbox
+
+STATUSES = ("pending", "delivered", "dead")
+MAILTO = "mailto:"  # channel value of a page mailed straight to a person's address
+
+
+@dataclass(frozen=True)
+class Row:
+    """An outbox entry as the worker and the API see it."""
+
+    id: int
+    channel: str
+    recipient: str | None
+    idempotency_key: str
+    payload: Mapping[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    incident_id: int | None
+    event_id: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the entry for the API and CLI, without the payload (it holds ack links)."""
+        body = self.payload.get("body")
+        return {
+            "id": self.id,
+            "channel": self.channel,
+            "recipient": self.recipient,
+            "incident_id": self.incident_id,
+            "event": body.get("event") if isinstance(body, Mapping) else None,
+            "status": self.status,
+            "attempts": self.attempts,
+            "next_attempt_at": rfc3339(self.next_attempt_at),
+            "last_error": self.last_error,
+            "created_at": rfc3339(self.created_at),
+            "delivered_at": rfc3339(self.delivered_at),
+            "idempotency_key": self.idempotency_key,
+        }
+
+
+def _row(raw: Any) -> Row:
+    return Row(
+        id=int(raw.id),
+        channel=raw.channel,
+        recipient=raw.recipient,
+        idempotency_key=raw.idempotency_key,
+        payload=raw.payload,
+        status=raw.status,
+        attempts=int(raw.attempts),
+        next_attempt_at=as_utc(raw.next_attempt_at),
+        last_error=raw.last_error,
+        created_at=as_utc(raw.created_at),
+        delivered_at=as_utc(raw.delivered_at) if raw.delivered_at else None,
+        incident_id=raw.incident_id,
+        event_id=raw.event_id,
+    )
+
+
+def safe_key(readable: str, prefix: str) -> str:
+    """Return `readable` if it can travel as a header value, else `prefix` and its digest."""
+    if len(readable) <= 100 and readable.isascii() and " " not in readable:
+        return readable
+    return f"{prefix}{hashlib.sha256(readable.encode()).hexdigest()[:40]}"
+
+
+def idempotency_key(event_id: int, channel: str, recipient: str | None) -> str:
+    """Return the stable key of one delivery: the same event to the same place is one page."""
+    return safe_key(f"tocsin-{event_id}-{channel}-{recipient or 'all'}", f"tocsin-{event_id}-")
+
+
+def outbox_row(
+    *,
+    key: str,
+    channel: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+    recipient: str | None = None,
+    event_id: int | None = None,
+    incident_id: int | None = None,
+) -> dict[str, Any]:
+    """Return a pending row to queue under `key`; rows about no event carry no ids."""
+    return {
+        "event_id": event_id,
+        "incident_id": incident_id,
+        "channel": channel,
+        "recipient": recipient,
+        "idempotency_key": key,
+        "payload": dict(payload),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def enqueue_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows built by outbox_row() in one statement; a key already queued is skipped."""
+    if rows:
+        conn.execute(_QUEUE[conn.dialect.name], list(rows))
+
+
+def insert_once(conn: Connection, row: Mapping[str, Any]) -> bool:
+    """Insert a row built by outbox_row() unless its key is queued; return whether it was."""
+    result = conn.execute(_QUEUE[conn.dialect.name].returning(outbox.c.id), dict(row))
+    return result.first() is not None  # the new row's id; nothing when one was there
+
+
+# Built once: values travel as parameters, so SQLAlchemy reuses the compiled statements. A row
+# already queued under a key is left as it is, in the same statement.
+_QUEUE = {
+    "postgresql": postgresql_insert(outbox).on_conflict_do_nothing(
+        index_elements=[outbox.c.idempotency_key]
+    ),
+    "sqlite": sqlite_insert(outbox).on_conflict_do_nothing(
+        index_elements=[outbox.c.idempotency_key]
+    ),
+}
+
+
+def _due(now: datetime) -> Any:
+    free = or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
+    return and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now, free)
+
+
+def has_due(conn: Connection, now: datetime) -> bool:
+    """Return whether any row is due, with a read only (an idle worker takes no write lock)."""
+    return conn.execute(select(outbox.c.id).where(_due(now)).limit(1)).first() is not None
+
+
+def claim(
+    conn: Connection, *, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[Row]:
+    """Claim up to `limit` due rows for `worker` until now + lease; skip rows others hold."""
+    query = (
+        select(outbox).where(_due(now)).order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = [_row(raw) for raw in conn.execute(query)]
+    if rows:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_([row.id for row in rows]))
+            .values(claimed_by=worker, claimed_until=now + lease)
+        )
+    return rows
+
+
+def _held(row_id: int, worker: str) -> Any:
+    return and_(outbox.c.id == row_id, outbox.c.claimed_by == worker, outbox.c.status == "pending")
+
+
+def mark_delivered(conn: Connection, row: Row, *, worker: str, now: datetime) -> bool:
+    """Record acceptance; False if the claim was lost meanwhile (another worker owns it now)."""
+    result = conn.execute(
+        update(outbox)
+        .where(_held(row.id, worker))
+        .values(
+            status="delivered",
+            attempts=row.attempts + 1,
+            delivered_at=now,
+            claimed_by=None,
+            claimed_until=None,
+            last_error=None,
+        )
+    )
+    return bool(result.rowcount)
+
+
+def mark_failed(
+    conn: Connection,
+    row: Row,
+    *,
+    worker: str,
+    error: str,
+    retry_at: datetime | None,
+) -> bool:
+    """Record a failed attempt: due again at retry_at, or dead when retry_at is None."""
+    values: dict[str, Any] = {
+        "attempts": row.attempts + 1,
+        "last_error": error[:2000],
+        "claimed_by": None,
+        "claimed_until": None,
+    }
+    if retry_at is None:
+        values["status"] = "dead"
+    else:
+        values["next_attempt_at"] = retry_at
+    result = conn.execute(update(outbox).where(_held(row.id, worker)).values(**values))
+    return bool(result.rowcount)
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    """Return how many rows are pending and dead."""
+    query = (
+        select(outbox.c.status, func.count())
+        .where(outbox.c.status.in_(("pending", "dead")))
+        .group_by(outbox.c.status)
+    )
+    found = {status: int(n) for status, n in conn.execute(query)}
+    return {"pending": found.get("pending", 0), "dead": found.get("dead", 0)}
+
+
+def list_rows(conn: Connection, *, status: str | None, limit: int = 100) -> list[Row]:
+    """Return rows newest first, optionally of one status."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status {status!r} is not one of {', '.join(STATUSES)}", field="status")
+    query = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(outbox.c.status == status)
+    return [_row(raw) for raw in conn.execute(query)]
+
+
+def get_row(conn: Connection, row_id: int) -> Row:
+    """Return one row, or raise NotFound."""
+    raw = conn.execute(select(outbox).where(outbox.c.id == row_id)).first()
+    if raw is None:
+        raise NotFound(f"no outbox entry {row_id}")
+    return _row(raw)
+
+
+def retry(conn: Connection, row_id: int, now: datetime) -> Row:
+    """Make a dead (or waiting) entry due now with a fresh set of attempts."""
+    row = get_row(conn, row_id)
+    if row.status == "delivered":
+        raise Conflict(f"outbox entry {row_id} was already delivered; nothing to retry")
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id == row_id)
+        .values(
+            status="pending", attempts=0, next_attempt_at=now, claimed_by=None, claimed_until=None
+        )
+    )
+    return get_row(conn, row_id)

@@ -1,0 +1,46 @@
+"""Build the sender for a policy channel by its type."""
+
+from __future__ import annotations
+
+import ssl
+
+import requests
+
+from tocsin.bridge.errors import ConfigError
+from tocsin.bridge.notify.channels import Sender
+from tocsin.bridge.notify.channels.dingtalk import DingTalkSender
+from tocsin.bridge.notify.channels.email import EmailSender
+from tocsin.bridge.notify.channels.feishu import FeishuSender
+from tocsin.bridge.notify.channels.http import DEFAULT_TIMEOUT
+from tocsin.bridge.notify.channels.slack import SlackSender
+from tocsin.bridge.notify.channels.webhook import WebhookSender
+from tocsin.bridge.notify.channels.wecom import WeComSender
+from tocsin.bridge.platform.clock import Clock, utcnow
+from tocsin.bridge.platform.config import Smtp
+from tocsin.bridge.policy.model import Channel
+
+
+def build_sender(
+    channel: Channel,
+    *,
+    smtp: Smtp | None = None,
+    tls_context: ssl.SSLContext | None = None,
+    session: requests.Session | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    clock: Clock = utcnow,
+) -> Sender:
+    """Return the sender for a channel; a type the policy loader let through is a config fault."""
+    name, settings = channel.name, channel.settings
+    if channel.type == "email":
+        return EmailSender(name, settings, smtp, tls_context=tls_context)
+    if channel.type == "webhook":
+        return WebhookSender(name, settings, session=session, timeout=timeout)
+    if channel.type == "slack":
+        return SlackSender(name, settings, session=session, timeout=timeout)
+    if channel.type == "wecom":
+        return WeComSender(name, settings, session=session, timeout=timeout)
+    if channel.type == "dingtalk":
+        return DingTalkSender(name, settings, session=session, timeout=timeout, clock=clock)
+    if channel.type == "feishu":
+        return FeishuSender(name, settings, session=session, timeout=timeout, clock=clock)
+    raise ConfigError(f"channel {name!r}: unknown type {channel.type!r}")

@@ -1,0 +1,264 @@
+"""The delivery worker: claim due outbox rows, deliver, settle; retry with capped jittered backoff.
+
+A row is marked delivered only after its receiver accepted it; a failure is retried after
+base * 2^(attempts-1) seconds (capped, with jitter so a recovered receiver is not hit by every
+replica at once) until max_attempts, then it is a dead letter keeping the last reason. A receiver
+that refuses the request itself (4xx but 408/409/425/429) makes it a dead letter at once. The state
+lives in the table, so a restarted bridge simply claims the rows still pending.
+
+The channels of a claimed batch are delivered side by side, each channel's rows in turn: a slow
+or hanging receiver holds back only its own channel's messages, never another person's page,
+and each channel still hears an incident's events in the order they happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+import requests
+from prometheus_client import Counter, Gauge
+from sqlalchemy.exc import SQLAlchemyError
+
+from tocsin.bridge.errors import BridgeError, ConfigError, DeliveryRefused
+from tocsin.bridge.notify import queue
+from tocsin.bridge.notify.channels import Notification, Sender
+from tocsin.bridge.notify.channels.email import EmailSender
+from tocsin.bridge.notify.message import Message
+from tocsin.bridge.notify.senders import build_sender
+from tocsin.bridge.platform.clock import Clock, utcnow
+from tocsin.bridge.platform.config import Smtp
+from tocsin.bridge.platform.metrics import Metrics
+from tocsin.bridge.policy.model import Policy
+from tocsin.bridge.store.db import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a delivery is retried before it becomes a dead letter."""
+
+    max_attempts: int = 12
+    base: float = 5.0  # seconds before the first retry
+    cap: float = 900.0  # never wait longer than this between attempts
+    jitter: float = 0.2  # +/- this fraction of the wait, at random
+
+    def delay(self, attempts: int, rand: float) -> float:
+        """Return the wait after `attempts` failed attempts; rand is uniform in [0, 1)."""
+        wait = min(self.cap, self.base * 2.0 ** max(0, attempts - 1))
+        return min(self.cap, wait * (1 - self.jitter + 2 * self.jitter * rand))
+
+
+class OutboxMetrics:
+    """tocsin_bridge_outbox_pending/_dead gauges (read at scrape) and the notifications counter."""
+
+    def __init__(self, metrics: Metrics, store: Store) -> None:
+        registry = metrics.registry
+        self.pending = Gauge(
+            "tocsin_bridge_outbox_pending",
+            "Notifications waiting in the outbox for delivery or a retry.",
+            registry=registry,
+        )
+        self.dead = Gauge(
+            "tocsin_bridge_outbox_dead",
+            "Notifications that ran out of attempts (dead letters); retry them with the API or CLI.",
+            registry=registry,
+        )
+        self.notifications = Counter(
+            "tocsin_bridge_notifications",
+            "Delivery attempts by channel type and result (delivered, failed, dead).",
+            ["channel_type", "result"],
+            registry=registry,
+        )
+        self.store = store
+        metrics.on_scrape(self.refresh)
+
+    def refresh(self) -> None:
+        """Read the pending and dead counts from the database."""
+        try:
+            with self.store.connect() as conn:
+                found = queue.counts(conn)
+        except (BridgeError, SQLAlchemyError):
+            log.warning("outbox gauges not refreshed: database unavailable")
+            return
+        self.pending.set(found["pending"])
+        self.dead.set(found["dead"])
+
+
+class DeliveryWorker:
+    """Delivers outbox rows in a background thread; start()/stop() for the runtime."""
+
+    def __init__(
+        self,
+        store: Store,
+        policy: Policy,
+        metrics: Metrics,
+        *,
+        smtp: Smtp | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        clock: Clock = utcnow,
+        retry: RetryPolicy = RetryPolicy(),
+        lease: timedelta = timedelta(seconds=60),
+        batch: int = 20,
+        parallel: int = 8,
+        poll_interval: float = 1.0,
+        session: requests.Session | None = None,
+        rand: Callable[[], float] = random.random,
+        name: str | None = None,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.smtp = smtp
+        self.tls_context = tls_context
+        self.clock = clock
+        self.retry = retry
+        self.lease = lease
+        self.batch = batch
+        self.parallel = max(1, parallel)
+        self.poll_interval = poll_interval
+        self.session = session or requests.Session()
+        self.rand = rand
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{random.randrange(1 << 30)}"
+        self.metrics = OutboxMetrics(metrics, store)
+        self._senders: dict[str, Sender] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start delivering in a daemon thread."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="tocsin-outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the loop to end after its current delivery and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except (BridgeError, SQLAlchemyError) as exc:
+                log.warning("outbox: %s; retrying in %.0fs", type(exc).__name__, self.poll_interval)
+                busy = 0
+            if not busy:
+                self._stop.wait(self.poll_interval)
+
+    def run_once(self) -> int:
+        """Claim one batch of due rows, deliver and settle each; return how many were tried."""
+        now = self.clock()
+        with self.store.connect() as conn:
+            if not queue.has_due(conn, now):
+                return 0
+        with self.store.begin() as conn:
+            rows = queue.claim(conn, worker=self.name, now=now, lease=self.lease, limit=self.batch)
+        by_channel: dict[str, list[queue.Row]] = {}
+        for row in rows:
+            by_channel.setdefault(row.channel, []).append(row)
+        if len(by_channel) <= 1 or self.parallel == 1:
+            self._deliver_in_turn(rows)
+        else:
+            with ThreadPoolExecutor(
+                max_workers=min(self.parallel, len(by_channel)), thread_name_prefix="tocsin-outbox"
+            ) as pool:
+                list(pool.map(self._deliver_in_turn, by_channel.values()))
+        return len(rows)
+
+    def _deliver_in_turn(self, rows: list[queue.Row]) -> None:
+        for row in rows:
+            if self._stop.is_set():
+                return
+            self._deliver(row)
+
+    def sender(self, channel: str) -> Sender:
+        """Return the sender for a row's channel (a policy channel, or mailto:ADDRESS)."""
+        if channel.startswith(queue.MAILTO):
+            return EmailSender("email", {}, self.smtp, tls_context=self.tls_context)
+        if channel not in self._senders:
+            configured = self.policy.channels.get(channel)
+            if configured is None:
+                raise ConfigError(f"channel {channel!r} is no longer in the policy")
+            self._senders[channel] = build_sender(
+                configured,
+                smtp=self.smtp,
+                tls_context=self.tls_context,
+                session=self.session,
+                clock=self.clock,
+            )
+        return self._senders[channel]
+
+    def _deliver(self, row: queue.Row) -> None:
+        channel_type = "email" if row.channel.startswith(queue.MAILTO) else "unknown"
+        try:
+            sender = self.sender(row.channel)
+            channel_type = sender.type
+            payload = row.payload
+            sender.deliver(
+                Notification(
+                    key=row.idempotency_key,
+                    body=payload["body"],
+                    message=Message.from_json(payload["message"]),
+                    to=tuple(payload.get("to") or ()),
+                )
+            )
+        except DeliveryRefused as exc:
+            self._failed(row, channel_type, exc.message, None, refused=True)
+            return
+        except BridgeError as exc:
+            self._failed(row, channel_type, exc.message, getattr(exc, "retry_after", None))
+            return
+        except Exception as exc:  # a bad row must not stall the queue: count it as an attempt
+            log.exception("outbox entry %s: unexpected error", row.id)
+            self._failed(row, channel_type, f"internal error: {type(exc).__name__}", None)
+            return
+        with self.store.begin() as conn:
+            queue.mark_delivered(conn, row, worker=self.name, now=self.clock())
+        self.metrics.notifications.labels(channel_type=channel_type, result="delivered").inc()
+
+    def _failed(
+        self,
+        row: queue.Row,
+        channel_type: str,
+        reason: str,
+        retry_after: float | None,
+        *,
+        refused: bool = False,
+    ) -> None:
+        attempts = row.attempts + 1
+        now = self.clock()
+        retry_at = None
+        if not refused and attempts < self.retry.max_attempts:
+            wait = max(self.retry.delay(attempts, self.rand()), retry_after or 0.0)
+            retry_at = now + timedelta(seconds=min(wait, self.retry.cap))
+        with self.store.begin() as conn:
+            queue.mark_failed(conn, row, worker=self.name, error=reason, retry_at=retry_at)
+        result = "failed" if retry_at else "dead"
+        self.metrics.notifications.labels(channel_type=channel_type, result=result).inc()
+        if refused:
+            log.error("outbox entry %s to %s is a dead letter: the receiver refused it, retrying "
+                      "cannot help: %s", row.id, _shown(row.channel), reason)  # fmt: skip
+        elif retry_at is None:
+            log.error("outbox entry %s to %s is a dead letter after %d attempts: %s",
+                      row.id, _shown(row.channel), attempts, reason)  # fmt: skip
+        else:
+            log.warning("outbox entry %s to %s failed (attempt %d): %s",
+                        row.id, _shown(row.channel), attempts, reason)  # fmt: skip
+
+
+def _shown(channel: str) -> str:
+    """Return a channel for logs (a mail address is personal data only in part: keep the domain)."""
+    if channel.startswith(queue.MAILTO):
+        return "mail to *@" + channel.rpartition("@")[2]
+    return channel

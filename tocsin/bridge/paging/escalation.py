@@ -1,0 +1,101 @@
+"""Escalation choices, free of I/O: which step is due when, whom it pages, and whether it still may.
+
+Two paths run from the moment an incident opens. The response path pages its steps in turn
+while nobody has acknowledged, repeating the last step every `repeat`. The resolution path
+engages higher levels (expert, then major incident and management) while the incident stays
+unresolved. `escalation_level` on the incident counts how far either path has gone: response
+step n is level n (the first page is level 0), resolution step i is level len(steps) + i.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from tocsin.bridge.policy.model import EscalationPolicy, ResolutionStep, Target
+
+RESPONSE = "response"
+OPEN_STATUSES = ("triggered", "acknowledged")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One page an escalation policy calls for: when (after the incident opened) and whom."""
+
+    path: str  # "response" or "resolution"
+    index: int  # response: 0, 1, … continuing through repeats; resolution: index in the policy
+    after: timedelta
+    level: str  # "response" on the response path, the step's level name (expert, major) otherwise
+    notify: tuple[Target, ...]
+    rank: int  # the incident's escalation_level once this step fired
+    major: bool = False
+
+    def event_data(
+        self, targets: tuple[Target, ...], unreached: tuple[Target, ...] = ()
+    ) -> dict[str, Any]:
+        """Return the incident.escalated payload: level, step, targets, and whom it reached not."""
+        data: dict[str, Any] = {
+            "level": self.rank,
+            "name": self.level,
+            "path": self.path,
+            "step": self.index,
+            "targets": [str(t) for t in targets],
+        }
+        if unreached:
+            data["unreached"] = [str(t) for t in unreached]
+        return data
+
+
+def response_step(policy: EscalationPolicy, index: int) -> Step | None:
+    """Return the n-th page of the response path (repeats of the last step included), or None."""
+    if not policy.steps or index < 0:
+        return None
+    last = len(policy.steps) - 1
+    if index <= last:
+        after = policy.steps[index].after
+    elif policy.repeat is not None and policy.repeat > timedelta(0):
+        after = policy.steps[last].after + (index - last) * policy.repeat
+    else:
+        return None
+    notify = policy.steps[min(index, last)].notify
+    return Step(RESPONSE, index, after, RESPONSE, notify, rank=min(index, last))
+
+
+def resolution_step(policy: EscalationPolicy, index: int, priority: str) -> Step | None:
+    """Return the next resolution step at or after `index` that applies to the priority."""
+    for position in range(max(index, 0), len(policy.resolution)):
+        step: ResolutionStep = policy.resolution[position]
+        if step.applies_to(priority):
+            return Step(
+                "resolution",
+                position,
+                step.after,
+                step.level,
+                step.notify,
+                rank=len(policy.steps) + position,
+                major=step.major,
+            )
+    return None
+
+
+def last_response_step(policy: EscalationPolicy) -> Step | None:
+    """Return the last step of the response path (what a page past its end repeats), or None."""
+    return response_step(policy, len(policy.steps) - 1)
+
+
+def last_resolution_step(policy: EscalationPolicy, priority: str) -> Step | None:
+    """Return the last resolution step that applies to the priority, or None."""
+    for position in reversed(range(len(policy.resolution))):
+        if policy.resolution[position].applies_to(priority):
+            return resolution_step(policy, position, priority)
+    return None
+
+
+def may_page(step: Step, status: str, paused: bool) -> bool:
+    """Return whether a due step still pages: response only unacknowledged, resolution only open."""
+    if paused:
+        return False
+    if step.path == RESPONSE:
+        return status == "triggered"
+    return status in OPEN_STATUSES

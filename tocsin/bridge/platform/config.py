@@ -1,0 +1,395 @@
+"""The bridge config: read once from YAML into a frozen object, every key validated up front.
+
+Keys and defaults (every one optional; no file at all gives the defaults):
+
+  listen: 127.0.0.1:8080          HOST:PORT the HTTP server binds
+  database_url: sqlite:///tocsin.db   or postgresql+psycopg://USER:PASS@HOST/DB
+  database_password_file: null    a file whose content replaces the password in database_url
+  sqlite_synchronous: full        full: a 2xx survives power loss; normal: survives a bridge
+                                  crash but may lose the last commits to a power cut (~10x faster)
+  policy: null                    policy YAML path; null = the bundled rules/policy.yml
+  public_url: null                base of links in pages; null = http://LISTEN
+  data_dir: null                  where generated secrets live; null = the SQLite file's
+                                  directory, or the working directory on PostgreSQL
+  tokens: []                      [{name, role: ingest|operator, value | value_file | sha256 | env}]
+                                  empty: serve generates one token per role into
+                                  DATA_DIR/tokens.yml (mode 0600) and logs only the file path
+  secret_key: null                signs ack links and sessions; or secret_key_file: PATH;
+                                  neither: DATA_DIR/secret.key is generated (mode 0600)
+  smtp: null                      {host, port: 587, from, starttls: true, ssl: false,
+                                   username, password | password_file | password_env, timeout: 10s}
+  limits:
+    max_body_bytes: 1MiB          a larger request is answered 413
+    max_alerts_per_request: 1000  a larger batch is answered 413
+    busy_timeout: 5s              wait this long for a database lock, then answer 503
+                                  (under the 10s senders such as Prometheus wait for an answer)
+    retry_after: 2s               Retry-After sent with 503
+  log_level: info                 debug|info|warning|error
+  notify: {ack_link_ttl: 24h, max_attempts: 12, retry_base: 5s, retry_cap: 15m}
+                                  ack link lifetime; outbox retries before a dead letter
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tocsin.bridge.notify.settings import NotifySettings, parse_notify
+from tocsin.bridge.platform.durations import parse_duration
+from tocsin.bridge.platform.yamlsource import (
+    Where,
+    as_list,
+    as_mapping,
+    load_yaml_file,
+    shown,
+    shown_path,
+)
+from tocsin.bridge.store.db import sqlite_path
+
+ROLES = ("ingest", "operator")
+KEYS = (
+    "listen",
+    "database_url",
+    "database_password_file",
+    "sqlite_synchronous",
+    "policy",
+    "public_url",
+    "data_dir",
+    "tokens",
+    "secret_key",
+    "secret_key_file",
+    "smtp",
+    "limits",
+    "log_level",
+    "notify",
+)
+DEFAULT_LISTEN = "127.0.0.1:8080"
+DEFAULT_DATABASE_URL = "sqlite:///tocsin.db"
+_SIZE = re.compile(r"^(\d+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$")
+_SIZE_UNITS = {None: 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+_SIZE_UNITS |= {"KB": 1000, "MB": 1000**2, "GB": 1000**3}
+
+
+@dataclass(frozen=True)
+class Token:
+    """A credential: its name (the actor recorded on changes), role and sha256 digest."""
+
+    name: str
+    role: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Smtp:
+    """How to reach the mail relay; the password is held, never printed."""
+
+    host: str
+    port: int = 587
+    sender: str = "tocsin@localhost"
+    starttls: bool = True
+    ssl: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep a bad sender from hurting everyone else."""
+
+    max_body_bytes: int = 1024 * 1024
+    max_alerts_per_request: int = 1000
+    busy_timeout: float = 5.0
+    retry_after: int = 2
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    """Everything the bridge reads from its config file, validated."""
+
+    listen: str = DEFAULT_LISTEN
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    sqlite_synchronous: str = "full"
+    policy: Path | None = None
+    public_url: str | None = None
+    data_dir: Path | None = None
+    tokens: tuple[Token, ...] = ()
+    secret_key: bytes | None = field(default=None, repr=False)
+    secret_key_file: Path | None = None
+    smtp: Smtp | None = None
+    limits: Limits = Limits()
+    log_level: str = "info"
+    notify: NotifySettings = NotifySettings()
+    source: str = "<defaults>"
+    listen_at: str = "<defaults>"  # 'file:line' of `listen`, for a bind fault found at serve
+
+    @property
+    def host(self) -> str:
+        """Return the host part of `listen`."""
+        return self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        """Return the port part of `listen`."""
+        return int(self.listen.rsplit(":", 1)[1])
+
+    @property
+    def base_url(self) -> str:
+        """Return the URL people reach the bridge at (public_url, else the listen address)."""
+        return (self.public_url or f"http://{self.listen}").rstrip("/")
+
+    @property
+    def state_dir(self) -> Path:
+        """Return where generated secrets are kept."""
+        if self.data_dir is not None:
+            return self.data_dir
+        path = sqlite_path(self.database_url)
+        return path.parent if path is not None else Path(".")
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> BridgeConfig:
+    """Load and validate a config file; None gives the defaults."""
+    if path is None:
+        return BridgeConfig()
+    raw = load_yaml_file(path)
+    return parse_config(raw, str(path), base=path.parent, env=os.environ if env is None else env)
+
+
+def parse_config(
+    raw: Any, source: str, base: Path = Path("."), env: Mapping[str, str] | None = None
+) -> BridgeConfig:
+    """Validate parsed YAML into a BridgeConfig; relative paths are taken from `base`."""
+    env = os.environ if env is None else env
+    where = Where(source)
+    raw = as_mapping(raw, where, KEYS)
+    listen_where = where.key(raw, "listen")
+    listen = _str(raw.get("listen", DEFAULT_LISTEN), listen_where)
+    if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}", listen) or (
+        int(listen.rsplit(":", 1)[1]) > 65535
+    ):
+        raise listen_where.error(
+            f"{listen_where.show(listen)} is not HOST:PORT; expected e.g. '127.0.0.1:8080'"
+        )
+    database_url = _str(
+        raw.get("database_url", DEFAULT_DATABASE_URL), where.key(raw, "database_url")
+    )
+    database_url = _database_url(database_url, raw, where, base)
+    secret_file = _path(raw.get("secret_key_file"), base)
+    secret = raw.get("secret_key")
+    if secret is not None and secret_file is not None:
+        raise where.key(raw, "secret_key").error("give secret_key or secret_key_file, not both")
+    return BridgeConfig(
+        listen=listen,
+        database_url=database_url,
+        sqlite_synchronous=_choice(
+            raw.get("sqlite_synchronous", "full"),
+            where.key(raw, "sqlite_synchronous"),
+            ("full", "normal"),
+        ),
+        policy=_path(raw.get("policy"), base),
+        public_url=_optional_str(raw.get("public_url"), where.key(raw, "public_url")),
+        data_dir=_path(raw.get("data_dir"), base),
+        tokens=_tokens(raw.get("tokens"), where.key(raw, "tokens"), base, env),
+        secret_key=_str(secret, where.key(raw, "secret_key")).encode() if secret else None,
+        secret_key_file=secret_file,
+        smtp=_smtp(raw.get("smtp"), where.key(raw, "smtp"), base, env),
+        limits=_limits(raw.get("limits"), where.key(raw, "limits")),
+        log_level=_choice(
+            raw.get("log_level", "info"),
+            where.key(raw, "log_level"),
+            ("debug", "info", "warning", "error"),
+        ),
+        notify=parse_notify(raw.get("notify"), where.key(raw, "notify")),
+        source=source,
+        listen_at=listen_where.place if "listen" in raw else source,
+    )
+
+
+def digest(value: str) -> str:
+    """Return the hex sha256 of a token, the only form the bridge keeps."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _database_url(url: str, raw: Mapping[str, Any], where: Where, base: Path) -> str:
+    if not url.startswith(("sqlite://", "postgresql")):
+        raise where.key(raw, "database_url").error(
+            "expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        )
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        relative = url.removeprefix("sqlite:///")
+        if relative and relative != ":memory:" and base != Path("."):
+            url = f"sqlite:///{(base / relative).resolve()}"
+    password_file = raw.get("database_password_file")
+    if password_file is not None:
+        from sqlalchemy.engine import make_url
+
+        password = _read_secret(
+            _path(password_file, base), where.key(raw, "database_password_file")
+        )
+        url = make_url(url).set(password=password).render_as_string(hide_password=False)
+    return url
+
+
+def _tokens(raw: Any, where: Where, base: Path, env: Mapping[str, str]) -> tuple[Token, ...]:
+    out: list[Token] = []
+    for index, item in enumerate(as_list(raw, where)):
+        at = where.key(raw, index)
+        item = as_mapping(item, at, ("name", "role", "value", "value_file", "sha256", "env"))
+        name = _str(item.get("name"), at.key(item, "name"))
+        role = _choice(item.get("role"), at.key(item, "role"), ROLES)
+        sources = [key for key in ("value", "value_file", "sha256", "env") if item.get(key)]
+        if len(sources) != 1:
+            raise at.error(
+                f"token {shown(name)}: give exactly one of value, value_file, sha256, env "
+                f"(got {len(sources)})"
+            )
+        source = sources[0]
+        if source == "value":
+            hashed = digest(_str(item["value"], at.key(item, "value")))
+        elif source == "value_file":
+            path = _path(item["value_file"], base)
+            hashed = digest(_read_secret(path, at.key(item, "value_file")))
+        elif source == "env":
+            variable = _str(item["env"], at.key(item, "env"))
+            if not env.get(variable):
+                raise at.key(item, "env").error(
+                    f"environment variable {shown(variable)} is not set or empty"
+                )
+            hashed = digest(env[variable].strip())
+        else:
+            hashed = str(item["sha256"]).lower()
+            if not re.fullmatch(r"[0-9a-f]{64}", hashed):
+                raise at.key(item, "sha256").error(
+                    "expected 64 hex digits (sha256sum of the token)"
+                )
+        if any(token.name == name for token in out):
+            raise at.key(item, "name").error(f"token name {shown(name)} is used twice")
+        out.append(Token(name=name, role=role, sha256=hashed))
+    return tuple(out)
+
+
+def _smtp(raw: Any, where: Where, base: Path, env: Mapping[str, str]) -> Smtp | None:
+    if raw is None:
+        return None
+    allowed = (
+        "host",
+        "port",
+        "from",
+        "starttls",
+        "ssl",
+        "username",
+        "password",
+        "password_file",
+        "password_env",
+        "timeout",
+    )
+    raw = as_mapping(raw, where, allowed)
+    password: str | None = None
+    if raw.get("password_file") is not None:
+        password = _read_secret(_path(raw["password_file"], base), where.key(raw, "password_file"))
+    elif raw.get("password_env") is not None:
+        variable = _str(raw["password_env"], where.key(raw, "password_env"))
+        if variable not in env:
+            raise where.key(raw, "password_env").error(
+                f"environment variable {shown(variable)} is not set"
+            )
+        password = env[variable]
+    elif raw.get("password") is not None:
+        password = str(raw["password"])
+    port = raw.get("port", 587)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise where.key(raw, "port").error(f"{shown(port)} is not a port number")
+    return Smtp(
+        host=_str(raw.get("host"), where.key(raw, "host")),
+        port=port,
+        sender=_str(raw.get("from", "tocsin@localhost"), where.key(raw, "from")),
+        starttls=_bool(raw.get("starttls", True), where.key(raw, "starttls")),
+        ssl=_bool(raw.get("ssl", False), where.key(raw, "ssl")),
+        username=_optional_str(raw.get("username"), where.key(raw, "username")),
+        password=password,
+        timeout=_seconds(raw.get("timeout", "10s"), where.key(raw, "timeout")),
+    )
+
+
+def _limits(raw: Any, where: Where) -> Limits:
+    allowed = ("max_body_bytes", "max_alerts_per_request", "busy_timeout", "retry_after")
+    raw = as_mapping(raw, where, allowed)
+    defaults = Limits()
+    alerts = raw.get("max_alerts_per_request", defaults.max_alerts_per_request)
+    if isinstance(alerts, bool) or not isinstance(alerts, int) or alerts < 1:
+        raise where.key(raw, "max_alerts_per_request").error(
+            f"{shown(alerts)} must be a whole number, at least 1"
+        )
+    return Limits(
+        max_body_bytes=_size(
+            raw.get("max_body_bytes", defaults.max_body_bytes), where.key(raw, "max_body_bytes")
+        ),
+        max_alerts_per_request=alerts,
+        busy_timeout=_seconds(raw.get("busy_timeout", "5s"), where.key(raw, "busy_timeout")),
+        retry_after=max(
+            1, int(_seconds(raw.get("retry_after", "2s"), where.key(raw, "retry_after")))
+        ),
+    )
+
+
+def _read_secret(path: Path | None, where: Where) -> str:
+    assert path is not None
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise where.error(f"cannot read {shown_path(path)}: {exc.strerror}") from exc
+    if not value:
+        raise where.error(f"{shown_path(path)} is empty")
+    return value
+
+
+def _str(raw: Any, where: Where) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise where.error(f"expected a non-empty string, got {type(raw).__name__}")
+    return raw.strip()
+
+
+def _optional_str(raw: Any, where: Where) -> str | None:
+    return None if raw is None else _str(raw, where)
+
+
+def _bool(raw: Any, where: Where) -> bool:
+    if not isinstance(raw, bool):
+        raise where.error(f"{where.show(raw)} is not true or false")
+    return raw
+
+
+def _choice(raw: Any, where: Where, choices: tuple[str, ...]) -> str:
+    if raw not in choices:
+        raise where.error(f"{where.show(raw)} is not one of {', '.join(choices)}")
+    return str(raw)
+
+
+def _path(raw: Any, base: Path) -> Path | None:
+    if raw is None:
+        return None
+    path = Path(str(raw)).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _seconds(raw: Any, where: Where) -> float:
+    try:
+        return parse_duration(raw).total_seconds()
+    except ValueError as exc:
+        raise where.error(str(exc)) from exc
+
+
+def _size(raw: Any, where: Where) -> int:
+    match = _SIZE.match(str(raw).strip()) if isinstance(raw, int | str) else None
+    if isinstance(raw, bool) or match is None or int(match.group(1)) < 1:
+        raise where.error(
+            f"{where.show(raw)} is not a size; expected bytes or e.g. '1MiB', '512KiB'"
+        )
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]

@@ -1,0 +1,544 @@
+"""Read a policy YAML file into a Policy, refusing anything wrong with file, line and key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, time, timedelta
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tocsin.bridge.platform.durations import parse_duration
+from tocsin.bridge.platform.yamlsource import (
+    Where,
+    as_list,
+    as_mapping,
+    load_yaml,
+    load_yaml_file,
+    shown,
+    shown_path,
+)
+from tocsin.bridge.policy.model import (
+    CHANNEL_TYPES,
+    TARGET_KINDS,
+    Calendar,
+    Channel,
+    EscalationPolicy,
+    EscalationStep,
+    FollowUpPolicy,
+    HeartbeatPolicy,
+    Override,
+    Person,
+    Policy,
+    PriorityPolicy,
+    ReportSchedule,
+    ResolutionStep,
+    Rotation,
+    Route,
+    Schedule,
+    Target,
+    Team,
+)
+
+DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+SECTIONS = (
+    "calendars",
+    "priorities",
+    "routes",
+    "channels",
+    "escalation_policies",
+    "people",
+    "teams",
+    "schedules",
+    "heartbeat",
+    "follow_up",
+    "reports",
+)
+T = TypeVar("T")
+
+
+def bundled_policy_path() -> Path:
+    """Return the path of rules/policy.yml as installed with the package."""
+    return Path(str(files("tocsin_rules").joinpath("policy.yml")))
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Load a policy file, or the bundled default when no path is given."""
+    path = path or bundled_policy_path()
+    return _parse(load_yaml_file(path), str(path))
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    """Parse policy YAML text (tests and check-config use this)."""
+    return _parse(load_yaml(text, source), source)
+
+
+def _str(raw: Any, where: Where) -> str:
+    if not isinstance(raw, str) or not raw:
+        raise where.error(f"expected a non-empty string, got {where.show(raw)}")
+    return raw
+
+
+def _duration(raw: Any, where: Where) -> timedelta:
+    try:
+        value = parse_duration(raw)
+    except ValueError as exc:
+        raise where.error(str(exc)) from exc
+    if value.total_seconds() < 0:
+        raise where.error(f"{shown(raw)} is negative; expected a duration such as '15m'")
+    return value
+
+
+def _optional(
+    raw: Mapping[str, Any], key: str, where: Where, parse: Callable[[Any, Where], T]
+) -> T | None:
+    if raw.get(key) is None:
+        return None
+    return parse(raw[key], where.key(raw, key))
+
+
+def _zone(raw: Any, where: Where) -> ZoneInfo:
+    try:
+        return ZoneInfo(_str(raw, where))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise where.error(
+            f"unknown time zone {shown(raw)}; expected an IANA name such as 'Asia/Shanghai'"
+        ) from exc
+
+
+def _clock_time(raw: Any, where: Where) -> time:
+    try:
+        hour, minute = (raw if isinstance(raw, str) else "").split(":")
+        if hour == "24" and minute == "00":
+            return time.max
+        return time(int(hour), int(minute))
+    except ValueError as exc:
+        raise where.error(
+            f"{shown(raw)} is not a time of day; expected HH:MM such as '09:00'"
+        ) from exc
+
+
+def _date(raw: Any, where: Where) -> date:
+    if isinstance(raw, date) and not isinstance(raw, datetime):
+        return raw
+    try:
+        return date.fromisoformat(raw if isinstance(raw, str) else "")
+    except ValueError as exc:
+        raise where.error(f"{shown(raw)} is not a date; expected YYYY-MM-DD") from exc
+
+
+def _datetime(raw: Any, where: Where, zone: ZoneInfo) -> datetime:
+    try:
+        text = raw if isinstance(raw, str) else ""
+        value = raw if isinstance(raw, datetime) else datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise where.error(
+            f"{shown(raw)} is not a date and time; expected e.g. '2026-01-05T09:00'"
+        ) from exc
+    return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+def _calendar(name: str, raw: Any, where: Where) -> Calendar:
+    raw = as_mapping(raw, where, ("timezone", "days", "hours", "holidays", "workdays"))
+    days = set()
+    for index, day in enumerate(as_list(raw.get("days", list(DAYS)[:5]), where.key(raw, "days"))):
+        if not isinstance(day, str) or day.lower() not in DAYS:
+            raise (
+                where.key(raw, "days")
+                .key(raw.get("days"), index)
+                .error(f"{shown(day)} is not a day; expected one of {', '.join(DAYS)}")
+            )
+        days.add(DAYS[str(day).lower()])
+    spans: list[tuple[time, time]] = []
+    hours_where = where.key(raw, "hours")
+    for index, span in enumerate(as_list(raw.get("hours", ["09:00-18:00"]), hours_where)):
+        at = hours_where.key(raw.get("hours"), index)
+        if not isinstance(span, str) or span.count("-") != 1:
+            raise at.error(f"{shown(span)} is not a span of hours; expected 'HH:MM-HH:MM'")
+        start, end = (_clock_time(part.strip(), at) for part in span.split("-"))
+        if start >= end:
+            raise at.error(f"{shown(span)} ends before it starts")
+        spans.append((start, end))
+    spans.sort()
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        if start < end:
+            raise hours_where.error(
+                f"spans overlap at {start.strftime('%H:%M')}; working hours must not overlap"
+            )
+    if not spans or not days:
+        raise where.error("a calendar needs at least one working day and one span of hours")
+    holidays = frozenset(
+        _date(day, where.key(raw, "holidays"))
+        for day in as_list(raw.get("holidays"), where.key(raw, "holidays"))
+    )
+    workdays = frozenset(
+        _date(day, where.key(raw, "workdays"))
+        for day in as_list(raw.get("workdays"), where.key(raw, "workdays"))
+    )
+    zone = _zone(raw.get("timezone", "UTC"), where.key(raw, "timezone"))
+    return Calendar(name, zone, frozenset(days), tuple(spans), holidays, workdays)
+
+
+def _priority(
+    key: str, raw: Any, where: Where, calendars: Mapping[str, Calendar]
+) -> PriorityPolicy:
+    raw = as_mapping(
+        raw, where, ("name", "response", "update", "resolution", "warn_at", "calendar")
+    )
+    targets = {
+        clock: _optional(raw, clock, where, _duration)
+        for clock in ("response", "update", "resolution")
+    }
+    if not any(targets.values()):
+        raise where.error("a priority needs at least one target: response, update or resolution")
+    warn_at = raw.get("warn_at", 0.67)
+    if isinstance(warn_at, bool) or not isinstance(warn_at, (int, float)) or not 0 < warn_at < 1:
+        raise where.key(raw, "warn_at").error(
+            f"{shown(warn_at)} must be a fraction between 0 and 1, e.g. 0.67"
+        )
+    calendar = raw.get("calendar")
+    if calendar is not None and calendar not in calendars:
+        raise where.key(raw, "calendar").error(
+            f"unknown calendar {shown(calendar)}; define it under 'calendars'"
+        )
+    return PriorityPolicy(
+        key=key,
+        name=str(raw.get("name", key)),
+        response=targets["response"],
+        update=targets["update"],
+        resolution=targets["resolution"],
+        warn_at=float(warn_at),
+        calendar=calendar,
+    )
+
+
+def _labels(raw: Any, where: Where) -> dict[str, str]:
+    return {str(k): str(v) for k, v in as_mapping(raw, where).items()}
+
+
+def _route(raw: Any, where: Where, policy: dict[str, Any]) -> Route:
+    allowed = (
+        "match",
+        "priority",
+        "team",
+        "escalation",
+        "group_by",
+        "auto_resolve",
+        "service_label",
+    )
+    raw = as_mapping(raw, where, allowed)
+    priority = _str(raw.get("priority"), where.key(raw, "priority"))
+    if priority not in policy["priorities"]:
+        raise where.key(raw, "priority").error(
+            f"unknown priority {shown(priority)}; defined: {', '.join(policy['priorities'])}"
+        )
+    escalation = raw.get("escalation")
+    if escalation is not None and escalation not in policy["escalation_policies"]:
+        raise where.key(raw, "escalation").error(f"unknown escalation policy {shown(escalation)}")
+    team = raw.get("team")
+    if team is not None and team not in policy["teams"]:
+        raise where.key(raw, "team").error(f"unknown team {shown(team)}; define it under 'teams'")
+    group_by = raw.get("group_by")
+    return Route(
+        match=_labels(raw.get("match"), where.key(raw, "match")),
+        priority=priority,
+        team=team,
+        escalation=escalation,
+        group_by=tuple(str(g) for g in as_list(group_by, where.key(raw, "group_by")))
+        if group_by
+        else None,
+        auto_resolve=bool(raw.get("auto_resolve", True)),
+        service_label=str(raw.get("service_label", "service")),
+    )
+
+
+def _channel(name: str, raw: Any, where: Where) -> Channel:
+    raw = as_mapping(raw, where)
+    kind = raw.get("type")
+    if kind not in CHANNEL_TYPES:
+        raise where.key(raw, "type").error(
+            f"{shown(kind)} is not a channel type; expected one of {', '.join(CHANNEL_TYPES)}"
+        )
+    if kind == "email":
+        if not as_list(raw.get("to"), where.key(raw, "to")):
+            raise where.key(raw, "to").error("an email channel needs 'to': a list of addresses")
+    elif not raw.get("url") and not raw.get("url_file"):
+        raise where.key(raw, "url").error(
+            f"a {kind} channel needs 'url' (or 'url_file' to keep the token out of the policy)"
+        )
+    for key, value in raw.items():
+        if str(key).endswith("_file") and value is not None:
+            _readable(value, where.key(raw, key))
+    events = tuple(str(e) for e in as_list(raw.get("events"), where.key(raw, "events")))
+    settings = {k: v for k, v in raw.items() if k not in ("type", "events")}
+    return Channel(name=name, type=str(kind), settings=settings, events=events)
+
+
+def _readable(raw: Any, where: Where) -> None:
+    """Refuse a secret file that cannot be read now, rather than at the first page it breaks."""
+    try:
+        with open(str(raw), "rb"):
+            pass
+    except OSError as exc:
+        raise where.error(f"cannot read {shown_path(raw)}: {exc.strerror}") from exc
+
+
+def _targets(raw: Any, where: Where, policy: dict[str, Any]) -> tuple[Target, ...]:
+    out = []
+    sections = {"person": "people", "team": "teams", "schedule": "schedules", "channel": "channels"}
+    for index, item in enumerate(as_list(raw, where)):
+        at = where.key(raw, index)
+        kind, _, name = (item if isinstance(item, str) else "").partition(":")
+        if kind not in TARGET_KINDS or not name:
+            raise at.error(
+                f"{shown(item)} is not a target; expected person:NAME, team:NAME, schedule:NAME or channel:NAME"
+            )
+        if name not in policy[sections[kind]]:
+            raise at.error(f"unknown {kind} {shown(name)}; define it under '{sections[kind]}'")
+        out.append(Target(kind, name))
+    return tuple(out)
+
+
+def _escalation(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> EscalationPolicy:
+    # The contract's short form is a bare list of steps; the long form adds repeat and the resolution path.
+    if isinstance(raw, list):
+        raw = {"steps": raw}
+    raw = as_mapping(raw, where, ("steps", "repeat", "resolution"))
+    steps = []
+    steps_where = where.key(raw, "steps")
+    for index, step in enumerate(as_list(raw.get("steps"), steps_where)):
+        at = steps_where.key(raw["steps"], index)
+        step = as_mapping(step, at, ("after", "notify"))
+        steps.append(
+            EscalationStep(
+                after=_duration(step.get("after", "0m"), at.key(step, "after")),
+                notify=_targets(step.get("notify"), at.key(step, "notify"), policy),
+            )
+        )
+    resolution = []
+    res_where = where.key(raw, "resolution")
+    for index, step in enumerate(as_list(raw.get("resolution"), res_where)):
+        at = res_where.key(raw["resolution"], index)
+        step = as_mapping(step, at, ("after", "level", "notify", "priorities", "major"))
+        resolution.append(
+            ResolutionStep(
+                after=_duration(step.get("after"), at.key(step, "after")),
+                level=_str(step.get("level"), at.key(step, "level")),
+                notify=_targets(step.get("notify"), at.key(step, "notify"), policy),
+                priorities=frozenset(
+                    str(p) for p in as_list(step.get("priorities"), at.key(step, "priorities"))
+                ),
+                major=bool(step.get("major", False)),
+            )
+        )
+    steps.sort(key=lambda s: s.after)
+    resolution.sort(key=lambda s: s.after)
+    return EscalationPolicy(
+        name=name,
+        steps=tuple(steps),
+        repeat=_optional(raw, "repeat", where, _duration),
+        resolution=tuple(resolution),
+    )
+
+
+def _person(name: str, raw: Any, where: Where) -> Person:
+    raw = as_mapping(raw, where, ("name", "email", "channels", "timezone"))
+    return Person(
+        name=name,
+        full_name=str(raw.get("name", name)),
+        email=raw.get("email"),
+        channels=tuple(str(c) for c in as_list(raw.get("channels"), where.key(raw, "channels"))),
+        timezone=_optional(raw, "timezone", where, _zone),
+    )
+
+
+def _team(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Team:
+    raw = as_mapping(raw, where, ("members", "schedule"))
+    members = tuple(str(m) for m in as_list(raw.get("members"), where.key(raw, "members")))
+    for member in members:
+        if member not in policy["people"]:
+            raise where.key(raw, "members").error(
+                f"unknown person {shown(member)}; define them under 'people'"
+            )
+    schedule = raw.get("schedule")
+    if schedule is not None and schedule not in policy["schedules"]:
+        raise where.key(raw, "schedule").error(f"unknown schedule {shown(schedule)}")
+    return Team(name=name, members=members, schedule=schedule)
+
+
+def _rotation(raw: Any, where: Where, zone: ZoneInfo, policy: dict[str, Any]) -> Rotation:
+    raw = as_mapping(raw, where, ("members", "start", "every"))
+    members = tuple(str(m) for m in as_list(raw.get("members"), where.key(raw, "members")))
+    if not members:
+        raise where.key(raw, "members").error("a rotation needs at least one member")
+    for member in members:
+        if member not in policy["people"]:
+            raise where.key(raw, "members").error(
+                f"unknown person {shown(member)}; define them under 'people'"
+            )
+    every = _duration(raw.get("every", "1w"), where.key(raw, "every"))
+    if every <= timedelta(0):
+        raise where.key(raw, "every").error("a hand-off interval must be longer than zero")
+    return Rotation(
+        members=members,
+        start=_datetime(raw.get("start", "2026-01-05T09:00"), where.key(raw, "start"), zone),
+        every=every,
+    )
+
+
+def _schedule(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Schedule:
+    raw = as_mapping(raw, where, ("timezone", "layers", "rotation", "overrides"))
+    zone = _zone(raw.get("timezone", "UTC"), where.key(raw, "timezone"))
+    layer_items = as_list(raw.get("layers"), where.key(raw, "layers"))
+    if raw.get("rotation") is not None:
+        layer_items = [raw["rotation"], *layer_items]
+    if not layer_items:
+        raise where.error("a schedule needs 'rotation' or 'layers'")
+    layers = tuple(
+        _rotation(item, where.key(raw, "layers").key(layer_items, i), zone, policy)
+        for i, item in enumerate(layer_items)
+    )
+    overrides = []
+    over_where = where.key(raw, "overrides")
+    for index, item in enumerate(as_list(raw.get("overrides"), over_where)):
+        at = over_where.key(raw["overrides"], index)
+        item = as_mapping(item, at, ("person", "from", "until"))
+        person = _str(item.get("person"), at.key(item, "person"))
+        if person not in policy["people"]:
+            raise at.key(item, "person").error(f"unknown person {shown(person)}")
+        start = _datetime(item.get("from"), at.key(item, "from"), zone)
+        end = _datetime(item.get("until"), at.key(item, "until"), zone)
+        if end <= start:
+            raise at.key(item, "until").error("an override must end after it starts")
+        overrides.append(Override(person, start, end))
+    return Schedule(name=name, timezone=zone, layers=layers, overrides=tuple(overrides))
+
+
+def _heartbeat(raw: Any, where: Where, policy: dict[str, Any]) -> HeartbeatPolicy:
+    raw = as_mapping(raw, where, ("missed", "priority", "team", "escalation"))
+    missed = raw.get("missed", 3)
+    if isinstance(missed, bool) or not isinstance(missed, int) or missed < 1:
+        raise where.key(raw, "missed").error(
+            f"{shown(missed)} must be a whole number of heartbeats, at least 1"
+        )
+    priority = str(raw.get("priority", "P1"))
+    if priority not in policy["priorities"]:
+        raise where.key(raw, "priority").error(f"unknown priority {shown(priority)}")
+    escalation = raw.get("escalation")
+    if escalation is not None and escalation not in policy["escalation_policies"]:
+        raise where.key(raw, "escalation").error(f"unknown escalation policy {shown(escalation)}")
+    return HeartbeatPolicy(
+        missed=missed, priority=priority, team=raw.get("team"), escalation=escalation
+    )
+
+
+def _follow_up(raw: Any, where: Where, policy: dict[str, Any]) -> FollowUpPolicy:
+    raw = as_mapping(raw, where, ("working_days", "calendar"))
+    days = raw.get("working_days", 2)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        raise where.key(raw, "working_days").error(
+            f"{shown(days)} must be a whole number of working days"
+        )
+    calendar = raw.get("calendar")
+    if calendar is None and policy["calendars"]:
+        calendar = next(iter(policy["calendars"]))
+    if calendar is not None and calendar not in policy["calendars"]:
+        raise where.key(raw, "calendar").error(f"unknown calendar {shown(calendar)}")
+    return FollowUpPolicy(working_days=days, calendar=calendar)
+
+
+def _report(raw: Any, where: Where, policy: dict[str, Any]) -> ReportSchedule:
+    raw = as_mapping(raw, where, ("name", "channels", "period", "day", "at", "timezone"))
+    channels = tuple(str(c) for c in as_list(raw.get("channels"), where.key(raw, "channels")))
+    for channel in channels:
+        if channel not in policy["channels"]:
+            raise where.key(raw, "channels").error(f"unknown channel {shown(channel)}")
+    day = raw.get("day")
+    if day is not None and (not isinstance(day, str) or day.lower() not in DAYS):
+        raise where.key(raw, "day").error(
+            f"{shown(day)} is not a day; expected one of {', '.join(DAYS)}"
+        )
+    default_zone = (
+        next(iter(policy["calendars"].values())).timezone.key if policy["calendars"] else "UTC"
+    )
+    return ReportSchedule(
+        name=str(raw.get("name", "sla")),
+        channels=channels,
+        period=_duration(raw.get("period", "7d"), where.key(raw, "period")),
+        day=DAYS[str(day).lower()] if day is not None else None,
+        at=_clock_time(raw.get("at", "09:00"), where.key(raw, "at")),
+        timezone=_zone(raw.get("timezone", default_zone), where.key(raw, "timezone")),
+    )
+
+
+def _section(
+    raw: Mapping[str, Any], key: str, where: Where, parse: Callable[[str, Any, Where], T]
+) -> dict[str, T]:
+    section_where = where.key(raw, key)
+    section = as_mapping(raw.get(key), section_where)
+    return {
+        str(name): parse(str(name), value, section_where.key(section, name))
+        for name, value in section.items()
+    }
+
+
+def _parse(raw: Any, source: str) -> Policy:
+    where = Where(source)
+    raw = as_mapping(raw, where, SECTIONS)
+    # Sections are parsed in dependency order so references can be checked as they are read.
+    policy: dict[str, Any] = {}
+    policy["calendars"] = _section(raw, "calendars", where, _calendar)
+    policy["priorities"] = _section(
+        raw, "priorities", where, lambda k, v, w: _priority(k, v, w, policy["calendars"])
+    )
+    if not policy["priorities"]:
+        raise where.key(raw, "priorities").error(
+            "at least one priority is needed, e.g. P1 with a response target"
+        )
+    policy["channels"] = _section(raw, "channels", where, _channel)
+    policy["people"] = _section(raw, "people", where, _person)
+    for person in policy["people"].values():
+        for channel in person.channels:
+            if channel not in policy["channels"]:
+                raise where.key(raw, "people").error(
+                    f"person {shown(person.name)}: unknown channel {shown(channel)}"
+                )
+    policy["schedules"] = _section(
+        raw, "schedules", where, lambda k, v, w: _schedule(k, v, w, policy)
+    )
+    policy["teams"] = _section(raw, "teams", where, lambda k, v, w: _team(k, v, w, policy))
+    policy["escalation_policies"] = _section(
+        raw, "escalation_policies", where, lambda k, v, w: _escalation(k, v, w, policy)
+    )
+    routes_where = where.key(raw, "routes")
+    routes_raw = as_list(raw.get("routes"), routes_where)
+    routes = tuple(
+        _route(item, routes_where.key(routes_raw, i), policy) for i, item in enumerate(routes_raw)
+    )
+    if not routes or routes[-1].match:
+        raise routes_where.error(
+            "the last route must have no 'match': it is the default for every other alert"
+        )
+    heartbeat = _heartbeat(raw.get("heartbeat"), where.key(raw, "heartbeat"), policy)
+    follow_up = _follow_up(raw.get("follow_up"), where.key(raw, "follow_up"), policy)
+    reports_where = where.key(raw, "reports")
+    reports_raw = as_list(raw.get("reports"), reports_where)
+    reports = tuple(
+        _report(item, reports_where.key(reports_raw, i), policy)
+        for i, item in enumerate(reports_raw)
+    )
+    return Policy(
+        priorities=policy["priorities"],
+        routes=routes,
+        calendars=policy["calendars"],
+        channels=policy["channels"],
+        escalation_policies=policy["escalation_policies"],
+        people=policy["people"],
+        teams=policy["teams"],
+        schedules=policy["schedules"],
+        heartbeat=heartbeat,
+        follow_up=follow_up,
+        reports=reports,
+        source=source,
+    )

@@ -1,0 +1,190 @@
+"""Scheduled reports: a durable timer per policy `reports:` entry sends the last period's report.
+
+Each schedule keeps one pending timer of kind "report" (subject: the schedule's name). When it
+fires, the report covers [due - period, due) — the period meant, even when the bridge was down at
+the time and the timer fires late — and goes to the schedule's channels; then the next run is
+scheduled. The outbox idempotency key names the schedule, period and channel, so a period is
+sent at most once per channel even if two replicas both scheduled it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, update
+
+from tocsin.bridge.notify.notices import Notice, enqueue_notice
+from tocsin.bridge.platform.clock import Clock, as_utc, rfc3339, utcnow
+from tocsin.bridge.policy.model import Policy, ReportSchedule
+from tocsin.bridge.reports.query import load_report
+from tocsin.bridge.reports.render import report_to_dict, to_table
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import timers as timers_table
+from tocsin.bridge.timers import rows as timers
+from tocsin.bridge.timers.scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from tocsin.bridge.server.runtime import Runtime
+
+log = logging.getLogger(__name__)
+KIND = "report"
+EVENT = "report.sla"  # the `event` of a report's webhook body, beside the incident events
+
+
+@dataclass(frozen=True)
+class ReportMessage:
+    """One report for one channel: its period (in the schedule's zone), text and JSON document."""
+
+    channel: str
+    key: str
+    schedule: str
+    since: datetime
+    until: datetime
+    text: str
+    document: dict[str, Any]
+
+
+# Queue a report on its channel in the caller's transaction (the notifier's outbox).
+ReportSender = Callable[[Connection, ReportMessage, datetime], None]
+
+
+def next_run(schedule: ReportSchedule, after: datetime) -> datetime:
+    """Return the first instant strictly after `after` at the schedule's day and local time."""
+    local = as_utc(after).astimezone(schedule.timezone)
+    day = local.date()
+    for _ in range(9):
+        candidate = datetime.combine(day, schedule.at, tzinfo=schedule.timezone).astimezone(UTC)
+        if candidate > as_utc(after) and (schedule.day is None or day.weekday() == schedule.day):
+            return candidate
+        day += timedelta(days=1)
+    raise AssertionError("unreachable: a weekday recurs within eight days")
+
+
+def ensure_scheduled(conn: Connection, schedules: Sequence[ReportSchedule], now: datetime) -> None:
+    """Give each schedule one pending timer at its next run; drop timers of removed schedules."""
+    wanted = {s.name: s for s in schedules}
+    seen: set[str] = set()
+    for timer in timers.pending(conn, kinds=[KIND]):
+        schedule = wanted.get(timer.subject or "")
+        if schedule is None or schedule.name in seen:
+            conn.execute(
+                update(timers_table).where(timers_table.c.id == timer.id).values(cancelled=True)
+            )
+            continue
+        seen.add(schedule.name)
+        due = next_run(schedule, now)
+        # An overdue timer fires late (the bridge was down); a future one follows policy edits.
+        if timer.due_at > now and timer.due_at != due:
+            timers.move(conn, timer.id, due, {"period_seconds": schedule.period.total_seconds()})
+    for name, schedule in wanted.items():
+        if name not in seen:
+            payload = {"period_seconds": schedule.period.total_seconds()}
+            timers.schedule(
+                conn, KIND, next_run(schedule, now), now=now, subject=name, payload=payload
+            )
+
+
+def report_messages(
+    conn: Connection, policy: Policy, schedule: ReportSchedule, until: datetime, now: datetime
+) -> list[ReportMessage]:
+    """Build the report of the period ending at `until` for each of the schedule's channels."""
+    since = until - schedule.period
+    report = load_report(conn, policy, since=since, until=until, now=now)
+    text, document = to_table(report), report_to_dict(report)
+    return [
+        ReportMessage(
+            channel=channel,
+            key=f"report:{schedule.name}:{rfc3339(until)}:{channel}",
+            schedule=schedule.name,
+            since=since.astimezone(schedule.timezone),
+            until=until.astimezone(schedule.timezone),
+            text=text,
+            document=document,
+        )
+        for channel in schedule.channels
+    ]
+
+
+def handler(policy: Callable[[], Policy], send: ReportSender) -> timers.TimerHandler:
+    """Return the "report" timer handler: send the period's report, schedule the next run."""
+
+    def fire(conn: Connection, timer: timers.Timer, now: datetime) -> None:
+        current = policy()
+        schedule = next((s for s in current.reports if s.name == timer.subject), None)
+        if schedule is None:
+            log.info(
+                "report timer %s: schedule %r is gone from the policy", timer.id, timer.subject
+            )
+            return
+        for message in report_messages(conn, current, schedule, timer.due_at, now):
+            send(conn, message, now)
+        # A duplicate (two replicas scheduled this run) ends here: one next run, not two.
+        conn.execute(
+            update(timers_table)
+            .where(
+                timers_table.c.kind == KIND,
+                timers_table.c.subject == schedule.name,
+                timers_table.c.fired_at.is_(None),
+                timers_table.c.id != timer.id,
+            )
+            .values(cancelled=True)
+        )
+        timers.schedule(
+            conn,
+            KIND,
+            next_run(schedule, max(now, timer.due_at)),
+            now=now,
+            subject=schedule.name,
+            payload={"period_seconds": schedule.period.total_seconds()},
+        )
+
+    return fire
+
+
+def outbox_sender(conn: Connection, message: ReportMessage, now: datetime) -> None:
+    """Queue a report in the notifier's outbox, once per key, for its delivery worker to send."""
+    document = message.document
+    notice = Notice(
+        event=EVENT,
+        channel=message.channel,
+        key=message.key,
+        summary=message.text,
+        detail=f"'{message.schedule}' report, {document['since']} .. {document['until']}",
+        since=message.since,
+        until=message.until,
+        fields={"report": document},
+    )
+    enqueue_notice(conn, notice, now)
+
+
+class ReportTimers:
+    """The worker that, at start-up, schedules the policy's reports (the scheduler fires them)."""
+
+    def __init__(self, store: Store, policy: Callable[[], Policy], clock: Clock = utcnow) -> None:
+        self.store = store
+        self.policy = policy
+        self.clock = clock
+
+    def start(self) -> None:
+        """Bring the report timers in line with the policy."""
+        with self.store.begin() as conn:
+            ensure_scheduled(conn, self.policy().reports, self.clock())
+
+    def stop(self) -> None:
+        """Nothing runs between start and stop: the scheduler fires the timers."""
+
+
+def install(runtime: Runtime) -> None:
+    """Fire "report" timers on the runtime's scheduler and schedule the policy's reports at start."""
+
+    def policy() -> Policy:
+        return runtime.policy  # the live policy: a reload replaces it whole
+
+    # Installed after the SLA engine, whose scheduler fires timers of every kind.
+    scheduler = next(w for w in runtime.workers if isinstance(w, Scheduler))
+    scheduler.handlers[KIND] = handler(policy, outbox_sender)
+    runtime.workers.append(ReportTimers(runtime.store, policy, runtime.clock))

@@ -1,0 +1,1 @@
+"""The server: the FastAPI app, the composition root (runtime) and the listening sockets."""

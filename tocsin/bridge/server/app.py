@@ -1,0 +1,63 @@
+"""Build the FastAPI application around a runtime; no globals, so tests build as many as they like."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from tocsin.bridge.api import errors
+from tocsin.bridge.api.limits import BodyLimit
+from tocsin.bridge.api.shortcut import Shortcut
+from tocsin.bridge.server.runtime import Runtime
+
+
+def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
+    """Return the app serving the API over `runtime`; workers run for the app's lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if start_workers:
+            await run_in_threadpool(runtime.start)
+        try:
+            yield
+        finally:
+            if start_workers:
+                await run_in_threadpool(runtime.stop)
+
+    app = FastAPI(
+        title="tocsin-bridge",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    from tocsin.bridge.api import health, incidents, ingest
+
+    # Inside the body limit: the shortcut's endpoints read bodies through it, as routes do.
+    app.add_middleware(Shortcut, routes=ingest.SHORTCUTS)
+    app.add_middleware(BodyLimit, max_bytes=runtime.config.limits.max_body_bytes)
+    from tocsin.bridge.web import router as web_router
+
+    app.include_router(health.router)
+    app.include_router(ingest.router)
+    app.include_router(incidents.router)
+    app.include_router(web_router)
+    from tocsin.bridge.api import reports as reports_api
+
+    app.include_router(reports_api.router)
+    from tocsin.bridge.api import kb as kb_api
+
+    app.include_router(kb_api.router)
+    from tocsin.bridge.web.reports_page import router as reports_page
+
+    app.include_router(reports_page)
+    from tocsin.bridge.api import ack, outbox
+
+    app.include_router(ack.router)
+    app.include_router(outbox.router)
+    return app

@@ -1,0 +1,190 @@
+"""Insert many rows in one statement whose text does not grow with the batch.
+
+On PostgreSQL the rows travel as one JSON document, expanded by the server:
+`INSERT … SELECT … FROM json_populate_recordset(NULL::table, :rows)`. A multi-row VALUES
+statement (what executemany with RETURNING becomes) is a new SQL text for every batch size, so
+psycopg parses it anew (5 ms for 100 incident rows) and the server plans it anew; one array per
+column is a short text, but psycopg quotes every element of a text array in Python. The JSON
+form is one short text that both prepare once, encoded by the json module's C encoder.
+Measured on 100 incident rows, CPU a row: 0.14 ms as VALUES, 0.065 ms as arrays, 0.02 ms as
+JSON.
+
+On SQLite the rows go through the driver's executemany (or, when columns are to be returned,
+one multi-row VALUES … RETURNING) with values converted by the columns' own bind processors,
+each distinct time once. SQLAlchemy's own executemany builds and processes a parameter dict
+per row: on a batch of new incidents that was a third of the bridge's CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    ColumnDefault,
+    Connection,
+    DateTime,
+    Dialect,
+    Insert,
+    Row,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+)
+
+from tocsin.bridge.platform.clock import as_utc
+
+
+def insert_rows(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    returning: Sequence[str] = (),
+) -> list[Row[Any]]:
+    """Insert rows that all set the same columns; return their `returning` columns.
+
+    The returned rows come in no promised order: callers match them by a column they set
+    (an incident's open key, an alert's fingerprint).
+    """
+    if not rows:
+        return []
+    if conn.dialect.name == "postgresql":
+        statement = _recordset_insert(table, tuple(rows[0]), tuple(returning))
+        document = json.dumps(rows, default=_TimeText().encode)
+        result = conn.execute(statement, {"rows": document})
+    else:
+        return _sqlite_insert(conn, table, rows, tuple(returning))
+    return list(result) if returning else []
+
+
+def _sqlite_insert(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], returning: tuple[str, ...]
+) -> list[Row[Any]]:
+    plan = _sqlite_plan(table, tuple(rows[0]), conn.dialect)
+    values = plan.values(rows)
+    if not returning:
+        conn.exec_driver_sql(plan.insert, values)
+        return []
+    tail = " RETURNING " + ", ".join(returning)
+    one = "(" + ", ".join("?" * len(plan.names)) + ")"
+    per_statement = max(1, _SQLITE_VARIABLES // len(plan.names))
+    found: list[Row[Any]] = []
+    for start in range(0, len(values), per_statement):
+        chunk = values[start : start + per_statement]
+        text = plan.insert_head + ", ".join([one] * len(chunk)) + tail
+        found.extend(conn.exec_driver_sql(text, tuple(v for row in chunk for v in row)))
+    return found
+
+
+# Bound parameters a statement may carry: 32,766 since SQLite 3.32, 999 before.
+_SQLITE_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+
+
+class _SqlitePlan:
+    """A table's insert for one set of columns: its text and each column's value converter.
+
+    Columns the rows leave out that have a default in the schema are set to it, as
+    SQLAlchemy's insert would.
+    """
+
+    def __init__(self, table: Table, given: tuple[str, ...], dialect: Dialect) -> None:
+        defaulted = {k: v for k, v in schema_defaults(table).items() if k not in given}
+        self.given = given
+        self.names = given + tuple(defaulted)
+        self.defaults = tuple(defaulted.values())
+        self.processors = tuple(
+            (
+                table.c[name].type.dialect_impl(dialect).bind_processor(dialect),
+                _is_time(table, name),
+            )
+            for name in self.names
+        )
+        columns = ", ".join(self.names)
+        self.insert_head = f"INSERT INTO {table.name} ({columns}) VALUES "
+        self.insert = self.insert_head + "(" + ", ".join("?" * len(self.names)) + ")"
+
+    def values(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """Return the rows as parameter tuples in column order, converted for the driver."""
+        raw = [tuple(row[name] for name in self.given) + self.defaults for row in rows]
+        columns = []
+        for (process, is_time), column in zip(self.processors, zip(*raw, strict=True), strict=True):
+            if process is None:
+                columns.append(column)
+            else:
+                columns.append(_converted(column, process, is_time))
+        return list(zip(*columns, strict=True))
+
+
+def _converted(
+    column: Sequence[Any], process: Callable[[Any], Any], is_time: bool
+) -> tuple[Any, ...]:
+    """Convert a column's values; times once per distinct instant.
+
+    A batch repeats a few instants many times (every row's creation time, the due times of
+    clocks started together): mapping each distinct one measured 0.08 against 0.12 us a value
+    for formatting through a memo as it goes.
+    """
+    if not is_time:
+        return tuple(map(process, column))
+    formatted = {value: process(None if value is None else as_utc(value)) for value in set(column)}
+    return tuple(map(formatted.__getitem__, column))
+
+
+def _is_time(table: Table, name: str) -> bool:
+    return isinstance(table.c[name].type, DateTime)
+
+
+def schema_defaults(table: Table) -> dict[str, Any]:
+    """Return the value each column with a default in the schema takes when an insert omits it.
+
+    A callable default (dict for JSON columns) is called once: the bulk insert converts it to
+    text before any row could share and change it.
+    """
+    return {
+        column.name: column.default.arg(None) if column.default.is_callable else column.default.arg
+        for column in table.columns
+        if isinstance(column.default, ColumnDefault)
+    }
+
+
+@lru_cache(maxsize=64)
+def _sqlite_plan(table: Table, given: tuple[str, ...], dialect: Dialect) -> _SqlitePlan:
+    return _SqlitePlan(table, given, dialect)
+
+
+class _TimeText:
+    """Encode what JSON lacks: times, as RFC 3339 in UTC (naive ones are taken as UTC).
+
+    A batch repeats a few instants many times (every row's creation time, the due times of
+    clocks started together), so each is formatted once.
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[datetime, str] = {}
+
+    def encode(self, value: object) -> str:
+        if not isinstance(value, datetime):
+            raise TypeError(f"cannot store a {type(value).__name__} through bulk insert")
+        text = self.seen.get(value)
+        if text is None:
+            text = self.seen[value] = as_utc(value).isoformat()
+        return text
+
+
+@lru_cache(maxsize=64)
+def _recordset_insert(table: Table, names: tuple[str, ...], returning: tuple[str, ...]) -> Insert:
+    # The table's own row type gives every field its column's type; fields the rows leave out
+    # are not selected, so the columns' defaults apply as in any insert.
+    records = func.json_populate_recordset(
+        literal_column(f"NULL::{table.name}"), bindparam("rows")
+    ).table_valued(*(table.c[name] for name in names))
+    source = select(*(records.c[name] for name in names))
+    statement = insert(table).from_select(list(names), source)
+    return statement.returning(*(table.c[name] for name in returning)) if returning else statement

@@ -1,0 +1,1 @@
+"""Durable timers: rows with a due time (rows) and the scheduler that fires each exactly once."""

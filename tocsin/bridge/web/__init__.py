@@ -1,0 +1,17 @@
+"""The on-call web board: server-rendered pages in English and Chinese, behind a login.
+
+`router` carries every page; other pages (reports) reuse `require_operator` from
+tocsin.bridge.web.visitor, `page` from tocsin.bridge.web.render and extend templates/base.html.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tocsin.bridge.web import auth, pages
+
+router = APIRouter(include_in_schema=False)
+router.include_router(auth.router)
+router.include_router(pages.router)
+
+__all__ = ["router"]

@@ -1,0 +1,85 @@
+"""Turn the incident page's forms into incident-service calls, checking required fields first."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tocsin.bridge.errors import InvalidInput
+from tocsin.bridge.incidents.service import IncidentService
+
+ACTIONS = ("ack", "note", "pause", "resume", "reassign", "escalate", "resolve", "close")
+REPORT_TYPES = ("phone", "email", "walk_in", "other")
+MAX_TEXT = 10_000
+MAX_NAME = 100
+
+
+class MissingField(InvalidInput):
+    """A required form field was left empty."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} is required", field=field)
+
+
+def _text(form: Mapping[str, Any], name: str, *, required: bool, limit: int = MAX_TEXT) -> str:
+    value = form.get(name)
+    text = value.strip() if isinstance(value, str) else ""
+    if required and not text:
+        raise MissingField(name)
+    if len(text) > limit:
+        raise InvalidInput(f"{name} is longer than {limit} characters", field=name)
+    return text
+
+
+def action_params(action: str, form: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the service's parameters for a form, or raise InvalidInput naming the field."""
+    if action == "ack":
+        return {}
+    if action == "note":
+        return {"text": _text(form, "note", required=True)}
+    if action in ("pause", "resume"):
+        return {"reason": _text(form, "reason", required=True)}
+    if action == "reassign":
+        return {"assignee": _text(form, "assignee", required=True, limit=MAX_NAME)}
+    if action == "escalate":
+        return {"reason": _text(form, "reason", required=False) or None}
+    if action == "resolve":
+        return {
+            "root_cause": _text(form, "root_cause", required=True),
+            "solution": _text(form, "solution", required=True),
+        }
+    if action == "close":
+        raw = _text(form, "satisfaction", required=True, limit=2)
+        if not raw.isdigit() or not 1 <= int(raw) <= 5:
+            raise InvalidInput("satisfaction must be 1 to 5", field="satisfaction")
+        return {"satisfaction": int(raw), "comment": _text(form, "comment", required=False) or None}
+    raise InvalidInput(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+
+
+def apply_action(
+    service: IncidentService, incident_id: int, action: str, actor: str, params: Mapping[str, Any]
+) -> None:
+    """Apply one action through the incident service (a form's note is the service's notes)."""
+    service.act(incident_id, "notes" if action == "note" else action, actor=actor, **params)
+
+
+def report_fields(form: Mapping[str, Any], priorities: Sequence[str]) -> dict[str, Any]:
+    """Return the fields of a service-desk report, or raise InvalidInput naming the field."""
+    priority = _text(form, "priority", required=True, limit=8)
+    if priority not in priorities:
+        raise InvalidInput(f"priority must be one of {', '.join(priorities)}", field="priority")
+    report_type = _text(form, "report_type", required=True, limit=20)
+    if report_type not in REPORT_TYPES:
+        raise InvalidInput(
+            f"report_type must be one of {', '.join(REPORT_TYPES)}", field="report_type"
+        )
+    description = _text(form, "description", required=True)
+    title = _text(form, "title", required=False, limit=200)
+    return {
+        "title": title or description.splitlines()[0][:120],
+        "priority": priority,
+        "reporter": _text(form, "reporter", required=True, limit=200),
+        "reporter_contact": _text(form, "contact", required=True, limit=200),
+        "report_type": report_type,
+        "description": description,
+    }

@@ -1,0 +1,90 @@
+"""What the web pages need from the rest of the bridge, gathered once from the runtime.
+
+The pages read incidents straight from the store (the board's order and filters are its own)
+and change them only through the incident service, so every change is the same timeline event,
+with the same hooks, as through the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from starlette.routing import NoMatchFound
+
+from tocsin.bridge.api.auth import identify
+from tocsin.bridge.errors import ConfigError
+from tocsin.bridge.incidents.service import IncidentService
+from tocsin.bridge.platform.clock import Clock
+from tocsin.bridge.platform.config import Token
+from tocsin.bridge.policy.model import Calendar
+from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.store.db import Store
+from tocsin.bridge.web.session import token_tag
+
+REPORTS_PATH = "/reports"
+REPORTS_ROUTE = "reports_page"  # the name bridge/web/reports_page.py gives its route
+
+
+@dataclass(frozen=True)
+class WebContext:
+    """The store, clock, signing key, operator tokens, incident service and calendars the pages use."""
+
+    store: Store
+    clock: Clock
+    service: IncidentService
+    secret_key: bytes = field(repr=False)
+    public_url: str
+    priorities: tuple[str, ...]
+    tokens: tuple[Token, ...] = field(repr=False)
+    reports_url: str | None = None
+    calendars: Mapping[str, Calendar] = field(default_factory=dict)
+
+    def operator_for(self, presented: str) -> str | None:
+        """Return the name of the operator token presented; ingest tokens open no session."""
+        token = identify(self.tokens, presented.strip())
+        return token.name if token is not None and token.role == "operator" else None
+
+    def token_tag_for(self, operator: str) -> str | None:
+        """Return the session binding of an operator's current token, None if it is gone."""
+        for token in self.tokens:
+            if token.name == operator and token.role == "operator":
+                return token_tag(token.sha256, self.secret_key)
+        return None
+
+
+def context_from_runtime(runtime: Runtime, app: FastAPI) -> WebContext:
+    """Gather the web pages' needs from the runtime; the config must carry a secret key."""
+    config = runtime.config
+    if config.secret_key is None:
+        raise ConfigError(
+            f"{config.source}: secret_key is not set; set secret_key or secret_key_file, "
+            "or let `tocsin-bridge serve` generate one"
+        )
+    # By route name: FastAPI may wrap included routers, hiding their routes from app.routes.
+    try:
+        has_reports = app.url_path_for(REPORTS_ROUTE) == REPORTS_PATH
+    except NoMatchFound:
+        has_reports = False
+    return WebContext(
+        store=runtime.store,
+        clock=runtime.clock,
+        service=runtime.incidents,
+        secret_key=config.secret_key,
+        public_url=config.base_url,
+        priorities=tuple(runtime.policy.priorities),
+        tokens=config.tokens,
+        reports_url=REPORTS_PATH if has_reports else None,
+        calendars=runtime.policy.calendars,
+    )
+
+
+def web_context(request: Request) -> WebContext:
+    """Dependency: the web context of this app, built on first use from its runtime."""
+    state = request.app.state
+    context: WebContext | None = getattr(state, "web_context", None)
+    if context is None:
+        context = context_from_runtime(state.runtime, request.app)
+        state.web_context = context
+    return context

@@ -1,0 +1,187 @@
+"""The board, the incident page with its action forms, and the service desk's report form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from tocsin.bridge.api.params import row_id
+from tocsin.bridge.errors import BridgeError, InvalidInput
+from tocsin.bridge.kb import search as kb
+from tocsin.bridge.web.actions import (
+    ACTIONS,
+    REPORT_TYPES,
+    MissingField,
+    action_params,
+    apply_action,
+    report_fields,
+)
+from tocsin.bridge.web.auth import checked_form, csrf_refused, redirect
+from tocsin.bridge.web.board import STATUS_FILTERS, BoardFilter, load_board, open_teams
+from tocsin.bridge.web.detail import load_incident
+from tocsin.bridge.web.i18n import Translator
+from tocsin.bridge.web.render import page
+from tocsin.bridge.web.visitor import OperatorDep, Visitor, web_router
+
+router = web_router()
+
+
+# Form fields whose refusal the page can say in the visitor's language.
+FIELD_LABELS = {
+    "note": "field.note",
+    "reason": "field.reason",
+    "assignee": "field.assignee",
+    "root_cause": "field.root_cause",
+    "solution": "field.solution",
+    "reporter": "new.reporter",
+    "contact": "new.contact",
+    "description": "new.description",
+}
+
+
+def explain(who: Visitor, exc: BridgeError) -> str:
+    """Return a refusal for the page: a missing field in the visitor's language, else as raised."""
+    translate = Translator(who.language)
+    field = getattr(exc, "field", None)
+    if field == "satisfaction":
+        return translate("error.satisfaction")
+    if isinstance(exc, MissingField) and field in FIELD_LABELS:
+        return translate("error.required", field=translate(FIELD_LABELS[field]))
+    return exc.message
+
+
+def without_nul_fields(values: dict[str, str]) -> None:
+    """Refuse a form field holding NUL, naming it: PostgreSQL would refuse it with a 500."""
+    for key, value in values.items():
+        if "\x00" in value:
+            raise InvalidInput(f"{key} contains a NUL character", field=key)
+
+
+def _choice(value: str | None, allowed: tuple[str, ...] | list[str]) -> str | None:
+    return value if value in allowed else None
+
+
+@router.get("/")
+def board(
+    request: Request,
+    who: OperatorDep,
+    priority: str | None = None,
+    status: str | None = None,
+    team: str | None = None,
+) -> Response:
+    context = who.context
+    with context.store.connect() as conn:
+        teams = open_teams(conn)
+        chosen = BoardFilter(
+            priority=_choice(priority, context.priorities),
+            status=_choice(status, STATUS_FILTERS),
+            team=_choice(team, teams),
+        )
+        rows = load_board(conn, chosen, context.priorities, who.now, context.calendars)
+    return page(
+        request,
+        who,
+        "board.html",
+        {
+            "rows": rows,
+            "chosen": chosen,
+            "priorities": context.priorities,
+            "statuses": STATUS_FILTERS,
+            "teams": teams,
+        },
+    )
+
+
+def _incident_page(
+    request: Request, who: Visitor, incident_id: int, *, error: str | None = None, status: int = 200
+) -> Response:
+    context = who.context
+    with context.store.connect() as conn:
+        view = load_incident(conn, incident_id, context.calendars)
+        similar = kb.similar(conn, incident_id) if view else []
+    if view is None:
+        return _not_found(request, who, str(incident_id))
+    done = request.query_params.get("done")
+    return page(
+        request,
+        who,
+        "incident.html",
+        {
+            "incident": view,
+            "similar": similar,
+            "error": error,
+            "done": done if done in ACTIONS else None,
+        },
+        status_code=status,
+    )
+
+
+@router.get("/incidents/new")
+def new_incident_form(request: Request, who: OperatorDep) -> Response:
+    return _report_page(request, who, {}, None)
+
+
+def _report_page(
+    request: Request, who: Visitor, values: dict[str, Any], error: str | None, status: int = 200
+) -> Response:
+    context = {
+        "priorities": who.context.priorities,
+        "report_types": REPORT_TYPES,
+        "values": values,
+        "error": error,
+    }
+    return page(request, who, "new_incident.html", context, status_code=status)
+
+
+@router.post("/incidents/new")
+async def register_incident(request: Request, who: OperatorDep) -> Response:
+    form = await checked_form(request, who)
+    if form is None:
+        return csrf_refused(request, who)
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    try:
+        without_nul_fields(values)
+        fields = report_fields(values, who.context.priorities)
+        incident_id = who.context.service.create(actor=who.operator, source="manual", **fields)
+    except BridgeError as exc:
+        return _report_page(request, who, values, explain(who, exc), status=exc.http_status)
+    return redirect(who, f"/incidents/{incident_id}")
+
+
+def _not_found(request: Request, who: Visitor, incident_id: str) -> Response:
+    message: dict[str, Any] = {"message_key": "incident.not_found", "values": {"id": incident_id}}
+    return page(request, who, "error.html", message, status_code=404)
+
+
+# Ids arrive as text: a page, not a JSON validation error, answers one that names no incident.
+@router.get("/incidents/{incident_id}")
+def incident(request: Request, incident_id: str, who: OperatorDep) -> Response:
+    number = row_id(incident_id)
+    if number is None:
+        return _not_found(request, who, incident_id[:40])
+    return _incident_page(request, who, number)
+
+
+@router.post("/incidents/{incident_id}/{action}")
+async def act(request: Request, incident_id: str, action: str, who: OperatorDep) -> Response:
+    form = await checked_form(request, who)
+    if form is None:
+        return csrf_refused(request, who)
+    number = row_id(incident_id)
+    if number is None:
+        return _not_found(request, who, incident_id[:40])
+    assert who.operator is not None
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    try:
+        without_nul_fields(values)
+        if action not in ACTIONS:
+            raise InvalidInput(f"unknown action {action!r}")
+        apply_action(
+            who.context.service, number, action, who.operator, action_params(action, values)
+        )
+    except BridgeError as exc:
+        return _incident_page(request, who, number, error=explain(who, exc), status=exc.http_status)
+    # Post/Redirect/Get: a reload never repeats the action.
+    return redirect(who, f"/incidents/{number}?done={action}")

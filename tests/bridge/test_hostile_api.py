@@ -491,9 +491,7 @@ def test_an_ingest_token_is_refused_where_an_operator_is_needed(bridge: Bridge) 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 def test_unsupported_methods_are_refused_with_json(bridge: Bridge, method: str) -> None:
     for endpoint in ENDPOINTS:
-        response = bridge.client.request(
-            method, fill(endpoint), headers=bearer(OPERATOR)
-        )
+        response = bridge.client.request(method, fill(endpoint), headers=bearer(OPERATOR))
         assert response.status_code in (404, 405), f"{method} {endpoint.path}"
         assert_refused_well(f"{method} {endpoint.path}", response, html=False)
 

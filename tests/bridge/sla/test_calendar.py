@@ -19,7 +19,7 @@ BUSINESS = Calendar(
     days=frozenset(range(5)),
     hours=((time(9), time(12)), (time(13), time(18))),
     holidays=frozenset({date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 5)}),
-    workdays=frozenset({date(2026, 9, 27)}),  # a Sunday worked to make up for the holiday
+    workdays=frozenset({date(2026, 9, 27)}),  # a Sunday worked, as a local override
 )
 
 

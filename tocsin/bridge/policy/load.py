@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from tocsin.bridge.platform.durations import parse_duration
 from tocsin.bridge.platform.yamlsource import (
@@ -19,6 +19,10 @@ from tocsin.bridge.platform.yamlsource import (
     shown,
     shown_path,
 )
+from tocsin.bridge.policy.calendars import DAYS
+from tocsin.bridge.policy.calendars import clock_time as _clock_time
+from tocsin.bridge.policy.calendars import parse_calendar as _calendar
+from tocsin.bridge.policy.calendars import zone as _zone
 from tocsin.bridge.policy.model import (
     CHANNEL_TYPES,
     TARGET_KINDS,
@@ -41,7 +45,6 @@ from tocsin.bridge.policy.model import (
     Team,
 )
 
-DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 SECTIONS = (
     "calendars",
     "priorities",
@@ -98,36 +101,6 @@ def _optional(
     return parse(raw[key], where.key(raw, key))
 
 
-def _zone(raw: Any, where: Where) -> ZoneInfo:
-    try:
-        return ZoneInfo(_str(raw, where))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise where.error(
-            f"unknown time zone {shown(raw)}; expected an IANA name such as 'Asia/Shanghai'"
-        ) from exc
-
-
-def _clock_time(raw: Any, where: Where) -> time:
-    try:
-        hour, minute = (raw if isinstance(raw, str) else "").split(":")
-        if hour == "24" and minute == "00":
-            return time.max
-        return time(int(hour), int(minute))
-    except ValueError as exc:
-        raise where.error(
-            f"{shown(raw)} is not a time of day; expected HH:MM such as '09:00'"
-        ) from exc
-
-
-def _date(raw: Any, where: Where) -> date:
-    if isinstance(raw, date) and not isinstance(raw, datetime):
-        return raw
-    try:
-        return date.fromisoformat(raw if isinstance(raw, str) else "")
-    except ValueError as exc:
-        raise where.error(f"{shown(raw)} is not a date; expected YYYY-MM-DD") from exc
-
-
 def _datetime(raw: Any, where: Where, zone: ZoneInfo) -> datetime:
     try:
         text = raw if isinstance(raw, str) else ""
@@ -137,47 +110,6 @@ def _datetime(raw: Any, where: Where, zone: ZoneInfo) -> datetime:
             f"{shown(raw)} is not a date and time; expected e.g. '2026-01-05T09:00'"
         ) from exc
     return value if value.tzinfo else value.replace(tzinfo=zone)
-
-
-def _calendar(name: str, raw: Any, where: Where) -> Calendar:
-    raw = as_mapping(raw, where, ("timezone", "days", "hours", "holidays", "workdays"))
-    days = set()
-    for index, day in enumerate(as_list(raw.get("days", list(DAYS)[:5]), where.key(raw, "days"))):
-        if not isinstance(day, str) or day.lower() not in DAYS:
-            raise (
-                where.key(raw, "days")
-                .key(raw.get("days"), index)
-                .error(f"{shown(day)} is not a day; expected one of {', '.join(DAYS)}")
-            )
-        days.add(DAYS[str(day).lower()])
-    spans: list[tuple[time, time]] = []
-    hours_where = where.key(raw, "hours")
-    for index, span in enumerate(as_list(raw.get("hours", ["09:00-18:00"]), hours_where)):
-        at = hours_where.key(raw.get("hours"), index)
-        if not isinstance(span, str) or span.count("-") != 1:
-            raise at.error(f"{shown(span)} is not a span of hours; expected 'HH:MM-HH:MM'")
-        start, end = (_clock_time(part.strip(), at) for part in span.split("-"))
-        if start >= end:
-            raise at.error(f"{shown(span)} ends before it starts")
-        spans.append((start, end))
-    spans.sort()
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
-        if start < end:
-            raise hours_where.error(
-                f"spans overlap at {start.strftime('%H:%M')}; working hours must not overlap"
-            )
-    if not spans or not days:
-        raise where.error("a calendar needs at least one working day and one span of hours")
-    holidays = frozenset(
-        _date(day, where.key(raw, "holidays"))
-        for day in as_list(raw.get("holidays"), where.key(raw, "holidays"))
-    )
-    workdays = frozenset(
-        _date(day, where.key(raw, "workdays"))
-        for day in as_list(raw.get("workdays"), where.key(raw, "workdays"))
-    )
-    zone = _zone(raw.get("timezone", "UTC"), where.key(raw, "timezone"))
-    return Calendar(name, zone, frozenset(days), tuple(spans), holidays, workdays)
 
 
 def _priority(

@@ -15,7 +15,11 @@ TARGET_KINDS = ("person", "team", "schedule", "channel")
 
 @dataclass(frozen=True)
 class Calendar:
-    """Business time: the working hours of working days in a time zone, minus holidays."""
+    """Business time: the working hours of working days in a time zone, minus holidays.
+
+    With a `country`, its public holidays and make-up working days come from the holidays
+    package; `holidays` and `workdays` are local overrides on top of them.
+    """
 
     name: str
     timezone: ZoneInfo
@@ -23,6 +27,8 @@ class Calendar:
     hours: tuple[tuple[time, time], ...]
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()  # weekend days that are worked (make-up days)
+    country: str | None = None  # ISO 3166-1 code, e.g. CN
+    subdivision: str | None = None  # ISO 3166-2 subdivision code, e.g. NY for country US
 
 
 @dataclass(frozen=True)

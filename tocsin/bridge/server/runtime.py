@@ -105,6 +105,9 @@ def build_runtime(
     from tocsin.bridge.reports.scheduled import install as install_reports
 
     install_reports(runtime)  # after SLA: scheduled reports as "report" timers on its scheduler
+    from tocsin.bridge.sla.calendar_watch import install as install_calendar_watch
+
+    install_calendar_watch(runtime)  # warns of years without confirmed holiday data
     # Last: a new incident's immediate first step pages once its own notifications are queued.
     runtime.hooks.append(sla.first_step)
     return runtime

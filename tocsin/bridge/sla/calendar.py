@@ -8,23 +8,35 @@ measuring the time elapsed gives back exactly that duration. A `None` calendar i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import Calendar
+from tocsin.bridge.sla.country import country_year
 
 # A calendar with no working day in this many days cannot be met; refuse rather than loop.
 MAX_SEARCH_DAYS = 3700
 ZERO = timedelta(0)
+# A year is in use a month before it begins: deadlines and follow-ups reach into it, and a
+# country's schedule for it (China's is published each November) should be in place by then.
+LOOKAHEAD = timedelta(days=31)
 
 
 def is_working_day(calendar: Calendar, day: date) -> bool:
-    """Return whether a local date is worked: a make-up day, or a working weekday not a holiday."""
+    """Return whether a local date is worked: local overrides first, then country data, then days."""
     if day in calendar.workdays:
         return True
-    return day.weekday() in calendar.days and day not in calendar.holidays
+    if day in calendar.holidays:
+        return False
+    if calendar.country is not None:
+        data = country_year(calendar.country, calendar.subdivision, day.year)
+        if day in data.workdays:
+            return True
+        if day in data.holidays:
+            return False
+    return day.weekday() in calendar.days
 
 
 def _instant(calendar: Calendar, day: date, at: time) -> datetime:
@@ -166,3 +178,20 @@ def nth_working_day(calendar: Calendar | None, instant: datetime, n: int) -> dat
             if found >= n:
                 return spans[0][0]
     raise ValueError(f"calendar {calendar.name!r} has no {n} working days after {instant}")
+
+
+def years_in_use(now: datetime) -> tuple[int, ...]:
+    """Return the years clocks started now can fall in: this one, and the next in its last weeks."""
+    now = as_utc(now)
+    return tuple(sorted({now.year, (now + LOOKAHEAD).year}))
+
+
+def data_missing(calendars: Mapping[str, Calendar], now: datetime) -> list[tuple[str, int]]:
+    """Return each (calendar, year) in use whose country holiday data is not confirmed."""
+    return [
+        (name, year)
+        for name, calendar in calendars.items()
+        if calendar.country is not None
+        for year in years_in_use(now)
+        if not country_year(calendar.country, calendar.subdivision, year).confirmed
+    ]

@@ -24,6 +24,10 @@ EN: dict[str, str] = {
     "board.apply": "Apply",
     "board.clear": "Clear",
     "board.updated": "Updated {time} UTC",
+    "board.calendar_missing": (
+        "Calendar {calendar}: no confirmed holiday data for {year}. Its holidays and make-up "
+        "working days may be wrong: list them in the policy or upgrade the holidays package."
+    ),
     "col.priority": "Priority",
     "col.status": "Status",
     "col.title": "Incident",
@@ -164,6 +168,10 @@ ZH_CN: dict[str, str] = {
     "board.apply": "应用",
     "board.clear": "清除",
     "board.updated": "更新于 {time} UTC",
+    "board.calendar_missing": (
+        "日历 {calendar}：没有 {year} 年已确认的节假日数据，该年的节假日和调休上班日可能不准确："
+        "请在策略中列出，或升级 holidays 包。"
+    ),
     "col.priority": "优先级",
     "col.status": "状态",
     "col.title": "事件",

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from tocsin.bridge.api.params import row_id
 from tocsin.bridge.errors import BridgeError, InvalidInput
 from tocsin.bridge.kb import search as kb
+from tocsin.bridge.sla.calendar import data_missing
 from tocsin.bridge.web.actions import (
     ACTIONS,
     REPORT_TYPES,
@@ -90,6 +91,7 @@ def board(
             "priorities": context.priorities,
             "statuses": STATUS_FILTERS,
             "teams": teams,
+            "calendar_notices": data_missing(context.calendars, who.now),
         },
     )
 

@@ -41,3 +41,6 @@ main.add_command(outbox_cli.outbox)
 from tocsin.bridge.cli import oncall as oncall_cli  # noqa: E402
 
 main.add_command(oncall_cli.oncall)
+from tocsin.bridge.cli import calendar as calendar_cli  # noqa: E402
+
+main.add_command(calendar_cli.calendar)

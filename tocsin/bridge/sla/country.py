@@ -29,15 +29,18 @@ class UnknownCountry(ValueError):
 class CountryYear:
     """One year of a country's schedule: days off with their names, worked weekend days."""
 
-    holidays: dict[date, str]
+    holidays: dict[date, str]  # names in English
     workdays: frozenset[date]
     confirmed: bool
+    native_names: dict[date, str]  # names in the country's own language (元旦), or English
 
 
-def _instance(country: str, subdivision: str | None, year: int | None) -> holidays.HolidayBase:
+def _instance(
+    country: str, subdivision: str | None, year: int | None, language: str | None = "en_US"
+) -> holidays.HolidayBase:
     try:
         return holidays.country_holidays(
-            country, subdiv=subdivision, years=year if year is not None else (), language="en_US"
+            country, subdiv=subdivision, years=year if year is not None else (), language=language
         )
     except NotImplementedError as exc:
         raise UnknownCountry(str(exc)) from exc
@@ -60,4 +63,6 @@ def country_year(country: str, subdivision: str | None, year: int) -> CountryYea
     )
     if country in ANNOUNCED_YEARLY and year not in announced:
         confirmed = False
-    return CountryYear(holidays=days, workdays=workdays, confirmed=confirmed)
+    native = _instance(country, subdivision, year, language=data.default_language)
+    names = {day: str(name) for day, name in native.items() if day.year == year}
+    return CountryYear(days, workdays, confirmed, names)

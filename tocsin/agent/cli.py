@@ -6,7 +6,6 @@ what is wrong and exits non-zero (78 for config faults); never a traceback.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ import click
 
 from tocsin.agent.config import AgentConfig, default_config, load_config
 from tocsin.agent.errors import AgentError
+from tocsin.common.journal import configure_logging
 
 # Not dir_okay=False: click would answer a directory with a usage error (exit 2), not exit 78.
 PATH = click.Path(path_type=Path)
@@ -59,9 +59,7 @@ def run(config_path: Path | None, log_level: str) -> None:
     from tocsin.agent.daemon import Agent, install_signals
     from tocsin.agent.notify import SystemdNotifier
 
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_level, sys.stderr, os.environ, "%(levelname)s %(name)s: %(message)s")
     config = _config(config_path)
     agent = Agent(config, notifier=SystemdNotifier(os.environ))
     install_signals(agent)

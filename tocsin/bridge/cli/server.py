@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -16,6 +18,7 @@ from tocsin.bridge.platform.config import BridgeConfig, load_config, parse_confi
 from tocsin.bridge.platform.sdnotify import notify_systemd
 from tocsin.bridge.policy.load import load_policy
 from tocsin.bridge.store.db import Store
+from tocsin.common.journal import configure_logging
 
 log = logging.getLogger("tocsin.bridge")
 config_option = click.option(
@@ -68,8 +71,8 @@ def serve(
 
     config = _load(config_path, database_url, listen)
     policy = load_policy(config.policy)  # a broken policy stops serve before it writes secrets
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    configure_logging(
+        config.log_level, sys.stderr, os.environ, "%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # Bound before secrets, migrations and workers: a bad address changes nothing.
     sockets = bind_listener(config.host, config.port, config.listen_at)
@@ -87,6 +90,8 @@ def serve(
                 log_level=config.log_level,
                 access_log=False,
                 timeout_graceful_shutdown=10,
+                # uvicorn's records go to the root handler, with journald priorities under systemd.
+                log_config=None,
             ),
             f"tocsin-bridge listening on http://{netloc(config.host, port)} "
             f"({runtime.store.dialect})",

@@ -1,0 +1,1 @@
+"""Helpers both programs share; imports only the standard library and pyyaml."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -82,6 +83,18 @@ def test_bad_config_prints_one_line_and_exits_78(
         assert code == 78
         assert err.startswith("tocsin-agent: error: ") and expected in err
         assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_run_on_a_taken_port_exits_75_so_systemd_retries(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config = tmp_path / "agent.yml"
+        config.write_text(f"listen: 127.0.0.1:{port}\nstate_dir: {tmp_path / 'state'}\n")
+        code, _, err = invoke("run", "--config", str(config))
+    assert code == 75
+    assert f"'listen' 127.0.0.1:{port} cannot be opened" in err and "Traceback" not in err
 
 
 def test_sample_prints_json_with_gauges() -> None:

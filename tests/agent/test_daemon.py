@@ -16,7 +16,7 @@ from tests.agent.fakes import FakeClock, Receiver, ScriptedSampler, alertnames, 
 from tests.peers import require_binary
 from tocsin.agent.config import AgentConfig, PushConfig, SamplerConfig, SpoolConfig
 from tocsin.agent.daemon import Agent
-from tocsin.agent.errors import ConfigError
+from tocsin.agent.errors import AddressInUse, ConfigError
 from tocsin.agent.notify import SystemdNotifier
 from tocsin.agent.push import Receiver as Client
 from tocsin.agent.pusher import Backoff, Pusher
@@ -298,7 +298,7 @@ def test_reload_to_a_taken_listen_address_changes_nothing(tmp_path: Path, taken_
         assert agent.server is not None
         port = agent.server.port
         new = make_config(tmp_path, None, listen=("127.0.0.1", taken_port), rules=())
-        with pytest.raises(ConfigError, match=f"'listen' 127.0.0.1:{taken_port} cannot be opened"):
+        with pytest.raises(AddressInUse, match=f"'listen' 127.0.0.1:{taken_port} cannot be op"):
             agent.reload(new)
         assert agent.config is config
         assert [t.alert.labels[0] for t in agent.tick()] == [("alertname", "HostCpuHigh")]

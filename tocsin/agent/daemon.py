@@ -8,6 +8,7 @@ or its /metrics address cannot be opened.
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import threading
@@ -20,7 +21,7 @@ from typing import Protocol
 from prometheus_client import CollectorRegistry
 
 from tocsin.agent.config import AgentConfig, SamplerConfig
-from tocsin.agent.errors import AgentError, ConfigError
+from tocsin.agent.errors import AddressInUse, AgentError, ConfigError
 from tocsin.agent.evaluator import AlertState, Evaluator, LabelSet, Transition
 from tocsin.agent.exposition import Exposition, SampleCollector, ServerHandle
 from tocsin.agent.fsutil import ensure_writable_directory
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 STATE_FILE = "alerts.json"
 # A firing alert's endsAt lies this many re-send periods ahead, as Prometheus does (4x).
 TTL_RESENDS = 4
+# What a refused reload or /metrics address raises: the running config stays.
+LISTEN_FAULTS = (ConfigError, AddressInUse)
 
 
 class SamplerLike(Protocol):
@@ -141,8 +144,12 @@ class Agent:
         self.states = self._store.load()
         self._saved = _signature(self.states)
         self._sampler = self.sampler_factory(self.config.sampler)
+        try:
+            self._start_server()
+        except LISTEN_FAULTS:
+            self._sampler.close()
+            raise
         self._start_pusher()
-        self._start_server()
         if self.states:
             log.info("restored %d active alerts from %s", len(self.states), self._store.path)
 
@@ -164,9 +171,11 @@ class Agent:
         try:
             server = self.exposition.serve(host, port)
         except OSError as exc:
-            raise ConfigError(
-                f"{source}: 'listen' {host}:{port} cannot be opened: {exc.strerror}"
-            ) from exc
+            message = f"{source}: 'listen' {host}:{port} cannot be opened: {exc.strerror}"
+            # A port still held (the old agent stopping) often frees itself: exit 75, retried.
+            if exc.errno == errno.EADDRINUSE:
+                raise AddressInUse(f"{message}; stop what holds the port") from exc
+            raise ConfigError(message) from exc
         log.info("serving /metrics on http://%s:%d/metrics", host, server.port)
         return server
 
@@ -182,7 +191,7 @@ class Agent:
         old = self.server
         try:
             server = self._open_server(new.source, *new.listen)
-        except ConfigError as refused:
+        except LISTEN_FAULTS as refused:
             if old is None or new.listen[1] != old.port:
                 raise
             # The old listener may hold the very port (127.0.0.1:9101 -> 0.0.0.0:9101): retry
@@ -191,10 +200,10 @@ class Agent:
             self.server = None
             try:
                 server = self._open_server(new.source, *new.listen)
-            except ConfigError:
+            except LISTEN_FAULTS:
                 try:
                     self.server = self._open_server(self.config.source, old.host, old.port)
-                except ConfigError as lost:
+                except LISTEN_FAULTS as lost:
                     raise ConfigError(f"{refused}; and the old listener is gone: {lost}") from lost
                 raise refused from refused.__cause__
         if self.server is not None:
@@ -324,7 +333,7 @@ class Agent:
         self.notifier.notify("RELOADING=1")
         try:
             self.reload(load())
-        except ConfigError as exc:
+        except LISTEN_FAULTS as exc:
             log.error("reload refused, keeping the running config: %s", exc)
         finally:
             self.notifier.ready()

@@ -4,6 +4,8 @@ AgentError                 exit 1: any fault of the agent
 ├── ConfigError            exit 78 (EX_CONFIG): a bad config file, value or rule
 │   └── RuleError          a rule that cannot be loaded or evaluated as written
 ├── StorageError           exit 74 (EX_IOERR): the state file or the spool cannot be written
+├── TransientError         exit 75 (EX_TEMPFAIL): a start-up fault that may clear on a retry
+│   └── AddressInUse       the /metrics port is held by another process
 └── PushError              a push to the receiver failed
     ├── PushRejected       the receiver refused the alerts (4xx): retrying cannot help
     └── PushUnavailable    5xx, timeout or refused connection: retry later
@@ -32,6 +34,16 @@ class StorageError(AgentError):
     """The agent's own files (alert state, spool) cannot be read or written."""
 
     exit_code = 74
+
+
+class TransientError(AgentError):
+    """A fault that may clear by itself (a port still held by the old process): systemd retries."""
+
+    exit_code = 75
+
+
+class AddressInUse(TransientError):
+    """The /metrics address is bound by another process, often one still stopping."""
 
 
 class PushError(AgentError):

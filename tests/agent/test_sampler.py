@@ -27,6 +27,7 @@ NO_DELTA_GAUGES = {
     "tocsin_load_per_cpu",
     "tocsin_filesystem_used_ratio",
     "tocsin_filesystem_stuck",
+    "tocsin_agent_collector_success",
 }
 RATE_GAUGES = {"tocsin_cpu_usage_ratio", "tocsin_cpu_iowait_ratio", "tocsin_disk_busy_ratio"}
 COUNTERS = {
@@ -38,6 +39,7 @@ COUNTERS = {
     "tocsin_disk_io_time_seconds_total",
     "tocsin_network_receive_bytes_total",
     "tocsin_network_transmit_bytes_total",
+    "tocsin_agent_collector_errors_total",
 }
 
 
@@ -110,7 +112,9 @@ def test_host_missing_every_source_gives_an_empty_sample_with_notes(clock: Clock
         net_io_counters=gone,
         disk_partitions=gone,
     ).sample()
-    assert (sample.gauges, sample.counters) == ((), ())
+    assert names(sample.gauges) == {"tocsin_agent_collector_success"}
+    assert {s.value for s in sample.gauges} == {0.0}
+    assert names(sample.counters) == {"tocsin_agent_collector_errors_total"}
     assert len(sample.notes) == 6
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TypeVar
 
 import psutil
 
-from tocsin.agent.collectors.base import Reading
-from tocsin.agent.collectors.cpu import CpuCollector, CpuTimes
+from tocsin.agent.collectors.base import COLLECTOR_ERRORS, COLLECTOR_SUCCESS, Reading
+from tocsin.agent.collectors.cpu import CpuCollector, CpuTimes, read_cpu_times
 from tocsin.agent.collectors.disk import DEFAULT_EXCLUDED_DEVICES, DiskCollector, DiskIO
 from tocsin.agent.collectors.disk import default_disk_io_counters as _disk_io_counters
 from tocsin.agent.collectors.filesystem import (
@@ -25,9 +28,10 @@ from tocsin.agent.collectors.memory import MemoryCollector, MemoryInfo, read_mem
 from tocsin.agent.collectors.network import DEFAULT_EXCLUDED_INTERFACES, NetIO, NetworkCollector
 from tocsin.agent.collectors.network import default_net_io_counters as _net_io_counters
 from tocsin.agent.collectors.statfs import DiskUsage
-from tocsin.agent.sample import Sample
+from tocsin.agent.sample import Sample, Series
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Sampler:
@@ -48,6 +52,8 @@ class Sampler:
                           it answers; filesystems on local block devices answer from memory
                           and are read directly.
       mount_refresh_seconds  how long the mount list is reused before it is read again.
+    proc_root           where the kernel's /proc is; the CPU, memory, disk and network readers
+                          read their files under it (a fake tree in tests).
     Devices and interfaces:
       exclude_devices / include_devices        regular expressions on disk names (default
                           excludes partitions, loop, ram and zram devices, as node_exporter does).
@@ -60,12 +66,13 @@ class Sampler:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
-        cpu_times: Callable[[], CpuTimes] = psutil.cpu_times,
-        memory_info: Callable[[], MemoryInfo] = read_memory,
+        proc_root: str = "/proc",
+        cpu_times: Callable[[], CpuTimes] | None = None,
+        memory_info: Callable[[], MemoryInfo] | None = None,
         getloadavg: Callable[[], tuple[float, float, float]] = psutil.getloadavg,
         cpu_count: Callable[[], int | None] = psutil.cpu_count,
-        disk_io_counters: Callable[[], Mapping[str, DiskIO] | None] = _disk_io_counters,
-        net_io_counters: Callable[[], Mapping[str, NetIO]] = _net_io_counters,
+        disk_io_counters: Callable[[], Mapping[str, DiskIO] | None] | None = None,
+        net_io_counters: Callable[[], Mapping[str, NetIO]] | None = None,
         disk_partitions: Callable[[], Sequence[Partition]] = _disk_partitions,
         disk_usage: Callable[[str], DiskUsage] = psutil.disk_usage,
         fs_timeout: float = 2.0,
@@ -81,11 +88,20 @@ class Sampler:
     ) -> None:
         self._clock = clock
         self._wall = wall
-        self._cpu = CpuCollector(cpu_times)
-        self._memory = MemoryCollector(memory_info)
+        under = functools.partial(_under, proc_root)
+        self._cpu = CpuCollector(cpu_times or under(read_cpu_times, "stat"))
+        self._memory = MemoryCollector(memory_info or under(read_memory, "meminfo"))
         self._load = LoadCollector(getloadavg, cpu_count)
-        self._disk = DiskCollector(disk_io_counters, exclude_devices, include_devices)
-        self._network = NetworkCollector(net_io_counters, exclude_interfaces, include_interfaces)
+        self._disk = DiskCollector(
+            disk_io_counters or under(_disk_io_counters, "diskstats"),
+            exclude_devices,
+            include_devices,
+        )
+        self._network = NetworkCollector(
+            net_io_counters or under(_net_io_counters, "net/dev"),
+            exclude_interfaces,
+            include_interfaces,
+        )
         self._filesystem = FilesystemCollector(
             disk_partitions,
             disk_usage,
@@ -97,18 +113,27 @@ class Sampler:
             exclude_mountpoints=exclude_mountpoints,
         )
         self._noted: frozenset[str] = frozenset()
+        self._collectors: tuple[tuple[str, Callable[[Reading, float], None]], ...] = (
+            ("cpu", lambda reading, now: self._cpu.collect(reading)),
+            ("memory", lambda reading, now: self._memory.collect(reading)),
+            ("load", lambda reading, now: self._load.collect(reading)),
+            ("disk", self._disk.collect),
+            ("network", lambda reading, now: self._network.collect(reading)),
+            ("filesystem", self._filesystem.collect),
+        )
+        self._errors: Counter[str] = Counter({name: 0 for name, _ in self._collectors})
+        self._labels = {name: {"collector": name} for name, _ in self._collectors}
 
     def sample(self) -> Sample:
         """Take one pass; the first has counters and the gauges that need no previous reading."""
         started = self._clock()
         taken_at = self._wall()
         reading = Reading()
-        self._cpu.collect(reading)
-        self._memory.collect(reading)
-        self._load.collect(reading)
-        self._disk.collect(reading, started)
-        self._network.collect(reading)
-        self._filesystem.collect(reading, started)
+        for name, collect in self._collectors:
+            ok = self._collect(name, collect, reading, started)
+            labels = self._labels[name]
+            reading.gauges.append(Series(COLLECTOR_SUCCESS, labels, 1.0 if ok else 0.0))
+            reading.counters.append(Series(COLLECTOR_ERRORS, labels, self._errors[name]))
         notes = tuple(reading.notes)
         if notes or self._noted:
             self._log_new(notes)
@@ -119,6 +144,24 @@ class Sampler:
             duration_seconds=self._clock() - started,
             notes=notes,
         )
+
+    def _collect(
+        self, name: str, collect: Callable[[Reading, float], None], reading: Reading, now: float
+    ) -> bool:
+        """Run one collector; a fault (a garbled /proc file) costs its series, not the pass."""
+        gauges, counters, failures = len(reading.gauges), len(reading.counters), reading.failures
+        try:
+            collect(reading, now)
+        except Exception as exc:  # any parse fault of any kernel file: keep the other collectors
+            del reading.gauges[gauges:]
+            del reading.counters[counters:]
+            reading.notes.append(f"{name} collector failed: {type(exc).__name__}: {exc}")
+            self._errors[name] += 1
+            return False
+        if reading.failures > failures:
+            self._errors[name] += 1
+            return False
+        return True
 
     def close(self) -> None:
         """Stop the filesystem worker thread."""
@@ -131,6 +174,11 @@ class Sampler:
             if note not in self._noted:
                 log.warning("%s", note)
         self._noted = frozenset(notes)
+
+
+def _under(root: str, reader: Callable[[str], T], name: str) -> Callable[[], T]:
+    """Bind a /proc file reader to its file under `root`."""
+    return functools.partial(reader, f"{root}/{name}")
 
 
 def sample_with_rates(

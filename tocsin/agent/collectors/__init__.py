@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from tocsin.agent.collectors import cpu, disk, filesystem, load, memory, network
+from tocsin.agent.collectors import base, cpu, disk, filesystem, load, memory, network
 
 HELP: dict[str, str] = {
+    **base.HELP,
     **cpu.HELP,
     **memory.HELP,
     **disk.HELP,

@@ -13,6 +13,13 @@ from tocsin.agent.sample import Series
 
 T = TypeVar("T")
 
+COLLECTOR_ERRORS = "tocsin_agent_collector_errors_total"
+COLLECTOR_SUCCESS = "tocsin_agent_collector_success"
+HELP = {
+    COLLECTOR_ERRORS: "Passes in which a collector failed or could not read one of its sources.",
+    COLLECTOR_SUCCESS: "1 if the collector read all its sources in the last pass, else 0.",
+}
+
 # Hosts, containers and VMs lack some kernel files; psutil reports that with these.
 UNAVAILABLE = (OSError, RuntimeError, NotImplementedError, ValueError, psutil.Error)
 
@@ -24,6 +31,8 @@ class Reading:
     gauges: list[Series] = field(default_factory=list)
     counters: list[Series] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Sources that could not be read this pass; the sampler counts them per collector.
+    failures: int = 0
 
 
 def attempt(call: Callable[[], T], what: str, reading: Reading) -> T | None:
@@ -32,6 +41,7 @@ def attempt(call: Callable[[], T], what: str, reading: Reading) -> T | None:
         return call()
     except UNAVAILABLE as exc:
         reading.notes.append(f"{what} unavailable: {exc}")
+        reading.failures += 1
         return None
 
 

@@ -41,8 +41,11 @@ def read_memory(path: str = "/proc/meminfo") -> MemoryInfo:
         with open(path, "rb") as file:
             fields = {key: int(kib) * 1024 for key, kib in _MEMINFO.findall(file.read())}
     except FileNotFoundError:
-        fields = {}
-    if len(fields) < 4:
+        fields = None
+    if fields is not None and b"MemTotal" not in fields:
+        # An empty or garbled file (/dev/null mounted over it): psutil would fail on it too.
+        raise ValueError(f"{path} has no MemTotal line")
+    if fields is None or len(fields) < 4:
         # Not Linux, or a kernel before 3.14 without MemAvailable: psutil estimates it.
         memory, swap = psutil.virtual_memory(), psutil.swap_memory()
         return MemoryInfo(memory.total, memory.available, swap.total, swap.used)

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from tocsin.agent.cli import main
+from tocsin.agent.rules import load_bundled_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = [sys.executable, "-c", "from tocsin.agent.cli import main; main()"]
@@ -46,7 +47,8 @@ def test_check_config_accepts_a_good_file(tmp_path: Path) -> None:
     config.write_text("listen: 127.0.0.1:9101\npush: {url: 'http://127.0.0.1:9093'}\n")
     code, out, _ = invoke("check-config", str(config))
     assert code == 0
-    assert "OK: 14 rules, /metrics on 127.0.0.1:9101, pushing to http://127.0.0.1:9093" in out
+    rules = len(load_bundled_rules())
+    assert f"OK: {rules} rules, /metrics on 127.0.0.1:9101, pushing to http://127.0.0.1:9093" in out
 
 
 def test_check_config_hides_push_url_credentials(tmp_path: Path) -> None:

@@ -370,17 +370,18 @@ def test_reload_to_a_foreign_address_on_the_same_port_puts_the_old_listener_back
         agent.stop()
 
 
+def watched_agent(address: str, config: AgentConfig) -> Agent:
+    """An agent whose systemd notifications go to `address`, with a 0.1 s watchdog."""
+    notifier = SystemdNotifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "100000"})
+    return Agent(config, sampler_factory=lambda _: ScriptedSampler(), notifier=notifier)
+
+
 def test_systemd_gets_ready_and_watchdog_pings(tmp_path: Path) -> None:
     address = str(tmp_path / "notify")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
         listener.bind(address)
         listener.settimeout(5)
-        notifier = SystemdNotifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "100000"})
-        agent = Agent(
-            make_config(tmp_path, None, interval=60.0),
-            sampler_factory=lambda _: ScriptedSampler(),
-            notifier=notifier,
-        )
+        agent = watched_agent(address, make_config(tmp_path, None, interval=60.0))
         thread = run_in_thread(agent)
         messages = [listener.recv(4096).decode() for _ in range(3)]
         agent.request_stop()

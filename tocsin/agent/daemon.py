@@ -14,14 +14,15 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 
 from tocsin.agent.config import AgentConfig, SamplerConfig
-from tocsin.agent.errors import AddressInUse, AgentError, ConfigError
+from tocsin.agent.cycle import CycleClock, HeldAlerts, StorageFaults
+from tocsin.agent.errors import AddressInUse, ConfigError, StorageError
 from tocsin.agent.evaluator import AlertState, Evaluator, LabelSet, Transition
 from tocsin.agent.exposition import Exposition, SampleCollector, ServerHandle
 from tocsin.agent.fsutil import ensure_writable_directory
@@ -39,6 +40,9 @@ STATE_FILE = "alerts.json"
 TTL_RESENDS = 4
 # What a refused reload or /metrics address raises: the running config stays.
 LISTEN_FAULTS = (ConfigError, AddressInUse)
+# /healthz fails, and the watchdog stops being pinged, after this many intervals without a cycle.
+STALE_CYCLES = 3
+FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class SamplerLike(Protocol):
@@ -69,23 +73,33 @@ def production_pusher(config: AgentConfig, spool: Spool) -> Pusher | None:
     return Pusher(receiver, spool, ttl, beat, Backoff())
 
 
-def check_directories(config: AgentConfig) -> None:
+def check_directories(config: AgentConfig) -> dict[str, StorageError]:
     """Create the state (and, when pushing, spool) directory and prove each writable, or refuse.
 
     Found now rather than at the first alert or at SIGTERM, when state would be lost. A config
-    fault (exit 78): restarting cannot make the path writable, so systemd must not retry.
+    fault (exit 78): restarting cannot make the path writable, so systemd must not retry. A full
+    directory is no config fault: it is returned ("state" or "spool") and the agent runs degraded.
     """
-    directories = [("state_dir", config.state_dir)]
+    directories = [("state", "state_dir", config.state_dir)]
     if config.push is not None:
-        directories.append(("spool.dir", config.spool.dir))
-    for key, directory in directories:
+        directories.append(("spool", "spool.dir", config.spool.dir))
+    full: dict[str, StorageError] = {}
+    for what, key, directory in directories:
         try:
             ensure_writable_directory(directory)
         except OSError as exc:
+            if exc.errno in FULL:
+                full[what] = StorageError(f"'{key}' {directory} is full: {exc.strerror}")
+                continue
             raise ConfigError(
                 f"{config.source}: '{key}' {directory} cannot be created or written "
                 f"({exc.strerror or exc}); point it at a writable directory"
             ) from exc
+    return full
+
+
+# Matches no state: the state file is written at the next cycle.
+_UNSAVED: frozenset[tuple[object, ...]] = frozenset({("unsaved",)})
 
 
 def _signature(states: dict[LabelSet, AlertState]) -> frozenset[tuple[object, ...]]:
@@ -116,8 +130,11 @@ class Agent:
         self.server: ServerHandle | None = None
         self.spool: Spool | None = None
         self.pusher: Pusher | None = None
+        self.storage = StorageFaults()
+        self.held = HeldAlerts()
+        self.cycles = CycleClock()
         self.registry.register(AgentCollector(self.snapshot))
-        self.exposition = Exposition(self.registry)
+        self.exposition = Exposition(self.registry, self.health)
         self._store = StateStore(self.config.state_dir / STATE_FILE)
         self._saved: frozenset[tuple[object, ...]] = frozenset()
         self._sampler: SamplerLike | None = None
@@ -136,13 +153,18 @@ class Agent:
             spool_dropped_total=spool.dropped_total if spool else 0,
             push_failures=dict(pusher.failures) if pusher else {},
             push_batches_total=pusher.sent_total if pusher else 0,
+            last_cycle_at=self.cycles.last_wall,
+            storage_failures=dict(self.storage.failures),
+            held_alerts=len(self.held),
+            held_dropped_total=self.held.dropped_total,
         )
 
     def start(self) -> None:
         """Check the directories, restore alert state, start the sender and /metrics server."""
-        check_directories(self.config)
+        full = check_directories(self.config)
         self.states = self._store.load()
         self._saved = _signature(self.states)
+        self._degraded(full)
         self._sampler = self.sampler_factory(self.config.sampler)
         try:
             self._start_server()
@@ -211,46 +233,94 @@ class Agent:
         self.server = server
 
     def tick(self) -> list[Transition]:
-        """Run one cycle: sample, evaluate, spool transitions, save state, re-send, render."""
+        """Run one cycle: sample, evaluate, spool transitions, save state, re-send, render.
+
+        A storage fault costs persistence only: it is counted, the alerts wait in memory and
+        go out through the re-send path, and the cycle still refreshes /metrics.
+        """
         assert self._sampler is not None, "start() first"
-        sample = self._sampler.sample()
+        sample = self._sample()
         now = self.clock()
         self._sample_collector.update(sample)
         states, transitions = self._evaluator.evaluate(self.states, sample, now)
         for transition in transitions:
             alert = transition.alert
             log.info("alert %s %s (value %g)", transition.change, dict(alert.labels), alert.value)
-        if self.pusher is not None:
-            # Spool before committing the new states: if spooling fails the change recurs next tick.
-            self.pusher.enqueue(
-                [
-                    WireAlert.firing(t.alert)
-                    if t.change == "firing"
-                    else WireAlert.resolved(t.alert, t.at)
-                    for t in transitions
-                    if t.change in ("firing", "resolved")
-                ]
-            )
+        spooled, held_more = self._spool(
+            [
+                WireAlert.firing(t.alert)
+                if t.change == "firing"
+                else WireAlert.resolved(t.alert, t.at)
+                for t in transitions
+                if t.change in ("firing", "resolved")
+            ]
+        )
         self.states = states
-        signature = _signature(states)
-        if signature != self._saved:
-            self._store.save(states, now)
-            self._saved = signature
-        self._resend({t.alert.labels for t in transitions if t.change == "firing"})
+        self._save(states, now)
+        self._resend(spooled, held_more)
         self.exposition.refresh()
+        self.cycles.completed(now, self.monotonic())
         return transitions
 
-    def _resend(self, just_sent: set[LabelSet]) -> None:
-        if self.pusher is None or self.config.push is None or self.monotonic() < self._next_resend:
+    def _sample(self) -> Sample:
+        """Take a sample with the agent's own gauges; a sampler fault leaves those alone."""
+        assert self._sampler is not None
+        try:
+            sample = self._sampler.sample()
+        except Exception as exc:  # the collectors guard themselves; this is the last line
+            log.exception("sampling failed: %s", exc)
+            sample = Sample(taken_at=self.clock())
+        return replace(sample, gauges=sample.gauges + self.storage.series())
+
+    def _spool(self, alerts: list[WireAlert]) -> tuple[set[LabelSet], bool]:
+        """Spool transitions after any held ones; return the firing ones spooled, and whether
+        more had to be held in memory instead."""
+        if self.pusher is None or not (alerts or self.held):
+            return set(), False
+        try:
+            self.pusher.enqueue([*self.held.alerts(), *alerts])
+        except StorageError as exc:
+            self.storage.failed("spool", exc)
+            self.held.hold(alerts)
+            return set(), bool(alerts)
+        self.storage.succeeded("spool")
+        self.held.clear()
+        return {alert.labels for alert in alerts if alert.ends_at is None}, False
+
+    def _save(self, states: dict[LabelSet, AlertState], now: float) -> None:
+        signature = _signature(states)
+        if signature == self._saved:
+            return
+        try:
+            self._store.save(states, now)
+        except StorageError as exc:
+            self.storage.failed("state", exc)
+            return
+        self.storage.succeeded("state")
+        self._saved = signature
+
+    def _resend(self, just_sent: set[LabelSet], held_more: bool) -> None:
+        """Offer firing alerts (and held ones) to the pusher each resend period, or at once
+        when alerts had to be held in memory."""
+        if self.pusher is None or self.config.push is None:
+            return
+        if self.monotonic() < self._next_resend and not held_more:
             return
         self._next_resend = self.monotonic() + self.config.push.resend
         firing = [
             WireAlert.firing(state)
             for labels, state in self.states.items()
-            if state.status == "firing" and labels not in just_sent
+            if state.status == "firing" and labels not in just_sent and labels not in self.held
         ]
-        if firing:
-            self.pusher.refresh(firing)
+        batch = [*firing, *self.held.alerts()]
+        if batch:
+            self.pusher.refresh(batch)
+
+    def health(self) -> tuple[bool, str]:
+        """Tell /healthz and the watchdog whether cycles complete, and what is degraded."""
+        healthy, text = self.cycles.healthy(self.monotonic(), STALE_CYCLES * self.config.interval)
+        faults = self.storage.describe()
+        return healthy, f"{text}; degraded: {faults}" if faults else text
 
     def reload(self, config: AgentConfig) -> None:
         """Switch to a new config, keeping alert state; sockets and threads change only if needed.
@@ -258,7 +328,7 @@ class Agent:
         The directories are checked and the /metrics listener moves first: if either cannot,
         ConfigError leaves everything as it was.
         """
-        check_directories(config)
+        full = check_directories(config)
         self._rebind(config)
         old, self.config = self.config, config
         self._evaluator = Evaluator(config.rules, config.base_labels)
@@ -277,13 +347,23 @@ class Agent:
             self._start_pusher()
         if config.state_dir != old.state_dir:
             self._store = StateStore(config.state_dir / STATE_FILE)
-            self._store.save(self.states, self.clock())
+            self._saved = _UNSAVED
+        self._degraded(full)
         log.info("reloaded %s: %d rules", config.source, len(config.rules))
+
+    def _degraded(self, full: dict[str, StorageError]) -> None:
+        """Start degraded on full directories: count them, and retry the state file each cycle."""
+        for what, exc in full.items():
+            self.storage.failed(what, exc)
+        if "state" in full:
+            self._saved = _UNSAVED
 
     def stop(self) -> None:
         """Save state, stop the sender (undelivered alerts stay spooled) and close the server."""
         try:
             self._store.save(self.states, self.clock())
+        except StorageError as exc:
+            log.error("%s; the active alerts will fire anew after the restart", exc)
         finally:
             if self.pusher is not None:
                 self.pusher.stop()
@@ -306,11 +386,13 @@ class Agent:
         """Loop until request_stop(); `reload` builds the new config when a reload is requested."""
         self.start()
         try:
-            self.tick()
+            self._tick_safely()
             self.notifier.ready()
             next_tick = self.monotonic() + self.config.interval
             while not self._stopping.is_set():
-                self.notifier.watchdog()
+                # Cycles that keep failing stop the pings: systemd restarts the agent.
+                if self.health()[0]:
+                    self.notifier.watchdog()
                 wait = next_tick - self.monotonic()
                 if self.notifier.watchdog_interval is not None:
                     wait = min(wait, self.notifier.watchdog_interval)
@@ -341,8 +423,8 @@ class Agent:
     def _tick_safely(self) -> None:
         try:
             self.tick()
-        except AgentError as exc:
-            log.error("cycle failed: %s", exc)
+        except Exception as exc:  # logged and seen by /healthz and the watchdog, never fatal
+            log.exception("cycle failed: %s", exc)
 
 
 def install_signals(agent: Agent) -> None:

@@ -25,11 +25,13 @@ from prometheus_client.utils import floatToGoString
 
 from tocsin.agent.collectors import HELP
 from tocsin.agent.sample import Sample
+from tocsin.agent.selfmetrics import HELP as SELF_HELP
 
 log = logging.getLogger(__name__)
 
 SAMPLE_DURATION = "tocsin_agent_sample_duration_seconds"
 SAMPLE_DURATION_HELP = "Seconds the last sampling pass took."
+_HELP = {**HELP, **SELF_HELP, SAMPLE_DURATION: SAMPLE_DURATION_HELP}
 
 
 class SampleCollector(Collector):
@@ -69,7 +71,7 @@ class SampleCollector(Collector):
         if family is None:
             # A counter family is named without _total; its samples carry the suffix.
             base = name.removesuffix("_total") if kind == "counter" else name
-            help_text = SAMPLE_DURATION_HELP if name == SAMPLE_DURATION else HELP.get(name, name)
+            help_text = _HELP.get(name, name)
             family = self._known[name] = Metric(base, help_text, kind)
         return family
 
@@ -174,11 +176,23 @@ class _One:
         yield self._family
 
 
-class Exposition:
-    """Hold the registry's text rendering, plain and gzipped, and serve it over HTTP."""
+def _always_healthy() -> tuple[bool, str]:
+    return True, "ok"
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+
+class Exposition:
+    """Hold the registry's text rendering, plain and gzipped, and serve it over HTTP.
+
+    `health` answers /healthz: (healthy, one line); unhealthy is a 503.
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        health: Callable[[], tuple[bool, str]] = _always_healthy,
+    ) -> None:
         self._registry = registry
+        self.health = health
         self._render = TextRenderer()
         # Empty until the first refresh: collectors may not be ready while their owner is built.
         self._plain = b""
@@ -246,7 +260,9 @@ def _handler(exposition: Exposition) -> type[BaseHTTPRequestHandler]:
                 gzipped = "gzip" in self.headers.get("Accept-Encoding", "")
                 self._reply(200, CONTENT_TYPE_PLAIN_0_0_4, exposition.body(gzipped), gzipped)
             elif path == "/healthz":
-                self._reply(200, "text/plain; charset=utf-8", b"ok\n")
+                healthy, text = exposition.health()
+                body = f"{text}\n".encode()
+                self._reply(200 if healthy else 503, "text/plain; charset=utf-8", body)
             else:
                 self._reply(404, "text/plain; charset=utf-8", b"not found; try /metrics\n")
 

@@ -27,6 +27,8 @@ GAUGES: Mapping[str, tuple[str, ...]] = {
     "tocsin_load5": (),
     "tocsin_load15": (),
     "tocsin_load_per_cpu": (),
+    "tocsin_agent_storage_failing": (),
+    "tocsin_agent_watchdog": (),
 }
 OPERATORS: Mapping[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -204,15 +206,15 @@ def parse_rule(node: Any, source: str, position: int) -> Rule:
 
 
 def parse_rules(items: Sequence[Any], source: str) -> tuple[Rule, ...]:
-    """Build a list of rules; two rules with one name, severity and match are an error."""
+    """Build a list of rules; two rules with one name, severity, match and labels are an error."""
     rules = tuple(parse_rule(item, source, index + 1) for index, item in enumerate(items))
-    seen: dict[tuple[str, str, tuple[tuple[str, str], ...]], Rule] = {}
+    seen: dict[tuple[object, ...], Rule] = {}
     for rule in rules:
-        identity = (rule.name, rule.severity, rule.match)
+        identity = (rule.name, rule.severity, rule.match, tuple(sorted(rule.labels)))
         if identity in seen:
             raise RuleError(
-                f"{rule.source}: rule {rule.name!r}: same name, severity and match as the rule "
-                f"at {seen[identity].source}; rename one or change its severity"
+                f"{rule.source}: rule {rule.name!r}: same name, severity, match and labels as the "
+                f"rule at {seen[identity].source}; rename one or change its severity"
             )
         seen[identity] = rule
     return rules

@@ -1,4 +1,4 @@
-"""The agent's own metrics: spool, push failures and alert states, read live at each render."""
+"""The agent's own metrics: cycles, storage, spool, push failures and alert states, read live."""
 
 from __future__ import annotations
 
@@ -10,6 +10,14 @@ from prometheus_client.registry import Collector
 
 from tocsin.agent.evaluator import AlertState, LabelSet
 
+STORAGE_FAILING = "tocsin_agent_storage_failing"
+WATCHDOG = "tocsin_agent_watchdog"
+HELP = {
+    STORAGE_FAILING: "1 while the agent cannot write its alert state or spool (disk full, "
+    "read-only, permissions), else 0; the TocsinAgentStorageFull rule reads it.",
+    WATCHDOG: "Always 1 while the agent completes cycles; the always-firing TocsinAgentWatchdog "
+    "rule reads it, so a dead-man receiver notices when the agent stops.",
+}
 # `instance` is the scrape target's label in Prometheus; an alert's host name would clash with it.
 _HIDDEN = ("instance",)
 
@@ -24,6 +32,10 @@ class AgentSnapshot:
     spool_dropped_total: int = 0
     push_failures: Mapping[str, int] = field(default_factory=dict)
     push_batches_total: int = 0
+    last_cycle_at: float | None = None
+    storage_failures: Mapping[str, int] = field(default_factory=dict)
+    held_alerts: int = 0
+    held_dropped_total: int = 0
 
 
 class AgentCollector(Collector):
@@ -35,6 +47,29 @@ class AgentCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Yield one family per self-metric."""
         now = self._snapshot()
+        if now.last_cycle_at is not None:
+            yield _gauge(
+                "tocsin_agent_last_successful_cycle_timestamp_seconds",
+                "Unix time the last cycle (sample, rules, /metrics, delivery) completed.",
+                now.last_cycle_at,
+            )
+        yield _counters(
+            "tocsin_agent_storage_failures",
+            "Writes of the agent's own files that failed (file: state, spool); the cycle went on.",
+            "file",
+            now.storage_failures,
+        )
+        yield _gauge(
+            "tocsin_agent_held_alerts",
+            "Alerts kept in memory because the spool could not be written.",
+            now.held_alerts,
+        )
+        held_dropped = CounterMetricFamily(
+            "tocsin_agent_held_dropped",
+            "Alerts dropped from memory because more were held than the bound allows.",
+        )
+        held_dropped.add_metric((), now.held_dropped_total)
+        yield held_dropped
         yield _gauge(
             "tocsin_agent_spool_entries", "Alert batches waiting in the spool.", now.spool_entries
         )
@@ -47,14 +82,12 @@ class AgentCollector(Collector):
         )
         dropped.add_metric((), now.spool_dropped_total)
         yield dropped
-        failures = CounterMetricFamily(
+        yield _counters(
             "tocsin_agent_push_failures",
             "Pushes to the receiver that failed, by reason (timeout, connection, http_<status>).",
-            labels=["reason"],
+            "reason",
+            now.push_failures,
         )
-        for reason, count in sorted(now.push_failures.items()):
-            failures.add_metric([reason], count)
-        yield failures
         batches = CounterMetricFamily(
             "tocsin_agent_push_batches", "Alert batches the receiver accepted."
         )
@@ -76,4 +109,13 @@ class AgentCollector(Collector):
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     family = GaugeMetricFamily(name, documentation)
     family.add_metric((), value)
+    return family
+
+
+def _counters(
+    name: str, documentation: str, label: str, counts: Mapping[str, int]
+) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, documentation, labels=[label])
+    for value, count in sorted(counts.items()):
+        family.add_metric([value], count)
     return family

@@ -21,7 +21,7 @@ def test_markdown_escapes_alert_text_so_it_cannot_inject_links() -> None:
     page = build_message(
         incident_json(title="x [click](http://evil) *"), event="incident.triggered", now=NOW
     )
-    assert "\\[click\\](http://evil) \\*" in as_markdown(page)
+    assert "\\[click\\]\\(http://evil\\) \\*" in as_markdown(page)
 
 
 def test_html_escapes_alert_text() -> None:

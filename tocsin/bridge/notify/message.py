@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tocsin.bridge.notify.sanitize import clean, safe_link
 from tocsin.bridge.platform.clock import as_utc, rfc3339
 from tocsin.bridge.policy.model import Calendar
 from tocsin.bridge.sla import calendar as business
@@ -99,14 +100,20 @@ class Message:
     def headline(self) -> str:
         """Return the one-line subject: priority, what happened, title (a notice: its title)."""
         if self.incident_id is None:
-            return self.title
+            return clean(self.title)
         what = HEADLINES.get(self.event, self.event)
         name = f" {self.priority_name}" if self.priority_name else ""
-        return f"[{self.priority}{name}] {what}: {self.title}"
+        return clean(f"[{self.priority}{name}] {what}: {self.title}")
 
     def fields(self) -> list[Field]:
-        """Return the labelled lines of the page body, in reading order, empty ones left out."""
-        return [Field(f.label, clip(f.text), f.url) for f in self._fields()]
+        """Return the labelled lines of the page body, sanitised, in reading order, empty ones left out.
+
+        A link that is not absolute http(s) is dropped, so renderers show its text as plain text.
+        """
+        return [
+            Field(clean(f.label), clip(clean(f.text)), safe_link(f.url) if f.url else None)
+            for f in self._fields()
+        ]
 
     def _fields(self) -> list[Field]:
         lines = []

@@ -1,14 +1,18 @@
-"""Render a Message in each channel's markup: plain text, Markdown, HTML, Slack mrkdwn."""
+"""Render a Message in each channel's markup: plain text, one log line, Markdown, HTML, Slack mrkdwn.
+
+Every renderer reads the message through Message.headline and Message.fields(), which pass
+all alert text through the sanitiser (one line, no control characters, only http(s) links);
+each then escapes what its own format reserves (see tocsin.bridge.notify.sanitize).
+"""
 
 from __future__ import annotations
 
-from html import escape
-
+from tocsin.bridge.notify import sanitize
 from tocsin.bridge.notify.message import Message
 
 
 def as_text(message: Message) -> str:
-    """Return the page as plain text, links written out in full (mail text part, Feishu, DingTalk)."""
+    """Return the page as plain text, links written out in full (mail text part, robots' text)."""
     lines = [message.headline, ""]
     for item in message.fields():
         shown = item.text
@@ -18,20 +22,22 @@ def as_text(message: Message) -> str:
     return "\n".join(lines)
 
 
-def _md_escape(text: str) -> str:
-    """Keep alert text from turning into markup in chat Markdown."""
-    for char in "\\`*_[]<>":
-        text = text.replace(char, "\\" + char)
-    return text
+def as_line(message: Message) -> str:
+    """Return the page on one line, fields separated by ' | ' (the log channel)."""
+    parts = [message.headline]
+    for item in message.fields():
+        shown = f"{item.text} <{item.url}>" if item.url and item.url != item.text else item.text
+        parts.append(f"{item.label}: {shown}")
+    return " | ".join(parts)
 
 
 def as_markdown(message: Message, *, line_break: str = "\n") -> str:
     """Return the page as chat Markdown (WeCom uses single newlines, DingTalk needs blank lines)."""
-    lines = [f"### {_md_escape(message.headline)}"]
+    lines = [f"### {sanitize.markdown(message.headline)}"]
     for item in message.fields():
-        text = _md_escape(item.text)
+        text = sanitize.markdown(item.text)
         shown = f"[{text}]({item.url})" if item.url else text
-        lines.append(f"**{item.label}:** {shown}")
+        lines.append(f"**{sanitize.markdown(item.label)}:** {shown}")
     return line_break.join(lines)
 
 
@@ -39,30 +45,26 @@ def as_html(message: Message) -> str:
     """Return the page as a small HTML document for the mail's HTML part."""
     rows = []
     for item in message.fields():
-        text = escape(item.text)
-        cell = f'<a href="{escape(item.url, quote=True)}">{text}</a>' if item.url else text
+        text = sanitize.html(item.text)
+        cell = f'<a href="{sanitize.html(item.url)}">{text}</a>' if item.url else text
         rows.append(
-            f'<tr><th align="left" valign="top">{escape(item.label)}</th><td>{cell}</td></tr>'
+            f'<tr><th align="left" valign="top">{sanitize.html(item.label)}</th><td>{cell}</td></tr>'
         )
+    title = sanitize.html(message.headline)
     return (
         '<!doctype html><html><head><meta charset="utf-8">'
-        f"<title>{escape(message.headline)}</title></head><body>"
-        f"<h2>{escape(message.headline)}</h2><table>{''.join(rows)}</table></body></html>"
+        f"<title>{title}</title></head><body>"
+        f"<h2>{title}</h2><table>{''.join(rows)}</table></body></html>"
     )
-
-
-def slack_escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn reserves."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def as_slack_mrkdwn(message: Message) -> str:
     """Return the page body as Slack mrkdwn, one labelled line per field."""
     lines = []
     for item in message.fields():
-        text = slack_escape(item.text)
-        shown = f"<{item.url}|{text}>" if item.url else text
-        lines.append(f"*{item.label}:* {shown}")
+        text = sanitize.slack(item.text)
+        shown = f"<{sanitize.slack(item.url)}|{text}>" if item.url else text
+        lines.append(f"*{sanitize.slack(item.label)}:* {shown}")
     return "\n".join(lines)
 
 

@@ -8,6 +8,8 @@ import requests
 
 from tocsin.bridge.errors import ConfigError
 from tocsin.bridge.notify.channels import Sender
+from tocsin.bridge.notify.channels.base import HttpChannel
+from tocsin.bridge.notify.channels.console import LogSender
 from tocsin.bridge.notify.channels.dingtalk import DingTalkSender
 from tocsin.bridge.notify.channels.email import EmailSender
 from tocsin.bridge.notify.channels.feishu import FeishuSender
@@ -18,6 +20,10 @@ from tocsin.bridge.notify.channels.wecom import WeComSender
 from tocsin.bridge.platform.clock import Clock, utcnow
 from tocsin.bridge.platform.config import Smtp
 from tocsin.bridge.policy.model import Channel
+
+HTTP_CHANNELS: dict[str, type[HttpChannel]] = {
+    cls.type: cls for cls in (WebhookSender, SlackSender, WeComSender, DingTalkSender, FeishuSender)
+}
 
 
 def build_sender(
@@ -33,14 +39,9 @@ def build_sender(
     name, settings = channel.name, channel.settings
     if channel.type == "email":
         return EmailSender(name, settings, smtp, tls_context=tls_context)
-    if channel.type == "webhook":
-        return WebhookSender(name, settings, session=session, timeout=timeout)
-    if channel.type == "slack":
-        return SlackSender(name, settings, session=session, timeout=timeout)
-    if channel.type == "wecom":
-        return WeComSender(name, settings, session=session, timeout=timeout)
-    if channel.type == "dingtalk":
-        return DingTalkSender(name, settings, session=session, timeout=timeout, clock=clock)
-    if channel.type == "feishu":
-        return FeishuSender(name, settings, session=session, timeout=timeout, clock=clock)
-    raise ConfigError(f"channel {name!r}: unknown type {channel.type!r}")
+    if channel.type == "log":
+        return LogSender(name, settings)
+    http = HTTP_CHANNELS.get(channel.type)
+    if http is None:
+        raise ConfigError(f"channel {name!r}: unknown type {channel.type!r}")
+    return http(name, settings, session=session, timeout=timeout, clock=clock)

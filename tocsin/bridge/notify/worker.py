@@ -211,6 +211,7 @@ class DeliveryWorker:
                     body=payload["body"],
                     message=Message.from_json(payload["message"]),
                     to=tuple(payload.get("to") or ()),
+                    recipient=row.recipient,
                 )
             )
         except DeliveryRefused as exc:

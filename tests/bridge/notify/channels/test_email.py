@@ -64,3 +64,15 @@ def test_an_untrusted_certificate_is_refused(server: Server) -> None:
     with pytest.raises(DeliveryFailed) as caught:
         EmailSender("ops-mail", TO, smtp).deliver(notification())
     assert "TLS failed" in caught.value.message and mailbox.messages == []
+
+
+def test_a_cr_lf_in_the_title_neither_adds_a_header_nor_loses_the_mail(server: Server) -> None:
+    mailbox, smtp, tls = server
+    page = notification(detail="x")
+    hostile = dataclasses.replace(
+        page, message=dataclasses.replace(page.message, title="disk\r\nBcc: evil@example.com")
+    )
+    EmailSender("ops-mail", TO, smtp, tls_context=tls).deliver(hostile)
+    (mail,) = mailbox.messages
+    assert mail["Subject"] == "[P1 emergency] Triggered: disk Bcc: evil@example.com"
+    assert mail["Bcc"] is None and mailbox.recipients == [["ops@example.com"]]

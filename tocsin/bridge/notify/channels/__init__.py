@@ -19,6 +19,7 @@ class Notification:
     body: Mapping[str, Any]  # {"event", "occurred_at", "incident", "sla"?}
     message: Message
     to: tuple[str, ...] = field(default_factory=tuple)  # mail addresses of a person paged by email
+    recipient: str | None = None  # the person paged; None for a channel's own message
 
 
 class Sender(Protocol):

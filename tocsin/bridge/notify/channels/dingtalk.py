@@ -9,13 +9,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote_plus
 
-import requests
-
-from tocsin.bridge.notify.channels import Notification, setting_secret
-from tocsin.bridge.notify.channels.http import DEFAULT_TIMEOUT, JsonPoster
+from tocsin.bridge.notify.channels import Notification
+from tocsin.bridge.notify.channels.base import HttpChannel
 from tocsin.bridge.notify.message import Message
-from tocsin.bridge.notify.render import as_markdown
-from tocsin.bridge.platform.clock import Clock, utcnow
+from tocsin.bridge.notify.render import as_markdown, as_text
 
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
@@ -40,33 +37,23 @@ def dingtalk_payload(message: Message) -> dict[str, Any]:
     }
 
 
-class DingTalkSender:
+class DingTalkSender(HttpChannel):
     """Posts to https://oapi.dingtalk.com/robot/send?access_token=…; success is errcode 0."""
 
     type = "dingtalk"
+    codes = ("errcode",)
+    signs = True
 
-    def __init__(
-        self,
-        name: str,
-        settings: Mapping[str, Any],
-        *,
-        session: requests.Session | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        clock: Clock = utcnow,
-    ) -> None:
-        self.name = name
-        self.url = setting_secret(settings, "url", channel=name) or ""
-        self.secret = setting_secret(settings, "secret", channel=name, required=False)
-        self.clock = clock
-        secrets = [self.secret] if self.secret else []
-        self.poster = JsonPoster(name, self.url, secrets=secrets, session=session, timeout=timeout)
+    def payload(self, notification: Notification) -> Mapping[str, Any]:
+        """Return the markdown message."""
+        return dingtalk_payload(notification.message)
 
-    def deliver(self, notification: Notification) -> None:
-        """Sign at send time (DingTalk rejects timestamps over an hour old) and post."""
-        url = self.url
-        if self.secret:
-            url = signed_url(url, self.secret, int(self.clock().timestamp() * 1000))
-        response = self.poster.post(
-            dingtalk_payload(notification.message), key=notification.key, url=url
-        )
-        self.poster.require_code(response, "errcode")
+    def text_payload(self, notification: Notification) -> Mapping[str, Any]:
+        """Return a `text` message."""
+        return {"msgtype": "text", "text": {"content": as_text(notification.message)}}
+
+    def sign_url(self, url: str) -> str:
+        """Sign at send time (DingTalk rejects timestamps over an hour old)."""
+        if not self.secret:
+            return url
+        return signed_url(url, self.secret, int(self.clock().timestamp() * 1000))

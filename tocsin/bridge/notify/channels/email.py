@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -14,6 +15,8 @@ from tocsin.bridge.notify.channels import Notification
 from tocsin.bridge.notify.redact import scrub
 from tocsin.bridge.notify.render import as_html, as_text
 from tocsin.bridge.platform.config import Smtp
+
+log = logging.getLogger(__name__)
 
 
 def build_email(notification: Notification, sender: str, to: tuple[str, ...]) -> EmailMessage:
@@ -30,6 +33,21 @@ def build_email(notification: Notification, sender: str, to: tuple[str, ...]) ->
         mail["X-Tocsin-Incident"] = str(message.incident_id)
     mail.set_content(as_text(message), charset="utf-8")
     mail.add_alternative(as_html(message), subtype="html", charset="utf-8")
+    return mail
+
+
+def plain_email(notification: Notification, sender: str, to: tuple[str, ...]) -> EmailMessage:
+    """Return the page as a text-only mail, for a page whose full mail could not be built."""
+    mail = EmailMessage()
+    message = notification.message
+    mail["Subject"] = (
+        f"Tocsin page: incident #{message.incident_id}" if message.incident_id else "Tocsin"
+    )
+    mail["From"] = sender
+    mail["To"] = ", ".join(to)
+    mail["Date"] = formatdate(usegmt=True)
+    mail["Message-ID"] = f"<{notification.key}@tocsin>"
+    mail.set_content(as_text(message), charset="utf-8")
     return mail
 
 
@@ -67,7 +85,12 @@ class EmailSender:
         to = notification.to or self.to
         if not to:
             raise self.fail("no recipient address")
-        mail = build_email(notification, smtp.sender, to)
+        try:
+            mail = build_email(notification, smtp.sender, to)
+        except (ValueError, TypeError) as exc:  # the page must still go out: as plain text
+            log.warning("%s: building mail %s failed (%s); sending plain text", self.name,
+                        notification.key, exc)  # fmt: skip
+            mail = plain_email(notification, smtp.sender, to)
         context = self.tls_context or ssl.create_default_context()
         try:
             client = (

@@ -8,12 +8,11 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-import requests
-
-from tocsin.bridge.notify.channels import Notification, setting_secret
-from tocsin.bridge.notify.channels.http import DEFAULT_TIMEOUT, JsonPoster
+from tocsin.bridge.notify.channels import Notification
+from tocsin.bridge.notify.channels.base import HttpChannel
 from tocsin.bridge.notify.message import Message
-from tocsin.bridge.platform.clock import Clock, utcnow
+from tocsin.bridge.notify.render import as_text
+from tocsin.bridge.notify.sanitize import feishu_text
 
 
 def feishu_sign(secret: str, timestamp: int) -> str:
@@ -36,37 +35,26 @@ def feishu_payload(message: Message) -> dict[str, Any]:
     return {"msg_type": "post", "content": {"post": {"zh_cn": post}}}
 
 
-class FeishuSender:
+class FeishuSender(HttpChannel):
     """Posts to https://open.feishu.cn/open-apis/bot/v2/hook/…; success is code 0."""
 
     type = "feishu"
+    # Feishu answers {"code": 0, "msg": "success"}; older deployments {"StatusCode": 0}.
+    codes = ("code", "StatusCode")
+    signs = True
 
-    def __init__(
-        self,
-        name: str,
-        settings: Mapping[str, Any],
-        *,
-        session: requests.Session | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        clock: Clock = utcnow,
-    ) -> None:
-        self.name = name
-        url = setting_secret(settings, "url", channel=name) or ""
-        self.secret = setting_secret(settings, "secret", channel=name, required=False)
-        self.clock = clock
-        secrets = [self.secret] if self.secret else []
-        self.poster = JsonPoster(name, url, secrets=secrets, session=session, timeout=timeout)
+    def payload(self, notification: Notification) -> Mapping[str, Any]:
+        """Return the rich-text post."""
+        return feishu_payload(notification.message)
 
-    def deliver(self, notification: Notification) -> None:
-        """Sign at send time (seconds; Feishu allows an hour of skew) and post."""
-        body = feishu_payload(notification.message)
-        if self.secret:
-            timestamp = int(self.clock().timestamp())
-            body = {
-                "timestamp": str(timestamp),
-                "sign": feishu_sign(self.secret, timestamp),
-                **body,
-            }
-        response = self.poster.post(body, key=notification.key)
-        # Feishu answers {"code": 0, "msg": "success"}; older deployments {"StatusCode": 0}.
-        self.poster.require_code(response, "code", "StatusCode")
+    def text_payload(self, notification: Notification) -> Mapping[str, Any]:
+        """Return a `text` message."""
+        text = feishu_text(as_text(notification.message))
+        return {"msg_type": "text", "content": {"text": text}}
+
+    def sign_body(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Sign at send time (seconds; Feishu allows an hour of skew)."""
+        if not self.secret:
+            return body
+        timestamp = int(self.clock().timestamp())
+        return {"timestamp": str(timestamp), "sign": feishu_sign(self.secret, timestamp), **body}

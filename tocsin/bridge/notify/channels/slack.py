@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import requests
-
-from tocsin.bridge.notify.channels import Notification, setting_secret
-from tocsin.bridge.notify.channels.http import DEFAULT_TIMEOUT, JsonPoster
+from tocsin.bridge.notify.channels import Notification
+from tocsin.bridge.notify.channels.base import HttpChannel
 from tocsin.bridge.notify.message import Message
-from tocsin.bridge.notify.render import as_slack_mrkdwn, slack_escape
+from tocsin.bridge.notify.render import as_slack_mrkdwn, as_text
+from tocsin.bridge.notify.sanitize import slack as slack_escape
 
 HEADER_LIMIT = 150  # characters of a header block's plain_text
 SECTION_LIMIT = 3000  # characters of a section's text
@@ -46,23 +45,15 @@ def slack_payload(message: Message) -> dict[str, Any]:
     return {"text": slack_escape(headline), "blocks": blocks}
 
 
-class SlackSender:
+class SlackSender(HttpChannel):
     """Posts to a Slack (or Mattermost/Rocket.Chat) incoming webhook; Slack answers 200 'ok'."""
 
     type = "slack"
 
-    def __init__(
-        self,
-        name: str,
-        settings: Mapping[str, Any],
-        *,
-        session: requests.Session | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        self.name = name
-        url = setting_secret(settings, "url", channel=name) or ""
-        self.poster = JsonPoster(name, url, session=session, timeout=timeout)
+    def payload(self, notification: Notification) -> Mapping[str, Any]:
+        """Return the page as text and blocks."""
+        return slack_payload(notification.message)
 
-    def deliver(self, notification: Notification) -> None:
-        """Post the page as text and blocks."""
-        self.poster.post(slack_payload(notification.message), key=notification.key)
+    def text_payload(self, notification: Notification) -> Mapping[str, Any]:
+        """Return the page as escaped text only."""
+        return {"text": slack_escape(as_text(notification.message))}

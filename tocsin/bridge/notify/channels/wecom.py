@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import requests
-
-from tocsin.bridge.notify.channels import Notification, setting_secret
-from tocsin.bridge.notify.channels.http import DEFAULT_TIMEOUT, JsonPoster
+from tocsin.bridge.notify.channels import Notification
+from tocsin.bridge.notify.channels.base import HttpChannel
 from tocsin.bridge.notify.message import Message
-from tocsin.bridge.notify.render import as_markdown, truncate_utf8
+from tocsin.bridge.notify.render import as_markdown, as_text, truncate_utf8
 
 CONTENT_LIMIT = 4096  # bytes of UTF-8 in markdown.content, as WeCom documents
+TEXT_LIMIT = 2048  # bytes of UTF-8 in text.content
 
 
 def wecom_payload(message: Message, mentioned: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -23,27 +22,22 @@ def wecom_payload(message: Message, mentioned: tuple[str, ...] = ()) -> dict[str
     return {"msgtype": "markdown", "markdown": {"content": truncate_utf8(content, CONTENT_LIMIT)}}
 
 
-class WeComSender:
+class WeComSender(HttpChannel):
     """Posts to https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…; success is errcode 0."""
 
     type = "wecom"
+    codes = ("errcode",)
 
-    def __init__(
-        self,
-        name: str,
-        settings: Mapping[str, Any],
-        *,
-        session: requests.Session | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        self.name = name
-        url = setting_secret(settings, "url", channel=name) or ""
-        self.mentioned = tuple(str(u) for u in settings.get("mentioned_list") or ())
-        self.poster = JsonPoster(name, url, session=session, timeout=timeout)
+    @property
+    def mentioned(self) -> tuple[str, ...]:
+        """Return the WeCom user ids to @-mention under each page (`mentioned_list`)."""
+        return tuple(str(u) for u in self.settings.get("mentioned_list") or ())
 
-    def deliver(self, notification: Notification) -> None:
-        """Post the page; a 200 whose errcode is not 0 is a refusal."""
-        response = self.poster.post(
-            wecom_payload(notification.message, self.mentioned), key=notification.key
-        )
-        self.poster.require_code(response, "errcode")
+    def payload(self, notification: Notification) -> Mapping[str, Any]:
+        """Return the markdown message."""
+        return wecom_payload(notification.message, self.mentioned)
+
+    def text_payload(self, notification: Notification) -> Mapping[str, Any]:
+        """Return a `text` message."""
+        text = truncate_utf8(as_text(notification.message), TEXT_LIMIT)
+        return {"msgtype": "text", "text": {"content": text}}

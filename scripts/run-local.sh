@@ -62,6 +62,7 @@ cat <<TEXT
     log in with:    the operator token in $STATE/operator.token
     agent metrics:  http://127.0.0.1:$AGENT_PORT/metrics
     logs:           $STATE/bridge.log, $STATE/agent.log
+    pages:          the bundled policy pages into the bridge log: grep PAGE $STATE/bridge.log
   Ctrl-C stops both.
 
 TEXT

@@ -101,3 +101,29 @@ def test_serve_says_it_is_listening_only_once_it_answers(tmp_path: Path) -> None
             assert process.wait(timeout=20) in (0, -signal.SIGTERM)  # uvicorn re-raises it
         finally:
             process.kill()
+
+
+def test_check_config_warns_of_people_paged_who_cannot_be_reached(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text(
+        "priorities: {P1: {response: 15m}}\n"
+        "routes: [{priority: P1, escalation: ops}]\n"
+        "people: {ann: {}, bob: {email: bob@example.com}, cid: {}}\n"
+        "escalation_policies: {ops: [{after: 0m, notify: [person:ann, person:bob]}]}\n"
+    )
+    config = tmp_path / "bridge.yml"
+    config.write_text(f"policy: {policy}\n")
+    result = CliRunner().invoke(main, ["check-config", str(config)])
+    assert result.exit_code == 0
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        f"warning: {policy}: person 'ann' (paged by escalation policy ops) has no email and no "
+        "channels: their pages reach nobody; give them 'email:' or 'channels:'",
+        f"warning: {policy}: person 'bob' (paged by escalation policy ops) has only 'email:' but "
+        "the bridge config has no 'smtp:' section: their mail pages cannot be sent",
+    ]  # cid is paged by no step: no warning
+
+
+def test_the_bundled_policy_pages_nobody_unreachable() -> None:
+    result = CliRunner().invoke(main, ["check-config"])
+    assert "warning:" not in result.output

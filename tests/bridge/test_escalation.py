@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from tocsin.bridge.paging.escalation import may_page, resolution_step, response_step
+from tocsin.bridge.paging.oncall import Reach
 from tocsin.bridge.policy import load_policy
 from tocsin.bridge.policy.model import EscalationPolicy, EscalationStep, Target
 
@@ -67,7 +68,7 @@ def test_resolution_steps_rank_above_the_response_path() -> None:
 def test_event_data_names_level_step_and_targets() -> None:
     step = resolution_step(OPS, 0, "P1")
     assert step is not None
-    assert step.event_data((Target("person", "expert"),)) == {
+    assert step.event_data(Reach((Target("person", "expert"),))) == {
         "level": 3,
         "name": "expert",
         "path": "resolution",

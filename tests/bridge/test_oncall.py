@@ -11,6 +11,7 @@ from tocsin.bridge.paging.oncall import (
     next_handoff,
     on_call,
     reach,
+    reach_step,
     resolve_targets,
 )
 from tocsin.bridge.policy import parse_policy
@@ -74,7 +75,7 @@ POLICY = parse_policy(
 priorities: {P1: {response: 15m}}
 routes: [{priority: P1}]
 channels: {chat: {type: slack, url: "http://127.0.0.1/hook"}}
-people: {ann: {}, bob: {}, cid: {}}
+people: {ann: {email: a@x.org}, bob: {email: b@x.org}, cid: {channels: [chat]}}
 schedules:
   primary:
     timezone: America/New_York
@@ -105,7 +106,8 @@ GAPS = parse_policy(
     """
 priorities: {P1: {response: 15m}}
 routes: [{priority: P1}]
-people: {ann: {}, bob: {}, cid: {}}
+channels: {desk: {type: log}}
+people: {ann: {email: a@x.org}, bob: {email: b@x.org}, cid: {channels: [desk]}, dan: {}}
 schedules:
   later:
     timezone: America/New_York
@@ -141,3 +143,32 @@ def test_a_gap_in_a_rotation_falls_back_to_the_team_or_is_unreached(
 def test_once_the_rotation_starts_its_person_is_paged_not_the_team() -> None:
     found = reach(GAPS, [Target("schedule", "later")], ny(2026, 6, 2))
     assert ([str(t) for t in found.targets], found.unreached) == (["person:ann"], ())
+
+
+def test_a_person_with_no_address_reaches_nobody_and_says_why() -> None:
+    found = reach(GAPS, [Target("person", "dan"), Target("person", "ann")], ny(2026, 1, 6))
+    assert ([str(t) for t in found.targets], found.event_data()) == (
+        ["person:ann"],
+        {
+            "unreached": ["person:dan"],
+            "unreached_reason": "person:dan: has no email and no chat channel",
+        },
+    )
+
+
+def test_a_step_reaching_nobody_pages_its_fallback() -> None:
+    found = reach_step(GAPS, [Target("person", "dan")], [Target("channel", "desk")], ny(2026, 1, 6))
+    assert ([str(t) for t in found.targets], found.event_data()["fallback"]) == (
+        ["channel:desk"],
+        ["channel:desk"],
+    )
+
+
+def test_a_fallback_is_not_paged_while_the_step_reaches_someone() -> None:
+    found = reach_step(
+        GAPS,
+        [Target("person", "ann"), Target("person", "dan")],
+        [Target("channel", "desk")],
+        ny(2026, 1, 6),
+    )
+    assert ([str(t) for t in found.targets], found.fallback) == (["person:ann"], ())

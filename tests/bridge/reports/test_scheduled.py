@@ -96,12 +96,17 @@ def test_an_overdue_timer_is_kept_to_fire_late(store: Store) -> None:
 
 
 def policy_with_report() -> Policy:
-    text = bundled_policy_path().read_text(encoding="utf-8")
+    text = with_channel(bundled_policy_path().read_text(encoding="utf-8"),
+                        "ops-chat: {type: webhook, url: 'http://127.0.0.1:9/'}")  # fmt: skip
     text += (
-        "\nchannels:\n  ops-chat: {type: webhook, url: 'http://127.0.0.1:9/'}\n"
         "reports:\n  - {name: weekly, channels: [ops-chat], period: 7d, day: mon, at: '09:00'}\n"
     )
     return parse_policy(text, "test-policy.yml")
+
+
+def with_channel(policy: str, channel: str) -> str:
+    """Return the policy text with one more channel in its `channels:` section."""
+    return policy.replace("\nchannels:\n", f"\nchannels:\n  {channel}\n", 1)
 
 
 def test_fired_timer_sends_the_last_period_and_schedules_the_next(store: Store) -> None:
@@ -159,10 +164,9 @@ def test_timer_of_a_schedule_gone_from_the_policy_sends_nothing(store: Store) ->
 
 def test_runtime_delivers_a_due_report_to_a_webhook_channel(sqlite_url: str) -> None:
     with receiving() as receiver:
-        text = bundled_policy_path().read_text(encoding="utf-8") + (
-            f"\nchannels:\n  ops-hook: {{type: webhook, url: '{receiver.url()}'}}\n"
-            "reports:\n  - {name: weekly, channels: [ops-hook], period: 7d, day: mon, at: '09:00'}\n"
-        )
+        text = with_channel(bundled_policy_path().read_text(encoding="utf-8"),
+                            f"ops-hook: {{type: webhook, url: '{receiver.url()}'}}")  # fmt: skip
+        text += "reports:\n  - {name: weekly, channels: [ops-hook], period: 7d, day: mon, at: '09:00'}\n"
         clock = FakeClock(MONDAY_9 - timedelta(minutes=1))
         runtime = build_runtime(config_for(sqlite_url), policy=parse_policy(text), clock=clock)
         migrations.upgrade(runtime.store)

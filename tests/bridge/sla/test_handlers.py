@@ -22,7 +22,8 @@ from tocsin.bridge.server.runtime import Runtime
 GAPS = """
 priorities: {P1: {response: 15m}}
 routes: [{priority: P1, escalation: ops}]
-people: {ann: {}, bob: {}, cid: {}}
+people: {ann: {email: a@x.org}, bob: {email: b@x.org}, cid: {email: c@x.org}, dan: {}}
+channels: {desk: {type: log}}
 schedules:
   later:
     timezone: UTC
@@ -37,6 +38,7 @@ escalation_policies:
     steps:
       - {after: 0m, notify: [schedule:later]}
       - {after: 5m, notify: [schedule:orphan]}
+      - {after: 10m, notify: [person:dan], fallback: [channel:desk]}
 """
 
 
@@ -64,8 +66,34 @@ def test_a_step_reaching_nobody_is_recorded_as_unreached_and_logged(
         run(runtime)
     step = event_data(runtime, incident, "incident.escalated")[1]
     assert (step["targets"], step["unreached"]) == ([], ["schedule:orphan"])
+    assert step["unreached_reason"] == (
+        "schedule:orphan: nobody is on call and no team with members uses the schedule"
+    )
     assert len(pages(runtime)) == 1  # nobody to page for the second step
-    assert "reaches nobody for schedule:orphan" in caplog.text
+    assert "step 1 reached nobody for schedule:orphan: nobody is on call" in caplog.text
+    assert (
+        runtime.metrics.registry.get_sample_value(
+            "tocsin_bridge_pages_unreached_total", {"priority": "P1"}
+        )
+        == 1
+    )
+
+
+def test_a_person_without_an_address_is_unreached_and_the_fallback_paged(
+    runtime: Runtime, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    incident = open_incident(runtime)
+    for _ in range(3):
+        run(runtime)
+        clock.advance(minutes=5)
+    with caplog.at_level(logging.WARNING, logger="tocsin.bridge.sla.handlers"):
+        run(runtime)
+    step = event_data(runtime, incident, "incident.escalated")[2]
+    assert step["unreached"] == ["person:dan"]
+    assert step["unreached_reason"] == "person:dan: has no email and no chat channel"
+    assert (step["targets"], step["fallback"]) == (["channel:desk"], ["channel:desk"])
+    assert pages(runtime)[-1] == ("channel:desk",)
+    assert "paged channel:desk (the step's fallback)" in caplog.text
 
 
 def test_a_note_starts_a_cycle_without_the_previous_breach_reason(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from tocsin.bridge.paging.audit import unreachable
 from tocsin.bridge.platform.bootstrap import ensure_secrets
 from tocsin.bridge.platform.config import BridgeConfig, load_config, parse_config
 from tocsin.bridge.platform.sdnotify import notify_systemd
@@ -74,6 +75,8 @@ def serve(
     configure_logging(
         config.log_level, sys.stderr, os.environ, "%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for warning in unreachable(policy, smtp=config.smtp is not None):
+        log.warning("%s: %s", policy.source, warning)
     # Bound before secrets, migrations and workers: a bad address changes nothing.
     sockets = bind_listener(config.host, config.port, config.listen_at)
     try:
@@ -137,6 +140,8 @@ def check_config(config_path: Path | None) -> None:
         if config.tokens
         else f"  tokens: none; serve generates them in {config.state_dir / 'tokens.yml'}"
     )
+    for warning in unreachable(policy, smtp=config.smtp is not None):
+        click.echo(f"warning: {policy.source}: {warning}", err=True)
 
 
 def _revision(store: Store) -> str | None:

@@ -10,10 +10,11 @@ step n is level n (the first page is level 0), resolution step i is level len(st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from tocsin.bridge.policy.model import EscalationPolicy, ResolutionStep, Target
+from tocsin.bridge.paging.oncall import Reach, reach_step
+from tocsin.bridge.policy.model import EscalationPolicy, Policy, ResolutionStep, Target
 
 RESPONSE = "response"
 OPEN_STATUSES = ("triggered", "acknowledged")
@@ -30,21 +31,22 @@ class Step:
     notify: tuple[Target, ...]
     rank: int  # the incident's escalation_level once this step fired
     major: bool = False
+    fallback: tuple[Target, ...] = ()  # paged instead when `notify` reaches nobody
 
-    def event_data(
-        self, targets: tuple[Target, ...], unreached: tuple[Target, ...] = ()
-    ) -> dict[str, Any]:
-        """Return the incident.escalated payload: level, step, targets, and whom it reached not."""
-        data: dict[str, Any] = {
+    def event_data(self, found: Reach) -> dict[str, Any]:
+        """Return the incident.escalated payload: level, step, targets, whom it reached not, why."""
+        return {
             "level": self.rank,
             "name": self.level,
             "path": self.path,
             "step": self.index,
-            "targets": [str(t) for t in targets],
+            "targets": [str(t) for t in found.targets],
+            **found.event_data(),
         }
-        if unreached:
-            data["unreached"] = [str(t) for t in unreached]
-        return data
+
+    def reach(self, policy: Policy, at: datetime) -> Reach:
+        """Return whom this step pages at `at`: its targets, else its fallback, and who is missed."""
+        return reach_step(policy, self.notify, self.fallback, at)
 
 
 def response_step(policy: EscalationPolicy, index: int) -> Step | None:
@@ -58,8 +60,16 @@ def response_step(policy: EscalationPolicy, index: int) -> Step | None:
         after = policy.steps[last].after + (index - last) * policy.repeat
     else:
         return None
-    notify = policy.steps[min(index, last)].notify
-    return Step(RESPONSE, index, after, RESPONSE, notify, rank=min(index, last))
+    chosen = policy.steps[min(index, last)]
+    return Step(
+        RESPONSE,
+        index,
+        after,
+        RESPONSE,
+        chosen.notify,
+        rank=min(index, last),
+        fallback=chosen.fallback,
+    )
 
 
 def resolution_step(policy: EscalationPolicy, index: int, priority: str) -> Step | None:
@@ -75,6 +85,7 @@ def resolution_step(policy: EscalationPolicy, index: int, priority: str) -> Step
                 step.notify,
                 rank=len(policy.steps) + position,
                 major=step.major,
+                fallback=step.fallback,
             )
     return None
 

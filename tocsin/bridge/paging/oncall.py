@@ -8,9 +8,10 @@ call (a gap in the rotation) falls back to the members of a team that uses it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tocsin.bridge.platform.clock import as_utc
@@ -73,12 +74,31 @@ def _unique(targets: Iterable[Target]) -> tuple[Target, ...]:
     return tuple(dict.fromkeys(targets))
 
 
+NO_ADDRESS = "has no email and no chat channel"
+NOBODY_ON_CALL = "nobody is on call and no team with members uses the schedule"
+NO_MEMBERS = "nobody is on call and the team has no members"
+
+
 @dataclass(frozen=True)
 class Reach:
-    """Whom a step's targets reach now, and which targets reach nobody (a gap in a rotation)."""
+    """Whom a step's targets reach now, which reach nobody and why, and a fallback if one was used."""
 
     targets: tuple[Target, ...]
     unreached: tuple[Target, ...] = ()
+    reasons: Mapping[str, str] = field(default_factory=dict)  # str(target) -> why it reached nobody
+    fallback: tuple[Target, ...] = ()  # the step's fallback, paged because nobody else was
+
+    def event_data(self) -> dict[str, Any]:
+        """Return what an escalation event records of whom it reached not, and why."""
+        data: dict[str, Any] = {}
+        if self.unreached:
+            data["unreached"] = [str(t) for t in self.unreached]
+            data["unreached_reason"] = "; ".join(
+                f"{t}: {self.reasons[str(t)]}" for t in self.unreached if str(t) in self.reasons
+            )
+        if self.fallback:
+            data["fallback"] = [str(t) for t in self.fallback]
+        return data
 
 
 def schedule_team(policy: Policy, schedule: str) -> str | None:
@@ -100,25 +120,47 @@ def schedule_on_call(policy: Policy, schedule: str, at: datetime) -> tuple[str, 
 def reach(policy: Policy, targets: Iterable[Target], at: datetime) -> Reach:
     """Turn targets into the people and channels to page at `at`, naming those reaching nobody.
 
-    A schedule with nobody on call falls back to the members of a team that uses it; a target
-    that still reaches nobody is returned in `unreached` so the caller can record it.
+    A schedule with nobody on call falls back to the members of a team that uses it; a person
+    with neither an email address nor a chat channel reaches nobody. Every target that reaches
+    nobody is returned in `unreached`, with its reason, so the caller can record it.
     """
     out: list[Target] = []
-    unreached: list[Target] = []
+    reasons: dict[str, str] = {}
     for target in targets:
         people: tuple[str, ...] = ()
-        if target.kind in ("person", "channel"):
+        if target.kind == "channel":
             out.append(target)
             continue
-        if target.kind == "schedule":
+        if target.kind == "person":
+            people = (target.name,)
+        elif target.kind == "schedule":
             people = schedule_on_call(policy, target.name, at)
         elif target.kind == "team":
             people = team_on_call(policy, target.name, at)
-        if people:
-            out.extend(Target("person", name) for name in people)
-        else:
-            unreached.append(target)
-    return Reach(_unique(out), _unique(unreached))
+        if not people:
+            reasons[str(target)] = NO_MEMBERS if target.kind == "team" else NOBODY_ON_CALL
+        for name in people:
+            person = policy.people.get(name)
+            if person is not None and (person.email or person.channels):
+                out.append(Target("person", name))
+            else:
+                reasons.setdefault(f"person:{name}", NO_ADDRESS)
+    unreached = tuple(Target(*key.split(":", 1)) for key in reasons)
+    return Reach(_unique(out), unreached, reasons)
+
+
+def reach_step(
+    policy: Policy, notify: Iterable[Target], fallback: Iterable[Target], at: datetime
+) -> Reach:
+    """Reach a step's targets; if they reach nobody at all, page the step's fallback instead."""
+    found = reach(policy, notify, at)
+    backup = tuple(fallback)
+    if found.targets or not backup:
+        return found
+    spare = reach(policy, backup, at)
+    reasons = {**found.reasons, **spare.reasons}
+    unreached = _unique((*found.unreached, *spare.unreached))
+    return Reach(spare.targets, unreached, reasons, backup if spare.targets else ())
 
 
 def resolve_targets(policy: Policy, targets: Iterable[Target], at: datetime) -> tuple[Target, ...]:

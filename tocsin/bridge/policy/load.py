@@ -195,7 +195,7 @@ def _channel(name: str, raw: Any, where: Where) -> Channel:
     if kind == "email":
         if not as_list(raw.get("to"), where.key(raw, "to")):
             raise where.key(raw, "to").error("an email channel needs 'to': a list of addresses")
-    elif not raw.get("url") and not raw.get("url_file"):
+    elif kind != "log" and not raw.get("url") and not raw.get("url_file"):
         raise where.key(raw, "url").error(
             f"a {kind} channel needs 'url' (or 'url_file' to keep the token out of the policy)"
         )
@@ -241,18 +241,19 @@ def _escalation(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Es
     steps_where = where.key(raw, "steps")
     for index, step in enumerate(as_list(raw.get("steps"), steps_where)):
         at = steps_where.key(raw["steps"], index)
-        step = as_mapping(step, at, ("after", "notify"))
+        step = as_mapping(step, at, ("after", "notify", "fallback"))
         steps.append(
             EscalationStep(
                 after=_duration(step.get("after", "0m"), at.key(step, "after")),
                 notify=_targets(step.get("notify"), at.key(step, "notify"), policy),
+                fallback=_targets(step.get("fallback"), at.key(step, "fallback"), policy),
             )
         )
     resolution = []
     res_where = where.key(raw, "resolution")
     for index, step in enumerate(as_list(raw.get("resolution"), res_where)):
         at = res_where.key(raw["resolution"], index)
-        step = as_mapping(step, at, ("after", "level", "notify", "priorities", "major"))
+        step = as_mapping(step, at, ("after", "level", "notify", "priorities", "major", "fallback"))
         resolution.append(
             ResolutionStep(
                 after=_duration(step.get("after"), at.key(step, "after")),
@@ -262,6 +263,7 @@ def _escalation(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Es
                     str(p) for p in as_list(step.get("priorities"), at.key(step, "priorities"))
                 ),
                 major=bool(step.get("major", False)),
+                fallback=_targets(step.get("fallback"), at.key(step, "fallback"), policy),
             )
         )
     steps.sort(key=lambda s: s.after)

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 CLOCKS = ("response", "update", "resolution")
-CHANNEL_TYPES = ("webhook", "slack", "email", "wecom", "dingtalk", "feishu")
+CHANNEL_TYPES = ("webhook", "slack", "email", "wecom", "dingtalk", "feishu", "log")
 TARGET_KINDS = ("person", "team", "schedule", "channel")
 
 
@@ -97,6 +97,7 @@ class EscalationStep:
 
     after: timedelta
     notify: tuple[Target, ...]
+    fallback: tuple[Target, ...] = ()  # paged instead when `notify` reaches nobody
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class ResolutionStep:
     notify: tuple[Target, ...]
     priorities: frozenset[str] = frozenset()
     major: bool = False
+    fallback: tuple[Target, ...] = ()  # paged instead when `notify` reaches nobody
 
     def applies_to(self, priority: str) -> bool:
         """Return whether this step is kept for an incident of the given priority."""

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, false, select, true, update
 
 from tocsin.bridge.incidents.events import Event, EventHook, NewEvent, record_events
 from tocsin.bridge.paging.escalation import Step, may_page, resolution_step, response_step
-from tocsin.bridge.paging.oncall import Reach, reach
+from tocsin.bridge.paging.oncall import Reach
 from tocsin.bridge.paging.pager import Pager
 from tocsin.bridge.platform.clock import as_utc, rfc3339
 from tocsin.bridge.policy.model import Policy, Target
@@ -64,16 +64,23 @@ _WARNED_RESET = _WARNED.values(breach_reason=None, breach_exempt=false())
 _BREACHED = _STAMP.values(breached_at=bindparam("at"))
 
 
-def warn_unreached(incident_id: int, step: Step, found: Reach) -> None:
-    """Log the targets of a step that reach nobody now (the event records them as unreached)."""
-    if found.unreached:
-        log.warning(
-            "incident %s: %s step %s reaches nobody for %s (nobody on call, no team to fall back on)",
-            incident_id,
-            step.path,
-            step.index,
-            ", ".join(str(t) for t in found.unreached),
-        )
+def warn_unreached(
+    incident_id: int, step: Step, found: Reach, metrics: SlaMetrics, priority: str
+) -> None:
+    """Log and count the targets of a step that reach nobody now (the event records them too)."""
+    if not found.unreached:
+        return
+    metrics.unreached.labels(priority=priority).inc(len(found.unreached))
+    paged = ", ".join(str(t) for t in found.targets) or "nobody"
+    log.warning(
+        "incident %s: %s step %s reached nobody for %s; paged %s%s",
+        incident_id,
+        step.path,
+        step.index,
+        found.event_data()["unreached_reason"],
+        paged,
+        " (the step's fallback)" if found.fallback else "",
+    )
 
 
 @dataclass
@@ -299,12 +306,12 @@ class SlaHandlers:
         """Raise the incidents' level, record and page the steps, then schedule the next ones."""
         if not due:
             return
-        reached: dict[tuple[Target, ...], Reach] = {}
+        reached: dict[tuple[tuple[Target, ...], tuple[Target, ...]], Reach] = {}
         for item in due:
-            found = reached.get(item.step.notify)
+            found = reached.get(item.targets)
             if found is None:
-                found = reached[item.step.notify] = reach(policy, item.step.notify, now)
-            warn_unreached(item.row.id, item.step, found)
+                found = reached[item.targets] = item.step.reach(policy, now)
+            warn_unreached(item.row.id, item.step, found, self.metrics, item.row.priority)
         levels: dict[tuple[int, bool], list[int]] = {}
         for item in due:
             if item.changes_row(now):
@@ -322,12 +329,7 @@ class SlaHandlers:
                     "incident.escalated",
                     None,
                     now,
-                    {
-                        **item.step.event_data(
-                            reached[item.step.notify].targets, reached[item.step.notify].unreached
-                        ),
-                        **item.late,
-                    },
+                    {**item.step.event_data(reached[item.targets]), **item.late},
                 )
                 for item in due
             ],
@@ -335,7 +337,7 @@ class SlaHandlers:
         pages = []
         for item, event in zip(due, recorded, strict=True):
             self.metrics.escalations.labels(priority=item.row.priority).inc()
-            targets = reached[item.step.notify].targets
+            targets = reached[item.targets].targets
             if targets:
                 pages.append((int(item.row.id), event.id, targets))
         self._page(pages, conn, now)
@@ -410,6 +412,11 @@ class _Due:
     following: Step | None
     kind: str  # the timer kind and subject the following step is scheduled as
     subject: str
+
+    @property
+    def targets(self) -> tuple[tuple[Target, ...], tuple[Target, ...]]:
+        """Return what the step pages: its targets and its fallback (the key reach is cached by)."""
+        return (self.step.notify, self.step.fallback)
 
     @property
     def level(self) -> int:

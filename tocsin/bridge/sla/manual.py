@@ -29,7 +29,6 @@ from tocsin.bridge.paging.escalation import (
     resolution_step,
     response_step,
 )
-from tocsin.bridge.paging.oncall import reach
 from tocsin.bridge.paging.pager import Pager
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import EscalationPolicy, Policy
@@ -66,14 +65,14 @@ class ManualEscalation:
                 row.escalation_policy,
             )
             return EscalationPlan({"escalation_level": level + 1}, {"level": level + 1})
-        found = reach(policy, step.notify, now)
-        warn_unreached(row.id, step, found)
+        found = step.reach(policy, now)
+        warn_unreached(row.id, step, found, self.metrics, row.priority)
         self.metrics.escalations.labels(priority=row.priority).inc()
         level = max(level, step.rank)
         values: dict[str, Any] = {"escalation_level": level}
         if step.major:
             values["major"] = True
-        data = {**step.event_data(found.targets, found.unreached), "level": level}
+        data = {**step.event_data(found), "level": level}
         return EscalationPlan(values, data, found.targets)
 
     def page(self, conn: Connection, row: Any, event: Event, plan: EscalationPlan) -> None:

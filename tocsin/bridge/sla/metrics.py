@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 
 class SlaMetrics:
-    """tocsin_bridge_sla_clocks_total and tocsin_bridge_escalations_total."""
+    """tocsin_bridge_sla_clocks_total, _escalations_total and _pages_unreached_total."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = registry or CollectorRegistry()
@@ -19,6 +19,13 @@ class SlaMetrics:
         self.escalations = Counter(
             "tocsin_bridge_escalations",
             "Escalation steps that paged, by priority.",
+            ["priority"],
+            registry=registry,
+        )
+
+        self.unreached = Counter(
+            "tocsin_bridge_pages_unreached",
+            "Targets an escalation step could not page (nobody on call, no address), by priority.",
             ["priority"],
             registry=registry,
         )

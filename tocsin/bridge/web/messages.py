@@ -142,6 +142,8 @@ EN: dict[str, str] = {
     "data.sla": "clock",
     "data.targets": "paged",
     "data.unreached": "reached nobody",
+    "data.unreached_reason": "why",
+    "data.fallback": "fallback paged",
     "data.paused_seconds": "paused seconds",
     "new.optional": "optional",
 }
@@ -286,6 +288,8 @@ ZH_CN: dict[str, str] = {
     "data.sla": "时限",
     "data.targets": "已通知",
     "data.unreached": "无人接收",
+    "data.unreached_reason": "原因",
+    "data.fallback": "已通知备用对象",
     "data.paused_seconds": "暂停秒数",
     "new.optional": "可选",
 }

@@ -154,7 +154,8 @@ ZONES = ["UTC", "Asia/Shanghai", "America/New_York", "Europe/London", "Australia
 
 
 @st.composite
-def calendars(draw: st.DrawFn) -> Calendar:
+def working_hours(draw: st.DrawFn) -> tuple[tuple[time, time], ...]:
+    """Draw one to three disjoint spans of whole minutes, 24:00 included."""
     minutes = sorted(draw(st.sets(st.integers(0, 1440), min_size=2, max_size=6)))
     if len(minutes) % 2:
         minutes = minutes[:-1]
@@ -162,7 +163,12 @@ def calendars(draw: st.DrawFn) -> Calendar:
     def at(minute: int) -> time:
         return time.max if minute == 1440 else time(minute // 60, minute % 60)
 
-    hours = tuple((at(a), at(b)) for a, b in zip(minutes[::2], minutes[1::2], strict=True))
+    return tuple((at(a), at(b)) for a, b in zip(minutes[::2], minutes[1::2], strict=True))
+
+
+@st.composite
+def calendars(draw: st.DrawFn) -> Calendar:
+    hours = draw(working_hours())
     days = draw(st.sets(st.integers(0, 6), min_size=1))
     holidays = draw(st.sets(st.dates(date(2026, 1, 1), date(2026, 12, 31)), max_size=20))
     zone = ZoneInfo(draw(st.sampled_from(ZONES)))

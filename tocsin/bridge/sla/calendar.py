@@ -1,9 +1,11 @@
 """Business-time arithmetic: deadlines that count only the working hours of a calendar.
 
-Business time is real elapsed time inside working intervals. A working interval is one span of
-`hours` on a working day, taken in the calendar's own time zone and converted to UTC, so a day
-that loses an hour to a DST change really has one hour less, and adding a duration then
-measuring the time elapsed gives back exactly that duration. A `None` calendar is 24x7.
+Business time is real elapsed time inside working intervals: the real instants at which the
+calendar's wall clock, on a working day, shows a time inside one of its `hours` spans. So a day
+that loses an hour to a DST change really has one hour less; a span in the skipped hour has no
+time in it, and a span in a repeated hour counts once per real minute, both times the clock
+passes it (sla/wallclock.py). Adding a duration then measuring the time elapsed gives back
+exactly that duration. A `None` calendar is 24x7.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from functools import lru_cache
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import Calendar
 from tocsin.bridge.sla.country import country_year
+from tocsin.bridge.sla.wallclock import real_intervals
 
 # A calendar with no working day in this many days cannot be met; refuse rather than loop.
 MAX_SEARCH_DAYS = 3700
@@ -39,24 +42,32 @@ def is_working_day(calendar: Calendar, day: date) -> bool:
     return day.weekday() in calendar.days
 
 
-def _instant(calendar: Calendar, day: date, at: time) -> datetime:
+def _wall(day: date, at: time) -> datetime:
     # 24:00 is loaded as time.max: it means the next midnight, not a microsecond before it.
     if at == time.max:
         day, at = day + timedelta(days=1), time(0)
-    return datetime.combine(day, at, tzinfo=calendar.timezone).astimezone(UTC)
+    return datetime.combine(day, at)
 
 
 # Every clock start walks the same few days; the spans of a (calendar, date) never change.
 @lru_cache(maxsize=4096)
 def day_intervals(calendar: Calendar, day: date) -> tuple[tuple[datetime, datetime], ...]:
-    """Return the working intervals of one local date as UTC (start, end) pairs, in order."""
+    """Return the working intervals of one local date as UTC (start, end) pairs, in order.
+
+    Spans that touch are joined; DST edges follow the rule in sla/wallclock.py.
+    """
     if not is_working_day(calendar, day):
         return ()
-    out = []
-    for start, end in calendar.hours:
-        first, last = _instant(calendar, day, start), _instant(calendar, day, end)
-        # A span swallowed by a DST gap has no real time in it.
-        if last > first:
+    found = sorted(
+        piece
+        for start, end in calendar.hours
+        for piece in real_intervals(calendar.timezone, _wall(day, start), _wall(day, end))
+    )
+    out: list[tuple[datetime, datetime]] = []
+    for first, last in found:
+        if out and first <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], last))
+        else:
             out.append((first, last))
     return tuple(out)
 

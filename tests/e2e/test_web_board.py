@@ -74,10 +74,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_bridge(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_bridge(tmp: Path, policy: str = POLICY) -> tuple[subprocess.Popen[bytes], str]:
     """Run `tocsin-bridge serve` on a free port and wait until /readyz answers."""
     port = free_port()
-    (tmp / "policy.yml").write_text(POLICY)
+    (tmp / "policy.yml").write_text(policy)
     (tmp / "bridge.yml").write_text(
         f"listen: 127.0.0.1:{port}\n"
         f"database_url: sqlite:///{tmp / 'tocsin.db'}\n"

@@ -87,6 +87,7 @@ def test_resume_keeps_an_optional_reason_in_the_timeline(
 ) -> None:
     incident_id = create(client)["id"]
     path = f"/api/v1/incidents/{incident_id}"
+    client.post(f"{path}/ack", headers=bearer(OPERATOR))
     client.post(f"{path}/pause", json={"reason": "waiting"}, headers=bearer(OPERATOR))
     resumed = client.post(f"{path}/resume", json=body, headers=bearer(OPERATOR))
     assert resumed.status_code == 200, resumed.text

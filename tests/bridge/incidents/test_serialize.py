@@ -27,10 +27,10 @@ def runtime(sqlite_url: str, clock: FakeClock) -> Iterator[Runtime]:
     built.store.dispose()
 
 
-def response(runtime: Runtime, incident: int) -> dict:
+def response(runtime: Runtime, incident: int, clock: str = "response") -> dict:
     with runtime.store.connect() as conn:
         body = incident_json(conn, incident, runtime.clock(), calendars=runtime.policy.calendars)
-    return dict(body["sla"]["response"])
+    return dict(body["sla"][clock])
 
 
 def test_business_clock_counts_business_seconds_left_over_a_weekend(
@@ -51,15 +51,17 @@ def test_around_the_clock_clock_counts_wall_seconds(runtime: Runtime, clock: Fak
 def test_overdue_business_clock_paused_over_a_weekend_stays_overdue_by_business_time(
     runtime: Runtime, clock: FakeClock
 ) -> None:
-    clock.now = datetime(2026, 3, 5, 1, tzinfo=UTC)  # Thursday 09:00: due Thursday 18:00
+    # Thursday 09:00: 48 business hours (8 a day) are due six working days on, Thursday 18:00.
+    clock.now = datetime(2026, 3, 5, 1, tzinfo=UTC)
     incident = runtime.incidents.create(title="printer", priority="P3", actor="desk")
-    clock.now = datetime(2026, 3, 6, 2, tzinfo=UTC)  # Friday 10:00: one business hour late
+    runtime.incidents.act(incident, "ack", actor="ann")
+    clock.now = datetime(2026, 3, 13, 2, tzinfo=UTC)  # Friday 10:00: one business hour late
     runtime.incidents.act(incident, "pause", actor="ann", reason="waiting on customer")
-    clock.now = datetime(2026, 3, 9, 1, tzinfo=UTC)  # Monday 09:00
+    clock.now = datetime(2026, 3, 16, 1, tzinfo=UTC)  # Monday 09:00
     runtime.incidents.act(incident, "resume", actor="ann")
-    shown = response(runtime, incident)
+    shown = response(runtime, incident, "resolution")
     assert (shown["remaining_seconds"], shown["breached"]) == (-HOUR, True)
-    assert shown["due_at"] == "2026-03-06T09:00:00Z"  # Friday 17:00, an hour of business before
+    assert shown["due_at"] == "2026-03-13T09:00:00Z"  # Friday 17:00, an hour of business before
 
 
 def test_the_api_shows_business_seconds_left(runtime: Runtime, clock: FakeClock) -> None:

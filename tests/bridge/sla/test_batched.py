@@ -108,7 +108,7 @@ def story(runtime: Runtime, clock: FakeClock, chunk: int) -> dict[str, list[Any]
     for minutes, index, act in (
         (5, 3, "ack"),
         (6, 9, "exempt"),
-        (6, 4, "pause"),
+        (6, 3, "pause"),
         (60, 6, "resolve"),
         (180, 0, ""),
     ):

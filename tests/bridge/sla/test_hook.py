@@ -160,16 +160,19 @@ def test_pause_holds_every_clock_and_resume_keeps_the_time_left(
     incident = open_incident(runtime)
     run(runtime)
     clock.advance(minutes=5)
+    runtime.incidents.act(incident, "ack", actor="ann")
     runtime.incidents.act(incident, "pause", actor="ann", reason="waiting on the reporter")
     clock.advance(hours=5)
     run(runtime)
-    assert pages(runtime) == [("person:primary",)]  # no step and no breach while paused
+    assert pages(runtime) == [("person:primary",)]  # no resolution step while paused
+    assert event_data(runtime, incident, "incident.sla_breached") == []
     runtime.incidents.act(incident, "resume", actor="ann")
-    assert as_utc(clock_row(runtime, incident, "response").due_at) == clock.now + timedelta(
-        minutes=10
+    assert as_utc(clock_row(runtime, incident, "resolution").due_at) == clock.now + timedelta(
+        minutes=115
     )
+    clock.advance(minutes=55)
     run(runtime)
-    assert pages(runtime) == [("person:primary",), ("person:backup",)]
+    assert pages(runtime) == [("person:primary",), ("person:expert",)]
 
 
 def test_resolve_stops_every_clock_and_schedules_the_follow_up(

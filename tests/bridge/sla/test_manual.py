@@ -118,13 +118,14 @@ def test_escalating_a_paused_incident_parks_the_next_step_with_its_time_left(
     incident = open_incident(runtime)
     run(runtime)
     clock.advance(minutes=1)
+    runtime.incidents.act(incident, "ack", actor="ann")
     runtime.incidents.act(incident, "pause", actor="ann", reason="waiting on customer")
     clock.advance(minutes=30)
-    escalate(runtime, incident)
+    escalate(runtime, incident)  # engages the experts now, pulled forward from 1 h
     runtime.incidents.act(incident, "resume", actor="ann")
-    # step 2 was due 15 min after opening: 14 min were left when the incident was paused
-    assert pending_steps(runtime, incident, "escalation") == [
-        (2, START + timedelta(minutes=31 + 14))
+    # the major level was due 3 h after opening: 2 h 59 min were left when it was paused
+    assert pending_steps(runtime, incident, "resolution_step") == [
+        (1, START + timedelta(minutes=31 + 179))
     ]
 
 

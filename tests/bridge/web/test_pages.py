@@ -127,6 +127,7 @@ def test_an_impossible_action_explains_itself(client: TestClient, runtime: Runti
 
 def test_resume_keeps_its_reason_in_the_timeline(client: TestClient, runtime: Runtime) -> None:
     incident_id = runtime.incidents.create(title="disk", priority="P3", actor=None)
+    post(client, f"/incidents/{incident_id}/ack")
     post(client, f"/incidents/{incident_id}/pause", reason="waiting for the reporter")
     post(client, f"/incidents/{incident_id}/resume", reason="reporter called back")
     with runtime.store.connect() as conn:
@@ -136,7 +137,7 @@ def test_resume_keeps_its_reason_in_the_timeline(client: TestClient, runtime: Ru
                 select(events).where(events.c.incident_id == incident_id).order_by(events.c.id)
             )
         ]
-    assert kinds[1:] == [
+    assert kinds[2:] == [
         ("incident.paused", "waiting for the reporter"),
         ("incident.resumed", "reporter called back"),
     ]

@@ -13,6 +13,7 @@ from tocsin.bridge.api.auth import Principal
 from tocsin.bridge.api.deps import RuntimeDep
 from tocsin.bridge.api.params import RowId, refuse_nul, row_id, without_nul
 from tocsin.bridge.errors import InvalidInput
+from tocsin.bridge.incidents.intake import Report
 from tocsin.bridge.incidents.lifecycle import STATUSES
 from tocsin.bridge.incidents.serialize import incident_json, incidents_json
 from tocsin.bridge.server.runtime import Runtime
@@ -37,7 +38,7 @@ class NewIncident(_Body):
     """A report registered by the service desk (phone, mail, walk-in)."""
 
     title: Short
-    priority: str
+    priority: Annotated[str, Field(max_length=8)] | None = None  # None: the route's priority
     description: str = Field(default="", max_length=20000)
     reporter: Short | None = None
     contact: Short | None = None
@@ -111,32 +112,22 @@ def list_incidents(
 
 @router.post("", status_code=201)
 def create_incident(body: NewIncident, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
-    """Register an incident reported by phone, mail or in person."""
-    if body.priority not in runtime.policy.priorities:
-        raise InvalidInput(
-            f"priority {body.priority!r} is not one of {', '.join(runtime.policy.priorities)}",
-            field="priority",
-        )
-    if body.escalation is not None and body.escalation not in runtime.policy.escalation_policies:
-        raise InvalidInput(f"unknown escalation policy {body.escalation!r}", field="escalation")
-    default = runtime.policy.routes[-1]
-    incident_id = runtime.incidents.create(
+    """Register an incident reported by phone, mail or in person, routed like an alert."""
+    report = Report(
         title=body.title,
         priority=body.priority,
-        actor=who.name,
         description=body.description,
         reporter=body.reporter,
-        reporter_contact=body.contact,
+        contact=body.contact,
         report_type=body.type,
         service=body.service,
         host=body.host,
-        team=body.team or default.team,
+        team=body.team,
         assignee=body.assignee,
-        escalation_policy=body.escalation or default.escalation,
+        escalation=body.escalation,
         labels=body.labels,
-        auto_resolve=False,
     )
-    return _show(runtime, incident_id)
+    return _show(runtime, runtime.incidents.report(report, actor=who.name))
 
 
 @router.get("/{incident_id}")
@@ -202,6 +193,24 @@ def reassign(
 ) -> dict[str, Any]:
     """Hand the incident to someone else."""
     return _act(runtime, incident_id, "reassign", who, assignee=body.assignee)
+
+
+@router.post("/{incident_id}/reopen")
+def reopen(
+    incident_id: RowId, who: Operator, runtime: RuntimeDep, body: Reason | None = None
+) -> dict[str, Any]:
+    """Reopen a resolved incident: its clocks run again and it needs a new resolution."""
+    return _act(runtime, incident_id, "reopen", who, reason=(body or Reason()).reason)
+
+
+@router.post("/{incident_id}/resolution")
+def amend(
+    incident_id: RowId, body: Resolution, who: Operator, runtime: RuntimeDep
+) -> dict[str, Any]:
+    """Set or correct the root cause and solution of a resolved or closed incident."""
+    return _act(
+        runtime, incident_id, "amend", who, root_cause=body.root_cause, solution=body.solution
+    )
 
 
 @router.post("/{incident_id}/notes")

@@ -30,6 +30,8 @@ EVENT_KINDS = (
     "incident.resolved",
     "incident.closed",
     "incident.follow_up_due",
+    "incident.reopened",
+    "incident.resolution_edited",
 )
 
 

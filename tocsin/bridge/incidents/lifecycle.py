@@ -1,8 +1,13 @@
 """The incident state machine, free of I/O: which action is allowed in which state, and why not.
 
     triggered ──ack──▶ acknowledged ──resolve──▶ resolved ──close──▶ closed
-        └────────────────resolve────────────────▲
-`paused` is a flag beside the status (waiting on the reporter), set and cleared while open.
+        └────────────────resolve────────────────▲    │
+        ▲ (never acknowledged)    ▲ (acknowledged)    │
+        └─────────────────────────┴─────reopen────────┘
+`paused` is a flag beside the status (waiting on the reporter), set and cleared while
+acknowledged: pausing stops the response clock, which only a person's response may meet.
+A resolved or closed incident's root cause and solution may be amended (the knowledge base
+learns from auto-resolved incidents too).
 """
 
 from __future__ import annotations
@@ -11,10 +16,21 @@ from tocsin.bridge.errors import Conflict, InvalidInput
 
 STATUSES = ("triggered", "acknowledged", "resolved", "closed")
 OPEN_STATUSES = ("triggered", "acknowledged")
-ACTIONS = ("ack", "resolve", "close", "pause", "resume", "escalate", "reassign", "notes")
+ACTIONS = (
+    "ack",
+    "resolve",
+    "close",
+    "pause",
+    "resume",
+    "escalate",
+    "reassign",
+    "notes",
+    "reopen",
+    "amend",
+)
 
 
-def next_status(action: str, status: str, paused: bool) -> str:
+def next_status(action: str, status: str, paused: bool, acknowledged: bool = True) -> str:
     """Return the status after `action`, or raise Conflict naming why it is impossible now."""
     if action not in ACTIONS:
         raise InvalidInput(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
@@ -22,6 +38,14 @@ def next_status(action: str, status: str, paused: bool) -> str:
         raise Conflict(f"incident has unknown status {status!r}")
     if action == "notes":
         return status
+    if action == "amend":
+        if status not in ("resolved", "closed"):
+            raise Conflict(f"cannot amend the resolution of a {status} incident: resolve it first")
+        return status
+    if action == "reopen":
+        if status != "resolved":
+            raise Conflict(f"cannot reopen a {status} incident: only a resolved one")
+        return "acknowledged" if acknowledged else "triggered"
     if action == "close":
         if status != "resolved":
             raise Conflict(f"cannot close a {status} incident: resolve it first")
@@ -36,6 +60,11 @@ def next_status(action: str, status: str, paused: bool) -> str:
         return "resolved"
     if action == "pause" and paused:
         raise Conflict("the incident is already paused")
+    if action == "pause" and status == "triggered":
+        raise Conflict(
+            "acknowledge the incident before pausing it: a pause waits on the reporter, "
+            "which needs a first contact"
+        )
     if action == "resume" and not paused:
         raise Conflict("the incident is not paused")
     return status

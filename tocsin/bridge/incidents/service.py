@@ -18,7 +18,9 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, insert, select, update
 
 from tocsin.bridge.errors import InvalidInput
+from tocsin.bridge.incidents.assign import Assigner, paged_data
 from tocsin.bridge.incidents.events import Event, EventHook, NewEvent, record_event, record_events
+from tocsin.bridge.incidents.intake import Report, routed_fields
 from tocsin.bridge.incidents.lifecycle import next_status
 from tocsin.bridge.platform.clock import Clock, as_utc, utcnow
 from tocsin.bridge.policy.model import Target
@@ -319,10 +321,18 @@ def reassign(
     actor: str | None,
     now: datetime,
     assignee: str,
+    assigner: Assigner | None = None,
 ) -> Event:
-    """Hand the incident to someone else."""
-    previous = lock_incident(conn, incident_id).assignee
-    return _change(
+    """Hand the incident to someone else; with an assigner, only to someone known, and page them."""
+    row = lock_incident(conn, incident_id)
+    next_status("reassign", row.status, bool(row.paused))  # refuse before anyone is paged
+    data: dict[str, Any] = {"assignee": assignee, "previous": row.assignee}
+    found = None
+    if assigner is not None:
+        assigner.check(assignee)
+        found = assigner.reach(assignee, now)
+        data |= paged_data(found)
+    event = _change(
         conn,
         hooks,
         incident_id,
@@ -331,7 +341,66 @@ def reassign(
         actor,
         now,
         {"assignee": assignee},
-        {"assignee": assignee, "previous": previous},
+        data,
+    )
+    if assigner is not None and found is not None:
+        assigner.page(conn, event, found)
+    return event
+
+
+def reopen(
+    conn: Connection,
+    hooks: Sequence[EventHook],
+    incident_id: int,
+    *,
+    actor: str | None,
+    now: datetime,
+    reason: str | None = None,
+) -> Event:
+    """Reopen a resolved incident: its clocks run again and it needs a new resolution."""
+    row = lock_incident(conn, incident_id)
+    status = next_status("reopen", row.status, bool(row.paused), row.acknowledged_at is not None)
+    # Alerts of its group join it again, unless a newer incident of the group is open already.
+    open_key = None if find_open(conn, row.key) is not None else row.key
+    values = {
+        "resolved_at": None,
+        "resolved_by": None,
+        "root_cause": None,
+        "solution": None,
+        "open_key": open_key,
+    }
+    data = {
+        "reason": reason,
+        "status": status,
+        "previous_root_cause": row.root_cause,
+        "previous_solution": row.solution,
+    }
+    return _change(
+        conn, hooks, incident_id, "reopen", "incident.reopened", actor, now, values, data
+    )
+
+
+def amend(
+    conn: Connection,
+    hooks: Sequence[EventHook],
+    incident_id: int,
+    *,
+    actor: str | None,
+    now: datetime,
+    root_cause: str,
+    solution: str,
+) -> Event:
+    """Set or correct the root cause and solution of a resolved or closed incident."""
+    row = lock_incident(conn, incident_id)
+    values = {"root_cause": root_cause, "solution": solution}
+    data = {
+        "root_cause": root_cause,
+        "solution": solution,
+        "previous_root_cause": row.root_cause,
+        "previous_solution": row.solution,
+    }
+    return _change(
+        conn, hooks, incident_id, "amend", "incident.resolution_edited", actor, now, values, data
     )
 
 
@@ -367,6 +436,8 @@ OPERATIONS = {
     "escalate": escalate,
     "reassign": reassign,
     "notes": add_note,
+    "reopen": reopen,
+    "amend": amend,
 }
 
 
@@ -379,11 +450,13 @@ class IncidentService:
         hooks: Sequence[EventHook],
         clock: Clock = utcnow,
         escalator: Escalator | None = None,
+        assigner: Assigner | None = None,
     ) -> None:
         self.store = store
         self.hooks = hooks
         self.clock = clock
         self.escalator = escalator
+        self.assigner = assigner
 
     def create(self, *, title: str, priority: str, actor: str | None, **fields: Any) -> int:
         """Open an incident by hand (service desk) and return its id."""
@@ -398,6 +471,28 @@ class IncidentService:
                 **fields,
             )
 
+    def report(self, report: Report, *, actor: str | None) -> int:
+        """Open a reported incident routed like an alert (team, escalation, priority); page its assignee."""
+        if self.assigner is None:
+            raise InvalidInput("reports need the policy: this service was built without one")
+        fields = routed_fields(self.assigner.policy(), report)
+        assignee = fields.pop("assignee")
+        with self.store.begin() as conn:
+            now = self.clock()
+            incident_id = create_incident(conn, self.hooks, now=now, actor=actor, **fields)
+            if assignee:
+                # Assigned as a reassignment is: the timeline says so and the assignee is paged.
+                reassign(
+                    conn,
+                    self.hooks,
+                    incident_id,
+                    actor=actor,
+                    now=now,
+                    assignee=assignee,
+                    assigner=self.assigner,
+                )
+            return incident_id
+
     def act(self, incident_id: int, action: str, *, actor: str | None, **params: Any) -> Event:
         """Apply one action (ack, resolve, close, …) by `actor` and return its event."""
         operation = OPERATIONS.get(action)
@@ -407,6 +502,8 @@ class IncidentService:
             )
         if operation is escalate and self.escalator is not None:
             params = {**params, "escalator": self.escalator}
+        if operation is reassign and self.assigner is not None:
+            params = {**params, "assigner": self.assigner}
         with self.store.begin() as conn:
             event: Event = operation(  # type: ignore[operator]
                 conn, self.hooks, incident_id, actor=actor, now=self.clock(), **params
@@ -435,7 +532,7 @@ def _change(
     data: Mapping[str, Any] | None = None,
 ) -> Event:
     row = lock_incident(conn, incident_id)
-    status = next_status(action, row.status, bool(row.paused))
+    status = next_status(action, row.status, bool(row.paused), row.acknowledged_at is not None)
     conn.execute(
         update(incidents)
         .where(incidents.c.id == incident_id)

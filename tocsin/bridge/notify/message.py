@@ -34,6 +34,8 @@ HEADLINES = {
     "incident.resolved": "Resolved",
     "incident.closed": "Closed",
     "incident.follow_up_due": "Follow-up due",
+    "incident.reopened": "Reopened",
+    "incident.resolution_edited": "Resolution edited",
 }
 
 

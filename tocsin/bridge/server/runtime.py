@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tocsin.bridge.incidents.assign import Assigner
 from tocsin.bridge.incidents.events import EventHook
 from tocsin.bridge.incidents.service import Escalator, IncidentService
 from tocsin.bridge.ingest.heartbeats import HeartbeatHook
@@ -52,7 +53,8 @@ class Runtime:
     @property
     def incidents(self) -> IncidentService:
         """Return the incident operations bound to this runtime's store, hooks and clock."""
-        return IncidentService(self.store, self.hooks, self.clock, self.escalator)
+        assigner = Assigner(lambda: self.policy, lambda: self.pager)
+        return IncidentService(self.store, self.hooks, self.clock, self.escalator, assigner)
 
     def start(self) -> None:
         """Start every worker in registration order."""

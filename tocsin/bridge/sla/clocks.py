@@ -107,6 +107,15 @@ def stop(clock: SlaClock, now: datetime) -> SlaClock:
     return replace(clock, stopped_at=as_utc(now), warn_at=None)
 
 
+def reopen(clock: SlaClock, cal: Calendar | None, fraction: float, now: datetime) -> SlaClock:
+    """Run a stopped clock again towards its old due time: a reopened incident was never fixed."""
+    if clock.stopped_at is None or clock.due_at is None:
+        return clock
+    left = business.elapsed(cal, as_utc(now), clock.due_at)
+    warn = None if clock.warned_at else warn_time(cal, now, left, clock.target, fraction)
+    return replace(clock, stopped_at=None, warn_at=warn)
+
+
 def restart(clock: SlaClock, cal: Calendar | None, fraction: float, now: datetime) -> SlaClock:
     """Begin a new cycle of a clock (the update clock, on a progress note)."""
     fresh = start(clock.name, clock.target, cal, fraction, now)

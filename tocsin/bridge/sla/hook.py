@@ -149,6 +149,7 @@ class SlaHook:
             "incident.resumed": self._resumed,
             "incident.resolved": self._resolved,
             "incident.closed": self._closed,
+            "incident.reopened": self._reopened,
         }
 
     def __call__(self, conn: Connection, event: Event) -> None:
@@ -327,6 +328,22 @@ class SlaHook:
         cal = self.policy().calendars.get(follow_up.calendar or "")
         due = business.nth_working_day(cal, now, follow_up.working_days)
         self._schedule(conn, FOLLOW_UP, due, now, incident_id=row.id, subject="follow_up")
+
+    def _reopened(self, conn: Connection, row: Any, now: datetime) -> None:
+        # The resolution clock runs on to its old due time (a breach stays a breach); so does an
+        # unmet response clock; the update clock starts a new cycle.
+        cal = self._calendar(row.priority)
+        fraction = self._warn_fraction(row.priority)
+        cancel(conn, incident_id=row.id, kinds=(FOLLOW_UP,))
+        for clock in load_clocks(conn, row.id).values():
+            if clock.name == "response" and row.acknowledged_at is not None:
+                continue
+            if clock.name == "update":
+                again = clocks.restart(clock, cal, fraction, now)
+            else:
+                again = clocks.reopen(clock, cal, fraction, now)
+            save_clock(conn, row.id, again)
+            self._clock_timers(conn, row.id, again, now)
 
     def _closed(self, conn: Connection, row: Any, now: datetime) -> None:
         cancel(conn, incident_id=row.id)

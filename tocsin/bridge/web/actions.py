@@ -6,9 +6,21 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tocsin.bridge.errors import InvalidInput
+from tocsin.bridge.incidents.intake import Report
 from tocsin.bridge.incidents.service import IncidentService
 
-ACTIONS = ("ack", "note", "pause", "resume", "reassign", "escalate", "resolve", "close")
+ACTIONS = (
+    "ack",
+    "note",
+    "pause",
+    "resume",
+    "reassign",
+    "escalate",
+    "resolve",
+    "close",
+    "reopen",
+    "amend",
+)
 REPORT_TYPES = ("phone", "email", "walk_in", "other")
 MAX_TEXT = 10_000
 MAX_NAME = 100
@@ -41,9 +53,9 @@ def action_params(action: str, form: Mapping[str, Any]) -> dict[str, Any]:
         return {"reason": _text(form, "reason", required=True)}
     if action == "reassign":
         return {"assignee": _text(form, "assignee", required=True, limit=MAX_NAME)}
-    if action == "escalate":
+    if action in ("escalate", "reopen"):
         return {"reason": _text(form, "reason", required=False) or None}
-    if action == "resolve":
+    if action in ("resolve", "amend"):
         return {
             "root_cause": _text(form, "root_cause", required=True),
             "solution": _text(form, "solution", required=True),
@@ -63,8 +75,24 @@ def apply_action(
     service.act(incident_id, "notes" if action == "note" else action, actor=actor, **params)
 
 
-def report_fields(form: Mapping[str, Any], priorities: Sequence[str]) -> dict[str, Any]:
-    """Return the fields of a service-desk report, or raise InvalidInput naming the field."""
+def parse_labels(text: str) -> dict[str, str]:
+    """Return labels written as `name=value, name=value`, or raise InvalidInput naming the field."""
+    labels: dict[str, str] = {}
+    for part in text.replace("\n", ",").split(","):
+        if not part.strip():
+            continue
+        name, equals, value = part.partition("=")
+        if not equals or not name.strip():
+            raise InvalidInput(f"labels: {part.strip()!r} is not name=value", field="labels")
+        labels[name.strip()[:200]] = value.strip()[:2000]
+    return labels
+
+
+def report_fields(form: Mapping[str, Any], priorities: Sequence[str]) -> Report:
+    """Return a service-desk report, or raise InvalidInput naming the field.
+
+    The priority is chosen by the person, never a silent default: routes only suggest one.
+    """
     priority = _text(form, "priority", required=True, limit=8)
     if priority not in priorities:
         raise InvalidInput(f"priority must be one of {', '.join(priorities)}", field="priority")
@@ -75,11 +103,16 @@ def report_fields(form: Mapping[str, Any], priorities: Sequence[str]) -> dict[st
         )
     description = _text(form, "description", required=True)
     title = _text(form, "title", required=False, limit=200)
-    return {
-        "title": title or description.splitlines()[0][:120],
-        "priority": priority,
-        "reporter": _text(form, "reporter", required=True, limit=200),
-        "reporter_contact": _text(form, "contact", required=True, limit=200),
-        "report_type": report_type,
-        "description": description,
-    }
+    return Report(
+        title=title or description.splitlines()[0][:120],
+        priority=priority,
+        reporter=_text(form, "reporter", required=True, limit=200),
+        contact=_text(form, "contact", required=True, limit=200),
+        report_type=report_type,
+        description=description,
+        service=_text(form, "service", required=False, limit=200) or None,
+        host=_text(form, "host", required=False, limit=200) or None,
+        team=_text(form, "team", required=False, limit=MAX_NAME) or None,
+        assignee=_text(form, "assignee", required=False, limit=MAX_NAME) or None,
+        labels=parse_labels(_text(form, "labels", required=False, limit=4000)),
+    )

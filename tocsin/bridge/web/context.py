@@ -7,7 +7,7 @@ with the same hooks, as through the API.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
@@ -18,7 +18,7 @@ from tocsin.bridge.errors import ConfigError
 from tocsin.bridge.incidents.service import IncidentService
 from tocsin.bridge.platform.clock import Clock
 from tocsin.bridge.platform.config import Token
-from tocsin.bridge.policy.model import Calendar
+from tocsin.bridge.policy.model import Calendar, Policy
 from tocsin.bridge.server.runtime import Runtime
 from tocsin.bridge.store.db import Store
 from tocsin.bridge.web.session import token_tag
@@ -40,6 +40,14 @@ class WebContext:
     tokens: tuple[Token, ...] = field(repr=False)
     reports_url: str | None = None
     calendars: Mapping[str, Calendar] = field(default_factory=dict)
+    policy: Callable[[], Policy] | None = None  # the runtime's current policy
+
+    def assignees(self) -> tuple[list[str], list[str]]:
+        """Return the people and the teams an incident may be assigned to, for pickers."""
+        policy = self.policy() if self.policy is not None else None
+        if policy is None:
+            return [], []
+        return sorted(policy.people), sorted(policy.teams)
 
     def operator_for(self, presented: str) -> str | None:
         """Return the name of the operator token presented; ingest tokens open no session."""
@@ -77,6 +85,7 @@ def context_from_runtime(runtime: Runtime, app: FastAPI) -> WebContext:
         tokens=config.tokens,
         reports_url=REPORTS_PATH if has_reports else None,
         calendars=runtime.policy.calendars,
+        policy=lambda: runtime.policy,
     )
 
 

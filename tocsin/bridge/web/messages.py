@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tocsin.bridge.web import messages_desk as desk
+
 EN: dict[str, str] = {
     "app.name": "Tocsin",
     "app.tagline": "on call",
@@ -294,4 +296,4 @@ ZH_CN: dict[str, str] = {
     "new.optional": "可选",
 }
 
-CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH_CN}
+CATALOGUE: dict[str, dict[str, str]] = {"en": EN | desk.EN, "zh-CN": ZH_CN | desk.ZH_CN}

@@ -39,6 +39,9 @@ FIELD_LABELS = {
     "reporter": "new.reporter",
     "contact": "new.contact",
     "description": "new.description",
+    "priority": "new.priority",
+    "team": "col.team",
+    "labels": "new.labels",
 }
 
 
@@ -106,11 +109,14 @@ def _incident_page(
     if view is None:
         return _not_found(request, who, str(incident_id))
     done = request.query_params.get("done")
+    people, teams = who.context.assignees()
     return page(
         request,
         who,
         "incident.html",
         {
+            "people": people,
+            "teams": teams,
             "incident": view,
             "similar": similar,
             "error": error,
@@ -128,8 +134,11 @@ def new_incident_form(request: Request, who: OperatorDep) -> Response:
 def _report_page(
     request: Request, who: Visitor, values: dict[str, Any], error: str | None, status: int = 200
 ) -> Response:
+    people, teams = who.context.assignees()
     context = {
         "priorities": who.context.priorities,
+        "people": people,
+        "teams": teams,
         "report_types": REPORT_TYPES,
         "values": values,
         "error": error,
@@ -145,8 +154,8 @@ async def register_incident(request: Request, who: OperatorDep) -> Response:
     values = {key: value for key, value in form.items() if isinstance(value, str)}
     try:
         without_nul_fields(values)
-        fields = report_fields(values, who.context.priorities)
-        incident_id = who.context.service.create(actor=who.operator, source="manual", **fields)
+        report = report_fields(values, who.context.priorities)
+        incident_id = who.context.service.report(report, actor=who.operator)
     except BridgeError as exc:
         return _report_page(request, who, values, explain(who, exc), status=exc.http_status)
     return redirect(who, f"/incidents/{incident_id}")

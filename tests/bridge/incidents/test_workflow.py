@@ -31,8 +31,8 @@ routes:
   - {match: {severity: critical}, priority: P1, escalation: ops}
   - {priority: P3, escalation: ops, team: ops}
 people:
-  primary: {name: Primary on-call}
-  payer: {name: Payments on-call}
+  primary: {name: Primary on-call, email: primary@example.com}
+  payer: {name: Payments on-call, email: payer@example.com}
 teams:
   ops: {members: [primary]}
   pay: {members: [payer]}

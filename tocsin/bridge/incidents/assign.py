@@ -63,7 +63,4 @@ class Assigner:
 
 def paged_data(found: Reach) -> dict[str, Any]:
     """Return the event data naming whom the page reached and whom it did not."""
-    data: dict[str, Any] = {"paged": [t.name for t in found.targets]}
-    if found.unreached:
-        data["unreached"] = [str(t) for t in found.unreached]
-    return data
+    return {"paged": [t.name for t in found.targets], **found.event_data()}

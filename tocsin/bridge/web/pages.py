@@ -23,10 +23,11 @@ from tocsin.bridge.web.auth import checked_form, csrf_refused, redirect
 from tocsin.bridge.web.board import STATUS_FILTERS, BoardFilter, load_board, open_teams
 from tocsin.bridge.web.detail import load_incident
 from tocsin.bridge.web.i18n import Translator
-from tocsin.bridge.web.render import page
+from tocsin.bridge.web.render import page, query_with
 from tocsin.bridge.web.visitor import OperatorDep, Visitor, web_router
 
 router = web_router()
+FINISHED = ("resolved", "closed")
 
 
 # Form fields whose refusal the page can say in the visitor's language.
@@ -76,6 +77,9 @@ def board(
     team: str | None = None,
 ) -> Response:
     context = who.context
+    if status in FINISHED:
+        # The board holds open incidents; finished ones are found in the incidents view.
+        return redirect(who, f"/incidents{query_with(request)}")
     with context.store.connect() as conn:
         teams = open_teams(conn)
         chosen = BoardFilter(

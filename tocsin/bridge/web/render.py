@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
 from tocsin.bridge.platform.clock import as_utc, rfc3339
 from tocsin.bridge.web.i18n import LANGUAGES, Translator
@@ -36,6 +37,17 @@ def _format_time(value: datetime | None) -> str:
     return as_utc(value).strftime("%Y-%m-%d %H:%M") if value is not None else ""
 
 
+def when(value: datetime | None) -> Markup:
+    """Return an instant for the viewer: UTC here, their own zone with seconds on hover (board.js)."""
+    if value is None:
+        return Markup("")
+    moment = as_utc(value)
+    return Markup(
+        f'<time class="local" datetime="{rfc3339(moment)}" '
+        f'title="{moment:%Y-%m-%d %H:%M:%S} UTC">{moment:%Y-%m-%d %H:%M} UTC</time>'
+    )
+
+
 def build_environment(extra_paths: tuple[Path, ...] = ()) -> Environment:
     """Return the template environment; other pages (reports) may add their own folders."""
     env = Environment(
@@ -47,6 +59,7 @@ def build_environment(extra_paths: tuple[Path, ...] = ()) -> Environment:
     )
     env.filters["utc"] = _format_time
     env.filters["rfc3339"] = rfc3339
+    env.globals["when"] = when
     return env
 
 

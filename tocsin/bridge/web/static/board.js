@@ -143,6 +143,33 @@
     });
   }
 
+  // Times arrive in UTC from the server; each viewer reads them in their own zone, to the minute,
+  // with the seconds and the zone's name on hover.
+  var zone = "";
+  try {
+    zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  } catch (e) {
+    zone = "";
+  }
+
+  function stamp(date, seconds) {
+    var text = date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) +
+      " " + pad(date.getHours()) + ":" + pad(date.getMinutes());
+    return seconds ? text + ":" + pad(date.getSeconds()) : text;
+  }
+
+  function localTimes(root) {
+    root.querySelectorAll("time.local[datetime]").forEach(function (el) {
+      var parsed = Date.parse(el.getAttribute("datetime"));
+      if (isNaN(parsed)) {
+        return;
+      }
+      var date = new Date(parsed);
+      el.textContent = stamp(date, false);
+      el.title = stamp(date, true) + (zone ? " " + zone : "");
+    });
+  }
+
   // Swap each listed element for its namesake on a fresh copy of this page. Forms are swapped
   // only when nobody is using them, so what someone is typing is never touched.
   function refresh(ids) {
@@ -176,6 +203,7 @@
         });
         if (swapped) {
           syncClock(fresh.body.getAttribute("data-now"));
+          localTimes(document);
           tick();
         }
       })
@@ -197,6 +225,7 @@
   }
 
   syncClock(body.getAttribute("data-now"));
+  localTimes(document);
   tick();
   window.setInterval(tick, 1000);
   scheduleRefreshes();

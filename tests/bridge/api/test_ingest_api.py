@@ -10,6 +10,7 @@ from tests.bridge.testclient import TestClient
 from tocsin.bridge.server.app import create_app
 
 START = "2026-03-02T08:50:00Z"
+SENT = {"X-Tocsin-Sender-Time": "2026-03-02T09:00:00Z"}  # the sender's clock agrees with ours
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def alert(
 
 
 def post(client: TestClient, alerts: list[dict]) -> dict:
-    response = client.post("/api/v2/alerts", json=alerts, headers=bearer(INGEST))
+    response = client.post("/api/v2/alerts", json=alerts, headers={**bearer(INGEST), **SENT})
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -34,7 +34,9 @@ def fire(name: str, n: int) -> Alert:
 
 
 def ended(name: str, n: int) -> Alert:
-    return Alert({"alertname": name, "n": str(n)}, {}, STARTS, T0 - timedelta(seconds=1))
+    return Alert(
+        {"alertname": name, "n": str(n)}, {}, STARTS, T0 - timedelta(seconds=1), ended=True
+    )
 
 
 def apply(runtime: Runtime, batch: list[Alert]) -> Applied:

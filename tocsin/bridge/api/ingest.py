@@ -19,8 +19,11 @@ from tocsin.bridge.api.auth import Principal
 from tocsin.bridge.api.deps import RuntimeDep
 from tocsin.bridge.api.errors import error_response
 from tocsin.bridge.api.params import without_nul
+from tocsin.bridge.ingest.apply import Applied
 from tocsin.bridge.ingest.heartbeats import record_heartbeat
 from tocsin.bridge.ingest.parse import Parsed, load_json, parse_v2, parse_webhook
+from tocsin.bridge.ingest.rules import Outcome
+from tocsin.bridge.ingest.senderclock import read_sender_clock
 from tocsin.bridge.ingest.service import ingest
 from tocsin.bridge.server.runtime import Runtime
 
@@ -115,25 +118,26 @@ async def _intake(request: Request, route: str) -> JSONResponse:
     (every sender, every resend), answered by tocsin.bridge.api.shortcut past FastAPI's routing.
     """
     runtime: Runtime = request.app.state.runtime
-    auth.admit(request, runtime, "ingest")
+    sender = auth.admit(request, runtime, "ingest")
     body = await request.body()
-    return await run_in_threadpool(_receive, request, runtime, body, route)
+    return await run_in_threadpool(_receive, request, runtime, body, route, sender.name)
 
 
-def _receive(request: Request, runtime: Runtime, body: bytes, route: str) -> JSONResponse:
-    payload = load_json(body)
+def _receive(
+    request: Request, runtime: Runtime, body: bytes, route: str, sender: str
+) -> JSONResponse:
     now = runtime.clock()
+    clock = read_sender_clock(request.headers, now, runtime.config.clock_skew_tolerance)
+    payload = load_json(body)
     limit = runtime.config.limits.max_alerts_per_request
+    runtime.skew_watch.observe(sender, clock, now)
     parsed: Parsed = (
-        parse_v2(payload, now, limit) if route == "v2" else parse_webhook(payload, now, limit)
+        parse_v2(payload, now, limit, ended_before=clock.ended_before, sent_at=clock.now)
+        if route == "v2"
+        else parse_webhook(payload, now, limit)
     )
-    applied = ingest(runtime, parsed.alerts, route) if parsed.alerts else None
-    counts = {
-        "accepted": applied.accepted if applied else 0,
-        "opened": applied.opened if applied else 0,
-        "resolved": applied.resolved if applied else 0,
-        "ignored": applied.ignored if applied else 0,
-    }
+    applied = ingest(runtime, parsed.alerts, route, sender) if parsed.alerts else Applied()
+    counts = _counts(applied, parsed.positions)
     if parsed.rejected:
         first = parsed.rejected[0]
         return error_response(
@@ -151,3 +155,21 @@ def _receive(request: Request, runtime: Runtime, body: bytes, route: str) -> JSO
             },
         )
     return JSONResponse({"status": "success", **counts})
+
+
+def _counts(applied: Applied, positions: list[int]) -> dict[str, Any]:
+    """Return the response's summary: incidents opened and resolved, and each alert's outcome.
+
+    `not_stored` names, by its index in the request, each alert that was stored neither as
+    firing nor as resolved, and why, so a sender can tell an HA duplicate from a stale message.
+    """
+    return {
+        "accepted": applied.accepted,
+        "opened": applied.opened,
+        "resolved": applied.resolved,
+        "ignored": applied.ignored,
+        "outcomes": {outcome.value: applied.outcomes.get(outcome, 0) for outcome in Outcome},
+        "not_stored": [
+            {"index": positions[n], "outcome": outcome.value} for n, outcome in applied.unstored
+        ],
+    }

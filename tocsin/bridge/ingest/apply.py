@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, case, func, select, update
 
 from tocsin.bridge.incidents.events import EventHook
 from tocsin.bridge.incidents.lifecycle import is_open
@@ -16,6 +16,7 @@ from tocsin.bridge.ingest.opening import Opening, open_all
 from tocsin.bridge.ingest.parse import Alert
 from tocsin.bridge.ingest.rules import Known, Outcome, decide
 from tocsin.bridge.platform.clock import as_utc
+from tocsin.bridge.platform.config import DEFAULT_SKEW_TOLERANCE
 from tocsin.bridge.policy.model import Policy
 from tocsin.bridge.store.lists import in_list
 from tocsin.bridge.store.schema import alerts, incidents
@@ -23,15 +24,28 @@ from tocsin.bridge.store.schema import alerts, incidents
 
 @dataclass
 class Applied:
-    """How many alerts of a request did what."""
+    """What a request's alerts did: incidents opened and resolved, and each alert's outcome."""
 
     accepted: int = 0
-    opened: int = 0
-    resolved: int = 0
-    ignored: int = 0
+    opened: int = 0  # incidents opened
+    resolved: int = 0  # incidents resolved
+    ignored: int = 0  # alerts that changed nothing: stale or unknown resolves
+    outcomes: dict[Outcome, int] = field(default_factory=dict)
+    unstored: list[tuple[int, Outcome]] = field(default_factory=list)  # (position, outcome)
+
+    def note(self, position: int, outcome: Outcome) -> None:
+        """Count the outcome of the request's alert at `position`."""
+        self.accepted += 1
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        if not outcome.stored:
+            self.unstored.append((position, outcome))
+            self.ignored += outcome is not Outcome.DUPLICATE
 
 
 # Statements built once: values travel as parameters, so SQLAlchemy's compiled cache is hit.
+# A refresh keeps the latest startsAt of the episode, so a late resolve of an earlier one is
+# recognised as stale whatever order the messages came in; NULL leaves it as it was.
+_STARTS = bindparam("_starts_at", type_=alerts.c.starts_at.type)
 _REFRESH = (
     update(alerts)
     .where(alerts.c.id == bindparam("_id"))
@@ -39,6 +53,7 @@ _REFRESH = (
         last_received_at=bindparam("_now"),
         receive_count=alerts.c.receive_count + 1,
         annotations=bindparam("_annotations"),
+        starts_at=case((alerts.c.starts_at < _STARTS, _STARTS), else_=alerts.c.starts_at),
     )
 )
 _LATEST = (
@@ -53,7 +68,8 @@ _LATEST = (
     )
     .join(incidents, incidents.c.id == alerts.c.incident_id)
     .where(in_list(alerts.c.fingerprint, "prints"))
-    .order_by(alerts.c.starts_at, alerts.c.id)
+    # The newest occurrence is the last row stored, whatever the senders' clocks said.
+    .order_by(alerts.c.id)
 )
 
 _RESOLVE_ALERT = (
@@ -92,9 +108,10 @@ def apply_alerts(
     policy: Policy,
     batch: Sequence[Alert],
     now: datetime,
+    tolerance: timedelta = DEFAULT_SKEW_TOLERANCE,
 ) -> Applied:
     """Store each alert by its identity: open, join, refresh or resolve incidents as they say."""
-    return apply_batches(conn, hooks, policy, [batch], now)[0]
+    return apply_batches(conn, hooks, policy, [batch], now, tolerance)[0]
 
 
 def apply_batches(
@@ -103,6 +120,7 @@ def apply_batches(
     policy: Policy,
     batches: Sequence[Sequence[Alert]],
     now: datetime,
+    tolerance: timedelta = DEFAULT_SKEW_TOLERANCE,
 ) -> list[Applied]:
     """Apply several requests' alerts together, as if one after the other; count each apart.
 
@@ -110,34 +128,49 @@ def apply_batches(
     alert that resolves or repeats one of them, so the outcome is as if applied one by one.
     """
     counts = [Applied() for _ in batches]
-    owned = [(n, alert) for n, batch in enumerate(batches) for alert in batch]
-    prints = [fingerprint(alert.labels) for _, alert in owned]
+    owned = [
+        (n, position, alert)
+        for n, batch in enumerate(batches)
+        for position, alert in enumerate(batch)
+    ]
+    prints = [fingerprint(alert.labels) for _, _, alert in owned]
     latest = _latest(conn, set(prints))
     refreshes: list[dict[str, object]] = []
     openings: dict[str, Opening] = {}
-    for (owner, alert), fp in zip(owned, prints, strict=True):
+    for (owner, position, alert), fp in zip(owned, prints, strict=True):
         applied = counts[owner]
-        applied.accepted += 1
         if fp in openings:
-            _open(conn, hooks, openings, latest, now, counts)
+            _open(conn, hooks, openings, latest, now, counts, refreshes)
         stored = latest.get(fp)
-        outcome = decide(stored.known if stored else None, alert, now)
-        if outcome is Outcome.OPEN:
+        outcome = decide(stored.known if stored else None, alert, tolerance)
+        applied.note(position, outcome)
+        if outcome is Outcome.OPENED:
             route = policy.route_for(alert.labels)
             key = group_key(alert.labels, route.group_by)
             openings[fp] = Opening(alert, fp, route, key, owner=owner)
-        elif outcome is Outcome.REFRESH and stored is not None:
-            refreshes.append({"_id": stored.id, "_now": now, "_annotations": alert.annotations})
-        elif outcome is Outcome.RESOLVE and stored is not None:
-            _open(conn, hooks, openings, latest, now, counts)
+        elif stored is None:
+            continue
+        elif outcome is Outcome.REFRESHED or outcome is Outcome.DUPLICATE:
+            known = stored.known
+            starts_at = None  # a duplicate resolve leaves the episode as it was
+            if outcome is Outcome.REFRESHED:
+                starts_at = max(known.starts_at, alert.starts_at)
+                stored.known = Known(known.status, starts_at, known.ends_at, known.incident_open)
+            refreshes.append(
+                {
+                    "_id": stored.id,
+                    "_now": now,
+                    "_annotations": alert.annotations,
+                    "_starts_at": starts_at,
+                }
+            )
+        elif outcome is Outcome.RESOLVED:
+            _open(conn, hooks, openings, latest, now, counts, refreshes)
             _resolve_alert(conn, stored.id, alert, now)
             stored.known = Known("resolved", stored.known.starts_at, alert.ends_at, False)
             applied.resolved += _maybe_resolve(conn, hooks, stored.incident_id, now)
-        else:
-            applied.ignored += 1
-    _open(conn, hooks, openings, latest, now, counts)
-    if refreshes:
-        conn.execute(_REFRESH, refreshes)
+    _open(conn, hooks, openings, latest, now, counts, refreshes)
+    _refresh(conn, refreshes)
     return counts
 
 
@@ -148,14 +181,25 @@ def _open(
     latest: dict[str, _Stored],
     now: datetime,
     counts: list[Applied],
+    refreshes: list[dict[str, object]],
 ) -> None:
     """Store the gathered opening alerts, note them as the newest occurrences, and forget them."""
+    if not openings:
+        return
+    _refresh(conn, refreshes)  # first: an opening may fire again a row refreshed before it
     open_all(conn, hooks, list(openings.values()), now)
     for fp, item in openings.items():
         known = Known("firing", item.alert.starts_at, item.alert.ends_at, True)
         latest[fp] = _Stored(item.alert_id, item.incident_id, known)
         counts[item.owner].opened += int(item.created)
     openings.clear()
+
+
+def _refresh(conn: Connection, refreshes: list[dict[str, object]]) -> None:
+    """Store the gathered refreshes and forget them."""
+    if refreshes:
+        conn.execute(_REFRESH, refreshes)
+        refreshes.clear()
 
 
 def _latest(conn: Connection, prints: set[str]) -> dict[str, _Stored]:

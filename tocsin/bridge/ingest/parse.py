@@ -2,6 +2,9 @@
 
 Accepted shapes: Alertmanager API v2 postable alerts (a JSON list) and the Alertmanager webhook
 (version 4, alerts under "alerts"). Unknown fields are ignored, as newer Alertmanagers add some.
+Whether an alert says "firing" or "resolved" is settled here, once: the webhook's `status`
+decides on that route; a v2 alert has ended when its endsAt is before `ended_before`, a time
+the caller reads off the sender's own clock where it can (tocsin.bridge.ingest.senderclock).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tocsin.bridge.errors import InvalidInput, MalformedInput, PayloadTooLarge
@@ -17,6 +20,7 @@ from tocsin.bridge.errors import InvalidInput, MalformedInput, PayloadTooLarge
 MAX_LABELS = 100
 MAX_NAME = 256
 MAX_VALUE = 8192
+_INSTANT = timedelta(microseconds=1)
 _TIME = re.compile(
     r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$", re.IGNORECASE
 )
@@ -31,10 +35,7 @@ class Alert:
     starts_at: datetime
     ends_at: datetime | None
     generator_url: str | None = None
-
-    def resolved(self, now: datetime) -> bool:
-        """Return whether the alert has ended (its endsAt is not in the future)."""
-        return self.ends_at is not None and self.ends_at <= now
+    ended: bool = False  # the sender says it is resolved, not firing
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Parsed:
 
     alerts: list[Alert] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)  # each alert's index in the request
 
 
 def load_json(body: bytes) -> Any:
@@ -64,11 +66,23 @@ def load_json(body: bytes) -> Any:
         ) from exc
 
 
-def parse_v2(payload: Any, now: datetime, max_alerts: int) -> Parsed:
-    """Validate Alertmanager API v2 postable alerts: a list of {labels, annotations, …}."""
+def parse_v2(
+    payload: Any,
+    now: datetime,
+    max_alerts: int,
+    *,
+    ended_before: datetime | None = None,
+    sent_at: datetime | None = None,
+) -> Parsed:
+    """Validate Alertmanager API v2 postable alerts: a list of {labels, annotations, …}.
+
+    An alert has ended when its endsAt is before `ended_before` (default: just after `now`);
+    one without startsAt starts at `sent_at`, the sender's clock when known, else at `now`.
+    """
     if not isinstance(payload, list):
         raise InvalidInput("expected a JSON list of alerts", field="body")
-    return _parse_all(payload, now, max_alerts, prefix="", webhook=False)
+    cutoff = ended_before or now + _INSTANT
+    return _parse_all(payload, sent_at or now, max_alerts, prefix="", ended_before=cutoff)
 
 
 def parse_webhook(payload: Any, now: datetime, max_alerts: int) -> Parsed:
@@ -83,11 +97,16 @@ def parse_webhook(payload: Any, now: datetime, max_alerts: int) -> Parsed:
     alerts = payload.get("alerts")
     if not isinstance(alerts, list):
         raise InvalidInput("expected 'alerts' to be a list", field="alerts")
-    return _parse_all(alerts, now, max_alerts, prefix="alerts", webhook=True)
+    return _parse_all(alerts, now, max_alerts, prefix="alerts", ended_before=None)
 
 
 def _parse_all(
-    items: list[Any], now: datetime, max_alerts: int, *, prefix: str, webhook: bool
+    items: list[Any],
+    now: datetime,
+    max_alerts: int,
+    *,
+    prefix: str,
+    ended_before: datetime | None,
 ) -> Parsed:
     if len(items) > max_alerts:
         raise PayloadTooLarge(
@@ -96,30 +115,45 @@ def _parse_all(
     parsed = Parsed()
     for index, item in enumerate(items):
         try:
-            parsed.alerts.append(_alert(item, now, webhook))
+            parsed.alerts.append(_alert(item, now, ended_before))
+            parsed.positions.append(index)
         except InvalidInput as exc:
             where = f"{prefix}[{index}]" + (f".{exc.field}" if exc.field else "")
             parsed.rejected.append(Rejection(index=index, field=where, error=exc.message))
     return parsed
 
 
-def _alert(item: Any, now: datetime, webhook: bool) -> Alert:
+def _alert(item: Any, now: datetime, ended_before: datetime | None) -> Alert:
     if not isinstance(item, dict):
         raise InvalidInput(f"expected an object, got {type(item).__name__}")
     labels = _strings(item.get("labels"), "labels", required=True)
     annotations = _strings(item.get("annotations"), "annotations", required=False)
-    starts_at = _time(item.get("startsAt"), "startsAt") or now
-    ends_at = _time(item.get("endsAt"), "endsAt")
-    if webhook and item.get("status") == "resolved" and ends_at is None:
-        ends_at = now
-    if webhook and item.get("status") == "firing":
-        ends_at = None
+    starts_at = parse_time(item.get("startsAt"), "startsAt") or now
+    ends_at = parse_time(item.get("endsAt"), "endsAt")
+    if ended_before is None:
+        # The webhook's status is authoritative, whatever its endsAt says about clocks.
+        ended = _status(item.get("status"), ends_at, now)
+        if ended and ends_at is None:
+            ends_at = max(now, starts_at)
+        if not ended:
+            ends_at = None
+    else:
+        ended = ends_at is not None and ends_at < ended_before
     if ends_at is not None and ends_at < starts_at:
         raise InvalidInput("endsAt is before startsAt", field="endsAt")
     url = item.get("generatorURL")
     if url is not None and not (isinstance(url, str) and _unicode(url)):
         raise InvalidInput("expected a string of valid Unicode", field="generatorURL")
-    return Alert(labels, annotations, starts_at, ends_at, url[:2000] if url else None)
+    return Alert(labels, annotations, starts_at, ends_at, url[:2000] if url else None, ended)
+
+
+def _status(raw: Any, ends_at: datetime | None, now: datetime) -> bool:
+    """Return whether a webhook alert is resolved: its status says, else its endsAt."""
+    if raw == "resolved":
+        return True
+    if raw == "firing":
+        return False
+    return ends_at is not None and ends_at <= now
 
 
 def _strings(raw: Any, name: str, *, required: bool) -> dict[str, str]:
@@ -150,7 +184,8 @@ def _strings(raw: Any, name: str, *, required: bool) -> dict[str, str]:
     return out
 
 
-def _time(raw: Any, name: str) -> datetime | None:
+def parse_time(raw: Any, name: str) -> datetime | None:
+    """Read an RFC 3339 time into UTC; None when absent or Go's zero time, InvalidInput if bad."""
     if raw is None or raw == "":
         return None
     match = _TIME.match(raw) if isinstance(raw, str) else None

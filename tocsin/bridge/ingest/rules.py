@@ -1,28 +1,44 @@
-"""What an arriving alert does to the stored one, free of I/O.
+"""What an arriving alert does to the stored one, free of I/O: the episode rules.
 
-Senders are at-least-once and unordered: Alertmanager HA pairs duplicate on purpose and a
-resend can overtake a resolve. So a firing alert opens something only when it is new or its
-startsAt is newer than the recorded end; anything older is stale and changes nothing.
-A firing alert whose endsAt passes without a resend is not resolved by the bridge: a sender
-that falls silent is a host-silence incident (heartbeats), not a recovery.
+An episode of an alert (its label set) runs from a start to a resolve. The stored occurrence
+keeps the latest startsAt seen while it fires (HA peers that stamp their own startsAt, and
+resends, may differ) and, once resolved, its endsAt. Senders are at-least-once, unordered and
+their clocks disagree, so the rules compare a message only with the episode it could belong to,
+and when in doubt a firing wins: a wrong open is seen and closed by a person, a wrong resolve
+silences a real problem.
+
+- A resolve ends the firing episode unless it ended before that episode's latest start (then it
+  is a late resolve of an earlier episode: stale).
+- A firing after a resolve is a new episode when it starts after the resolved one's latest
+  start, or before it but no more than the skew tolerance before the resolve (a sender whose
+  clock is behind); one that starts at that start is a resend of the ended episode: stale.
+- A firing alert whose endsAt passes without a resend is not resolved by the bridge: a sender
+  that falls silent is a host-silence incident (heartbeats), not a recovery.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
 from tocsin.bridge.ingest.parse import Alert
 
 
 class Outcome(Enum):
-    """What to do with an arriving alert."""
+    """What an arriving alert did; the value names it in responses, logs and metrics."""
 
-    OPEN = "open"  # attach to the group's open incident, or open one
-    REFRESH = "refresh"  # the same alert again: note that it was seen
-    RESOLVE = "resolve"  # the alert ended: mark it, maybe resolve its incident
-    IGNORE = "ignore"  # stale or unknown: change nothing
+    OPENED = "opened"  # firing, a new episode: joined the group's open incident or opened one
+    REFRESHED = "refreshed"  # firing again in the current episode: noted as seen
+    RESOLVED = "resolved"  # ended the current episode
+    DUPLICATE = "duplicate"  # a resolve of an episode already resolved (HA peer, resend)
+    STALE = "stale"  # about an episode older than the stored one: changes nothing
+    UNKNOWN_RESOLVE = "unknown_resolve"  # a resolve of an alert never seen firing
+
+    @property
+    def stored(self) -> bool:
+        """Return whether the alert was stored as firing or resolved."""
+        return self in (Outcome.OPENED, Outcome.REFRESHED, Outcome.RESOLVED)
 
 
 @dataclass(frozen=True)
@@ -30,25 +46,30 @@ class Known:
     """The newest stored occurrence of an alert (by identity)."""
 
     status: str  # firing|resolved
-    starts_at: datetime
+    starts_at: datetime  # the latest startsAt seen in this episode
     ends_at: datetime | None
     incident_open: bool
 
 
-def decide(known: Known | None, alert: Alert, now: datetime) -> Outcome:
+def decide(known: Known | None, alert: Alert, tolerance: timedelta) -> Outcome:
     """Return what the arriving alert does, given the newest stored occurrence of it."""
-    if alert.resolved(now):
-        if known is None or alert.starts_at < known.starts_at:
-            # A resolve for an alert never seen firing, or for an older episode.
-            return Outcome.IGNORE
-        return Outcome.REFRESH if known.status == "resolved" else Outcome.RESOLVE
+    if alert.ended:
+        if known is None:
+            return Outcome.UNKNOWN_RESOLVE
+        if known.status == "resolved":
+            return Outcome.DUPLICATE
+        ends_at = alert.ends_at or alert.starts_at
+        return Outcome.STALE if ends_at < known.starts_at else Outcome.RESOLVED
     if known is None:
-        return Outcome.OPEN
+        return Outcome.OPENED
     if known.status == "resolved":
+        if alert.starts_at > known.starts_at:
+            return Outcome.OPENED
         ended = known.ends_at or known.starts_at
-        # Alertmanager re-sends a firing alert after its resolve: only a newer start is news.
-        return Outcome.OPEN if alert.starts_at > ended else Outcome.IGNORE
+        if alert.starts_at < known.starts_at and alert.starts_at >= ended - tolerance:
+            return Outcome.OPENED
+        return Outcome.STALE
     if known.incident_open or alert.starts_at <= known.starts_at:
         # Still firing; if a person resolved the incident meanwhile, a resend must not reopen it.
-        return Outcome.REFRESH
-    return Outcome.OPEN
+        return Outcome.REFRESHED
+    return Outcome.OPENED

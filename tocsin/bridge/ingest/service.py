@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,10 +12,13 @@ from sqlalchemy.exc import IntegrityError
 
 from tocsin.bridge.errors import StoreUnavailable
 from tocsin.bridge.ingest.apply import Applied, apply_batches
+from tocsin.bridge.ingest.identity import fingerprint
 from tocsin.bridge.ingest.parse import Alert
 from tocsin.bridge.server.runtime import Runtime
 
 ATTEMPTS = 3
+SHOWN_IN_LOG = 5  # alerts named in one warning line; the count covers the rest
+log = logging.getLogger(__name__)
 MERGE_AT_MOST = 20  # alerts in a request that merges with others sharing its transaction
 
 
@@ -41,10 +45,11 @@ class _Apply:
 def _apply_many(conn: Connection, works: Sequence[_Apply]) -> list[Applied]:
     runtime = works[0].runtime
     batches = [work.batch for work in works]
-    return apply_batches(conn, runtime.hooks, runtime.policy, batches, runtime.clock())
+    tolerance = runtime.config.clock_skew_tolerance
+    return apply_batches(conn, runtime.hooks, runtime.policy, batches, runtime.clock(), tolerance)
 
 
-def ingest(runtime: Runtime, batch: Sequence[Alert], route: str) -> Applied:
+def ingest(runtime: Runtime, batch: Sequence[Alert], route: str, sender: str = "") -> Applied:
     """Store a batch durably and return what it did; only then may the sender hear 2xx."""
     started = time.perf_counter()
     for attempt in range(ATTEMPTS):
@@ -61,5 +66,30 @@ def ingest(runtime: Runtime, batch: Sequence[Alert], route: str) -> Applied:
                     runtime.store.retry_after,
                 ) from exc
     runtime.metrics.alerts_received.labels(route=route).inc(len(batch))
+    for outcome, count in applied.outcomes.items():
+        runtime.metrics.alert_outcomes.labels(route=route, outcome=outcome.value).inc(count)
+    if applied.unstored:
+        _warn_unopened(batch, applied, route, sender)
     runtime.metrics.ingest_duration.observe(time.perf_counter() - started)
     return applied
+
+
+def _warn_unopened(batch: Sequence[Alert], applied: Applied, route: str, sender: str) -> None:
+    """Log the alerts a sender meant as firing that opened and refreshed nothing."""
+    dropped = [(batch[n], outcome) for n, outcome in applied.unstored if not batch[n].ended]
+    if not dropped:
+        return
+    shown = "; ".join(
+        f"{alert.labels.get('alertname', '')!r} {fingerprint(alert.labels)[:12]} "
+        f"startsAt {alert.starts_at.isoformat()}: {outcome.value}"
+        for alert, outcome in dropped[:SHOWN_IN_LOG]
+    )
+    more = f" (and {len(dropped) - SHOWN_IN_LOG} more)" if len(dropped) > SHOWN_IN_LOG else ""
+    log.warning(
+        "%s from %r: %d firing alert(s) not opened, their episode already resolved: %s%s",
+        route,
+        sender,
+        len(dropped),
+        shown,
+        more,
+    )

@@ -24,6 +24,11 @@ Keys and defaults (every one optional; no file at all gives the defaults):
     busy_timeout: 5s              wait this long for a database lock, then answer 503
                                   (under the 10s senders such as Prometheus wait for an answer)
     retry_after: 2s               Retry-After sent with 503
+  ingest:
+    clock_skew_tolerance: 10m     without a clue to a v2 sender's clock (X-Tocsin-Sender-Time,
+                                  Date), an endsAt less than this in the past still means firing;
+                                  also how far a sender's clock may lag when a firing after a
+                                  resolve is judged new (README: "How the bridge reads alerts")
   log_level: info                 debug|info|warning|error
   notify: {ack_link_ttl: 24h, max_attempts: 12, retry_base: 5s, retry_cap: 15m}
                                   ack link lifetime; outbox retries before a dead letter
@@ -36,6 +41,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,11 +71,13 @@ KEYS = (
     "secret_key_file",
     "smtp",
     "limits",
+    "ingest",
     "log_level",
     "notify",
 )
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_DATABASE_URL = "sqlite:///tocsin.db"
+DEFAULT_SKEW_TOLERANCE = timedelta(minutes=10)
 _SIZE = re.compile(r"^(\d+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$")
 _SIZE_UNITS = {None: 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
 _SIZE_UNITS |= {"KB": 1000, "MB": 1000**2, "GB": 1000**3}
@@ -123,6 +131,7 @@ class BridgeConfig:
     secret_key_file: Path | None = None
     smtp: Smtp | None = None
     limits: Limits = Limits()
+    clock_skew_tolerance: timedelta = DEFAULT_SKEW_TOLERANCE
     log_level: str = "info"
     notify: NotifySettings = NotifySettings()
     source: str = "<defaults>"
@@ -199,6 +208,7 @@ def parse_config(
         secret_key_file=secret_file,
         smtp=_smtp(raw.get("smtp"), where.key(raw, "smtp"), base, env),
         limits=_limits(raw.get("limits"), where.key(raw, "limits")),
+        clock_skew_tolerance=_ingest(raw.get("ingest"), where.key(raw, "ingest")),
         log_level=_choice(
             raw.get("log_level", "info"),
             where.key(raw, "log_level"),
@@ -337,6 +347,15 @@ def _limits(raw: Any, where: Where) -> Limits:
             1, int(_seconds(raw.get("retry_after", "2s"), where.key(raw, "retry_after")))
         ),
     )
+
+
+def _ingest(raw: Any, where: Where) -> timedelta:
+    raw = as_mapping(raw, where, ("clock_skew_tolerance",))
+    at = where.key(raw, "clock_skew_tolerance")
+    seconds = _seconds(raw.get("clock_skew_tolerance", "10m"), at)
+    if not 0 <= seconds <= 86400:
+        raise at.error(f"{at.show(raw.get('clock_skew_tolerance'))} must be between 0s and 1d")
+    return timedelta(seconds=seconds)
 
 
 def _read_secret(path: Path | None, where: Where) -> str:

@@ -30,6 +30,20 @@ class Metrics:
             ["route"],
             registry=self.registry,
         )
+        self.alert_outcomes = Counter(
+            "tocsin_bridge_alerts",
+            "Alerts received, by route and what each did (opened, refreshed, resolved, "
+            "duplicate, stale, unknown_resolve).",
+            ["route", "outcome"],
+            registry=self.registry,
+        )
+        self.sender_clock_skew = Gauge(
+            "tocsin_bridge_sender_clock_skew_seconds",
+            "The sender's clock minus the bridge's at its last request that told its clock "
+            "(X-Tocsin-Sender-Time or Date), by ingest token name.",
+            ["sender"],
+            registry=self.registry,
+        )
         self.ingest_duration = Histogram(
             "tocsin_bridge_ingest_duration_seconds",
             "Time to validate and commit one ingestion request.",

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 from tocsin.bridge.incidents.assign import Assigner
 from tocsin.bridge.incidents.events import EventHook
 from tocsin.bridge.incidents.service import Escalator, IncidentService
 from tocsin.bridge.ingest.heartbeats import HeartbeatHook
+from tocsin.bridge.ingest.senderclock import SkewWatch
 from tocsin.bridge.paging.pager import Pager
 from tocsin.bridge.platform.clock import Clock, utcnow
 from tocsin.bridge.platform.config import BridgeConfig
@@ -55,6 +57,11 @@ class Runtime:
         """Return the incident operations bound to this runtime's store, hooks and clock."""
         assigner = Assigner(lambda: self.policy, lambda: self.pager)
         return IncidentService(self.store, self.hooks, self.clock, self.escalator, assigner)
+
+    @cached_property
+    def skew_watch(self) -> SkewWatch:
+        """Return the watch on senders' clocks, which exports and reports their offsets."""
+        return SkewWatch(self.metrics.sender_clock_skew, self.config.clock_skew_tolerance)
 
     def start(self) -> None:
         """Start every worker in registration order."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,12 @@ def test_no_file_gives_the_documented_defaults() -> None:
         None,
     )
     assert config.limits.max_body_bytes == 1024 * 1024
+    assert config.clock_skew_tolerance == timedelta(minutes=10)
+
+
+def test_the_clock_skew_tolerance_is_read_as_a_duration(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "ingest: {clock_skew_tolerance: 90s}\n"), env={})
+    assert config.clock_skew_tolerance == timedelta(seconds=90)
 
 
 def test_token_sources_all_end_as_digests(tmp_path: Path) -> None:
@@ -63,6 +70,11 @@ tokens:
         ("tokens:\n  - {name: a, role: ingest}\n", "give exactly one of value"),
         ("limits: {max_body_bytes: lots}\n", "limits.max_body_bytes: 'lots' is not a size"),
         ("database_url: mysql://x\n", "database_url: expected sqlite"),
+        (
+            "ingest:\n  clock_skew_tolerance: 2d\n",
+            "bridge.yml:2: ingest.clock_skew_tolerance: '2d' must be between 0s and 1d",
+        ),
+        ("ingest: {clock_skew: 1m}\n", "ingest.clock_skew: unknown key 'clock_skew'"),
         (
             "tokens:\n  - {name: a, role: ingest, value_file: /nonexistent}\n",
             "cannot read /nonexistent",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -89,17 +90,12 @@ def test_without_a_clue_a_resolve_is_read_once_it_is_older_than_the_tolerance(
     assert bridge.state(labels) == ("resolved", NOW - MINUTE, "resolved")
 
 
-def test_the_tolerance_is_configurable(database_url: str) -> None:
+def test_the_tolerance_is_configurable(bridge: Bridge) -> None:
+    bridge.runtime.config = replace(bridge.runtime.config, clock_skew_tolerance=MINUTE)
     labels = {"alertname": "Skewed", "instance": "db5"}
-    with bridge_on(database_url) as bridge:
-        bridge.runtime.config = bridge.runtime.config.__class__(
-            **{**bridge.runtime.config.__dict__, "clock_skew_tolerance": MINUTE}
-        )
-        bridge.send("v2", [Message(labels, NOW - 5 * MINUTE)], clue=None)
-        result = bridge.send(
-            "v2", [Message(labels, NOW - 5 * MINUTE, ends=NOW - 2 * MINUTE)], clue=None
-        )
-        assert result["resolved"] == 1
+    bridge.send("v2", [Message(labels, NOW - 5 * MINUTE)], clue=None)
+    resolve = Message(labels, NOW - 5 * MINUTE, ends=NOW - 2 * MINUTE)
+    assert bridge.send("v2", [resolve], clue=None)["resolved"] == 1
 
 
 def test_the_webhook_status_decides_whatever_the_peers_clock(bridge: Bridge) -> None:

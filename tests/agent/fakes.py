@@ -63,6 +63,8 @@ class Receiver:
     """A real HTTP server on 127.0.0.1 that records requests and answers as scripted."""
 
     answer: Callable[[Request], tuple[int, dict[str, str]]] = lambda request: (200, {})
+    # A JSON body to answer with, by status (e.g. a bridge's 400 naming `rejected[]`).
+    bodies: dict[int, Callable[[Request], Any]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     port: int = 0
 
@@ -78,11 +80,14 @@ class Receiver:
                 status, headers = receiver.answer(request)
                 if status < 300:
                     receiver.requests.append(request)
+                make_body = receiver.bodies.get(status)
+                body = json.dumps(make_body(request)).encode() if make_body else b""
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.agent.fakes import FakeClock, Receiver
+from tocsin.agent.deadletters import DeadLetters
 from tocsin.agent.errors import PushRejected, PushUnavailable
 from tocsin.agent.push import Receiver as Client
 from tocsin.agent.push import WireAlert, retry_after, rfc3339
@@ -117,8 +118,17 @@ def test_backoff_doubles_with_jitter_up_to_a_cap_and_honours_retry_after(
 
 
 def make_pusher(receiver: Receiver, tmp_path: Path, clock: FakeClock, **kwargs: object) -> Pusher:
-    spool = Spool(tmp_path / "spool", 1 << 20)
-    return Pusher(client(receiver), spool, ttl=240.0, clock=clock, draw=lambda: 1.0, **kwargs)  # type: ignore[arg-type]
+    spool = Spool(tmp_path / "spool", 1 << 20, clock=clock)
+    letters = DeadLetters(tmp_path / "dead-letters.jsonl")
+    return Pusher(
+        client(receiver),
+        spool,
+        ttl=240.0,
+        clock=clock,
+        draw=lambda: 1.0,
+        dead_letters=letters,
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 def test_batches_are_delivered_in_order(receiver: Receiver, tmp_path: Path) -> None:
@@ -146,18 +156,20 @@ def test_unavailable_receiver_keeps_batches_spooled_and_retries_after_backoff(
     assert [a["labels"]["alertname"] for a in receiver.alerts()] == ["A", "B"]
 
 
-def test_rejected_batch_is_dropped_and_counted_not_retried(
+def test_a_batch_refused_whole_is_split_until_the_refused_alert_stands_alone(
     receiver: Receiver, tmp_path: Path
 ) -> None:
-    receiver.answer = lambda request: (
-        (400, {}) if request.body[0]["labels"]["alertname"] == "A" else (200, {})
-    )
+    names = lambda request: {a["labels"]["alertname"] for a in request.body}  # noqa: E731
+    receiver.answer = lambda request: (400, {}) if "A" in names(request) else (200, {})
     pusher = make_pusher(receiver, tmp_path, FakeClock())
     pusher.enqueue([alert("A")])
     pusher.enqueue([alert("B")])
     pusher.step()
     assert [a["labels"]["alertname"] for a in receiver.alerts()] == ["B"]
-    assert pusher.failures == {"http_400": 1}
+    assert pusher.failures == {"http_400": 2}
+    (letter,) = pusher.dead_letters.letters()
+    assert (dict(letter.alert.labels)["alertname"], letter.reason) == ("A", "http_400")
+    assert pusher.spool.depth == 0
 
 
 def test_refresh_waits_until_the_spool_is_empty(receiver: Receiver, tmp_path: Path) -> None:

@@ -101,6 +101,31 @@ def check_config(path: Path) -> None:
     click.echo(f"{path}: OK: {len(config.rules)} rules, {listen}, {push}")
 
 
+@main.command("dead-letters")
+@click.option("--config", "config_path", type=PATH, help="Agent config whose state_dir to read.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.option(
+    "--clear",
+    is_flag=True,
+    help="Forget them all, so the running agent may send those alerts again.",
+)
+def dead_letters(config_path: Path | None, as_json: bool, clear: bool) -> None:
+    """List the alerts the receiver refused, with its reason.
+
+    An alert refused for what it is (a bridge named it invalid, or it was too large) is not sent
+    again while its labels and annotations stay the same; fix the rule, or --clear after fixing
+    the receiver. Refused credentials (401/403) are listed too but withhold nothing.
+    """
+    from tocsin.agent.deadletters import FILE_NAME, DeadLetters
+    from tocsin.agent.render import render_dead_letters
+
+    store = DeadLetters(_config(config_path).state_dir / FILE_NAME)
+    if clear:
+        click.echo(f"{store.path}: cleared {store.clear()} dead letter(s)")
+        return
+    click.echo(render_dead_letters(store.path, store.letters(), as_json), nl=False)
+
+
 @main.group()
 def rules() -> None:
     """Work with the threshold rules."""

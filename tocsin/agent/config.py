@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 from tocsin.agent.durations import parse_duration, parse_size
 from tocsin.agent.errors import ConfigError
-from tocsin.agent.rules import Rule, load_bundled_rules, load_rules_file, parse_rule
+from tocsin.agent.limits import MAX_LABELS, MAX_NAME, text_problem
+from tocsin.agent.rules import GAUGES, Rule, load_bundled_rules, load_rules_file, parse_rule
 from tocsin.agent.urls import redact_url
 from tocsin.agent.yamlsrc import SHOWN_CHARS, LinedDict, load_file, shown, shown_path
 
@@ -23,6 +24,9 @@ DEFAULT_RESEND = 60.0
 DEFAULT_PUSH_TIMEOUT = 10.0
 DEFAULT_HEARTBEAT = 30.0
 DEFAULT_SPOOL_BYTES = 64 * 1024**2
+DEFAULT_MAX_BATCH = 500
+DEFAULT_MAX_RATE = 1000.0
+DEFAULT_DEAD_LETTERS = 1000
 _TOP_KEYS = (
     "interval",
     "listen",
@@ -36,8 +40,8 @@ _TOP_KEYS = (
     "disks",
     "interfaces",
 )
-_PUSH_KEYS = ("url", "token", "token_file", "resend", "timeout")
-_SPOOL_KEYS = ("dir", "max_bytes")
+_PUSH_KEYS = ("url", "token", "token_file", "resend", "timeout", "max_batch", "max_rate")
+_SPOOL_KEYS = ("dir", "max_bytes", "dead_letters")
 _FS_KEYS = ("include_fstypes", "exclude_fstypes", "exclude_mountpoints", "timeout")
 _NAME_KEYS = ("include", "exclude")
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -51,6 +55,8 @@ class PushConfig:
     token: str | None = field(default=None, repr=False)
     resend: float = DEFAULT_RESEND
     timeout: float = DEFAULT_PUSH_TIMEOUT
+    max_batch: int = DEFAULT_MAX_BATCH
+    max_rate: float = DEFAULT_MAX_RATE
 
     @property
     def display(self) -> str:
@@ -58,7 +64,10 @@ class PushConfig:
         return redact_url(self.url)
 
     def __repr__(self) -> str:
-        return f"PushConfig(url={self.display!r}, resend={self.resend!r}, timeout={self.timeout!r})"
+        return (
+            f"PushConfig(url={self.display!r}, resend={self.resend!r}, timeout={self.timeout!r}, "
+            f"max_batch={self.max_batch!r}, max_rate={self.max_rate!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,7 @@ class SpoolConfig:
 
     dir: Path
     max_bytes: int = DEFAULT_SPOOL_BYTES
+    dead_letters: int = DEFAULT_DEAD_LETTERS
 
 
 @dataclass(frozen=True)
@@ -166,6 +176,18 @@ def _positive_duration(text: Any) -> float:
     return seconds
 
 
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("not a positive whole number")
+    return value
+
+
+def _rate(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
+        raise ValueError("not a positive number")
+    return float(value)
+
+
 def _listen(text: Any) -> tuple[str, int]:
     host, _, port = _text(text).rpartition(":")
     if not port.isdigit() or int(port) > 65535:
@@ -218,7 +240,25 @@ def _labels(reader: _Reader) -> tuple[tuple[str, str], ...]:
             raise reader.fail("labels", f"has label {shown(name)}; use [A-Za-z0-9_], not alertname")
         if not isinstance(value, str):
             raise reader.fail("labels", f"has {name}: {shown(value)}; quote it to make it a string")
+        problem = text_problem(value) or (
+            f"is {len(name)} characters long" if len(name) > MAX_NAME else None
+        )
+        if problem is not None:
+            raise reader.fail("labels", f"has {_shown_key(name)}: the text {problem}")
     return tuple(sorted(raw.items()))
+
+
+def _check_label_counts(config: AgentConfig) -> None:
+    """Refuse a rule whose alerts would carry more labels than a bridge accepts."""
+    source = config.source
+    for rule in config.rules:
+        names = {"alertname", "severity", "instance", *dict(config.labels), *dict(rule.labels)}
+        names.update(GAUGES[rule.metric])
+        if len(names) > MAX_LABELS:
+            raise ConfigError(
+                f"{rule.source}: rule {rule.name!r}: its alerts would carry {len(names)} labels "
+                f"with the config's 'labels' ({source}); a bridge accepts at most {MAX_LABELS}"
+            )
 
 
 def _rules(reader: _Reader, base: Path) -> tuple[Rule, ...]:
@@ -277,6 +317,12 @@ def _push(reader: _Reader | None, base: Path) -> PushConfig | None:
         timeout=reader.parsed(
             "timeout", _positive_duration, DEFAULT_PUSH_TIMEOUT, "a duration like '10s'"
         ),
+        max_batch=reader.parsed(
+            "max_batch", _count, DEFAULT_MAX_BATCH, "a whole number of alerts from 1, e.g. 500"
+        ),
+        max_rate=reader.parsed(
+            "max_rate", _rate, DEFAULT_MAX_RATE, "alerts per second above 0, e.g. 1000"
+        ),
     )
 
 
@@ -319,6 +365,9 @@ def _spool(reader: _Reader | None, base: Path, state_dir: Path) -> SpoolConfig:
         max_bytes=reader.parsed(
             "max_bytes", parse_size, DEFAULT_SPOOL_BYTES, "a size such as '64MiB'"
         ),
+        dead_letters=reader.parsed(
+            "dead_letters", _count, DEFAULT_DEAD_LETTERS, "a whole number of alerts from 1"
+        ),
     )
 
 
@@ -339,7 +388,7 @@ def _build(
         "a directory path",
     )
     push = _push(reader.child("push"), base)
-    return AgentConfig(
+    config = AgentConfig(
         source=source,
         state_dir=state_dir,
         spool=_spool(reader.child("spool"), base, state_dir),
@@ -360,6 +409,8 @@ def _build(
         ),
         sampler=_sampler(reader),
     )
+    _check_label_counts(config)
+    return config
 
 
 def load_config(

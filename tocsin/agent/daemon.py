@@ -22,13 +22,16 @@ from prometheus_client import CollectorRegistry
 
 from tocsin.agent.config import AgentConfig, SamplerConfig
 from tocsin.agent.cycle import CycleClock, HeldAlerts, StorageFaults
+from tocsin.agent.deadletters import FILE_NAME as DEAD_LETTERS
+from tocsin.agent.deadletters import DeadLetters
+from tocsin.agent.deliverymetrics import DeliveryCollector, with_delivery_gauges
 from tocsin.agent.errors import AddressInUse, ConfigError, StorageError
 from tocsin.agent.evaluator import AlertState, Evaluator, LabelSet, Transition
 from tocsin.agent.exposition import Exposition, SampleCollector, ServerHandle
 from tocsin.agent.fsutil import ensure_writable_directory
 from tocsin.agent.notify import SystemdNotifier
 from tocsin.agent.push import Receiver, WireAlert
-from tocsin.agent.pusher import Backoff, Heartbeat, Pusher
+from tocsin.agent.pusher import Backoff, Heartbeat, Pace, Pusher
 from tocsin.agent.sample import Sample
 from tocsin.agent.selfmetrics import AgentCollector, AgentSnapshot
 from tocsin.agent.spool import Spool
@@ -70,7 +73,9 @@ def production_pusher(config: AgentConfig, spool: Spool) -> Pusher | None:
     if config.heartbeat is not None:
         beat = Heartbeat(config.instance, config.heartbeat, dict(config.labels))
     ttl = TTL_RESENDS * max(push.resend, config.interval)
-    return Pusher(receiver, spool, ttl, beat, Backoff())
+    dead_letters = DeadLetters(config.state_dir / DEAD_LETTERS, config.spool.dead_letters)
+    pace = Pace(push.max_batch, push.max_rate)
+    return Pusher(receiver, spool, ttl, beat, Backoff(), dead_letters=dead_letters, pace=pace)
 
 
 def check_directories(config: AgentConfig) -> dict[str, StorageError]:
@@ -134,6 +139,7 @@ class Agent:
         self.held = HeldAlerts()
         self.cycles = CycleClock()
         self.registry.register(AgentCollector(self.snapshot))
+        self.registry.register(DeliveryCollector(lambda: self.pusher, self.clock))
         self.exposition = Exposition(self.registry, self.health)
         self._store = StateStore(self.config.state_dir / STATE_FILE)
         self._saved: frozenset[tuple[object, ...]] = frozenset()
@@ -179,7 +185,7 @@ class Agent:
         if self.config.push is None:
             self.spool, self.pusher = None, None
             return
-        self.spool = Spool(self.config.spool.dir, self.config.spool.max_bytes)
+        self.spool = Spool(self.config.spool.dir, self.config.spool.max_bytes, clock=self.clock)
         self.pusher = self.pusher_factory(self.config, self.spool)
         self._next_resend = 0.0
         if self.pusher is not None:
@@ -242,7 +248,9 @@ class Agent:
         sample = self._sample()
         now = self.clock()
         self._sample_collector.update(sample)
-        states, transitions = self._evaluator.evaluate(self.states, sample, now)
+        states, transitions = self._evaluator.evaluate(
+            self.states, with_delivery_gauges(sample, self.pusher, now), now
+        )
         for transition in transitions:
             alert = transition.alert
             log.info("alert %s %s (value %g)", transition.change, dict(alert.labels), alert.value)
@@ -283,8 +291,12 @@ class Agent:
             self.storage.failed("spool", exc)
             self.held.hold(alerts)
             return set(), bool(alerts)
-        self.storage.succeeded("spool")
         self.held.clear()
+        if self.spool is not None and self.spool.refused is not None:
+            # Spooled all the same: held in the spool's own bounded memory until the disk has room.
+            self.storage.failed("spool", self.spool.refused)
+        else:
+            self.storage.succeeded("spool")
         return {alert.labels for alert in alerts if alert.ends_at is None}, False
 
     def _save(self, states: dict[LabelSet, AlertState], now: float) -> None:

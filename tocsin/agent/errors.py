@@ -13,6 +13,8 @@ AgentError                 exit 1: any fault of the agent
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class AgentError(Exception):
     """Root of every fault the agent reports; `exit_code` is what the process exits with."""
@@ -53,12 +55,24 @@ class PushError(AgentError):
 
 
 class PushRejected(PushError):
-    """The receiver answered 4xx: the request itself is wrong, so it is dropped, not retried."""
+    """The receiver answered 4xx: retrying the same request cannot help.
 
-    def __init__(self, message: str, status: int) -> None:
+    `detail` is the receiver's own reason; `rejected` maps the index of each alert a bridge
+    named in its `rejected[]` answer to why (the other alerts of that batch were stored).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status: int,
+        detail: str = "",
+        rejected: Mapping[int, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.reason = f"http_{status}"
+        self.detail = detail
+        self.rejected: Mapping[int, str] = rejected or {}
 
 
 class PushUnavailable(PushError):

@@ -19,6 +19,7 @@ import requests
 
 from tocsin.agent.errors import PushRejected, PushUnavailable
 from tocsin.agent.evaluator import AlertState
+from tocsin.agent.limits import fit_pairs
 from tocsin.agent.urls import redact_url
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ USER_AGENT = "tocsin-agent/0.1"
 ALERTS_PATH = "/api/v2/alerts"
 HEARTBEATS_PATH = "/api/v1/heartbeats"
 MAX_RETRY_AFTER = 3600.0
+# The agent's own clock on every push, so a bridge can estimate how far it is off.
+SENDER_TIME_HEADER = "X-Tocsin-Sender-Time"
 
 
 def rfc3339(timestamp: float) -> str:
@@ -45,13 +48,13 @@ class WireAlert:
 
     @classmethod
     def firing(cls, state: AlertState) -> WireAlert:
-        """Describe a firing alert."""
-        return cls(state.labels, state.annotations, state.starts_at)
+        """Describe a firing alert, its rendered text fitted to what a bridge accepts."""
+        return cls(fit_pairs(state.labels), fit_pairs(state.annotations), state.starts_at)
 
     @classmethod
     def resolved(cls, state: AlertState, at: float) -> WireAlert:
-        """Describe an alert resolved at `at`."""
-        return cls(state.labels, state.annotations, state.starts_at, at)
+        """Describe an alert resolved at `at`, fitted as a firing one is."""
+        return cls(fit_pairs(state.labels), fit_pairs(state.annotations), state.starts_at, at)
 
     def to_json(self) -> dict[str, Any]:
         """Return the spool form."""
@@ -109,6 +112,23 @@ def retry_after(header: str | None, now: float) -> float | None:
     return min(max(moment.timestamp() - now, 0.0), MAX_RETRY_AFTER)
 
 
+def _refusal(response: requests.Response) -> tuple[str, dict[int, str]]:
+    """Read why a receiver refused: a bridge's JSON `error` and `rejected[]`, or plain text."""
+    text = response.text[: 1 << 20]
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return " ".join(text.split())[:1000], {}
+    if not isinstance(body, dict):
+        return " ".join(text.split())[:1000], {}
+    detail = str(body.get("error") or body.get("message") or text)[:1000]
+    rejected: dict[int, str] = {}
+    for item in body.get("rejected") or ():
+        if isinstance(item, dict) and isinstance(item.get("index"), int):
+            rejected[item["index"]] = f"{item.get('field', '')}: {item.get('error', '')}"[:1000]
+    return detail, rejected
+
+
 class Receiver:
     """HTTP client of a bridge or an Alertmanager; every call has the configured timeout."""
 
@@ -132,9 +152,10 @@ class Receiver:
 
     def _post(self, path: str, body: Any) -> requests.Response:
         target = redact_url(self.url + path)
+        headers = {**self._headers, SENDER_TIME_HEADER: rfc3339(self._clock())}
         try:
             response = self._session.post(
-                self.url + path, data=json.dumps(body), headers=self._headers, timeout=self.timeout
+                self.url + path, data=json.dumps(body), headers=headers, timeout=self.timeout
             )
         except requests.Timeout as exc:
             raise PushUnavailable(f"{target}: no answer in {self.timeout:g}s", "timeout") from exc
@@ -145,12 +166,12 @@ class Receiver:
         status = response.status_code
         if status < 300:
             return response
-        detail = response.text[:200].strip().replace("\n", " ")
-        message = f"{target}: HTTP {status}: {detail}"
+        detail, rejected = _refusal(response)
+        message = f"{target}: HTTP {status}: {detail[:200]}"
         if status >= 500 or status in (408, 429):
             wait = retry_after(response.headers.get("Retry-After"), self._clock())
             raise PushUnavailable(message, f"http_{status}", wait)
-        raise PushRejected(message, status)
+        raise PushRejected(message, status, detail, rejected)
 
     def post_alerts(self, alerts: Sequence[WireAlert], now: float, ttl: float) -> None:
         """Send alerts to {url}/api/v2/alerts; raise PushRejected or PushUnavailable on failure."""

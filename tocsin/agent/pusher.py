@@ -1,8 +1,11 @@
 """Deliver alerts in order on a thread of their own, so sampling never waits on the network.
 
-Firing and resolved transitions are spooled on disk before delivery and replayed oldest first;
-the periodic re-send of firing alerts is kept in memory (only the newest) and goes out once the
-spool is empty. Failures back off exponentially with jitter, at least as long as Retry-After.
+Firing and resolved transitions are spooled before delivery and replayed oldest first, many per
+POST (`Pace.max_batch`) and no faster than `Pace.max_rate` alerts a second, so a backlog after
+a long outage does not flood the receiver. The periodic re-send of firing alerts is kept in
+memory (only the newest) and goes out once the spool is empty. Failures back off exponentially
+with jitter, at least as long as Retry-After. Alerts the receiver refuses are dead-lettered
+with its reason (see deadletters.py); nothing refused is dropped without a trace.
 """
 
 from __future__ import annotations
@@ -15,11 +18,17 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from tocsin.agent.errors import PushError, PushRejected, PushUnavailable
-from tocsin.agent.push import Receiver, WireAlert, decode_batch, encode_batch
+from tocsin.agent.deadletters import DeadLetter, DeadLetters
+from tocsin.agent.errors import PushError, PushRejected, PushUnavailable, StorageError
+from tocsin.agent.push import Receiver, WireAlert
 from tocsin.agent.spool import Spool
 
 log = logging.getLogger(__name__)
+DEFAULT_MAX_BATCH = 500
+DEFAULT_MAX_RATE = 1000.0
+# Refusals of a batch that splitting can narrow down to the one alert at fault.
+ISOLATE_STATUSES = (400, 413, 422)
+AUTH_STATUSES = (401, 403)
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,14 @@ class Backoff:
         exponential = min(self.cap, self.base * 2.0 ** min(attempt - 1, 30))
         jittered = exponential * (0.5 + draw / 2)
         return max(jittered, retry_after or 0.0)
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast a backlog drains: at most `max_batch` alerts per POST, `max_rate` alerts/s."""
+
+    max_batch: int = DEFAULT_MAX_BATCH
+    max_rate: float = DEFAULT_MAX_RATE
 
 
 @dataclass(frozen=True)
@@ -57,14 +74,22 @@ class Pusher:
         backoff: Backoff = Backoff(),
         clock: Callable[[], float] = time.time,
         draw: Callable[[], float] = random.random,
+        *,
+        dead_letters: DeadLetters,
+        pace: Pace = Pace(),
     ) -> None:
         self.receiver = receiver
         self.spool = spool
         self.ttl = ttl
         self.heartbeat = heartbeat
         self.backoff = backoff
+        self.dead_letters = dead_letters
+        self.pace = pace
         self.failures: Counter[str] = Counter()
         self.sent_total = 0
+        self.alerts_sent_total = 0
+        self.withheld_total = 0
+        self.auth_failing = False
         self._clock = clock
         self._draw = draw
         self._lock = threading.Lock()
@@ -72,15 +97,19 @@ class Pusher:
         self._refresh: list[WireAlert] | None = None
         self._attempt = 0
         self._retry_at = 0.0
+        self._budget = float(pace.max_batch)
+        self._budget_at = clock()
+        self._need = 1
+        self._cap = pace.max_batch
         self._heartbeat_at = 0.0
         self._heartbeat_missing_logged = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
     def enqueue(self, alerts: Sequence[WireAlert]) -> None:
-        """Spool a batch of transitions durably, then wake the sender."""
+        """Spool a batch of transitions (on disk, or in memory while the disk is full)."""
         if alerts:
-            self.spool.append(encode_batch(alerts))
+            self.spool.append(alerts)
             changed = {alert.labels for alert in alerts}
             with self._lock:
                 # A waiting re-send must not overtake, and undo, a newer resolution.
@@ -95,54 +124,127 @@ class Pusher:
             self._refresh = list(alerts) if alerts else None
         self._wake.set()
 
-    def _fail(self, exc: PushError, what: str, now: float) -> None:
+    def _unavailable(self, exc: PushUnavailable, what: str, now: float) -> None:
         self.failures[exc.reason] += 1
-        if isinstance(exc, PushUnavailable):
-            self._attempt += 1
-            wait = self.backoff.delay(self._attempt, exc.retry_after, self._draw())
-            self._retry_at = now + wait
+        self._attempt += 1
+        wait = self.backoff.delay(self._attempt, exc.retry_after, self._draw())
+        self._retry_at = now + wait
+        log.warning("push of %s failed (%s); retry #%d in %.1fs", what, exc, self._attempt, wait)
+
+    def _rejected(self, exc: PushRejected, alerts: Sequence[WireAlert], now: float) -> bool:
+        """Dead-letter what the receiver refused; return False to keep the batch for a retry.
+
+        A batch refused as a whole with 400/413/422 is split until the refused alert stands
+        alone (a bridge names it in `rejected[]` at once; an Alertmanager does not).
+        """
+        self.failures[exc.reason] += 1
+        if not exc.rejected and exc.status in ISOLATE_STATUSES and len(alerts) > 1:
+            self._cap = max(1, len(alerts) // 2)
             log.warning(
-                "push of %s failed (%s); retry #%d in %.1fs", what, exc, self._attempt, wait
+                "receiver refused a batch of %d alerts (%s); retrying in batches of %d",
+                len(alerts),
+                exc.detail or exc.reason,
+                self._cap,
             )
-        else:
-            log.error("receiver rejected %s, dropped: %s", what, exc)
+            return False
+        named = exc.rejected or {index: exc.detail for index in range(len(alerts))}
+        own = bool(exc.rejected) or exc.status in ISOLATE_STATUSES
+        letters = [
+            DeadLetter(now, exc.reason, why, alerts[index], own)
+            for index, why in sorted(named.items())
+            if 0 <= index < len(alerts)
+        ]
+        self.auth_failing = exc.status in AUTH_STATUSES
+        stored = len(alerts) - len(letters)
+        if stored:
+            self._succeeded(stored, now)
+        log.error(
+            "receiver refused %d of %d alert(s), dead-lettered (see `tocsin-agent dead-letters`): %s",
+            len(letters),
+            len(alerts),
+            exc,
+        )
+        try:
+            self.dead_letters.add(letters)
+        except StorageError as error:
+            log.error("%s", error)
+        if not own:
+            # The sender itself is refused (token, URL): every batch would be; wait between tries.
+            self._attempt += 1
+            self._retry_at = now + self.backoff.delay(self._attempt, None, self._draw())
+        return True
+
+    def _send(self, alerts: list[WireAlert], what: str, now: float) -> bool | None:
+        """Post alerts minus the withheld; True sent or settled, False keep, None unavailable."""
+        sendable = [alert for alert in alerts if not self.dead_letters.withholds(alert)]
+        self.withheld_total += len(alerts) - len(sendable)
+        if not sendable:
+            return True
+        try:
+            self.receiver.post_alerts(sendable, now, self.ttl)
+        except PushUnavailable as exc:
+            self._unavailable(exc, what, now)
+            return None
+        except PushRejected as exc:
+            return self._rejected(exc, sendable, now)
+        self._succeeded(len(sendable), now)
+        return True
 
     def _deliver(self, now: float) -> bool:
         """Send the next batch if one is due; return True when more may go at once."""
-        if now < self._retry_at:
+        if now < self._retry_at or now < self._paced_until(now):
             return False
-        head = self.spool.peek()
-        if head is not None:
-            sequence, payload = head
-            try:
-                self.receiver.post_alerts(decode_batch(payload), now, self.ttl)
-            except PushError as exc:
-                self._fail(exc, f"spooled batch #{sequence}", now)
-                if isinstance(exc, PushRejected):
-                    self.spool.remove(sequence)
-                return isinstance(exc, PushRejected)
-            self.spool.remove(sequence)
-            self._succeeded()
-            return True
+        taken = self.spool.take(self._cap)
+        if taken:
+            if not self._afford(len(taken), now):
+                return False
+            outcome = self._send([alert for _, alert in taken], f"{len(taken)} spooled alerts", now)
+            if outcome:
+                self.spool.settle(key for key, _ in taken)
+            return outcome is not None
         with self._lock:
             batch, self._refresh = self._refresh, None
         if batch is None:
             return False
-        try:
-            self.receiver.post_alerts(batch, now, self.ttl)
-        except PushError as exc:
-            self._fail(exc, f"re-send of {len(batch)} firing alerts", now)
-            if isinstance(exc, PushUnavailable):
-                with self._lock:
-                    self._refresh = self._refresh or batch
+        head, rest = batch[: self._cap], batch[self._cap :]
+        if not self._afford(len(head), now):
+            with self._lock:
+                self._refresh = self._refresh or batch
             return False
-        self._succeeded()
-        return False
+        outcome = self._send(head, f"re-send of {len(head)} firing alerts", now)
+        kept = rest if outcome else batch
+        with self._lock:
+            if kept:
+                self._refresh = self._refresh or kept
+        return outcome is not None and bool(kept)
 
-    def _succeeded(self) -> None:
+    def _succeeded(self, count: int, now: float) -> None:
         self.sent_total += 1
+        self.alerts_sent_total += count
+        self.auth_failing = False
         self._attempt = 0
         self._retry_at = 0.0
+        self._cap = min(self.pace.max_batch, self._cap * 2)
+        self._paced_until(now)
+        self._budget -= count
+
+    def _paced_until(self, now: float) -> float:
+        """Refill the send budget (a token bucket of max_batch alerts); return when a batch may go.
+
+        A batch waits until the budget covers all of it, so the rate holds however the backlog
+        is cut, and a backlog drains in whole batches; an idle agent has a full budget.
+        """
+        refill = max(0.0, now - self._budget_at) * self.pace.max_rate
+        self._budget = min(float(self.pace.max_batch), self._budget + refill)
+        self._budget_at = now
+        if self._budget >= self._need:
+            return now
+        return now + (self._need - self._budget) / self.pace.max_rate
+
+    def _afford(self, count: int, now: float) -> bool:
+        """Tell whether a batch of `count` alerts may go now; if not, wait for its budget."""
+        self._need = min(count, self.pace.max_batch)
+        return self._paced_until(now) <= now
 
     def _beat(self, now: float) -> None:
         if self.heartbeat is None or now < self._heartbeat_at:
@@ -170,10 +272,8 @@ class Pusher:
         now = self._clock()
         self._beat(now)
         due = [self._heartbeat_at] if self.heartbeat else []
-        if self._retry_at > now:
-            due.append(self._retry_at)
-        elif self.spool.depth or self._refresh is not None:
-            due.append(now)
+        if self.spool.depth or self._refresh is not None:
+            due.append(max(now, self._retry_at, self._paced_until(now)))
         return max(0.0, min(due, default=now + 3600.0) - now)
 
     def run(self) -> None:

@@ -1,10 +1,13 @@
-"""Show one Sample to a person (a table) or to a program (JSON), for `tocsin-agent sample`."""
+"""Show a Sample, or the dead letters, to a person (a table) or to a program (JSON)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
+from tocsin.agent.deadletters import DeadLetter
 from tocsin.agent.sample import Sample, Series
 
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
@@ -79,3 +82,25 @@ def _timestamp(epoch: float) -> str:
     return (
         datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     )
+
+
+def render_dead_letters(path: Path, letters: Sequence[DeadLetter], as_json: bool) -> str:
+    """Lay out refused alerts, newest last: when, why, which alert, and the receiver's words."""
+    if as_json:
+        return "".join(
+            json.dumps(letter.to_json(), ensure_ascii=False) + "\n" for letter in letters
+        )
+    if not letters:
+        return f"{path}: no dead letters\n"
+    lines = [f"{path}: {len(letters)} dead letter(s)", ""]
+    for letter in letters:
+        labels = dict(letter.alert.labels)
+        state = "firing" if letter.alert.ends_at is None else "resolved"
+        held = "withheld from re-sends" if letter.withhold else "not withheld"
+        lines.append(
+            f"{_timestamp(letter.at)}  {letter.reason}  {labels.get('alertname', '?')} "
+            f"({state}, {held})"
+        )
+        lines.append("    labels: " + ",".join(f"{k}={v!r}" for k, v in sorted(labels.items())))
+        lines.append(f"    reason: {letter.detail}")
+    return "\n".join(lines) + "\n"

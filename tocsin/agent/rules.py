@@ -12,6 +12,7 @@ from typing import Any
 
 from tocsin.agent.durations import parse_duration
 from tocsin.agent.errors import RuleError
+from tocsin.agent.limits import MAX_LABELS, MAX_NAME, text_problem
 from tocsin.agent.templates import Template
 from tocsin.agent.yamlsrc import LinedDict, load_text, shown
 
@@ -29,6 +30,10 @@ GAUGES: Mapping[str, tuple[str, ...]] = {
     "tocsin_load_per_cpu": (),
     "tocsin_agent_storage_failing": (),
     "tocsin_agent_watchdog": (),
+    # The agent's own delivery (tocsin.agent.deliverymetrics), present while it pushes.
+    "tocsin_agent_spool_oldest_age_seconds": (),
+    "tocsin_agent_dead_letters": ("reason",),
+    "tocsin_agent_receiver_auth_failed": (),
 }
 OPERATORS: Mapping[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -99,10 +104,20 @@ def _string_map(
         return ()
     if not isinstance(raw, Mapping):
         raise _fail(source, node, name, key, f"is {shown(raw)}; expected a mapping of name: text")
+    if len(raw) > MAX_LABELS:
+        raise _fail(
+            source, node, name, key, f"has {len(raw)} entries; a bridge accepts {MAX_LABELS}"
+        )
     pairs = []
     for label, value in raw.items():
-        if not _NAME.fullmatch(label):
-            raise _fail(source, node, name, key, f"has label name {shown(label)}; use [A-Za-z0-9_]")
+        if not _NAME.fullmatch(label) or len(label) > MAX_NAME:
+            raise _fail(
+                source,
+                node,
+                name,
+                key,
+                f"has label name {shown(label)}; use [A-Za-z0-9_], at most {MAX_NAME} characters",
+            )
         if not isinstance(value, str):
             raise _fail(
                 source,
@@ -111,6 +126,9 @@ def _string_map(
                 key,
                 f"has {label}: {shown(value)}; quote it to make it a string",
             )
+        problem = text_problem(value)
+        if problem is not None:
+            raise _fail(source, node, name, key, f"has {label}: the text {problem}")
         pairs.append((label, value))
     return tuple(pairs)
 

@@ -204,6 +204,7 @@ def events(receiver: Receiver) -> list[str]:
 
 
 def test_every_alert_arrives_in_order_across_an_outage_and_a_restart(agent_config: Any) -> None:
+    """Alerts over before the receiver returns arrive once, resolved; the rest in order."""
     write, started = agent_config
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -225,7 +226,7 @@ def test_every_alert_arrives_in_order_across_an_outage_and_a_restart(agent_confi
 
     back = Receiver(port=port).start()
     try:
-        expected = ["A:firing", "A:resolved", "B:firing", "B:resolved", "C:firing", "A:firing"]
+        expected = ["A:resolved", "B:resolved", "C:firing", "A:firing"]
         wait_until(lambda: len(back.alerts()) >= len(expected), 30, "the spooled alerts")
         received = events(back)
         assert received[: len(expected)] == expected

@@ -283,7 +283,8 @@ class Agent:
     def _spool(self, alerts: list[WireAlert]) -> tuple[set[LabelSet], bool]:
         """Spool transitions after any held ones; return the firing ones spooled, and whether
         more had to be held in memory instead."""
-        if self.pusher is None or not (alerts or self.held):
+        refused = self.spool is not None and self.spool.refused is not None
+        if self.pusher is None or not (alerts or self.held or refused):
             return set(), False
         try:
             self.pusher.enqueue([*self.held.alerts(), *alerts])

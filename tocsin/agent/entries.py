@@ -91,6 +91,15 @@ class EntryFiles:
             raise StorageError(f"{self.directory}: cannot spool alerts: {exc.strerror}") from exc
         return len(data)
 
+    def probe(self) -> None:
+        """Prove an entry can be written now (after a refusal, with nothing waiting to write)."""
+        probe = self.directory / "probe.tmp-entry"
+        try:
+            write_atomic(probe, frame(b""))
+            probe.unlink()
+        except OSError as exc:
+            raise StorageError(f"{self.directory}: cannot spool alerts: {exc.strerror}") from exc
+
     def read(self, sequence: int, critical: bool) -> bytes | None:
         """Return an entry's payload; a damaged one is quarantined and None returned."""
         path = self.path(sequence, critical)

@@ -108,8 +108,8 @@ class Pusher:
 
     def enqueue(self, alerts: Sequence[WireAlert]) -> None:
         """Spool a batch of transitions (on disk, or in memory while the disk is full)."""
+        self.spool.append(alerts)
         if alerts:
-            self.spool.append(alerts)
             changed = {alert.labels for alert in alerts}
             with self._lock:
                 # A waiting re-send must not overtake, and undo, a newer resolution.

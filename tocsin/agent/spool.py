@@ -153,6 +153,7 @@ class Spool:
             for critical, group in enumerate(groups):
                 if group:
                     self._add(bool(critical), group)
+            self.flush()
             self._enforce_bounds()
 
     def _add(self, critical: bool, alerts: list[WireAlert]) -> None:
@@ -161,7 +162,6 @@ class Spool:
         entry = Entry(self._next, critical, len(frame(payload)), self._clock(), keys, payload)
         self._next += 1
         self._index(entry, alerts)
-        self.flush()
 
     def _index(self, entry: Entry, alerts: Sequence[WireAlert]) -> None:
         self._entries[entry.sequence] = entry
@@ -181,6 +181,14 @@ class Spool:
     def flush(self) -> None:
         """Write the entries held in memory, oldest first, until the disk refuses one."""
         with self._lock:
+            if self.refused is not None and not self._held:
+                try:
+                    self._files.probe()
+                except StorageError as exc:
+                    self.refused = exc
+                    return
+                log.warning("%s has room again", self.directory)
+                self.refused = None
             for entry in list(self._held.values()):
                 assert entry.payload is not None
                 try:

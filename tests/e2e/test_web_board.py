@@ -217,8 +217,12 @@ def open_tab(
     locale: str = "en-US",
     fake_clock: bool = False,
     width: int = 1440,
+    height: int = 900,
+    timezone: str | None = None,
 ) -> Tab:
-    context = browser.new_context(locale=locale, viewport={"width": width, "height": 900})
+    context = browser.new_context(
+        locale=locale, viewport={"width": width, "height": height}, timezone_id=timezone
+    )
     page = context.new_page()
     if fake_clock:
         page.clock.install()

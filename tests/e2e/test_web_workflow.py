@@ -98,7 +98,7 @@ def register(page: Any, bridge: Bridge, priority: str, **fields: str) -> int:
     page.fill("#contact", "+86 10 5555 0101")
     page.select_option("#report_type", "phone")
     page.select_option("#priority", priority)
-    for name, value in fields.items():
+    for name, value in fields.items():  # title, service, host: text; team, assignee: pickers
         if name in ("team", "assignee"):
             page.select_option(f"#{name}", value)
         else:
@@ -178,3 +178,93 @@ def test_reopen_and_amend_a_resolved_incident(tab: Tab, bridge: Bridge) -> None:
 
 def test_nothing_failed_in_the_workflow(tab: Tab) -> None:
     assert (tab.dialogs, tab.errors) == ([], [])
+
+
+PHONE = {"width": 390, "height": 844}
+LONG_TITLE = "Payment terminal on floor 2 rejects every card with error 0x5A3F " * 3
+
+
+def overflow(page: Any) -> dict[str, int]:
+    return dict(
+        page.evaluate(
+            "() => ({page: document.documentElement.scrollWidth, view: window.innerWidth})"
+        )
+    )
+
+
+def top(page: Any, selector: str) -> float:
+    return float(page.eval_on_selector(selector, "el => el.getBoundingClientRect().top"))
+
+
+@pytest.fixture(scope="module")
+def phone(browser: Any, bridge: Bridge) -> Iterator[Tab]:
+    opened = open_tab(browser, bridge, **PHONE)
+    yield opened
+    opened.page.context.close()
+
+
+@pytest.fixture(scope="module")
+def paused(tab: Tab, bridge: Bridge) -> int:
+    """A P1 with a long title, acknowledged and paused: the widest clocks there are."""
+    page = tab.page
+    incident_id = register(page, bridge, "P1", title=LONG_TITLE.strip(), host="pos-terminal-017")
+    page.click("#ack")
+    page.wait_for_selector(".flash.ok")
+    page.click("#pause-box summary")
+    page.fill("#pause-reason", "waiting on the reporter")
+    page.click("#pause")
+    page.wait_for_selector(".flash.ok")
+    return incident_id
+
+
+def test_the_board_is_cards_on_a_phone(phone: Tab, bridge: Bridge, paused: int) -> None:
+    page = phone.page
+    page.goto(f"{bridge.url}/")
+    card = page.locator(f"tr.incident-row[data-id='{paused}']")
+    assert card.evaluate("el => getComputedStyle(el).display") == "grid"
+    for part in (".prio", "td.title", "td.c-host", ".countdown"):
+        assert card.locator(part).is_visible(), part
+    assert not card.locator("td.c-team").is_visible()
+    shot(page, "board-390.png")
+    found = overflow(page)
+    assert found["page"] <= found["view"], found
+
+
+def test_the_incident_page_shows_clocks_and_acknowledge_first_on_a_phone(
+    phone: Tab, bridge: Bridge
+) -> None:
+    page = phone.page
+    incident_id = register(page, bridge, "P1", title=LONG_TITLE.strip(), host="pos-terminal-018")
+    assert top(page, "#incident-clocks") < top(page, "#incident-summary")
+    assert top(page, "#ack") < top(page, "#incident-timeline")
+    assert top(page, "#ack") < 844 * 1.5  # within a thumb's scroll of the top
+    shot(page, "incident-390.png")
+    found = overflow(page)
+    assert found["page"] <= found["view"], found
+    assert page.url.endswith(f"/incidents/{incident_id}")
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_clocks_of_a_paused_incident_fit_their_card(
+    browser: Any, bridge: Bridge, paused: int, width: int
+) -> None:
+    viewer = open_tab(browser, bridge, width=width, height=844)
+    try:
+        page = viewer.page
+        page.goto(f"{bridge.url}/incidents/{paused}")
+        fits = page.eval_on_selector(
+            "#incident-clocks", "card => card.scrollWidth <= card.clientWidth"
+        )
+        shot(page, f"incident-paused-{width}.png")
+        assert fits
+        found = overflow(page)
+        assert found["page"] <= found["view"], found
+    finally:
+        viewer.page.context.close()
+
+
+@pytest.mark.parametrize("path", ["/incidents", "/kb?q=card", "/incidents/new", "/reports"])
+def test_other_pages_fit_a_phone(phone: Tab, bridge: Bridge, paused: int, path: str) -> None:
+    phone.page.goto(f"{bridge.url}{path}")
+    found = overflow(phone.page)
+    assert found["page"] <= found["view"], (path, found)

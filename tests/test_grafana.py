@@ -51,6 +51,17 @@ AGENT_FAMILIES = {
     "tocsin_agent_push_failures_total": "counter",
     "tocsin_agent_push_batches_total": "counter",
     "tocsin_alert_firing": "gauge",
+    "tocsin_agent_spool_oldest_age_seconds": "gauge",
+    "tocsin_agent_spool_alerts": "gauge",
+    "tocsin_agent_spool_memory_entries": "gauge",
+    "tocsin_agent_spool_quarantined_entries": "gauge",
+    "tocsin_agent_dead_letters": "gauge",
+    "tocsin_agent_receiver_auth_failed": "gauge",
+    "tocsin_agent_alerts_sent_total": "counter",
+    "tocsin_agent_alerts_dead_lettered_total": "counter",
+    "tocsin_agent_alerts_dropped_total": "counter",
+    "tocsin_agent_alerts_collapsed_total": "counter",
+    "tocsin_agent_alerts_withheld_total": "counter",
 }
 # Absent on a host without swap, so a real scrape here may lack it.
 AGENT_HOST_DEPENDENT = {"tocsin_swap_used_ratio"}
@@ -235,7 +246,11 @@ def scrape_until(url: str, ready: Any, seconds: float) -> str:
 def test_fleet_dashboard_names_only_metrics_a_running_agent_exports(tmp_path: Path) -> None:
     port = free_port()
     config = tmp_path / "agent.yml"
-    config.write_text(f"interval: 1s\nlisten: 127.0.0.1:{port}\n")
+    # Pushing (to a closed port) so the delivery metrics are exported too.
+    config.write_text(
+        f"interval: 1s\nlisten: 127.0.0.1:{port}\nstate_dir: {tmp_path / 'state'}\n"
+        f"push: {{url: 'http://127.0.0.1:{free_port()}'}}\n"
+    )
     program = Path(sys.executable).parent / "tocsin-agent"
     if not program.exists():
         pytest.skip("tocsin-agent is not installed in this environment (make venv)")

@@ -28,7 +28,13 @@ def test_bundled_rules_have_warning_and_critical_for_each_resource() -> None:
 
 
 # Gauges that are 0 or 1: nothing between to clear at.
-FLAGS = {"tocsin_agent_storage_failing", "tocsin_agent_watchdog", "tocsin_timex_sync_status"}
+FLAGS = {
+    "tocsin_agent_storage_failing",
+    "tocsin_agent_watchdog",
+    "tocsin_timex_sync_status",
+    "tocsin_agent_dead_letters",
+    "tocsin_agent_receiver_auth_failed",
+}
 
 
 def test_bundled_rules_carry_summary_description_and_runbook() -> None:

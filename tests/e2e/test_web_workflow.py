@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -268,3 +270,19 @@ def test_other_pages_fit_a_phone(phone: Tab, bridge: Bridge, paused: int, path: 
     phone.page.goto(f"{bridge.url}{path}")
     found = overflow(phone.page)
     assert found["page"] <= found["view"], (path, found)
+
+
+def test_times_are_in_the_viewers_zone_with_seconds_on_hover(
+    browser: Any, bridge: Bridge, paused: int
+) -> None:
+    viewer = open_tab(browser, bridge, timezone="Asia/Shanghai")
+    try:
+        page = viewer.page
+        page.goto(f"{bridge.url}/incidents/{paused}")
+        stamp = page.locator("#incident-timeline time.local").first
+        instant = datetime.fromisoformat(str(stamp.get_attribute("datetime")))
+        local = instant.astimezone(ZoneInfo("Asia/Shanghai"))
+        assert stamp.inner_text() == f"{local:%Y-%m-%d %H:%M}"
+        assert stamp.get_attribute("title") == f"{local:%Y-%m-%d %H:%M:%S} Asia/Shanghai"
+    finally:
+        viewer.page.context.close()

@@ -49,6 +49,12 @@ class WebContext:
             return [], []
         return sorted(policy.people), sorted(policy.teams)
 
+    def display_name(self, name: str) -> str:
+        """Return a person's full name from the policy, else the name as it is (a token's)."""
+        policy = self.policy() if self.policy is not None else None
+        person = policy.people.get(name) if policy is not None else None
+        return person.full_name if person is not None else name
+
     def operator_for(self, presented: str) -> str | None:
         """Return the name of the operator token presented; ingest tokens open no session."""
         token = identify(self.tokens, presented.strip())

@@ -24,6 +24,7 @@ from tocsin.bridge.web.board import STATUS_FILTERS, BoardFilter, load_board, ope
 from tocsin.bridge.web.detail import load_incident
 from tocsin.bridge.web.i18n import Translator
 from tocsin.bridge.web.render import page, query_with
+from tocsin.bridge.web.timeline import escalations_seen, timeline
 from tocsin.bridge.web.visitor import OperatorDep, Visitor, web_router
 
 router = web_router()
@@ -114,6 +115,7 @@ def _incident_page(
         return _not_found(request, who, str(incident_id))
     done = request.query_params.get("done")
     people, teams = who.context.assignees()
+    translate = Translator(who.language)
     return page(
         request,
         who,
@@ -122,6 +124,8 @@ def _incident_page(
             "people": people,
             "teams": teams,
             "incident": view,
+            "lines": timeline(view.timeline, translate, who.context.display_name),
+            "escalations": escalations_seen(view.timeline),
             "similar": similar,
             "error": error,
             "done": done if done in ACTIONS else None,

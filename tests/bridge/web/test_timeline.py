@@ -1,0 +1,78 @@
+"""The timeline in sentences: no raw keys, levels counted as people count, both languages."""
+
+from __future__ import annotations
+
+from tests.bridge.helpers import FakeClock
+from tests.bridge.testclient import TestClient
+from tocsin.bridge.server.runtime import Runtime
+
+RAW = ("level:", "path:", "step:", "paused seconds", "paused_seconds", "name: response")
+
+
+def paused_and_escalated(runtime: Runtime, clock: FakeClock) -> int:
+    incident = runtime.incidents.create(
+        title="db down", priority="P1", actor="desk", escalation_policy="ops"
+    )
+    runtime.incidents.act(incident, "ack", actor="alice")
+    runtime.incidents.act(incident, "pause", actor="alice", reason="waiting on the reporter")
+    clock.advance(12 * 60)
+    runtime.incidents.act(incident, "resume", actor="alice", reason="reporter called back")
+    runtime.incidents.act(incident, "escalate", actor="alice", reason="need a DBA")
+    return incident
+
+
+def timeline_of(html: str) -> str:
+    return html[html.index('id="incident-timeline"') : html.index("</ol>")]
+
+
+def test_events_read_as_sentences_without_raw_keys(
+    client: TestClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    incident = paused_and_escalated(runtime, clock)
+    text = timeline_of(client.get(f"/incidents/{incident}").text)
+    for raw in RAW:
+        assert raw not in text, raw
+    assert "Paged Primary on-call" in text
+    assert "Paused by alice" in text and "waiting on the reporter" in text
+    assert "Resumed by alice after 12m 00s paused" in text
+    assert "Escalation 1 by alice: engaged the experts, paged Expert engineer" in text
+
+
+def test_one_manual_escalation_is_escalation_one(
+    client: TestClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    incident = paused_and_escalated(runtime, clock)
+    assert '<b class="escalations">1</b>' in client.get(f"/incidents/{incident}").text
+
+
+def test_the_timeline_speaks_chinese(
+    client: TestClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    incident = paused_and_escalated(runtime, clock)
+    html = client.get(f"/incidents/{incident}", headers={"Accept-Language": "zh-CN"}).text
+    text = timeline_of(html)
+    assert "alice 暂停了计时" in text and "恢复了计时，共暂停 12分 00秒" in text
+    assert "发起第 1 次升级" in text
+    for english in ("Paged", "Paused by", "Escalation"):
+        assert english not in text
+
+
+def test_times_carry_the_instant_for_the_viewers_zone(
+    client: TestClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    incident = paused_and_escalated(runtime, clock)
+    text = timeline_of(client.get(f"/incidents/{incident}").text)
+    assert (
+        '<time class="local" datetime="2026-03-02T09:12:00Z" title="2026-03-02 09:12:00 UTC">'
+        in text
+    )
+
+
+def test_an_automatic_resolution_says_why_in_the_readers_language(
+    client: TestClient, runtime: Runtime
+) -> None:
+    incident = runtime.incidents.create(title="disk", priority="P2", actor=None)
+    runtime.incidents.act(incident, "resolve", actor=None, reason="all alerts resolved")
+    html = client.get(f"/incidents/{incident}", headers={"Accept-Language": "zh-CN"}).text
+    assert "所有告警已恢复，自动解决" in timeline_of(html)
+    assert "all alerts resolved" not in html

@@ -1,0 +1,147 @@
+"""Say each timeline event as a sentence in the reader's language, free of I/O.
+
+People read "Paged Primary on-call" and "Paused by alice: waiting on the reporter", not event
+data keys. Escalation levels are counted as people count them: the first page is no escalation,
+each step after it (or a manual escalation) is one more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tocsin.bridge.web.i18n import Translator
+
+Names = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One event as the timeline shows it: a sentence, an optional quote and named details."""
+
+    kind: str
+    occurred_at: datetime
+    sentence: str
+    quote: str | None = None
+    details: tuple[tuple[str, str], ...] = ()
+    warning: str | None = field(default=None)
+
+
+def _who(event: Any, t: Translator, name: Names) -> str:
+    return name(event.actor) if event.actor else t("line.system")
+
+
+def _target(target: str, name: Names) -> str:
+    kind, _, who = target.partition(":")
+    return name(who) if kind == "person" else who or target
+
+
+def _people(targets: Sequence[str], t: Translator, name: Names) -> str:
+    shown = [_target(str(target), name) for target in targets]
+    return t("line.list_sep").join(shown) if shown else t("line.nobody")
+
+
+def _unreached(data: Mapping[str, Any], t: Translator, name: Names) -> str | None:
+    missed = data.get("unreached")
+    if not missed:
+        return None
+    why = data.get("unreached_reason")
+    text = t("line.unreached", targets=_people(missed, t, name))
+    return f"{text} ({why})" if why else text
+
+
+def is_escalation(event: Any) -> bool:
+    """Return whether an event raised the escalation as people see it (not the first page)."""
+    if event.kind != "incident.escalated":
+        return False
+    data = event.data
+    return bool(event.actor) or data.get("path") != "response" or int(data.get("step") or 0) > 0
+
+
+def escalations_seen(events: Sequence[Any]) -> int:
+    """Return how many times the incident was escalated, counted as people count them."""
+    return sum(1 for event in events if is_escalation(event))
+
+
+def _escalated(event: Any, t: Translator, name: Names, count: int) -> str:
+    data = event.data
+    paged = _people(data.get("paged") or data.get("targets") or [], t, name)
+    if not is_escalation(event):
+        return t("line.paged", people=paged)
+    if data.get("path") == "resolution" and data.get("name"):
+        key = f"level.{data['name']}"
+        level = t(key) if key in t.messages else str(data["name"])
+        body = t("line.engaged", level=level, people=paged)
+    else:
+        body = t("line.paged_more", people=paged)
+    if event.actor:
+        head = t("line.escalation_by", count=count, who=name(event.actor))
+    else:
+        head = t("line.escalation", count=count)
+    return head + t("line.colon") + body
+
+
+def say(event: Any, t: Translator, name: Names, count: int = 0) -> Line:
+    """Return the sentence of one event; `count` is its escalation's number as people see it."""
+    data: Mapping[str, Any] = event.data or {}
+    kind = event.kind
+    who = _who(event, t, name)
+    quote = data.get("text") or data.get("reason")
+    details: list[tuple[str, str]] = []
+    if kind == "incident.triggered":
+        source = str(data.get("source") or "manual")
+        key = "line.opened_by" if event.actor else f"line.opened.{source}"
+        if key not in t.messages:
+            key = "line.opened.alert"
+        sentence = t(key, who=who, priority=data.get("priority", ""))
+    elif kind == "incident.escalated":
+        sentence = _escalated(event, t, name, count)
+    elif kind in ("incident.sla_warning", "incident.sla_breached"):
+        clock = t(f"clock.{data.get('sla', 'response')}")
+        sentence = t(f"line.{kind.removeprefix('incident.')}", clock=clock)
+    elif kind == "incident.resumed":
+        paused = float(data.get("paused_seconds") or 0)
+        sentence = t("line.resumed", who=who, paused=t.duration(paused))
+    elif kind == "incident.reassigned":
+        sentence = t("line.reassigned", who=who, assignee=name(str(data.get("assignee", ""))))
+        if data.get("paged"):
+            sentence += t("line.and_paged", people=_people(data["paged"], t, name))
+    elif kind == "incident.resolved":
+        sentence = t("line.resolved", who=who) if event.actor else t("line.resolved_auto")
+        quote = None  # an automatic resolution's reason is the system's English, said above
+        details = _resolution(data, t)
+    elif kind == "incident.resolution_edited":
+        sentence = t("line.resolution_edited", who=who)
+        details = _resolution(data, t)
+    elif kind == "incident.closed":
+        score = data.get("satisfaction")
+        sentence = (
+            t("line.closed_score", who=who, score=score) if score else t("line.closed", who=who)
+        )
+        quote = data.get("comment")
+    else:
+        short = kind.removeprefix("incident.")
+        key = f"line.{short}"
+        sentence = t(key, who=who) if key in t.messages else t(f"event.{kind}")
+    return Line(kind, event.occurred_at, sentence, quote, tuple(details), _unreached(data, t, name))
+
+
+def _resolution(data: Mapping[str, Any], t: Translator) -> list[tuple[str, str]]:
+    return [
+        (t(f"incident.{key}"), str(data[key]))
+        for key in ("root_cause", "solution")
+        if data.get(key)
+    ]
+
+
+def timeline(events: Sequence[Any], t: Translator, name: Names) -> list[Line]:
+    """Return the sentences of events given newest first, escalations numbered oldest first."""
+    numbers: dict[int, int] = {}
+    count = 0
+    for position in range(len(events) - 1, -1, -1):
+        if is_escalation(events[position]):
+            count += 1
+            numbers[position] = count
+    return [say(event, t, name, numbers.get(i, 0)) for i, event in enumerate(events)]

@@ -24,6 +24,7 @@ from prometheus_client.samples import Sample as PromSample
 from prometheus_client.utils import floatToGoString
 
 from tocsin.agent.collectors import HELP
+from tocsin.agent.httpserve import IDLE_TIMEOUT, MAX_CONNECTIONS, BoundedHandler, BoundedHTTPServer
 from tocsin.agent.sample import Sample
 from tocsin.agent.selfmetrics import HELP as SELF_HELP
 
@@ -216,10 +217,15 @@ class Exposition:
             cached = self._gzipped = (plain, gzip.compress(plain, compresslevel=6, mtime=0))
         return cached[1]
 
-    def serve(self, host: str, port: int) -> ServerHandle:
+    def serve(
+        self,
+        host: str,
+        port: int,
+        max_connections: int = MAX_CONNECTIONS,
+        idle_timeout: float = IDLE_TIMEOUT,
+    ) -> ServerHandle:
         """Serve /metrics and /healthz on a background thread; port 0 picks a free port."""
-        server = ThreadingHTTPServer((host, port), _handler(self))
-        server.daemon_threads = True
+        server = BoundedHTTPServer((host, port), _handler(self), max_connections, idle_timeout)
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="tocsin-http"
         )
@@ -245,7 +251,7 @@ class ServerHandle:
 
 
 def _handler(exposition: Exposition) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(BoundedHandler):
         """Answer from memory only, keeping connections alive as Prometheus expects."""
 
         protocol_version = "HTTP/1.1"

@@ -8,7 +8,13 @@ import pytest
 
 from tests.agent.fake_psutil import Clock, HangingUsage, Partition, Usage, failing
 from tocsin.agent.collectors.base import Reading
-from tocsin.agent.collectors.filesystem import STUCK, USED, FilesystemCollector, select_mounts
+from tocsin.agent.collectors.filesystem import (
+    DEVICE_ERROR,
+    STUCK,
+    USED,
+    FilesystemCollector,
+    select_mounts,
+)
 
 ROOT = Partition("/dev/sda1", "/", "ext4")
 
@@ -169,3 +175,26 @@ def test_only_filesystems_that_can_hang_are_read_on_the_worker(
     collect(collector)
     collector.close()
     assert (threads[0] == "tocsin-statfs") is on_worker
+
+
+@pytest.mark.parametrize(
+    "partition",
+    [Partition("/dev/sdb1", "/srv/private", "ext4"), Partition("nas:/x", "/srv/private", "nfs4")],
+)
+def test_a_mount_the_agent_cannot_read_gets_a_device_error_and_a_note(
+    partition: Partition,
+) -> None:
+    def usage(mountpoint: str) -> Usage:
+        if mountpoint == "/srv/private":
+            raise PermissionError(13, "Permission denied")
+        return Usage(1, 1)
+
+    collector = FilesystemCollector(lambda: [ROOT, partition], usage, include_fstypes={"nfs4"})
+    reading = collect(collector)
+    collector.close()
+    assert by_mount(reading, DEVICE_ERROR) == {"/": 0.0, "/srv/private": 1.0}
+    assert by_mount(reading, USED) == {"/": 0.5}
+    (series,) = [s for s in reading.gauges if s.name == DEVICE_ERROR and s.value == 1.0]
+    assert series.labels == {"mountpoint": "/srv/private", **series.labels}
+    assert set(series.labels) == {"mountpoint", "fstype", "device"}
+    assert reading.notes == ["filesystem /srv/private cannot be read: Permission denied"]

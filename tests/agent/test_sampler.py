@@ -27,6 +27,7 @@ NO_DELTA_GAUGES = {
     "tocsin_load_per_cpu",
     "tocsin_filesystem_used_ratio",
     "tocsin_filesystem_stuck",
+    "tocsin_filesystem_device_error",
     "tocsin_agent_collector_success",
 }
 RATE_GAUGES = {"tocsin_cpu_usage_ratio", "tocsin_cpu_iowait_ratio", "tocsin_disk_busy_ratio"}

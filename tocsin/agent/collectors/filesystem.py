@@ -11,15 +11,18 @@ from typing import Protocol
 import psutil
 
 from tocsin.agent.collectors.base import UNAVAILABLE, Reading, attempt
-from tocsin.agent.collectors.statfs import DiskUsage, UsageReader
+from tocsin.agent.collectors.statfs import DiskUsage, UsageReader, reason
 from tocsin.agent.sample import Series
 
 USED = "tocsin_filesystem_used_ratio"
 STUCK = "tocsin_filesystem_stuck"
+DEVICE_ERROR = "tocsin_filesystem_device_error"
 
 HELP = {
     USED: "Fraction of the filesystem's space in use, as df reports it (used / (used + available)).",
     STUCK: "1 while the filesystem does not answer statvfs within the timeout, else 0.",
+    DEVICE_ERROR: "1 while statvfs on the mount fails (e.g. permission denied to the agent's "
+    "user), else 0.",
 }
 
 # Kernel and memory-backed filesystems: no disk behind them to fill (node_exporter's list,
@@ -170,11 +173,12 @@ class FilesystemCollector:
         if not self._mounts:
             return
         usages = self._reader.read(self._remote) if self._remote else {}
+        errors = dict(self._reader.errors) if self._remote else {}
         for mountpoint in self._local:
             try:
                 usages[mountpoint] = self._disk_usage(mountpoint)
-            except UNAVAILABLE:
-                continue
+            except UNAVAILABLE as exc:
+                errors[mountpoint] = reason(exc)
         stuck = self._reader.stuck if self._remote else frozenset()
         gauges = reading.gauges
         for mount in self._mounts:
@@ -185,6 +189,10 @@ class FilesystemCollector:
                     gauges.append(Series(USED, mount.labels, usage.used / size))
             hung = mount.mountpoint in stuck
             gauges.append(Series(STUCK, mount.labels, 1.0 if hung else 0.0))
+            error = errors.get(mount.mountpoint)
+            gauges.append(Series(DEVICE_ERROR, mount.labels, 0.0 if error is None else 1.0))
+            if error is not None:
+                reading.notes.append(f"filesystem {mount.mountpoint} cannot be read: {error}")
             if hung:
                 reading.notes.append(
                     f"filesystem {mount.mountpoint} did not answer statvfs within "

@@ -36,6 +36,13 @@ class DiskUsage(Protocol):
     def free(self) -> int: ...
 
 
+def reason(exc: BaseException) -> str:
+    """Return why statvfs failed, the same words each time (so it is logged once)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
 class _Batch:
     """The mounts one pass asked for, and what the worker has answered so far."""
 
@@ -43,6 +50,7 @@ class _Batch:
         self.mountpoints = mountpoints
         self.started = started
         self.results: dict[str, DiskUsage] = {}
+        self.errors: dict[str, str] = {}
         self.current: str | None = None
         self.expired = False
         self.lock = threading.Lock()
@@ -68,6 +76,8 @@ class UsageReader:
         self._stuck: set[str] = set()
         self._jobs: queue.SimpleQueue[_Batch | None] | None = None
         self._pending: _Batch | None = None
+        # Mounts whose statvfs failed (e.g. permission denied) in the batch `read` returned last.
+        self.errors: dict[str, str] = {}
 
     @property
     def stuck(self) -> frozenset[str]:
@@ -84,6 +94,7 @@ class UsageReader:
                 self._expire(batch)
         with batch.lock:
             results = dict(batch.results)
+            self.errors = dict(batch.errors)
         self._pending = self._start(mountpoints)
         return results
 
@@ -134,16 +145,18 @@ class UsageReader:
                     if batch.expired:
                         break
                     batch.current = mountpoint
+                error = None
                 try:
                     usage: DiskUsage | None = self._disk_usage(mountpoint)
                 except UNAVAILABLE as exc:
-                    log.debug("filesystem %s: %s", mountpoint, exc)
-                    usage = None
+                    usage, error = None, reason(exc)
                 with batch.lock:
                     batch.current = None
                     late = batch.expired
                     if usage is not None and not late:
                         batch.results[mountpoint] = usage
+                    elif error is not None and not late:
+                        batch.errors[mountpoint] = error
                 if late:
                     # This call outlived its batch and was marked stuck; others have a new worker.
                     self._recovered(mountpoint)

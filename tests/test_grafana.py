@@ -62,9 +62,24 @@ AGENT_FAMILIES = {
     "tocsin_agent_alerts_dropped_total": "counter",
     "tocsin_agent_alerts_collapsed_total": "counter",
     "tocsin_agent_alerts_withheld_total": "counter",
+    "tocsin_filesystem_device_error": "gauge",
+    "tocsin_timex_offset_seconds": "gauge",
+    "tocsin_timex_sync_status": "gauge",
+    "tocsin_timex_maxerror_seconds": "gauge",
+    "tocsin_timex_estimated_error_seconds": "gauge",
+    "tocsin_agent_collector_success": "gauge",
+    "tocsin_agent_collector_errors_total": "counter",
+    "tocsin_agent_storage_failing": "gauge",
+    "tocsin_agent_watchdog": "gauge",
+    "tocsin_agent_storage_failures_total": "counter",
+    "tocsin_agent_held_alerts": "gauge",
+    "tocsin_agent_held_dropped_total": "counter",
+    "tocsin_agent_last_successful_cycle_timestamp_seconds": "gauge",
+    "tocsin_agent_receiver_clock_offset_seconds": "gauge",
 }
-# Absent on a host without swap, so a real scrape here may lack it.
-AGENT_HOST_DEPENDENT = {"tocsin_swap_used_ratio"}
+# Absent on a host without swap, or from an agent that pushes nowhere, so a real scrape here
+# may lack them.
+AGENT_HOST_DEPENDENT = {"tocsin_swap_used_ratio", "tocsin_agent_receiver_clock_offset_seconds"}
 
 # The bridge's metric families as /work/notes/bridge.md fixes them.
 BRIDGE_FAMILIES = {

@@ -68,10 +68,12 @@ def thresholds(rules: list[dict[str, Any]]) -> list[tuple[str, str, str, float, 
 def agent_thresholds() -> list[tuple[str, str, str, float, float]]:
     """Read the same tuple from the agent's bundled host rules (not those on the agent itself)."""
     rules = yaml.safe_load((ROOT / "rules" / "agent.yml").read_text())["rules"]
+    # The clock rules have node_exporter's own (node-mixin's NodeClockSkewDetected), and the
+    # agent's rules about itself have no node_exporter counterpart.
     return [
         (r["name"], r["severity"], r["for"], float(r["threshold"]), float(r["clear"]))
         for r in rules
-        if r["name"].startswith("Host")
+        if not r["metric"].startswith(("tocsin_timex_", "tocsin_agent_"))
     ]
 
 

@@ -16,6 +16,7 @@ from tests.agent.fake_psutil import (
     scripted,
 )
 from tocsin.agent.collectors.memory import MemoryInfo
+from tocsin.agent.collectors.timex import Timex
 from tocsin.agent.sample import Sample
 from tocsin.agent.sampler import Sampler, sample_with_rates
 
@@ -29,6 +30,10 @@ NO_DELTA_GAUGES = {
     "tocsin_filesystem_stuck",
     "tocsin_filesystem_device_error",
     "tocsin_agent_collector_success",
+    "tocsin_timex_offset_seconds",
+    "tocsin_timex_sync_status",
+    "tocsin_timex_maxerror_seconds",
+    "tocsin_timex_estimated_error_seconds",
 }
 RATE_GAUGES = {"tocsin_cpu_usage_ratio", "tocsin_cpu_iowait_ratio", "tocsin_disk_busy_ratio"}
 COUNTERS = {
@@ -64,6 +69,7 @@ def fake_sampler(clock: Clock, **overrides: object) -> Sampler:
             Partition("proc", "/proc", "proc"),
         ],
         "disk_usage": lambda _: Usage(used=40, free=60),
+        "adjtimex": lambda: Timex(0, 0.001, 0.01, 0.001),
     }
     options.update(overrides)
     return Sampler(**options)  # type: ignore[arg-type]
@@ -112,11 +118,12 @@ def test_host_missing_every_source_gives_an_empty_sample_with_notes(clock: Clock
         disk_io_counters=gone,
         net_io_counters=gone,
         disk_partitions=gone,
+        adjtimex=gone,
     ).sample()
     assert names(sample.gauges) == {"tocsin_agent_collector_success"}
     assert {s.value for s in sample.gauges} == {0.0}
     assert names(sample.counters) == {"tocsin_agent_collector_errors_total"}
-    assert len(sample.notes) == 6
+    assert len(sample.notes) == 7
 
 
 def test_a_missing_source_is_logged_once(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:

@@ -22,6 +22,9 @@ DEFAULT_LISTEN = ("127.0.0.1", 9101)
 DEFAULT_INTERVAL = 10.0
 DEFAULT_RESEND = 60.0
 DEFAULT_PUSH_TIMEOUT = 10.0
+# A firing alert's endsAt lies this much further ahead, so a host clock this far behind the
+# receiver's does not make Alertmanager take the alert as already ended.
+DEFAULT_CLOCK_SKEW = 600.0
 DEFAULT_HEARTBEAT = 30.0
 DEFAULT_SPOOL_BYTES = 64 * 1024**2
 DEFAULT_MAX_BATCH = 500
@@ -40,7 +43,16 @@ _TOP_KEYS = (
     "disks",
     "interfaces",
 )
-_PUSH_KEYS = ("url", "token", "token_file", "resend", "timeout", "max_batch", "max_rate")
+_PUSH_KEYS = (
+    "url",
+    "token",
+    "token_file",
+    "resend",
+    "timeout",
+    "max_batch",
+    "max_rate",
+    "clock_skew",
+)
 _SPOOL_KEYS = ("dir", "max_bytes", "dead_letters")
 _FS_KEYS = ("include_fstypes", "exclude_fstypes", "exclude_mountpoints", "timeout")
 _NAME_KEYS = ("include", "exclude")
@@ -57,6 +69,7 @@ class PushConfig:
     timeout: float = DEFAULT_PUSH_TIMEOUT
     max_batch: int = DEFAULT_MAX_BATCH
     max_rate: float = DEFAULT_MAX_RATE
+    clock_skew: float = DEFAULT_CLOCK_SKEW
 
     @property
     def display(self) -> str:
@@ -167,6 +180,13 @@ class _Reader:
         if not isinstance(value, LinedDict):
             raise self.fail(key, f"is {shown(value)}; expected a mapping")
         return _Reader(self.source, value, f"{self.prefix}{key}.")
+
+
+def _duration(text: Any) -> float:
+    seconds = parse_duration(text)
+    if seconds < 0:
+        raise ValueError("negative")
+    return seconds
 
 
 def _positive_duration(text: Any) -> float:
@@ -322,6 +342,9 @@ def _push(reader: _Reader | None, base: Path) -> PushConfig | None:
         ),
         max_rate=reader.parsed(
             "max_rate", _rate, DEFAULT_MAX_RATE, "alerts per second above 0, e.g. 1000"
+        ),
+        clock_skew=reader.parsed(
+            "clock_skew", _duration, DEFAULT_CLOCK_SKEW, "a duration like '10m' or '0s'"
         ),
     )
 

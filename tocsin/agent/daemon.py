@@ -20,6 +20,7 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 
+from tocsin.agent.clockcheck import ReceiverClock
 from tocsin.agent.config import AgentConfig, SamplerConfig
 from tocsin.agent.cycle import CycleClock, HeldAlerts, StorageFaults
 from tocsin.agent.deadletters import FILE_NAME as DEAD_LETTERS
@@ -72,10 +73,18 @@ def production_pusher(config: AgentConfig, spool: Spool) -> Pusher | None:
     beat = None
     if config.heartbeat is not None:
         beat = Heartbeat(config.instance, config.heartbeat, dict(config.labels))
-    ttl = TTL_RESENDS * max(push.resend, config.interval)
     dead_letters = DeadLetters(config.state_dir / DEAD_LETTERS, config.spool.dead_letters)
     pace = Pace(push.max_batch, push.max_rate)
-    return Pusher(receiver, spool, ttl, beat, Backoff(), dead_letters=dead_letters, pace=pace)
+    return Pusher(
+        receiver, spool, push_ttl(config), beat, Backoff(), dead_letters=dead_letters, pace=pace
+    )
+
+
+def push_ttl(config: AgentConfig) -> float:
+    """Return how far past now a firing alert's endsAt lies: 4 re-sends, plus the clock skew
+    allowed for (push.clock_skew), so a host clock that far behind the receiver's loses nothing."""
+    assert config.push is not None
+    return TTL_RESENDS * max(config.push.resend, config.interval) + config.push.clock_skew
 
 
 def check_directories(config: AgentConfig) -> dict[str, StorageError]:
@@ -138,6 +147,7 @@ class Agent:
         self.storage = StorageFaults()
         self.held = HeldAlerts()
         self.cycles = CycleClock()
+        self.receiver_clock = ReceiverClock(self.clock)
         self.registry.register(AgentCollector(self.snapshot))
         self.registry.register(DeliveryCollector(lambda: self.pusher, self.clock))
         self.exposition = Exposition(self.registry, self.health)
@@ -163,6 +173,7 @@ class Agent:
             storage_failures=dict(self.storage.failures),
             held_alerts=len(self.held),
             held_dropped_total=self.held.dropped_total,
+            receiver_clock_offset=self.receiver_clock.offset if pusher else None,
         )
 
     def start(self) -> None:
@@ -189,6 +200,8 @@ class Agent:
         self.pusher = self.pusher_factory(self.config, self.spool)
         self._next_resend = 0.0
         if self.pusher is not None:
+            self.receiver_clock.allowance = self.config.push.clock_skew
+            self.pusher.receiver.observe(self.receiver_clock.on_response)
             self.pusher.start()
 
     def _start_server(self) -> None:

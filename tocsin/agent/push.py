@@ -182,6 +182,10 @@ class Receiver:
         body = {"host": host, "interval_seconds": interval, "labels": dict(labels)}
         self._post(HEARTBEATS_PATH, body)
 
+    def observe(self, hook: Callable[[requests.Response], None]) -> None:
+        """Call `hook` with every answer the receiver gives (its Date header tells its clock)."""
+        self._session.hooks["response"].append(lambda response, *args, **kwargs: hook(response))
+
     def close(self) -> None:
         """Release pooled connections."""
         self._session.close()

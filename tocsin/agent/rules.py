@@ -28,6 +28,10 @@ GAUGES: Mapping[str, tuple[str, ...]] = {
     "tocsin_load5": (),
     "tocsin_load15": (),
     "tocsin_load_per_cpu": (),
+    "tocsin_timex_offset_seconds": (),
+    "tocsin_timex_sync_status": (),
+    "tocsin_timex_maxerror_seconds": (),
+    "tocsin_timex_estimated_error_seconds": (),
     "tocsin_agent_storage_failing": (),
     "tocsin_agent_watchdog": (),
     # The agent's own delivery (tocsin.agent.deliverymetrics), present while it pushes.

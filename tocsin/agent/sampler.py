@@ -28,10 +28,12 @@ from tocsin.agent.collectors.memory import MemoryCollector, MemoryInfo, read_mem
 from tocsin.agent.collectors.network import DEFAULT_EXCLUDED_INTERFACES, NetIO, NetworkCollector
 from tocsin.agent.collectors.network import default_net_io_counters as _net_io_counters
 from tocsin.agent.collectors.statfs import DiskUsage
+from tocsin.agent.collectors.timex import Timex, TimexCollector, kernel_adjtimex
 from tocsin.agent.sample import Sample, Series
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+KERNEL_ADJTIMEX = kernel_adjtimex()
 
 
 class Sampler:
@@ -52,6 +54,8 @@ class Sampler:
                           it answers; filesystems on local block devices answer from memory
                           and are read directly.
       mount_refresh_seconds  how long the mount list is reused before it is read again.
+    adjtimex            reads the kernel's clock state (offset, sync status); None on systems
+                          without adjtimex.
     proc_root           where the kernel's /proc is; the CPU, memory, disk and network readers
                           read their files under it (a fake tree in tests).
     Devices and interfaces:
@@ -75,6 +79,7 @@ class Sampler:
         net_io_counters: Callable[[], Mapping[str, NetIO]] | None = None,
         disk_partitions: Callable[[], Sequence[Partition]] = _disk_partitions,
         disk_usage: Callable[[str], DiskUsage] = psutil.disk_usage,
+        adjtimex: Callable[[], Timex] | None = KERNEL_ADJTIMEX,
         fs_timeout: float = 2.0,
         mount_refresh_seconds: float = 60.0,
         include_fstypes: Collection[str] = (),
@@ -112,6 +117,7 @@ class Sampler:
             network_fstypes=network_fstypes,
             exclude_mountpoints=exclude_mountpoints,
         )
+        self._timex = TimexCollector(adjtimex)
         self._noted: frozenset[str] = frozenset()
         self._collectors: tuple[tuple[str, Callable[[Reading, float], None]], ...] = (
             ("cpu", lambda reading, now: self._cpu.collect(reading)),
@@ -120,6 +126,7 @@ class Sampler:
             ("disk", self._disk.collect),
             ("network", lambda reading, now: self._network.collect(reading)),
             ("filesystem", self._filesystem.collect),
+            ("timex", lambda reading, now: self._timex.collect(reading)),
         )
         self._errors: Counter[str] = Counter({name: 0 for name, _ in self._collectors})
         self._labels = {name: {"collector": name} for name, _ in self._collectors}

@@ -36,6 +36,7 @@ class AgentSnapshot:
     storage_failures: Mapping[str, int] = field(default_factory=dict)
     held_alerts: int = 0
     held_dropped_total: int = 0
+    receiver_clock_offset: float | None = None
 
 
 class AgentCollector(Collector):
@@ -52,6 +53,12 @@ class AgentCollector(Collector):
                 "tocsin_agent_last_successful_cycle_timestamp_seconds",
                 "Unix time the last cycle (sample, rules, /metrics, delivery) completed.",
                 now.last_cycle_at,
+            )
+        if now.receiver_clock_offset is not None:
+            yield _gauge(
+                "tocsin_agent_receiver_clock_offset_seconds",
+                "The receiver's clock (its Date header) minus this host's, at the last push.",
+                now.receiver_clock_offset,
             )
         yield _counters(
             "tocsin_agent_storage_failures",

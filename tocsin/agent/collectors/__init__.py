@@ -1,8 +1,8 @@
-"""One collector per concept (CPU, memory, disk, filesystem, load, network), and their HELP texts."""
+"""One collector per concept (CPU, memory, disk, filesystem, load, network, clock), and HELP texts."""
 
 from __future__ import annotations
 
-from tocsin.agent.collectors import base, cpu, disk, filesystem, load, memory, network
+from tocsin.agent.collectors import base, cpu, disk, filesystem, load, memory, network, timex
 
 HELP: dict[str, str] = {
     **base.HELP,
@@ -12,4 +12,5 @@ HELP: dict[str, str] = {
     **filesystem.HELP,
     **load.HELP,
     **network.HELP,
+    **timex.HELP,
 }

@@ -17,6 +17,7 @@ from tests.agent.fakes import FakeClock, Receiver, ScriptedSampler, cpu, sample
 from tests.agent.test_daemon import ManualPusher, make_config
 from tocsin.agent.config import AgentConfig, PushConfig
 from tocsin.agent.daemon import Agent, push_ttl
+from tocsin.agent.deadletters import DeadLetters
 from tocsin.agent.evaluator import Evaluator
 from tocsin.agent.push import Receiver as Client
 from tocsin.agent.rules import load_bundled_rules
@@ -34,7 +35,8 @@ def slow_agent(tmp_path: Path, receiver: Receiver, clock_skew: float) -> tuple[A
     def pusher(config: AgentConfig, spool: Spool) -> ManualPusher:
         assert config.push is not None
         client = Client(config.push.url, None, 2.0)
-        return ManualPusher(client, spool, ttl=push_ttl(config), clock=clock)
+        letters = DeadLetters(config.state_dir / "dead-letters.jsonl")
+        return ManualPusher(client, spool, ttl=push_ttl(config), clock=clock, dead_letters=letters)
 
     sampler = ScriptedSampler(cpu(0.95))
     agent = Agent(config, sampler_factory=lambda _: sampler, pusher_factory=pusher, clock=clock)

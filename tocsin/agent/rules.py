@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -92,6 +93,13 @@ class Rule:
         return OPERATORS[self.op](value, self.clear)
 
 
+def _gauges(metric: object) -> str:
+    """Name the gauges closest to a wrong one, or the first few, keeping the fault one line."""
+    close = difflib.get_close_matches(metric, GAUGES, n=4) if isinstance(metric, str) else []
+    names = close or list(GAUGES)[:8]
+    return ", ".join(names) + f" (README lists all {len(GAUGES)})"
+
+
 def _where(source: str, node: LinedDict, key: str | None = None) -> str:
     line = node.line_of(key) if key else node.line
     return f"{source}:{line}" if line else source
@@ -161,7 +169,7 @@ def parse_rule(node: Any, source: str, position: int) -> Rule:
     metric = node.get("metric")
     if not isinstance(metric, str) or metric not in GAUGES:
         raise _fail(
-            source, node, name, "metric", f"is {shown(metric)}; use one of {', '.join(GAUGES)}"
+            source, node, name, "metric", f"is {shown(metric)}; use one of {_gauges(metric)}"
         )
     match = tuple(sorted(_string_map(node.get("match"), source, node, name, "match")))
     for label, _ in match:

@@ -56,12 +56,18 @@ def test_every_yaml_block_parses() -> None:
         yaml.safe_load(text)
 
 
-def test_agent_config_of_the_guide_loads(tmp_path: Path) -> None:
-    (text,) = blocks_with("push")
+def test_agent_configs_of_the_guide_load(tmp_path: Path) -> None:
+    full, delivery = blocks_with("push")
     path = tmp_path / "agent.yml"
-    path.write_text(localized(text, tmp_path))
+    path.write_text(localized(full, tmp_path))
     config = load_agent_config(path, env={}, hostname="web-1")
     assert config.push is not None and config.push.token
+    path.write_text(localized(delivery, tmp_path))
+    config = load_agent_config(path, env={}, hostname="web-1")
+    assert config.push is not None and (config.push.max_batch, config.spool.dead_letters) == (
+        500,
+        1000,
+    )
 
 
 @pytest.mark.parametrize("index", [0, 1])

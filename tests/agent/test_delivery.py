@@ -9,9 +9,13 @@ import pytest
 
 from tests.agent.fakes import FakeClock, Receiver, Request
 from tocsin.agent.deadletters import DeadLetter, DeadLetters
+from tocsin.agent.deliverymetrics import GAUGE_HELP, with_delivery_gauges
+from tocsin.agent.evaluator import Evaluator
 from tocsin.agent.push import SENDER_TIME_HEADER, WireAlert, rfc3339
 from tocsin.agent.push import Receiver as Client
 from tocsin.agent.pusher import Pace, Pusher
+from tocsin.agent.rules import load_bundled_rules
+from tocsin.agent.sample import Sample
 from tocsin.agent.spool import Spool
 
 T0 = 1_700_000_000.0
@@ -195,3 +199,30 @@ def test_clearing_the_file_elsewhere_lets_the_running_agent_send_again(tmp_path:
     assert running.withholds(alert("a"))
     assert DeadLetters(tmp_path / "dl.jsonl").clear() == 1
     assert not running.withholds(alert("a"))
+
+
+def test_the_bundled_rules_watch_refusals_and_a_stalled_queue(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    clock = FakeClock(T0)
+    receiver.answer = lambda request: (401, {})
+    pusher = make(receiver, tmp_path, clock)
+    pusher.enqueue([alert("a")])
+    pusher.step()
+    receiver.answer = lambda request: (503, {})
+    pusher.enqueue([alert("b")])
+    clock.advance(1000)
+    rules = tuple(r for r in load_bundled_rules() if r.metric in GAUGE_HELP)
+    evaluator = Evaluator(rules, (("instance", "web1"),))
+    states: dict[Any, Any] = {}
+    firing: set[str] = set()
+    for _ in range(7):  # the stalled queue must hold for its `for` of 5 minutes
+        sample = with_delivery_gauges(Sample(taken_at=clock.now), pusher, clock.now)
+        states, _ = evaluator.evaluate(states, sample, clock.now)
+        firing = {s.rule.split("/")[0] for s in states.values() if s.status == "firing"}
+        clock.advance(60)
+    assert {name.split(":")[0] for name in firing} >= {
+        "TocsinAgentQueueStalled",
+        "TocsinAgentAlertsRefused",
+        "TocsinAgentCredentialsRefused",
+    }

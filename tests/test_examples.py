@@ -48,6 +48,7 @@ def test_alertmanager_example_sends_resolved_alerts_to_the_bridge_with_a_bearer_
         (["alertname=HostCpuHigh", "severity=warning"], "tocsin"),
         (["alertname=HostDown", "severity=critical"], "tocsin"),
         (["alertname=TocsinBridgeDown", "severity=critical"], "ops-mail,tocsin"),
+        (["alertname=TocsinAgentWatchdog", "severity=info"], "deadman"),
     ],
 )
 def test_alertmanager_example_routes_every_alert_to_the_bridge(

@@ -194,3 +194,18 @@ def test_failing_cycles_stop_the_watchdog_and_fail_healthz(tmp_path: Path) -> No
     assert answer.value.code == 503
     assert messages[0].startswith("READY=1")
     assert "WATCHDOG=1" not in messages
+
+
+@pytest.mark.parametrize(("heartbeat", "pushed"), [(None, 2), (30.0, 0)])
+def test_the_watchdog_alert_is_re_sent_unless_heartbeats_cover_it(
+    tmp_path: Path, receiver: Receiver, heartbeat: float | None, pushed: int
+) -> None:
+    rig = Rig(make_config(tmp_path, receiver, rules=(WATCHDOG,), heartbeat=heartbeat))
+    try:
+        rig.at(0, 0.1)
+        rig.at(61, 0.1)
+    finally:
+        rig.agent.stop()
+    sent = [a for a in receiver.alerts() if a["labels"]["alertname"] == "TocsinAgentWatchdog"]
+    assert len(sent) == pushed
+    assert all(alert["endsAt"] > alert["startsAt"] for alert in sent)

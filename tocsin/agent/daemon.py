@@ -47,6 +47,8 @@ LISTEN_FAULTS = (ConfigError, AddressInUse)
 # /healthz fails, and the watchdog stops being pinged, after this many intervals without a cycle.
 STALE_CYCLES = 3
 FULL = (errno.ENOSPC, errno.EDQUOT)
+# The always-firing rule a dead-man service watches (rules/agent.yml).
+WATCHDOG_ALERT = "TocsinAgentWatchdog"
 
 
 class SamplerLike(Protocol):
@@ -273,7 +275,7 @@ class Agent:
                 if t.change == "firing"
                 else WireAlert.resolved(t.alert, t.at)
                 for t in transitions
-                if t.change in ("firing", "resolved")
+                if t.change in ("firing", "resolved") and self._pushes(t.alert)
             ]
         )
         self.states = states
@@ -336,11 +338,19 @@ class Agent:
         firing = [
             WireAlert.firing(state)
             for labels, state in self.states.items()
-            if state.status == "firing" and labels not in just_sent and labels not in self.held
+            if state.status == "firing"
+            and labels not in just_sent
+            and labels not in self.held
+            and self._pushes(state)
         ]
         batch = [*firing, *self.held.alerts()]
         if batch:
             self.pusher.refresh(batch)
+
+    def _pushes(self, alert: AlertState) -> bool:
+        """Tell whether an alert goes to the receiver: all do, but the dead-man alert when
+        heartbeats already tell the bridge this host is alive (there it would be an incident)."""
+        return self.config.heartbeat is None or alert.label("alertname") != WATCHDOG_ALERT
 
     def health(self) -> tuple[bool, str]:
         """Tell /healthz and the watchdog whether cycles complete, and what is degraded."""

@@ -95,6 +95,8 @@ BRIDGE_FAMILIES = {
     "tocsin_bridge_outbox_dead": "gauge",
     "tocsin_bridge_notifications_total": "counter",
     "tocsin_bridge_heartbeat_hosts": "gauge",
+    "tocsin_bridge_alerts_total": "counter",
+    "tocsin_bridge_sender_clock_skew_seconds": "gauge",
 }
 # Series Prometheus itself makes for every target.
 PROMETHEUS_SERIES = {"up"}

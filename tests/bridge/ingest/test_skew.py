@@ -114,9 +114,18 @@ def test_each_senders_clock_offset_is_exported(bridge: Bridge, skew: timedelta) 
     assert line in text.splitlines()
 
 
-def test_a_malformed_sender_time_is_refused_naming_the_header(bridge: Bridge) -> None:
-    headers = {**bearer(INGEST), "X-Tocsin-Sender-Time": "yesterday"}
+@pytest.mark.parametrize("sent", ["yesterday", "9999-12-31T23:59:59.999Z", "2026-13-01T00:00:00Z"])
+def test_a_malformed_sender_time_is_refused_naming_the_header(bridge: Bridge, sent: str) -> None:
+    headers = {**bearer(INGEST), "X-Tocsin-Sender-Time": sent}
     body = [{"labels": {"alertname": "Clock"}, "startsAt": rfc3339(NOW)}]
     response = bridge.client.post("/api/v2/alerts", json=body, headers=headers)
     assert response.status_code == 422
     assert response.json()["field"] == "X-Tocsin-Sender-Time"
+
+
+@pytest.mark.parametrize("date", ["not a date", "Fri, 31 Dec 9999 23:59:59 GMT", ""])
+def test_a_malformed_date_header_is_no_clue(bridge: Bridge, date: str) -> None:
+    headers = {**bearer(INGEST), "Date": date}
+    body = [Message({"alertname": "Dated"}, NOW - MINUTE).v2(NOW)]
+    response = bridge.client.post("/api/v2/alerts", json=body, headers=headers)
+    assert (response.status_code, response.json()["opened"]) == (200, 1)

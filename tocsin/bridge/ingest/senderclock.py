@@ -18,11 +18,13 @@ from email.utils import parsedate_to_datetime
 
 from prometheus_client import Gauge
 
+from tocsin.bridge.errors import InvalidInput
 from tocsin.bridge.ingest.parse import parse_time
 
 SENDER_TIME_HEADER = "X-Tocsin-Sender-Time"
 _INSTANT = timedelta(microseconds=1)
 _DATE_RESOLUTION = timedelta(seconds=1)
+_LAST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)  # a second short of the end of time
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +44,12 @@ def read_sender_clock(
     raw = headers.get(SENDER_TIME_HEADER)
     if raw is not None:
         sent = parse_time(raw, SENDER_TIME_HEADER)
-        if sent is not None:
+        if sent is not None and sent < _LAST:
             return SenderClock(sent, sent + _INSTANT)
+        if sent is not None:
+            raise InvalidInput(f"{raw[:60]!r} is past the year 9999", field=SENDER_TIME_HEADER)
     dated = _http_date(headers.get("date"))
-    if dated is not None:
+    if dated is not None and dated < _LAST:
         # Date is cut to whole seconds: the sender's clock was somewhere in the next second.
         return SenderClock(dated, dated + _DATE_RESOLUTION)
     return SenderClock(None, now - tolerance + _INSTANT)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, case, func, select, update
@@ -14,7 +14,7 @@ from tocsin.bridge.incidents.service import resolve
 from tocsin.bridge.ingest.identity import fingerprint, group_key
 from tocsin.bridge.ingest.opening import Opening, open_all
 from tocsin.bridge.ingest.parse import Alert
-from tocsin.bridge.ingest.rules import Known, Outcome, decide
+from tocsin.bridge.ingest.rules import STORED, Known, Outcome, decide
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.platform.config import DEFAULT_SKEW_TOLERANCE
 from tocsin.bridge.policy.model import Policy
@@ -37,15 +37,12 @@ class Applied:
         """Count the outcome of the request's alert at `position`."""
         self.accepted += 1
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
-        if not outcome.stored:
+        if outcome not in STORED:
             self.unstored.append((position, outcome))
             self.ignored += outcome is not Outcome.DUPLICATE
 
 
 # Statements built once: values travel as parameters, so SQLAlchemy's compiled cache is hit.
-# A refresh keeps the latest startsAt of the episode, so a late resolve of an earlier one is
-# recognised as stale whatever order the messages came in; NULL leaves it as it was.
-_STARTS = bindparam("_starts_at", type_=alerts.c.starts_at.type)
 _REFRESH = (
     update(alerts)
     .where(alerts.c.id == bindparam("_id"))
@@ -53,8 +50,13 @@ _REFRESH = (
         last_received_at=bindparam("_now"),
         receive_count=alerts.c.receive_count + 1,
         annotations=bindparam("_annotations"),
-        starts_at=case((alerts.c.starts_at < _STARTS, _STARTS), else_=alerts.c.starts_at),
     )
+)
+# A refresh with a later startsAt keeps it as the episode's latest, so a late resolve of an
+# earlier episode is recognised as stale whatever order the messages came in.
+_STARTS = bindparam("_starts_at", type_=alerts.c.starts_at.type)
+_REFRESH_LATER = _REFRESH.values(
+    starts_at=case((alerts.c.starts_at < _STARTS, _STARTS), else_=alerts.c.starts_at)
 )
 _LATEST = (
     select(
@@ -151,19 +153,12 @@ def apply_batches(
         elif stored is None:
             continue
         elif outcome is Outcome.REFRESHED or outcome is Outcome.DUPLICATE:
+            params = {"_id": stored.id, "_now": now, "_annotations": alert.annotations}
             known = stored.known
-            starts_at = None  # a duplicate resolve leaves the episode as it was
-            if outcome is Outcome.REFRESHED:
-                starts_at = max(known.starts_at, alert.starts_at)
-                stored.known = Known(known.status, starts_at, known.ends_at, known.incident_open)
-            refreshes.append(
-                {
-                    "_id": stored.id,
-                    "_now": now,
-                    "_annotations": alert.annotations,
-                    "_starts_at": starts_at,
-                }
-            )
+            if outcome is Outcome.REFRESHED and alert.starts_at > known.starts_at:
+                params["_starts_at"] = alert.starts_at
+                stored.known = replace(known, starts_at=alert.starts_at)
+            refreshes.append(params)
         elif outcome is Outcome.RESOLVED:
             _open(conn, hooks, openings, latest, now, counts, refreshes)
             _resolve_alert(conn, stored.id, alert, now)
@@ -196,10 +191,15 @@ def _open(
 
 
 def _refresh(conn: Connection, refreshes: list[dict[str, object]]) -> None:
-    """Store the gathered refreshes and forget them."""
-    if refreshes:
-        conn.execute(_REFRESH, refreshes)
-        refreshes.clear()
+    """Store the gathered refreshes and forget them; most keep their startsAt (cheaper)."""
+    if not refreshes:
+        return
+    later = [params for params in refreshes if "_starts_at" in params]
+    if len(later) < len(refreshes):
+        conn.execute(_REFRESH, [params for params in refreshes if "_starts_at" not in params])
+    if later:
+        conn.execute(_REFRESH_LATER, later)
+    refreshes.clear()
 
 
 def _latest(conn: Connection, prints: set[str]) -> dict[str, _Stored]:

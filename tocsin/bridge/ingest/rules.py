@@ -35,10 +35,9 @@ class Outcome(Enum):
     STALE = "stale"  # about an episode older than the stored one: changes nothing
     UNKNOWN_RESOLVE = "unknown_resolve"  # a resolve of an alert never seen firing
 
-    @property
-    def stored(self) -> bool:
-        """Return whether the alert was stored as firing or resolved."""
-        return self in (Outcome.OPENED, Outcome.REFRESHED, Outcome.RESOLVED)
+
+# The outcomes that store the alert as firing or resolved; the others are named to the sender.
+STORED = frozenset((Outcome.OPENED, Outcome.REFRESHED, Outcome.RESOLVED))
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """A day-long bridge outage replayed into a real bridge: finished alerts page nobody.
 
 The agent's clock is injected: a simulated day of alerts that fire and resolve while the bridge
-is down, then the bridge (a real `tocsin-bridge serve` on SQLite) comes up and the backlog
-replays in batches. Only the alerts still firing open incidents.
+is down, then the bridge (a real `tocsin-bridge serve`, on SQLite and PostgreSQL) comes up and
+the backlog replays in batches. Only the alerts still firing open incidents.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ STEP = 1800.0  # a round of alerts every 30 simulated minutes
 
 
 @pytest.fixture
-def bridge(tmp_path: Path) -> Iterator[BridgeProcess]:
-    process = BridgeProcess(tmp_path, f"sqlite:///{tmp_path / 'tocsin.db'}")
+def bridge(tmp_path: Path, database_url: str) -> Iterator[BridgeProcess]:
+    """A real bridge on SQLite and on PostgreSQL, started by the test."""
+    process = BridgeProcess(tmp_path, database_url)
     yield process
     process.stop()
 

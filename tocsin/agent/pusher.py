@@ -256,6 +256,7 @@ class Pusher:
         except PushRejected as exc:
             if exc.status != 404:
                 self.failures[exc.reason] += 1
+                self.auth_failing = self.auth_failing or exc.status in AUTH_STATUSES
                 log.warning("heartbeat rejected: %s", exc)
             elif not self._heartbeat_missing_logged:
                 self._heartbeat_missing_logged = True

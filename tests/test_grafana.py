@@ -62,6 +62,7 @@ AGENT_FAMILIES = {
     "tocsin_agent_alerts_dropped_total": "counter",
     "tocsin_agent_alerts_collapsed_total": "counter",
     "tocsin_agent_alerts_withheld_total": "counter",
+    "tocsin_agent_dead_letters_evicted_total": "counter",
     "tocsin_filesystem_device_error": "gauge",
     "tocsin_timex_offset_seconds": "gauge",
     "tocsin_timex_sync_status": "gauge",

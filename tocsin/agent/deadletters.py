@@ -121,11 +121,13 @@ class DeadLetters:
             self._reload()
             return list(self._letters)
 
-    def withholds(self, alert: WireAlert) -> bool:
-        """Tell whether this alert, as rendered now, was refused for what it is."""
+    def sendable(self, alerts: Sequence[WireAlert]) -> list[WireAlert]:
+        """Return the alerts not refused for what they are (the file read once for all)."""
         with self._lock:
             self._reload()
-            return fingerprint(alert) in self._withheld
+            if not self._withheld:
+                return list(alerts)
+            return [alert for alert in alerts if fingerprint(alert) not in self._withheld]
 
     def add(self, letters: Sequence[DeadLetter]) -> None:
         """Record refused alerts durably and count them by reason; the oldest past the bound go."""

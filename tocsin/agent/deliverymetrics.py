@@ -109,6 +109,11 @@ class DeliveryCollector(Collector):
             pusher.dead_letters.counted,
         )
         yield _counter(
+            "tocsin_agent_dead_letters_evicted",
+            "Dead letters removed to keep the file within spool.dead_letters entries.",
+            {"": pusher.dead_letters.evicted_total},
+        )
+        yield _counter(
             "tocsin_agent_alerts_collapsed",
             "Waiting firing transitions never sent because their resolution came first.",
             {"": spool.collapsed_total},

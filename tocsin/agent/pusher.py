@@ -176,7 +176,7 @@ class Pusher:
 
     def _send(self, alerts: list[WireAlert], what: str, now: float) -> bool | None:
         """Post alerts minus the withheld; True sent or settled, False keep, None unavailable."""
-        sendable = [alert for alert in alerts if not self.dead_letters.withholds(alert)]
+        sendable = self.dead_letters.sendable(alerts)
         self.withheld_total += len(alerts) - len(sendable)
         if not sendable:
             return True

@@ -4,10 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests drive for real: promtool/prometheus, alertmanager/amtool,
-# node_exporter (benchmark peer), Chromium and a CJK font (web board screenshots), PostgreSQL (storage).
-PEER_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter chromium fonts-wqy-microhei postgresql
+# node_exporter (benchmark peer), Chromium and a CJK font (web board screenshots), PostgreSQL (storage),
+# lintian (the .deb packages) and ansible-lint (the fleet install example).
+PEER_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter chromium fonts-wqy-microhei postgresql lintian ansible-lint
 
-.PHONY: run test lint format bench peers venv clean
+.PHONY: run test lint format bench peers venv clean deb
 
 venv: $(BIN)/.installed
 
@@ -42,6 +43,10 @@ lint: venv
 format: venv
 	$(BIN)/ruff format tocsin tests bench
 	$(BIN)/ruff check --fix tocsin tests bench
+
+# Debian packages of the agent and the bridge, each with a private Python environment, in dist/.
+deb: venv
+	$(BIN)/python packaging/deb/build.py --out dist
 
 bench: venv peers
 	$(BIN)/python -m bench

@@ -94,3 +94,31 @@ def test_prometheus_example_pushes_to_the_bridge_as_an_alertmanager_with_authori
 def test_prometheus_example_scrapes_agents_and_bridge() -> None:
     jobs = {job["job_name"] for job in load("prometheus.yml")["scrape_configs"]}
     assert {"tocsin-agent", "tocsin-bridge"} <= jobs
+
+
+def test_ansible_example_passes_ansible_lint(tmp_path: Path) -> None:
+    lint = require_binary("ansible-lint")
+    result = subprocess.run(
+        [lint, "--offline", "--nocolor", "tocsin-agent.yml"],
+        cwd=EXAMPLES / "ansible",
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ANSIBLE_LOCAL_TEMP": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ansible_example_checks_the_config_before_it_replaces_the_old_one() -> None:
+    (play,) = yaml.safe_load((EXAMPLES / "ansible" / "tocsin-agent.yml").read_text())
+    (template,) = [t for t in play["tasks"] if "ansible.builtin.template" in t]
+    assert template["ansible.builtin.template"]["validate"].startswith(
+        "/usr/bin/tocsin-agent check-config"
+    )
+    (token,) = [
+        t
+        for t in play["tasks"]
+        if "ansible.builtin.copy" in t and "content" in t["ansible.builtin.copy"]
+    ]
+    assert token["no_log"] is True
+    assert token["ansible.builtin.copy"]["mode"] == "0640"

@@ -108,8 +108,16 @@ def build_wheel(out: Path) -> Path:
 
 
 def fill_wheelhouse(wheel: Path, wheelhouse: Path) -> None:
-    """Download every dependency of both packages once, so builds after the first are offline."""
+    """Download every dependency of both packages once, so builds after the first are offline.
+
+    pip would take a project wheel already in the wheelhouse for this one, with its old
+    dependencies, so the project's own wheel never stays there.
+    """
+    for stale in wheelhouse.glob("tocsin-*.whl"):
+        stale.unlink()
     run(sys.executable, "-m", "pip", "download", "--quiet", "-d", wheelhouse, f"{wheel}[bridge]")
+    for copied in wheelhouse.glob("tocsin-*.whl"):
+        copied.unlink()
 
 
 def make_environment(package: Package, stage: Path, wheel: Path, wheelhouse: Path) -> None:
@@ -212,7 +220,7 @@ def build(package: Package, out: Path, version: str, wheel: Path, wheelhouse: Pa
         lay_out_files(package, stage, version)
         write_control(package, stage, version)
         target = out / f"{package.name}_{version}_{architecture()}.deb"
-        run("dpkg-deb", "--root-owner-group", "-Zxz", "--build", stage, target)
+        run("dpkg-deb", "--root-owner-group", "-Zgzip", "--build", stage, target)
         return target
 
 

@@ -12,6 +12,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from tocsin.bridge import migrations
 from tocsin.bridge.cli import main
 
 COMMAND = [sys.executable, "-c", "from tocsin.bridge.cli import main; main()"]
@@ -42,7 +43,7 @@ def test_check_config_error_is_one_line_with_exit_78(tmp_path: Path) -> None:
 def test_migrate_reports_the_revision(sqlite_url: str) -> None:
     result = CliRunner().invoke(main, ["migrate", "--database-url", sqlite_url])
     assert result.exit_code == 0, result.output
-    assert "revision 0001 (was empty)" in result.output
+    assert f"revision {migrations.head()} (was empty)" in result.output
 
 
 def test_unreachable_bridge_is_exit_69() -> None:

@@ -53,7 +53,7 @@ EVENTS = [
     EventFacts(7, "incident.escalated", t(9, 1, 5), {"level": 1}),
 ]
 CLOCKS = [
-    ClockFacts(1, "response", 900, t(2, 10, 15), stopped_at=t(2, 10, 5)),
+    ClockFacts(1, "response", 900, t(2, 10, 15), stopped_at=t(2, 10, 5), stopped_by="acknowledged"),
     ClockFacts(1, "update", 7200, t(2, 12), stopped_at=t(2, 11)),
     ClockFacts(1, "resolution", 7200, t(2, 12), stopped_at=t(2, 11)),
     ClockFacts(
@@ -61,7 +61,9 @@ CLOCKS = [
     ),
     ClockFacts(2, "update", 7200, t(3, 11), stopped_at=t(3, 11)),
     ClockFacts(2, "resolution", 7200, t(3, 11), stopped_at=t(3, 11)),
-    ClockFacts(3, "response", 1800, t(4, 12, 30), stopped_at=t(4, 12, 10)),
+    ClockFacts(
+        3, "response", 1800, t(4, 12, 30), stopped_at=t(4, 12, 10), stopped_by="acknowledged"
+    ),
     ClockFacts(3, "update", 7200, t(5, 16), stopped_at=t(5, 16)),
     ClockFacts(
         3,

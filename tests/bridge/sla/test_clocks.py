@@ -4,6 +4,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -125,10 +126,27 @@ def test_overdue_business_clock_resumed_after_a_weekend_stays_overdue_by_busines
     assert breached(resumed, monday_9am)
 
 
-def test_stop_before_the_due_time_is_met() -> None:
-    clock = stop(start("response", 15 * MIN, None, 0.67, NOW), NOW + 14 * MIN)
+def test_acknowledgement_before_the_due_time_is_met() -> None:
+    clock = stop(start("response", 15 * MIN, None, 0.67, NOW), NOW + 14 * MIN, "acknowledged")
     assert (outcome(clock, NOW + timedelta(days=1)), clock.warn_at) == ("met", None)
     assert remaining(clock, None, NOW + timedelta(days=1)) == MIN
+
+
+@pytest.mark.parametrize(
+    ("clock", "by", "minutes", "expected"),
+    [
+        ("response", "first_contact", 14, "met"),
+        ("response", "resolved", 14, "resolved_before_response"),
+        ("response", None, 14, "resolved_before_response"),
+        ("response", "resolved", 16, "breached"),
+        ("resolution", "resolved", 14, "met"),
+    ],
+)
+def test_only_a_persons_response_meets_the_response_clock(
+    clock: str, by: str | None, minutes: int, expected: str
+) -> None:
+    stopped = stop(start(clock, 15 * MIN, None, 0.67, NOW), NOW + minutes * MIN, by)
+    assert outcome(stopped, NOW + timedelta(days=1)) == expected
 
 
 def test_stop_after_the_due_time_is_breached() -> None:

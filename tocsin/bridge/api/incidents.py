@@ -142,6 +142,18 @@ def ack(incident_id: RowId, who: Operator, runtime: RuntimeDep) -> dict[str, Any
     return _act(runtime, incident_id, "ack", who)
 
 
+class Contact(_Body):
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+@router.post("/{incident_id}/contact")
+def contact(
+    incident_id: RowId, who: Operator, runtime: RuntimeDep, body: Contact | None = None
+) -> dict[str, Any]:
+    """Record the service desk's first contact with the reporter: the response clock is met."""
+    return _act(runtime, incident_id, "contact", who, note=(body or Contact()).note)
+
+
 @router.post("/{incident_id}/resolve")
 def resolve(
     incident_id: RowId, body: Resolution, who: Operator, runtime: RuntimeDep

@@ -143,6 +143,8 @@ def _by(when: str | None, who: str | None) -> str:
 def _clock(state: dict[str, Any]) -> str:
     if state.get("met"):
         return "met"
+    if state.get("outcome") == "resolved_before_response":
+        return "resolved before response"
     remaining = state.get("remaining_seconds")
     text = "paused" if remaining is None else format_duration(_seconds(remaining))
     return f"{text} BREACHED" if state.get("breached") else text
@@ -154,7 +156,7 @@ def _next_due(incident: dict[str, Any]) -> str:
     due = [
         s["remaining_seconds"]
         for s in (incident.get("sla") or {}).values()
-        if s and not s.get("met") and s.get("remaining_seconds") is not None
+        if s and s.get("outcome") is None and s.get("remaining_seconds") is not None
     ]
     return format_duration(_seconds(min(due))) if due else "-"
 

@@ -20,6 +20,7 @@ from tocsin.bridge.store.schema import events
 EVENT_KINDS = (
     "incident.triggered",
     "incident.acknowledged",
+    "incident.first_contact",
     "incident.escalated",
     "incident.sla_warning",
     "incident.sla_breached",

@@ -1,4 +1,8 @@
-"""The follow-up: on the n-th working day after resolution, prompt closing with satisfaction."""
+"""The follow-up: on the n-th working day after resolution, prompt closing with satisfaction.
+
+An incident its sender resolved before anyone responded has no root cause from a person: its
+follow-up asks for one (`ask_root_cause`), so a fault that cleared itself is still understood.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from sqlalchemy import Connection, select
 
 from tocsin.bridge.incidents.events import EventHook, record_event
 from tocsin.bridge.platform.clock import rfc3339
-from tocsin.bridge.store.schema import incidents
+from tocsin.bridge.store.schema import incidents, sla_clocks
 from tocsin.bridge.timers.rows import Timer
 
 KIND = "follow_up"
@@ -24,11 +28,19 @@ class FollowUp:
     def __call__(self, conn: Connection, timer: Timer, now: datetime) -> None:
         if timer.incident_id is None:
             return
-        status = conn.execute(
-            select(incidents.c.status).where(incidents.c.id == timer.incident_id)
-        ).scalar()
-        if status != "resolved":
+        row = conn.execute(
+            select(incidents.c.status, incidents.c.root_cause).where(
+                incidents.c.id == timer.incident_id
+            )
+        ).first()
+        if row is None or row.status != "resolved":
             return
+        unanswered = conn.execute(
+            select(sla_clocks.c.stopped_by).where(
+                sla_clocks.c.incident_id == timer.incident_id, sla_clocks.c.clock == "response"
+            )
+        ).first()
+        ask = not row.root_cause and unanswered is not None and unanswered.stopped_by == "resolved"
         record_event(
             conn,
             self.hooks,
@@ -36,5 +48,9 @@ class FollowUp:
             kind="incident.follow_up_due",
             actor=None,
             now=now,
-            data={"due_at": rfc3339(timer.due_at), **timer.late_data()},
+            data={
+                "due_at": rfc3339(timer.due_at),
+                **({"ask_root_cause": True} if ask else {}),
+                **timer.late_data(),
+            },
         )

@@ -18,6 +18,7 @@ STATUSES = ("triggered", "acknowledged", "resolved", "closed")
 OPEN_STATUSES = ("triggered", "acknowledged")
 ACTIONS = (
     "ack",
+    "contact",
     "resolve",
     "close",
     "pause",
@@ -58,6 +59,8 @@ def next_status(action: str, status: str, paused: bool, acknowledged: bool = Tru
         return "acknowledged"
     if action == "resolve":
         return "resolved"
+    if action == "contact" and status == "acknowledged":
+        raise Conflict("the incident is already acknowledged: its response was met")
     if action == "pause" and paused:
         raise Conflict("the incident is already paused")
     if action == "pause" and status == "triggered":

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, bindparam, select
 from tocsin.bridge.errors import NotFound
 from tocsin.bridge.platform.clock import as_utc, rfc3339
 from tocsin.bridge.policy.model import CLOCKS, Calendar
-from tocsin.bridge.sla.clocks import from_row
+from tocsin.bridge.sla.clocks import MET, from_row, outcome
 from tocsin.bridge.sla.clocks import remaining as time_left
 from tocsin.bridge.store.lists import in_list
 from tocsin.bridge.store.schema import alerts, events, incidents, sla_clocks
@@ -69,22 +69,27 @@ def clock_json(clock: Row[Any], now: datetime, calendar: Calendar | None = None)
     """Return one SLA clock: target, due time, time left (negative when overdue), breached.
 
     The time left is business time on the clock's calendar (given), wall time otherwise; the due
-    time is always the instant.
+    time is always the instant. Once stopped, `outcome` says how it counts (met, breached or
+    resolved_before_response) and `stopped_by` what stopped it; only a met clock has `met` true.
     """
     due = as_utc(clock.due_at) if clock.due_at is not None else None
     stopped = as_utc(clock.stopped_at) if clock.stopped_at is not None else None
-    left = time_left(from_row(clock._mapping), calendar, now)
+    parsed = from_row(clock._mapping)
+    left = time_left(parsed, calendar, now)
     remaining = None if left is None else left.total_seconds()
     breached = clock.breached_at is not None or (
         stopped is None and due is not None and due <= now and not clock.breach_exempt
     )
+    ended = None if stopped is None else outcome(parsed, stopped)
     return {
         "target_seconds": clock.target_seconds,
         "due_at": rfc3339(due),
         "remaining_seconds": None if remaining is None else round(float(remaining), 3),
         "breached": breached,
         "paused": stopped is None and due is None,
-        "met": stopped is not None and not breached,
+        "met": ended == MET and not breached,
+        "outcome": ended,
+        "stopped_by": parsed.stopped_by,
         "calendar": clock.calendar,
     }
 

@@ -179,6 +179,22 @@ def acknowledge(
     )
 
 
+def record_first_contact(
+    conn: Connection,
+    hooks: Sequence[EventHook],
+    incident_id: int,
+    *,
+    actor: str | None,
+    now: datetime,
+    note: str | None = None,
+) -> Event:
+    """Record that the service desk answered the reporter: the response clock is met."""
+    data = {"note": note} if note else {}
+    return _change(
+        conn, hooks, incident_id, "contact", "incident.first_contact", actor, now, {}, data
+    )
+
+
 def resolve(
     conn: Connection,
     hooks: Sequence[EventHook],
@@ -429,6 +445,7 @@ def add_note(
 
 OPERATIONS = {
     "ack": acknowledge,
+    "contact": record_first_contact,
     "resolve": resolve,
     "close": close,
     "pause": pause,

@@ -24,6 +24,7 @@ FIELD_LIMIT = 600  # characters per line of a page: robots cap bodies at 4-20 KB
 HEADLINES = {
     "incident.triggered": "Triggered",
     "incident.acknowledged": "Acknowledged",
+    "incident.first_contact": "First contact",
     "incident.escalated": "Escalated",
     "incident.sla_warning": "SLA warning",
     "incident.sla_breached": "SLA breached",

@@ -4,6 +4,9 @@ The report covers the incidents opened in a window. Times to acknowledge and to 
 measured from the timeline (paused intervals, from incident.paused/incident.resumed events, are
 subtracted); the share within target comes from the SLA clocks, which already count business
 time where a priority has a calendar. Exempt breaches are listed apart and left out of the shares.
+A response clock that the sender's resolution stopped before anyone responded counts in its own
+column, resolved before response: not met (the share within target leaves it out), and not a
+breach unless its deadline had passed (sla/clocks.py).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import CLOCKS
+from tocsin.bridge.sla.clocks import BREACHED, MET, UNANSWERED, ended
 
 # Seconds between two instants for a priority: wall time by default, business time when the
 # caller passes the SLA calendar's arithmetic.
@@ -65,6 +69,15 @@ class ClockFacts:
     breached_at: datetime | None = None
     breach_reason: str | None = None
     breach_exempt: bool = False
+    stopped_by: str | None = None
+
+    @property
+    def missed(self) -> bool:
+        """Return whether the deadline was missed: recorded, or stopped after it."""
+        if self.breached_at is not None:
+            return True
+        stopped, due = self.stopped_at, self.due_at
+        return stopped is not None and due is not None and as_utc(stopped) > as_utc(due)
 
 
 @dataclass(frozen=True)
@@ -87,16 +100,17 @@ class DurationStats:
 
 @dataclass(frozen=True)
 class ClockStats:
-    """Outcomes of one clock: met, breached, exempt breaches and still running."""
+    """Outcomes of one clock: met, breached, exempt breaches, resolved before response, running."""
 
     met: int = 0
     breached: int = 0
     exempt: int = 0
     running: int = 0
+    resolved_before_response: int = 0
 
     @property
     def within_target(self) -> float | None:
-        """Return met / (met + breached); exemptions and running clocks do not count."""
+        """Return met / (met + breached); exemptions, unanswered and running clocks do not count."""
         decided = self.met + self.breached
         return self.met / decided if decided else None
 
@@ -271,16 +285,19 @@ def _late_seconds(clock: ClockFacts, now: datetime) -> tuple[datetime, float]:
     return deadline, max(0.0, (end - deadline).total_seconds())
 
 
+def _outcome(row: ClockFacts) -> str:
+    if row.missed:
+        return "exempt" if row.breach_exempt else BREACHED
+    if row.stopped_at is None:
+        return "running"
+    return ended(row.clock, row.stopped_by, late=False)
+
+
 def _clock_stats(rows: Iterable[ClockFacts]) -> dict[str, ClockStats]:
-    counts = {name: {"met": 0, "breached": 0, "exempt": 0, "running": 0} for name in CLOCKS}
+    kinds = (MET, BREACHED, "exempt", "running", UNANSWERED)
+    counts = {name: dict.fromkeys(kinds, 0) for name in CLOCKS}
     for row in rows:
-        bucket = counts.setdefault(row.clock, {"met": 0, "breached": 0, "exempt": 0, "running": 0})
-        if row.breached_at is not None:
-            bucket["exempt" if row.breach_exempt else "breached"] += 1
-        elif row.stopped_at is not None:
-            bucket["met"] += 1
-        else:
-            bucket["running"] += 1
+        counts.setdefault(row.clock, dict.fromkeys(kinds, 0))[_outcome(row)] += 1
     return {name: ClockStats(**bucket) for name, bucket in counts.items()}
 
 
@@ -401,7 +418,7 @@ def compute_report(
     breaches: list[Breach] = []
     for incident in chosen:
         for clock in sorted(clock_rows.get(incident.id, ()), key=lambda c: CLOCKS.index(c.clock)):
-            if clock.breached_at is None:
+            if not clock.missed:
                 continue
             due, late = _late_seconds(clock, now)
             breaches.append(

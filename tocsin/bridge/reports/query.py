@@ -149,6 +149,7 @@ def load_report(
             breached_at=_when(r.breached_at),
             breach_reason=r.breach_reason,
             breach_exempt=bool(r.breach_exempt),
+            stopped_by=r.stopped_by,
         )
         for r in conn.execute(select(sla_clocks).where(sla_clocks.c.incident_id.in_(chosen)))
     ]

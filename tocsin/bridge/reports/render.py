@@ -33,12 +33,14 @@ def group_to_dict(group: GroupStats) -> dict[str, Any]:
                 "breached": c.breached,
                 "exempt": c.exempt,
                 "running": c.running,
+                "resolved_before_response": c.resolved_before_response,
                 "within_target_ratio": c.within_target,
             }
             for name, c in group.clocks.items()
         },
         "breaches": group.breaches,
         "exemptions": group.exemptions,
+        "resolved_before_response": group.clocks["response"].resolved_before_response,
         "escalations": group.escalations,
         "escalated_incidents": group.escalated_incidents,
         "major_incidents": group.major_incidents,
@@ -131,6 +133,7 @@ COLUMNS: tuple[tuple[str, Callable[[GroupStats], str]], ...] = (
     ("res p90", lambda g: human_duration(g.time_to_resolve.p90)),
     ("res max", lambda g: human_duration(g.time_to_resolve.max)),
     ("response", lambda g: percent(g.clocks["response"].within_target)),
+    ("resolved before response", lambda g: str(g.clocks["response"].resolved_before_response)),
     ("update", lambda g: percent(g.clocks["update"].within_target)),
     ("resolution", lambda g: percent(g.clocks["resolution"].within_target)),
     ("breaches", lambda g: str(g.breaches)),
@@ -174,6 +177,7 @@ def to_table(report: SlaReport) -> str:
         f"SLA report {rfc3339(report.since)} .. {rfc3339(report.until)}"
         + (f" ({scope})" if scope else ""),
         "Within target: share of decided clocks met; exempt breaches are not counted.",
+        "Resolved before response: the sender resolved it before anyone responded; never met.",
         "",
         *_grid("priority", {**report.by_priority, "all": report.total}),
         "",
@@ -211,6 +215,7 @@ CSV_HEADER = (
     "major_incidents",
     "satisfaction_count",
     "satisfaction_mean",
+    "resolved_before_response",
     "incident_id",
     "clock",
     "due_at",
@@ -244,6 +249,7 @@ def _group_row(kind: str, key: str, g: GroupStats) -> list[str]:
         g.major_incidents,
         g.satisfaction.count,
         g.satisfaction.mean,
+        g.clocks["response"].resolved_before_response,
     ]
     return [_cell(v) for v in values] + [""] * 5
 

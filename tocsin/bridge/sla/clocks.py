@@ -3,6 +3,11 @@
 A clock counts business time when its priority has a calendar, wall time otherwise. While paused
 it has no due time and keeps the business time that was left; resuming sets a new due time that
 leaves exactly that much. The update clock is restarted by every progress note.
+
+The record never flatters: a response clock is met only by a person's response: an
+acknowledgement, a first contact the service desk records, or a person resolving the incident.
+One the sender's own resolution stopped before anyone answered is "resolved before response":
+not met, and not breached either unless its deadline had passed.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from tocsin.bridge.policy.model import CLOCKS, Calendar, PriorityPolicy
 from tocsin.bridge.sla import calendar as business
 
 ZERO = timedelta(0)
+MET, BREACHED, UNANSWERED = "met", "breached", "resolved_before_response"
+# The stops that meet a response clock: a person acknowledged, the service desk answered the
+# reporter, or a person resolved the incident. "resolved" (the sender's own) and "closed" do not.
+RESPONSES = ("acknowledged", "first_contact", "person_resolved")
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,7 @@ class SlaClock:
     stopped_at: datetime | None = None
     warned_at: datetime | None = None
     breached_at: datetime | None = None
+    stopped_by: str | None = None  # RESPONSES, or resolved (by the sender)
 
     @property
     def paused(self) -> bool:
@@ -100,11 +110,11 @@ def resume(clock: SlaClock, cal: Calendar | None, fraction: float, now: datetime
     return replace(clock, due_at=due, warn_at=warn, remaining=None)
 
 
-def stop(clock: SlaClock, now: datetime) -> SlaClock:
-    """Stop a clock: its promise was met (or no longer applies)."""
+def stop(clock: SlaClock, now: datetime, by: str | None = None) -> SlaClock:
+    """Stop a clock, recording what stopped it (a response, or the incident's end)."""
     if clock.stopped_at is not None:
         return clock
-    return replace(clock, stopped_at=as_utc(now), warn_at=None)
+    return replace(clock, stopped_at=as_utc(now), warn_at=None, stopped_by=by)
 
 
 def reopen(clock: SlaClock, cal: Calendar | None, fraction: float, now: datetime) -> SlaClock:
@@ -141,9 +151,18 @@ def breached(clock: SlaClock, now: datetime) -> bool:
     return as_utc(now) >= clock.due_at
 
 
+def ended(name: str, stopped_by: str | None, late: bool) -> str:
+    """Return how a clock that ended counts: breached, met, or resolved before response."""
+    if late:
+        return BREACHED
+    if name == "response" and stopped_by not in RESPONSES:
+        return UNANSWERED
+    return MET
+
+
 def outcome(clock: SlaClock, now: datetime) -> str:
-    """Return 'breached' or 'met', the label counted when a clock ends."""
-    return "breached" if breached(clock, now) else "met"
+    """Return the label counted when a clock ends: met, breached or resolved_before_response."""
+    return ended(clock.name, clock.stopped_by, breached(clock, now))
 
 
 def summary(clock: SlaClock, cal: Calendar | None, now: datetime) -> dict[str, Any]:
@@ -178,6 +197,7 @@ def from_row(row: Mapping[Any, Any]) -> SlaClock:
         stopped_at=when("stopped_at"),
         warned_at=when("warned_at"),
         breached_at=when("breached_at"),
+        stopped_by=row.get("stopped_by"),
     )
 
 
@@ -200,6 +220,7 @@ def to_row(clock: SlaClock) -> dict[str, Any]:
         if clock.remaining is not None
         else None,
         "stopped_at": clock.stopped_at,
+        "stopped_by": clock.stopped_by,
         "warned_at": clock.warned_at,
         "breached_at": clock.breached_at,
         **reset,

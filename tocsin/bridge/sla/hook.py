@@ -2,7 +2,8 @@
 
 It runs inside the transaction that records each event, so clocks, timers and the change
 commit together. triggered starts the clocks and the escalation paths; acknowledged meets the
-response clock and ends the response path; a note restarts the update clock; pause holds every
+response clock and ends the response path; a first contact the service desk records meets the
+response clock too (paging goes on until someone acknowledges); a note restarts the update clock; pause holds every
 clock and parks the timers, resume gives them back exactly the time they had left; resolved
 stops everything and schedules the follow-up; closed cancels whatever is left.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, select, update
@@ -144,6 +146,7 @@ class SlaHook:
         self._actions: dict[str, Callable[[Connection, Any, datetime], None]] = {
             "incident.triggered": self._triggered,
             "incident.acknowledged": self._acknowledged,
+            "incident.first_contact": self._first_contact,
             "incident.note_added": self._note_added,
             "incident.paused": self._paused,
             "incident.resumed": self._resumed,
@@ -156,6 +159,9 @@ class SlaHook:
         action = self._actions.get(event.kind)
         if action is None:
             return
+        if event.kind == "incident.resolved":
+            # A person who resolves has responded; the sender's own resolution is no response.
+            action = partial(self._resolved, by="person_resolved" if event.actor else "resolved")
         row = event.opened
         if row is None:
             row = conn.execute(_INCIDENT, {"incident_id": event.incident_id}).first()
@@ -202,11 +208,12 @@ class SlaHook:
         if rows and self.wake is not None:
             self.wake(min(timer["due_at"] for timer in rows))
 
-    def _end(self, conn: Connection, row: Any, clock: SlaClock, now: datetime) -> SlaClock:
-        # A breach was counted when it fired; count only the promises kept.
+    def _end(self, row: Any, clock: SlaClock, now: datetime, by: str) -> SlaClock:
+        stopped = clocks.stop(clock, now, by)
+        # A breach was counted when it fired; count only the promises kept (or left unanswered).
         if clock.stopped_at is None and clock.breached_at is None:
-            self.metrics.clock_ended(row.priority, clock.name, clocks.outcome(clock, now))
-        return clocks.stop(clock, now)
+            self.metrics.clock_ended(row.priority, clock.name, clocks.outcome(stopped, now))
+        return stopped
 
     def _triggered(self, conn: Connection, row: Any, now: datetime) -> None:
         clock_rows: list[dict[str, Any]] = []
@@ -274,12 +281,18 @@ class SlaHook:
                 )
             )
 
-    def _acknowledged(self, conn: Connection, row: Any, now: datetime) -> None:
+    def _responded(self, conn: Connection, row: Any, now: datetime, by: str) -> None:
         response = load_clocks(conn, row.id).get("response")
-        if response is not None:
-            save_clock(conn, row.id, self._end(conn, row, response, now))
+        if response is not None and response.stopped_at is None:
+            save_clock(conn, row.id, self._end(row, response, now, by))
         cancel(conn, incident_id=row.id, kinds=SLA_KINDS, subject="response")
+
+    def _acknowledged(self, conn: Connection, row: Any, now: datetime) -> None:
+        self._responded(conn, row, now, "acknowledged")
         cancel(conn, incident_id=row.id, kinds=("escalation",))
+
+    def _first_contact(self, conn: Connection, row: Any, now: datetime) -> None:
+        self._responded(conn, row, now, "first_contact")
 
     def _note_added(self, conn: Connection, row: Any, now: datetime) -> None:
         update_clock = load_clocks(conn, row.id).get("update")
@@ -319,10 +332,10 @@ class SlaHook:
                 if self.wake is not None:
                     self.wake(due)
 
-    def _resolved(self, conn: Connection, row: Any, now: datetime) -> None:
+    def _resolved(self, conn: Connection, row: Any, now: datetime, by: str = "resolved") -> None:
         for clock in load_clocks(conn, row.id).values():
             if clock.stopped_at is None:
-                save_clock(conn, row.id, self._end(conn, row, clock, now))
+                save_clock(conn, row.id, self._end(row, clock, now, by))
         cancel(conn, incident_id=row.id)
         follow_up = self.policy().follow_up
         cal = self.policy().calendars.get(follow_up.calendar or "")

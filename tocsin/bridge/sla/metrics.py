@@ -12,7 +12,8 @@ class SlaMetrics:
         registry = registry or CollectorRegistry()
         self.clocks = Counter(
             "tocsin_bridge_sla_clocks",
-            "SLA clocks ended, by priority, clock and outcome (met or breached).",
+            "SLA clocks ended, by priority, clock and outcome (met, breached, or "
+            "resolved_before_response: a response clock the sender's resolution stopped).",
             ["priority", "clock", "outcome"],
             registry=registry,
         )

@@ -132,6 +132,8 @@ sla_clocks = Table(
         "remaining_seconds", Float, nullable=True
     ),  # kept while paused (business seconds for calendars)
     Column("stopped_at", UtcTime, nullable=True),  # the clock was met (or the incident resolved)
+    # What stopped it: acknowledged | first_contact | person_resolved | resolved (by the sender)
+    Column("stopped_by", String(32), nullable=True),
     Column("warned_at", UtcTime, nullable=True),
     Column("breached_at", UtcTime, nullable=True),
     Column("breach_reason", Text, nullable=True),

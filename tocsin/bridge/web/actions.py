@@ -11,6 +11,7 @@ from tocsin.bridge.incidents.service import IncidentService
 
 ACTIONS = (
     "ack",
+    "contact",
     "note",
     "pause",
     "resume",
@@ -55,6 +56,8 @@ def action_params(action: str, form: Mapping[str, Any]) -> dict[str, Any]:
         return {"assignee": _text(form, "assignee", required=True, limit=MAX_NAME)}
     if action in ("escalate", "reopen"):
         return {"reason": _text(form, "reason", required=False) or None}
+    if action == "contact":
+        return {"note": _text(form, "note", required=False, limit=2000) or None}
     if action in ("resolve", "amend"):
         return {
             "root_cause": _text(form, "root_cause", required=True),

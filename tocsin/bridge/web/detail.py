@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select
 
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import Calendar
+from tocsin.bridge.sla.clocks import ended
 from tocsin.bridge.store.schema import alerts, events, incidents, sla_clocks
 from tocsin.bridge.web.board import Deadline
 
@@ -27,10 +28,13 @@ class ClockView:
     deadline: Deadline
     target_seconds: float
     stopped_at: datetime | None
+    stopped_by: str | None = None
 
     def state(self, now: datetime) -> str:
         if self.stopped_at is not None:
-            return "breached" if self.deadline.breached else "met"
+            due = self.deadline.due_at
+            late = self.deadline.breached or (due is not None and self.stopped_at > due)
+            return ended(self.deadline.clock, self.stopped_by, late)
         return self.deadline.state(now)
 
 
@@ -139,6 +143,7 @@ def load_incident(
             ),
             target_seconds=float(clock["target_seconds"]),
             stopped_at=_time(clock["stopped_at"]),
+            stopped_by=clock["stopped_by"],
         )
         for clock in conn.execute(
             select(sla_clocks).where(sla_clocks.c.incident_id == incident_id)

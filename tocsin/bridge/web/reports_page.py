@@ -62,6 +62,7 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "resolution": "resolution",
         "breaches": "Breaches",
         "exempt": "Exempt",
+        "unanswered": "Resolved before response",
         "escalations": "Escalations",
         "major": "Major",
         "satisfaction": "Satisfaction",
@@ -80,7 +81,7 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "targets": "Targets",
         "exempt_box": "exempt",
         "save": "Save reason",
-        "note": "Within target counts met and missed deadlines; exempt misses and running clocks are left out. Paused time is not counted.",
+        "note": "Within target counts met and missed deadlines; exempt misses and running clocks are left out. Paused time is not counted. Resolved before response: the sender resolved the incident before anyone responded; it is never counted as met.",
         "saved": "Reason saved.",
     },
     "zh-CN": {
@@ -109,6 +110,7 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "resolution": "解决",
         "breaches": "超时",
         "exempt": "豁免",
+        "unanswered": "响应前已解决",
         "escalations": "升级",
         "major": "重大",
         "satisfaction": "满意度",
@@ -127,7 +129,7 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "targets": "通知对象",
         "exempt_box": "豁免",
         "save": "保存原因",
-        "note": "达标率只计已达标和已超时的时钟；豁免和仍在计时的不计入。暂停时间不计。",
+        "note": "达标率只计已达标和已超时的时钟；豁免和仍在计时的不计入。暂停时间不计。响应前已解决：报告方在任何人响应前已自行解决，绝不计为达标。",
         "saved": "原因已保存。",
     },
 }

@@ -23,7 +23,9 @@ def send(client: TestClient, clock: FakeClock, *, resolved: bool = False) -> Non
     alert: dict[str, Any] = {"labels": LABELS, "startsAt": rfc3339(clock())}
     if resolved:
         alert["endsAt"] = rfc3339(clock())
-    response = client.post("/api/v2/alerts", json=[alert], headers=bearer(INGEST))
+    # The sender's clock tells the bridge the alert's endsAt has passed (README: ingest).
+    headers = {**bearer(INGEST), "X-Tocsin-Sender-Time": rfc3339(clock())}
+    response = client.post("/api/v2/alerts", json=[alert], headers=headers)
     assert response.status_code == 200, response.text
 
 

@@ -26,6 +26,8 @@ from tests.e2e.test_web_board import (
     start_bridge,
     stop,
 )
+from tocsin.bridge.notify.links import sign_ack
+from tocsin.bridge.platform.clock import utcnow
 from tocsin.bridge.store.db import Store
 
 pytestmark = pytest.mark.e2e
@@ -286,3 +288,26 @@ def test_times_are_in_the_viewers_zone_with_seconds_on_hover(
         assert stamp.get_attribute("title") == f"{local:%Y-%m-%d %H:%M:%S} Asia/Shanghai"
     finally:
         viewer.page.context.close()
+
+
+def test_a_reused_ack_link_is_styled_and_says_who_acknowledged(
+    browser: Any, bridge: Bridge, tab: Tab
+) -> None:
+    incident_id = register(tab.page, bridge, "P2")
+    token = sign_ack(
+        "e2e-secret-key-for-sessions", incident_id=incident_id, person="bob", now=utcnow()
+    )
+    context = browser.new_context(locale="zh-CN", viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto(f"{bridge.url}/ack/{token}")
+        assert page.eval_on_selector(".card", "el => getComputedStyle(el).borderRadius") == "8px"
+        page.click("#ack")
+        page.wait_for_selector(".ack-done")
+        page.goto(f"{bridge.url}/ack/{token}")
+        assert "bob 已于" in page.inner_text(".ack-by")
+        shot(page, "ack-reused-zh-CN.png")
+        page.click("a.incident-link")
+        page.wait_for_url(re.compile(rf"/incidents/{incident_id}$|/login"))
+    finally:
+        context.close()

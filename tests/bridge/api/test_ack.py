@@ -61,15 +61,19 @@ def test_confirming_acknowledges_in_the_persons_name(runtime: Runtime, client: T
     assert state(runtime, incident_id)[:2] == ("acknowledged", "carol")
 
 
-def test_a_replayed_link_changes_nothing_and_says_so(runtime: Runtime, client: TestClient) -> None:
+def test_a_replayed_link_changes_nothing_and_says_who_acknowledged(
+    runtime: Runtime, client: TestClient
+) -> None:
     incident_id = open_incident(runtime)
     url = link(runtime, incident_id)
     client.post(url)
     runtime.incidents.act(incident_id, "resolve", actor="dave", root_cause="x", solution="y")
     before = state(runtime, incident_id)
-    again = client.post(url)
-    assert again.status_code == 409 and "already used" in again.text
-    assert client.get(url).status_code == 409
+    for again in (client.post(url), client.get(url)):
+        assert again.status_code == 200
+        assert "carol acknowledged it at 2026-03-02 09:00 UTC." in again.text
+        assert f'href="http://127.0.0.1:8080/incidents/{incident_id}"' in again.text
+        assert "<form" not in again.text
     assert state(runtime, incident_id) == before
 
 
@@ -96,6 +100,25 @@ def test_a_link_for_an_incident_already_acknowledged_says_by_whom(
 ) -> None:
     incident_id = open_incident(runtime)
     runtime.incidents.act(incident_id, "ack", actor="dave")
-    assert "already acknowledged by dave" in client.get(link(runtime, incident_id)).text
+    assert "dave acknowledged it at" in client.get(link(runtime, incident_id)).text
     answer = client.post(link(runtime, incident_id))
-    assert answer.status_code == 409 and state(runtime, incident_id)[1] == "dave"
+    assert answer.status_code == 200 and "dave acknowledged it at" in answer.text
+    assert state(runtime, incident_id)[1] == "dave"
+
+
+def test_ack_pages_follow_accept_language(runtime: Runtime, client: TestClient) -> None:
+    incident_id = open_incident(runtime)
+    chinese = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    page = client.get(link(runtime, incident_id), headers=chinese)
+    assert '<html lang="zh-CN">' in page.text and "以 carol 的身份确认" in page.text
+    done = client.post(link(runtime, incident_id), headers=chinese)
+    assert "carol 已确认" in done.text
+
+
+def test_ack_pages_are_styled_by_the_boards_stylesheet(
+    runtime: Runtime, client: TestClient
+) -> None:
+    page = client.get(link(runtime, open_incident(runtime)))
+    assert '<link rel="stylesheet" href="/static/style.css">' in page.text
+    assert "style-src 'self'" in page.headers["content-security-policy"]
+    assert "script" not in page.text

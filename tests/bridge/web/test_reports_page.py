@@ -60,7 +60,7 @@ def test_page_speaks_chinese(client: TestClient) -> None:
 def test_bad_window_shows_an_error_and_the_default_report(client: TestClient) -> None:
     response = client.get("/reports?since=yesterday")
     assert response.status_code == 422
-    assert "neither RFC 3339" in response.text
+    assert "&#39;yesterday&#39; is neither a span" in response.text
 
 
 def test_csv_download(client: TestClient, runtime: Runtime, clock: FakeClock) -> None:

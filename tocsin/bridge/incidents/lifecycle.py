@@ -14,6 +14,16 @@ from __future__ import annotations
 
 from tocsin.bridge.errors import Conflict, InvalidInput
 
+
+class StateConflict(Conflict):
+    """An action the incident's state forbids; `key` and `values` let a page say it in its language."""
+
+    def __init__(self, message: str, key: str, **values: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.values = values
+
+
 STATUSES = ("triggered", "acknowledged", "resolved", "closed")
 OPEN_STATUSES = ("triggered", "acknowledged")
 ACTIONS = (
@@ -41,35 +51,53 @@ def next_status(action: str, status: str, paused: bool, acknowledged: bool = Tru
         return status
     if action == "amend":
         if status not in ("resolved", "closed"):
-            raise Conflict(f"cannot amend the resolution of a {status} incident: resolve it first")
+            raise StateConflict(
+                f"cannot amend the resolution of a {status} incident: resolve it first",
+                "conflict.amend_open",
+                status=status,
+            )
         return status
     if action == "reopen":
         if status != "resolved":
-            raise Conflict(f"cannot reopen a {status} incident: only a resolved one")
+            raise StateConflict(
+                f"cannot reopen a {status} incident: only a resolved one",
+                "conflict.reopen",
+                status=status,
+            )
         return "acknowledged" if acknowledged else "triggered"
     if action == "close":
         if status != "resolved":
-            raise Conflict(f"cannot close a {status} incident: resolve it first")
+            raise StateConflict(
+                f"cannot close a {status} incident: resolve it first",
+                "conflict.close_unresolved",
+                status=status,
+            )
         return "closed"
     if status not in OPEN_STATUSES:
-        raise Conflict(f"cannot {action} a {status} incident")
+        raise StateConflict(
+            f"cannot {action} a {status} incident",
+            "conflict.finished",
+            action=action,
+            status=status,
+        )
     if action == "ack":
         if status == "acknowledged":
-            raise Conflict("the incident is already acknowledged")
+            raise StateConflict("the incident is already acknowledged", "conflict.already_acked")
         return "acknowledged"
     if action == "resolve":
         return "resolved"
     if action == "contact" and status == "acknowledged":
         raise Conflict("the incident is already acknowledged: its response was met")
     if action == "pause" and paused:
-        raise Conflict("the incident is already paused")
+        raise StateConflict("the incident is already paused", "conflict.already_paused")
     if action == "pause" and status == "triggered":
-        raise Conflict(
+        raise StateConflict(
             "acknowledge the incident before pausing it: a pause waits on the reporter, "
-            "which needs a first contact"
+            "which needs a first contact",
+            "conflict.pause_unacked",
         )
     if action == "resume" and not paused:
-        raise Conflict("the incident is not paused")
+        raise StateConflict("the incident is not paused", "conflict.not_paused")
     return status
 
 

@@ -48,14 +48,32 @@ FIELD_LABELS = {
 
 
 def explain(who: Visitor, exc: BridgeError) -> str:
-    """Return a refusal for the page: a missing field in the visitor's language, else as raised."""
+    """Return a refusal for the page in the visitor's language, else as raised."""
     translate = Translator(who.language)
     field = getattr(exc, "field", None)
+    key = getattr(exc, "key", None)
+    if key is not None and key in translate.messages:
+        values = {
+            name: translate(f"{name}.{value}") if name in ("status", "action") else value
+            for name, value in getattr(exc, "values", {}).items()
+        }
+        return translate(key, **values)
     if field == "satisfaction":
         return translate("error.satisfaction")
     if isinstance(exc, MissingField) and field in FIELD_LABELS:
         return translate("error.required", field=translate(FIELD_LABELS[field]))
+    if field in FIELD_ERRORS:
+        return translate(FIELD_ERRORS[field])
     return exc.message
+
+
+# Refusals of a field whose wording the page has in both languages.
+FIELD_ERRORS = {
+    "assignee": "error.assignee",
+    "labels": "error.labels",
+    "priority": "error.priority",
+    "report_type": "error.report_type",
+}
 
 
 def without_nul_fields(values: dict[str, str]) -> None:

@@ -56,6 +56,10 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "median": "median",
         "p90": "p90",
         "max": "max",
+        "target": "target",
+        "no_ack": "no acknowledged incidents",
+        "no_team": "(no team)",
+        "bad_window": "'{value}' is neither a span such as 7d nor an instant such as 2026-03-01T00:00:00Z; showing the last 7 days.",
         "within": "Within target",
         "response": "response",
         "update": "update",
@@ -104,6 +108,10 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "median": "中位数",
         "p90": "p90",
         "max": "最长",
+        "target": "目标",
+        "no_ack": "暂无已确认的事件",
+        "no_team": "（无团队）",
+        "bad_window": "“{value}”既不是时长（如 7d）也不是时间点（如 2026-03-01T00:00:00Z）；现显示最近 7 天。",
         "within": "达标率",
         "response": "响应",
         "update": "更新",
@@ -167,13 +175,16 @@ def _params(request: Request) -> dict[str, str]:
 @router.get("/reports", name="reports_page")
 def reports(request: Request, who: OperatorDep, runtime: RuntimeDep) -> Response:
     params = _params(request)
+    w = words(who.language)
     error = None
     try:
         report = _report(runtime, who.now, params)
     except BridgeError as exc:
-        error, params = exc.message, {}
+        # A window that does not parse: said in the reader's language, the default shown.
+        field = getattr(exc, "field", None) or "since"
+        shown = w["bad_window"].format(value=params.get(field, ""))
+        error, params = (shown if exc.http_status < 500 else exc.message), {}
         report = _report(runtime, who.now, params)
-    w = words(who.language)
     context: dict[str, Any] = {
         "w": w,
         "report": report,
@@ -182,7 +193,7 @@ def reports(request: Request, who: OperatorDep, runtime: RuntimeDep) -> Response
         "saved": request.query_params.get("saved") == "1",
         "clocks": CLOCKS,
         "priorities": tuple(runtime.policy.priorities),
-        "chart": Markup(response_chart(report, w["chart"])),  # built by us, every text escaped
+        "chart": Markup(response_chart(report, w["chart"], w)),  # built by us, every text escaped
         "dur": lambda seconds: (
             "-" if seconds is None else Translator(who.language).duration(seconds)
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from tocsin.bridge.errors import (
     InvalidInput,
     NotFound,
 )
+from tocsin.bridge.platform.clock import rfc3339
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT = 10.0
@@ -78,6 +80,11 @@ class BridgeClient:
     ) -> dict[str, Any]:
         """Apply an action (ack, resolve, notes, …) and return the incident after it."""
         return self._call("POST", f"/api/v1/incidents/{incident_id}/{action}", json=body or {})
+
+    def get_oncall(self, at: datetime | None = None) -> dict[str, Any]:
+        """Return who is on call now (or at `at`) per schedule, layer and team, with names."""
+        params = {"at": rfc3339(at)} if at is not None else {}
+        return self._call("GET", "/api/v1/oncall", params=params)
 
     def post_alerts(self, alerts: list[dict[str, Any]]) -> dict[str, Any]:
         """Send Alertmanager v2 postable alerts."""

@@ -110,6 +110,88 @@ def note(client: BridgeClient, incident_id: int, text: str, as_json: bool) -> No
     _print(client.act(incident_id, "notes", {"text": text}), as_json)
 
 
+@incidents.command()
+@click.argument("incident_id", type=int)
+@click.option("--reason", default=None, help="Why, for the timeline.")
+@json_option
+@click.pass_obj
+def escalate(client: BridgeClient, incident_id: int, reason: str | None, as_json: bool) -> None:
+    """Page the next level of the incident's escalation policy now."""
+    _print(client.act(incident_id, "escalate", {"reason": reason}), as_json)
+
+
+@incidents.command()
+@click.argument("incident_id", type=int)
+@click.option("--reason", required=True, help="What you wait for, e.g. the reporter's reply.")
+@json_option
+@click.pass_obj
+def pause(client: BridgeClient, incident_id: int, reason: str, as_json: bool) -> None:
+    """Pause the clocks of an acknowledged incident while waiting on the reporter."""
+    _print(client.act(incident_id, "pause", {"reason": reason}), as_json)
+
+
+@incidents.command()
+@click.argument("incident_id", type=int)
+@click.option("--reason", default=None, help="Why the clocks run again.")
+@json_option
+@click.pass_obj
+def resume(client: BridgeClient, incident_id: int, reason: str | None, as_json: bool) -> None:
+    """Resume the clocks where they stopped."""
+    _print(client.act(incident_id, "resume", {"reason": reason}), as_json)
+
+
+@incidents.command()
+@click.argument("incident_id", type=int)
+@click.argument("assignee")
+@json_option
+@click.pass_obj
+def reassign(client: BridgeClient, incident_id: int, assignee: str, as_json: bool) -> None:
+    """Hand the incident to a person or team of the policy; they are paged."""
+    _print(client.act(incident_id, "reassign", {"assignee": assignee}), as_json)
+
+
+@incidents.command()
+@click.argument("incident_id", type=int)
+@click.option("--satisfaction", type=click.IntRange(1, 5), default=None, help="1 to 5.")
+@click.option("--comment", default=None, help="The reporter's words.")
+@json_option
+@click.pass_obj
+def close(
+    client: BridgeClient,
+    incident_id: int,
+    satisfaction: int | None,
+    comment: str | None,
+    as_json: bool,
+) -> None:
+    """Close a resolved incident after the follow-up with the reporter."""
+    body = {"satisfaction": satisfaction, "comment": comment}
+    _print(client.act(incident_id, "close", body), as_json)
+
+
+@incidents.command()
+@click.argument("incident_id", type=int)
+@click.option("--reason", default=None, help="Why it is not fixed after all.")
+@json_option
+@click.pass_obj
+def reopen(client: BridgeClient, incident_id: int, reason: str | None, as_json: bool) -> None:
+    """Reopen a resolved incident: its clocks run again and it needs a new resolution."""
+    _print(client.act(incident_id, "reopen", {"reason": reason}), as_json)
+
+
+@incidents.command()
+@click.argument("incident_id", type=int)
+@click.option("--root-cause", required=True, help="What caused it.")
+@click.option("--solution", required=True, help="What fixed it.")
+@json_option
+@click.pass_obj
+def resolution(
+    client: BridgeClient, incident_id: int, root_cause: str, solution: str, as_json: bool
+) -> None:
+    """Set or correct the root cause and solution of a resolved or closed incident."""
+    body = {"root_cause": root_cause, "solution": solution}
+    _print(client.act(incident_id, "resolution", body), as_json)
+
+
 def _print(incident: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(incident, indent=2, ensure_ascii=False))
@@ -119,12 +201,19 @@ def _print(incident: dict[str, Any], as_json: bool) -> None:
         ("title", incident["title"]),
         ("priority", incident["priority"]),
         ("status", incident["status"] + (" (paused)" if incident["paused"] else "")),
-        ("assignee", incident["assignee"] or "-"),
+        ("service", incident.get("service") or "-"),
         ("host", incident["host"] or "-"),
+        ("team", incident.get("team") or "-"),
+        ("assignee", incident["assignee"] or "-"),
         ("created", incident["created_at"]),
         ("acknowledged", _by(incident["acknowledged_at"], incident["acknowledged_by"])),
         ("resolved", _by(incident["resolved_at"], incident["resolved_by"])),
     ]
+    for name in ("root_cause", "solution"):
+        if incident.get(name):
+            fields.append((name.replace("_", " "), incident[name]))
+    if incident.get("satisfaction"):
+        fields.append(("satisfaction", f"{incident['satisfaction']}/5"))
     for clock, state in (incident.get("sla") or {}).items():
         if state:
             fields.append((f"sla {clock}", _clock(state)))
@@ -133,7 +222,10 @@ def _print(incident: dict[str, Any], as_json: bool) -> None:
         labels = ",".join(f"{k}={v}" for k, v in sorted(alert["labels"].items()))
         click.echo(f"{'alert':>14}: {alert['status']} {{{labels}}}")
     for event in incident.get("timeline", []):
-        click.echo(f"{event['occurred_at']:>24}  {event['kind']:<24} {event['actor'] or 'system'}")
+        data = event.get("data") or {}
+        said = data.get("text") or data.get("reason")
+        line = f"{event['occurred_at']:>24}  {event['kind']:<28} {event['actor'] or 'system'}"
+        click.echo(f"{line}: {said}" if said else line)
 
 
 def _by(when: str | None, who: str | None) -> str:
@@ -146,8 +238,15 @@ def _clock(state: dict[str, Any]) -> str:
     if state.get("outcome") == "resolved_before_response":
         return "resolved before response"
     remaining = state.get("remaining_seconds")
-    text = "paused" if remaining is None else format_duration(_seconds(remaining))
+    text = "paused" if remaining is None else _left(remaining)
     return f"{text} BREACHED" if state.get("breached") else text
+
+
+def _left(seconds: float) -> str:
+    """Say time left as a person would: '12m30s' ahead, 'overdue 46s' past the deadline."""
+    if seconds < 0:
+        return "overdue " + format_duration(_seconds(-seconds))
+    return format_duration(_seconds(seconds))
 
 
 def _next_due(incident: dict[str, Any]) -> str:
@@ -158,7 +257,7 @@ def _next_due(incident: dict[str, Any]) -> str:
         for s in (incident.get("sla") or {}).values()
         if s and s.get("outcome") is None and s.get("remaining_seconds") is not None
     ]
-    return format_duration(_seconds(min(due))) if due else "-"
+    return _left(min(due)) if due else "-"
 
 
 def _seconds(value: float) -> timedelta:

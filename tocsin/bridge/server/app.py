@@ -56,8 +56,9 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     from tocsin.bridge.web.reports_page import router as reports_page
 
     app.include_router(reports_page)
-    from tocsin.bridge.api import ack, outbox
+    from tocsin.bridge.api import ack, oncall, outbox
 
     app.include_router(ack.router)
     app.include_router(outbox.router)
+    app.include_router(oncall.router)
     return app

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # lintian (the .deb packages) and ansible-lint (the fleet install example).
 PEER_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter chromium fonts-wqy-microhei postgresql lintian ansible-lint
 
-.PHONY: run test lint format bench peers venv clean deb
+.PHONY: run stop test lint format bench peers venv clean deb
 
 venv: $(BIN)/.installed
 
@@ -51,8 +51,16 @@ deb: venv
 bench: venv peers
 	$(BIN)/python -m bench
 
-run: venv
-	scripts/run-local.sh
+# Install quietly, its output in a log (shown only if it fails), then start in the background.
+RUN_STATE ?= var/run-local
+run:
+	@mkdir -p $(RUN_STATE)
+	@echo "installing into $(VENV) (log: $(RUN_STATE)/install.log) ..."
+	@$(MAKE) --no-print-directory venv > $(RUN_STATE)/install.log 2>&1 || { tail -n 30 $(RUN_STATE)/install.log; exit 1; }
+	@RUN_STATE=$(RUN_STATE) scripts/run-local.sh
+
+stop:
+	@RUN_STATE=$(RUN_STATE) scripts/run-local.sh stop
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

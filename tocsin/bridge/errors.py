@@ -92,6 +92,10 @@ class DeliveryFailed(BridgeError):
 class DeliveryRefused(DeliveryFailed):
     """The receiver answered that this request is wrong (bad URL, token, payload): never retried."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status of the refusal
+
 
 class ClientError(BridgeError):
     exit_code = 69

@@ -34,7 +34,7 @@ def render(title: str, summary: str, url: str) -> dict[str, str]:
         "wecom": wecom_payload(message)["markdown"]["content"],
         "dingtalk": dingtalk_payload(message)["markdown"]["text"],
         "feishu": json.dumps(
-            feishu_payload(message)["content"]["post"]["zh_cn"], ensure_ascii=False
+            feishu_payload(message)["content"]["post"]["en_us"], ensure_ascii=False
         ),
         "email": f"{mail['Subject']}\n{plain.get_content()}{html.get_content()}",
         "webhook": json.dumps(body, ensure_ascii=False),

@@ -18,6 +18,8 @@ from tests.bridge.notify.receiver import Receiver, receiving
 from tests.bridge.notify.smtpserver import PASSWORD, USER, Mailbox, smtp_server
 from tests.bridge.testclient import TestClient
 from tocsin.bridge.incidents.serialize import incident_json
+from tocsin.bridge.ingest.parse import Alert
+from tocsin.bridge.ingest.service import ingest
 from tocsin.bridge.notify.settings import NotifySettings
 from tocsin.bridge.notify.worker import DeliveryWorker
 from tocsin.bridge.platform.clock import utcnow
@@ -88,9 +90,9 @@ def bridge(sqlite_url: str, tmp_path: Path) -> Iterator[Bridge]:
 def test_an_escalation_mails_the_person_a_page_with_a_working_ack_link(bridge: Bridge) -> None:
     incident_id = bridge.page_and_deliver()
     (mail,) = bridge.mailbox.messages
-    assert mail["Subject"] == "[P1 emergency] Escalated: 订单服务 5xx"
+    assert mail["Subject"] == "New P1 incident: 订单服务 5xx"
     text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "Host: web-1" in text and "Deadline: response due in 15m" in text
+    assert "Host: web-1" in text and "Deadline: response due in 15 minutes, at " in text
     ack = text.split("acknowledge in one click <https://oncall.example.com")[1].split(">")[0]
     with TestClient(create_app(bridge.runtime, start_workers=False)) as client:
         assert client.post(ack).status_code == 200
@@ -141,3 +143,19 @@ def test_a_restarted_bridge_delivers_the_pages_still_pending(sqlite_url: str) ->
         finally:
             second.stop()
     assert [r.json["event"] for r in audit.received] == ["incident.triggered"]
+
+
+def test_the_first_event_and_page_carry_the_incidents_alerts(bridge: Bridge) -> None:
+    labels = {"alertname": "HostDiskFull", "instance": "db-1", "severity": "critical"}
+    alert = Alert(labels, {"summary": "/var 97%"}, bridge.runtime.clock(), None)
+    ingest(bridge.runtime, [alert], "v2")
+    while bridge.worker.run_once():
+        pass
+    first = bridge.audit.received[0].json
+    assert first["event"] == "incident.triggered"
+    assert [a["labels"]["alertname"] for a in first["incident"]["alerts"]] == ["HostDiskFull"]
+    (mail,) = bridge.mailbox.messages
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert mail["Subject"].startswith("New P1 incident: ")
+    for line in ("Alert: HostDiskFull", "Host: db-1", "Severity: critical", "Summary: /var 97%"):
+        assert line in text

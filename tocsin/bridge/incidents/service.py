@@ -90,6 +90,22 @@ def create_incidents(
     Each spec holds key (distinct), title, priority, labels, annotations and the same other
     columns for all; ids come back in the order of `specs`. The system opens them (no actor).
     """
+    opened = insert_incidents(conn, now=now, source=source, specs=specs)
+    record_opened(conn, hooks, opened, now=now, source=source)
+    return [incident_id for incident_id, _ in opened]
+
+
+Opened = Sequence[tuple[int, Mapping[str, Any]]]  # an inserted incident's id and its row values
+
+
+def insert_incidents(
+    conn: Connection, *, now: datetime, source: str, specs: Sequence[Mapping[str, Any]]
+) -> list[tuple[int, dict[str, Any]]]:
+    """Insert triggered incidents without their events: record_opened() records those.
+
+    Ingest inserts the alerts in between, so the opening event's hooks (and the pages they
+    queue) see the incident's alerts.
+    """
     params = [
         {
             **spec,
@@ -109,7 +125,13 @@ def create_incidents(
     # statement (asking for ids in parameter order makes SQLAlchemy insert SQLite rows singly).
     inserted = insert_rows(conn, incidents, params, returning=("id", "open_key"))
     by_key = {row.open_key: int(row.id) for row in inserted}
-    ids = [by_key[p["key"]] for p in params]
+    return [(by_key[p["key"]], p) for p in params]
+
+
+def record_opened(
+    conn: Connection, hooks: Sequence[EventHook], opened: Opened, *, now: datetime, source: str
+) -> None:
+    """Record incident.triggered for incidents insert_incidents() inserted, all together."""
     record_events(
         conn,
         hooks,
@@ -122,10 +144,9 @@ def create_incidents(
                 {"source": source, "priority": p["priority"]},
                 opened=SimpleNamespace(**{**_AS_INSERTED, **p, "id": i}),
             )
-            for i, p in zip(ids, params, strict=True)
+            for i, p in opened
         ],
     )
-    return ids
 
 
 # A new incident's row before its own values: every column NULL but those with a default.

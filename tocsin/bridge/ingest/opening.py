@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from tocsin.bridge.incidents.events import EventHook
-from tocsin.bridge.incidents.service import create_incidents
+from tocsin.bridge.incidents.service import insert_incidents, record_opened
 from tocsin.bridge.ingest.identity import group_labels
 from tocsin.bridge.ingest.parse import Alert
 from tocsin.bridge.policy.model import Route
@@ -77,13 +77,10 @@ def open_all(
     for item in openings:
         if item.key not in found:
             first_of_key.setdefault(item.key, item)
-    created = create_incidents(
-        conn,
-        hooks,
-        now=now,
-        source="alert",
-        specs=[_spec(item) for item in first_of_key.values()],
+    opened = insert_incidents(
+        conn, now=now, source="alert", specs=[_spec(item) for item in first_of_key.values()]
     )
+    created = [incident_id for incident_id, _ in opened]
     new_ids = set(created)
     found.update(zip(first_of_key, created, strict=True))
     for item in first_of_key.values():
@@ -105,6 +102,8 @@ def open_all(
         for item in refired:
             item.alert_id = reuse[(item.fingerprint, item.incident_id)]
         conn.execute(_REFIRE, [_refire(item, now) for item in refired])
+    # Recorded once the alerts are in: the opening event's pages carry the incident's alerts.
+    record_opened(conn, hooks, opened, now=now, source="alert")
     return len(created)
 
 

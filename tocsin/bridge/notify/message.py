@@ -10,34 +10,26 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from tocsin.bridge.notify.sanitize import clean, safe_link
+from tocsin.bridge.notify.wording import (
+    DEFAULT_LANGUAGE,
+    TEXTS,
+    describe_deadline,
+    language_of,
+    local_time,
+    text,
+    zone_of,
+)
 from tocsin.bridge.platform.clock import as_utc, rfc3339
 from tocsin.bridge.policy.model import Calendar
 from tocsin.bridge.sla import calendar as business
 
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # not %a: that follows the locale
 FIELD_LIMIT = 600  # characters per line of a page: robots cap bodies at 4-20 KB
-
-HEADLINES = {
-    "incident.triggered": "Triggered",
-    "incident.acknowledged": "Acknowledged",
-    "incident.first_contact": "First contact",
-    "incident.escalated": "Escalated",
-    "incident.sla_warning": "SLA warning",
-    "incident.sla_breached": "SLA breached",
-    "incident.paused": "Paused",
-    "incident.resumed": "Resumed",
-    "incident.reassigned": "Reassigned",
-    "incident.note_added": "Note added",
-    "incident.resolved": "Resolved",
-    "incident.closed": "Closed",
-    "incident.follow_up_due": "Follow-up due",
-    "incident.reopened": "Reopened",
-    "incident.resolution_edited": "Resolution edited",
-}
+UTC_ZONE = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)
@@ -68,6 +60,7 @@ class Deadline:
     remaining_seconds: float
     business: bool = False
     due_local: str | None = None  # e.g. "Mon 2026-03-09 17:00 Asia/Shanghai"
+    zone: str | None = None  # the business calendar's zone, shown when the reader has none
 
 
 @dataclass(frozen=True)
@@ -98,15 +91,26 @@ class Message:
     ack_url: str | None = None
     detail: str = ""  # what this event adds: the SLA clock, the note, the escalation level
     similar: tuple[PastResolution, ...] = field(default_factory=tuple)
+    alertname: str | None = None
+    severity: str | None = None
+    language: str = DEFAULT_LANGUAGE  # the reader's: en or zh-CN
+    zone: str | None = None  # the reader's time zone, for the due time
+    first: bool = False  # the incident's first page: it reads as a new incident
+
+    def t(self, key: str, **values: object) -> str:
+        """Return a page text in the reader's language."""
+        return text(self.language, key, **values)
 
     @property
     def headline(self) -> str:
         """Return the one-line subject: priority, what happened, title (a notice: its title)."""
         if self.incident_id is None:
             return clean(self.title)
-        what = HEADLINES.get(self.event, self.event)
-        name = f" {self.priority_name}" if self.priority_name else ""
-        return clean(f"[{self.priority}{name}] {what}: {self.title}")
+        if self.first:
+            return clean(self.t("first", priority=self.priority, title=self.title))
+        what = self.t(self.event) if self.event in TEXTS[DEFAULT_LANGUAGE] else self.event
+        priority = f"{self.priority} {self.priority_name}".strip()
+        return clean(self.t("headline", priority=priority, what=what, title=self.title))
 
     def fields(self) -> list[Field]:
         """Return the labelled lines of the page body, sanitised, in reading order, empty ones left out.
@@ -119,31 +123,39 @@ class Message:
         ]
 
     def _fields(self) -> list[Field]:
+        t = self.t
         lines = []
         if self.priority or self.priority_name:
-            lines.append(Field("Priority", f"{self.priority} {self.priority_name}".strip()))
+            lines.append(
+                Field(t("label.priority"), f"{self.priority} {self.priority_name}".strip())
+            )
         if self.detail:
-            lines.append(Field("Event", self.detail))
+            lines.append(Field(t("label.event"), self.detail))
         if self.status:
-            lines.append(Field("Status", self.status))
-        if self.host:
-            lines.append(Field("Host", self.host))
-        if self.service:
-            lines.append(Field("Service", self.service))
-        if self.summary:
-            lines.append(Field("Summary", self.summary))
+            lines.append(Field(t("label.status"), self.status))
+        named = (("alert", self.alertname), ("host", self.host), ("service", self.service),
+                 ("severity", self.severity), ("summary", self.summary))  # fmt: skip
+        lines.extend(Field(t(f"label.{key}"), value) for key, value in named if value)
         if self.deadline is not None:
-            lines.append(Field("Deadline", describe_deadline(self.deadline)))
+            lines.append(Field(t("label.deadline"), self.describe_deadline(self.deadline)))
         if self.runbook_url:
-            lines.append(Field("Runbook", self.runbook_url, self.runbook_url))
+            lines.append(Field(t("label.runbook"), self.runbook_url, self.runbook_url))
         if self.incident_url:
-            lines.append(Field("Incident", f"#{self.incident_id}", self.incident_url))
+            lines.append(Field(t("label.incident"), f"#{self.incident_id}", self.incident_url))
         if self.ack_url:
-            lines.append(Field("Acknowledge", "acknowledge in one click", self.ack_url))
+            lines.append(Field(t("label.acknowledge"), t("ack.text"), self.ack_url))
         for past in self.similar:
-            fix = past.solution or past.root_cause or "no solution recorded"
-            lines.append(Field("Similar", f"#{past.incident_id} {past.title}: {fix}"))
+            fix = past.solution or past.root_cause or t("no_fix")
+            lines.append(Field(t("label.similar"), f"#{past.incident_id} {past.title}: {fix}"))
         return lines
+
+    def describe_deadline(self, deadline: Deadline) -> str:
+        """Return the time left in words and the due time in the reader's zone (else the calendar's)."""
+        zone = zone_of(self.zone) or zone_of(deadline.zone) or UTC_ZONE
+        due = as_utc(datetime.fromisoformat(deadline.due_at.replace("Z", "+00:00")))
+        return describe_deadline(
+            deadline.clock, deadline.remaining_seconds, due, zone, self.language, deadline.business
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Return the message as JSON-ready data for the outbox row."""
@@ -172,41 +184,6 @@ def clip(text: str, limit: int = FIELD_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def format_duration(seconds: float, *, days: bool = True) -> str:
-    """Return a short human duration: 45s, 14m 30s, 2h 05m, 3d 4h (business time: 47h 30m)."""
-    total = int(abs(seconds))
-    whole_days, rest = divmod(total, 86400) if days else (0, total)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if whole_days:
-        return f"{whole_days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s" if secs else f"{minutes}m"
-    return f"{secs}s"
-
-
-def describe_deadline(deadline: Deadline) -> str:
-    """Return e.g. 'response due in 14m 30s (2026-03-02T10:15:00Z)' or 'overdue by 3m'.
-
-    Business time reads in hours, says so, and gives the due time in the calendar's zone:
-    'response due in 7h 30m of business hours (Mon 2026-03-09 17:00 Asia/Shanghai)'.
-    """
-    left = format_duration(deadline.remaining_seconds, days=not deadline.business)
-    kind = " of business hours" if deadline.business else ""
-    when = deadline.due_local or deadline.due_at
-    if deadline.remaining_seconds < 0:
-        return f"{deadline.clock} overdue by {left}{kind} ({when})"
-    return f"{deadline.clock} due in {left}{kind} ({when})"
-
-
-def local_time(instant: datetime, calendar: Calendar) -> str:
-    """Return an instant as the calendar's people read it: 'Mon 2026-03-09 17:00 Asia/Shanghai'."""
-    local = instant.astimezone(calendar.timezone)
-    return f"{WEEKDAYS[local.weekday()]} {local:%Y-%m-%d %H:%M} {calendar.timezone.key}"
-
-
 def next_deadline(
     sla: Mapping[str, Any] | None,
     now: datetime,
@@ -230,7 +207,8 @@ def next_deadline(
     if calendar is None:
         return Deadline(clock, rfc3339(due) or "", (due - now).total_seconds())
     left = business.elapsed(calendar, now, due).total_seconds()
-    return Deadline(clock, rfc3339(due) or "", left, True, local_time(due, calendar))
+    shown = local_time(due, calendar.timezone, DEFAULT_LANGUAGE)
+    return Deadline(clock, rfc3339(due) or "", left, True, shown, calendar.timezone.key)
 
 
 def _labels(incident: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -249,23 +227,6 @@ def _first_annotation(incident: Mapping[str, Any], name: str) -> str | None:
     return None
 
 
-def event_detail(event: str, data: Mapping[str, Any], actor: str | None) -> str:
-    """Return what this event adds to the page, from its timeline data."""
-    by = f" by {actor}" if actor else ""
-    if event in ("incident.sla_warning", "incident.sla_breached"):
-        sla = data.get("sla")
-        clock = sla.get("clock") if isinstance(sla, Mapping) else sla
-        return f"{HEADLINES[event]} on the {clock or 'SLA'} clock"
-    if event == "incident.escalated":
-        level = data.get("level")
-        return f"escalated to level {level}" if level is not None else "escalated"
-    if event == "incident.note_added" and data.get("text"):
-        return f"note{by}: {data['text']}"
-    if event == "incident.reassigned" and data.get("assignee"):
-        return f"assigned to {data['assignee']}{by}"
-    return f"{HEADLINES.get(event, event).lower()}{by}"
-
-
 def build_message(
     incident: Mapping[str, Any],
     *,
@@ -277,6 +238,9 @@ def build_message(
     detail: str = "",
     similar: Sequence[PastResolution] = (),
     calendars: Mapping[str, Calendar] | None = None,
+    language: str = DEFAULT_LANGUAGE,
+    zone: str | None = None,
+    first: bool = False,
 ) -> Message:
     """Return the page for an event on an incident (the API's incident JSON).
 
@@ -302,4 +266,20 @@ def build_message(
         ack_url=ack_url,
         detail=detail,
         similar=tuple(similar),
+        alertname=_label(incident, "alertname"),
+        severity=_label(incident, "severity"),
+        language=language_of(language),
+        zone=zone,
+        first=first,
     )
+
+
+def _label(incident: Mapping[str, Any], name: str) -> str | None:
+    """Return a label of the incident, else of its first alert that carries it."""
+    found = _labels(incident, "labels").get(name)
+    if found:
+        return str(found)
+    for alert in incident.get("alerts") or ():
+        if isinstance(alert, Mapping) and _labels(alert, "labels").get(name):
+            return str(_labels(alert, "labels")[name])
+    return None

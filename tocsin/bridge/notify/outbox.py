@@ -19,7 +19,8 @@ from tocsin.bridge.incidents.serialize import alerts_by_incident, incidents_by_i
 from tocsin.bridge.kb import search as kb
 from tocsin.bridge.notify import queue
 from tocsin.bridge.notify.links import DEFAULT_TTL, ack_url, sign_ack
-from tocsin.bridge.notify.message import PastResolution, SimilarFinder, build_message, event_detail
+from tocsin.bridge.notify.message import PastResolution, SimilarFinder, build_message
+from tocsin.bridge.notify.wording import event_detail, language_of
 from tocsin.bridge.platform.clock import as_utc, rfc3339
 from tocsin.bridge.policy.model import Policy, Target
 from tocsin.bridge.store.lists import in_list
@@ -169,10 +170,14 @@ class Outbox:
         body = event_body(event, incident)
         priority = self.policy.priorities.get(str(incident.get("priority")))
         links: dict[str, str | None] = {}
+        details: dict[str, str] = {}
         rows = []
         for channel, person, address in places:
             if person is not None and person not in links:
                 links[person] = self._ack_link(incident, person, at)
+            language, zone = self._reader(channel, person)
+            if language not in details:
+                details[language] = event_detail(event.kind, event.data, event.actor, language)
             message = build_message(
                 incident,
                 event=event.kind,
@@ -180,9 +185,12 @@ class Outbox:
                 priority_name=priority.name if priority else "",
                 public_url=self.public_url,
                 ack_url=links.get(person) if person else None,
-                detail=event_detail(event.kind, event.data, event.actor),
+                detail=details[language],
                 similar=similar,
                 calendars=self.policy.calendars,
+                language=language,
+                zone=zone,
+                first=first_page(event),
             )
             payload = {
                 "body": body,
@@ -202,6 +210,15 @@ class Outbox:
             )
         return rows
 
+    def _reader(self, channel: str, person: str | None) -> tuple[str, str | None]:
+        """Return the language and time zone to page in: the person's, else the channel's."""
+        reader = self.policy.people.get(person) if person else None
+        configured = self.policy.channels.get(channel)
+        settings = configured.settings if configured else {}
+        language = (reader.language if reader else None) or settings.get("language")
+        zone = reader.timezone.key if reader and reader.timezone else settings.get("timezone")
+        return language_of(language), str(zone) if zone else None
+
     def _ack_link(self, incident: Mapping[str, Any], person: str, now: datetime) -> str | None:
         """Return a signed acknowledge link while there is something to acknowledge."""
         if incident.get("status") != "triggered" or not self.secret_key or not self.public_url:
@@ -214,6 +231,18 @@ class Outbox:
             ttl=self.link_ttl,
         )
         return ack_url(self.public_url, token)
+
+
+def first_page(event: Event) -> bool:
+    """Return whether an event announces a new incident: its opening, or its first response page."""
+    if event.kind == "incident.triggered":
+        return True
+    data = event.data
+    return (
+        event.kind == "incident.escalated"
+        and data.get("path") == "response"
+        and data.get("step") == 0
+    )
 
 
 class Subscriptions:

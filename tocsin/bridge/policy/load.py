@@ -25,6 +25,7 @@ from tocsin.bridge.policy.calendars import parse_calendar as _calendar
 from tocsin.bridge.policy.calendars import zone as _zone
 from tocsin.bridge.policy.model import (
     CHANNEL_TYPES,
+    LANGUAGES,
     TARGET_KINDS,
     Calendar,
     Channel,
@@ -202,9 +203,22 @@ def _channel(name: str, raw: Any, where: Where) -> Channel:
     for key, value in raw.items():
         if str(key).endswith("_file") and value is not None:
             _readable(value, where.key(raw, key))
+    _language(raw, where)
+    if raw.get("timezone") is not None:
+        _zone(raw["timezone"], where.key(raw, "timezone"))
     events = tuple(str(e) for e in as_list(raw.get("events"), where.key(raw, "events")))
     settings = {k: v for k, v in raw.items() if k not in ("type", "events")}
     return Channel(name=name, type=str(kind), settings=settings, events=events)
+
+
+def _language(raw: Mapping[str, Any], where: Where) -> str | None:
+    """Return the `language` of a person or channel: one of LANGUAGES, or None when unset."""
+    value = raw.get("language")
+    if value is not None and value not in LANGUAGES:
+        raise where.key(raw, "language").error(
+            f"{shown(value)} is not a page language; expected one of {', '.join(LANGUAGES)}"
+        )
+    return None if value is None else str(value)
 
 
 def _readable(raw: Any, where: Where) -> None:
@@ -277,8 +291,9 @@ def _escalation(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Es
 
 
 def _person(name: str, raw: Any, where: Where) -> Person:
-    raw = as_mapping(raw, where, ("name", "email", "channels", "timezone"))
+    raw = as_mapping(raw, where, ("name", "email", "channels", "timezone", "language"))
     return Person(
+        language=_language(raw, where),
         name=name,
         full_name=str(raw.get("name", name)),
         email=raw.get("email"),

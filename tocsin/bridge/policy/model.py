@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 CLOCKS = ("response", "update", "resolution")
+LANGUAGES = ("en", "zh-CN")  # of pages
 CHANNEL_TYPES = ("webhook", "slack", "email", "wecom", "dingtalk", "feishu", "log")
 TARGET_KINDS = ("person", "team", "schedule", "channel")
 
@@ -135,6 +136,7 @@ class Person:
     email: str | None = None
     channels: tuple[str, ...] = ()
     timezone: ZoneInfo | None = None
+    language: str | None = None  # of their pages: en or zh-CN (None: the channel's, else en)
 
 
 @dataclass(frozen=True)

@@ -46,5 +46,5 @@ def test_the_bundled_policy_pages_the_primary_on_call_into_the_log(
             pass
     store.dispose()
     (line,) = [r.getMessage() for r in caplog.records]
-    assert line.startswith("PAGE to primary via console: [P1 emergency] ")
+    assert line.startswith("PAGE to primary via console: New P1 incident: disk full on db-1 | ")
     assert "disk full on db-1" in line and "http://127.0.0.1:8080/ack/" in line

@@ -32,7 +32,7 @@ def test_feishu_signed_post_verifies_with_the_documented_algorithm() -> None:
     assert body["timestamp"] == str(int(NOW.timestamp()))
     assert body["sign"] == documented_sign(body["timestamp"], SECRET)
     assert body["msg_type"] == "post"
-    post = body["content"]["post"]["zh_cn"]
+    post = body["content"]["post"]["en_us"]
     assert post["title"] == "[P1 emergency] Triggered: 磁盘空间不足 on db-1"
     assert [{"tag": "text", "text": "Host: "}, {"tag": "text", "text": "db-1"}] in post["content"]
     ack = {

@@ -15,7 +15,7 @@ def test_webhook_posts_the_contract_event_with_an_idempotency_key() -> None:
         WebhookSender("audit", {"url": receiver.url()}).deliver(notification())
     got = receiver.received[0]
     assert got.headers["idempotency-key"] == "ev1-ops-carol"
-    assert set(got.json) == {"event", "occurred_at", "incident"}
+    assert set(got.json) == {"event", "occurred_at", "incident", "page"}
     assert got.json["incident"]["title"] == "磁盘空间不足 on db-1"
     assert "磁盘空间不足".encode() in got.raw
 

@@ -20,6 +20,8 @@ from tocsin.bridge.notify.channels.http import DEFAULT_TIMEOUT, JsonPoster
 from tocsin.bridge.platform.clock import Clock, utcnow
 
 log = logging.getLogger(__name__)
+# Refusals of what was sent rather than where or by whom: a plain-text page may still pass.
+CONTENT_REFUSED = frozenset({400, 413, 415, 422})
 
 
 class HttpChannel:
@@ -81,7 +83,7 @@ class HttpChannel:
             self.post(body, notification.key)
         except DeliveryRefused as exc:
             text = self.text_payload(notification)
-            if text == body:
+            if exc.status not in CONTENT_REFUSED or text == body:
                 raise
             log.warning(
                 "%s: %s; sending %s as plain text", self.name, exc.message, notification.key

@@ -22,7 +22,7 @@ def feishu_sign(secret: str, timestamp: int) -> str:
 
 
 def feishu_payload(message: Message) -> dict[str, Any]:
-    """Return {"msg_type": "post", "content": {"post": {"zh_cn": {"title", "content"}}}}."""
+    """Return {"msg_type": "post", "content": {"post": {"zh_cn"|"en_us": {"title", "content"}}}}."""
     paragraphs: list[list[dict[str, str]]] = []
     for item in message.fields():
         line: list[dict[str, str]] = [{"tag": "text", "text": f"{item.label}: "}]
@@ -32,7 +32,8 @@ def feishu_payload(message: Message) -> dict[str, Any]:
             line.append({"tag": "text", "text": item.text})
         paragraphs.append(line)
     post = {"title": message.headline, "content": paragraphs}
-    return {"msg_type": "post", "content": {"post": {"zh_cn": post}}}
+    locale = "zh_cn" if message.language == "zh-CN" else "en_us"
+    return {"msg_type": "post", "content": {"post": {locale: post}}}
 
 
 class FeishuSender(HttpChannel):

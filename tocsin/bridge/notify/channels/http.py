@@ -58,12 +58,17 @@ class JsonPoster:
         self.timeout = timeout
 
     def fail(
-        self, reason: str, retry: float | None = None, *, permanent: bool = False
+        self,
+        reason: str,
+        retry: float | None = None,
+        *,
+        permanent: bool = False,
+        status: int | None = None,
     ) -> DeliveryFailed:
         """Return the error for a failed post, secrets scrubbed; permanent ones are not retried."""
         text = scrub(f"{self.channel}: {safe_url(self.url)}: {reason}", self.secrets)
         if permanent:
-            return DeliveryRefused(text)
+            return DeliveryRefused(text, status)
         return DeliveryFailed(text, retry_after=retry)
 
     def post(
@@ -98,6 +103,7 @@ class JsonPoster:
                 f"HTTP {status}" + (f": {excerpt}" if excerpt else ""),
                 retry_after(response) if status in (429, 503) else None,
                 permanent=400 <= status < 500 and status not in RETRYABLE_4XX,
+                status=status,
             )
         return response
 

@@ -9,6 +9,7 @@ from tocsin.bridge.notify.channels import Notification
 from tocsin.bridge.notify.channels.base import HttpChannel
 from tocsin.bridge.notify.message import Message
 from tocsin.bridge.notify.render import as_slack_mrkdwn, as_text
+from tocsin.bridge.notify.sanitize import safe_link
 from tocsin.bridge.notify.sanitize import slack as slack_escape
 
 HEADER_LIMIT = 150  # characters of a header block's plain_text
@@ -25,11 +26,11 @@ def slack_payload(message: Message) -> dict[str, Any]:
             "text": {"type": "mrkdwn", "text": as_slack_mrkdwn(message)[:SECTION_LIMIT]},
         },
     ]
-    buttons: list[tuple[str, str, str | None]] = []
-    if message.ack_url:
-        buttons.append(("Acknowledge", message.ack_url, "primary"))
-    if message.incident_url:
-        buttons.append(("Open incident", message.incident_url, None))
+    wanted = [
+        (message.t("button.ack"), safe_link(message.ack_url), "primary"),
+        (message.t("button.open"), safe_link(message.incident_url), None),
+    ]
+    buttons = [(label, url, style) for label, url, style in wanted if url]
     if buttons:
         elements = []
         for label, url, style in buttons:

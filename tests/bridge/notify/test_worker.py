@@ -68,12 +68,69 @@ def worker(store: Store, policy: Policy, **overrides: Any) -> DeliveryWorker:
         (2, 0.5, 10.0),
         (3, 0.0, 16.0),
         (4, 1.0, 48.0),
-        (20, 0.5, 900.0),
-        (20, 1.0, 900.0),
+        (20, 0.0, 48.0),  # capped at a minute, jitter below the cap
+        (20, 1.0, 60.0),
+        (5000, 0.5, 60.0),
     ],
 )
 def test_backoff_doubles_with_jitter_and_a_cap(attempts: int, rand: float, seconds: float) -> None:
     assert RetryPolicy().delay(attempts, rand) == pytest.approx(seconds)
+
+
+def test_retrying_ends_by_age_not_by_count() -> None:
+    retry = RetryPolicy()
+    assert not retry.gives_up(attempts=1000, age=86399)
+    assert retry.gives_up(attempts=2, age=86400)
+
+
+def test_a_long_outage_is_retried_until_the_max_age_then_a_dead_letter(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with receiving() as receiver:
+        receiver.answer = lambda _: (503, "down")
+        policy = webhook_policy(receiver.url())
+        open_incident(store, policy)
+        clock = FakeClock(NOW)
+        delivery = worker(store, policy, clock=clock, retry=RetryPolicy(base=5, cap=60))
+        for _ in range(30):  # 30 minutes of outage: far more attempts than the old count limit
+            delivery.run_once()
+            clock.advance(60)
+        assert statuses(store)[0][0] == "pending"
+        clock.advance(86400)
+        with caplog.at_level(logging.ERROR, logger="tocsin.bridge.notify.worker"):
+            delivery.run_once()
+    assert statuses(store)[0][:2] == ("dead", 31)
+    assert "is a dead letter after 31 attempts over 1 day, 0:30:00" in caplog.text
+    dead = delivery.metrics.notifications.labels(channel_type="webhook", result="dead")
+    assert dead._value.get() == 1
+
+
+def test_everything_queued_during_an_outage_arrives_within_the_cap_after_recovery(
+    store: Store,
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    policy = webhook_policy(f"http://127.0.0.1:{port}/hook")
+    for _ in range(10):
+        open_incident(store, policy, now=utcnow())
+    retry = RetryPolicy(base=0.05, cap=0.4, jitter=0.2)
+    delivery = worker(store, policy, retry=retry, clock=utcnow, poll_interval=0.02)
+    delivery.start()
+    try:
+        wait_for(lambda: min(s[1] for s in statuses(store)) >= 4)  # the waits reached the cap
+        receiver = Receiver(port=port).start()
+        recovered = time.monotonic()
+        try:
+            wait_for(lambda: all(s[0] == "delivered" for s in statuses(store)))
+            drained = time.monotonic() - recovered
+        finally:
+            receiver.stop()
+    finally:
+        delivery.stop()
+    assert len(receiver.received) == 10
+    # Within the cap (jitter included) plus polling and the deliveries themselves.
+    assert drained < retry.cap + 1.0
 
 
 def test_an_accepted_delivery_is_marked_delivered(store: Store) -> None:

@@ -71,11 +71,13 @@ def scheduler(runtime: Runtime) -> Scheduler:
     return next(w for w in runtime.workers if isinstance(w, Scheduler))
 
 
-def pages(runtime: Runtime) -> list[tuple[str, ...]]:
-    """Return the targets of every page so far."""
+def pages(runtime: Runtime, kind: str = "incident.escalated") -> list[tuple[str, ...]]:
+    """Return the targets of every page for events of one kind so far (escalation steps)."""
     pager = runtime.pager
     assert isinstance(pager, RecordingPager)
-    return [targets for _, _, targets in pager.pages]
+    with runtime.store.connect() as conn:
+        kinds = dict(conn.execute(select(events.c.id, events.c.kind)).all())
+    return [targets for _, event_id, targets in pager.pages if kinds.get(event_id) == kind]
 
 
 def open_incident(runtime: Runtime, priority: str = "P1", **fields: Any) -> int:

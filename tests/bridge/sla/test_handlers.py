@@ -120,3 +120,49 @@ def test_a_note_starts_a_cycle_without_the_previous_breach_reason(
         )
     assert [b.clock for b in report.breaches].count("update") == 2  # both cycles, from the timeline
     runtime.store.dispose()
+
+
+def test_the_bundled_policy_pages_the_on_call_with_warnings_and_breaches(
+    sqlite_url: str, clock: FakeClock
+) -> None:
+    runtime = make_runtime(sqlite_url, clock)
+    incident = open_incident(runtime)
+    run(runtime)
+    runtime.incidents.act(incident, "ack", actor="backup")
+    clock.advance(hours=1, minutes=21)  # past 2/3 of the 2 h update clock
+    run(runtime)
+    warnings = event_data(runtime, incident, "incident.sla_warning")
+    assert {w["sla"] for w in warnings} == {"update", "resolution"}
+    assert all(w["targets"] == ["person:backup", "person:primary"] for w in warnings)
+    assert pages(runtime, "incident.sla_warning") == [("person:backup", "person:primary")] * 2
+    runtime.store.dispose()
+
+
+def test_sla_notify_names_roles_and_targets(sqlite_url: str, clock: FakeClock) -> None:
+    runtime = make_runtime(sqlite_url, clock, policy=AUDIENCE)
+    incident = open_incident(runtime, assignee="cid")
+    clock.advance(minutes=11)
+    run(runtime)
+    (warning,) = event_data(runtime, incident, "incident.sla_warning")
+    assert warning["targets"] == ["person:cid", "person:ann", "channel:desk"]
+    clock.advance(minutes=5)
+    run(runtime)
+    (breach,) = event_data(runtime, incident, "incident.sla_breached")
+    assert breach["targets"] == ["person:bob"]
+    runtime.store.dispose()
+
+
+AUDIENCE = """
+priorities: {P1: {response: 15m, warn_at: 0.67}}
+routes: [{priority: P1, escalation: ops}]
+channels: {desk: {type: log}}
+people: {ann: {email: a@x.org}, bob: {email: b@x.org}, cid: {email: c@x.org}}
+teams: {leads: {members: [bob]}}
+escalation_policies:
+  ops:
+    steps:
+      - {after: 0m, notify: [person:ann]}
+    sla_notify:
+      sla_warning: [assignee, acknowledger, step, channel:desk]
+      sla_breached: [team:leads]
+"""

@@ -23,6 +23,7 @@ def install(runtime: Runtime) -> None:
         max_attempts=settings.max_attempts,
         base=settings.retry_base.total_seconds(),
         cap=settings.retry_cap.total_seconds(),
+        max_age=settings.max_age.total_seconds(),
     )
     runtime.workers.append(
         DeliveryWorker(

@@ -10,17 +10,24 @@ from typing import Any
 from tocsin.bridge.platform.durations import parse_duration
 from tocsin.bridge.platform.yamlsource import Where, shown
 
-KEYS = ("ack_link_ttl", "max_attempts", "retry_base", "retry_cap")
+KEYS = ("ack_link_ttl", "max_attempts", "retry_base", "retry_cap", "max_age", "stale_pages")
+STALE_ACTIONS = ("drop", "notice")
 
 
 @dataclass(frozen=True)
 class NotifySettings:
-    """notify: {ack_link_ttl: 24h, max_attempts: 12, retry_base: 5s, retry_cap: 15m}."""
+    """notify: {ack_link_ttl: 24h, retry_base: 5s, retry_cap: 1m, max_age: 24h, stale_pages: drop}.
+
+    A delivery is retried by time, not by count: until it is `max_age` old (or its incident no
+    longer needs it), then it is a dead letter. `max_attempts`, if set, also ends it sooner.
+    """
 
     ack_link_ttl: timedelta = timedelta(hours=24)
-    max_attempts: int = 12  # then the entry is a dead letter (about 2 hours of retrying)
+    max_attempts: int | None = None  # no count limit unless set
     retry_base: timedelta = timedelta(seconds=5)  # first retry; doubles each attempt
-    retry_cap: timedelta = timedelta(minutes=15)  # longest wait between attempts
+    retry_cap: timedelta = timedelta(minutes=1)  # longest wait between attempts (plus jitter)
+    max_age: timedelta = timedelta(hours=24)  # then the entry is a dead letter
+    stale_pages: str = "drop"  # a page whose incident no longer needs it: drop, or a short notice
 
 
 def _duration(raw: Mapping[str, Any], key: str, where: Where, default: timedelta) -> timedelta:
@@ -44,13 +51,22 @@ def parse_notify(raw: Any, where: Where) -> NotifySettings:
     for key in raw:
         if key not in KEYS:
             raise where.key(raw, str(key)).error(f"unknown key; expected one of {', '.join(KEYS)}")
-    attempts = raw.get("max_attempts", NotifySettings.max_attempts)
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+    attempts = raw.get("max_attempts")
+    if attempts is not None and (
+        isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1
+    ):
         raise where.key(raw, "max_attempts").error(f"{shown(attempts)} is not a whole number >= 1")
+    stale = raw.get("stale_pages", NotifySettings.stale_pages)
+    if stale not in STALE_ACTIONS:
+        raise where.key(raw, "stale_pages").error(
+            f"{shown(stale)} is not one of {', '.join(STALE_ACTIONS)}"
+        )
     defaults = NotifySettings()
     return NotifySettings(
         ack_link_ttl=_duration(raw, "ack_link_ttl", where, defaults.ack_link_ttl),
         max_attempts=attempts,
         retry_base=_duration(raw, "retry_base", where, defaults.retry_base),
         retry_cap=_duration(raw, "retry_cap", where, defaults.retry_cap),
+        max_age=_duration(raw, "max_age", where, defaults.max_age),
+        stale_pages=str(stale),
     )

@@ -1,8 +1,9 @@
 """The delivery worker: claim due outbox rows, deliver, settle; retry with capped jittered backoff.
 
 A row is marked delivered only after its receiver accepted it; a failure is retried after
-base * 2^(attempts-1) seconds (capped, with jitter so a recovered receiver is not hit by every
-replica at once) until max_attempts, then it is a dead letter keeping the last reason. A receiver
+base * 2^(attempts-1) seconds (capped at a minute by default, with jitter so a recovered
+receiver is not hit by every replica at once), by time rather than by count: until the row is
+max_age old (24 h), then it is a dead letter keeping the last reason, logged and counted. A receiver
 that refuses the request itself (4xx but 408/409/425/429) makes it a dead letter at once. The state
 lives in the table, so a restarted bridge simply claims the rows still pending.
 
@@ -47,15 +48,21 @@ log = logging.getLogger(__name__)
 class RetryPolicy:
     """How often and how patiently a delivery is retried before it becomes a dead letter."""
 
-    max_attempts: int = 12
+    max_attempts: int | None = None  # a count limit besides the age limit, if set
     base: float = 5.0  # seconds before the first retry
-    cap: float = 900.0  # never wait longer than this between attempts
+    cap: float = 60.0  # the longest wait between attempts, jitter included
     jitter: float = 0.2  # +/- this fraction of the wait, at random
+    max_age: float = 86400.0  # seconds after queuing when a row stops being retried
 
     def delay(self, attempts: int, rand: float) -> float:
         """Return the wait after `attempts` failed attempts; rand is uniform in [0, 1)."""
-        wait = min(self.cap, self.base * 2.0 ** max(0, attempts - 1))
+        wait = min(self.cap, self.base * 2.0 ** max(0, min(attempts - 1, 62)))
         return min(self.cap, wait * (1 - self.jitter + 2 * self.jitter * rand))
+
+    def gives_up(self, attempts: int, age: float) -> bool:
+        """Return whether a row that failed `attempts` times, `age` seconds after queuing, is dead."""
+        counted_out = self.max_attempts is not None and attempts >= self.max_attempts
+        return counted_out or age >= self.max_age
 
 
 class OutboxMetrics:
@@ -240,9 +247,12 @@ class DeliveryWorker:
         attempts = row.attempts + 1
         now = self.clock()
         retry_at = None
-        if not refused and attempts < self.retry.max_attempts:
-            wait = max(self.retry.delay(attempts, self.rand()), retry_after or 0.0)
-            retry_at = now + timedelta(seconds=min(wait, self.retry.cap))
+        age = (now - row.created_at).total_seconds()
+        if not refused and not self.retry.gives_up(attempts, age):
+            wait = self.retry.delay(attempts, self.rand())
+            # A receiver's Retry-After is honoured up to the cap: a page must not wait longer.
+            wait = max(wait, min(retry_after or 0.0, self.retry.cap))
+            retry_at = now + timedelta(seconds=wait)
         with self.store.begin() as conn:
             queue.mark_failed(conn, row, worker=self.name, error=reason, retry_at=retry_at)
         result = "failed" if retry_at else "dead"
@@ -251,8 +261,9 @@ class DeliveryWorker:
             log.error("outbox entry %s to %s is a dead letter: the receiver refused it, retrying "
                       "cannot help: %s", row.id, _shown(row.channel), reason)  # fmt: skip
         elif retry_at is None:
-            log.error("outbox entry %s to %s is a dead letter after %d attempts: %s",
-                      row.id, _shown(row.channel), attempts, reason)  # fmt: skip
+            log.error("outbox entry %s to %s is a dead letter after %d attempts over %s: %s",
+                      row.id, _shown(row.channel), attempts, timedelta(seconds=int(age)),
+                      reason)  # fmt: skip
         else:
             log.warning("outbox entry %s to %s failed (attempt %d): %s",
                         row.id, _shown(row.channel), attempts, reason)  # fmt: skip

@@ -30,7 +30,7 @@ Keys and defaults (every one optional; no file at all gives the defaults):
                                   also how far a sender's clock may lag when a firing after a
                                   resolve is judged new (README: "How the bridge reads alerts")
   log_level: info                 debug|info|warning|error
-  notify: {ack_link_ttl: 24h, max_attempts: 12, retry_base: 5s, retry_cap: 15m}
+  notify: {ack_link_ttl: 24h, retry_base: 5s, retry_cap: 1m, max_age: 24h, stale_pages: drop}
                                   ack link lifetime; outbox retries before a dead letter
 """
 

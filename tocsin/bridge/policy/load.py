@@ -26,6 +26,8 @@ from tocsin.bridge.policy.calendars import zone as _zone
 from tocsin.bridge.policy.model import (
     CHANNEL_TYPES,
     LANGUAGES,
+    SLA_EVENTS,
+    SLA_ROLES,
     TARGET_KINDS,
     Calendar,
     Channel,
@@ -230,15 +232,21 @@ def _readable(raw: Any, where: Where) -> None:
         raise where.error(f"cannot read {shown_path(raw)}: {exc.strerror}") from exc
 
 
-def _targets(raw: Any, where: Where, policy: dict[str, Any]) -> tuple[Target, ...]:
+def _targets(
+    raw: Any, where: Where, policy: dict[str, Any], roles: tuple[str, ...] = ()
+) -> tuple[Target, ...]:
     out = []
     sections = {"person": "people", "team": "teams", "schedule": "schedules", "channel": "channels"}
+    also = "".join(f", {role}" for role in roles)
     for index, item in enumerate(as_list(raw, where)):
         at = where.key(raw, index)
+        if item in roles:
+            out.append(Target("role", str(item)))
+            continue
         kind, _, name = (item if isinstance(item, str) else "").partition(":")
         if kind not in TARGET_KINDS or not name:
             raise at.error(
-                f"{shown(item)} is not a target; expected person:NAME, team:NAME, schedule:NAME or channel:NAME"
+                f"{shown(item)} is not a target; expected person:NAME, team:NAME, schedule:NAME or channel:NAME{also}"
             )
         if name not in policy[sections[kind]]:
             raise at.error(f"unknown {kind} {shown(name)}; define it under '{sections[kind]}'")
@@ -250,7 +258,7 @@ def _escalation(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Es
     # The contract's short form is a bare list of steps; the long form adds repeat and the resolution path.
     if isinstance(raw, list):
         raw = {"steps": raw}
-    raw = as_mapping(raw, where, ("steps", "repeat", "resolution"))
+    raw = as_mapping(raw, where, ("steps", "repeat", "resolution", "sla_notify"))
     steps = []
     steps_where = where.key(raw, "steps")
     for index, step in enumerate(as_list(raw.get("steps"), steps_where)):
@@ -287,7 +295,17 @@ def _escalation(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Es
         steps=tuple(steps),
         repeat=_optional(raw, "repeat", where, _duration),
         resolution=tuple(resolution),
+        sla_notify=_sla_notify(raw, where, policy),
     )
+
+
+def _sla_notify(raw: Any, where: Where, policy: dict[str, Any]) -> dict[str, tuple[Target, ...]]:
+    """Return who hears each SLA event: roles (assignee, acknowledger, step) and targets."""
+    at = where.key(raw, "sla_notify")
+    found = as_mapping(raw.get("sla_notify") or {}, at, SLA_EVENTS)
+    return {
+        event: _targets(found[event], at.key(found, event), policy, SLA_ROLES) for event in found
+    }
 
 
 def _person(name: str, raw: Any, where: Where) -> Person:

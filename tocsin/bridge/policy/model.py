@@ -12,6 +12,9 @@ CLOCKS = ("response", "update", "resolution")
 LANGUAGES = ("en", "zh-CN")  # of pages
 CHANNEL_TYPES = ("webhook", "slack", "email", "wecom", "dingtalk", "feishu", "log")
 TARGET_KINDS = ("person", "team", "schedule", "channel")
+SLA_EVENTS = ("sla_warning", "sla_breached")  # what an escalation policy's sla_notify names
+# Who is responsible, resolved when the event fires: Target("role", NAME) in sla_notify.
+SLA_ROLES = ("assignee", "acknowledger", "step")
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ class Channel:
 
 @dataclass(frozen=True)
 class Target:
-    """Whom a step pages: person:NAME, team:NAME, schedule:NAME or channel:NAME."""
+    """Whom a step pages: person:NAME, team:NAME, schedule:NAME, channel:NAME (or role:NAME)."""
 
     kind: str
     name: str
@@ -125,6 +128,8 @@ class EscalationPolicy:
     steps: tuple[EscalationStep, ...]
     repeat: timedelta | None = None
     resolution: tuple[ResolutionStep, ...] = ()
+    # Who hears sla_warning / sla_breached: targets and roles (assignee, acknowledger, step).
+    sla_notify: Mapping[str, tuple[Target, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

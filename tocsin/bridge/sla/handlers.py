@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, false, select, true, update
 
 from tocsin.bridge.incidents.events import Event, EventHook, NewEvent, record_events
+from tocsin.bridge.paging.audience import sla_audience
 from tocsin.bridge.paging.escalation import Step, may_page, resolution_step, response_step
 from tocsin.bridge.paging.oncall import Reach
 from tocsin.bridge.paging.pager import Pager
@@ -44,6 +45,8 @@ _FIELDS = select(
     incidents.c.created_at,
     incidents.c.updated_at,
     incidents.c.paused_seconds,
+    incidents.c.assignee,
+    incidents.c.acknowledged_by,
 )
 _ONE = _FIELDS.where(incidents.c.id == bindparam("incident_id"))
 _MANY = _FIELDS.where(in_list(incidents.c.id, "ids"))
@@ -172,8 +175,10 @@ class SlaHandlers:
         return running
 
     def _record(self, conn: Connection, kind: str, due: Sequence[_Running], now: datetime) -> None:
-        """Record one event of `kind` per clock, with the clock's name and due time."""
-        record_events(
+        """Record one event of `kind` per clock and page whom the policy's sla_notify names."""
+        policy = self.policy()
+        heard = [sla_audience(policy, item.row, kind, now) for item in due]
+        recorded = record_events(
             conn,
             self.hooks,
             [
@@ -186,11 +191,25 @@ class SlaHandlers:
                         "sla": item.clock.name,
                         "due_at": rfc3339(item.clock.due_at),
                         **item.timer.late_data(),
+                        **(_heard_data(found) if found is not None else {}),
                     },
                 )
-                for item in due
+                for item, found in zip(due, heard, strict=True)
             ],
         )
+        pages = []
+        for item, found, event in zip(due, heard, recorded, strict=True):
+            if found is None:
+                continue
+            if not found.targets or found.unreached:
+                self.metrics.unreached.labels(priority=item.row.priority).inc(
+                    len(found.unreached) or 1
+                )
+                log.warning("incident %s: %s reached nobody for %s", item.row.id, kind,
+                            found.event_data().get("unreached_reason") or "nobody named is set")  # fmt: skip
+            if found.targets:
+                pages.append((int(item.row.id), event.id, found.targets))
+        self._page(pages, conn, now)
 
     def escalation(self, conn: Connection, timer: Timer, now: datetime) -> None:
         """Page a response step while nobody has acknowledged, then schedule the next one."""
@@ -380,6 +399,11 @@ class SlaHandlers:
         schedule_many(conn, rows)
         if rows and self.wake is not None:
             self.wake(min(row["due_at"] for row in rows))
+
+
+def _heard_data(found: Reach) -> dict[str, Any]:
+    """Return what an SLA event records of whom it paged and whom it reached not."""
+    return {"targets": [str(t) for t in found.targets], **found.event_data()}
 
 
 def _warns(clock: SlaClock, now: datetime) -> bool:

@@ -20,6 +20,7 @@ from tests.bridge.testclient import TestClient
 from tocsin.bridge.incidents.serialize import incident_json
 from tocsin.bridge.ingest.parse import Alert
 from tocsin.bridge.ingest.service import ingest
+from tocsin.bridge.notify.queue import list_rows
 from tocsin.bridge.notify.settings import NotifySettings
 from tocsin.bridge.notify.worker import DeliveryWorker
 from tocsin.bridge.platform.clock import utcnow
@@ -159,3 +160,34 @@ def test_the_first_event_and_page_carry_the_incidents_alerts(bridge: Bridge) -> 
     assert mail["Subject"].startswith("New P1 incident: ")
     for line in ("Alert: HostDiskFull", "Host: db-1", "Severity: critical", "Summary: /var 97%"):
         assert line in text
+
+
+def test_a_page_for_an_incident_acknowledged_before_it_left_is_dropped(bridge: Bridge) -> None:
+    incident_id = bridge.runtime.incidents.create(
+        title="订单服务 5xx", priority="P1", actor=None, escalation_policy="ops"
+    )
+    bridge.runtime.incidents.act(incident_id, "ack", actor="carol")
+    while bridge.worker.run_once():
+        pass
+    assert bridge.mailbox.messages == [] and bridge.wecom.received == []
+    events = [r.json["event"] for r in bridge.audit.received]  # subscriptions still hear all
+    assert events == ["incident.triggered", "incident.escalated", "incident.acknowledged"]
+    stale = bridge.worker.metrics.stale.labels(action="dropped", status="acknowledged")
+    assert stale._value.get() == 2  # the mail and the WeCom message
+    with bridge.runtime.store.connect() as conn:
+        assert {r.status for r in list_rows(conn, status="dropped")} == {"dropped"}
+
+
+def test_with_stale_pages_notice_a_resolved_incident_sends_a_short_notice(bridge: Bridge) -> None:
+    bridge.worker.stale_pages = "notice"
+    incident_id = bridge.runtime.incidents.create(
+        title="订单服务 5xx", priority="P1", actor=None, escalation_policy="ops"
+    )
+    bridge.runtime.incidents.act(incident_id, "resolve", actor="carol")
+    while bridge.worker.run_once():
+        pass
+    (mail,) = bridge.mailbox.messages
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert mail["Subject"] == "[P1 emergency] Resolved: 订单服务 5xx"
+    assert "Event: resolved before this page was sent: nothing to do" in text
+    assert "/ack/" not in text

@@ -166,3 +166,25 @@ escalation_policies:
       sla_warning: [assignee, acknowledger, step, channel:desk]
       sla_breached: [team:leads]
 """
+
+
+def test_steps_missed_while_down_collapse_into_one_page_at_the_step_due_now(
+    sqlite_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = make_runtime(sqlite_url, clock)  # bundled: steps at 0m, 5m, 15m, then every 15m
+    incident = open_incident(runtime)
+    run(runtime)
+    clock.advance(minutes=16)  # down while the 5m and 15m steps fell due
+    with caplog.at_level(logging.WARNING, logger="tocsin.bridge.sla.handlers"):
+        run(runtime)
+    assert pages(runtime) == [("person:primary",), ("person:expert",)]
+    late = event_data(runtime, incident, "incident.escalated")[1]
+    assert (late["step"], late["skipped_steps"], late["late_seconds"]) == (2, [1], 660.0)
+    assert "response steps [1] fell due while the bridge was down (660s late)" in caplog.text
+    assert (
+        runtime.metrics.registry.get_sample_value(
+            "tocsin_bridge_escalation_steps_skipped_total", {"priority": "P1"}
+        )
+        == 1
+    )
+    runtime.store.dispose()

@@ -33,5 +33,6 @@ def install(runtime: Runtime) -> None:
             smtp=config.smtp,
             clock=runtime.clock,
             retry=retry,
+            stale_pages=settings.stale_pages,
         )
     )

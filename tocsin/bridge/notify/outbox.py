@@ -123,7 +123,8 @@ class Outbox:
         wanted = [(event_id, places) for event_id, places in wanted if places]
         if wanted:
             found = _load_events(conn, [event_id for event_id, _ in wanted])
-            self.write(conn, [(found[event_id], places) for event_id, places in wanted], now)
+            items = [(found[event_id], places) for event_id, places in wanted]
+            self.write(conn, items, now, paged=True)
 
     def _places(self, incident_id: int, targets: Sequence[Target]) -> list[Place]:
         """Return where targets are reached: (channel, person's name, mail address) each."""
@@ -141,9 +142,18 @@ class Outbox:
         return places
 
     def write(
-        self, conn: Connection, items: Sequence[tuple[Event, Sequence[Place]]], at: datetime
+        self,
+        conn: Connection,
+        items: Sequence[tuple[Event, Sequence[Place]]],
+        at: datetime,
+        *,
+        paged: bool = False,
     ) -> None:
-        """Write the rows of events to their places, reading each incident table once for all."""
+        """Write the rows of events to their places, reading each incident table once for all.
+
+        A page (not a subscription) records the incident statuses that make it stale, so the
+        worker drops it (or sends a short notice) if the incident got there before it left.
+        """
         ids = [event.incident_id for event, _ in items]
         found = incidents_by_id(conn, ids)
         shown = incidents_json(conn, list(found.values()), at, self.policy.calendars)
@@ -152,7 +162,11 @@ class Outbox:
         rows: list[dict[str, Any]] = []
         for event, places in items:
             incident = {**incidents[event.incident_id], "alerts": alerts[event.incident_id]}
-            rows.extend(self._rows(conn, event, incident, places, at))
+            built = self._rows(conn, event, incident, places, at)
+            if paged:
+                for row in built:
+                    row["payload"]["stale_when"] = list(stale_when(event))
+            rows.extend(built)
         queue.enqueue_many(conn, rows)
 
     def _rows(
@@ -231,6 +245,17 @@ class Outbox:
             ttl=self.link_ttl,
         )
         return ack_url(self.public_url, token)
+
+
+def stale_when(event: Event) -> tuple[str, ...]:
+    """Return the incident statuses in which a page for this event no longer helps anyone.
+
+    A response page asks for an acknowledgement: once acknowledged it is stale. Every other
+    page (resolution steps, SLA warnings and breaches, hand-offs) is stale once resolved.
+    """
+    if event.kind == "incident.escalated" and event.data.get("path") == "response":
+        return ("acknowledged", "resolved", "closed")
+    return ("resolved", "closed")
 
 
 def first_page(event: Event) -> bool:

@@ -21,7 +21,7 @@ from tocsin.bridge.errors import Conflict, InvalidInput, NotFound
 from tocsin.bridge.platform.clock import as_utc, rfc3339
 from tocsin.bridge.store.schema import outbox
 
-STATUSES = ("pending", "delivered", "dead")
+STATUSES = ("pending", "delivered", "dead", "dropped")  # dropped: stale before it left
 MAILTO = "mailto:"  # channel value of a page mailed straight to a person's address
 
 
@@ -189,6 +189,27 @@ def mark_delivered(conn: Connection, row: Row, *, worker: str, now: datetime) ->
         )
     )
     return bool(result.rowcount)
+
+
+def mark_dropped(
+    conn: Connection, rows: Sequence[Row], *, worker: str, reason: str, now: datetime
+) -> None:
+    """Settle claimed rows that will not be sent because they no longer help (stale pages)."""
+    conn.execute(
+        update(outbox)
+        .where(
+            outbox.c.id.in_([row.id for row in rows]),
+            outbox.c.claimed_by == worker,
+            outbox.c.status == "pending",
+        )
+        .values(
+            status="dropped",
+            last_error=reason,
+            claimed_by=None,
+            claimed_until=None,
+            delivered_at=now,
+        )  # fmt: skip
+    )
 
 
 def mark_failed(

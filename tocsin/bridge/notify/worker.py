@@ -35,6 +35,7 @@ from tocsin.bridge.notify.channels import Notification, Sender
 from tocsin.bridge.notify.channels.email import EmailSender
 from tocsin.bridge.notify.message import Message
 from tocsin.bridge.notify.senders import build_sender
+from tocsin.bridge.notify.stale import stale_notice, stale_statuses
 from tocsin.bridge.platform.clock import Clock, utcnow
 from tocsin.bridge.platform.config import Smtp
 from tocsin.bridge.platform.metrics import Metrics
@@ -86,6 +87,12 @@ class OutboxMetrics:
             ["channel_type", "result"],
             registry=registry,
         )
+        self.stale = Counter(
+            "tocsin_bridge_pages_stale",
+            "Pages whose incident was acknowledged or resolved before they left, by action.",
+            ["action", "status"],
+            registry=registry,
+        )
         self.store = store
         metrics.on_scrape(self.refresh)
 
@@ -121,6 +128,7 @@ class DeliveryWorker:
         session: requests.Session | None = None,
         rand: Callable[[], float] = random.random,
         name: str | None = None,
+        stale_pages: str = "drop",
     ) -> None:
         self.store = store
         self.policy = policy
@@ -136,6 +144,8 @@ class DeliveryWorker:
         self.rand = rand
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{random.randrange(1 << 30)}"
         self.metrics = OutboxMetrics(metrics, store)
+        self.stale_pages = stale_pages  # drop, or notice: a short "already resolved" message
+        self._notices: dict[int, str] = {}  # rows of the batch sent as such a notice
         self._senders: dict[str, Sender] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -171,6 +181,20 @@ class DeliveryWorker:
                 return 0
         with self.store.begin() as conn:
             rows = queue.claim(conn, worker=self.name, now=now, lease=self.lease, limit=self.batch)
+            stale = stale_statuses(conn, rows)
+            if stale and self.stale_pages == "drop":
+                dropped = [row for row in rows if row.id in stale]
+                queue.mark_dropped(conn, dropped, worker=self.name, now=now,
+                                   reason="incident moved on before delivery")  # fmt: skip
+        for row in rows:
+            if row.id in stale:
+                action = "dropped" if self.stale_pages == "drop" else "notice"
+                self.metrics.stale.labels(action=action, status=stale[row.id]).inc()
+                log.info("outbox entry %s for incident %s: %s, page %s", row.id, row.incident_id,
+                         stale[row.id], action)  # fmt: skip
+        if self.stale_pages == "drop":
+            rows = [row for row in rows if row.id not in stale]
+        self._notices = {} if self.stale_pages == "drop" else stale
         by_channel: dict[str, list[queue.Row]] = {}
         for row in rows:
             by_channel.setdefault(row.channel, []).append(row)
@@ -181,7 +205,7 @@ class DeliveryWorker:
                 max_workers=min(self.parallel, len(by_channel)), thread_name_prefix="tocsin-outbox"
             ) as pool:
                 list(pool.map(self._deliver_in_turn, by_channel.values()))
-        return len(rows)
+        return len(rows) + (len(stale) if self.stale_pages == "drop" else 0)
 
     def _deliver_in_turn(self, rows: list[queue.Row]) -> None:
         for row in rows:
@@ -212,11 +236,14 @@ class DeliveryWorker:
             sender = self.sender(row.channel)
             channel_type = sender.type
             payload = row.payload
+            message = Message.from_json(payload["message"])
+            if row.id in self._notices:
+                message = stale_notice(message, self._notices[row.id])
             sender.deliver(
                 Notification(
                     key=row.idempotency_key,
                     body=payload["body"],
-                    message=Message.from_json(payload["message"]),
+                    message=message,
                     to=tuple(payload.get("to") or ()),
                     recipient=row.recipient,
                 )

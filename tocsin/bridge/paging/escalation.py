@@ -9,6 +9,7 @@ step n is level n (the first page is level 0), resolution step i is level len(st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,6 +102,24 @@ def last_resolution_step(policy: EscalationPolicy, priority: str) -> Step | None
         if policy.resolution[position].applies_to(priority):
             return resolution_step(policy, position, priority)
     return None
+
+
+def catch_up(
+    step: Step, after: Callable[[int], Step | None], opened: datetime, now: datetime
+) -> tuple[Step, Step | None, tuple[int, ...]]:
+    """Return the latest step already due at `now`, the first not yet due, and those skipped.
+
+    After downtime several steps may have fallen due: the incident pages once, at the step it
+    would be at now, rather than a burst of every step it missed. `after(i)` is the path's
+    i-th step (None past its end); `opened` is when the steps' `after` counts from.
+    """
+    skipped: list[int] = []
+    following = after(step.index + 1)
+    while following is not None and opened + following.after <= now:
+        skipped.append(step.index)
+        step = following
+        following = after(step.index + 1)
+    return step, following, tuple(skipped)
 
 
 def may_page(step: Step, status: str, paused: bool) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, false, select, true, update
 
 from tocsin.bridge.incidents.events import Event, EventHook, NewEvent, record_events
 from tocsin.bridge.paging.audience import sla_audience
-from tocsin.bridge.paging.escalation import Step, may_page, resolution_step, response_step
+from tocsin.bridge.paging.escalation import Step, catch_up, may_page, resolution_step, response_step
 from tocsin.bridge.paging.oncall import Reach
 from tocsin.bridge.paging.pager import Pager
 from tocsin.bridge.platform.clock import as_utc, rfc3339
@@ -279,7 +279,7 @@ class SlaHandlers:
         """Fire resolution steps of distinct incidents: one statement per table, not per timer."""
         policy = self.policy()
         rows = self._incidents(conn, [t.incident_id for t in batch])
-        due = [self._resolution(policy, rows.get(t.incident_id), t) for t in batch]
+        due = [self._resolution(policy, rows.get(t.incident_id), t, now) for t in batch]
         self._fire(conn, policy, [d for d in due if d is not None], now)
 
     def _incidents(self, conn: Connection, wanted: Sequence[int | None]) -> dict[int | None, Any]:
@@ -300,26 +300,25 @@ class SlaHandlers:
         step = response_step(escalation, index) if escalation else None
         if escalation is None or step is None or not may_page(step, row.status, bool(row.paused)):
             return None
-        following = response_step(escalation, step.index + 1)
-        # After an outage, repeats already in the past would page in a burst: skip to the next.
-        while (
-            following is not None
-            and following.index >= len(escalation.steps)
-            and base_time(row) + following.after <= now
-        ):
-            following = response_step(escalation, following.index + 1)
+        step, following, skipped = catch_up(
+            step, lambda i: response_step(escalation, i), base_time(row), now
+        )
+        late = {**late, "skipped_steps": list(skipped)} if skipped else late
         return _Due(row, step, late, following, "escalation", "response")
 
     @staticmethod
-    def _resolution(policy: Policy, row: Any, timer: Timer) -> _Due | None:
+    def _resolution(policy: Policy, row: Any, timer: Timer, now: datetime) -> _Due | None:
         """Return the resolution step a timer engages and the one to schedule after it, if any."""
         escalation = policy.escalation_policies.get(row.escalation_policy or "") if row else None
         index = int(timer.payload.get("step", 0))
         step = resolution_step(escalation, index, row.priority) if escalation else None
         if escalation is None or step is None or not may_page(step, row.status, bool(row.paused)):
             return None
-        following = resolution_step(escalation, step.index + 1, row.priority)
-        return _Due(row, step, timer.late_data(), following, "resolution_step", "resolution")
+        step, following, skipped = catch_up(
+            step, lambda i: resolution_step(escalation, i, row.priority), base_time(row), now
+        )
+        late = {**timer.late_data(), **({"skipped_steps": list(skipped)} if skipped else {})}
+        return _Due(row, step, late, following, "resolution_step", "resolution")
 
     def _fire(self, conn: Connection, policy: Policy, due: Sequence[_Due], now: datetime) -> None:
         """Raise the incidents' level, record and page the steps, then schedule the next ones."""
@@ -331,6 +330,12 @@ class SlaHandlers:
             if found is None:
                 found = reached[item.targets] = item.step.reach(policy, now)
             warn_unreached(item.row.id, item.step, found, self.metrics, item.row.priority)
+            skipped = item.late.get("skipped_steps")
+            if skipped:
+                self.metrics.skipped.labels(priority=item.row.priority).inc(len(skipped))
+                log.warning("incident %s: %s steps %s fell due while the bridge was down (%.0fs "
+                            "late); paging step %s once instead", item.row.id, item.step.path,
+                            skipped, item.late.get("late_seconds") or 0, item.step.index)  # fmt: skip
         levels: dict[tuple[int, bool], list[int]] = {}
         for item in due:
             if item.changes_row(now):

@@ -31,6 +31,13 @@ class SlaMetrics:
             registry=registry,
         )
 
+        self.skipped = Counter(
+            "tocsin_bridge_escalation_steps_skipped",
+            "Escalation steps that fell due while the bridge was down, collapsed into one page.",
+            ["priority"],
+            registry=registry,
+        )
+
     def clock_ended(self, priority: str, clock: str, outcome: str) -> None:
         """Count one clock that was met or breached."""
         self.clocks.labels(priority=priority, clock=clock, outcome=outcome).inc()

@@ -262,6 +262,7 @@ def report(results: dict[str, dict[str, float]]) -> None:
 
 # The bundled policy, but its primary on-call has two chat channels: each new incident's first
 # step pages two places, and the delivery worker posts both to a local receiver.
+BUNDLED_PERSON = "  primary: {name: Primary on-call, channels: [console]}"
 PAGED_PERSON = "  primary: {name: Primary on-call, channels: [oncall-chat, oncall-feed]}"
 RECEIVER = """
 import http.server, sys
@@ -277,12 +278,13 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Ok).serve_forev
 def paging_policy(tmp: Path, receiver: str) -> Path:
     """Write the bundled policy with the primary on-call paged on two webhook channels."""
     text = (Path(__file__).parent.parent / "rules" / "policy.yml").read_text()
-    assert "  primary: {name: Primary on-call}" in text
-    text = text.replace("  primary: {name: Primary on-call}", PAGED_PERSON)
-    text += (
+    assert BUNDLED_PERSON in text and "\nchannels:\n" in text
+    text = text.replace(BUNDLED_PERSON, PAGED_PERSON).replace(
+        "\nchannels:\n",
         "\nchannels:\n"
         f"  oncall-chat: {{type: webhook, url: '{receiver}/chat'}}\n"
-        f"  oncall-feed: {{type: webhook, url: '{receiver}/feed'}}\n"
+        f"  oncall-feed: {{type: webhook, url: '{receiver}/feed'}}\n",
+        1,
     )
     path = tmp / "paging-policy.yml"
     path.write_text(text)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from tests.bridge.helpers import FakeClock
 from tests.bridge.notify.conftest import policy_with
@@ -243,12 +244,15 @@ def test_a_restarted_bridge_delivers_what_was_pending(sqlite_url: str) -> None:
             assert queue.claim(conn, worker=crashed.name, now=NOW, lease=crashed.lease, limit=5)
         first.dispose()
         second = Store(sqlite_url)
-        restarted = worker(second, policy, clock=FakeClock(NOW + timedelta(seconds=61)))
-        restarted.start()
+        clock = FakeClock(NOW + timedelta(seconds=61))
+        restarted = worker(second, policy, clock=clock)
         try:
-            wait_for(lambda: statuses(second)[0][0] == "delivered")
+            # Held one more lease for the owner, which might yet record a delivery it made.
+            assert restarted.run_once() == 0 and receiver.received == []
+            clock.advance(61)
+            assert restarted.run_once() == 1
+            assert statuses(second)[0][0] == "delivered"
         finally:
-            restarted.stop()
             second.dispose()
     assert len(receiver.received) == 1
 
@@ -355,3 +359,52 @@ def test_a_slow_receiver_holds_back_only_its_own_channel_which_keeps_its_order(
     slow = [r.json["incident"]["id"] for r in receiver.received if r.path == "/slow"]
     assert slow == opened
     assert [s for s, _, _ in statuses(store)] == ["delivered"] * 6
+
+
+class Partitioned:
+    """The store as one replica sees it: cut off from the database between `cut` and `until`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.engine = store.engine
+        self.until = 0.0
+
+    def _check(self) -> None:
+        if time.monotonic() < self.until:
+            raise OperationalError("UPDATE outbox", {}, ConnectionError("network partition"))
+
+    def begin(self) -> Any:
+        self._check()
+        return self.store.begin()
+
+    def connect(self) -> Any:
+        self._check()
+        return self.store.connect()
+
+
+def test_a_delivery_recorded_after_a_partition_longer_than_the_lease_is_not_sent_twice(
+    store: Store,
+) -> None:
+    lease = timedelta(seconds=1)
+    cut = Partitioned(store)
+    with receiving() as receiver:
+        policy = webhook_policy(receiver.url())
+        open_incident(store, policy, now=utcnow())
+
+        other = worker(store, policy, clock=utcnow, lease=lease, name="other")
+
+        def accept_then_cut(_: Any) -> tuple[int, str]:
+            cut.until = time.monotonic() + 1.5 * lease.total_seconds()
+            other.start()  # another replica, still connected, looking for due rows
+            return 200, "ok"
+
+        receiver.answer = accept_then_cut
+        first = worker(cut, policy, clock=utcnow, lease=lease)  # type: ignore[arg-type]
+        try:
+            assert first.run_once() == 1  # delivers, then retries its mark through the cut
+            wait_for(lambda: statuses(store)[0][0] == "delivered")
+            time.sleep(lease.total_seconds() * 1.5)  # the other replica would re-deliver by now
+        finally:
+            other.stop()
+    assert len(receiver.received) == 1
+    assert statuses(store) == [("delivered", 1, None)]

@@ -1,8 +1,12 @@
 """The outbox table's operations: enqueue, claim with a lease, settle, list and retry.
 
 A row is pending until a receiver accepted it (delivered) or it ran out of attempts (dead).
-A worker claims due rows for a lease; if it dies mid-delivery the lease runs out and another
-claim delivers again, so a crash between acceptance and the mark repeats a page at most once.
+A worker claims due rows for a lease. A row whose lease ran out while another worker held it
+may have been delivered by that worker, which could not record it yet (a database partition):
+the first claim after that only holds it for the old owner one more lease ("?" + its name),
+during which the owner can still record its success; only a claim after that delivers it
+again. So a crash between acceptance and the mark repeats a page at most once, after two
+leases, and a partition shorter than two leases repeats none.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -160,35 +164,78 @@ def claim(
     )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = [_row(raw) for raw in conn.execute(query)]
+    found = [(_row(raw), raw.claimed_by) for raw in conn.execute(query)]
+    rows = [row for row, owner in found if not _orphaned(owner)]
+    orphans = [(row, str(owner)) for row, owner in found if _orphaned(owner)]
     if rows:
         conn.execute(
             update(outbox)
             .where(outbox.c.id.in_([row.id for row in rows]))
             .values(claimed_by=worker, claimed_until=now + lease)
         )
+    if orphans:
+        # Held one more lease for the owner whose lease ran out: it may yet record a delivery.
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == bindparam("row_id"))
+            .values(claimed_by=bindparam("held_for"), claimed_until=now + lease),
+            [{"row_id": row.id, "held_for": HELD + owner[:99]} for row, owner in orphans],
+        )
     return rows
 
 
+HELD = "?"  # prefix of claimed_by while a row waits for the owner whose lease ran out
+
+
+def _orphaned(owner: str | None) -> bool:
+    """Return whether a due row's last claim belonged to a worker whose lease ran out."""
+    return owner is not None and not owner.startswith(HELD)
+
+
 def _held(row_id: int, worker: str) -> Any:
-    return and_(outbox.c.id == row_id, outbox.c.claimed_by == worker, outbox.c.status == "pending")
+    mine = outbox.c.claimed_by.in_([worker, HELD + worker[:99]])
+    return and_(outbox.c.id == row_id, mine, outbox.c.status == "pending")
 
 
-def mark_delivered(conn: Connection, row: Row, *, worker: str, now: datetime) -> bool:
-    """Record acceptance; False if the claim was lost meanwhile (another worker owns it now)."""
+def renew(
+    conn: Connection, rows: Sequence[Row], *, worker: str, now: datetime, lease: timedelta
+) -> None:
+    """Extend this worker's lease on rows it still holds (a slow channel's waiting rows)."""
+    if rows:
+        conn.execute(
+            update(outbox)
+            .where(
+                outbox.c.id.in_([row.id for row in rows]),
+                outbox.c.claimed_by.in_([worker, HELD + worker[:99]]),
+                outbox.c.status == "pending",
+            )
+            .values(claimed_until=now + lease)
+        )
+
+
+def mark_delivered_many(
+    conn: Connection, rows: Sequence[Row], *, worker: str, now: datetime
+) -> int:
+    """Record the acceptance of many rows in one statement; return how many were still ours."""
+    if not rows:
+        return 0
     result = conn.execute(
         update(outbox)
-        .where(_held(row.id, worker))
+        .where(
+            outbox.c.id.in_([row.id for row in rows]),
+            outbox.c.claimed_by.in_([worker, HELD + worker[:99]]),
+            outbox.c.status == "pending",
+        )
         .values(
             status="delivered",
-            attempts=row.attempts + 1,
+            attempts=outbox.c.attempts + 1,
             delivered_at=now,
             claimed_by=None,
             claimed_until=None,
             last_error=None,
-        )
+        )  # fmt: skip
     )
-    return bool(result.rowcount)
+    return int(result.rowcount)
 
 
 def mark_dropped(

@@ -20,6 +20,7 @@ import random
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from datetime import timedelta
 
 import requests
 from prometheus_client import Counter, Gauge
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from tocsin.bridge.errors import BridgeError, ConfigError, DeliveryRefused
@@ -129,6 +131,7 @@ class DeliveryWorker:
         rand: Callable[[], float] = random.random,
         name: str | None = None,
         stale_pages: str = "drop",
+        mark_patience: timedelta = timedelta(minutes=10),
     ) -> None:
         self.store = store
         self.policy = policy
@@ -144,6 +147,7 @@ class DeliveryWorker:
         self.rand = rand
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{random.randrange(1 << 30)}"
         self.metrics = OutboxMetrics(metrics, store)
+        self.mark_patience = mark_patience.total_seconds()  # retrying a failed mark this long
         self.stale_pages = stale_pages  # drop, or notice: a short "already resolved" message
         self._notices: dict[int, str] = {}  # rows of the batch sent as such a notice
         self._senders: dict[str, Sender] = {}
@@ -208,10 +212,50 @@ class DeliveryWorker:
         return len(rows) + (len(stale) if self.stale_pages == "drop" else 0)
 
     def _deliver_in_turn(self, rows: list[queue.Row]) -> None:
-        for row in rows:
+        """Deliver one channel's rows in order, renewing their lease, then record them at once."""
+        delivered: list[tuple[queue.Row, str]] = []
+        renewed = time.monotonic()
+        for index, row in enumerate(rows):
             if self._stop.is_set():
+                break
+            if time.monotonic() - renewed > self.lease.total_seconds() / 2:
+                # A slow receiver must not let the rows still waiting here be claimed elsewhere.
+                self._settle(lambda c, rest=rows[index:]: queue.renew(  # type: ignore[misc]
+                    c, rest, worker=self.name, now=self.clock(), lease=self.lease))  # fmt: skip
+                renewed = time.monotonic()
+            channel_type = self._deliver(row)
+            if channel_type is not None:
+                delivered.append((row, channel_type))
+        if delivered:
+            done = [row for row, _ in delivered]
+            self._settle(lambda c: queue.mark_delivered_many(
+                c, done, worker=self.name, now=self.clock()))  # fmt: skip
+            for _, channel_type in delivered:
+                self.metrics.notifications.labels(
+                    channel_type=channel_type, result="delivered"
+                ).inc()
+
+    def _settle(self, write: Callable[[Connection], object]) -> None:
+        """Run a write recording deliveries, retrying while the database cannot be reached.
+
+        A success that is not recorded would be delivered again once the lease runs out, so the
+        write is retried (with backoff) for up to `mark_patience`, even while stopping.
+        """
+        wait, deadline = 0.05, time.monotonic() + self.mark_patience
+        while True:
+            try:
+                with self.store.begin() as conn:
+                    write(conn)
                 return
-            self._deliver(row)
+            except (SQLAlchemyError, BridgeError) as exc:
+                if time.monotonic() + wait > deadline:
+                    log.error("outbox: could not record deliveries for %.0fs (%s); those pages "
+                              "may be sent again", self.mark_patience, type(exc).__name__)  # fmt: skip
+                    return
+                log.warning("outbox: recording deliveries failed (%s); retrying in %.2fs",
+                            type(exc).__name__, wait)  # fmt: skip
+                time.sleep(wait)
+                wait = min(wait * 2, 5.0)
 
     def sender(self, channel: str) -> Sender:
         """Return the sender for a row's channel (a policy channel, or mailto:ADDRESS)."""
@@ -230,7 +274,8 @@ class DeliveryWorker:
             )
         return self._senders[channel]
 
-    def _deliver(self, row: queue.Row) -> None:
+    def _deliver(self, row: queue.Row) -> str | None:
+        """Deliver one row; return its channel type if accepted (recorded by the caller), else None."""
         channel_type = "email" if row.channel.startswith(queue.MAILTO) else "unknown"
         try:
             sender = self.sender(row.channel)
@@ -250,17 +295,15 @@ class DeliveryWorker:
             )
         except DeliveryRefused as exc:
             self._failed(row, channel_type, exc.message, None, refused=True)
-            return
+            return None
         except BridgeError as exc:
             self._failed(row, channel_type, exc.message, getattr(exc, "retry_after", None))
-            return
+            return None
         except Exception as exc:  # a bad row must not stall the queue: count it as an attempt
             log.exception("outbox entry %s: unexpected error", row.id)
             self._failed(row, channel_type, f"internal error: {type(exc).__name__}", None)
-            return
-        with self.store.begin() as conn:
-            queue.mark_delivered(conn, row, worker=self.name, now=self.clock())
-        self.metrics.notifications.labels(channel_type=channel_type, result="delivered").inc()
+            return None
+        return channel_type
 
     def _failed(
         self,
@@ -280,8 +323,8 @@ class DeliveryWorker:
             # A receiver's Retry-After is honoured up to the cap: a page must not wait longer.
             wait = max(wait, min(retry_after or 0.0, self.retry.cap))
             retry_at = now + timedelta(seconds=wait)
-        with self.store.begin() as conn:
-            queue.mark_failed(conn, row, worker=self.name, error=reason, retry_at=retry_at)
+        self._settle(lambda c: queue.mark_failed(
+            c, row, worker=self.name, error=reason, retry_at=retry_at))  # fmt: skip
         result = "failed" if retry_at else "dead"
         self.metrics.notifications.labels(channel_type=channel_type, result=result).inc()
         if refused:

@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # Modules under bench/ that define `main() -> int`; add new benchmarks here, in running order.
-BENCHMARKS = ["agent", "bridge_timers", "bridge_ingest", "agent_replay"]
+BENCHMARKS = ["agent", "bridge_timers", "bridge_ingest", "agent_replay", "bridge_paging"]
 
 
 def main(argv: list[str]) -> int:

@@ -347,10 +347,15 @@ def bridge(database_url: str, tmp: Path, **config: object) -> Iterator[BridgePro
         process.stop()
 
 
+def alertmanager_binary() -> str | None:
+    """Return Debian's Alertmanager (prometheus-alertmanager) if installed."""
+    return shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
 @contextmanager
 def alertmanager(tmp: Path) -> Iterator[tuple[str, int] | None]:
     """Run Debian's Alertmanager as the peer, if installed."""
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    binary = alertmanager_binary()
     if binary is None:
         yield None
         return

@@ -71,13 +71,20 @@ def scheduler(runtime: Runtime) -> Scheduler:
     return next(w for w in runtime.workers if isinstance(w, Scheduler))
 
 
-def pages(runtime: Runtime, kind: str = "incident.escalated") -> list[tuple[str, ...]]:
-    """Return the targets of every page for events of one kind so far (escalation steps)."""
+SLA_EVENTS = ("incident.sla_warning", "incident.sla_breached")
+
+
+def pages(runtime: Runtime, kind: str | None = None) -> list[tuple[str, ...]]:
+    """Return the targets of every page so far: of one event kind, or all but SLA events'."""
     pager = runtime.pager
     assert isinstance(pager, RecordingPager)
     with runtime.store.connect() as conn:
         kinds = dict(conn.execute(select(events.c.id, events.c.kind)).all())
-    return [targets for _, event_id, targets in pager.pages if kinds.get(event_id) == kind]
+    return [
+        targets
+        for _, event_id, targets in pager.pages
+        if (kinds.get(event_id) == kind if kind else kinds.get(event_id) not in SLA_EVENTS)
+    ]
 
 
 def open_incident(runtime: Runtime, priority: str = "P1", **fields: Any) -> int:

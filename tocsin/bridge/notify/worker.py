@@ -7,9 +7,12 @@ max_age old (24 h), then it is a dead letter keeping the last reason, logged and
 that refuses the request itself (4xx but 408/409/425/429) makes it a dead letter at once. The state
 lives in the table, so a restarted bridge simply claims the rows still pending.
 
-The channels of a claimed batch are delivered side by side, each channel's rows in turn: a slow
-or hanging receiver holds back only its own channel's messages, never another person's page,
-and each channel still hears an incident's events in the order they happened.
+The rows of a claimed batch are delivered side by side per channel and incident, each such
+group in turn: a slow or hanging receiver holds back only its own channel's messages, never
+another person's page, and each channel still hears an incident's events in the order they
+happened, while a storm of incidents on one channel goes out in parallel. Each channel keeps
+its own HTTP session (a pool of keep-alive connections), and accepted rows are recorded in one
+statement per group.
 """
 
 from __future__ import annotations
@@ -124,9 +127,9 @@ class DeliveryWorker:
         clock: Clock = utcnow,
         retry: RetryPolicy = RetryPolicy(),
         lease: timedelta = timedelta(seconds=60),
-        batch: int = 20,
+        batch: int = 200,
         parallel: int = 8,
-        poll_interval: float = 1.0,
+        poll_interval: float = 0.1,
         session: requests.Session | None = None,
         rand: Callable[[], float] = random.random,
         name: str | None = None,
@@ -151,6 +154,9 @@ class DeliveryWorker:
         self.stale_pages = stale_pages  # drop, or notice: a short "already resolved" message
         self._notices: dict[int, str] = {}  # rows of the batch sent as such a notice
         self._senders: dict[str, Sender] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._building = threading.Lock()  # delivery threads ask for senders at once
+        self._shared_session = session is not None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -166,6 +172,9 @@ class DeliveryWorker:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -199,20 +208,33 @@ class DeliveryWorker:
         if self.stale_pages == "drop":
             rows = [row for row in rows if row.id not in stale]
         self._notices = {} if self.stale_pages == "drop" else stale
-        by_channel: dict[str, list[queue.Row]] = {}
+        groups: dict[tuple[str, int | None], list[queue.Row]] = {}
         for row in rows:
-            by_channel.setdefault(row.channel, []).append(row)
-        if len(by_channel) <= 1 or self.parallel == 1:
-            self._deliver_in_turn(rows)
+            groups.setdefault((row.channel, row.incident_id), []).append(row)
+        if len(groups) <= 1 or self.parallel == 1:
+            done = [self._deliver_in_turn(group) for group in groups.values()]
         else:
-            with ThreadPoolExecutor(
-                max_workers=min(self.parallel, len(by_channel)), thread_name_prefix="tocsin-outbox"
-            ) as pool:
-                list(pool.map(self._deliver_in_turn, by_channel.values()))
+            done = list(self._workers().map(self._deliver_in_turn, groups.values()))
+        delivered = [item for group in done for item in group]
+        if delivered:
+            accepted = [row for row, _ in delivered]
+            # One statement records the whole batch: a storm costs one commit per batch.
+            self._settle(lambda c: queue.mark_delivered_many(
+                c, accepted, worker=self.name, now=self.clock()))  # fmt: skip
+            for _, channel_type in delivered:
+                self.metrics.notifications.labels(
+                    channel_type=channel_type, result="delivered"
+                ).inc()
         return len(rows) + (len(stale) if self.stale_pages == "drop" else 0)
 
-    def _deliver_in_turn(self, rows: list[queue.Row]) -> None:
-        """Deliver one channel's rows in order, renewing their lease, then record them at once."""
+    def _workers(self) -> ThreadPoolExecutor:
+        """Return the delivery threads, started once and kept for every batch."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="tocsin-outbox")
+        return self._pool
+
+    def _deliver_in_turn(self, rows: list[queue.Row]) -> list[tuple[queue.Row, str]]:
+        """Deliver one group's rows in order, renewing their lease; return those accepted."""
         delivered: list[tuple[queue.Row, str]] = []
         renewed = time.monotonic()
         for index, row in enumerate(rows):
@@ -226,14 +248,7 @@ class DeliveryWorker:
             channel_type = self._deliver(row)
             if channel_type is not None:
                 delivered.append((row, channel_type))
-        if delivered:
-            done = [row for row, _ in delivered]
-            self._settle(lambda c: queue.mark_delivered_many(
-                c, done, worker=self.name, now=self.clock()))  # fmt: skip
-            for _, channel_type in delivered:
-                self.metrics.notifications.labels(
-                    channel_type=channel_type, result="delivered"
-                ).inc()
+        return delivered
 
     def _settle(self, write: Callable[[Connection], object]) -> None:
         """Run a write recording deliveries, retrying while the database cannot be reached.
@@ -261,6 +276,10 @@ class DeliveryWorker:
         """Return the sender for a row's channel (a policy channel, or mailto:ADDRESS)."""
         if channel.startswith(queue.MAILTO):
             return EmailSender("email", {}, self.smtp, tls_context=self.tls_context)
+        with self._building:
+            return self._sender(channel)
+
+    def _sender(self, channel: str) -> Sender:
         if channel not in self._senders:
             configured = self.policy.channels.get(channel)
             if configured is None:
@@ -269,10 +288,18 @@ class DeliveryWorker:
                 configured,
                 smtp=self.smtp,
                 tls_context=self.tls_context,
-                session=self.session,
+                session=self.session if self._shared_session else self._channel_session(),
                 clock=self.clock,
             )
         return self._senders[channel]
+
+    def _channel_session(self) -> requests.Session:
+        """Return a session of its own for a channel: keep-alive connections for each thread."""
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self.parallel)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
 
     def _deliver(self, row: queue.Row) -> str | None:
         """Deliver one row; return its channel type if accepted (recorded by the caller), else None."""

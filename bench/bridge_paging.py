@@ -1,0 +1,251 @@
+"""Paging: alert-to-page latency and delivery drain, the bridge beside Alertmanager 0.25.
+
+Both get the same alerts and page the same local receiver. The bridge's policy gives every
+alert its own P1 incident whose first step (after 0m) pages one webhook channel; Alertmanager
+routes with `group_by: ['...']` (every alert its own notification) and `group_wait: 0s` to its
+webhook. Figures: alert-to-page latency (the sender's 2xx to the receiver's request) p50/p99
+at idle (one alert at a time, paced) and during a 10,000-alert storm (batches of 100 from 4
+senders), and deliveries per second drained in the storm (pages received / time from the
+storm's first send to its last page). Targets (2 cores): >= 2,000 deliveries/s per replica,
+p99 < 500 ms at idle, every first page of the storm within 30 s. Bounded: minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from bench.bridge_ingest import Sender, alertmanager_binary, bridge
+from tests.bridge.helpers import INGEST, bearer
+from tests.bridge.server import free_port
+from tests.pg import create_database, postgres_cluster
+
+IDLE_ALERTS = 40
+IDLE_GAP = 0.1  # seconds between idle alerts
+STORM = 10_000
+BATCH = 100
+SENDERS = 4
+DRAIN_SECONDS = 120.0  # at most this long for a storm's pages to arrive
+POLICY = """
+priorities: {{P1: {{name: emergency, response: 15m}}}}
+routes: [{{priority: P1, escalation: page}}]
+channels: {{hook: {{type: webhook, url: "http://127.0.0.1:{port}/bridge"}}}}
+escalation_policies: {{page: [{{after: 0m, notify: [channel:hook]}}]}}
+"""
+AM_CONFIG = """
+route: {{receiver: hook, group_by: ['...'], group_wait: 0s, group_interval: 1m, repeat_interval: 4h}}
+receivers:
+  - name: hook
+    webhook_configs: [{{url: "http://127.0.0.1:{port}/am", send_resolved: false, max_alerts: 0}}]
+"""
+
+
+class Pages:
+    """A local receiver noting when each alert's page arrived, by the alert's `instance`."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.lock = threading.Lock()
+        pages = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                at = time.perf_counter()
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                alerts = body.get("alerts") or body.get("incident", {}).get("alerts") or []
+                with pages.lock:
+                    for alert in alerts:
+                        pages.arrived.setdefault(alert["labels"]["instance"], at)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, names: list[str], seconds: float) -> None:
+        """Wait until every named alert's page arrived, at most `seconds`."""
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            with self.lock:
+                if all(name in self.arrived for name in names):
+                    return
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _alert(name: str) -> dict[str, object]:
+    return {"labels": {"alertname": "BenchPage", "instance": name, "severity": "critical"}}
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+def idle(url: str, headers: dict[str, str], pages: Pages, prefix: str) -> list[float]:
+    """Send alerts one at a time, paced; return each one's alert-to-page latency."""
+    sender = Sender(url, headers)
+    acked: dict[str, float] = {}
+    try:
+        for n in range(IDLE_ALERTS):
+            name = f"{prefix}-idle-{n}"
+            sender.post([_alert(name)])
+            acked[name] = time.perf_counter()
+            time.sleep(IDLE_GAP)
+    finally:
+        sender.close()
+    pages.wait(list(acked), 30.0)
+    return [pages.arrived[n] - at for n, at in acked.items() if n in pages.arrived]
+
+
+def storm(url: str, headers: dict[str, str], pages: Pages, prefix: str) -> dict[str, float]:
+    """Send STORM alerts in batches from SENDERS threads; return drain rate and latencies."""
+    acked: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def send(index: int) -> None:
+        sender = Sender(url, headers)
+        try:
+            for start in range(index * BATCH, STORM, SENDERS * BATCH):
+                names = [f"{prefix}-storm-{n}" for n in range(start, min(start + BATCH, STORM))]
+                sender.post([_alert(name) for name in names])
+                at = time.perf_counter()
+                with lock:
+                    acked.update(dict.fromkeys(names, at))
+        finally:
+            sender.close()
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(SENDERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    pages.wait(list(acked), DRAIN_SECONDS)
+    arrived = [pages.arrived[n] for n in acked if n in pages.arrived]
+    latencies = [pages.arrived[n] - at for n, at in acked.items() if n in pages.arrived]
+    last = max(arrived) if arrived else time.perf_counter()
+    return {
+        "received": len(arrived),
+        "rate": len(arrived) / max(last - began, 1e-9),
+        "p50": _quantile(latencies, 0.5),
+        "p99": _quantile(latencies, 0.99),
+        "max": max(latencies, default=float("nan")),
+    }
+
+
+def measure(name: str, url: str, headers: dict[str, str], pages: Pages) -> dict[str, float]:
+    """Run the idle and the storm phase against one sender endpoint."""
+    lat = idle(url, headers, pages, name)
+    result = storm(url, headers, pages, name)
+    result.update(idle_p50=_quantile(lat, 0.5), idle_p99=_quantile(lat, 0.99))
+    print(
+        f"{name:<26} idle p50 {result['idle_p50']:7.1f} ms  p99 {result['idle_p99']:7.1f} ms | "
+        f"storm {int(result['received']):,}/{STORM:,} pages, {result['rate']:7,.0f} deliveries/s, "
+        f"p50 {result['p50'] / 1000:6.2f} s  p99 {result['p99'] / 1000:6.2f} s  "
+        f"last {result['max']:6.2f} s",
+        flush=True,
+    )
+    return result
+
+
+@contextmanager
+def paged_bridge(tmp: Path, database_url: str, port: int) -> Iterator[str]:
+    """Run a bridge whose every alert pages the local receiver; yield its alerts endpoint."""
+    policy = tmp / "policy.yml"
+    policy.write_text(POLICY.format(port=port))
+    with bridge(database_url, tmp, policy=str(policy)) as process:
+        yield f"{process.url}/api/v2/alerts"
+
+
+def main() -> int:
+    """Measure paging on SQLite and PostgreSQL, then Alertmanager sending the same alerts."""
+    print(
+        f"targets: >= 2000 deliveries/s, idle p99 < 500 ms, every storm page within 30 s; "
+        f"{IDLE_ALERTS} idle alerts, a storm of {STORM:,} in batches of {BATCH} from {SENDERS}",
+        flush=True,
+    )
+    results: dict[str, dict[str, float]] = {}
+    pages = Pages()
+    try:
+        with tempfile.TemporaryDirectory(prefix="tocsin-bench-paging-") as raw:
+            tmp = Path(raw)
+            (tmp / "sqlite").mkdir()
+            url = f"sqlite:///{tmp / 'sqlite' / 'tocsin.db'}"
+            with paged_bridge(tmp / "sqlite", url, pages.port) as endpoint:
+                results["bridge SQLite"] = measure("bridge SQLite", endpoint, bearer(INGEST), pages)
+            with postgres_cluster() as server:
+                (tmp / "pg").mkdir()
+                with paged_bridge(tmp / "pg", create_database(server), pages.port) as endpoint:
+                    results["bridge PostgreSQL"] = measure(
+                        "bridge PostgreSQL", endpoint, bearer(INGEST), pages
+                    )
+            peer = alertmanager_binary()
+            if peer is None:
+                print("alertmanager (peer): not installed", flush=True)
+            else:
+                with running_alertmanager(tmp, peer, pages.port) as am_url:
+                    results["alertmanager 0.25"] = measure(
+                        "alertmanager 0.25", f"{am_url}/api/v2/alerts", {}, pages
+                    )
+    finally:
+        pages.close()
+    peer_result = results.get("alertmanager 0.25")
+    if peer_result:
+        for name in ("bridge SQLite", "bridge PostgreSQL"):
+            ours = results[name]
+            print(
+                f"{name} / alertmanager: deliveries/s x{ours['rate'] / peer_result['rate']:.2f}, "
+                f"idle p99 x{ours['idle_p99'] / peer_result['idle_p99']:.2f}, "
+                f"storm p99 x{ours['p99'] / peer_result['p99']:.2f}",
+                flush=True,
+            )
+    return 0
+
+
+@contextmanager
+def running_alertmanager(tmp: Path, binary: str, port: int) -> Iterator[str]:
+    """Run Alertmanager with group_wait 0s, its webhook pointing at the local receiver."""
+    import subprocess
+
+    import requests
+
+    config = tmp / "am-paging.yml"
+    config.write_text(AM_CONFIG.format(port=port))
+    listen = free_port()
+    proc = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.path={tmp / 'am-paging'}",
+         f"--web.listen-address=127.0.0.1:{listen}", "--cluster.listen-address="],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{listen}"
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

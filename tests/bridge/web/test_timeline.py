@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.bridge.helpers import FakeClock
 from tests.bridge.testclient import TestClient
+from tocsin.bridge.incidents.events import record_event
+from tocsin.bridge.paging.escalation import Step
+from tocsin.bridge.paging.oncall import NO_ADDRESS, Reach
+from tocsin.bridge.policy.model import Target
 from tocsin.bridge.server.runtime import Runtime
 
 RAW = ("level:", "path:", "step:", "paused seconds", "paused_seconds", "name: response")
@@ -76,3 +82,17 @@ def test_an_automatic_resolution_says_why_in_the_readers_language(
     html = client.get(f"/incidents/{incident}", headers={"Accept-Language": "zh-CN"}).text
     assert "所有告警已恢复，自动解决" in timeline_of(html)
     assert "all alerts resolved" not in html
+
+
+def test_a_step_that_reached_nobody_is_marked_on_the_incident_page(
+    client: TestClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    incident = runtime.incidents.create(title="db down", priority="P1", actor="desk")
+    unreached = Reach((), (Target("person", "dan"),), {"person:dan": NO_ADDRESS})
+    step = Step("response", 1, timedelta(minutes=5), "response", (), rank=1)
+    with runtime.store.begin() as conn:
+        record_event(conn, [], incident_id=incident, kind="incident.escalated", actor=None,
+                     now=clock(), data=step.event_data(unreached))  # fmt: skip
+    text = timeline_of(client.get(f"/incidents/{incident}").text)
+    assert 'class="unreached small"' in text
+    assert "has no email and no chat channel" in text

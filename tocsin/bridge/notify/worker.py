@@ -36,7 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tocsin.bridge.errors import BridgeError, ConfigError, DeliveryRefused
 from tocsin.bridge.notify import queue
-from tocsin.bridge.notify.channels import Notification, Sender
+from tocsin.bridge.notify.channels import Notification, Sender, setting_secret
 from tocsin.bridge.notify.channels.email import EmailSender
 from tocsin.bridge.notify.message import Message
 from tocsin.bridge.notify.senders import build_sender
@@ -44,7 +44,7 @@ from tocsin.bridge.notify.stale import stale_notice, stale_statuses
 from tocsin.bridge.platform.clock import Clock, utcnow
 from tocsin.bridge.platform.config import Smtp
 from tocsin.bridge.platform.metrics import Metrics
-from tocsin.bridge.policy.model import Policy
+from tocsin.bridge.policy.model import Channel, Policy
 from tocsin.bridge.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -288,14 +288,22 @@ class DeliveryWorker:
                 configured,
                 smtp=self.smtp,
                 tls_context=self.tls_context,
-                session=self.session if self._shared_session else self._channel_session(),
+                session=self.session if self._shared_session else self._channel_session(configured),
                 clock=self.clock,
             )
         return self._senders[channel]
 
-    def _channel_session(self) -> requests.Session:
-        """Return a session of its own for a channel: keep-alive connections for each thread."""
+    def _channel_session(self, channel: Channel) -> requests.Session:
+        """Return a session of its own for a channel: keep-alive connections for each thread.
+
+        The environment's proxy settings for the channel's URL are read once, here, rather than
+        on every request (requests scans the environment and ~/.netrc each time otherwise).
+        """
         session = requests.Session()
+        url = setting_secret(channel.settings, "url", channel=channel.name, required=False)
+        if url:
+            session.proxies = dict(requests.utils.get_environ_proxies(url))
+            session.trust_env = False
         adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self.parallel)
         session.mount("http://", adapter)
         session.mount("https://", adapter)

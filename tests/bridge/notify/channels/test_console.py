@@ -20,7 +20,7 @@ from tocsin.bridge.store.schema import metadata
 
 def test_a_page_is_one_log_line_naming_whom_it_is_for(caplog: pytest.LogCaptureFixture) -> None:
     page = notification(detail="line one\r\nFake: injected")
-    with caplog.at_level(logging.WARNING, logger="tocsin.bridge.pages"):
+    with caplog.at_level(logging.INFO, logger="tocsin.bridge.pages"):
         LogSender("console", {}).deliver(page)
     (record,) = caplog.records
     assert record.getMessage().startswith("PAGE to console via console: [P1 emergency] ")
@@ -41,7 +41,7 @@ def test_the_bundled_policy_pages_the_primary_on_call_into_the_log(
     runtime.incidents.create(
         title="disk full on db-1", priority="P1", actor=None, escalation_policy="ops"
     )
-    with caplog.at_level(logging.WARNING, logger="tocsin.bridge.pages"):
+    with caplog.at_level(logging.INFO, logger="tocsin.bridge.pages"):
         while worker.run_once():
             pass
     store.dispose()

@@ -1,7 +1,7 @@
 """The `log` channel: the page written to the bridge's own log, where a newcomer sees it first.
 
 Meant for a first run and for people without an address yet: nothing to configure, nothing
-to reach. Each page is one WARNING line of the `tocsin.bridge.pages` logger, its alert text
+to reach. Each page is one INFO line of the `tocsin.bridge.pages` logger, its alert text
 on one line with control characters removed, so a summary cannot forge log lines.
 """
 
@@ -29,4 +29,4 @@ class LogSender:
     def deliver(self, notification: Notification) -> None:
         """Log the page as one line: whom it is for, then its headline and fields."""
         whom = notification.recipient or self.name
-        pages_log.warning("PAGE to %s via %s: %s", whom, self.name, as_line(notification.message))
+        pages_log.info("PAGE to %s via %s: %s", whom, self.name, as_line(notification.message))

@@ -192,6 +192,14 @@ def test_the_dead_letter_file_keeps_only_the_newest(tmp_path: Path) -> None:
     assert again.sendable([alert("a0"), alert("a4")]) == [alert("a0")]
 
 
+def test_a_transition_refused_again_keeps_one_letter(tmp_path: Path) -> None:
+    store = DeadLetters(tmp_path / "dl.jsonl")
+    store.add([DeadLetter(T0, "http_401", "no", alert("a"), False)])
+    store.add([DeadLetter(T0 + 60, "http_401", "no", alert("a"), False)])
+    assert [letter.at for letter in store.letters()] == [T0 + 60]
+    assert store.counted == {"http_401": 2}
+
+
 def test_clearing_the_file_elsewhere_lets_the_running_agent_send_again(tmp_path: Path) -> None:
     running = DeadLetters(tmp_path / "dl.jsonl")
     running.add([DeadLetter(T0, "http_400", "bad", alert("a"), True)])

@@ -70,6 +70,11 @@ class DeadLetter:
         )
 
 
+def _same(letter: DeadLetter) -> tuple[str, str, float, float | None]:
+    """Identify one refusal of one transition: what was sent, why, and its times."""
+    return (fingerprint(letter.alert), letter.reason, letter.alert.starts_at, letter.alert.ends_at)
+
+
 class DeadLetters:
     """The bounded dead-letter file; re-read when another process (the CLI) changed it."""
 
@@ -136,7 +141,9 @@ class DeadLetters:
         with self._lock:
             self._reload()
             self.counted.update(letter.reason for letter in letters)
-            kept = [*self._letters, *letters]
+            # A re-send refused again replaces its earlier letter rather than filling the file.
+            fresh = {_same(letter) for letter in letters}
+            kept = [d for d in self._letters if _same(d) not in fresh] + list(letters)
             if len(kept) > self.max_entries:
                 self.evicted_total += len(kept) - self.max_entries
                 kept = kept[-self.max_entries :]

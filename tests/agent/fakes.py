@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from tocsin.agent.sample import Sample, Series
@@ -116,3 +118,26 @@ class Receiver:
 def alertnames(alerts: Iterable[dict[str, Any]]) -> list[str]:
     """Return the alertname label of each alert."""
     return [alert["labels"]["alertname"] for alert in alerts]
+
+
+def fill(disk: Path) -> Path:
+    """Write zeros until the filesystem answers ENOSPC, as `dd if=/dev/zero` would."""
+    filler = disk / "filler"
+    chunk = b"\0" * 65536
+    with open(filler, "wb", buffering=0) as file:
+        for _ in range(1000):
+            try:
+                file.write(chunk)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+                break
+        else:
+            raise AssertionError("the tmpfs never filled")
+    # Small writes may still fit in the last partial page; take those too.
+    with open(disk / "crumbs", "wb", buffering=0) as file:
+        for _ in range(1000):
+            try:
+                file.write(b"\0" * 512)
+            except OSError:
+                break
+    return filler

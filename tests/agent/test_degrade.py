@@ -6,10 +6,7 @@ The full disk is a real 2 MiB tmpfs filled with writes (root only; CI runs as ro
 
 from __future__ import annotations
 
-import errno
-import os
 import socket
-import subprocess
 import threading
 import urllib.error
 import urllib.request
@@ -18,49 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.fakes import Receiver, alertnames
+from tests.agent.fakes import Receiver, alertnames, fill
 from tests.agent.test_daemon import CPU, Rig, make_config, watched_agent
 from tocsin.agent.daemon import Agent
 from tocsin.agent.rules import load_bundled_rules
 
 STORAGE_FULL = next(r for r in load_bundled_rules() if r.name == "TocsinAgentStorageFull")
 WATCHDOG = next(r for r in load_bundled_rules() if r.name == "TocsinAgentWatchdog")
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tocsin-test", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def fill(disk: Path) -> Path:
-    """Write zeros until the filesystem answers ENOSPC, as `dd if=/dev/zero` would."""
-    filler = disk / "filler"
-    chunk = b"\0" * 65536
-    with open(filler, "wb", buffering=0) as file:
-        for _ in range(1000):
-            try:
-                file.write(chunk)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
-                break
-        else:
-            raise AssertionError("the tmpfs never filled")
-    # Small writes may still fit in the last partial page; take those too.
-    with open(disk / "crumbs", "wb", buffering=0) as file:
-        for _ in range(1000):
-            try:
-                file.write(b"\0" * 512)
-            except OSError:
-                break
-    return filler
 
 
 def metric(agent: Agent, line_start: str) -> str:

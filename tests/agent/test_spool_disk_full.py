@@ -1,17 +1,11 @@
-"""A spool on a real full filesystem (a 1 MiB tmpfs filled to ENOSPC): nothing stops, drops are
+"""A spool on a real full filesystem (a 2 MiB tmpfs filled to ENOSPC): nothing stops, drops are
 counted, critical alerts are kept, and the rest goes out once the disk has room again."""
 
 from __future__ import annotations
 
-import errno
-import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.agent.fakes import FakeClock, Receiver, ScriptedSampler, cpu
+from tests.agent.fakes import FakeClock, Receiver, ScriptedSampler, cpu, fill
 from tocsin.agent.config import AgentConfig, PushConfig, SpoolConfig
 from tocsin.agent.daemon import Agent
 from tocsin.agent.deadletters import DeadLetters
@@ -25,46 +19,16 @@ from tocsin.agent.spool import Spool
 T0 = 1_700_000_000.0
 
 
-@pytest.fixture
-def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs inside this test's own directory, unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    mountpoint = tmp_path / "fs"
-    mountpoint.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mountpoint)], check=True)
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=True)
-
-
-def fill(directory: Path) -> Path:
-    """Write a file until the filesystem answers ENOSPC; return it (delete it to free space)."""
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for _ in range(4096):
-            try:
-                os.write(fd, b"\0" * 4096)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
-                return filler
-    finally:
-        os.close(fd)
-    raise AssertionError("the filesystem never filled up")
-
-
 def alert(name: str, severity: str = "warning") -> WireAlert:
     return WireAlert((("alertname", name), ("severity", severity)), (("summary", "s" * 50),), T0)
 
 
 def test_a_full_disk_holds_alerts_in_memory_keeps_criticals_and_delivers_later(
-    tiny_fs: Path, tmp_path: Path, receiver: Receiver
+    small_disk: Path, tmp_path: Path, receiver: Receiver
 ) -> None:
     receiver.answer = lambda request: (503, {})
     clock = FakeClock(T0)
-    spool = Spool(tiny_fs / "spool", 1 << 26, memory_bytes=3000, clock=clock)
+    spool = Spool(small_disk / "spool", 1 << 26, memory_bytes=3000, clock=clock)
     pusher = Pusher(
         Client(receiver.url, None, 2.0),
         spool,
@@ -72,7 +36,7 @@ def test_a_full_disk_holds_alerts_in_memory_keeps_criticals_and_delivers_later(
         clock=clock,
         dead_letters=DeadLetters(tmp_path / "dead-letters.jsonl"),
     )
-    filler = fill(tiny_fs)
+    filler = fill(small_disk)
     pusher.enqueue([alert("Disk", "critical")])
     for index in range(30):
         pusher.enqueue([alert(f"Cpu{index}")])
@@ -80,7 +44,7 @@ def test_a_full_disk_holds_alerts_in_memory_keeps_criticals_and_delivers_later(
     assert spool.memory_held > 0
     assert spool.dropped["no_space"] > 0
     assert spool.alerts_dropped["no_space"] == spool.dropped["no_space"]
-    assert not list((tiny_fs / "spool").glob(".*.tmp"))
+    assert not list((small_disk / "spool").glob(".*.tmp"))
 
     filler.unlink()
     receiver.answer = lambda request: (200, {})
@@ -94,13 +58,13 @@ def test_a_full_disk_holds_alerts_in_memory_keeps_criticals_and_delivers_later(
 
 
 def test_the_agent_keeps_cycling_on_a_full_spool_disk_and_catches_up(
-    tiny_fs: Path, tmp_path: Path, receiver: Receiver
+    small_disk: Path, tmp_path: Path, receiver: Receiver
 ) -> None:
     rule = Rule("Busy", "tocsin_cpu_usage_ratio", ">", 0.9, 0.8, severity="critical")
     config = AgentConfig(
         source="test",
         state_dir=tmp_path / "state",
-        spool=SpoolConfig(tiny_fs / "spool"),
+        spool=SpoolConfig(small_disk / "spool"),
         instance="web1",
         rules=(rule,),
         listen=None,
@@ -113,7 +77,7 @@ def test_the_agent_keeps_cycling_on_a_full_spool_disk_and_catches_up(
     assert agent.pusher is not None
     agent.pusher.stop()  # delivered by hand below, so the test decides when
     receiver.answer = lambda request: (503, {})
-    filler = fill(tiny_fs)
+    filler = fill(small_disk)
     try:
         for value in (0.95, 0.5, 0.95, 0.5):
             clock.advance(10)

@@ -69,6 +69,11 @@ CASES = [
            "token"),
     Broken("binary-garbage", b"\x00\xff\xfe\x89PNG\r\n\x1a\n" + bytes(range(256)), None, None),
     Broken("latin-1", "labels: {env: caf\xe9}\n".encode("latin-1"), None, None),
+    # What a bridge would refuse is refused here, before anything is sent.
+    Broken("label-value-over-bridge-limit", "labels: {env: '" + "x" * 8193 + "'}\n", 1, "labels"),
+    Broken("nul-in-rule-label", 'rules:\n  - {name: x, metric: tocsin_load1, threshold: 1, '
+           'labels: {team: "a\\0b"}}\n', 2, "labels"),
+    Broken("zero-batch", "push:\n  url: http://b:1\n  max_batch: 0\n", 3, "max_batch"),
 ]  # fmt: skip
 RULE_FILES = [
     Broken("rules-bad-yaml", "groups: [\n", 2, None, "rules"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Connection, bindparam, case, func, select, update
 
@@ -20,6 +21,23 @@ from tocsin.bridge.platform.config import DEFAULT_SKEW_TOLERANCE
 from tocsin.bridge.policy.model import Policy
 from tocsin.bridge.store.lists import in_list
 from tocsin.bridge.store.schema import alerts, incidents
+
+
+class HoldSession(Protocol):
+    """One batch's view of the maintenance windows open now (tocsin.bridge.maintenance)."""
+
+    def hold(self, alert: Alert, fingerprint: str) -> bool:
+        """Keep a new firing alert back if a window covers it; return whether it did."""
+
+    def resolved(self, alert: Alert, fingerprint: str) -> None:
+        """Note the resolve of an alert that may be held back."""
+
+
+class Hold(Protocol):
+    """Opens a HoldSession in the batch's transaction, only when a batch opens something."""
+
+    def session(self, conn: Connection, now: datetime) -> HoldSession:
+        """Return the windows' view for one batch."""
 
 
 @dataclass
@@ -39,7 +57,7 @@ class Applied:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         if outcome not in STORED:
             self.unstored.append((position, outcome))
-            self.ignored += outcome is not Outcome.DUPLICATE
+            self.ignored += outcome not in (Outcome.DUPLICATE, Outcome.MAINTENANCE)
 
 
 # Statements built once: values travel as parameters, so SQLAlchemy's compiled cache is hit.
@@ -111,9 +129,10 @@ def apply_alerts(
     batch: Sequence[Alert],
     now: datetime,
     tolerance: timedelta = DEFAULT_SKEW_TOLERANCE,
+    hold: Hold | None = None,
 ) -> Applied:
     """Store each alert by its identity: open, join, refresh or resolve incidents as they say."""
-    return apply_batches(conn, hooks, policy, [batch], now, tolerance)[0]
+    return apply_batches(conn, hooks, policy, [batch], now, tolerance, hold)[0]
 
 
 def apply_batches(
@@ -123,12 +142,15 @@ def apply_batches(
     batches: Sequence[Sequence[Alert]],
     now: datetime,
     tolerance: timedelta = DEFAULT_SKEW_TOLERANCE,
+    hold: Hold | None = None,
 ) -> list[Applied]:
     """Apply several requests' alerts together, as if one after the other; count each apart.
 
     Opening alerts are gathered and stored together; the gathered ones are stored before an
     alert that resolves or repeats one of them, so the outcome is as if applied one by one.
+    A new firing alert that a maintenance window covers is held back instead of opening.
     """
+    session: HoldSession | None = None
     counts = [Applied() for _ in batches]
     owned = [
         (n, position, alert)
@@ -145,7 +167,15 @@ def apply_batches(
             _open(conn, hooks, openings, latest, now, counts, refreshes)
         stored = latest.get(fp)
         outcome = decide(stored.known if stored else None, alert, tolerance)
+        if hold is not None and outcome in (Outcome.OPENED, Outcome.UNKNOWN_RESOLVE):
+            session = session or hold.session(conn, now)
+            if outcome is Outcome.UNKNOWN_RESOLVE:
+                session.resolved(alert, fp)
+            elif session.hold(alert, fp):
+                outcome = Outcome.MAINTENANCE
         applied.note(position, outcome)
+        if outcome is Outcome.MAINTENANCE:
+            continue
         if outcome is Outcome.OPENED:
             route = policy.route_for(alert.labels)
             key = group_key(alert.labels, route.group_by)

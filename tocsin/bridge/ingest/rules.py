@@ -34,6 +34,7 @@ class Outcome(Enum):
     DUPLICATE = "duplicate"  # a resolve of an episode already resolved (HA peer, resend)
     STALE = "stale"  # about an episode older than the stored one: changes nothing
     UNKNOWN_RESOLVE = "unknown_resolve"  # a resolve of an alert never seen firing
+    MAINTENANCE = "maintenance"  # firing, new, but a maintenance window holds it: pages nobody
 
 
 # The outcomes that store the alert as firing or resolved; the others are named to the sender.

@@ -14,6 +14,7 @@ from tocsin.bridge.errors import StoreUnavailable
 from tocsin.bridge.ingest.apply import Applied, apply_batches
 from tocsin.bridge.ingest.identity import fingerprint
 from tocsin.bridge.ingest.parse import Alert
+from tocsin.bridge.ingest.rules import Outcome
 from tocsin.bridge.server.runtime import Runtime
 
 ATTEMPTS = 3
@@ -46,7 +47,8 @@ def _apply_many(conn: Connection, works: Sequence[_Apply]) -> list[Applied]:
     runtime = works[0].runtime
     batches = [work.batch for work in works]
     tolerance = runtime.config.clock_skew_tolerance
-    return apply_batches(conn, runtime.hooks, runtime.policy, batches, runtime.clock(), tolerance)
+    now = runtime.clock()
+    return apply_batches(conn, runtime.hooks, runtime.policy, batches, now, tolerance, runtime.hold)
 
 
 def ingest(runtime: Runtime, batch: Sequence[Alert], route: str, sender: str = "") -> Applied:
@@ -76,7 +78,11 @@ def ingest(runtime: Runtime, batch: Sequence[Alert], route: str, sender: str = "
 
 def _warn_unopened(batch: Sequence[Alert], applied: Applied, route: str, sender: str) -> None:
     """Log the alerts a sender meant as firing that opened and refreshed nothing."""
-    dropped = [(batch[n], outcome) for n, outcome in applied.unstored if not batch[n].ended]
+    dropped = [
+        (batch[n], outcome)
+        for n, outcome in applied.unstored
+        if not batch[n].ended and outcome is not Outcome.MAINTENANCE
+    ]
     if not dropped:
         return
     shown = "; ".join(

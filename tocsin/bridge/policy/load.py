@@ -23,6 +23,7 @@ from tocsin.bridge.policy.calendars import DAYS
 from tocsin.bridge.policy.calendars import clock_time as _clock_time
 from tocsin.bridge.policy.calendars import parse_calendar as _calendar
 from tocsin.bridge.policy.calendars import zone as _zone
+from tocsin.bridge.policy.maintenance import parse_maintenance
 from tocsin.bridge.policy.model import (
     CHANNEL_TYPES,
     LANGUAGES,
@@ -60,6 +61,7 @@ SECTIONS = (
     "heartbeat",
     "follow_up",
     "reports",
+    "maintenance",
 )
 T = TypeVar("T")
 
@@ -507,5 +509,6 @@ def _parse(raw: Any, source: str) -> Policy:
         heartbeat=heartbeat,
         follow_up=follow_up,
         reports=reports,
+        maintenance=_section(raw, "maintenance", where, parse_maintenance),
         source=source,
     )

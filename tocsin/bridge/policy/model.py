@@ -8,6 +8,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tocsin.bridge.policy.matchers import Matcher
+
 CLOCKS = ("response", "update", "resolution")
 LANGUAGES = ("en", "zh-CN")  # of pages
 CHANNEL_TYPES = ("webhook", "slack", "email", "wecom", "dingtalk", "feishu", "log")
@@ -182,6 +184,19 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class MaintenanceSpec:
+    """A weekly maintenance window from the policy: these labels, these hours, in this zone."""
+
+    name: str
+    matchers: tuple[Matcher, ...]
+    days: tuple[int, ...]  # 0 = Monday
+    start: time
+    end: time
+    timezone: ZoneInfo
+    reason: str
+
+
+@dataclass(frozen=True)
 class HeartbeatPolicy:
     """A host silent for `missed` intervals gets an incident of `priority`."""
 
@@ -226,6 +241,7 @@ class Policy:
     heartbeat: HeartbeatPolicy = HeartbeatPolicy()
     follow_up: FollowUpPolicy = FollowUpPolicy()
     reports: tuple[ReportSchedule, ...] = ()
+    maintenance: Mapping[str, MaintenanceSpec] = field(default_factory=dict)
     source: str = "<policy>"
 
     def route_for(self, labels: Mapping[str, str]) -> Route:

@@ -46,6 +46,9 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(incidents.router)
+    from tocsin.bridge.api import maintenance as maintenance_api
+
+    app.include_router(maintenance_api.router)
     app.include_router(web_router)
     from tocsin.bridge.api import reports as reports_api
 

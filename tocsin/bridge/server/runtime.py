@@ -16,6 +16,7 @@ from typing import Protocol
 from tocsin.bridge.incidents.assign import Assigner
 from tocsin.bridge.incidents.events import EventHook
 from tocsin.bridge.incidents.service import Escalator, IncidentService
+from tocsin.bridge.ingest.apply import Hold
 from tocsin.bridge.ingest.heartbeats import HeartbeatHook
 from tocsin.bridge.ingest.senderclock import SkewWatch
 from tocsin.bridge.paging.pager import Pager
@@ -51,6 +52,7 @@ class Runtime:
     heartbeat_hooks: list[HeartbeatHook] = field(default_factory=list)
     pager: Pager | None = None
     escalator: Escalator | None = None  # pages the next level on a manual escalation
+    hold: Hold | None = None  # maintenance windows: new alerts they cover page nobody
 
     @property
     def incidents(self) -> IncidentService:
@@ -114,6 +116,9 @@ def build_runtime(
     from tocsin.bridge.reports.scheduled import install as install_reports
 
     install_reports(runtime)  # after SLA: scheduled reports as "report" timers on its scheduler
+    from tocsin.bridge.maintenance.install import install as install_maintenance
+
+    install_maintenance(runtime)  # after SLA: holds covered alerts, releases them on its scheduler
     from tocsin.bridge.sla.calendar_watch import install as install_calendar_watch
 
     install_calendar_watch(runtime)  # warns of years without confirmed holiday data

@@ -207,3 +207,55 @@ used_links = Table(
     Column("used_at", UtcTime, nullable=False),
     Column("expires_at", UtcTime, nullable=False),
 )
+
+# Maintenance windows set through the API, the CLI, the board or an agent (the policy's recurring
+# windows are not stored: they are read from the policy).
+maintenance_windows = Table(
+    "maintenance_windows",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("matchers", JSON, nullable=False),  # ["instance=db1", "service=~api.*"]
+    Column("starts_at", UtcTime, nullable=False),
+    Column("ends_at", UtcTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(200), nullable=True),
+    Column("source", String(16), nullable=False),  # api|cli|web|agent
+    Column("created_at", UtcTime, nullable=False),
+    Column("ended_at", UtcTime, nullable=True),  # ended early by a person
+    Column("ended_by", String(200), nullable=True),
+    Index("ix_maintenance_windows_ends_at", "ends_at"),
+)
+
+# Every change of a window, with the person who made it.
+maintenance_audit = Table(
+    "maintenance_audit",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("window", String(100), nullable=False),  # "12" or "policy:NAME"
+    Column("action", String(16), nullable=False),  # created|extended|ended|released
+    Column("actor", String(200), nullable=True),
+    Column("at", UtcTime, nullable=False),
+    Column("data", JSON, nullable=False, default=dict),
+)
+
+# Alerts that would have opened an incident while a window covered them: stored, shown, paged
+# by nobody; still firing when their window ends, they open an incident then.
+maintenance_alerts = Table(
+    "maintenance_alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("window", String(100), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("annotations", JSON, nullable=False, default=dict),
+    Column("generator_url", Text, nullable=True),
+    Column("starts_at", UtcTime, nullable=False),
+    Column("ends_at", UtcTime, nullable=True),
+    Column("status", String(16), nullable=False),  # firing|resolved|released
+    Column("first_received_at", UtcTime, nullable=False),
+    Column("last_received_at", UtcTime, nullable=False),
+    Column("release_at", UtcTime, nullable=False),  # the end of the window that holds it
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True),
+    Index("ix_maintenance_alerts_fingerprint", "fingerprint", "status"),
+    Index("ix_maintenance_alerts_status_release_at", "status", "release_at"),
+)

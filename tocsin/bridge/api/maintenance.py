@@ -1,0 +1,156 @@
+"""/api/v1/maintenance: open, list, extend and end maintenance windows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tocsin.bridge.api import auth
+from tocsin.bridge.api.auth import Principal
+from tocsin.bridge.api.deps import RuntimeDep
+from tocsin.bridge.api.params import RowId, without_nul
+from tocsin.bridge.errors import Forbidden, InvalidInput
+from tocsin.bridge.maintenance import store
+from tocsin.bridge.maintenance.service import (
+    check_agent_window,
+    end_window,
+    held_json,
+    window_json,
+    windows_json,
+)
+from tocsin.bridge.platform.clock import as_utc, rfc3339
+from tocsin.bridge.platform.durations import parse_duration
+from tocsin.bridge.server.runtime import Runtime
+
+router = APIRouter(prefix="/api/v1/maintenance", tags=["maintenance"])
+Operator = Annotated[Principal, Depends(auth.operator)]
+Matcher = Annotated[str, Field(min_length=3, max_length=1100)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return without_nul(value)
+
+
+class NewWindow(_Body):
+    """A one-off window: matchers, when it starts (default now) and ends or how long it lasts."""
+
+    matchers: list[Matcher] = Field(min_length=1, max_length=20)
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    duration: Annotated[str, Field(max_length=20)] | None = None
+    source: Annotated[str, Field(pattern="^(api|cli|web|agent)$")] = "api"
+
+
+class NewEnd(_Body):
+    """A new end for a window: a time, or a duration from now."""
+
+    ends_at: datetime | None = None
+    duration: Annotated[str, Field(max_length=20)] | None = None
+
+
+async def caller(request: Request, runtime: RuntimeDep) -> Principal:
+    """Admit operators, and ingest tokens (agents) for their own narrow windows."""
+    return auth.authenticate(request, runtime)
+
+
+Caller = Annotated[Principal, Depends(caller)]
+
+
+@router.post("", status_code=201)
+def open_window(body: NewWindow, who: Caller, runtime: RuntimeDep) -> dict[str, Any]:
+    """Open a window; alerts it covers are held back and page nobody until it ends."""
+    now = runtime.clock()
+    starts_at = as_utc(body.starts_at) if body.starts_at else now
+    ends_at = _end(body.ends_at, body.duration, starts_at)
+    source = body.source
+    if who.role == "ingest":
+        check_agent_window(body.matchers, starts_at, ends_at)
+        source = "agent"
+    elif who.role != "operator":
+        raise Forbidden(f"a {who.role} token may not open maintenance windows")
+    with runtime.store.begin() as conn:
+        window_id = store.create(
+            conn,
+            matchers=body.matchers,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            reason=body.reason,
+            actor=who.name,
+            source=source,
+            now=now,
+        )
+    return _show(runtime, window_id)
+
+
+@router.get("")
+def list_windows(_who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+    """List windows open, upcoming or over within a week, and the policy's weekly windows."""
+    with runtime.store.connect() as conn:
+        return windows_json(conn, runtime.policy, runtime.clock())
+
+
+@router.get("/{window_id}")
+def get_window(window_id: RowId, _who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+    """Return one window, what it held back, and its audit trail."""
+    return _show(runtime, window_id)
+
+
+@router.patch("/{window_id}")
+def move_end(window_id: RowId, body: NewEnd, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+    """Extend (or shorten) a window that is still open."""
+    now = runtime.clock()
+    with runtime.store.begin() as conn:
+        store.extend(conn, window_id, _end(body.ends_at, body.duration, now), who.name, now)
+    return _show(runtime, window_id)
+
+
+@router.delete("/{window_id}")
+def end(window_id: RowId, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+    """End a window now; alerts it held that still fire open incidents at once."""
+    now = runtime.clock()
+    with runtime.store.begin() as conn:
+        released = end_window(
+            conn,
+            runtime.policy,
+            runtime.hooks,
+            window_id,
+            who.name,
+            now,
+            runtime.config.clock_skew_tolerance,
+        )
+    return {**_show(runtime, window_id), "released": released}
+
+
+def _end(ends_at: datetime | None, duration: str | None, start: datetime) -> datetime:
+    if (ends_at is None) == (duration is None):
+        raise InvalidInput("give either ends_at or duration (such as '30m')", field="duration")
+    if ends_at is not None:
+        return as_utc(ends_at)
+    try:
+        length = parse_duration(duration)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="duration") from exc
+    if length <= timedelta(0):
+        raise InvalidInput("the duration must be positive", field="duration")
+    return start + length
+
+
+def _show(runtime: Runtime, window_id: int) -> dict[str, Any]:
+    now = runtime.clock()
+    with runtime.store.connect() as conn:
+        row = store.get(conn, window_id)
+        shown = window_json(row, now, held_json(conn, [str(window_id)])[str(window_id)])
+        shown["audit"] = [
+            {"action": a.action, "actor": a.actor, "at": rfc3339(a.at), "data": a.data}
+            for a in store.audit_trail(conn, str(window_id))
+        ]
+    return shown

@@ -33,6 +33,7 @@ class Step:
     rank: int  # the incident's escalation_level once this step fired
     major: bool = False
     fallback: tuple[Target, ...] = ()  # paged instead when `notify` reaches nobody
+    calendar: str | None = None  # the step's (else its policy's) paging hours; sla/paging_hours.py
 
     def event_data(self, found: Reach) -> dict[str, Any]:
         """Return the incident.escalated payload: level, step, targets, whom it reached not, why."""
@@ -70,6 +71,7 @@ def response_step(policy: EscalationPolicy, index: int) -> Step | None:
         chosen.notify,
         rank=min(index, last),
         fallback=chosen.fallback,
+        calendar=chosen.calendar or policy.calendar,
     )
 
 
@@ -87,6 +89,7 @@ def resolution_step(policy: EscalationPolicy, index: int, priority: str) -> Step
                 rank=len(policy.steps) + position,
                 major=step.major,
                 fallback=step.fallback,
+                calendar=step.calendar or policy.calendar,
             )
     return None
 
@@ -105,17 +108,20 @@ def last_resolution_step(policy: EscalationPolicy, priority: str) -> Step | None
 
 
 def catch_up(
-    step: Step, after: Callable[[int], Step | None], opened: datetime, now: datetime
+    step: Step,
+    after: Callable[[int], Step | None],
+    due: Callable[[Step], datetime],
+    now: datetime,
 ) -> tuple[Step, Step | None, tuple[int, ...]]:
     """Return the latest step already due at `now`, the first not yet due, and those skipped.
 
     After downtime several steps may have fallen due: the incident pages once, at the step it
     would be at now, rather than a burst of every step it missed. `after(i)` is the path's
-    i-th step (None past its end); `opened` is when the steps' `after` counts from.
+    i-th step (None past its end); `due(step)` is when a step pages (sla/paging_hours.py).
     """
     skipped: list[int] = []
     following = after(step.index + 1)
-    while following is not None and opened + following.after <= now:
+    while following is not None and due(following) <= now:
         skipped.append(step.index)
         step = following
         following = after(step.index + 1)

@@ -260,24 +260,29 @@ def _escalation(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Es
     # The contract's short form is a bare list of steps; the long form adds repeat and the resolution path.
     if isinstance(raw, list):
         raw = {"steps": raw}
-    raw = as_mapping(raw, where, ("steps", "repeat", "resolution", "sla_notify"))
+    raw = as_mapping(
+        raw, where, ("steps", "repeat", "resolution", "sla_notify", "calendar", "around_the_clock")
+    )
     steps = []
     steps_where = where.key(raw, "steps")
     for index, step in enumerate(as_list(raw.get("steps"), steps_where)):
         at = steps_where.key(raw["steps"], index)
-        step = as_mapping(step, at, ("after", "notify", "fallback"))
+        step = as_mapping(step, at, ("after", "notify", "fallback", "calendar"))
         steps.append(
             EscalationStep(
                 after=_duration(step.get("after", "0m"), at.key(step, "after")),
                 notify=_targets(step.get("notify"), at.key(step, "notify"), policy),
                 fallback=_targets(step.get("fallback"), at.key(step, "fallback"), policy),
+                calendar=_calendar_name(step, at, policy),
             )
         )
     resolution = []
     res_where = where.key(raw, "resolution")
     for index, step in enumerate(as_list(raw.get("resolution"), res_where)):
         at = res_where.key(raw["resolution"], index)
-        step = as_mapping(step, at, ("after", "level", "notify", "priorities", "major", "fallback"))
+        step = as_mapping(
+            step, at, ("after", "level", "notify", "priorities", "major", "fallback", "calendar")
+        )
         resolution.append(
             ResolutionStep(
                 after=_duration(step.get("after"), at.key(step, "after")),
@@ -288,6 +293,7 @@ def _escalation(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Es
                 ),
                 major=bool(step.get("major", False)),
                 fallback=_targets(step.get("fallback"), at.key(step, "fallback"), policy),
+                calendar=_calendar_name(step, at, policy),
             )
         )
     steps.sort(key=lambda s: s.after)
@@ -298,6 +304,8 @@ def _escalation(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Es
         repeat=_optional(raw, "repeat", where, _duration),
         resolution=tuple(resolution),
         sla_notify=_sla_notify(raw, where, policy),
+        calendar=_calendar_name(raw, where, policy),
+        around_the_clock=_priority_names(raw, "around_the_clock", where, policy),
     )
 
 
@@ -308,6 +316,26 @@ def _sla_notify(raw: Any, where: Where, policy: dict[str, Any]) -> dict[str, tup
     return {
         event: _targets(found[event], at.key(found, event), policy, SLA_ROLES) for event in found
     }
+
+
+def _calendar_name(raw: Mapping[str, Any], where: Where, policy: dict[str, Any]) -> str | None:
+    name = raw.get("calendar")
+    if name is not None and name not in policy["calendars"]:
+        raise where.key(raw, "calendar").error(
+            f"unknown calendar {shown(name)}; define it under 'calendars'"
+        )
+    return None if name is None else str(name)
+
+
+def _priority_names(
+    raw: Mapping[str, Any], key: str, where: Where, policy: dict[str, Any]
+) -> frozenset[str]:
+    names = frozenset(str(p) for p in as_list(raw.get(key), where.key(raw, key)))
+    for name in sorted(names - set(policy["priorities"])):
+        raise where.key(raw, key).error(
+            f"unknown priority {shown(name)}; defined: {', '.join(policy['priorities'])}"
+        )
+    return names
 
 
 def _person(name: str, raw: Any, where: Where) -> Person:

@@ -104,6 +104,7 @@ class EscalationStep:
     after: timedelta
     notify: tuple[Target, ...]
     fallback: tuple[Target, ...] = ()  # paged instead when `notify` reaches nobody
+    calendar: str | None = None  # pages only in this calendar's hours (else the policy's)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class ResolutionStep:
     priorities: frozenset[str] = frozenset()
     major: bool = False
     fallback: tuple[Target, ...] = ()  # paged instead when `notify` reaches nobody
+    calendar: str | None = None  # pages only in this calendar's hours (else the policy's)
 
     def applies_to(self, priority: str) -> bool:
         """Return whether this step is kept for an incident of the given priority."""
@@ -124,7 +126,12 @@ class ResolutionStep:
 
 @dataclass(frozen=True)
 class EscalationPolicy:
-    """Timed steps on the response path, repeated until acknowledged, and the resolution path."""
+    """Timed steps on the response path, repeated until acknowledged, and the resolution path.
+
+    With a `calendar`, steps page only in its working hours: their `after` counts working time,
+    so outside the hours they wait for the next working period. Priorities in `around_the_clock`
+    (and the policy's most urgent priority, always) page at any hour.
+    """
 
     name: str
     steps: tuple[EscalationStep, ...]
@@ -132,6 +139,8 @@ class EscalationPolicy:
     resolution: tuple[ResolutionStep, ...] = ()
     # Who hears sla_warning / sla_breached: targets and roles (assignee, acknowledger, step).
     sla_notify: Mapping[str, tuple[Target, ...]] = field(default_factory=dict)
+    calendar: str | None = None
+    around_the_clock: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

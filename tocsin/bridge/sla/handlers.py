@@ -24,8 +24,9 @@ from tocsin.bridge.platform.clock import as_utc, rfc3339
 from tocsin.bridge.policy.model import Policy, Target
 from tocsin.bridge.sla import clocks
 from tocsin.bridge.sla.clocks import SlaClock
-from tocsin.bridge.sla.hook import base_time, clock_timer_rows, opened_rows, pages_at_once
+from tocsin.bridge.sla.hook import clock_timer_rows, opened_rows, pages_at_once
 from tocsin.bridge.sla.metrics import SlaMetrics
+from tocsin.bridge.sla.paging_hours import step_due
 from tocsin.bridge.store.lists import in_list
 from tocsin.bridge.store.schema import incidents, sla_clocks
 from tocsin.bridge.timers.rows import Batched, Timer, TimerHandler, schedule_many, timer_row
@@ -223,9 +224,42 @@ class SlaHandlers:
             self._response(
                 policy, rows.get(t.incident_id), int(t.payload.get("step", 0)), t.late_data(), now
             )
-            for t in batch
+            for t in self._in_hours(conn, policy, batch, rows, now)
         ]
         self._fire(conn, policy, [d for d in due if d is not None], now)
+
+    def _in_hours(
+        self,
+        conn: Connection,
+        policy: Policy,
+        batch: Sequence[Timer],
+        rows: Mapping[int | None, Any],
+        now: datetime,
+    ) -> list[Timer]:
+        """Return the timers whose step may page now; move the others to their paging hours.
+
+        A step that follows a calendar is due `after` working time from the opening; a timer that
+        fell due before that (set before a policy change, or moved by a resume) waits for it.
+        """
+        ready, later = [], []
+        for timer in batch:
+            row = rows.get(timer.incident_id)
+            due = _paging_due(policy, row, timer) if row is not None else None
+            if due is None or due <= now:
+                ready.append(timer)
+                continue
+            later.append(
+                timer_row(
+                    timer.kind,
+                    due,
+                    now=now,
+                    incident_id=timer.incident_id,
+                    subject=timer.subject,
+                    payload=dict(timer.payload),
+                )
+            )
+        self._schedule(conn, later)
+        return ready
 
     def first_steps(self, conn: Connection, opened: Sequence[Event]) -> None:
         """Page the first response step of incidents just opened, when it is due at once."""
@@ -235,13 +269,14 @@ class SlaHandlers:
 
     def first_step_timers(self, conn: Connection, opened: Sequence[Event]) -> None:
         """Leave the first steps first_steps() would page to the scheduler, as timers due now."""
-        due = self._first_due(conn, self.policy(), opened)
+        policy = self.policy()
+        due = self._first_due(conn, policy, opened)
         self._schedule(
             conn,
             [
                 timer_row(
                     "escalation",
-                    base_time(item.row) + item.step.after,
+                    _due(policy, item.row, item.step),
                     now=now,
                     incident_id=item.row.id,
                     subject="response",
@@ -265,7 +300,11 @@ class SlaHandlers:
                 policy.escalation_policies.get(row.escalation_policy or "") if row else None
             )
             first = response_step(escalation, 0) if escalation else None
-            if first is not None and pages_at_once(row, first, now):
+            if (
+                first is not None
+                and escalation is not None
+                and pages_at_once(policy, escalation, row, first, now)
+            ):
                 item = self._response(policy, row, 0, {}, now)
                 if item is not None:
                     by_time.setdefault(now, []).append(item)
@@ -279,7 +318,10 @@ class SlaHandlers:
         """Fire resolution steps of distinct incidents: one statement per table, not per timer."""
         policy = self.policy()
         rows = self._incidents(conn, [t.incident_id for t in batch])
-        due = [self._resolution(policy, rows.get(t.incident_id), t, now) for t in batch]
+        due = [
+            self._resolution(policy, rows.get(t.incident_id), t, now)
+            for t in self._in_hours(conn, policy, batch, rows, now)
+        ]
         self._fire(conn, policy, [d for d in due if d is not None], now)
 
     def _incidents(self, conn: Connection, wanted: Sequence[int | None]) -> dict[int | None, Any]:
@@ -301,7 +343,10 @@ class SlaHandlers:
         if escalation is None or step is None or not may_page(step, row.status, bool(row.paused)):
             return None
         step, following, skipped = catch_up(
-            step, lambda i: response_step(escalation, i), base_time(row), now
+            step,
+            lambda i: response_step(escalation, i),
+            lambda s: step_due(policy, escalation, row, s),
+            now,
         )
         late = {**late, "skipped_steps": list(skipped)} if skipped else late
         return _Due(row, step, late, following, "escalation", "response")
@@ -315,7 +360,10 @@ class SlaHandlers:
         if escalation is None or step is None or not may_page(step, row.status, bool(row.paused)):
             return None
         step, following, skipped = catch_up(
-            step, lambda i: resolution_step(escalation, i, row.priority), base_time(row), now
+            step,
+            lambda i: resolution_step(escalation, i, row.priority),
+            lambda s: step_due(policy, escalation, row, s),
+            now,
         )
         late = {**timer.late_data(), **({"skipped_steps": list(skipped)} if skipped else {})}
         return _Due(row, step, late, following, "resolution_step", "resolution")
@@ -365,7 +413,7 @@ class SlaHandlers:
             if targets:
                 pages.append((int(item.row.id), event.id, targets))
         self._page(pages, conn, now)
-        self._next(conn, [item for item in due if item.following is not None], now)
+        self._next(conn, policy, [item for item in due if item.following is not None], now)
 
     def _page(
         self, pages: Sequence[tuple[int, int, Sequence[Target]]], conn: Connection, now: datetime
@@ -383,12 +431,12 @@ class SlaHandlers:
         for incident_id, event_id, targets in pages:
             pager.page(conn, incident_id=incident_id, event_id=event_id, targets=targets, now=now)
 
-    def _next(self, conn: Connection, due: Sequence[_Due], now: datetime) -> None:
+    def _next(self, conn: Connection, policy: Policy, due: Sequence[_Due], now: datetime) -> None:
         """Schedule the steps after those that fired, and wake the scheduler for the soonest."""
         rows = [
             timer_row(
                 item.kind,
-                base_time(item.row) + item.following.after,
+                _due(policy, item.row, item.following),
                 now=now,
                 incident_id=item.row.id,
                 subject=item.subject,
@@ -409,6 +457,26 @@ class SlaHandlers:
 def _heard_data(found: Reach) -> dict[str, Any]:
     """Return what an SLA event records of whom it paged and whom it reached not."""
     return {"targets": [str(t) for t in found.targets], **found.event_data()}
+
+
+def _paging_due(policy: Policy, row: Any, timer: Timer) -> datetime | None:
+    """Return when the step an escalation timer stands for pages, if it would page at all."""
+    escalation = policy.escalation_policies.get(row.escalation_policy or "")
+    if escalation is None:
+        return None
+    index = int(timer.payload.get("step", 0))
+    if timer.kind == "escalation":
+        step = response_step(escalation, index)
+    else:
+        step = resolution_step(escalation, index, row.priority)
+    if step is None or not may_page(step, row.status, bool(row.paused)):
+        return None
+    return step_due(policy, escalation, row, step)
+
+
+def _due(policy: Policy, row: Any, step: Step) -> datetime:
+    """Return when a step of an incident pages, in its paging hours (sla/paging_hours.py)."""
+    return step_due(policy, policy.escalation_policies[row.escalation_policy], row, step)
 
 
 def _warns(clock: SlaClock, now: datetime) -> bool:

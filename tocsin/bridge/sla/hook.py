@@ -21,11 +21,12 @@ from sqlalchemy import Connection, Select, bindparam, select, update
 from tocsin.bridge.incidents.events import Event
 from tocsin.bridge.paging.escalation import Step, resolution_step, response_step
 from tocsin.bridge.platform.clock import as_utc
-from tocsin.bridge.policy.model import Calendar, Policy
+from tocsin.bridge.policy.model import Calendar, EscalationPolicy, Policy
 from tocsin.bridge.sla import calendar as business
 from tocsin.bridge.sla import clocks
 from tocsin.bridge.sla.clocks import SlaClock
 from tocsin.bridge.sla.metrics import SlaMetrics
+from tocsin.bridge.sla.paging_hours import step_due
 from tocsin.bridge.store.bulk import insert_rows
 from tocsin.bridge.store.lists import in_list
 from tocsin.bridge.store.schema import incidents, sla_clocks
@@ -115,16 +116,11 @@ class _Started:
     timers: list[dict[str, Any]]
 
 
-def base_time(row: Any) -> datetime:
-    """Return when the escalation paths count from: opening time plus all time spent paused."""
-    paused = row.paused_seconds
-    opened = as_utc(row.created_at)
-    return opened + timedelta(seconds=float(paused)) if paused else opened
-
-
-def pages_at_once(row: Any, step: Step, now: datetime) -> bool:
+def pages_at_once(
+    policy: Policy, escalation: EscalationPolicy, row: Any, step: Step, now: datetime
+) -> bool:
     """Return whether a step is due as its incident opens (`after: 0m`): paged then, no timer."""
-    return base_time(row) + step.after <= now
+    return step_due(policy, escalation, row, step) <= now
 
 
 class SlaHook:
@@ -255,13 +251,14 @@ class SlaHook:
         escalation = policy.escalation_policies.get(row.escalation_policy or "")
         if escalation is None:
             return
-        base = base_time(row)
         first = response_step(escalation, 0)
-        if first is not None and not (self.first_step_paged and pages_at_once(row, first, now)):
+        if first is not None and not (
+            self.first_step_paged and pages_at_once(policy, escalation, row, first, now)
+        ):
             timer_rows.append(
                 timer_row(
                     "escalation",
-                    base + first.after,
+                    step_due(policy, escalation, row, first),
                     now=now,
                     incident_id=row.id,
                     subject="response",
@@ -273,7 +270,7 @@ class SlaHook:
             timer_rows.append(
                 timer_row(
                     "resolution_step",
-                    base + engaged.after,
+                    step_due(policy, escalation, row, engaged),
                     now=now,
                     incident_id=row.id,
                     subject="resolution",

@@ -33,8 +33,8 @@ from tocsin.bridge.paging.pager import Pager
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import EscalationPolicy, Policy
 from tocsin.bridge.sla.handlers import warn_unreached
-from tocsin.bridge.sla.hook import base_time
 from tocsin.bridge.sla.metrics import SlaMetrics
+from tocsin.bridge.sla.paging_hours import step_due
 from tocsin.bridge.timers.rows import PARKED, cancel, pending, schedule
 
 log = logging.getLogger(__name__)
@@ -92,9 +92,20 @@ class ManualEscalation:
     def _next_step(
         self, conn: Connection, row: Any, escalation: EscalationPolicy, now: datetime
     ) -> Step | None:
+        policy = self.policy()
+
+        def due_of(step: Step) -> datetime:
+            return step_due(policy, escalation, row, step)
+
         if row.status == "triggered":
             step = self._pull_forward(
-                conn, row, "escalation", lambda i: response_step(escalation, i), now, escalation
+                conn,
+                row,
+                "escalation",
+                lambda i: response_step(escalation, i),
+                due_of,
+                now,
+                escalation,
             )
             if step is not None or escalation.steps:
                 return step or last_response_step(escalation)
@@ -103,6 +114,7 @@ class ManualEscalation:
             row,
             "resolution_step",
             lambda i: resolution_step(escalation, i, row.priority),
+            due_of,
             now,
         )
         return (
@@ -115,6 +127,7 @@ class ManualEscalation:
         row: Any,
         kind: str,
         step_at: StepAt,
+        due_of: Callable[[Step], datetime],
         now: datetime,
         repeating: EscalationPolicy | None = None,
     ) -> Step | None:
@@ -126,18 +139,17 @@ class ManualEscalation:
         step = step_at(int(waiting[0].payload.get("step", 0)))
         if step is None:
             return None
-        base = base_time(row)
         following = step_at(step.index + 1)
         # Repeats of the last response step already in the past are skipped, as the timer does.
         while (
             repeating is not None
             and following is not None
             and following.index >= len(repeating.steps)
-            and base + following.after <= now
+            and due_of(following) <= now
         ):
             following = step_at(following.index + 1)
         if following is not None:
-            self._schedule(conn, row, kind, waiting[0].subject, following, base, now)
+            self._schedule(conn, row, kind, waiting[0].subject, following, due_of(following), now)
         return step
 
     def _schedule(
@@ -147,10 +159,9 @@ class ManualEscalation:
         kind: str,
         subject: str | None,
         step: Step,
-        base: datetime,
+        due: datetime,
         now: datetime,
     ) -> None:
-        due = base + step.after
         payload: dict[str, Any] = {"step": step.index}
         if row.paused:
             # Parked like the paused incident's other timers, with the time it will have left.

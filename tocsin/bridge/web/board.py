@@ -16,8 +16,9 @@ from functools import lru_cache
 from sqlalchemy import Connection, select
 
 from tocsin.bridge.platform.clock import as_utc
-from tocsin.bridge.policy.model import Calendar
+from tocsin.bridge.policy.model import Calendar, Policy
 from tocsin.bridge.sla import calendar as business
+from tocsin.bridge.sla.paging_hours import paging_resumes
 from tocsin.bridge.store.schema import incidents, sla_clocks
 
 OPEN_STATUSES = ("triggered", "acknowledged")
@@ -92,6 +93,7 @@ class BoardRow:
     assignee: str | None
     created_at: datetime
     deadline: Deadline | None
+    paging_resumes: datetime | None = None  # set while its paging hours are over
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ def load_board(
     priorities: Sequence[str],
     now: datetime,
     calendars: Mapping[str, Calendar] | None = None,
+    policy: Policy | None = None,
 ) -> list[BoardRow]:
     """Read the open incidents that pass the filter, in board order.
 
@@ -197,6 +200,7 @@ def load_board(
             assignee=row["assignee"],
             created_at=as_utc(row["created_at"]),
             deadline=next_deadline(clocks.get(int(row["id"]), []), now),
+            paging_resumes=paging_resumes(policy, row, now) if policy else None,
         )
         for row in found
     ]

@@ -11,6 +11,7 @@ from tocsin.bridge.api.params import row_id
 from tocsin.bridge.errors import BridgeError, InvalidInput
 from tocsin.bridge.kb import search as kb
 from tocsin.bridge.sla.calendar import data_missing
+from tocsin.bridge.sla.paging_hours import paging_resumes
 from tocsin.bridge.web.actions import (
     ACTIONS,
     REPORT_TYPES,
@@ -106,7 +107,8 @@ def board(
             status=_choice(status, STATUS_FILTERS),
             team=_choice(team, teams),
         )
-        rows = load_board(conn, chosen, context.priorities, who.now, context.calendars)
+        policy = context.policy() if context.policy is not None else None
+        rows = load_board(conn, chosen, context.priorities, who.now, context.calendars, policy)
     return page(
         request,
         who,
@@ -134,6 +136,7 @@ def _incident_page(
     done = request.query_params.get("done")
     people, teams = who.context.assignees()
     translate = Translator(who.language)
+    policy = context.policy() if context.policy is not None else None
     return page(
         request,
         who,
@@ -147,6 +150,7 @@ def _incident_page(
             "similar": similar,
             "error": error,
             "done": done if done in ACTIONS else None,
+            "paging_resumes": paging_resumes(policy, view.row, who.now) if policy else None,
         },
         status_code=status,
     )

@@ -1,9 +1,9 @@
 """The agent beside node_exporter: memory, cost of a sample cycle, cost of a scrape.
 
 Both exporters run on this machine in the same run. node_exporter is restricted to the
-collectors that match the agent's (cpu, meminfo, diskstats, filesystem, loadavg, netdev, stat).
-node_exporter samples when scraped, so its "cycle" is a scrape; the agent samples on its own
-clock (here: 10,000 cycles back to back) and a scrape only copies the bytes rendered by the
+collectors that match the agent's (cpu, meminfo, diskstats, filesystem, loadavg, netdev, stat,
+timex). node_exporter samples when scraped, so its "cycle" is a scrape; the agent samples on its
+own clock (here: 10,000 cycles back to back) and a scrape only copies the bytes rendered by the
 last cycle. CPU time comes from /proc/PID/stat; RSS from /proc/PID/status.
 """
 
@@ -26,7 +26,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
-NODE_COLLECTORS = ["cpu", "meminfo", "diskstats", "filesystem", "loadavg", "netdev", "stat"]
+NODE_COLLECTORS = [
+    "cpu",
+    "meminfo",
+    "diskstats",
+    "filesystem",
+    "loadavg",
+    "netdev",
+    "stat",
+    "timex",
+]
 CYCLES = 10_000
 SCRAPES = 2_000
 # Whole run well under three minutes even on a slow, busy machine: phases stop at these limits.
@@ -162,8 +171,8 @@ def bench_agent(workdir: Path) -> Figures:
     """Start the real agent, run 10,000 cycles, then scrape it while it idles."""
     # An installed agent has byte-compiled modules (pip compiles them); a checkout run with
     # PYTHONDONTWRITEBYTECODE would compile in memory and carry the compiler's garbage.
-    for package in ("agent", "bench"):
-        compileall.compile_dir(ROOT / package, quiet=1)
+    for package in (ROOT / "tocsin" / "agent", ROOT / "bench"):
+        compileall.compile_dir(package, quiet=1)
     port = free_port()
     config = workdir / "agent.yml"
     config.write_text(f"listen: 127.0.0.1:{port}\nstate_dir: {workdir / 'state'}\n")

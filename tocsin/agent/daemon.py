@@ -83,8 +83,8 @@ def production_pusher(config: AgentConfig, spool: Spool) -> Pusher | None:
 
 
 def push_ttl(config: AgentConfig) -> float:
-    """Return how far past now a firing alert's endsAt lies: 4 re-sends, plus the clock skew
-    allowed for (push.clock_skew), so a host clock that far behind the receiver's loses nothing."""
+    """Return how far ahead a firing alert's endsAt lies, so a clock that far behind loses none."""
+    # Four re-sends, as Prometheus does, plus push.clock_skew for a host clock behind the receiver.
     assert config.push is not None
     return TTL_RESENDS * max(config.push.resend, config.interval) + config.push.clock_skew
 
@@ -296,8 +296,7 @@ class Agent:
         return replace(sample, gauges=sample.gauges + self.storage.series())
 
     def _spool(self, alerts: list[WireAlert]) -> tuple[set[LabelSet], bool]:
-        """Spool transitions after any held ones; return the firing ones spooled, and whether
-        more had to be held in memory instead."""
+        """Spool transitions after held ones; return the firing ones spooled, and if more are held."""
         refused = self.spool is not None and self.spool.refused is not None
         if self.pusher is None or not (alerts or self.held or refused):
             return set(), False
@@ -328,8 +327,7 @@ class Agent:
         self._saved = signature
 
     def _resend(self, just_sent: set[LabelSet], held_more: bool) -> None:
-        """Offer firing alerts (and held ones) to the pusher each resend period, or at once
-        when alerts had to be held in memory."""
+        """Offer firing and held alerts each resend period, or at once when more were held."""
         if self.pusher is None or self.config.push is None:
             return
         if self.monotonic() < self._next_resend and not held_more:
@@ -348,8 +346,8 @@ class Agent:
             self.pusher.refresh(batch)
 
     def _pushes(self, alert: AlertState) -> bool:
-        """Tell whether an alert goes to the receiver: all do, but the dead-man alert when
-        heartbeats already tell the bridge this host is alive (there it would be an incident)."""
+        """Tell whether an alert is pushed: not the dead-man alert where heartbeats do its job."""
+        # At a bridge, which hears heartbeats, the always-firing alert would be one incident a host.
         return self.config.heartbeat is None or alert.label("alertname") != WATCHDOG_ALERT
 
     def health(self) -> tuple[bool, str]:

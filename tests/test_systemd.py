@@ -102,6 +102,21 @@ def test_unit_does_not_restart_on_a_configuration_fault(unit: str) -> None:
     assert directives(unit)["RestartPreventExitStatus"] == ["78"]
 
 
+def test_agent_unit_restarts_on_a_transient_fault() -> None:
+    found = directives("tocsin-agent.service")
+    # A port still held exits 75 (EX_TEMPFAIL): on-failure restarts it, 78 alone is final.
+    assert found["Restart"] == ["on-failure"]
+    assert "75" not in " ".join(found["RestartPreventExitStatus"]).split()
+
+
+def test_agent_unit_lets_the_read_only_adjtimex_through() -> None:
+    found = directives("tocsin-agent.service")
+    # ProtectClock= filters adjtimex even with modes 0, which tocsin_timex_* needs.
+    assert "ProtectClock" not in found
+    assert found["SystemCallFilter"][-1] == "adjtimex"
+    assert found["CapabilityBoundingSet"] == [""]
+
+
 def test_agent_sandbox_leaves_every_mount_and_the_disk_counters_visible() -> None:
     found = directives("tocsin-agent.service")
     # Hidden or replaced paths would make statvfs() report another filesystem's usage.

@@ -125,13 +125,15 @@ def _step(
 ) -> tuple[AlertState | None, Iterable[tuple[Change, AlertState]]]:
     """Advance one alert by one reading of its series."""
     valid = not math.isnan(value)
-    annotations = _render(rule, labels, value)
     if old is not None and old.status == "firing":
+        annotations = _render(rule, labels, value)
         if valid and rule.holds(value):
             return replace(old, value=value, annotations=annotations), ()
         return None, (("resolved", replace(old, value=value, annotations=annotations)),)
     if not (valid and rule.breaches(value)):
         return None, (() if old is None else (("cancelled", old),))
+    # Rendered only for active alerts: most series breach nothing, most cycles.
+    annotations = _render(rule, labels, value)
     since = old.active_since if old is not None else now
     state = AlertState(rule_key(rule), rule.metric, labels, "pending", since, value, annotations)
     if now - since >= rule.for_seconds:

@@ -7,6 +7,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 import psutil
@@ -129,7 +130,15 @@ class Sampler:
             ("timex", lambda reading, now: self._timex.collect(reading)),
         )
         self._errors: Counter[str] = Counter({name: 0 for name, _ in self._collectors})
-        self._labels = {name: {"collector": name} for name, _ in self._collectors}
+        # The same Series objects pass after pass while nothing changes.
+        labels = {name: {"collector": name} for name, _ in self._collectors}
+        self._success = {
+            name: (Series(COLLECTOR_SUCCESS, each, 0.0), Series(COLLECTOR_SUCCESS, each, 1.0))
+            for name, each in labels.items()
+        }
+        self._error_series = {
+            name: Series(COLLECTOR_ERRORS, each, 0.0) for name, each in labels.items()
+        }
 
     def sample(self) -> Sample:
         """Take one pass; the first has counters and the gauges that need no previous reading."""
@@ -138,9 +147,11 @@ class Sampler:
         reading = Reading()
         for name, collect in self._collectors:
             ok = self._collect(name, collect, reading, started)
-            labels = self._labels[name]
-            reading.gauges.append(Series(COLLECTOR_SUCCESS, labels, 1.0 if ok else 0.0))
-            reading.counters.append(Series(COLLECTOR_ERRORS, labels, self._errors[name]))
+            reading.gauges.append(self._success[name][ok])
+            errors = self._error_series[name]
+            if errors.value != self._errors[name]:
+                errors = self._error_series[name] = replace(errors, value=self._errors[name])
+            reading.counters.append(errors)
         notes = tuple(reading.notes)
         if notes or self._noted:
             self._log_new(notes)

@@ -6,6 +6,7 @@ Real sockets against the real /metrics server on 127.0.0.1.
 from __future__ import annotations
 
 import http.client
+import select
 import socket
 import threading
 import time
@@ -102,8 +103,9 @@ def test_idle_connections_yield_their_slot_to_a_new_scrape(
     try:
         for _ in range(2):
             idle_sockets.append(socket.create_connection(("127.0.0.1", handle.port), timeout=5))
-        time.sleep(0.1)
+        assert wait_until(lambda: handle.idle_connections == 2)
         assert scrape(handle.port) == 200
-        assert wait_until(lambda: idle_sockets[0].recv(1) == b"")
+        evicted, _, _ = select.select(idle_sockets, [], [], 5)
+        assert len(evicted) == 1 and evicted[0].recv(1) == b""
     finally:
         handle.close()

@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import cast
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -237,11 +237,16 @@ class Exposition:
 class ServerHandle:
     """A running /metrics server: its bound port, and how to stop it."""
 
-    def __init__(self, server: ThreadingHTTPServer, thread: threading.Thread) -> None:
+    def __init__(self, server: BoundedHTTPServer, thread: threading.Thread) -> None:
         self._server = server
         self._thread = thread
         self.host = str(server.server_address[0])
         self.port = int(server.server_address[1])
+
+    @property
+    def idle_connections(self) -> int:
+        """Return how many connections wait for their next request."""
+        return self._server.idle_count
 
     def close(self) -> None:
         """Stop accepting scrapes and release the port."""

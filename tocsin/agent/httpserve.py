@@ -72,6 +72,12 @@ class BoundedHTTPServer(ThreadingHTTPServer):
                 self._idle.pop(request, None)
             self._slots.release()
 
+    @property
+    def idle_count(self) -> int:
+        """Return how many connections wait for their next request."""
+        with self._lock:
+            return len(self._idle)
+
     def waiting(self, connection: socket.socket) -> None:
         """Note that a connection waits for its next request (it may be evicted)."""
         with self._lock:

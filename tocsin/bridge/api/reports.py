@@ -17,6 +17,7 @@ from tocsin.bridge.reports.breaches import record_reason
 from tocsin.bridge.reports.chart import response_chart
 from tocsin.bridge.reports.query import load_report, parse_window
 from tocsin.bridge.reports.render import render, report_to_dict
+from tocsin.bridge.reports.trend_chart import trend_chart
 from tocsin.bridge.server.runtime import Runtime
 
 router = APIRouter(tags=["reports"])
@@ -43,8 +44,12 @@ def sla_report(
     team: Param = None,
     priority: Param = None,
     format: Literal["json", "csv", "table", "svg"] = "json",
+    chart: Literal["response", "trend"] = "response",
 ) -> Response:
-    """Report on incidents opened in [since, until): RFC 3339 times or durations back from now."""
+    """Report on incidents opened in [since, until): RFC 3339 times or durations back from now.
+
+    With format=svg, `chart` picks the response-time chart or the weekly trend.
+    """
     if priority is not None and priority not in runtime.policy.priorities:
         raise InvalidInput(
             f"priority {priority!r} is not one of {', '.join(runtime.policy.priorities)}",
@@ -60,7 +65,8 @@ def sla_report(
     if format == "json":
         return JSONResponse(report_to_dict(report))
     if format == "svg":
-        return Response(response_chart(report), media_type="image/svg+xml")
+        svg = trend_chart(report.trend) if chart == "trend" else response_chart(report)
+        return Response(svg, media_type="image/svg+xml")
     return Response(render(report, format), media_type=MEDIA[format])
 
 

@@ -82,10 +82,15 @@ def response_chart(report: SlaReport, title: str = TITLE, words: Mapping[str, st
     priorities = sorted(set(report.targets) | set(report.by_priority))
     height = TOP + ROW * max(1, len(priorities)) + 8
     body = [line for i, p in enumerate(priorities) for line in _row(i, p, report, words)]
+    return svg_document(WIDTH, height, title, body)
+
+
+def svg_document(width: int, height: int, title: str, body: list[str]) -> str:
+    """Wrap a chart's elements in an SVG document with its escaped title."""
     return "\n".join(
         [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-            f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label={quoteattr(title)} '
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" role="img" aria-label={quoteattr(title)} '
             'font-family="sans-serif" font-size="12" fill="#222">',
             f"<title>{escape(title)}</title>",
             f'<text x="8" y="18">{escape(title)}</text>',

@@ -19,6 +19,7 @@ from typing import Any
 
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import CLOCKS
+from tocsin.bridge.reports.trend import ReasonCount, Week, by_reason, weekly_trend
 from tocsin.bridge.sla.clocks import BREACHED, MET, UNANSWERED, ended
 
 # Seconds between two instants for a priority: wall time by default, business time when the
@@ -184,6 +185,8 @@ class SlaReport:
     targets: Mapping[str, Mapping[str, float | None]]
     filters: Mapping[str, str] = field(default_factory=dict)
     unreached: tuple[Unreached, ...] = ()
+    trend: Mapping[str, tuple[Week, ...]] = field(default_factory=dict)
+    breach_reasons: tuple[ReasonCount, ...] = ()
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float:
@@ -446,6 +449,8 @@ def compute_report(
         targets=dict(targets) if targets is not None else _targets_of(chosen, clock_rows),
         filters=dict(filters or {}),
         unreached=_unreached(chosen, by_incident),
+        trend=weekly_trend(chosen, since, until, stats),
+        breach_reasons=by_reason(b for b in breaches if not b.exempt),
     )
 
 

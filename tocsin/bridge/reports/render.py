@@ -93,6 +93,21 @@ def report_to_dict(report: SlaReport) -> dict[str, Any]:
         "breaches": [breach_to_dict(b) for b in report.breaches],
         "exemptions": [breach_to_dict(b) for b in report.exemptions],
         "unreached": [unreached_to_dict(u) for u in report.unreached],
+        "weekly_trend": {
+            priority: [
+                {
+                    "week_start": rfc3339(week.start),
+                    "opened": week.opened,
+                    "ack_median_seconds": week.ack_median,
+                    "response_within_target_ratio": week.within_target,
+                }
+                for week in weeks
+            ]
+            for priority, weeks in report.trend.items()
+        },
+        "breaches_by_reason": [
+            {"reason": r.reason, "count": r.count} for r in report.breach_reasons
+        ],
     }
 
 
@@ -186,6 +201,18 @@ def to_table(report: SlaReport) -> str:
         *_breach_lines("Breaches", report.breaches),
         "",
         *_breach_lines("Exempt breaches", report.exemptions),
+        "",
+        f"Breaches by reason ({len(report.breach_reasons)})",
+        *(f"  {r.count:>4}  {r.reason}" for r in report.breach_reasons),
+        "",
+        "Weekly trend (weeks from Monday 00:00 UTC): opened, median time to acknowledge, "
+        "response within target",
+        *(
+            f"  {priority:<8} {week.start:%Y-%m-%d}  {week.opened:>4}  "
+            f"{human_duration(week.ack_median):>8}  {percent(week.within_target):>5}"
+            for priority, weeks in report.trend.items()
+            for week in weeks
+        ),
         "",
         f"Escalation steps that reached nobody ({len(report.unreached)})",
         *(

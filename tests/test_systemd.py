@@ -13,6 +13,8 @@ from tests.peers import require_binary
 
 SYSTEMD_DIR = Path(__file__).resolve().parent.parent / "systemd"
 UNITS = ["tocsin-agent.service", "tocsin-bridge.service"]
+# Every shipped unit, the daemons and the agent's shutdown notice, is verified and sandboxed.
+ALL_UNITS = [*UNITS, "tocsin-agent-shutdown.service"]
 MAX_EXPOSURE = 2.0
 SYSTEM_UNIT_DIR = Path("/usr/lib/systemd/system")
 
@@ -45,7 +47,7 @@ def install_into_root(unit: str, root: Path) -> None:
             fake.chmod(0o755)
 
 
-@pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.parametrize("unit", ALL_UNITS)
 def test_unit_verifies_without_any_warning(unit: str, tmp_path: Path) -> None:
     analyze = require_binary("systemd-analyze")
     if not SYSTEM_UNIT_DIR.is_dir():
@@ -60,7 +62,7 @@ def test_unit_verifies_without_any_warning(unit: str, tmp_path: Path) -> None:
     assert (result.returncode, result.stderr + result.stdout) == (0, "")
 
 
-@pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.parametrize("unit", ALL_UNITS)
 def test_unit_exposure_is_at_most_two(unit: str) -> None:
     analyze = require_binary("systemd-analyze")
     result = subprocess.run(

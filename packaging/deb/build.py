@@ -40,6 +40,7 @@ class Package:
     requirement: str
     command: str
     unit: str
+    extra_units: tuple[str, ...]
     config: str
     summary: str
     description: str
@@ -55,6 +56,7 @@ PACKAGES = {
         requirement="tocsin",
         command="tocsin-agent",
         unit="tocsin-agent.service",
+        extra_units=("tocsin-agent-shutdown.service",),
         config="agent.yml",
         summary="Tocsin host agent: metrics, threshold alerts, heartbeats",
         description=(
@@ -68,6 +70,7 @@ PACKAGES = {
         requirement="tocsin[bridge]",
         command="tocsin-bridge",
         unit="tocsin-bridge.service",
+        extra_units=(),
         config="bridge.yml",
         summary="Tocsin bridge: alerts to incidents, response-time clocks, paging",
         description=(
@@ -126,8 +129,18 @@ def make_environment(package: Package, stage: Path, wheel: Path, wheelhouse: Pat
     run(PYTHON, "-m", "venv", "--without-pip", env)
     wanted = f"{wheel}[bridge]" if package.requirement.endswith("[bridge]") else str(wheel)
     run(
-        sys.executable, "-m", "pip", "--python", env / "bin/python", "install", "--quiet",
-        "--no-index", "--find-links", wheelhouse, "--no-compile", wanted,
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        env / "bin/python",
+        "install",
+        "--quiet",
+        "--no-index",
+        "--find-links",
+        wheelhouse,
+        "--no-compile",
+        wanted,
     )
     relocate(env, package.prefix)
     tidy_libraries(env)
@@ -173,7 +186,10 @@ def write_control(package: Package, stage: Path, version: str) -> None:
     )
     (debian / "conffiles").write_text(f"/etc/tocsin/{package.config}\n")
     for script in ("postinst", "prerm", "postrm"):
-        text = (HERE / script).read_text().replace("@PACKAGE@", package.name)
+        units = " ".join((package.unit, *package.extra_units))
+        text = (
+            (HERE / script).read_text().replace("@PACKAGE@", package.name).replace("@UNITS@", units)
+        )
         target = debian / script
         target.write_text(text)
         target.chmod(0o755)
@@ -183,10 +199,13 @@ def lay_out_files(package: Package, stage: Path, version: str) -> None:
     """Place the unit, the default config, the command link and the documentation."""
     unit_dir = stage / "lib/systemd/system"
     unit_dir.mkdir(parents=True)
-    unit = (ROOT / "systemd" / package.unit).read_text()
-    (unit_dir / package.unit).write_text(
-        unit.replace(f"/opt/tocsin/bin/{package.command}", f"{package.prefix}/bin/{package.command}")
-    )
+    for name in (package.unit, *package.extra_units):
+        unit = (ROOT / "systemd" / name).read_text()
+        (unit_dir / name).write_text(
+            unit.replace(
+                f"/opt/tocsin/bin/{package.command}", f"{package.prefix}/bin/{package.command}"
+            )
+        )
     etc = stage / "etc/tocsin"
     etc.mkdir(parents=True)
     shutil.copy(HERE / package.config, etc / package.config)
@@ -230,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "dist", help="where the .deb files go")
     parser.add_argument("--version", default=None, help="package version (default: pyproject's)")
     parser.add_argument(
-        "--wheelhouse", type=Path, default=ROOT / "dist/wheelhouse",
+        "--wheelhouse",
+        type=Path,
+        default=ROOT / "dist/wheelhouse",
         help="dependency wheels, downloaded on the first build and reused",
     )
     args = parser.parse_args(argv)

@@ -126,6 +126,35 @@ def dead_letters(config_path: Path | None, as_json: bool, clear: bool) -> None:
     click.echo(render_dead_letters(store.path, store.letters(), as_json), nl=False)
 
 
+@main.command()
+@click.option("--for", "duration", required=True, help="How long, such as 30m (at most 4h).")
+@click.option("--reason", required=True, help="Why, for the board, e.g. 'kernel update'.")
+@click.option("--config", "config_path", type=PATH, help="Agent config naming the bridge (push).")
+@click.option(
+    "--only-at-shutdown",
+    is_flag=True,
+    help="Do nothing unless the system is shutting down (for the unit's ExecStop).",
+)
+def maintenance(
+    duration: str, reason: str, config_path: Path | None, only_at_shutdown: bool
+) -> None:
+    """Ask the bridge for a maintenance window on this host (instance=HOST).
+
+    New alerts from this host then page nobody until the window ends; any still firing then,
+    and a heartbeat silence that lasts past it, page as usual, so a reboot that does not come
+    back is caught.
+    """
+    from tocsin.agent.durations import parse_duration
+    from tocsin.agent.maintenance import announce
+
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--for") from exc
+    message = announce(_config(config_path), seconds, reason, only_at_shutdown)
+    click.echo(message)
+
+
 @main.group()
 def rules() -> None:
     """Work with the threshold rules."""

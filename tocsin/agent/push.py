@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 USER_AGENT = "tocsin-agent/0.1"
 ALERTS_PATH = "/api/v2/alerts"
 HEARTBEATS_PATH = "/api/v1/heartbeats"
+MAINTENANCE_PATH = "/api/v1/maintenance"
 MAX_RETRY_AFTER = 3600.0
 # The agent's own clock on every push, so a bridge can estimate how far it is off.
 SENDER_TIME_HEADER = "X-Tocsin-Sender-Time"
@@ -181,6 +182,17 @@ class Receiver:
         """Tell the receiver this host is alive and when to expect the next heartbeat."""
         body = {"host": host, "interval_seconds": interval, "labels": dict(labels)}
         self._post(HEARTBEATS_PATH, body)
+
+    def open_maintenance(self, instance: str, seconds: float, reason: str) -> dict[str, Any]:
+        """Ask a bridge for a maintenance window on this host; return the window it opened."""
+        body = {
+            "matchers": [f"instance={instance}"],
+            "duration": f"{max(1, round(seconds))}s",
+            "reason": reason,
+            "source": "agent",
+        }
+        answer: dict[str, Any] = self._post(MAINTENANCE_PATH, body).json()
+        return answer
 
     def observe(self, hook: Callable[[requests.Response], None]) -> None:
         """Call `hook` with every answer the receiver gives (its Date header tells its clock)."""

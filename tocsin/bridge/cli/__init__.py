@@ -44,3 +44,6 @@ main.add_command(oncall_cli.oncall)
 from tocsin.bridge.cli import calendar as calendar_cli  # noqa: E402
 
 main.add_command(calendar_cli.calendar)
+from tocsin.bridge.cli import maintenance as maintenance_cli  # noqa: E402
+
+main.add_command(maintenance_cli.maintenance)

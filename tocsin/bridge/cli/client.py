@@ -86,6 +86,22 @@ class BridgeClient:
         params = {"at": rfc3339(at)} if at is not None else {}
         return self._call("GET", "/api/v1/oncall", params=params)
 
+    def list_windows(self) -> dict[str, Any]:
+        """Return maintenance windows open, upcoming and recently over, and the weekly ones."""
+        return self._call("GET", "/api/v1/maintenance")
+
+    def open_window(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Open a maintenance window."""
+        return self._call("POST", "/api/v1/maintenance", json=body)
+
+    def extend_window(self, window_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """Move a maintenance window's end."""
+        return self._call("PATCH", f"/api/v1/maintenance/{window_id}", json=body)
+
+    def end_window(self, window_id: int) -> dict[str, Any]:
+        """End a maintenance window now, releasing what it held."""
+        return self._call("DELETE", f"/api/v1/maintenance/{window_id}")
+
     def post_alerts(self, alerts: list[dict[str, Any]]) -> dict[str, Any]:
         """Send Alertmanager v2 postable alerts."""
         return self._call("POST", "/api/v2/alerts", json=alerts)

@@ -13,17 +13,9 @@ from tocsin.bridge.api.auth import Principal
 from tocsin.bridge.api.deps import RuntimeDep
 from tocsin.bridge.api.params import RowId, without_nul
 from tocsin.bridge.errors import Forbidden, InvalidInput
-from tocsin.bridge.maintenance import store
-from tocsin.bridge.maintenance.service import (
-    check_agent_window,
-    end_window,
-    held_json,
-    window_json,
-    windows_json,
-)
-from tocsin.bridge.platform.clock import as_utc, rfc3339
+from tocsin.bridge.maintenance.service import check_agent_window
+from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.platform.durations import parse_duration
-from tocsin.bridge.server.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/maintenance", tags=["maintenance"])
 Operator = Annotated[Principal, Depends(auth.operator)]
@@ -77,57 +69,37 @@ def open_window(body: NewWindow, who: Caller, runtime: RuntimeDep) -> dict[str, 
         source = "agent"
     elif who.role != "operator":
         raise Forbidden(f"a {who.role} token may not open maintenance windows")
-    with runtime.store.begin() as conn:
-        window_id = store.create(
-            conn,
-            matchers=body.matchers,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            reason=body.reason,
-            actor=who.name,
-            source=source,
-            now=now,
-        )
-    return _show(runtime, window_id)
+    desk = runtime.maintenance
+    window_id = desk.open(body.matchers, ends_at, body.reason, who.name, source, starts_at)
+    return desk.shown(window_id)
 
 
 @router.get("")
 def list_windows(_who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
     """List windows open, upcoming or over within a week, and the policy's weekly windows."""
-    with runtime.store.connect() as conn:
-        return windows_json(conn, runtime.policy, runtime.clock())
+    return runtime.maintenance.listing()
 
 
 @router.get("/{window_id}")
 def get_window(window_id: RowId, _who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
     """Return one window, what it held back, and its audit trail."""
-    return _show(runtime, window_id)
+    return runtime.maintenance.shown(window_id)
 
 
 @router.patch("/{window_id}")
 def move_end(window_id: RowId, body: NewEnd, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
     """Extend (or shorten) a window that is still open."""
-    now = runtime.clock()
-    with runtime.store.begin() as conn:
-        store.extend(conn, window_id, _end(body.ends_at, body.duration, now), who.name, now)
-    return _show(runtime, window_id)
+    desk = runtime.maintenance
+    desk.extend(window_id, _end(body.ends_at, body.duration, runtime.clock()), who.name)
+    return desk.shown(window_id)
 
 
 @router.delete("/{window_id}")
 def end(window_id: RowId, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
     """End a window now; alerts it held that still fire open incidents at once."""
-    now = runtime.clock()
-    with runtime.store.begin() as conn:
-        released = end_window(
-            conn,
-            runtime.policy,
-            runtime.hooks,
-            window_id,
-            who.name,
-            now,
-            runtime.config.clock_skew_tolerance,
-        )
-    return {**_show(runtime, window_id), "released": released}
+    desk = runtime.maintenance
+    released = desk.end(window_id, who.name)
+    return {**desk.shown(window_id), "released": released}
 
 
 def _end(ends_at: datetime | None, duration: str | None, start: datetime) -> datetime:
@@ -135,22 +107,15 @@ def _end(ends_at: datetime | None, duration: str | None, start: datetime) -> dat
         raise InvalidInput("give either ends_at or duration (such as '30m')", field="duration")
     if ends_at is not None:
         return as_utc(ends_at)
+    return start + window_length(duration or "")
+
+
+def window_length(duration: str) -> timedelta:
+    """Return a positive duration such as '30m', or InvalidInput naming `duration`."""
     try:
         length = parse_duration(duration)
     except ValueError as exc:
         raise InvalidInput(str(exc), field="duration") from exc
     if length <= timedelta(0):
         raise InvalidInput("the duration must be positive", field="duration")
-    return start + length
-
-
-def _show(runtime: Runtime, window_id: int) -> dict[str, Any]:
-    now = runtime.clock()
-    with runtime.store.connect() as conn:
-        row = store.get(conn, window_id)
-        shown = window_json(row, now, held_json(conn, [str(window_id)])[str(window_id)])
-        shown["audit"] = [
-            {"action": a.action, "actor": a.actor, "at": rfc3339(a.at), "data": a.data}
-            for a in store.audit_trail(conn, str(window_id))
-        ]
-    return shown
+    return length

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,9 +14,10 @@ from tocsin.bridge.incidents.events import EventHook
 from tocsin.bridge.maintenance import store
 from tocsin.bridge.maintenance.hold import release_all
 from tocsin.bridge.maintenance.store import policy_windows
-from tocsin.bridge.platform.clock import as_utc, rfc3339
+from tocsin.bridge.platform.clock import Clock, as_utc, rfc3339
 from tocsin.bridge.policy.matchers import parse_all
 from tocsin.bridge.policy.model import Policy
+from tocsin.bridge.store.db import Store
 from tocsin.bridge.store.schema import maintenance_alerts
 
 # An agent (an ingest token) may only announce a short window on one host of its own naming.
@@ -130,3 +132,66 @@ def window_json(row: Any, now: datetime, held: list[dict[str, Any]]) -> dict[str
         "maintenance_seconds": max(0.0, (over - starts_at).total_seconds()),
         "held": held,
     }
+
+
+@dataclass(frozen=True)
+class Desk:
+    """Window operations bound to a store, the live policy, the event hooks and a clock."""
+
+    store: Store
+    policy: Callable[[], Policy]
+    hooks: Sequence[EventHook]
+    clock: Clock
+    tolerance: timedelta
+
+    def open(
+        self,
+        matchers: Sequence[str],
+        ends_at: datetime,
+        reason: str,
+        actor: str | None,
+        source: str,
+        starts_at: datetime | None = None,
+    ) -> int:
+        """Open a window (now unless `starts_at`); return its id."""
+        now = self.clock()
+        with self.store.begin() as conn:
+            return store.create(
+                conn,
+                matchers=matchers,
+                starts_at=starts_at or now,
+                ends_at=ends_at,
+                reason=reason,
+                actor=actor,
+                source=source,
+                now=now,
+            )
+
+    def extend(self, window_id: int, ends_at: datetime, actor: str | None) -> None:
+        """Move an open window's end."""
+        with self.store.begin() as conn:
+            store.extend(conn, window_id, ends_at, actor, self.clock())
+
+    def end(self, window_id: int, actor: str | None) -> int:
+        """End a window now; return how many held alerts opened incidents."""
+        with self.store.begin() as conn:
+            return end_window(
+                conn, self.policy(), self.hooks, window_id, actor, self.clock(), self.tolerance
+            )
+
+    def listing(self) -> dict[str, Any]:
+        """Return every window worth showing, with what each held back."""
+        with self.store.connect() as conn:
+            return windows_json(conn, self.policy(), self.clock())
+
+    def shown(self, window_id: int) -> dict[str, Any]:
+        """Return one window with what it held and its audit trail."""
+        now = self.clock()
+        with self.store.connect() as conn:
+            row = store.get(conn, window_id)
+            found = window_json(row, now, held_json(conn, [str(window_id)])[str(window_id)])
+            found["audit"] = [
+                {"action": a.action, "actor": a.actor, "at": rfc3339(a.at), "data": a.data}
+                for a in store.audit_trail(conn, str(window_id))
+            ]
+        return found

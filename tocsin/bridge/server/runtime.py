@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tocsin.bridge.incidents.assign import Assigner
 from tocsin.bridge.incidents.events import EventHook
@@ -26,6 +26,9 @@ from tocsin.bridge.platform.metrics import Metrics
 from tocsin.bridge.policy.load import load_policy
 from tocsin.bridge.policy.model import Policy
 from tocsin.bridge.store.db import Store
+
+if TYPE_CHECKING:
+    from tocsin.bridge.maintenance.service import Desk
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,19 @@ class Runtime:
         """Return the incident operations bound to this runtime's store, hooks and clock."""
         assigner = Assigner(lambda: self.policy, lambda: self.pager)
         return IncidentService(self.store, self.hooks, self.clock, self.escalator, assigner)
+
+    @cached_property
+    def maintenance(self) -> Desk:
+        """Return the maintenance window operations bound to this runtime."""
+        from tocsin.bridge.maintenance.service import Desk
+
+        return Desk(
+            self.store,
+            lambda: self.policy,
+            self.hooks,
+            self.clock,
+            self.config.clock_skew_tolerance,
+        )
 
     @cached_property
     def skew_watch(self) -> SkewWatch:

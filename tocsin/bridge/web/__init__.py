@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tocsin.bridge.web import auth, find_pages, pages
+from tocsin.bridge.web import auth, find_pages, maintenance_page, pages
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(find_pages.router)
+router.include_router(maintenance_page.router)
 router.include_router(pages.router)
 
 __all__ = ["router"]

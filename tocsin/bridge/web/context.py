@@ -16,6 +16,7 @@ from starlette.routing import NoMatchFound
 from tocsin.bridge.api.auth import identify
 from tocsin.bridge.errors import ConfigError
 from tocsin.bridge.incidents.service import IncidentService
+from tocsin.bridge.maintenance.service import Desk
 from tocsin.bridge.platform.clock import Clock
 from tocsin.bridge.platform.config import Token
 from tocsin.bridge.policy.model import Calendar, Policy
@@ -41,6 +42,7 @@ class WebContext:
     reports_url: str | None = None
     calendars: Mapping[str, Calendar] = field(default_factory=dict)
     policy: Callable[[], Policy] | None = None  # the runtime's current policy
+    maintenance: Desk | None = None  # maintenance windows, when the runtime has them
 
     def assignees(self) -> tuple[list[str], list[str]]:
         """Return the people and the teams an incident may be assigned to, for pickers."""
@@ -92,6 +94,7 @@ def context_from_runtime(runtime: Runtime, app: FastAPI) -> WebContext:
         reports_url=REPORTS_PATH if has_reports else None,
         calendars=runtime.policy.calendars,
         policy=lambda: runtime.policy,
+        maintenance=runtime.maintenance,
     )
 
 

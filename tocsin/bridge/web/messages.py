@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tocsin.bridge.web import messages_desk as desk
+from tocsin.bridge.web import messages_maintenance as maintenance
 
 EN: dict[str, str] = {
     "app.name": "Tocsin",
@@ -308,4 +309,7 @@ ZH_CN: dict[str, str] = {
     "new.optional": "可选",
 }
 
-CATALOGUE: dict[str, dict[str, str]] = {"en": EN | desk.EN, "zh-CN": ZH_CN | desk.ZH_CN}
+CATALOGUE: dict[str, dict[str, str]] = {
+    "en": EN | desk.EN | maintenance.EN,
+    "zh-CN": ZH_CN | desk.ZH_CN | maintenance.ZH_CN,
+}

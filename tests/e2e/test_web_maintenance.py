@@ -1,0 +1,106 @@
+"""Maintenance windows on the board, in Debian's Chromium, in English and in Chinese.
+
+A window opened on the page holds back a matching alert (shown as "in maintenance", no
+incident); ending it on the page opens the incident of the alert that still fires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.test_web_board import INGEST, Bridge, Tab, browser, open_tab, start_bridge, stop
+from tocsin.bridge.platform.clock import utcnow
+from tocsin.bridge.store.db import Store
+
+pytestmark = pytest.mark.e2e
+__all__ = ["browser"]
+
+
+@pytest.fixture(scope="module")
+def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+    tmp = tmp_path_factory.mktemp("web-maintenance")
+    process, url = start_bridge(tmp)
+    store = Store(f"sqlite:///{tmp / 'tocsin.db'}")
+    try:
+        yield Bridge(url, store)
+    finally:
+        store.dispose()
+        stop(process)
+
+
+def send(bridge: Bridge, instance: str) -> dict[str, Any]:
+    now = utcnow()
+    body = [
+        {
+            "labels": {"alertname": "DiskFull", "instance": instance, "severity": "critical"},
+            "annotations": {"summary": f"disk full on {instance}"},
+            "startsAt": now.isoformat(),
+            "endsAt": (now + timedelta(minutes=10)).isoformat(),
+        }
+    ]
+    response = requests.post(
+        f"{bridge.url}/api/v2/alerts",
+        json=body,
+        headers={"Authorization": f"Bearer {INGEST}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+@pytest.fixture(scope="module")
+def english(browser: Any, bridge: Bridge) -> Iterator[Tab]:
+    opened = open_tab(browser, bridge)
+    yield opened
+    opened.page.context.close()
+
+
+def test_a_window_opened_on_the_page_holds_an_alert_and_ending_it_opens_the_incident(
+    english: Tab, bridge: Bridge
+) -> None:
+    page = english.page
+    page.goto(f"{bridge.url}/maintenance")
+    page.fill("#mw-matchers", "instance=db-web-1")
+    page.fill("#mw-duration", "45m")
+    page.fill("#mw-reason", "kernel update")
+    page.click("#mw-open")
+    page.wait_for_selector("#mw-done")
+    assert "Window opened." in page.inner_text("#mw-done")
+    assert send(bridge, "db-web-1")["not_stored"] == [{"index": 0, "outcome": "maintenance"}]
+    page.reload()
+    window = page.locator(".mw-window").first
+    assert "instance=db-web-1" in window.inner_text()
+    assert "in maintenance" in window.inner_text() and "DiskFull" in window.inner_text()
+    window.locator("button.danger").click()
+    page.wait_for_selector("#mw-done")
+    assert "opened an incident" in page.locator(".mw-window").first.inner_text()
+    page.locator(".mw-window a[href^='/incidents/']").first.click()
+    page.wait_for_url("**/incidents/*")
+    assert "disk full on db-web-1" in page.inner_text("body") or "DiskFull" in page.inner_text(
+        "body"
+    )
+    assert not english.errors
+
+
+def test_bad_matchers_are_refused_in_the_readers_language(browser: Any, bridge: Bridge) -> None:
+    chinese = open_tab(browser, bridge, locale="zh-CN")
+    try:
+        page = chinese.page
+        page.goto(f"{bridge.url}/maintenance")
+        assert page.get_attribute("html", "lang") == "zh-CN"
+        assert "维护窗口" in page.inner_text("h1")
+        page.fill("#mw-matchers", "instance")
+        page.fill("#mw-duration", "30m")
+        page.fill("#mw-reason", "换盘")
+        page.click("#mw-open")
+        page.wait_for_selector("#mw-error")
+        assert page.inner_text("#mw-error") == "请填写匹配条件，例如 instance=db1，每行一个。"
+        assert page.input_value("#mw-reason") == "换盘"
+    finally:
+        chinese.page.context.close()

@@ -1,0 +1,97 @@
+"""/maintenance: see, open, extend and end maintenance windows, and what they held back."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from tocsin.bridge.api.maintenance import window_length
+from tocsin.bridge.errors import BridgeError, InvalidInput
+from tocsin.bridge.maintenance.service import Desk
+from tocsin.bridge.web.auth import checked_form, csrf_refused, redirect
+from tocsin.bridge.web.i18n import Translator
+from tocsin.bridge.web.pages import explain, without_nul_fields
+from tocsin.bridge.web.render import page
+from tocsin.bridge.web.visitor import OperatorDep, Visitor, web_router
+
+router = web_router()
+DONE = ("opened", "extended", "ended")
+FIELD_ERRORS = {name: f"error.{name}" for name in ("matchers", "duration", "reason", "ends_at")}
+
+
+def _desk(who: Visitor) -> Desk:
+    desk = who.context.maintenance
+    assert desk is not None, "the runtime always provides maintenance windows"
+    return desk
+
+
+def _page(
+    request: Request,
+    who: Visitor,
+    form: dict[str, str],
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    done = request.query_params.get("done")
+    return page(
+        request,
+        who,
+        "maintenance.html",
+        {
+            "listing": _desk(who).listing(),
+            "form": form,
+            "error": error,
+            "done": done if done in DONE else None,
+        },
+        status_code=status,
+    )
+
+
+@router.get("/maintenance")
+def maintenance(request: Request, who: OperatorDep) -> Response:
+    return _page(request, who, {"duration": "30m"})
+
+
+@router.post("/maintenance")
+async def open_window(request: Request, who: OperatorDep) -> Response:
+    form = await checked_form(request, who)
+    if form is None:
+        return csrf_refused(request, who)
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    try:
+        without_nul_fields(values)
+        matchers = [
+            line.strip() for line in values.get("matchers", "").splitlines() if line.strip()
+        ]
+        length = window_length(values.get("duration", "").strip())
+        _desk(who).open(matchers, who.now + length, values.get("reason", ""), who.operator, "web")
+    except BridgeError as exc:
+        return _page(request, who, values, _explained(who, exc), exc.http_status)
+    return redirect(who, "/maintenance?done=opened")
+
+
+@router.post("/maintenance/{window_id}/{action}")
+async def change(request: Request, window_id: int, action: str, who: OperatorDep) -> Response:
+    form = await checked_form(request, who)
+    if form is None:
+        return csrf_refused(request, who)
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    try:
+        without_nul_fields(values)
+        if action == "end":
+            _desk(who).end(window_id, who.operator)
+        elif action == "extend":
+            length = window_length(values.get("duration", "").strip())
+            _desk(who).extend(window_id, who.now + length, who.operator)
+        else:
+            raise InvalidInput(f"unknown action {action!r}")
+    except BridgeError as exc:
+        return _page(request, who, {"duration": "30m"}, _explained(who, exc), exc.http_status)
+    return redirect(who, f"/maintenance?done={'ended' if action == 'end' else 'extended'}")
+
+
+def _explained(who: Visitor, exc: BridgeError) -> str:
+    field = getattr(exc, "field", None)
+    if field in FIELD_ERRORS:
+        return Translator(who.language)(FIELD_ERRORS[field])
+    return explain(who, exc)

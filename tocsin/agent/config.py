@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tocsin.agent.collectors.names import COLLECTORS
 from tocsin.agent.durations import parse_duration, parse_size
 from tocsin.agent.errors import ConfigError
 from tocsin.agent.limits import MAX_LABELS, MAX_NAME, text_problem
@@ -42,6 +43,8 @@ _TOP_KEYS = (
     "filesystems",
     "disks",
     "interfaces",
+    "collectors",
+    "textfile",
 )
 _PUSH_KEYS = (
     "url",
@@ -104,6 +107,8 @@ class SamplerConfig:
     exclude_devices: str | None = None
     include_interfaces: str | None = None
     exclude_interfaces: str | None = None
+    disabled: tuple[str, ...] | None = None
+    textfile_directory: str | None = None
 
     def options(self) -> dict[str, Any]:
         """Return the Sampler keyword arguments this config sets."""
@@ -355,7 +360,19 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _sampler(reader: _Reader) -> SamplerConfig:
+def _disabled(reader: _Reader) -> tuple[str, ...]:
+    """Return the collectors switched off by `collectors: {name: false}`."""
+    reader.check_keys(COLLECTORS)
+    disabled = []
+    for name in reader.node:
+        if not isinstance(reader.node[name], bool):
+            raise reader.fail(name, f"is {shown(reader.node[name])}; expected true or false")
+        if not reader.node[name]:
+            disabled.append(name)
+    return tuple(disabled)
+
+
+def _sampler(reader: _Reader, base: Path) -> SamplerConfig:
     regex = "a regular expression such as '^(lo|docker.*)$'"
     options: dict[str, Any] = {}
     filesystems = reader.child("filesystems")
@@ -369,6 +386,15 @@ def _sampler(reader: _Reader) -> SamplerConfig:
             fs_timeout=filesystems.parsed(
                 "timeout", _positive_duration, None, "a duration like '2s'"
             ),
+        )
+    collectors = reader.child("collectors")
+    if collectors is not None:
+        options["disabled"] = _disabled(collectors)
+    textfile = reader.child("textfile")
+    if textfile is not None:
+        textfile.check_keys(("directory",))
+        options["textfile_directory"] = textfile.parsed(
+            "directory", lambda value: str(base / _text(value)), None, "a directory path"
         )
     for section, noun in (("disks", "devices"), ("interfaces", "interfaces")):
         names_reader = reader.child(section)
@@ -430,7 +456,7 @@ def _build(
         else reader.parsed(
             "heartbeat", _positive_duration, DEFAULT_HEARTBEAT, "a duration like '30s'"
         ),
-        sampler=_sampler(reader),
+        sampler=_sampler(reader, base),
     )
     _check_label_counts(config)
     return config

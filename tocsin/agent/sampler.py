@@ -24,16 +24,30 @@ from tocsin.agent.collectors.filesystem import (
     Partition,
 )
 from tocsin.agent.collectors.filesystem import default_disk_partitions as _disk_partitions
+from tocsin.agent.collectors.kernel import KernelCollector
 from tocsin.agent.collectors.load import LoadCollector
 from tocsin.agent.collectors.memory import MemoryCollector, MemoryInfo, read_memory
 from tocsin.agent.collectors.network import DEFAULT_EXCLUDED_INTERFACES, NetIO, NetworkCollector
 from tocsin.agent.collectors.network import default_net_io_counters as _net_io_counters
-from tocsin.agent.collectors.statfs import DiskUsage
+from tocsin.agent.collectors.statfs import DiskUsage, read_statvfs
+from tocsin.agent.collectors.textfile import TextfileCollector
 from tocsin.agent.collectors.timex import Timex, TimexCollector, kernel_adjtimex
 from tocsin.agent.sample import Sample, Series
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# The collectors a config may switch off, in the order they run; textfile runs when configured.
+COLLECTORS = (
+    "cpu",
+    "memory",
+    "load",
+    "disk",
+    "network",
+    "filesystem",
+    "timex",
+    "kernel",
+    "textfile",
+)
 KERNEL_ADJTIMEX = kernel_adjtimex()
 
 
@@ -59,6 +73,8 @@ class Sampler:
                           without adjtimex.
     proc_root           where the kernel's /proc is; the CPU, memory, disk and network readers
                           read their files under it (a fake tree in tests).
+    disabled            names of collectors not to run (collectors.names.COLLECTORS).
+    textfile_directory  a directory of *.prom files to publish, or None for no textfile collector.
     Devices and interfaces:
       exclude_devices / include_devices        regular expressions on disk names (default
                           excludes partitions, loop, ram and zram devices, as node_exporter does).
@@ -79,7 +95,7 @@ class Sampler:
         disk_io_counters: Callable[[], Mapping[str, DiskIO] | None] | None = None,
         net_io_counters: Callable[[], Mapping[str, NetIO]] | None = None,
         disk_partitions: Callable[[], Sequence[Partition]] = _disk_partitions,
-        disk_usage: Callable[[str], DiskUsage] = psutil.disk_usage,
+        disk_usage: Callable[[str], DiskUsage] = read_statvfs,
         adjtimex: Callable[[], Timex] | None = KERNEL_ADJTIMEX,
         fs_timeout: float = 2.0,
         mount_refresh_seconds: float = 60.0,
@@ -91,6 +107,8 @@ class Sampler:
         include_devices: str | None = None,
         exclude_interfaces: str | None = DEFAULT_EXCLUDED_INTERFACES,
         include_interfaces: str | None = None,
+        disabled: Collection[str] = (),
+        textfile_directory: str | None = None,
     ) -> None:
         self._clock = clock
         self._wall = wall
@@ -119,8 +137,9 @@ class Sampler:
             exclude_mountpoints=exclude_mountpoints,
         )
         self._timex = TimexCollector(adjtimex)
+        kernel = KernelCollector(proc_root)
         self._noted: frozenset[str] = frozenset()
-        self._collectors: tuple[tuple[str, Callable[[Reading, float], None]], ...] = (
+        every: tuple[tuple[str, Callable[[Reading, float], None]], ...] = (
             ("cpu", lambda reading, now: self._cpu.collect(reading)),
             ("memory", lambda reading, now: self._memory.collect(reading)),
             ("load", lambda reading, now: self._load.collect(reading)),
@@ -128,7 +147,12 @@ class Sampler:
             ("network", lambda reading, now: self._network.collect(reading)),
             ("filesystem", self._filesystem.collect),
             ("timex", lambda reading, now: self._timex.collect(reading)),
+            ("kernel", lambda reading, now: kernel.collect(reading)),
         )
+        if textfile_directory is not None:
+            textfile = TextfileCollector(textfile_directory)
+            every += (("textfile", lambda reading, now: textfile.collect(reading)),)
+        self._collectors = tuple(entry for entry in every if entry[0] not in disabled)
         self._errors: Counter[str] = Counter({name: 0 for name, _ in self._collectors})
         # The same Series objects pass after pass while nothing changes.
         labels = {name: {"collector": name} for name, _ in self._collectors}

@@ -1,8 +1,20 @@
-"""One collector per concept (CPU, memory, disk, filesystem, load, network, clock), and HELP texts."""
+"""One collector per concept (CPU, memory, disk, filesystem, load, network, clock, kernel
+counters, textfiles), and HELP texts."""
 
 from __future__ import annotations
 
-from tocsin.agent.collectors import base, cpu, disk, filesystem, load, memory, network, timex
+from tocsin.agent.collectors import (
+    base,
+    cpu,
+    disk,
+    filesystem,
+    kernel,
+    load,
+    memory,
+    network,
+    textfile,
+    timex,
+)
 
 HELP: dict[str, str] = {
     **base.HELP,
@@ -13,4 +25,6 @@ HELP: dict[str, str] = {
     **load.HELP,
     **network.HELP,
     **timex.HELP,
+    **kernel.HELP,
+    **textfile.HELP,
 }

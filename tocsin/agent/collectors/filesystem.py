@@ -11,18 +11,38 @@ from typing import Protocol
 import psutil
 
 from tocsin.agent.collectors.base import UNAVAILABLE, Reading, attempt
-from tocsin.agent.collectors.statfs import DiskUsage, UsageReader, reason
+from tocsin.agent.collectors.statfs import (
+    DiskUsage,
+    FsUsage,
+    UsageReader,
+    read_statvfs,
+    reason,
+)
 from tocsin.agent.sample import Series
 
 USED = "tocsin_filesystem_used_ratio"
 STUCK = "tocsin_filesystem_stuck"
 DEVICE_ERROR = "tocsin_filesystem_device_error"
+SIZE = "tocsin_filesystem_size_bytes"
+FREE = "tocsin_filesystem_free_bytes"
+AVAIL = "tocsin_filesystem_avail_bytes"
+FILES = "tocsin_filesystem_files"
+FILES_FREE = "tocsin_filesystem_files_free"
+FILES_USED = "tocsin_filesystem_files_used_ratio"
+READONLY = "tocsin_filesystem_readonly"
 
 HELP = {
     USED: "Fraction of the filesystem's space in use, as df reports it (used / (used + available)).",
     STUCK: "1 while the filesystem does not answer statvfs within the timeout, else 0.",
     DEVICE_ERROR: "1 while statvfs on the mount fails (e.g. permission denied to the agent's "
     "user), else 0.",
+    SIZE: "Filesystem size in bytes (node_filesystem_size_bytes).",
+    FREE: "Filesystem free space in bytes, root's reserve included (node_filesystem_free_bytes).",
+    AVAIL: "Filesystem space available to non-root users in bytes (node_filesystem_avail_bytes).",
+    FILES: "Filesystem total file nodes (node_filesystem_files).",
+    FILES_FREE: "Filesystem free file nodes (node_filesystem_files_free).",
+    FILES_USED: "Fraction of the filesystem's file nodes (inodes) in use; absent without inodes.",
+    READONLY: "1 while the filesystem is mounted read-only, else 0 (node_filesystem_readonly).",
 }
 
 # Kernel and memory-backed filesystems: no disk behind them to fill (node_exporter's list,
@@ -139,7 +159,7 @@ class FilesystemCollector:
     def __init__(
         self,
         disk_partitions: Callable[[], Sequence[Partition]] = default_disk_partitions,
-        disk_usage: Callable[[str], DiskUsage] = psutil.disk_usage,
+        disk_usage: Callable[[str], DiskUsage] = read_statvfs,
         *,
         fs_timeout: float = 2.0,
         mount_refresh_seconds: float = 60.0,
@@ -187,6 +207,8 @@ class FilesystemCollector:
                 size = usage.used + usage.free
                 if size > 0:
                     gauges.append(Series(USED, mount.labels, usage.used / size))
+                if isinstance(usage, FsUsage):
+                    _details(usage, mount.labels, gauges)
             hung = mount.mountpoint in stuck
             gauges.append(Series(STUCK, mount.labels, 1.0 if hung else 0.0))
             error = errors.get(mount.mountpoint)
@@ -216,3 +238,16 @@ class FilesystemCollector:
             m.mountpoint for m, inline in zip(self._mounts, local, strict=True) if not inline
         ]
         self._listed_at = now
+
+
+def _details(usage: FsUsage, labels: dict[str, str], gauges: list[Series]) -> None:
+    """Append node_exporter's per-filesystem gauges, and the inode ratio where there are inodes."""
+    gauges.append(Series(SIZE, labels, float(usage.size)))
+    gauges.append(Series(FREE, labels, float(usage.free_all)))
+    gauges.append(Series(AVAIL, labels, float(usage.free)))
+    gauges.append(Series(FILES, labels, float(usage.files)))
+    gauges.append(Series(FILES_FREE, labels, float(usage.files_free)))
+    # btrfs and some network filesystems report no inode limit at all (files 0).
+    if usage.files > 0:
+        gauges.append(Series(FILES_USED, labels, 1.0 - usage.files_free / usage.files))
+    gauges.append(Series(READONLY, labels, 1.0 if usage.readonly else 0.0))

@@ -13,13 +13,30 @@ from tocsin.agent.sample import Series
 
 MEMORY_USED = "tocsin_memory_used_ratio"
 SWAP_USED = "tocsin_swap_used_ratio"
+# /proc/meminfo fields; node_exporter names them node_memory_<field>_bytes, which promtool's
+# lint refuses as camelCase, so the agent writes them in snake case.
+BYTES = {
+    "MemTotal": "tocsin_memory_total_bytes",
+    "MemFree": "tocsin_memory_free_bytes",
+    "MemAvailable": "tocsin_memory_available_bytes",
+    "Buffers": "tocsin_memory_buffers_bytes",
+    "Cached": "tocsin_memory_cached_bytes",
+    "SwapTotal": "tocsin_swap_total_bytes",
+    "SwapFree": "tocsin_swap_free_bytes",
+}
 
 HELP = {
     MEMORY_USED: "Fraction of physical memory not available to new work (1 - available/total).",
     SWAP_USED: "Fraction of swap space in use; absent when the host has no swap.",
+    **{
+        name: f"{field} of /proc/meminfo (node_memory_{field}_bytes)."
+        for field, name in BYTES.items()
+    },
 }
 
-_MEMINFO = re.compile(rb"^(MemTotal|MemAvailable|SwapTotal|SwapFree):\s+(\d+) kB", re.MULTILINE)
+_MEMINFO = re.compile(
+    rb"^(MemTotal|MemFree|MemAvailable|Buffers|Cached|SwapTotal|SwapFree):\s+(\d+) kB", re.MULTILINE
+)
 
 
 class MemoryInfo(NamedTuple):
@@ -29,6 +46,8 @@ class MemoryInfo(NamedTuple):
     available: int
     swap_total: int
     swap_used: int
+    # Every field read from /proc/meminfo, in bytes, by its name there; empty through psutil.
+    fields: tuple[tuple[str, int], ...] = ()
 
 
 def read_memory(path: str = "/proc/meminfo") -> MemoryInfo:
@@ -45,13 +64,17 @@ def read_memory(path: str = "/proc/meminfo") -> MemoryInfo:
     if fields is not None and b"MemTotal" not in fields:
         # An empty or garbled file (/dev/null mounted over it): psutil would fail on it too.
         raise ValueError(f"{path} has no MemTotal line")
-    if fields is None or len(fields) < 4:
+    if fields is None or b"MemAvailable" not in fields or b"SwapFree" not in fields:
         # Not Linux, or a kernel before 3.14 without MemAvailable: psutil estimates it.
         memory, swap = psutil.virtual_memory(), psutil.swap_memory()
         return MemoryInfo(memory.total, memory.available, swap.total, swap.used)
     swap_total = fields[b"SwapTotal"]
     return MemoryInfo(
-        fields[b"MemTotal"], fields[b"MemAvailable"], swap_total, swap_total - fields[b"SwapFree"]
+        fields[b"MemTotal"],
+        fields[b"MemAvailable"],
+        swap_total,
+        swap_total - fields[b"SwapFree"],
+        tuple((key.decode(), value) for key, value in fields.items()),
     )
 
 
@@ -69,6 +92,8 @@ class MemoryCollector:
         if info.total > 0:
             used = 1.0 - info.available / info.total
             reading.gauges.append(Series(MEMORY_USED, {}, min(1.0, max(0.0, used))))
+        for field, value in info.fields:
+            reading.gauges.append(Series(BYTES[field], {}, float(value)))
         if info.swap_total > 0:
             swap = info.swap_used / info.swap_total
             reading.gauges.append(Series(SWAP_USED, {}, min(1.0, max(0.0, swap))))

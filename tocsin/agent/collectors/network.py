@@ -12,10 +12,18 @@ from tocsin.agent.sample import Series
 
 RECEIVE = "tocsin_network_receive_bytes_total"
 TRANSMIT = "tocsin_network_transmit_bytes_total"
+# node_exporter's netdev names, in the order of NetStats' error fields.
+ERRORS = (
+    ("errin", "tocsin_network_receive_errs_total", "Receive errors on the interface."),
+    ("errout", "tocsin_network_transmit_errs_total", "Transmit errors on the interface."),
+    ("dropin", "tocsin_network_receive_drop_total", "Received packets the interface dropped."),
+    ("dropout", "tocsin_network_transmit_drop_total", "Packets to send the interface dropped."),
+)
 
 HELP = {
     RECEIVE: "Bytes the network interface received.",
     TRANSMIT: "Bytes the network interface sent.",
+    **{name: text for _, name, text in ERRORS},
 }
 
 # Loopback traffic is the host talking to itself; it says nothing about the network.
@@ -32,16 +40,20 @@ class NetIO(Protocol):
 
 
 class NetStats(NamedTuple):
-    """The byte counters of one line of /proc/net/dev, in psutil's field names."""
+    """The counters of one line of /proc/net/dev the agent exports, in psutil's field names."""
 
     bytes_recv: int
     bytes_sent: int
+    errin: int = 0
+    errout: int = 0
+    dropin: int = 0
+    dropout: int = 0
 
 
 def default_net_io_counters(path: str = "/proc/net/dev") -> Mapping[str, NetIO]:
     """Read every interface's byte counters from /proc/net/dev, or through psutil elsewhere.
 
-    psutil parses all sixteen counters and keeps wrap-around bookkeeping; two are needed.
+    psutil parses all sixteen counters and keeps wrap-around bookkeeping; six are needed.
     """
     try:
         with open(path) as file:
@@ -53,7 +65,10 @@ def default_net_io_counters(path: str = "/proc/net/dev") -> Mapping[str, NetIO]:
         name, _, counters = line.partition(":")
         fields = counters.split()
         if len(fields) >= 9:
-            interfaces[name.strip()] = NetStats(int(fields[0]), int(fields[8]))
+            # A line cut short (fewer than sixteen counters) raises: a garbled file.
+            interfaces[name.strip()] = NetStats(
+                *(int(fields[index]) for index in (0, 8, 2, 10, 3, 11))
+            )
     return interfaces
 
 
@@ -81,3 +96,8 @@ class NetworkCollector:
                 continue
             counters.append(Series(RECEIVE, labels, float(io.bytes_recv)))
             counters.append(Series(TRANSMIT, labels, float(io.bytes_sent)))
+            # psutil's snetio and NetStats carry the error and drop counters; a bare NetIO not.
+            for field, name, _ in ERRORS:
+                value = getattr(io, field, None)
+                if value is not None:
+                    counters.append(Series(name, labels, float(value)))

@@ -16,11 +16,12 @@ the stuck mount is not asked again until its call has come back.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from tocsin.agent.collectors.base import UNAVAILABLE
 
@@ -34,6 +35,34 @@ class DiskUsage(Protocol):
     def used(self) -> int: ...
     @property
     def free(self) -> int: ...
+
+
+class FsUsage(NamedTuple):
+    """One statvfs answer: psutil's used and free (free to unprivileged users), and the rest."""
+
+    used: int
+    free: int
+    size: int
+    free_all: int
+    files: int
+    files_free: int
+    readonly: bool
+
+
+def read_statvfs(mountpoint: str) -> FsUsage:
+    """Read a filesystem's space, inodes and read-only flag in one statvfs call."""
+    stat = os.statvfs(mountpoint)
+    size = stat.f_blocks * stat.f_frsize
+    free_all = stat.f_bfree * stat.f_frsize
+    return FsUsage(
+        used=size - free_all,
+        free=stat.f_bavail * stat.f_frsize,
+        size=size,
+        free_all=free_all,
+        files=stat.f_files,
+        files_free=stat.f_ffree,
+        readonly=bool(stat.f_flag & os.ST_RDONLY),
+    )
 
 
 def reason(exc: BaseException) -> str:

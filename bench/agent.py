@@ -2,7 +2,7 @@
 
 Both exporters run on this machine in the same run. node_exporter is restricted to the
 collectors that match the agent's (cpu, meminfo, diskstats, filesystem, loadavg, netdev, stat,
-timex). node_exporter samples when scraped, so its "cycle" is a scrape; the agent samples on its
+timex, vmstat, pressure, conntrack). node_exporter samples when scraped, so its "cycle" is a scrape; the agent samples on its
 own clock (here: 10,000 cycles back to back) and a scrape only copies the bytes rendered by the
 last cycle. CPU time comes from /proc/PID/stat; RSS from /proc/PID/status.
 """
@@ -35,6 +35,9 @@ NODE_COLLECTORS = [
     "netdev",
     "stat",
     "timex",
+    "vmstat",
+    "pressure",
+    "conntrack",
 ]
 CYCLES = 10_000
 SCRAPES = 2_000

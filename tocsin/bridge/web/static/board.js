@@ -104,7 +104,17 @@
     });
   }
 
+  // A single select with no option marked selected shows its first: that is not a choice.
   function changed(field) {
+    if (field.tagName === "SELECT" && !field.multiple) {
+      var initial = 0;
+      Array.prototype.forEach.call(field.options, function (option, index) {
+        if (option.defaultSelected) {
+          initial = index;
+        }
+      });
+      return field.options.length > 0 && field.selectedIndex !== initial;
+    }
     if (field.tagName === "SELECT") {
       return Array.prototype.some.call(field.options, function (option) {
         return option.selected !== option.defaultSelected;

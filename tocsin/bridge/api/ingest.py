@@ -29,6 +29,7 @@ from tocsin.bridge.server.runtime import Runtime
 
 router = APIRouter(tags=["ingest"])
 Sender = Annotated[Principal, Depends(auth.ingest)]
+_OUTCOMES = tuple((outcome, outcome.value) for outcome in Outcome)  # named in every answer
 POSTABLE_ALERTS = {
     "requestBody": {
         "required": True,
@@ -168,7 +169,7 @@ def _counts(applied: Applied, positions: list[int]) -> dict[str, Any]:
         "opened": applied.opened,
         "resolved": applied.resolved,
         "ignored": applied.ignored,
-        "outcomes": {outcome.value: applied.outcomes.get(outcome, 0) for outcome in Outcome},
+        "outcomes": {name: applied.outcomes.get(outcome, 0) for outcome, name in _OUTCOMES},
         "not_stored": [
             {"index": positions[n], "outcome": outcome.value} for n, outcome in applied.unstored
         ],

@@ -69,7 +69,7 @@ def ingest(runtime: Runtime, batch: Sequence[Alert], route: str, sender: str = "
                 ) from exc
     runtime.metrics.alerts_received.labels(route=route).inc(len(batch))
     for outcome, count in applied.outcomes.items():
-        runtime.metrics.alert_outcomes.labels(route=route, outcome=outcome.value).inc(count)
+        runtime.metrics.alert_outcome(route, outcome.value).inc(count)
     if applied.unstored:
         _warn_unopened(batch, applied, route, sender)
     runtime.metrics.ingest_duration.observe(time.perf_counter() - started)

@@ -37,6 +37,7 @@ class Metrics:
             ["route", "outcome"],
             registry=self.registry,
         )
+        self._outcome_children: dict[tuple[str, str], Counter] = {}
         self.sender_clock_skew = Gauge(
             "tocsin_bridge_sender_clock_skew_seconds",
             "The sender's clock minus the bridge's at its last request that told its clock "
@@ -57,6 +58,14 @@ class Metrics:
             registry=self.registry,
         )
         self._refreshers: list[Callable[[], None]] = []
+
+    def alert_outcome(self, route: str, outcome: str) -> Counter:
+        """Return the alert outcome counter of (route, outcome), looked up once (a hot path)."""
+        child = self._outcome_children.get((route, outcome))
+        if child is None:
+            child = self.alert_outcomes.labels(route=route, outcome=outcome)
+            self._outcome_children[(route, outcome)] = child
+        return child
 
     def on_scrape(self, refresh: Callable[[], None]) -> None:
         """Run `refresh` before each exposition, to set gauges read from the database."""

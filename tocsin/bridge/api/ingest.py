@@ -137,7 +137,12 @@ def _receive(
         if route == "v2"
         else parse_webhook(payload, now, limit)
     )
-    applied = ingest(runtime, parsed.alerts, route, sender) if parsed.alerts else Applied()
+    doubtful_before = now if route == "v2" and clock.now is None else None
+    applied = (
+        ingest(runtime, parsed.alerts, route, sender, doubtful_before)
+        if parsed.alerts
+        else Applied()
+    )
     counts = _counts(applied, parsed.positions)
     if parsed.rejected:
         first = parsed.rejected[0]

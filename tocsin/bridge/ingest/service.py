@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -51,8 +52,19 @@ def _apply_many(conn: Connection, works: Sequence[_Apply]) -> list[Applied]:
     return apply_batches(conn, runtime.hooks, runtime.policy, batches, now, tolerance, runtime.hold)
 
 
-def ingest(runtime: Runtime, batch: Sequence[Alert], route: str, sender: str = "") -> Applied:
-    """Store a batch durably and return what it did; only then may the sender hear 2xx."""
+def ingest(
+    runtime: Runtime,
+    batch: Sequence[Alert],
+    route: str,
+    sender: str = "",
+    doubtful_before: datetime | None = None,
+) -> Applied:
+    """Store a batch durably and return what it did; only then may the sender hear 2xx.
+
+    A firing alert whose endsAt is before `doubtful_before` (the bridge's now, for a v2 sender
+    that told no clock) may be a repeated resolve read as firing within the skew tolerance: if
+    it opens nothing it is counted and answered, but not logged as a firing alert lost.
+    """
     started = time.perf_counter()
     for attempt in range(ATTEMPTS):
         try:
@@ -71,17 +83,25 @@ def ingest(runtime: Runtime, batch: Sequence[Alert], route: str, sender: str = "
     for outcome, count in applied.outcomes.items():
         runtime.metrics.alert_outcome(route, outcome.value).inc(count)
     if applied.unstored:
-        _warn_unopened(batch, applied, route, sender)
+        _warn_unopened(batch, applied, route, sender, doubtful_before)
     runtime.metrics.ingest_duration.observe(time.perf_counter() - started)
     return applied
 
 
-def _warn_unopened(batch: Sequence[Alert], applied: Applied, route: str, sender: str) -> None:
+def _warn_unopened(
+    batch: Sequence[Alert],
+    applied: Applied,
+    route: str,
+    sender: str,
+    doubtful_before: datetime | None,
+) -> None:
     """Log the alerts a sender meant as firing that opened and refreshed nothing."""
     dropped = [
         (batch[n], outcome)
         for n, outcome in applied.unstored
-        if not batch[n].ended and outcome is not Outcome.MAINTENANCE
+        if not batch[n].ended
+        and outcome is not Outcome.MAINTENANCE
+        and not _doubtful(batch[n], doubtful_before)
     ]
     if not dropped:
         return
@@ -99,3 +119,8 @@ def _warn_unopened(batch: Sequence[Alert], applied: Applied, route: str, sender:
         shown,
         more,
     )
+
+
+def _doubtful(alert: Alert, before: datetime | None) -> bool:
+    """Return whether a firing alert's endsAt has passed on the bridge's clock (no sender clock)."""
+    return before is not None and alert.ends_at is not None and alert.ends_at < before

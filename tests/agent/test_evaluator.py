@@ -164,3 +164,11 @@ def test_within_one_evaluation_endings_come_before_beginnings() -> None:
         ("resolved", "HostFilesystemFull"),
         ("firing", "Other"),
     ]
+
+
+def test_a_cancelled_alert_carries_the_reading_that_cancelled_it() -> None:
+    states, _ = EVALUATOR.evaluate({}, cpu(0.95), 0)
+    _, transitions = EVALUATOR.evaluate(states, cpu(0.42), 30)
+    [cancelled] = transitions
+    assert (cancelled.change, cancelled.alert.value) == ("cancelled", 0.42)
+    assert dict(cancelled.alert.annotations)["summary"] == "CPU 42%"

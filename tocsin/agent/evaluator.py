@@ -131,7 +131,14 @@ def _step(
             return replace(old, value=value, annotations=annotations), ()
         return None, (("resolved", replace(old, value=value, annotations=annotations)),)
     if not (valid and rule.breaches(value)):
-        return None, (() if old is None else (("cancelled", old),))
+        if old is None:
+            return None, ()
+        # Say the reading that cancelled it, not the last one above the threshold (rendered
+        # only then: most series breach nothing, most cycles).
+        if not valid:
+            return None, (("cancelled", old),)
+        ended = replace(old, value=value, annotations=_render(rule, labels, value))
+        return None, (("cancelled", ended),)
     # Rendered only for active alerts: most series breach nothing, most cycles.
     annotations = _render(rule, labels, value)
     since = old.active_since if old is not None else now

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.bridge.helpers import OPERATOR, bearer, make_runtime
+from tests.bridge.helpers import INGEST, OPERATOR, bearer, make_runtime
 from tests.bridge.testclient import TestClient
 from tocsin.bridge.server.app import create_app
 
@@ -60,3 +60,9 @@ def test_reassign_to_nobody_known_is_refused_naming_the_field(client: TestClient
     response = act(client, create(client, priority="P2"), "reassign", assignee="nobody-such")
     assert response.status_code == 422
     assert response.json()["field"] == "assignee"
+
+
+def test_a_wrong_role_is_refused_in_good_english(client: TestClient) -> None:
+    answer = client.get("/api/v1/incidents", headers=bearer(INGEST))
+    assert answer.status_code == 403
+    assert answer.json()["error"].startswith("an ingest token may not do this; an operator token")

@@ -113,16 +113,40 @@ def test_acknowledge_records_the_signed_in_operator(client: TestClient, runtime:
 def test_resolve_requires_root_cause_and_solution(client: TestClient, runtime: Runtime) -> None:
     incident_id = runtime.incidents.create(title="disk", priority="P2", actor=None)
     response = post(client, f"/incidents/{incident_id}/resolve", root_cause="full", solution=" ")
-    assert response.status_code == 422  # type: ignore[attr-defined]
-    assert "Fill in: Solution." in response.text  # type: ignore[attr-defined]
+    assert response.status_code == 303  # type: ignore[attr-defined]
+    assert "Fill in: Solution." in client.get(response.headers["location"]).text  # type: ignore[attr-defined]
     assert status_of(runtime, incident_id) == "triggered"
 
 
 def test_an_impossible_action_explains_itself(client: TestClient, runtime: Runtime) -> None:
     incident_id = runtime.incidents.create(title="disk", priority="P2", actor=None)
     response = post(client, f"/incidents/{incident_id}/close", satisfaction="5")
-    assert response.status_code == 409  # type: ignore[attr-defined]
-    assert "resolve it first" in response.text  # type: ignore[attr-defined]
+    location = response.headers["location"]  # type: ignore[attr-defined]
+    assert location == f"/incidents/{incident_id}?refused=close"
+    assert "resolve it first" in client.get(location).text
+
+
+def test_a_refused_action_is_said_once_and_a_reload_repeats_nothing(
+    client: TestClient, runtime: Runtime
+) -> None:
+    incident_id = runtime.incidents.create(title="disk", priority="P2", actor=None)
+    refused = post(client, f"/incidents/{incident_id}/pause", reason="waiting")
+    assert refused.status_code == 303  # type: ignore[attr-defined]
+    location = refused.headers["location"]  # type: ignore[attr-defined]
+    shown = client.get(location)
+    assert "Acknowledge the incident before pausing it" in shown.text
+    assert "Acknowledge the incident before pausing it" not in client.get(location).text
+    with runtime.store.connect() as conn:
+        kinds = [
+            e.kind for e in conn.execute(select(events).where(events.c.incident_id == incident_id))
+        ]
+    assert kinds == ["incident.triggered"]
+
+
+def test_a_forged_refusal_shows_nothing(client: TestClient, runtime: Runtime) -> None:
+    incident_id = runtime.incidents.create(title="disk", priority="P2", actor=None)
+    client.cookies.set("tocsin_flash", "eyJtIjoiZXZpbCJ9.forged")
+    assert "evil" not in client.get(f"/incidents/{incident_id}?refused=pause").text
 
 
 def test_resume_keeps_its_reason_in_the_timeline(client: TestClient, runtime: Runtime) -> None:
@@ -197,3 +221,18 @@ def test_incident_page_shows_how_similar_incidents_were_solved(
     )
     html = client.get(f"/incidents/{now}").text
     assert f'href="/incidents/{past}"' in html and "logrotate" in html
+
+
+def test_error_banners_read_as_sentences(client: TestClient, runtime: Runtime) -> None:
+    incident_id = runtime.incidents.create(title="disk", priority="P2", actor=None)
+    refused = post(client, f"/incidents/{incident_id}/note", note="a\x00b")
+    shown = client.get(refused.headers["location"]).text  # type: ignore[attr-defined]
+    assert "Note contains a NUL character." in shown
+
+
+def test_none_is_one_mark_on_every_page(client: TestClient, runtime: Runtime) -> None:
+    runtime.incidents.create(title="disk", priority="P2", actor=None)
+    for path in ("/", "/reports", "/incidents"):
+        html = client.get(path).text
+        assert "<td>-</td>" not in html and "<td>–</td>" not in html, path
+    assert "—" in client.get("/reports").text

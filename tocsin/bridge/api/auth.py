@@ -53,11 +53,19 @@ def authenticate(request: Request, runtime: Runtime) -> Principal:
     return Principal(name=token.name, role=token.role)
 
 
+def article(word: str) -> str:
+    """Return 'an' before a vowel ('an ingest token'), else 'a'."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def admit(request: Request, runtime: Runtime, role: str) -> Principal:
     """Return the caller if it has `role`: AuthError (401) without a token, Forbidden (403) else."""
     principal = authenticate(request, runtime)
     if principal.role != role:
-        raise Forbidden(f"a {principal.role} token may not do this; a {role} token is needed")
+        raise Forbidden(
+            f"{article(principal.role)} {principal.role} token may not do this; "
+            f"{article(role)} {role} token is needed"
+        )
     return principal
 
 

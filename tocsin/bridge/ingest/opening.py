@@ -7,7 +7,7 @@ hooks write clocks and timers in bulk), one read of rows to reuse, one insert of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -121,15 +121,21 @@ def _reusable(conn: Connection, joining: Sequence[Opening]) -> dict[tuple[str, i
     return out
 
 
+def alert_title(labels: Mapping[str, str], annotations: Mapping[str, str]) -> str:
+    """Return an incident's title from its alert: the summary, naming the host if it does not."""
+    name = labels.get("alertname", "alert")
+    host = labels.get("instance") or labels.get("host")
+    text = annotations.get("summary") or name
+    return (f"{text} on {host}" if host and host not in text else text)[:500]
+
+
 def _spec(item: Opening) -> dict[str, Any]:
     labels = item.alert.labels
     annotations = item.alert.annotations
-    name = labels.get("alertname", "alert")
     host = labels.get("instance") or labels.get("host")
-    title = annotations.get("summary") or (f"{name} on {host}" if host else name)
     return {
         "key": item.key,
-        "title": title[:500],
+        "title": alert_title(labels, annotations),
         "priority": item.route.priority,
         "labels": group_labels(labels, item.route.group_by),
         "annotations": annotations,
@@ -137,7 +143,8 @@ def _spec(item: Opening) -> dict[str, Any]:
         "description": annotations.get("description", ""),
         "service": labels.get(item.route.service_label),
         "host": host,
-        "team": item.route.team,
+        # The route's team, else the sender's (an agent's `team` label).
+        "team": item.route.team or labels.get("team"),
         "escalation_policy": item.route.escalation,
         "auto_resolve": item.route.auto_resolve,
     }

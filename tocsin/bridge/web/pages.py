@@ -25,11 +25,13 @@ from tocsin.bridge.web.board import STATUS_FILTERS, BoardFilter, load_board, ope
 from tocsin.bridge.web.detail import load_incident
 from tocsin.bridge.web.i18n import Translator
 from tocsin.bridge.web.render import page, query_with
+from tocsin.bridge.web.session import FLASH_COOKIE, decode_flash, encode_flash
 from tocsin.bridge.web.timeline import escalations_seen, timeline
 from tocsin.bridge.web.visitor import OperatorDep, Visitor, web_router
 
 router = web_router()
 FINISHED = ("resolved", "closed")
+FLASH_SECONDS = 120
 
 
 # Form fields whose refusal the page can say in the visitor's language.
@@ -65,7 +67,16 @@ def explain(who: Visitor, exc: BridgeError) -> str:
         return translate("error.required", field=translate(FIELD_LABELS[field]))
     if field in FIELD_ERRORS:
         return translate(FIELD_ERRORS[field])
-    return exc.message
+    return as_sentence(exc.message)
+
+
+def as_sentence(message: str) -> str:
+    """Return a refusal as a banner reads it: a capital first letter and a full stop."""
+    text = message.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?", "。")) else text + "."
 
 
 # Refusals of a field whose wording the page has in both languages.
@@ -124,20 +135,22 @@ def board(
     )
 
 
-def _incident_page(
-    request: Request, who: Visitor, incident_id: int, *, error: str | None = None, status: int = 200
-) -> Response:
+def _incident_page(request: Request, who: Visitor, incident_id: int) -> Response:
     context = who.context
     with context.store.connect() as conn:
         view = load_incident(conn, incident_id, context.calendars)
         similar = kb.similar(conn, incident_id) if view else []
     if view is None:
         return _not_found(request, who, str(incident_id))
+    flash = request.cookies.get(FLASH_COOKIE)
+    error = None
+    if request.query_params.get("refused") in ACTIONS:
+        error = decode_flash(flash, who.session.csrf, who.context.secret_key)
     done = request.query_params.get("done")
     people, teams = who.context.assignees()
     translate = Translator(who.language)
     policy = context.policy() if context.policy is not None else None
-    return page(
+    response = page(
         request,
         who,
         "incident.html",
@@ -152,8 +165,10 @@ def _incident_page(
             "done": done if done in ACTIONS else None,
             "paging_resumes": paging_resumes(policy, view.row, who.now) if policy else None,
         },
-        status_code=status,
     )
+    if flash:
+        response.delete_cookie(FLASH_COOKIE, path=f"/incidents/{incident_id}")
+    return response
 
 
 @router.get("/incidents/new")
@@ -223,6 +238,17 @@ async def act(request: Request, incident_id: str, action: str, who: OperatorDep)
             who.context.service, number, action, who.operator, action_params(action, values)
         )
     except BridgeError as exc:
-        return _incident_page(request, who, number, error=explain(who, exc), status=exc.http_status)
+        # Refused, and still Post/Redirect/Get: the page says why and a reload repeats nothing.
+        refused = redirect(who, f"/incidents/{number}?refused={action}")
+        refused.set_cookie(
+            FLASH_COOKIE,
+            encode_flash(explain(who, exc), who.session.csrf, who.context.secret_key),
+            max_age=FLASH_SECONDS,
+            path=f"/incidents/{number}",
+            httponly=True,
+            samesite="lax",
+            secure=who.secure,
+        )
+        return refused
     # Post/Redirect/Get: a reload never repeats the action.
     return redirect(who, f"/incidents/{number}?done={action}")

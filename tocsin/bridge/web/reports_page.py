@@ -219,9 +219,14 @@ def reports(request: Request, who: OperatorDep, runtime: RuntimeDep) -> Response
             )
         ),
         "dur": lambda seconds: (
-            "-" if seconds is None else Translator(who.language).duration(seconds)
+            Translator(who.language)("incident.none")
+            if seconds is None
+            else Translator(who.language).duration(seconds)
         ),
-        "percent": percent,
+        # One mark for "none" on every page: the board's dash, not the text report's hyphen.
+        "percent": lambda ratio: (
+            Translator(who.language)("incident.none") if ratio is None else percent(ratio)
+        ),
         "csv_url": "/reports.csv" + ("?" + urlencode(params) if params else ""),
         "back": request.url.path + ("?" + request.url.query if request.url.query else ""),
     }

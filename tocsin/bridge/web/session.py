@@ -107,3 +107,30 @@ def csrf_matches(session: Session | None, submitted: str | None) -> bool:
     if session is None or not submitted:
         return False
     return hmac.compare_digest(session.csrf.encode(), submitted.encode())
+
+
+FLASH_COOKIE = "tocsin_flash"
+
+
+def encode_flash(message: str, csrf: str, secret: bytes) -> str:
+    """Sign a refusal for the page the browser is sent back to, bound to this session."""
+    body = _b64(json.dumps({"m": message[:2000], "c": csrf}, separators=(",", ":")).encode())
+    signature = _b64(hmac.new(_key(secret), b"flash:" + body.encode(), hashlib.sha256).digest())
+    return f"{body}.{signature}"
+
+
+def decode_flash(cookie: str | None, csrf: str, secret: bytes) -> str | None:
+    """Return the refusal a signed flash cookie of this session carries, else None."""
+    if not cookie or "." not in cookie:
+        return None
+    body, _, signature = cookie.partition(".")
+    expected = _b64(hmac.new(_key(secret), b"flash:" + body.encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
+        return None
+    try:
+        data = json.loads(_unb64(body))
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("c") != csrf or not isinstance(data.get("m"), str):
+        return None
+    return str(data["m"])

@@ -105,6 +105,7 @@ def seeded(runtime: Runtime, clock: FakeClock) -> dict[str, int]:
         ),
         "closed": runtime.incidents.create(title="Disk full on db-1", priority="P2", actor=None),
     }
+    act(ids["triggered"], "contact", actor="desk", note="printer")
     act(ids["paused"], "ack", actor="alice")
     act(ids["paused"], "notes", actor="alice", text="printer")
     act(ids["paused"], "pause", actor="alice", reason="printer")

@@ -87,7 +87,9 @@ def next_status(action: str, status: str, paused: bool, acknowledged: bool = Tru
     if action == "resolve":
         return "resolved"
     if action == "contact" and status == "acknowledged":
-        raise Conflict("the incident is already acknowledged: its response was met")
+        raise StateConflict(
+            "the incident is already acknowledged: its response was met", "conflict.already_acked"
+        )
     if action == "pause" and paused:
         raise StateConflict("the incident is already paused", "conflict.already_paused")
     if action == "pause" and status == "triggered":

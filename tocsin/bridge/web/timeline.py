@@ -88,7 +88,7 @@ def say(event: Any, t: Translator, name: Names, count: int = 0) -> Line:
     data: Mapping[str, Any] = event.data or {}
     kind = event.kind
     who = _who(event, t, name)
-    quote = data.get("text") or data.get("reason")
+    quote = data.get("text") or data.get("reason") or data.get("note")
     details: list[tuple[str, str]] = []
     if kind == "incident.triggered":
         source = str(data.get("source") or "manual")

@@ -104,6 +104,13 @@ def seeded(runtime: Runtime, clock: FakeClock) -> dict[str, int]:
             title="Disk full on db-1", priority="P1", actor="desk", escalation_policy="ops"
         ),
         "closed": runtime.incidents.create(title="Disk full on db-1", priority="P2", actor=None),
+        "silent": runtime.incidents.create(
+            title="Host db-9 is silent: no heartbeat since 2026-03-02T08:00:00Z",
+            priority="P1",
+            actor=None,
+            source="heartbeat",
+            host="db-9",
+        ),
     }
     act(ids["triggered"], "contact", actor="desk", note="printer")
     act(ids["paused"], "ack", actor="alice")
@@ -161,7 +168,7 @@ def test_every_page_is_chinese(
     check(zh_client.get(path).text, path, allowed_words(runtime))
 
 
-@pytest.mark.parametrize("state", ["triggered", "paused", "closed"])
+@pytest.mark.parametrize("state", ["triggered", "paused", "closed", "silent"])
 def test_every_incident_page_is_chinese(
     zh_client: TestClient, runtime: Runtime, seeded: dict[str, int], state: str
 ) -> None:
@@ -223,3 +230,9 @@ def test_every_ack_link_page_is_chinese(
     for name, answer in pages.items():
         assert '<html lang="zh-CN">' in answer.text, name
         check(answer.text, name, allowed)
+
+
+def test_a_silent_hosts_title_is_said_in_chinese(
+    zh_client: TestClient, seeded: dict[str, int]
+) -> None:
+    assert "主机 db-9 已静默：自 2026-03-02T08:00:00Z 起未收到心跳" in zh_client.get("/").text

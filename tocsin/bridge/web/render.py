@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -10,7 +11,8 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from tocsin.bridge.platform.clock import as_utc, rfc3339
@@ -48,6 +50,20 @@ def when(value: datetime | None) -> Markup:
     )
 
 
+# The one title the bridge writes itself (a silent host's incident): said in the reader's language.
+_SILENT = re.compile(r"^Host (?P<host>.+) is silent: no heartbeat since (?P<since>\S+)$")
+
+
+@pass_context
+def shown_title(context: Context, title: str) -> str:
+    """Return an incident title for the reader: the bridge's own words translated, data as is."""
+    found = _SILENT.match(title or "")
+    translate = context.get("t")
+    if found is None or not isinstance(translate, Translator):
+        return title
+    return translate("heartbeat.title", host=found["host"], since=found["since"])
+
+
 def build_environment(extra_paths: tuple[Path, ...] = ()) -> Environment:
     """Return the template environment; other pages (reports) may add their own folders."""
     env = Environment(
@@ -60,6 +76,7 @@ def build_environment(extra_paths: tuple[Path, ...] = ()) -> Environment:
     env.filters["utc"] = _format_time
     env.filters["rfc3339"] = rfc3339
     env.globals["when"] = when
+    env.filters["shown_title"] = shown_title
     return env
 
 

@@ -77,7 +77,7 @@ def test_run_explains_itself_fires_a_test_alert_and_stop_ends_it(tmp_path: Path)
             timeout=5,
         ).json()["incidents"]
         assert [(i["priority"], i["title"]) for i in listed] == [
-            ("P1", "A test alert from the quick start")
+            ("P1", f"A test alert from the quick start on {socket.gethostname()}")
         ]
         again = run(tmp_path, BRIDGE_PORT=bridge, AGENT_PORT=agent)
         assert "already running" in again.stdout

@@ -118,3 +118,11 @@ def test_oncall_at_a_time_through_the_bridge(bridge: BridgeProcess) -> None:
 
 def test_oncall_refuses_a_bad_time(bridge: BridgeProcess) -> None:
     assert "--at 'tomorrow'" in cli(bridge, "oncall", "--at", "tomorrow", code=2)
+
+
+def test_oncall_refuses_a_time_out_of_range(bridge: BridgeProcess) -> None:
+    for text in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        answer = requests.get(
+            f"{bridge.url}/api/v1/oncall", params={"at": text}, headers=bearer(OPERATOR), timeout=5
+        )
+        assert answer.status_code == 422 and answer.json()["field"] == "at", answer.text

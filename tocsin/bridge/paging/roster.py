@@ -13,17 +13,25 @@ from tocsin.bridge.paging.oncall import layer_on_call, next_handoff, on_call, te
 from tocsin.bridge.platform.clock import rfc3339
 from tocsin.bridge.policy.model import Policy
 
+YEARS = (1970, 9000)  # rotations count hand-offs from their start: keep the arithmetic in range
+
 
 def parse_instant(text: str, name: str) -> datetime:
     """Return the instant a person typed (RFC 3339; naive times are UTC), or refuse naming `name`."""
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise InvalidInput(
             f"{name} {text!r} is not a time; expected RFC 3339 such as 2026-03-02T09:00:00Z",
             field=name,
         ) from exc
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if not YEARS[0] <= value.year <= YEARS[1]:
+        raise InvalidInput(
+            f"{name} {text!r} is out of range; expected a year from {YEARS[0]} to {YEARS[1]}",
+            field=name,
+        )
+    return value
 
 
 def _person(policy: Policy, name: str | None) -> dict[str, str] | None:

@@ -13,7 +13,7 @@ from tocsin.bridge.api.auth import Principal
 from tocsin.bridge.api.deps import get_runtime
 from tocsin.bridge.api.params import RowId, refuse_nul
 from tocsin.bridge.errors import InvalidInput
-from tocsin.bridge.reports.breaches import record_reason
+from tocsin.bridge.reports.breaches import decide, dispute, record_reason
 from tocsin.bridge.reports.chart import response_chart
 from tocsin.bridge.reports.query import load_report, parse_window
 from tocsin.bridge.reports.render import render, report_to_dict
@@ -68,6 +68,50 @@ def sla_report(
         svg = trend_chart(report.trend) if chart == "trend" else response_chart(report)
         return Response(svg, media_type="image/svg+xml")
     return Response(render(report, format), media_type=MEDIA[format])
+
+
+class DisputeBody(BaseModel):
+    """Why the breach should not count."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class DecisionBody(BaseModel):
+    """A manager's decision on a disputed breach."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["upheld", "exempted"]
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+@router.post("/api/v1/incidents/{incident_id}/breaches/{clock}/dispute")
+def dispute_breach(
+    incident_id: RowId, clock: str, body: DisputeBody, who: Operator, runtime: RuntimeDep
+) -> dict[str, Any]:
+    """Dispute a breach with a reason, for a manager to decide."""
+    with runtime.store.begin() as conn:
+        return dispute(
+            conn, incident_id, clock, reason=body.reason, actor=who.name, now=runtime.clock()
+        )
+
+
+@router.post("/api/v1/incidents/{incident_id}/breaches/{clock}/decision")
+def decide_breach(
+    incident_id: RowId, clock: str, body: DecisionBody, who: Operator, runtime: RuntimeDep
+) -> dict[str, Any]:
+    """Decide a disputed breach (managers only): upheld keeps it, exempted exempts it."""
+    with runtime.store.begin() as conn:
+        return decide(
+            conn,
+            runtime.policy,
+            incident_id,
+            clock,
+            decision=body.decision,
+            note=body.note,
+            actor=who.name,
+            now=runtime.clock(),
+        )
 
 
 @router.post("/api/v1/incidents/{incident_id}/breaches/{clock}")

@@ -339,8 +339,9 @@ def _priority_names(
 
 
 def _person(name: str, raw: Any, where: Where) -> Person:
-    raw = as_mapping(raw, where, ("name", "email", "channels", "timezone", "language"))
+    raw = as_mapping(raw, where, ("name", "email", "channels", "timezone", "language", "manager"))
     return Person(
+        manager=raw.get("manager") is True,
         language=_language(raw, where),
         name=name,
         full_name=str(raw.get("name", name)),

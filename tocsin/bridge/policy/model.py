@@ -153,6 +153,7 @@ class Person:
     channels: tuple[str, ...] = ()
     timezone: ZoneInfo | None = None
     language: str | None = None  # of their pages: en or zh-CN (None: the channel's, else en)
+    manager: bool = False  # may decide disputed breaches (an operator token of this name)
 
 
 @dataclass(frozen=True)

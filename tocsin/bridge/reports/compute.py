@@ -59,6 +59,19 @@ class EventFacts:
 
 
 @dataclass(frozen=True)
+class Dispute:
+    """A breach disputed with a reason and, once a manager decided, upheld or exempted."""
+
+    reason: str
+    by: str | None
+    at: datetime | None
+    decision: str | None = None  # upheld | exempted; None while undecided
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class ClockFacts:
     """One sla_clocks row."""
 
@@ -71,6 +84,7 @@ class ClockFacts:
     breach_reason: str | None = None
     breach_exempt: bool = False
     stopped_by: str | None = None
+    dispute: Dispute | None = None
 
     @property
     def missed(self) -> bool:
@@ -156,6 +170,7 @@ class Breach:
     late_seconds: float
     reason: str | None
     exempt: bool
+    dispute: Dispute | None = None
 
 
 @dataclass(frozen=True)
@@ -435,6 +450,7 @@ def compute_report(
                     late_seconds=late,
                     reason=clock.breach_reason,
                     exempt=clock.breach_exempt,
+                    dispute=clock.dispute,
                 )
             )
     return SlaReport(

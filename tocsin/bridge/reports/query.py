@@ -13,6 +13,7 @@ from tocsin.bridge.platform.durations import parse_duration
 from tocsin.bridge.policy.model import CLOCKS, Policy
 from tocsin.bridge.reports.compute import (
     ClockFacts,
+    Dispute,
     EventFacts,
     IncidentFacts,
     Measure,
@@ -150,6 +151,17 @@ def load_report(
             breach_reason=r.breach_reason,
             breach_exempt=bool(r.breach_exempt),
             stopped_by=r.stopped_by,
+            dispute=Dispute(
+                r.dispute_reason,
+                r.disputed_by,
+                _when(r.disputed_at),
+                r.dispute_decision,
+                r.decided_by,
+                _when(r.decided_at),
+                r.decision_note,
+            )
+            if r.dispute_reason is not None
+            else None,
         )
         for r in conn.execute(select(sla_clocks).where(sla_clocks.c.incident_id.in_(chosen)))
     ]

@@ -64,6 +64,17 @@ def breach_to_dict(breach: Breach) -> dict[str, Any]:
         "late_seconds": breach.late_seconds,
         "reason": breach.reason,
         "exempt": breach.exempt,
+        "dispute": None
+        if breach.dispute is None
+        else {
+            "reason": breach.dispute.reason,
+            "by": breach.dispute.by,
+            "at": rfc3339(breach.dispute.at),
+            "decision": breach.dispute.decision,
+            "decided_by": breach.dispute.decided_by,
+            "decided_at": rfc3339(breach.dispute.decided_at),
+            "note": breach.dispute.note,
+        },
     }
 
 
@@ -182,6 +193,13 @@ def _breach_lines(title: str, breaches: tuple[Breach, ...]) -> list[str]:
             f"  #{b.incident_id} {b.priority} {b.clock:<10} due {rfc3339(b.due_at)}  "
             f"late {human_duration(b.late_seconds):<8} {b.title}  reason: {b.reason or '(none recorded)'}"
         )
+        if b.dispute is not None:
+            decided = (
+                f"{b.dispute.decision} by {b.dispute.decided_by}"
+                if b.dispute.decision
+                else "awaiting a manager's decision"
+            )
+            lines.append(f"    disputed by {b.dispute.by}: {b.dispute.reason} ({decided})")
     return lines
 
 

@@ -26,6 +26,16 @@ MET, BREACHED, UNANSWERED = "met", "breached", "resolved_before_response"
 # The stops that meet a response clock: a person acknowledged, the service desk answered the
 # reporter, or a person resolved the incident. "resolved" (the sender's own) and "closed" do not.
 RESPONSES = ("acknowledged", "first_contact", "person_resolved")
+# A breach's dispute and its decision (reports/breaches.py): cleared with the breach reason.
+DISPUTE_COLUMNS = (
+    "dispute_reason",
+    "disputed_by",
+    "disputed_at",
+    "dispute_decision",
+    "decided_by",
+    "decided_at",
+    "decision_note",
+)
 
 
 @dataclass(frozen=True)
@@ -208,7 +218,15 @@ def to_row(clock: SlaClock) -> dict[str, Any]:
     earlier cycle's breach was given (the update clock restarts on every note; that breach stays
     in the timeline). A breached clock leaves them to whoever records them.
     """
-    reset = {"breach_reason": None, "breach_exempt": False} if clock.breached_at is None else {}
+    reset = (
+        {
+            "breach_reason": None,
+            "breach_exempt": False,
+            **dict.fromkeys(DISPUTE_COLUMNS),
+        }
+        if clock.breached_at is None
+        else {}
+    )
     return {
         "clock": clock.name,
         "target_seconds": clock.target.total_seconds(),

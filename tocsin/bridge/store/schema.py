@@ -138,6 +138,14 @@ sla_clocks = Table(
     Column("breached_at", UtcTime, nullable=True),
     Column("breach_reason", Text, nullable=True),
     Column("breach_exempt", Boolean, nullable=False, default=False),
+    # A dispute of the breach and a manager's decision on it (reports/disputes.py).
+    Column("dispute_reason", Text, nullable=True),
+    Column("disputed_by", String(100), nullable=True),
+    Column("disputed_at", UtcTime, nullable=True),
+    Column("dispute_decision", String(16), nullable=True),  # upheld | exempted
+    Column("decided_by", String(100), nullable=True),
+    Column("decided_at", UtcTime, nullable=True),
+    Column("decision_note", Text, nullable=True),
 )
 
 timers = Table(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -38,6 +38,11 @@ class Hold(Protocol):
 
     def session(self, conn: Connection, now: datetime) -> HoldSession:
         """Return the windows' view for one batch."""
+
+    def covered_until(
+        self, conn: Connection, labels: Mapping[str, str], now: datetime
+    ) -> datetime | None:
+        """Return the end of the window covering these labels now, if one does."""
 
 
 @dataclass

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, func, select, update
 from tocsin.bridge.errors import BridgeError
 from tocsin.bridge.incidents.events import EventHook
 from tocsin.bridge.incidents.service import open_system_incident, resolve
+from tocsin.bridge.ingest.apply import Hold
 from tocsin.bridge.platform.clock import as_utc, rfc3339
 from tocsin.bridge.platform.metrics import Metrics
 from tocsin.bridge.policy.model import Policy
@@ -86,9 +87,15 @@ def _resolve_silence(
 class SilenceCheck:
     """The heartbeat timer handler: open the host-silent incident of a host that went quiet."""
 
-    def __init__(self, policy: Callable[[], Policy], hooks: Sequence[EventHook]) -> None:
+    def __init__(
+        self,
+        policy: Callable[[], Policy],
+        hooks: Sequence[EventHook],
+        hold: Callable[[], Hold | None] = lambda: None,
+    ) -> None:
         self.policy = policy
         self.hooks = hooks
+        self.hold = hold
 
     def __call__(self, conn: Connection, timer: Timer, now: datetime) -> None:
         host = timer.subject or str(timer.payload.get("host", ""))
@@ -100,6 +107,18 @@ class SilenceCheck:
         last_seen = as_utc(row.last_seen_at)
         if last_seen + timedelta(seconds=row.interval_seconds * missed) > now:
             return  # a heartbeat came after this timer was set
+        labels = {"alertname": "HostSilent", "instance": host, **dict(row.labels or {})}
+        hold = self.hold()
+        until = hold.covered_until(conn, labels, now) if hold is not None else None
+        if until is not None:
+            # Planned work: look again when the window ends; a host still silent then pages.
+            schedule(conn, KIND, until, now=now, subject=host, payload={"host": host})
+            log.info(
+                "host %s is silent inside a maintenance window; checked again at %s",
+                host,
+                rfc3339(until),
+            )
+            return
         escalation = policy.heartbeat.escalation or policy.routes[-1].escalation
         incident_id, _ = open_system_incident(
             conn,
@@ -112,7 +131,7 @@ class SilenceCheck:
             host=host,
             team=policy.heartbeat.team,
             escalation_policy=escalation,
-            labels={"alertname": "HostSilent", "instance": host, **dict(row.labels or {})},
+            labels=labels,
             annotations={
                 "summary": f"{host} missed {missed} heartbeats ({row.interval_seconds:g}s apart)",
                 **({"late_seconds": str(timer.late_seconds)} if timer.late_seconds else {}),

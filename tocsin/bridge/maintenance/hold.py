@@ -9,7 +9,7 @@ longer resent, it opens nothing. A window extended or another still covering it 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,6 +45,13 @@ class Holder:
     def session(self, conn: Connection, now: datetime) -> HoldSession:
         """Read the windows open now, once for the batch."""
         return _Session(conn, now, windows(conn, self.policy(), now), self)
+
+    def covered_until(
+        self, conn: Connection, labels: Mapping[str, str], now: datetime
+    ) -> datetime | None:
+        """Return the end of the window covering these labels now, if one does."""
+        found = covering(windows(conn, self.policy(), now), labels, now)
+        return None if found is None else found[1]
 
 
 class _Session:

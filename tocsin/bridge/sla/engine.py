@@ -41,7 +41,7 @@ def install(runtime: Runtime) -> SlaEngine:
     table: dict[str, TimerHandler] = {
         **handlers.table(),
         "follow_up": FollowUp(runtime.hooks),
-        "heartbeat": SilenceCheck(lambda: runtime.policy, runtime.hooks),
+        "heartbeat": SilenceCheck(lambda: runtime.policy, runtime.hooks, lambda: runtime.hold),
     }
     scheduler = Scheduler(runtime.store, table, clock=runtime.clock, metrics=runtime.metrics)
     handlers.wake = scheduler.wake

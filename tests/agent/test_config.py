@@ -6,20 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.config_faults import BOMB, LONG, SECRET, assert_quoted_short
 from tocsin.agent.config import default_config, default_state_dir, load_config
 from tocsin.agent.errors import ConfigError
 
 ENV = {"HOME": "/home/test"}
-SECRET = "hunter2-s3cr3t"
-BOMB = (
-    "[&a [lol, lol, lol, lol, lol, lol, lol, lol, lol], "
-    + ", ".join(
-        f"&{name} [" + ", ".join([f"*{previous}"] * 9) + "]"
-        for name, previous in zip("bcdefgh", "abcdefg", strict=True)
-    )
-    + ", *h]"
-)
-LONG = "x" * 100_000
 
 
 def write(tmp_path: Path, text: str, name: str = "agent.yml") -> Path:
@@ -219,9 +210,7 @@ def test_token_file_content_is_never_echoed(tmp_path: Path) -> None:
 def test_a_huge_value_is_quoted_short(tmp_path: Path, text: str, place: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text), env=ENV)
-    message = str(caught.value)
-    assert place in message and ("…" in message or "..." in message)
-    assert len(message) < len(str(tmp_path)) + 300, message[:1000]
+    assert_quoted_short(str(caught.value), place, len(str(tmp_path)) + 300)
 
 
 @pytest.mark.parametrize(

@@ -18,12 +18,12 @@ from tocsin.agent.config import AgentConfig, PushConfig, SamplerConfig, SpoolCon
 from tocsin.agent.daemon import Agent
 from tocsin.agent.deadletters import DeadLetters
 from tocsin.agent.errors import AddressInUse, ConfigError
-from tocsin.agent.notify import SystemdNotifier
 from tocsin.agent.push import Receiver as Client
 from tocsin.agent.push import rfc3339
 from tocsin.agent.pusher import Backoff, Pusher
 from tocsin.agent.rules import Rule
 from tocsin.agent.spool import Spool
+from tocsin.common.sdnotify import Notifier
 
 CPU = Rule("HostCpuHigh", "tocsin_cpu_usage_ratio", ">", 0.9, 0.8, 60.0, "critical")
 
@@ -382,7 +382,7 @@ def test_reload_to_a_foreign_address_on_the_same_port_puts_the_old_listener_back
 
 def watched_agent(address: str, config: AgentConfig) -> Agent:
     """An agent whose systemd notifications go to `address`, with a 0.1 s watchdog."""
-    notifier = SystemdNotifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "100000"})
+    notifier = Notifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "100000"})
     return Agent(config, sampler_factory=lambda _: ScriptedSampler(), notifier=notifier)
 
 

@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests import config_faults
-from tests.config_faults import Broken, write
+from tests.config_faults import (
+    ANCHORS,
+    UNREADABLE,
+    Broken,
+    not_a_readable_file,
+    run_cli,
+    write,
+)
 
-COMMAND = [sys.executable, "-c", "from tocsin.agent.cli import main; main()"]
 MISSING = "/nonexistent/tocsin"
 
 
 def alias_bomb(key: str) -> str:
     """YAML whose `key` expands to 9**8 strings through nested aliases (a "billion laughs")."""
-    anchors = ["&a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-    for name, previous in zip("bcdefgh", "abcdefg", strict=True):
-        anchors.append(f"&{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
-    return "labels: {x: [" + ", ".join(anchors) + "]}\n" + f"{key}: [*h]\n"
+    return "labels: {x: [" + ANCHORS + "]}\n" + f"{key}: [*h]\n"
 
 
 CASES = [
@@ -93,9 +95,7 @@ def assert_one_clear_line(
 
 def agent(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "STATE_DIRECTORY": str(cwd / "state")}
-    return subprocess.run(
-        [*COMMAND, *args], capture_output=True, text=True, timeout=30, cwd=cwd, env=env
-    )
+    return run_cli("tocsin.agent.cli", *args, cwd=cwd, env=env, timeout=30)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
@@ -158,19 +158,10 @@ def test_run_refuses_a_directory_it_cannot_write_before_starting(
 
 
 @pytest.mark.parametrize("command", [["check-config"], ["run", "--config"]])
-@pytest.mark.parametrize("kind", ["missing", "directory", "under-a-file", "unreadable"])
+@pytest.mark.parametrize("kind", UNREADABLE)
 def test_a_config_path_that_is_not_a_readable_file_is_named(
     tmp_path: Path, command: list[str], kind: str
 ) -> None:
-    if kind == "unreadable" and os.geteuid() == 0:
-        pytest.skip("root reads files whatever their mode")
-    path = {
-        "missing": tmp_path / "absent.yml",
-        "directory": tmp_path,
-        "under-a-file": write(tmp_path / "file", "x") / "agent.yml",
-        "unreadable": write(tmp_path / "agent.yml", "interval: 10s\n"),
-    }[kind]
-    if kind == "unreadable":
-        path.chmod(0)
+    path = not_a_readable_file(tmp_path, kind, "agent.yml", "interval: 10s\n")
     result = agent(*command, str(path), cwd=tmp_path)
     assert_one_clear_line(result, path, Broken(kind, "", None, None))

@@ -5,20 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.config_faults import BOMB, LONG, SECRET, assert_quoted_short
 from tocsin.bridge.errors import ConfigError
 from tocsin.bridge.platform.config import BridgeConfig, digest, load_config, parse_config
 from tocsin.bridge.policy.load import parse_policy
-
-SECRET = "hunter2-s3cr3t"
-BOMB = (
-    "[&a [lol, lol, lol, lol, lol, lol, lol, lol, lol], "
-    + ", ".join(
-        f"&{name} [" + ", ".join([f"*{previous}"] * 9) + "]"
-        for name, previous in zip("bcdefgh", "abcdefg", strict=True)
-    )
-    + ", *h]"
-)
-LONG = "x" * 100_000
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -123,9 +113,7 @@ def test_secrets_never_appear_in_repr() -> None:
 def test_a_huge_value_is_quoted_short(tmp_path: Path, text: str, place: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text), env={})
-    message = caught.value.message
-    assert place in message and ("…" in message or "..." in message)
-    assert len(message) < len(str(tmp_path)) + 400, message[:1000]
+    assert_quoted_short(caught.value.message, place, len(str(tmp_path)) + 400)
 
 
 @pytest.mark.parametrize(

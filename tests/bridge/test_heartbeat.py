@@ -1,24 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.bridge.sla.harness import FakeClock, event_kinds, incident_row, make_runtime, run
+from tests.bridge.helpers import FakeClock
+from tests.bridge.sla.harness import event_kinds, incident_row, run
 from tocsin.bridge.ingest.heartbeats import record_heartbeat
-from tocsin.bridge.server.runtime import Runtime
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def runtime(sqlite_url: str, clock: FakeClock) -> Iterator[Runtime]:
-    built = make_runtime(sqlite_url, clock)
-    yield built
-    built.store.dispose()
+from tocsin.bridge.runtime import Runtime
 
 
 def beat(runtime: Runtime, host: str = "db1") -> None:

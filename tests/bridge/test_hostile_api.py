@@ -228,7 +228,7 @@ def endpoints_of(spec: dict[str, Any]) -> list[Endpoint]:
 
 def _spec() -> dict[str, Any]:
     from tocsin.bridge.platform.config import BridgeConfig
-    from tocsin.bridge.server.runtime import build_runtime
+    from tocsin.bridge.runtime import build_runtime
 
     return create_app(
         build_runtime(BridgeConfig(database_url="sqlite://")), start_workers=False

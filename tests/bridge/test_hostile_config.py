@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.config_faults import Broken, assert_one_clear_line, write
+from tests.config_faults import (
+    BOMB,
+    LONG,
+    SECRET,
+    UNREADABLE,
+    Broken,
+    assert_one_clear_line,
+    not_a_readable_file,
+    run_cli,
+    write,
+)
 
-COMMAND = [sys.executable, "-c", "from tocsin.bridge.cli import main; main()"]
 MISSING = "/nonexistent/tocsin"
 POLICY_TAIL = """
 priorities:
@@ -27,18 +35,6 @@ routes:
 escalation_policies:
   ops: [{after: 0m, notify: [channel:chat]}]
 """
-
-
-def bomb() -> str:
-    """A YAML list that expands to 9**8 strings through nested aliases (a "billion laughs")."""
-    anchors = ["&a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-    for name, previous in zip("bcdefgh", "abcdefg", strict=True):
-        anchors.append(f"&{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
-    return "[" + ", ".join(anchors) + ", *h]"
-
-
-LONG = "x" * 100_000
-SECRET = "hunter2-s3cr3t"
 
 
 CONFIGS = [
@@ -82,9 +78,9 @@ CONFIGS = [
     Broken("python-tag", "listen: !!python/object/apply:os.system ['true']\n", 1, None),
     Broken("binary-garbage", b"\x00\xff\xfe\x89PNG\r\n\x1a\n" + bytes(range(256)), None, None),
     Broken("latin-1", "public_url: http://caf\xe9\n".encode("latin-1"), None, None),
-    Broken("alias-bomb-choice", f"log_level: {bomb()}\n", 1, "log_level"),
-    Broken("alias-bomb-duration", f"limits:\n  busy_timeout: {bomb()}\n", 2, "busy_timeout"),
-    Broken("alias-bomb-key", f"? {bomb()}\n: 1\n", 1, None),
+    Broken("alias-bomb-choice", f"log_level: {BOMB}\n", 1, "log_level"),
+    Broken("alias-bomb-duration", f"limits:\n  busy_timeout: {BOMB}\n", 2, "busy_timeout"),
+    Broken("alias-bomb-key", f"? {BOMB}\n: 1\n", 1, None),
     Broken("long-key", f"{'k' * 1000}: 1\n", 1, "kkkk"),
     Broken("long-token-file", f"tokens:\n  - {{name: a, role: operator, value_file: /{LONG}}}\n",
            2, "value_file"),
@@ -117,15 +113,13 @@ POLICIES = [
     Broken("channel-secret-file-is-dir", "channels:\n  chat: {type: dingtalk, url: 'http://x', "
            "secret_file: /}\n" + POLICY_TAIL, 2, "secret_file"),
     Broken("binary-garbage", b"\xff\xfe\x00\x01garbage", None, None),
-    Broken("alias-bomb-day", f"calendars:\n  c:\n    days: [{bomb()}]\n", 3, "days"),
+    Broken("alias-bomb-day", f"calendars:\n  c:\n    days: [{BOMB}]\n", 3, "days"),
 ]  # fmt: skip
 
 
 def bridge(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOCSIN_")}
-    return subprocess.run(
-        [*COMMAND, *args], capture_output=True, text=True, timeout=60, cwd=cwd, env=env
-    )
+    return run_cli("tocsin.bridge.cli", *args, cwd=cwd, env=env)
 
 
 Run = Callable[[], subprocess.CompletedProcess[str]]
@@ -190,20 +184,11 @@ def test_serve_refuses_a_broken_policy_before_starting(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [["check-config"], ["serve", "--config"]])
-@pytest.mark.parametrize("kind", ["missing", "directory", "under-a-file", "unreadable"])
+@pytest.mark.parametrize("kind", UNREADABLE)
 def test_a_config_path_that_is_not_a_readable_file_is_named(
     tmp_path: Path, command: list[str], kind: str
 ) -> None:
-    if kind == "unreadable" and os.geteuid() == 0:
-        pytest.skip("root reads files whatever their mode")
-    path = {
-        "missing": tmp_path / "absent.yml",
-        "directory": tmp_path,
-        "under-a-file": write(tmp_path / "file", "x") / "bridge.yml",
-        "unreadable": write(tmp_path / "bridge.yml", "listen: 127.0.0.1:8080\n"),
-    }[kind]
-    if kind == "unreadable":
-        path.chmod(0)
+    path = not_a_readable_file(tmp_path, kind, "bridge.yml", "listen: 127.0.0.1:8080\n")
     result = bridge(*command, str(path), cwd=tmp_path)
     assert_one_clear_line(result, path, Broken(kind, "", None, None))
 

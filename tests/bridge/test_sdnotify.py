@@ -1,66 +1,23 @@
-"""The bridge's systemd notifications reach a real datagram socket, gated by its health check."""
+"""The bridge tells systemd it is ready, and feeds the watchdog while its own /healthz answers."""
 
 from __future__ import annotations
 
 import socket
 import threading
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import uvicorn
 
-from tocsin.bridge.platform.sdnotify import Notifier, Watchdog, healthz_probe, notify_systemd
-
-
-@pytest.fixture
-def listener() -> Iterator[tuple[socket.socket, str]]:
-    """An abstract datagram socket standing in for systemd's NOTIFY_SOCKET."""
-    name = f"tocsin-test-{uuid.uuid4().hex}"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind("\0" + name)
-    sock.settimeout(5)
-    yield sock, "@" + name
-    sock.close()
+from tests.conftest import NotifySocket
+from tocsin.bridge.server.systemd import Watchdog, healthz_probe, notify_systemd
+from tocsin.common.sdnotify import Notifier
 
 
 def received(sock: socket.socket, count: int) -> list[str]:
     """Read `count` datagrams, failing after the socket's timeout."""
     return [sock.recv(4096).decode() for _ in range(count)]
-
-
-def test_ready_reaches_an_abstract_socket(listener: tuple[socket.socket, str]) -> None:
-    sock, address = listener
-    assert Notifier({"NOTIFY_SOCKET": address}).ready()
-    assert received(sock, 1)[0].splitlines()[0] == "READY=1"
-
-
-def test_without_notify_socket_nothing_is_sent() -> None:
-    notifier = Notifier({})
-    assert (notifier.enabled, notifier.ready()) == (False, False)
-
-
-def test_a_vanished_socket_is_reported_not_raised() -> None:
-    assert not Notifier({"NOTIFY_SOCKET": f"@tocsin-absent-{uuid.uuid4().hex}"}).watchdog()
-
-
-@pytest.mark.parametrize(
-    ("environ", "expected"),
-    [
-        ({"WATCHDOG_USEC": "30000000"}, 30.0),
-        ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "4242"}, 30.0),
-        ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}, None),
-        ({"WATCHDOG_USEC": "0"}, None),
-        ({"WATCHDOG_USEC": "soon"}, None),
-        ({}, None),
-    ],
-)
-def test_watchdog_period_is_read_for_this_process_only(
-    environ: dict[str, str], expected: float | None
-) -> None:
-    assert Notifier(environ, pid=4242).watchdog_seconds == expected
 
 
 @dataclass
@@ -82,34 +39,37 @@ def run_watchdog(flags: Flags, address: str) -> Watchdog:
     return watchdog
 
 
-def test_watchdog_pings_after_ready_while_healthy(listener: tuple[socket.socket, str]) -> None:
-    sock, address = listener
+def test_watchdog_pings_after_ready_while_healthy(notify_socket: NotifySocket) -> None:
+    address = notify_socket.address
     watchdog = run_watchdog(Flags(), address)
-    messages = received(sock, 3)
+    messages = notify_socket.received(3)
     watchdog.stop()
     assert [m.splitlines()[0] for m in messages] == ["READY=1", "WATCHDOG=1", "WATCHDOG=1"]
 
 
-def test_watchdog_stays_silent_while_unhealthy(listener: tuple[socket.socket, str]) -> None:
-    sock, address = listener
+def test_watchdog_stays_silent_while_unhealthy(notify_socket: NotifySocket) -> None:
+    address = notify_socket.address
     flags = Flags(healthy=False)
     watchdog = run_watchdog(flags, address)
-    first = received(sock, 1)
+    first = notify_socket.received(1)
     for _ in range(200):
         if len(flags.probes) >= 3:
             break
         threading.Event().wait(0.01)
     watchdog.stop()
-    assert [m.splitlines()[0] for m in first + received(sock, 1)] == ["READY=1", "STOPPING=1"]
+    assert [m.splitlines()[0] for m in first + notify_socket.received(1)] == [
+        "READY=1",
+        "STOPPING=1",
+    ]
 
 
-def test_watchdog_says_stopping_when_the_server_exits(listener: tuple[socket.socket, str]) -> None:
-    sock, address = listener
+def test_watchdog_says_stopping_when_the_server_exits(notify_socket: NotifySocket) -> None:
+    address = notify_socket.address
     flags = Flags(healthy=False)
     watchdog = run_watchdog(flags, address)
-    received(sock, 1)
+    notify_socket.received(1)
     flags.exiting = True
-    assert received(sock, 1) == ["STOPPING=1"]
+    assert notify_socket.received(1) == ["STOPPING=1"]
     watchdog.stop()
 
 
@@ -162,20 +122,20 @@ def test_notify_systemd_does_nothing_outside_systemd() -> None:
     assert notify_systemd(FakeServer(), environ={}) is None
 
 
-def test_notify_systemd_announces_a_started_server(listener: tuple[socket.socket, str]) -> None:
-    sock, address = listener
+def test_notify_systemd_announces_a_started_server(notify_socket: NotifySocket) -> None:
+    address = notify_socket.address
     watchdog = notify_systemd(FakeServer(), environ={"NOTIFY_SOCKET": address})
     assert watchdog is not None
-    assert received(sock, 1)[0].startswith("READY=1")
+    assert notify_socket.received(1)[0].startswith("READY=1")
     watchdog.stop()
 
 
-def test_a_real_uvicorn_server_is_announced_and_fed(listener: tuple[socket.socket, str]) -> None:
+def test_a_real_uvicorn_server_is_announced_and_fed(notify_socket: NotifySocket) -> None:
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
-    sock, address = listener
+    address = notify_socket.address
     app = Starlette(routes=[Route("/healthz", lambda request: PlainTextResponse("ok"))])
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -186,10 +146,10 @@ def test_a_real_uvicorn_server_is_announced_and_fed(listener: tuple[socket.socke
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        messages = [m.splitlines()[0] for m in received(sock, 2)]
+        messages = [m.splitlines()[0] for m in notify_socket.received(2)]
     finally:
         server.should_exit = True
         thread.join(10)
     assert watchdog is not None
     assert messages == ["READY=1", "WATCHDOG=1"]
-    assert received(sock, 1) == ["STOPPING=1"]
+    assert notify_socket.received(1) == ["STOPPING=1"]

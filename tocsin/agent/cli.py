@@ -57,11 +57,11 @@ def main() -> None:
 def run(config_path: Path | None, log_level: str) -> None:
     """Run the agent until SIGTERM; SIGHUP reloads the config."""
     from tocsin.agent.daemon import Agent, install_signals
-    from tocsin.agent.notify import SystemdNotifier
+    from tocsin.common.sdnotify import Notifier
 
     configure_logging(log_level, sys.stderr, os.environ, "%(levelname)s %(name)s: %(message)s")
     config = _config(config_path)
-    agent = Agent(config, notifier=SystemdNotifier(os.environ))
+    agent = Agent(config, notifier=Notifier(os.environ))
     install_signals(agent)
     agent.run(reload=lambda: _config(config_path))
 
@@ -144,8 +144,8 @@ def maintenance(
     and a heartbeat silence that lasts past it, page as usual, so a reboot that does not come
     back is caught.
     """
-    from tocsin.agent.durations import parse_duration
     from tocsin.agent.maintenance import announce
+    from tocsin.common.durations import parse_duration
 
     try:
         seconds = parse_duration(duration)

@@ -12,12 +12,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tocsin.agent.collectors.names import COLLECTORS
-from tocsin.agent.durations import parse_duration, parse_size
 from tocsin.agent.errors import ConfigError
 from tocsin.agent.limits import MAX_LABELS, MAX_NAME, text_problem
 from tocsin.agent.rules import GAUGES, Rule, load_bundled_rules, load_rules_file, parse_rule
 from tocsin.agent.urls import redact_url
-from tocsin.agent.yamlsrc import SHOWN_CHARS, LinedDict, load_file, shown, shown_path
+from tocsin.common.durations import parse_duration, parse_size
+from tocsin.common.yamlsource import SHOWN_CHARS, LinedDict, load_file, shown, shown_path
 
 DEFAULT_LISTEN = ("127.0.0.1", 9101)
 DEFAULT_INTERVAL = 10.0
@@ -471,7 +471,7 @@ def load_config(
     As the contract says, a file without `listen` serves no /metrics; only running without
     any file serves it on the default 127.0.0.1:9101.
     """
-    document = load_file(path)
+    document = load_file(path, error=ConfigError)
     if document is None:
         # A truncated or blanked file would otherwise run on the defaults and silently not push.
         raise ConfigError(

@@ -30,13 +30,13 @@ from tocsin.agent.errors import AddressInUse, ConfigError, StorageError
 from tocsin.agent.evaluator import AlertState, Evaluator, LabelSet, Transition
 from tocsin.agent.exposition import Exposition, SampleCollector, ServerHandle
 from tocsin.agent.fsutil import ensure_writable_directory
-from tocsin.agent.notify import SystemdNotifier
 from tocsin.agent.push import Receiver, WireAlert
 from tocsin.agent.pusher import Backoff, Heartbeat, Pace, Pusher
 from tocsin.agent.sample import Sample
 from tocsin.agent.selfmetrics import AgentCollector, AgentSnapshot
 from tocsin.agent.spool import Spool
 from tocsin.agent.state import StateStore
+from tocsin.common.sdnotify import Notifier
 
 log = logging.getLogger(__name__)
 STATE_FILE = "alerts.json"
@@ -135,7 +135,7 @@ class Agent:
     pusher_factory: Callable[[AgentConfig, Spool], Pusher | None] = production_pusher
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
-    notifier: SystemdNotifier = field(default_factory=lambda: SystemdNotifier({}))
+    notifier: Notifier = field(default_factory=lambda: Notifier({}))
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     states: dict[LabelSet, AlertState] = field(default_factory=dict)
 
@@ -442,11 +442,11 @@ class Agent:
                     self._tick_safely()
                     next_tick = max(next_tick + self.config.interval, self.monotonic())
         finally:
-            self.notifier.notify("STOPPING=1")
+            self.notifier.stopping()
             self.stop()
 
     def _reload(self, load: Callable[[], AgentConfig]) -> None:
-        self.notifier.notify("RELOADING=1")
+        self.notifier.reloading()
         try:
             self.reload(load())
         except LISTEN_FAULTS as exc:

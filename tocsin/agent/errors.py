@@ -1,22 +1,25 @@
 """The agent's exceptions: one root, each fault carrying the exit status a supervisor sees.
 
-AgentError                 exit 1: any fault of the agent
-├── ConfigError            exit 78 (EX_CONFIG): a bad config file, value or rule
-│   └── RuleError          a rule that cannot be loaded or evaluated as written
-├── StorageError           exit 74 (EX_IOERR): the state file or the spool cannot be written
-├── TransientError         exit 75 (EX_TEMPFAIL): a start-up fault that may clear on a retry
-│   └── AddressInUse       the /metrics port is held by another process
-└── PushError              a push to the receiver failed
-    ├── PushRejected       the receiver refused the alerts (4xx): retrying cannot help
-    └── PushUnavailable    5xx, timeout or refused connection: retry later
+TocsinError                    tocsin/common/errors.py: the root both programs share
+└── AgentError                 exit 1: any fault of the agent
+    ├── ConfigError            exit 78 (EX_CONFIG): a bad config file, value or rule
+    │   └── RuleError          a rule that cannot be loaded or evaluated as written
+    ├── StorageError           exit 74 (EX_IOERR): the state file or the spool cannot be written
+    ├── TransientError         exit 75 (EX_TEMPFAIL): a start-up fault that may clear on a retry
+    │   └── AddressInUse       the /metrics port is held by another process
+    └── PushError              a push to the receiver failed
+        ├── PushRejected       the receiver refused the alerts (4xx): retrying cannot help
+        └── PushUnavailable    5xx, timeout or refused connection: retry later
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tocsin.common.errors import EX_CONFIG, EX_IOERR, EX_TEMPFAIL, TocsinError
 
-class AgentError(Exception):
+
+class AgentError(TocsinError):
     """Root of every fault the agent reports; `exit_code` is what the process exits with."""
 
     exit_code = 1
@@ -25,7 +28,7 @@ class AgentError(Exception):
 class ConfigError(AgentError):
     """A config file, a value in it or a rule is wrong; the message names where and the fix."""
 
-    exit_code = 78
+    exit_code = EX_CONFIG
 
 
 class RuleError(ConfigError):
@@ -35,13 +38,13 @@ class RuleError(ConfigError):
 class StorageError(AgentError):
     """The agent's own files (alert state, spool) cannot be read or written."""
 
-    exit_code = 74
+    exit_code = EX_IOERR
 
 
 class TransientError(AgentError):
     """A fault that may clear by itself (a port still held by the old process): systemd retries."""
 
-    exit_code = 75
+    exit_code = EX_TEMPFAIL
 
 
 class AddressInUse(TransientError):

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from tocsin.agent.durations import format_duration
 from tocsin.agent.rules import Rule
+from tocsin.common.durations import format_duration
 
 GROUP = "tocsin-agent"
 HEADER = (

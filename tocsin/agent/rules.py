@@ -11,11 +11,11 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from tocsin.agent.durations import parse_duration
-from tocsin.agent.errors import RuleError
+from tocsin.agent.errors import ConfigError, RuleError
 from tocsin.agent.limits import MAX_LABELS, MAX_NAME, text_problem
 from tocsin.agent.templates import Template
-from tocsin.agent.yamlsrc import LinedDict, load_text, shown
+from tocsin.common.durations import parse_duration
+from tocsin.common.yamlsource import LinedDict, load_text, shown
 
 # The gauges rules may read, with the labels their series carry.
 GAUGES: Mapping[str, tuple[str, ...]] = {
@@ -252,7 +252,7 @@ def parse_rules(items: Sequence[Any], source: str) -> tuple[Rule, ...]:
 
 def parse_rules_document(text: str, source: str) -> tuple[Rule, ...]:
     """Read a rules file's text: a mapping whose `rules` key lists the rules."""
-    document = load_text(text, source)
+    document = load_text(text, source, error=ConfigError)
     if not isinstance(document, LinedDict) or not isinstance(document.get("rules"), list):
         raise RuleError(f"{source}: expected a mapping with a 'rules' list, e.g. 'rules: [...]'")
     return parse_rules(document["rules"], source)

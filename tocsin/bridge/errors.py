@@ -1,6 +1,7 @@
 """The bridge's exceptions: one root, each carrying how it surfaces (exit code or HTTP status).
 
-BridgeError
+TocsinError               tocsin/common/errors.py: the root both programs share
+BridgeError(TocsinError)
  ├── ConfigError          a config or policy file is wrong (exit 78, EX_CONFIG)
  ├── StoreUnavailable     the database cannot be reached or stays locked (HTTP 503, retry)
  ├── NotFound             no such incident, channel, outbox entry (HTTP 404)
@@ -18,8 +19,10 @@ BridgeError
 
 from __future__ import annotations
 
+from tocsin.common.errors import EX_CONFIG, EX_TEMPFAIL, EX_UNAVAILABLE, TocsinError
 
-class BridgeError(Exception):
+
+class BridgeError(TocsinError):
     """Root of every error the bridge raises on purpose."""
 
     exit_code: int = 1
@@ -31,12 +34,12 @@ class BridgeError(Exception):
 
 
 class ConfigError(BridgeError):
-    exit_code = 78
+    exit_code = EX_CONFIG
     http_status = 500
 
 
 class StoreUnavailable(BridgeError):
-    exit_code = 69
+    exit_code = EX_UNAVAILABLE
     http_status = 503
 
     def __init__(self, message: str, retry_after: int = 5) -> None:
@@ -81,7 +84,7 @@ class Forbidden(AuthError):
 
 
 class DeliveryFailed(BridgeError):
-    exit_code = 69
+    exit_code = EX_UNAVAILABLE
     http_status = 502
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
@@ -98,10 +101,10 @@ class DeliveryRefused(DeliveryFailed):
 
 
 class ClientError(BridgeError):
-    exit_code = 69
+    exit_code = EX_UNAVAILABLE
 
 
 class AddressInUse(BridgeError):
     """The listen port is held by another process (often the old bridge still stopping)."""
 
-    exit_code = 75
+    exit_code = EX_TEMPFAIL

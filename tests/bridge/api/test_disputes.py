@@ -13,8 +13,8 @@ from tests.bridge.testclient import TestClient
 from tests.bridge.web.conftest import sign_in
 from tocsin.bridge import migrations
 from tocsin.bridge.platform.config import Token, digest
+from tocsin.bridge.runtime import Runtime, build_runtime
 from tocsin.bridge.server.app import create_app
-from tocsin.bridge.server.runtime import Runtime, build_runtime
 
 AUTH, MANAGER = bearer(OPERATOR), bearer("manager-secret")
 

@@ -14,11 +14,6 @@ SENT = {"X-Tocsin-Sender-Time": "2026-03-02T09:00:00Z"}  # the sender's clock ag
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def client(sqlite_url: str, clock: FakeClock) -> Iterator[TestClient]:
     with TestClient(
         create_app(make_runtime(sqlite_url, clock, max_body_bytes=64 * 1024, busy_timeout=0.3))

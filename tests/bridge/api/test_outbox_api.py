@@ -1,26 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from tests.bridge.helpers import INGEST, OPERATOR, FakeClock, bearer, make_runtime
+from tests.bridge.helpers import INGEST, OPERATOR, bearer
 from tests.bridge.testclient import TestClient
 from tocsin.bridge.notify import queue
-from tocsin.bridge.server.app import create_app
-from tocsin.bridge.server.runtime import Runtime
-
-
-@pytest.fixture
-def runtime(sqlite_url: str) -> Runtime:
-    return make_runtime(sqlite_url, FakeClock())
-
-
-@pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime, start_workers=False)) as client:
-        yield client
+from tocsin.bridge.runtime import Runtime
 
 
 def dead_letter(runtime: Runtime, reason: str = "audit: http://h/***: HTTP 500") -> int:

@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, insert
 
-from tests.bridge.helpers import INGEST, OPERATOR, T0, FakeClock, bearer, make_runtime
+from tests.bridge.helpers import INGEST, OPERATOR, T0, FakeClock, bearer
 from tests.bridge.sla.harness import run
 from tests.bridge.testclient import TestClient
-from tocsin.bridge.server.app import create_app
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import sla_clocks
 
 AUTH = bearer(OPERATOR)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def runtime(sqlite_url: str, clock: FakeClock) -> Runtime:
-    return make_runtime(sqlite_url, clock)
-
-
-@pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime, start_workers=False)) as client:
-        yield client
 
 
 def create(client: TestClient, priority: str = "P1", team: str = "ops") -> int:

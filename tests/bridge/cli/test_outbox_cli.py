@@ -11,17 +11,12 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
-from tests.bridge.helpers import OPERATOR, FakeClock, make_runtime
+from tests.bridge.helpers import OPERATOR
 from tocsin.bridge.cli import main
 from tocsin.bridge.notify import queue
 from tocsin.bridge.notify.notices import Notice, enqueue_notice
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.server.app import create_app
-from tocsin.bridge.server.runtime import Runtime
-
-
-@pytest.fixture
-def runtime(sqlite_url: str) -> Runtime:
-    return make_runtime(sqlite_url, FakeClock())
 
 
 @pytest.fixture

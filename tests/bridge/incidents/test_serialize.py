@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
-from tests.bridge.helpers import OPERATOR, FakeClock, bearer, make_runtime
+from tests.bridge.helpers import OPERATOR, FakeClock, bearer
 from tests.bridge.testclient import TestClient
 from tocsin.bridge.incidents.serialize import incident_json
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.server.app import create_app
-from tocsin.bridge.server.runtime import Runtime
 
 FRIDAY_5PM = datetime(2026, 3, 6, 9, tzinfo=UTC)  # Shanghai, the bundled business calendar
 HOUR = 3600.0
@@ -18,13 +17,6 @@ HOUR = 3600.0
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(FRIDAY_5PM)
-
-
-@pytest.fixture
-def runtime(sqlite_url: str, clock: FakeClock) -> Iterator[Runtime]:
-    built = make_runtime(sqlite_url, clock)
-    yield built
-    built.store.dispose()
 
 
 def response(runtime: Runtime, incident: int, clock: str = "response") -> dict:

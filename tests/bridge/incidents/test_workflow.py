@@ -20,7 +20,7 @@ from tests.bridge.sla.harness import (
 from tocsin.bridge.errors import Conflict, InvalidInput
 from tocsin.bridge.incidents.intake import Report
 from tocsin.bridge.platform.clock import as_utc
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 
 ROUTED = """
 priorities:

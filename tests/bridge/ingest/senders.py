@@ -13,8 +13,8 @@ from tests.bridge.helpers import INGEST, FakeClock, bearer, make_runtime
 from tests.bridge.testclient import TestClient
 from tocsin.bridge.ingest.identity import fingerprint
 from tocsin.bridge.platform.clock import as_utc
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.server.app import create_app
-from tocsin.bridge.server.runtime import Runtime
 from tocsin.bridge.store.schema import alerts, incidents
 
 ROUTES = ("v2", "webhook")

@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from tests.bridge.helpers import T0, make_runtime
+from tests.bridge.helpers import T0
 from tocsin.bridge.ingest.apply import Applied, apply_alerts, apply_batches
 from tocsin.bridge.ingest.parse import Alert
 from tocsin.bridge.policy import parse_policy
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import alerts, incidents
 
 GROUPED = """
@@ -22,11 +21,10 @@ STARTS = T0 - timedelta(minutes=5)
 
 
 @pytest.fixture
-def runtime(sqlite_url: str) -> Iterator[Runtime]:
-    built = make_runtime(sqlite_url)
-    built.policy = parse_policy(GROUPED)
-    yield built
-    built.store.dispose()
+def runtime(runtime: Runtime) -> Runtime:
+    """The default runtime, its alerts grouped by the GROUPED policy."""
+    runtime.policy = parse_policy(GROUPED)
+    return runtime
 
 
 def fire(name: str, n: int) -> Alert:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from tests.bridge.helpers import FakeClock, config_for, make_runtime
 from tocsin.bridge.ingest.parse import Alert
 from tocsin.bridge.ingest.service import ingest
-from tocsin.bridge.server.runtime import build_runtime
+from tocsin.bridge.runtime import build_runtime
 from tocsin.bridge.store.schema import alerts, incidents
 
 STARTS = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tests.bridge.sla.harness import FakeClock, make_runtime, run
 from tocsin.bridge.ingest.heartbeats import record_heartbeat
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import incidents
 
 

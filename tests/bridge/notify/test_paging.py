@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bridge.helpers import FakeClock
+from tests.bridge.helpers import make_runtime
 from tests.bridge.notify.receiver import Receiver, receiving
 from tests.bridge.notify.smtpserver import PASSWORD, USER, Mailbox, smtp_server
 from tests.bridge.testclient import TestClient
@@ -21,13 +21,13 @@ from tocsin.bridge.incidents.serialize import incident_json
 from tocsin.bridge.ingest.parse import Alert
 from tocsin.bridge.ingest.service import ingest
 from tocsin.bridge.notify.queue import list_rows
-from tocsin.bridge.notify.settings import NotifySettings
 from tocsin.bridge.notify.worker import DeliveryWorker
 from tocsin.bridge.platform.clock import utcnow
 from tocsin.bridge.platform.config import BridgeConfig, Smtp
+from tocsin.bridge.platform.notify_settings import NotifySettings
 from tocsin.bridge.policy.load import parse_policy
+from tocsin.bridge.runtime import Runtime, build_runtime
 from tocsin.bridge.server.app import create_app
-from tocsin.bridge.server.runtime import Runtime, build_runtime
 from tocsin.bridge.store.db import Store
 from tocsin.bridge.store.schema import metadata
 from tocsin.bridge.timers.scheduler import Scheduler
@@ -79,9 +79,8 @@ def bridge(sqlite_url: str, tmp_path: Path) -> Iterator[Bridge]:
         smtp = Smtp(host="127.0.0.1", port=port, username=USER, password=PASSWORD, timeout=5)
         config = BridgeConfig(database_url=sqlite_url, secret_key=b"s", smtp=smtp,
                               public_url="https://oncall.example.com")  # fmt: skip
-        store = Store(sqlite_url)
-        metadata.create_all(store.engine)
-        runtime = build_runtime(config, policy=policy, clock=FakeClock(), store=store)
+        runtime = make_runtime(sqlite_url, config=config, policy=policy, migrate=False)
+        store = runtime.store
         worker = next(w for w in runtime.workers if isinstance(w, DeliveryWorker))
         worker.tls_context = ssl.create_default_context(cafile=str(cafile))
         yield Bridge(runtime, mailbox, audit, wecom, worker)

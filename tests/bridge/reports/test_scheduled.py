@@ -24,7 +24,7 @@ from tocsin.bridge.reports.scheduled import (
     handler,
     next_run,
 )
-from tocsin.bridge.server.runtime import build_runtime
+from tocsin.bridge.runtime import build_runtime
 from tocsin.bridge.store.db import Store
 from tocsin.bridge.store.schema import incidents, metadata, outbox
 from tocsin.bridge.timers import rows as timers

@@ -6,13 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.bridge.sla.harness import FakeClock, make_runtime
-from tocsin.bridge.server.runtime import Runtime
+from tests.bridge.helpers import FakeClock
+from tests.bridge.sla.harness import START, make_runtime
+from tocsin.bridge.runtime import Runtime
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

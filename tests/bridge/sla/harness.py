@@ -4,34 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from tests.bridge import helpers
+from tests.bridge.helpers import FakeClock
 from tocsin.bridge.platform.config import BridgeConfig
-from tocsin.bridge.policy import load_policy, parse_policy
 from tocsin.bridge.policy.model import Target
-from tocsin.bridge.server.runtime import Runtime, build_runtime
-from tocsin.bridge.store.db import Store
-from tocsin.bridge.store.schema import events, incidents, metadata, sla_clocks, timers
+from tocsin.bridge.runtime import Runtime
+from tocsin.bridge.store.schema import events, incidents, sla_clocks, timers
 from tocsin.bridge.timers.scheduler import Scheduler
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @dataclass
@@ -53,14 +39,13 @@ class RecordingPager:
 
 
 def make_runtime(url: str, clock: FakeClock | None = None, policy: str | None = None) -> Runtime:
-    """Build a runtime on a fresh schema with the bundled (or given) policy."""
-    store = Store(url)
-    metadata.create_all(store.engine)
-    runtime = build_runtime(
-        BridgeConfig(database_url=url),
-        policy=parse_policy(policy) if policy else load_policy(),
-        clock=clock or FakeClock(),
-        store=store,
+    """Build a runtime on a fresh schema with the bundled (or given) policy, recording pages."""
+    runtime = helpers.make_runtime(
+        url,
+        clock or FakeClock(START),
+        config=BridgeConfig(database_url=url),
+        policy=policy,
+        migrate=False,
     )
     runtime.pager = RecordingPager()
     return runtime

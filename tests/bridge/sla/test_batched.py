@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, update
 
+from tests.bridge import helpers
+from tests.bridge.helpers import FakeClock
 from tests.bridge.sla.harness import (
-    FakeClock,
     RecordingPager,
     event_kinds,
     open_incident,
@@ -21,10 +22,8 @@ from tests.bridge.sla.harness import (
 )
 from tests.pg import create_database
 from tocsin.bridge.platform.config import BridgeConfig
-from tocsin.bridge.policy import parse_policy
-from tocsin.bridge.server.runtime import Runtime, build_runtime
-from tocsin.bridge.store.db import Store
-from tocsin.bridge.store.schema import events, incidents, metadata, outbox, sla_clocks, timers
+from tocsin.bridge.runtime import Runtime
+from tocsin.bridge.store.schema import events, incidents, outbox, sla_clocks, timers
 
 POLICY = """
 priorities:
@@ -75,14 +74,9 @@ def build() -> Iterator[Callable[[str, FakeClock], Runtime]]:
     made: list[Runtime] = []
 
     def make(url: str, clock: FakeClock) -> Runtime:
-        store = Store(url)
-        metadata.create_all(store.engine)
         made.append(
-            build_runtime(
-                BridgeConfig(database_url=url),
-                policy=parse_policy(POLICY),
-                clock=clock,
-                store=store,
+            helpers.make_runtime(
+                url, clock, config=BridgeConfig(database_url=url), policy=POLICY, migrate=False
             )
         )
         return made[-1]

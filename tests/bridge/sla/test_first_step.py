@@ -7,22 +7,14 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import Connection, event, select
 
-from tests.bridge.sla.harness import (
-    START,
-    FakeClock,
-    RecordingPager,
-    event_data,
-    event_kinds,
-    pages,
-    run,
-)
+from tests.bridge import helpers
+from tests.bridge.helpers import FakeClock
+from tests.bridge.sla.harness import START, RecordingPager, event_data, event_kinds, pages, run
 from tocsin.bridge.ingest.parse import parse_v2
 from tocsin.bridge.ingest.service import ingest
 from tocsin.bridge.platform.config import BridgeConfig
-from tocsin.bridge.policy import parse_policy
-from tocsin.bridge.server.runtime import Runtime, build_runtime
-from tocsin.bridge.store.db import Store
-from tocsin.bridge.store.schema import events, metadata, outbox, timers
+from tocsin.bridge.runtime import Runtime
+from tocsin.bridge.store.schema import events, outbox, timers
 
 POLICY = """
 priorities:
@@ -48,11 +40,16 @@ def build(database_url: str) -> Iterator[Callable[[str], Runtime]]:
     made: list[Runtime] = []
 
     def make(first: str) -> Runtime:
-        store = Store(database_url)
-        metadata.create_all(store.engine)
-        policy = parse_policy(POLICY.replace("FIRST", first))
-        config = BridgeConfig(database_url=database_url)
-        made.append(build_runtime(config, policy=policy, clock=FakeClock(), store=store))
+        policy = POLICY.replace("FIRST", first)
+        made.append(
+            helpers.make_runtime(
+                database_url,
+                FakeClock(START),
+                config=BridgeConfig(database_url=database_url),
+                policy=policy,
+                migrate=False,
+            )
+        )
         return made[-1]
 
     yield make

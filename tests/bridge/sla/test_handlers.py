@@ -5,9 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.bridge.helpers import FakeClock
 from tests.bridge.sla.harness import (
     START,
-    FakeClock,
     clock_row,
     event_data,
     make_runtime,
@@ -17,7 +17,7 @@ from tests.bridge.sla.harness import (
 )
 from tocsin.bridge.reports.breaches import record_reason
 from tocsin.bridge.reports.query import load_report
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 
 GAPS = """
 priorities: {P1: {response: 15m}}

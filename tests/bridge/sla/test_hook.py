@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.bridge.helpers import FakeClock
 from tests.bridge.sla.harness import (
     START,
-    FakeClock,
     clock_row,
     event_data,
     event_kinds,
@@ -20,7 +20,7 @@ from tests.bridge.sla.harness import (
 )
 from tocsin.bridge.incidents.service import create_incidents
 from tocsin.bridge.platform.clock import as_utc
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import sla_clocks, timers
 
 

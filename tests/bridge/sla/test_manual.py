@@ -5,24 +5,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.bridge.sla.harness import (
-    START,
-    FakeClock,
-    incident_row,
-    make_runtime,
-    open_incident,
-    pages,
-    run,
-)
+from tests.bridge import helpers
+from tests.bridge.helpers import OPERATOR, FakeClock, bearer
+from tests.bridge.sla.harness import START, incident_row, make_runtime, open_incident, pages, run
 from tests.bridge.testclient import TestClient
 from tocsin.bridge.errors import Conflict
 from tocsin.bridge.platform.clock import as_utc
-from tocsin.bridge.platform.config import BridgeConfig, Token, digest
-from tocsin.bridge.policy import parse_policy
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.server.app import create_app
-from tocsin.bridge.server.runtime import Runtime, build_runtime
-from tocsin.bridge.store.db import Store
-from tocsin.bridge.store.schema import metadata, outbox, timers
+from tocsin.bridge.store.schema import outbox, timers
 
 
 def escalate(runtime: Runtime, incident: int, reason: str | None = "need help") -> dict:
@@ -179,15 +170,9 @@ escalation_policies:
 def test_the_api_escalate_writes_the_page_to_the_outbox_in_its_transaction(
     sqlite_url: str,
 ) -> None:
-    store = Store(sqlite_url)
-    metadata.create_all(store.engine)
-    config = BridgeConfig(
-        database_url=sqlite_url,
-        tokens=(Token("alice", "operator", digest("op")),),
-        secret_key=b"s",
-    )
-    built = build_runtime(config, policy=parse_policy(CHANNEL), clock=FakeClock(), store=store)
-    headers = {"Authorization": "Bearer op"}
+    built = helpers.make_runtime(sqlite_url, FakeClock(START), policy=CHANNEL, migrate=False)
+    store = built.store
+    headers = bearer(OPERATOR)
     with TestClient(create_app(built, start_workers=False)) as client:
         created = client.post(
             "/api/v1/incidents", json={"title": "t", "priority": "P1"}, headers=headers

@@ -10,7 +10,7 @@ import pytest
 from tests.bridge.sla import harness
 from tests.bridge.sla.harness import FakeClock, make_runtime, open_incident, pages, run
 from tocsin.bridge.policy import parse_policy
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.sla.paging_hours import paging_resumes
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

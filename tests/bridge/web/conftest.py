@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
-from tests.bridge.helpers import OPERATOR, FakeClock, make_runtime
+from tests.bridge.helpers import OPERATOR
 from tests.bridge.testclient import TestClient
-from tocsin.bridge.server.app import create_app
-from tocsin.bridge.server.runtime import Runtime
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -27,22 +24,6 @@ def sign_in(client: TestClient, token: str = OPERATOR) -> str:
     form = client.get("/login")
     client.post("/login", data={"csrf_token": csrf_of(form.text), "token": token, "next": "/"})
     return csrf_of(client.get("/incidents/new").text)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def runtime(sqlite_url: str, clock: FakeClock) -> Runtime:
-    return make_runtime(sqlite_url, clock)
-
-
-@pytest.fixture
-def anonymous(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime, start_workers=False)) as client:
-        yield client
 
 
 @pytest.fixture

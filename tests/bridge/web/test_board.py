@@ -8,7 +8,7 @@ from sqlalchemy import delete, insert
 
 from tests.bridge.helpers import T0, make_runtime
 from tocsin.bridge.policy.load import load_policy
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import sla_clocks
 from tocsin.bridge.web.board import (
     BoardFilter,

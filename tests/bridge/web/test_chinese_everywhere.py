@@ -17,7 +17,7 @@ from tests.bridge.helpers import FakeClock
 from tests.bridge.testclient import TestClient
 from tests.bridge.web.conftest import csrf_of
 from tocsin.bridge.notify.links import sign_ack
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.web.messages import CATALOGUE
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}

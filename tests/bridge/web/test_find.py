@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.bridge.testclient import TestClient
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 
 
 def resolved(runtime: Runtime, title: str, cause: str, solution: str, **fields: object) -> int:

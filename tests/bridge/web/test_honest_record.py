@@ -13,7 +13,7 @@ from tests.bridge.helpers import INGEST, OPERATOR, FakeClock, bearer
 from tests.bridge.sla.harness import run
 from tests.bridge.testclient import TestClient
 from tocsin.bridge.platform.clock import rfc3339
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 
 AUTH = bearer(OPERATOR)
 LABELS = {"alertname": "DiskFull", "instance": "db1", "severity": "critical"}  # a P1

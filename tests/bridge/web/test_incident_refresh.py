@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from tests.bridge.helpers import INGEST, bearer
 from tests.bridge.testclient import TestClient
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import incidents
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}

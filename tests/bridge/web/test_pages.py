@@ -6,7 +6,7 @@ from sqlalchemy import select
 from tests.bridge.helpers import INGEST
 from tests.bridge.testclient import TestClient
 from tests.bridge.web.conftest import csrf_of
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import events, incidents
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'

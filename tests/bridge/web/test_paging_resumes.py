@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from tests.bridge.helpers import FakeClock
 from tests.bridge.testclient import TestClient
 from tests.bridge.web.conftest import sign_in
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 
 SUNDAY_NIGHT = datetime(2026, 3, 8, 14, tzinfo=UTC)  # 22:00 in Shanghai
 RESUMES = "paging resumes Mon 2026-03-09 09:00 Asia/Shanghai"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tests.bridge.testclient import TestClient
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import events, incidents
 
 REPORT = {

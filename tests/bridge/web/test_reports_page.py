@@ -8,7 +8,7 @@ from sqlalchemy import insert
 
 from tests.bridge.helpers import OPERATOR, T0, FakeClock, bearer
 from tests.bridge.testclient import TestClient
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import events, sla_clocks
 
 

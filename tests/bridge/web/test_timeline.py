@@ -10,7 +10,7 @@ from tocsin.bridge.incidents.events import record_event
 from tocsin.bridge.paging.escalation import Step
 from tocsin.bridge.paging.oncall import NO_ADDRESS, Reach
 from tocsin.bridge.policy.model import Target
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 
 RAW = ("level:", "path:", "step:", "paused seconds", "paused_seconds", "name: response")
 

@@ -17,7 +17,7 @@ from fastapi import Request
 from tocsin.bridge.api.deps import RuntimeDep
 from tocsin.bridge.errors import AuthError, Forbidden
 from tocsin.bridge.platform.config import Token
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from tocsin.bridge.errors import InvalidInput
 from tocsin.bridge.incidents.intake import Report
 from tocsin.bridge.incidents.lifecycle import STATUSES
 from tocsin.bridge.incidents.serialize import incident_json, incidents_json
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import incidents
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])

@@ -25,7 +25,7 @@ from tocsin.bridge.ingest.parse import Parsed, load_json, parse_v2, parse_webhoo
 from tocsin.bridge.ingest.rules import Outcome
 from tocsin.bridge.ingest.senderclock import read_sender_clock
 from tocsin.bridge.ingest.service import ingest
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 
 router = APIRouter(tags=["ingest"])
 Sender = Annotated[Principal, Depends(auth.ingest)]

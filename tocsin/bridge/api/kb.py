@@ -11,7 +11,7 @@ from tocsin.bridge.api.auth import Principal
 from tocsin.bridge.api.deps import get_runtime
 from tocsin.bridge.api.params import RowId
 from tocsin.bridge.kb import search as kb
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 
 router = APIRouter(tags=["knowledge base"])
 Operator = Annotated[Principal, Depends(auth.operator)]

@@ -15,7 +15,7 @@ from tocsin.bridge.api.params import RowId, without_nul
 from tocsin.bridge.errors import Forbidden, InvalidInput
 from tocsin.bridge.maintenance.service import check_agent_window
 from tocsin.bridge.platform.clock import as_utc
-from tocsin.bridge.platform.durations import parse_duration
+from tocsin.common.durations import parse_duration
 
 router = APIRouter(prefix="/api/v1/maintenance", tags=["maintenance"])
 Operator = Annotated[Principal, Depends(auth.operator)]
@@ -113,7 +113,7 @@ def _end(ends_at: datetime | None, duration: str | None, start: datetime) -> dat
 def window_length(duration: str) -> timedelta:
     """Return a positive duration such as '30m', or InvalidInput naming `duration`."""
     try:
-        length = parse_duration(duration)
+        length = timedelta(seconds=parse_duration(duration, numbers=True))
     except ValueError as exc:
         raise InvalidInput(str(exc), field="duration") from exc
     if length <= timedelta(0):

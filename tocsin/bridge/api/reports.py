@@ -18,7 +18,7 @@ from tocsin.bridge.reports.chart import response_chart
 from tocsin.bridge.reports.query import load_report, parse_window
 from tocsin.bridge.reports.render import render, report_to_dict
 from tocsin.bridge.reports.trend_chart import trend_chart
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 
 router = APIRouter(tags=["reports"])
 Operator = Annotated[Principal, Depends(auth.operator)]

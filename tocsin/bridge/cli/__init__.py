@@ -1,4 +1,8 @@
-"""tocsin-bridge: the command line. Errors print one line and exit with their code, no traceback."""
+"""tocsin-bridge: the command line. Errors print one line and exit with their code, no traceback.
+
+Owns the `tocsin-bridge` commands (serve, migrate, check-config, incidents, report, kb, outbox,
+oncall) and the HTTP client they use. May import every package, server included; none imports it.
+"""
 
 from __future__ import annotations
 

@@ -12,11 +12,11 @@ import click
 from tocsin.bridge.errors import InvalidInput
 from tocsin.bridge.platform.clock import rfc3339, utcnow
 from tocsin.bridge.platform.config import load_config
-from tocsin.bridge.platform.durations import parse_duration
 from tocsin.bridge.policy.load import load_policy
 from tocsin.bridge.policy.model import Calendar, Policy
-from tocsin.bridge.sla import calendar as business
-from tocsin.bridge.sla.calendar_days import CalendarYear, calendar_year
+from tocsin.bridge.timers import calendar as business
+from tocsin.bridge.timers.calendar_days import CalendarYear, calendar_year
+from tocsin.common.durations import parse_duration
 
 KINDS = {"holiday": "day off", "workday": "working day"}
 
@@ -44,7 +44,7 @@ def parse_start(text: str, calendar: Calendar) -> datetime:
 def parse_span(text: str) -> timedelta:
     """Return the DURATION of business time, e.g. 8h."""
     try:
-        return parse_duration(text)
+        return timedelta(seconds=parse_duration(text))
     except ValueError as exc:
         raise InvalidInput(f"DURATION: {exc}") from exc
 

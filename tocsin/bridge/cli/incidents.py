@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 import click
 
 from tocsin.bridge.cli.client import DEFAULT_URL, BridgeClient
-from tocsin.bridge.platform.durations import format_duration
+from tocsin.common.durations import format_duration
 
 
 @click.group()
@@ -245,8 +244,8 @@ def _clock(state: dict[str, Any]) -> str:
 def _left(seconds: float) -> str:
     """Say time left as a person would: '12m30s' ahead, 'overdue 46s' past the deadline."""
     if seconds < 0:
-        return "overdue " + format_duration(_seconds(-seconds))
-    return format_duration(_seconds(seconds))
+        return "overdue " + format_duration(-seconds, largest=2)
+    return format_duration(seconds, largest=2)
 
 
 def _next_due(incident: dict[str, Any]) -> str:
@@ -258,10 +257,6 @@ def _next_due(incident: dict[str, Any]) -> str:
         if s and s.get("outcome") is None and s.get("remaining_seconds") is not None
     ]
     return _left(min(due)) if due else "-"
-
-
-def _seconds(value: float) -> timedelta:
-    return timedelta(seconds=value)
 
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> str:

@@ -16,8 +16,8 @@ import click
 from tocsin.bridge.paging.audit import unreachable
 from tocsin.bridge.platform.bootstrap import ensure_secrets
 from tocsin.bridge.platform.config import BridgeConfig, load_config, parse_config
-from tocsin.bridge.platform.sdnotify import notify_systemd
 from tocsin.bridge.policy.load import load_policy
+from tocsin.bridge.server.systemd import notify_systemd
 from tocsin.bridge.store.db import Store
 from tocsin.common.journal import configure_logging
 
@@ -66,9 +66,9 @@ def serve(
     import uvicorn
 
     from tocsin.bridge import migrations
+    from tocsin.bridge.runtime import build_runtime
     from tocsin.bridge.server.app import create_app
     from tocsin.bridge.server.listener import ListeningServer, bind_listener, netloc
-    from tocsin.bridge.server.runtime import build_runtime
 
     config = _load(config_path, database_url, listen)
     policy = load_policy(config.policy)  # a broken policy stops serve before it writes secrets

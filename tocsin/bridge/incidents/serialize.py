@@ -11,10 +11,10 @@ from sqlalchemy import Connection, Row, bindparam, select
 from tocsin.bridge.errors import NotFound
 from tocsin.bridge.platform.clock import as_utc, rfc3339
 from tocsin.bridge.policy.model import CLOCKS, Calendar
-from tocsin.bridge.sla.clocks import MET, from_row, outcome
-from tocsin.bridge.sla.clocks import remaining as time_left
 from tocsin.bridge.store.lists import in_list
 from tocsin.bridge.store.schema import alerts, events, incidents, sla_clocks
+from tocsin.bridge.timers.clocks import MET, from_row, outcome
+from tocsin.bridge.timers.clocks import remaining as time_left
 
 # Built once: values travel as parameters, so SQLAlchemy reuses the compiled statements (a page
 # serializes its incident, and pages go out in bursts).

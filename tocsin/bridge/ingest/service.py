@@ -7,16 +7,22 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tocsin.bridge.errors import StoreUnavailable
-from tocsin.bridge.ingest.apply import Applied, apply_batches
+from tocsin.bridge.incidents.events import EventHook
+from tocsin.bridge.ingest.apply import Applied, Hold, apply_batches
 from tocsin.bridge.ingest.identity import fingerprint
 from tocsin.bridge.ingest.parse import Alert
 from tocsin.bridge.ingest.rules import Outcome
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.platform.clock import Clock
+from tocsin.bridge.platform.config import BridgeConfig
+from tocsin.bridge.platform.metrics import Metrics
+from tocsin.bridge.policy.model import Policy
+from tocsin.bridge.store.db import Store
 
 ATTEMPTS = 3
 SHOWN_IN_LOG = 5  # alerts named in one warning line; the count covers the rest
@@ -24,11 +30,30 @@ log = logging.getLogger(__name__)
 MERGE_AT_MOST = 20  # alerts in a request that merges with others sharing its transaction
 
 
+class Parts(Protocol):
+    """What ingest needs of the runtime (tocsin.bridge.runtime.Runtime has it all)."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def hooks(self) -> list[EventHook]: ...
+    @property
+    def policy(self) -> Policy: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def metrics(self) -> Metrics: ...
+    @property
+    def config(self) -> BridgeConfig: ...
+    @property
+    def hold(self) -> Hold | None: ...
+
+
 @dataclass(frozen=True)
 class _Apply:
     """One request's alerts as shared-transaction work; requests waiting together merge."""
 
-    runtime: Runtime
+    runtime: Parts
     batch: Sequence[Alert]
 
     def __call__(self, conn: Connection) -> Applied:
@@ -53,7 +78,7 @@ def _apply_many(conn: Connection, works: Sequence[_Apply]) -> list[Applied]:
 
 
 def ingest(
-    runtime: Runtime,
+    runtime: Parts,
     batch: Sequence[Alert],
     route: str,
     sender: str = "",

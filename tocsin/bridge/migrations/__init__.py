@@ -1,4 +1,7 @@
-"""Alembic migrations, run from code: `upgrade(store)`, `current(conn)`, `head()`; no alembic.ini."""
+"""Alembic migrations, run from code: `upgrade(store)`, `current(conn)`, `head()`; no alembic.ini.
+
+Owns the schema's history (versions/). May import store and platform.
+"""
 
 from __future__ import annotations
 

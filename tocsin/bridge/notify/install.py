@@ -1,38 +1,50 @@
-"""Plug paging into the runtime: the outbox as Pager and subscription hook, and the delivery worker."""
+"""Build delivery for the runtime: the outbox (subscription hook and pager) and its worker."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tocsin.bridge.notify.outbox import Outbox
 from tocsin.bridge.notify.worker import DeliveryWorker, RetryPolicy
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.platform.clock import Clock
+from tocsin.bridge.platform.config import BridgeConfig
+from tocsin.bridge.platform.metrics import Metrics
+from tocsin.bridge.policy.model import Policy
+from tocsin.bridge.store.db import Store
 
 
-def install(runtime: Runtime) -> None:
-    """Register the subscription hook, the pager and the delivery worker on a runtime."""
-    config = runtime.config
+@dataclass(frozen=True)
+class Delivery:
+    """The parts the runtime registers: the outbox as hook and pager, the delivery worker."""
+
+    outbox: Outbox
+    worker: DeliveryWorker
+
+
+def install(
+    config: BridgeConfig, policy: Policy, store: Store, metrics: Metrics, clock: Clock
+) -> Delivery:
+    """Build the outbox and the delivery worker from the config's notify and SMTP settings."""
     settings = config.notify
     outbox = Outbox(
-        runtime.policy,
+        policy,
         public_url=config.base_url,
         secret_key=config.secret_key,
         link_ttl=settings.ack_link_ttl,
     )
-    runtime.hooks.append(outbox.hook)
-    runtime.pager = outbox
     retry = RetryPolicy(
         max_attempts=settings.max_attempts,
         base=settings.retry_base.total_seconds(),
         cap=settings.retry_cap.total_seconds(),
         max_age=settings.max_age.total_seconds(),
     )
-    runtime.workers.append(
-        DeliveryWorker(
-            runtime.store,
-            runtime.policy,
-            runtime.metrics,
-            smtp=config.smtp,
-            clock=runtime.clock,
-            retry=retry,
-            stale_pages=settings.stale_pages,
-        )
+    worker = DeliveryWorker(
+        store,
+        policy,
+        metrics,
+        smtp=config.smtp,
+        clock=clock,
+        retry=retry,
+        stale_pages=settings.stale_pages,
     )
+    return Delivery(outbox, worker)

@@ -26,7 +26,7 @@ from tocsin.bridge.notify.wording import (
 )
 from tocsin.bridge.platform.clock import as_utc, rfc3339
 from tocsin.bridge.policy.model import Calendar
-from tocsin.bridge.sla import calendar as business
+from tocsin.bridge.timers import calendar as business
 
 FIELD_LIMIT = 600  # characters per line of a page: robots cap bodies at 4-20 KB
 UTC_ZONE = ZoneInfo("UTC")

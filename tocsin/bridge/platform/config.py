@@ -45,17 +45,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tocsin.bridge.notify.settings import NotifySettings, parse_notify
-from tocsin.bridge.platform.durations import parse_duration
-from tocsin.bridge.platform.yamlsource import (
-    Where,
-    as_list,
-    as_mapping,
-    load_yaml_file,
-    shown,
-    shown_path,
-)
-from tocsin.bridge.store.db import sqlite_path
+from tocsin.bridge.errors import ConfigError
+from tocsin.bridge.platform.notify_settings import NotifySettings, parse_notify
+from tocsin.bridge.platform.where import Where, as_list, as_mapping
+from tocsin.common.durations import parse_duration
+from tocsin.common.yamlsource import load_file, shown, shown_path
 
 ROLES = ("ingest", "operator")
 KEYS = (
@@ -165,7 +159,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     """Load and validate a config file; None gives the defaults."""
     if path is None:
         return BridgeConfig()
-    raw = load_yaml_file(path)
+    raw = load_file(path, error=ConfigError, any_scalar_key=True)
     return parse_config(raw, str(path), base=path.parent, env=os.environ if env is None else env)
 
 
@@ -400,7 +394,7 @@ def _path(raw: Any, base: Path) -> Path | None:
 
 def _seconds(raw: Any, where: Where) -> float:
     try:
-        return parse_duration(raw).total_seconds()
+        return parse_duration(raw, numbers=True)
     except ValueError as exc:
         raise where.error(str(exc)) from exc
 
@@ -412,3 +406,13 @@ def _size(raw: Any, where: Where) -> int:
             f"{where.show(raw)} is not a size; expected bytes or e.g. '1MiB', '512KiB'"
         )
     return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+
+
+def sqlite_path(url: str) -> Path | None:
+    """Return the file of a SQLite URL, or None for other databases and in-memory SQLite."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(str(parsed.database))

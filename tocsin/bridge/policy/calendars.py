@@ -7,9 +7,10 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tocsin.bridge.platform.yamlsource import Where, as_list, as_mapping, shown
+from tocsin.bridge.platform.where import Where, as_list, as_mapping
+from tocsin.bridge.policy.country import UnknownCountry, check
 from tocsin.bridge.policy.model import Calendar
-from tocsin.bridge.sla.country import UnknownCountry, check
+from tocsin.common.yamlsource import shown
 
 DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 KEYS = ("timezone", "days", "hours", "holidays", "workdays", "country", "subdivision")

@@ -9,16 +9,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from tocsin.bridge.platform.durations import parse_duration
-from tocsin.bridge.platform.yamlsource import (
-    Where,
-    as_list,
-    as_mapping,
-    load_yaml,
-    load_yaml_file,
-    shown,
-    shown_path,
-)
+from tocsin.bridge.errors import ConfigError
+from tocsin.bridge.platform.where import Where, as_list, as_mapping
 from tocsin.bridge.policy.calendars import DAYS
 from tocsin.bridge.policy.calendars import clock_time as _clock_time
 from tocsin.bridge.policy.calendars import parse_calendar as _calendar
@@ -48,6 +40,8 @@ from tocsin.bridge.policy.model import (
     Target,
     Team,
 )
+from tocsin.common.durations import parse_duration
+from tocsin.common.yamlsource import load_file, load_text, shown, shown_path
 
 SECTIONS = (
     "calendars",
@@ -74,12 +68,12 @@ def bundled_policy_path() -> Path:
 def load_policy(path: Path | None = None) -> Policy:
     """Load a policy file, or the bundled default when no path is given."""
     path = path or bundled_policy_path()
-    return _parse(load_yaml_file(path), str(path))
+    return _parse(load_file(path, error=ConfigError, any_scalar_key=True), str(path))
 
 
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """Parse policy YAML text (tests and check-config use this)."""
-    return _parse(load_yaml(text, source), source)
+    return _parse(load_text(text, source, error=ConfigError, any_scalar_key=True), source)
 
 
 def _str(raw: Any, where: Where) -> str:
@@ -90,7 +84,7 @@ def _str(raw: Any, where: Where) -> str:
 
 def _duration(raw: Any, where: Where) -> timedelta:
     try:
-        value = parse_duration(raw)
+        value = timedelta(seconds=parse_duration(raw, numbers=True))
     except ValueError as exc:
         raise where.error(str(exc)) from exc
     if value.total_seconds() < 0:

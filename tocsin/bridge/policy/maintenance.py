@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tocsin.bridge.platform.yamlsource import Where, as_list, as_mapping, shown
+from tocsin.bridge.platform.where import Where, as_list, as_mapping
 from tocsin.bridge.policy.calendars import DAYS, clock_time, zone
 from tocsin.bridge.policy.matchers import MatcherError, parse_all
 from tocsin.bridge.policy.model import MaintenanceSpec
+from tocsin.common.yamlsource import shown
 
 KEYS = ("match", "days", "hours", "timezone", "reason")
 

@@ -20,7 +20,7 @@ from typing import Any
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import CLOCKS
 from tocsin.bridge.reports.trend import ReasonCount, Week, by_reason, weekly_trend
-from tocsin.bridge.sla.clocks import BREACHED, MET, UNANSWERED, ended
+from tocsin.bridge.timers.clocks import BREACHED, MET, UNANSWERED, ended
 
 # Seconds between two instants for a priority: wall time by default, business time when the
 # caller passes the SLA calendar's arithmetic.

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from tocsin.bridge.errors import InvalidInput
 from tocsin.bridge.platform.clock import as_utc
-from tocsin.bridge.platform.durations import parse_duration
 from tocsin.bridge.policy.model import CLOCKS, Policy
 from tocsin.bridge.reports.compute import (
     ClockFacts,
@@ -21,8 +20,9 @@ from tocsin.bridge.reports.compute import (
     compute_report,
     wall_seconds,
 )
-from tocsin.bridge.sla.calendar import elapsed
 from tocsin.bridge.store.schema import events, incidents, sla_clocks
+from tocsin.bridge.timers.calendar import elapsed
+from tocsin.common.durations import parse_duration
 
 DEFAULT_PERIOD = "7d"
 EVENT_KINDS = (
@@ -41,7 +41,7 @@ def parse_instant(text: str, now: datetime, name: str) -> datetime:
     """Return the instant RFC 3339 text names, or now minus a duration such as '7d'."""
     value = text.strip()
     try:
-        return now - parse_duration(value)
+        return now - timedelta(seconds=parse_duration(value, numbers=True))
     except ValueError:
         pass
     except OverflowError as exc:
@@ -66,7 +66,11 @@ def parse_instant(text: str, now: datetime, name: str) -> datetime:
 def parse_window(since: str | None, until: str | None, now: datetime) -> tuple[datetime, datetime]:
     """Return [since, until): until defaults to now, since to seven days before until."""
     end = parse_instant(until, now, "until") if until else now
-    start = parse_instant(since, now, "since") if since else end - parse_duration(DEFAULT_PERIOD)
+    start = (
+        parse_instant(since, now, "since")
+        if since
+        else end - timedelta(seconds=parse_duration(DEFAULT_PERIOD))
+    )
     if start >= end:
         raise InvalidInput(
             f"since ({since}) must be before until ({until or 'now'})", field="since"

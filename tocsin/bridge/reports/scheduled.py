@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, update
 
@@ -26,9 +26,6 @@ from tocsin.bridge.store.db import Store
 from tocsin.bridge.store.schema import timers as timers_table
 from tocsin.bridge.timers import rows as timers
 from tocsin.bridge.timers.scheduler import Scheduler
-
-if TYPE_CHECKING:
-    from tocsin.bridge.server.runtime import Runtime
 
 log = logging.getLogger(__name__)
 KIND = "report"
@@ -178,13 +175,12 @@ class ReportTimers:
         """Nothing runs between start and stop: the scheduler fires the timers."""
 
 
-def install(runtime: Runtime) -> None:
-    """Fire "report" timers on the runtime's scheduler and schedule the policy's reports at start."""
+def install(
+    scheduler: Scheduler, store: Store, policy: Callable[[], Policy], clock: Clock
+) -> ReportTimers:
+    """Fire "report" timers on the SLA engine's scheduler; return the worker that schedules them.
 
-    def policy() -> Policy:
-        return runtime.policy  # the live policy: a reload replaces it whole
-
-    # Installed after the SLA engine, whose scheduler fires timers of every kind.
-    scheduler = next(w for w in runtime.workers if isinstance(w, Scheduler))
+    `policy` is read at each use: a reload replaces the policy whole.
+    """
     scheduler.handlers[KIND] = handler(policy, outbox_sender)
-    runtime.workers.append(ReportTimers(runtime.store, policy, runtime.clock))
+    return ReportTimers(store, policy, clock)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from tocsin.bridge.api import errors
 from tocsin.bridge.api.limits import BodyLimit
 from tocsin.bridge.api.shortcut import Shortcut
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 
 
 def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
@@ -59,7 +59,8 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     from tocsin.bridge.web.reports_page import router as reports_page
 
     app.include_router(reports_page)
-    from tocsin.bridge.api import ack, oncall, outbox
+    from tocsin.bridge.api import oncall, outbox
+    from tocsin.bridge.web import ack
 
     app.include_router(ack.router)
     app.include_router(outbox.router)

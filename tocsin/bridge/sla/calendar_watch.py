@@ -3,29 +3,35 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from prometheus_client import Gauge
 
-from tocsin.bridge.server.runtime import Runtime
-from tocsin.bridge.sla.calendar import data_missing, years_in_use
+from tocsin.bridge.platform.clock import Clock
+from tocsin.bridge.platform.metrics import Metrics
+from tocsin.bridge.policy.model import Policy
+from tocsin.bridge.timers.calendar import data_missing, years_in_use
 
 log = logging.getLogger(__name__)
 
 
-def install(runtime: Runtime) -> None:
-    """Export tocsin_bridge_calendar_data_missing{calendar,year}; log each gap once, at start."""
+def install(policy: Callable[[], Policy], clock: Clock, metrics: Metrics) -> None:
+    """Export tocsin_bridge_calendar_data_missing{calendar,year}; log each gap once, at start.
+
+    `policy` is read at each scrape: a reload replaces the policy whole.
+    """
     gauge = Gauge(
         "tocsin_bridge_calendar_data_missing",
         "1 when a calendar in use for a year has no confirmed country holiday data for it "
         "(the holidays package lacks that year's published schedule), else 0.",
         ["calendar", "year"],
-        registry=runtime.metrics.registry,
+        registry=metrics.registry,
     )
     warned: set[tuple[str, int]] = set()
 
     def refresh() -> None:
-        now = runtime.clock()
-        calendars = runtime.policy.calendars  # the live policy: a reload replaces it whole
+        now = clock()
+        calendars = policy().calendars
         missing = set(data_missing(calendars, now))
         gauge.clear()
         for name, calendar in calendars.items():
@@ -46,4 +52,4 @@ def install(runtime: Runtime) -> None:
         warned.update(missing)
 
     refresh()
-    runtime.metrics.on_scrape(refresh)
+    metrics.on_scrape(refresh)

@@ -1,60 +1,56 @@
-"""Wire the SLA engine into a runtime: the clock hook, the timer scheduler and its handlers."""
+"""Build the SLA engine: the clock hook, the timer scheduler and its handlers, manual escalation."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from tocsin.bridge.incidents.events import EventHook
 from tocsin.bridge.incidents.follow_up import FollowUp
-from tocsin.bridge.ingest.silence import HeartbeatWatch, SilenceCheck, register_host_gauge
+from tocsin.bridge.paging.pager import Pager
+from tocsin.bridge.platform.clock import Clock
+from tocsin.bridge.platform.metrics import Metrics
+from tocsin.bridge.policy.model import Policy
 from tocsin.bridge.sla.first_step import FirstStep
 from tocsin.bridge.sla.handlers import SlaHandlers
 from tocsin.bridge.sla.hook import SlaHook
 from tocsin.bridge.sla.manual import ManualEscalation
 from tocsin.bridge.sla.metrics import SlaMetrics
+from tocsin.bridge.store.db import Store
 from tocsin.bridge.timers.rows import TimerHandler
 from tocsin.bridge.timers.scheduler import Scheduler
-
-if TYPE_CHECKING:
-    from tocsin.bridge.server.runtime import Runtime
 
 
 @dataclass(frozen=True)
 class SlaEngine:
-    """The parts install() registered, for tests and for whoever schedules timers."""
+    """The parts install() built, for the runtime to register and for tests."""
 
     hook: SlaHook
     first_step: FirstStep  # the runtime registers it as its last hook
-    scheduler: Scheduler
+    scheduler: Scheduler  # a worker; other parts add their timer kinds to its handlers
     metrics: SlaMetrics
+    escalator: ManualEscalation  # pages the next level on a manual escalation
 
 
-def install(runtime: Runtime) -> SlaEngine:
-    """Register the SLA hook, the scheduler worker, the heartbeat watch and manual escalation."""
-    metrics = SlaMetrics(runtime.metrics.registry)
-    handlers = SlaHandlers(
-        policy=lambda: runtime.policy,
-        hooks=runtime.hooks,  # the live list: hooks registered later hear timer events too
-        pager=lambda: runtime.pager,
-        metrics=metrics,
-    )
-    table: dict[str, TimerHandler] = {
-        **handlers.table(),
-        "follow_up": FollowUp(runtime.hooks),
-        "heartbeat": SilenceCheck(lambda: runtime.policy, runtime.hooks, lambda: runtime.hold),
-    }
-    scheduler = Scheduler(runtime.store, table, clock=runtime.clock, metrics=runtime.metrics)
+def install(
+    *,
+    policy: Callable[[], Policy],
+    hooks: list[EventHook],
+    pager: Callable[[], Pager | None],
+    store: Store,
+    clock: Clock,
+    metrics: Metrics,
+) -> SlaEngine:
+    """Build the SLA hook, the scheduler with the SLA and follow-up timers, manual escalation.
+
+    `policy` and `pager` are read at each use (a reload replaces the policy whole); `hooks` is
+    the runtime's live list, so hooks registered later hear timer events too.
+    """
+    sla_metrics = SlaMetrics(metrics.registry)
+    handlers = SlaHandlers(policy=policy, hooks=hooks, pager=pager, metrics=sla_metrics)
+    table: dict[str, TimerHandler] = {**handlers.table(), "follow_up": FollowUp(hooks)}
+    scheduler = Scheduler(store, table, clock=clock, metrics=metrics)
     handlers.wake = scheduler.wake
-    hook = SlaHook(
-        lambda: runtime.policy, metrics=metrics, wake=scheduler.wake, first_step_paged=True
-    )
-    runtime.escalator = ManualEscalation(
-        lambda: runtime.policy, lambda: runtime.pager, metrics, scheduler.wake
-    )
-    runtime.hooks.append(hook)
-    runtime.workers.append(scheduler)
-    runtime.heartbeat_hooks.append(
-        HeartbeatWatch(lambda: runtime.policy, runtime.hooks, scheduler.wake)
-    )
-    register_host_gauge(runtime.metrics, runtime.store)
-    return SlaEngine(hook, FirstStep(handlers), scheduler, metrics)
+    hook = SlaHook(policy, metrics=sla_metrics, wake=scheduler.wake, first_step_paged=True)
+    escalator = ManualEscalation(policy, pager, sla_metrics, scheduler.wake)
+    return SlaEngine(hook, FirstStep(handlers), scheduler, sla_metrics, escalator)

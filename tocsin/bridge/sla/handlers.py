@@ -22,13 +22,13 @@ from tocsin.bridge.paging.oncall import Reach
 from tocsin.bridge.paging.pager import Pager
 from tocsin.bridge.platform.clock import as_utc, rfc3339
 from tocsin.bridge.policy.model import Policy, Target
-from tocsin.bridge.sla import clocks
-from tocsin.bridge.sla.clocks import SlaClock
 from tocsin.bridge.sla.hook import clock_timer_rows, opened_rows, pages_at_once
 from tocsin.bridge.sla.metrics import SlaMetrics
 from tocsin.bridge.sla.paging_hours import step_due
 from tocsin.bridge.store.lists import in_list
 from tocsin.bridge.store.schema import incidents, sla_clocks
+from tocsin.bridge.timers import clocks
+from tocsin.bridge.timers.clocks import SlaClock
 from tocsin.bridge.timers.rows import Batched, Timer, TimerHandler, schedule_many, timer_row
 
 log = logging.getLogger(__name__)

@@ -22,14 +22,14 @@ from tocsin.bridge.incidents.events import Event
 from tocsin.bridge.paging.escalation import Step, resolution_step, response_step
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import Calendar, EscalationPolicy, Policy
-from tocsin.bridge.sla import calendar as business
-from tocsin.bridge.sla import clocks
-from tocsin.bridge.sla.clocks import SlaClock
 from tocsin.bridge.sla.metrics import SlaMetrics
 from tocsin.bridge.sla.paging_hours import step_due
 from tocsin.bridge.store.bulk import insert_rows
 from tocsin.bridge.store.lists import in_list
 from tocsin.bridge.store.schema import incidents, sla_clocks
+from tocsin.bridge.timers import calendar as business
+from tocsin.bridge.timers import clocks
+from tocsin.bridge.timers.clocks import SlaClock
 from tocsin.bridge.timers.rows import (
     PARKED,
     cancel,

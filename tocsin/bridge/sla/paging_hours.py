@@ -15,7 +15,7 @@ from typing import Any
 from tocsin.bridge.paging.escalation import Step, response_step
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import Calendar, EscalationPolicy, Policy
-from tocsin.bridge.sla import calendar as business
+from tocsin.bridge.timers import calendar as business
 
 
 def base_time(row: Any) -> datetime:

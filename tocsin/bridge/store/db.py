@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, Row, create_engine, event, select
@@ -22,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuch
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tocsin.bridge.errors import ConfigError, NotFound, StoreUnavailable
+from tocsin.bridge.platform.config import sqlite_path
 from tocsin.bridge.store.schema import incidents
 
 DEFAULT_BUSY_TIMEOUT = 5.0
@@ -233,14 +233,6 @@ def lock_incident(conn: Connection, incident_id: int) -> Row[Any]:
     if row is None:
         raise NotFound(f"no incident {incident_id}")
     return row
-
-
-def sqlite_path(url: str) -> Path | None:
-    """Return the file of a SQLite URL, or None for other databases and in-memory SQLite."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(str(parsed.database))
 
 
 def _retryable(exc: DBAPIError) -> bool:

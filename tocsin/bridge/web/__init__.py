@@ -1,5 +1,9 @@
 """The on-call web board: server-rendered pages in English and Chinese, behind a login.
 
+Owns the pages (the one-click ack page too), their templates, static files and texts (i18n,
+messages). May import the runtime, api (auth, parameters) and every layer below; only server
+and cli build on it.
+
 `router` carries every page; other pages (reports) reuse `require_operator` from
 tocsin.bridge.web.visitor, `page` from tocsin.bridge.web.render and extend templates/base.html.
 """

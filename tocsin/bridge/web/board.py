@@ -17,9 +17,9 @@ from sqlalchemy import Connection, select
 
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import Calendar, Policy
-from tocsin.bridge.sla import calendar as business
 from tocsin.bridge.sla.paging_hours import paging_resumes
 from tocsin.bridge.store.schema import incidents, sla_clocks
+from tocsin.bridge.timers import calendar as business
 
 OPEN_STATUSES = ("triggered", "acknowledged")
 STATUS_FILTERS = ("triggered", "acknowledged", "paused")

@@ -20,7 +20,7 @@ from tocsin.bridge.maintenance.service import Desk
 from tocsin.bridge.platform.clock import Clock
 from tocsin.bridge.platform.config import Token
 from tocsin.bridge.policy.model import Calendar, Policy
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.db import Store
 from tocsin.bridge.web.session import token_tag
 

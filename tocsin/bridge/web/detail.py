@@ -12,8 +12,8 @@ from sqlalchemy import Connection, select
 
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import Calendar
-from tocsin.bridge.sla.clocks import ended
 from tocsin.bridge.store.schema import alerts, events, incidents, sla_clocks
+from tocsin.bridge.timers.clocks import ended
 from tocsin.bridge.web.board import Deadline
 
 CLOCK_ORDER = ("response", "update", "resolution")

@@ -10,8 +10,8 @@ from fastapi.responses import Response
 from tocsin.bridge.api.params import row_id
 from tocsin.bridge.errors import BridgeError, InvalidInput
 from tocsin.bridge.kb import search as kb
-from tocsin.bridge.sla.calendar import data_missing
 from tocsin.bridge.sla.paging_hours import paging_resumes
+from tocsin.bridge.timers.calendar import data_missing
 from tocsin.bridge.web.actions import (
     ACTIONS,
     REPORT_TYPES,

@@ -25,7 +25,7 @@ from tocsin.bridge.reports.compute import SlaReport
 from tocsin.bridge.reports.query import load_report, parse_window
 from tocsin.bridge.reports.render import percent, to_csv
 from tocsin.bridge.reports.trend_chart import trend_chart
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.web.auth import checked_form, csrf_refused, redirect, safe_next
 from tocsin.bridge.web.i18n import Translator
 from tocsin.bridge.web.render import page, secure_headers

@@ -13,7 +13,7 @@ from tocsin.bridge.notify.channels.console import LogSender
 from tocsin.bridge.notify.worker import DeliveryWorker
 from tocsin.bridge.platform.config import BridgeConfig
 from tocsin.bridge.policy import load_policy
-from tocsin.bridge.server.runtime import build_runtime
+from tocsin.bridge.runtime import build_runtime
 from tocsin.bridge.store.db import Store
 from tocsin.bridge.store.schema import metadata
 

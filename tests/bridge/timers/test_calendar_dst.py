@@ -1,6 +1,6 @@
 """Business time at DST edges, against a reference that steps through real time minute by minute.
 
-The rule (sla/wallclock.py): a real minute is business time when the wall clock, on a working
+The rule (timers/wallclock.py): a real minute is business time when the wall clock, on a working
 day, shows a time inside a span. A skipped span has no time; a repeated span counts each pass.
 """
 
@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.bridge.sla.test_calendar import working_hours
+from tests.bridge.timers.test_calendar import working_hours
 from tocsin.bridge.policy.model import Calendar
-from tocsin.bridge.sla.calendar import add, elapsed, is_business_time, is_working_day
+from tocsin.bridge.timers.calendar import add, elapsed, is_business_time, is_working_day
 
 NEW_YORK = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")

@@ -19,7 +19,7 @@ from typing import Any
 
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import CLOCKS, Calendar, PriorityPolicy
-from tocsin.bridge.sla import calendar as business
+from tocsin.bridge.timers import calendar as business
 
 ZERO = timedelta(0)
 MET, BREACHED, UNANSWERED = "met", "breached", "resolved_before_response"

@@ -22,7 +22,7 @@ from tocsin.bridge.store.schema import metadata, timers
 from tocsin.bridge.timers.rows import schedule
 from tocsin.bridge.timers.scheduler import Scheduler
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
 
 

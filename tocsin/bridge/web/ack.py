@@ -19,7 +19,7 @@ from tocsin.bridge.errors import Conflict, NotFound
 from tocsin.bridge.incidents.serialize import get_incident
 from tocsin.bridge.incidents.service import acknowledge
 from tocsin.bridge.notify.links import AckClaim, LinkRejected, consume, link_used, verify_ack
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.web.i18n import LANGUAGE_COOKIE, Translator, choose_language
 from tocsin.bridge.web.render import ENVIRONMENT
 

@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Connection, event
 
-from tests.bridge.sla.harness import FakeClock, make_runtime, open_incident, pages, scheduler
+from tests.bridge.helpers import FakeClock
+from tests.bridge.sla.harness import make_runtime, open_incident, pages, scheduler
 from tocsin.bridge.incidents.service import acknowledge
 from tocsin.bridge.platform.clock import utcnow
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.db import Store
 from tocsin.bridge.store.schema import metadata
 from tocsin.bridge.timers.rows import Timer, pending, schedule

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, select
 
-from tests.bridge.sla.harness import FakeClock, make_runtime, open_incident
+from tests.bridge.helpers import FakeClock
+from tests.bridge.sla.harness import make_runtime, open_incident
 from tocsin.bridge.platform.clock import as_utc
-from tocsin.bridge.server.runtime import Runtime
+from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import timers
 from tocsin.bridge.timers.rows import Batched, Timer, cancel, schedule
 from tocsin.bridge.timers.scheduler import Scheduler
@@ -35,8 +36,9 @@ class Calls:
 
 
 @pytest.fixture
-def runtime(database_url: str) -> Iterator[Runtime]:
-    built = make_runtime(database_url, FakeClock())
+def runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
+    """The default runtime, on each engine the bridge supports."""
+    built = make_runtime(database_url, clock)
     yield built
     built.store.dispose()
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tocsin.bridge.policy.model import Calendar, PriorityPolicy
-from tocsin.bridge.sla import calendar as business
-from tocsin.bridge.sla.clocks import (
+from tocsin.bridge.timers import calendar as business
+from tocsin.bridge.timers.clocks import (
     breached,
     from_row,
     outcome,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from tocsin.bridge.policy.country import country_year
 from tocsin.bridge.policy.model import Calendar
-from tocsin.bridge.sla.calendar import is_working_day
-from tocsin.bridge.sla.country import country_year
+from tocsin.bridge.timers.calendar import is_working_day
 
 LOCAL = "local"
 

@@ -1,9 +1,12 @@
 """The composition root: config, policy, store and clock, plus the event hooks and workers.
 
-Other parts of the bridge plug in here, one line each in `build_runtime`: an EventHook appended
-to `runtime.hooks` hears every incident event inside its transaction; a HeartbeatHook appended to
-`runtime.heartbeat_hooks` hears every heartbeat likewise; a Worker appended to
-`runtime.workers` is started with the server and stopped before it exits.
+Owns `Runtime` and `build_runtime`. May import every package below it (platform, store, policy,
+timers, paging, kb, incidents, sla, ingest, notify, reports); api, web, server and cli build on
+it. Parts never import it: each one's builder takes the explicit pieces it needs and returns what
+it made, and `build_runtime` registers that, one line each: an EventHook appended to
+`runtime.hooks` hears every incident event inside its transaction; a HeartbeatHook appended to
+`runtime.heartbeat_hooks` hears every heartbeat likewise; a Worker appended to `runtime.workers`
+is started with the server and stopped before it exits.
 """
 
 from __future__ import annotations
@@ -15,16 +18,23 @@ from typing import TYPE_CHECKING, Protocol
 
 from tocsin.bridge.incidents.assign import Assigner
 from tocsin.bridge.incidents.events import EventHook
+from tocsin.bridge.incidents.gauges import register_open_gauge
 from tocsin.bridge.incidents.service import Escalator, IncidentService
 from tocsin.bridge.ingest.apply import Hold
 from tocsin.bridge.ingest.heartbeats import HeartbeatHook
 from tocsin.bridge.ingest.senderclock import SkewWatch
+from tocsin.bridge.ingest.silence import HeartbeatWatch, SilenceCheck, register_host_gauge
+from tocsin.bridge.maintenance.install import install as install_maintenance
+from tocsin.bridge.notify.install import install as install_notify
 from tocsin.bridge.paging.pager import Pager
 from tocsin.bridge.platform.clock import Clock, utcnow
 from tocsin.bridge.platform.config import BridgeConfig
 from tocsin.bridge.platform.metrics import Metrics
 from tocsin.bridge.policy.load import load_policy
 from tocsin.bridge.policy.model import Policy
+from tocsin.bridge.reports.scheduled import install as install_reports
+from tocsin.bridge.sla.calendar_watch import install as install_calendar_watch
+from tocsin.bridge.sla.engine import install as install_sla
 from tocsin.bridge.store.db import Store
 
 if TYPE_CHECKING:
@@ -116,28 +126,49 @@ def build_runtime(
         ),
         clock=clock,
     )
-    from tocsin.bridge.incidents.gauges import register_open_gauge
-
     register_open_gauge(runtime.metrics, runtime.store)
-    # Parts register below, one line each: runtime.hooks.append(...), runtime.workers.append(...).
-    from tocsin.bridge.sla.engine import install as install_sla
 
+    def live_policy() -> Policy:
+        return runtime.policy  # the live policy: a reload replaces it whole
+
+    # SLA clock hook; one timer scheduler for SLA, escalation, follow-up, heartbeat and reports.
     sla = install_sla(
-        runtime
-    )  # SLA clock hook; timer scheduler (SLA, escalation, follow-up, heartbeat)
+        policy=live_policy,
+        hooks=runtime.hooks,
+        pager=lambda: runtime.pager,
+        store=runtime.store,
+        clock=runtime.clock,
+        metrics=runtime.metrics,
+    )
+    runtime.hooks.append(sla.hook)
+    runtime.workers.append(sla.scheduler)
+    runtime.escalator = sla.escalator
+    sla.scheduler.handlers["heartbeat"] = SilenceCheck(
+        live_policy, runtime.hooks, lambda: runtime.hold
+    )
+    runtime.heartbeat_hooks.append(HeartbeatWatch(live_policy, runtime.hooks, sla.scheduler.wake))
+    register_host_gauge(runtime.metrics, runtime.store)
     # After SLA's hook, so pages read the clocks it just set: outbox hook, pager, delivery worker.
-    from tocsin.bridge.notify.install import install as install_notify
-
-    install_notify(runtime)
-    from tocsin.bridge.reports.scheduled import install as install_reports
-
-    install_reports(runtime)  # after SLA: scheduled reports as "report" timers on its scheduler
-    from tocsin.bridge.maintenance.install import install as install_maintenance
-
-    install_maintenance(runtime)  # after SLA: holds covered alerts, releases them on its scheduler
-    from tocsin.bridge.sla.calendar_watch import install as install_calendar_watch
-
-    install_calendar_watch(runtime)  # warns of years without confirmed holiday data
+    delivery = install_notify(config, runtime.policy, runtime.store, runtime.metrics, runtime.clock)
+    runtime.hooks.append(delivery.outbox.hook)
+    runtime.pager = delivery.outbox
+    runtime.workers.append(delivery.worker)
+    # Scheduled reports: "report" timers fired by the SLA scheduler, scheduled at start.
+    runtime.workers.append(
+        install_reports(sla.scheduler, runtime.store, live_policy, runtime.clock)
+    )
+    # Maintenance windows: hold the new alerts they cover, release them on the SLA scheduler.
+    runtime.hold = install_maintenance(
+        sla.scheduler,
+        runtime.store,
+        runtime.metrics,
+        live_policy,
+        runtime.hooks,
+        runtime.clock,
+        lambda: runtime.config.clock_skew_tolerance,
+    )
+    # Warns of calendar years without confirmed holiday data, on the log and on /metrics.
+    install_calendar_watch(live_policy, runtime.clock, runtime.metrics)
     # Last: a new incident's immediate first step pages once its own notifications are queued.
     runtime.hooks.append(sla.first_step)
     return runtime

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from tocsin.bridge.errors import ConfigError
-from tocsin.bridge.notify.settings import NotifySettings
 from tocsin.bridge.platform.config import parse_config
+from tocsin.bridge.platform.notify_settings import NotifySettings
 
 
 def test_no_notify_section_gives_the_defaults() -> None:

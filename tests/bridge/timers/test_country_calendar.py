@@ -12,7 +12,7 @@ import pytest
 from tests.bridge.helpers import FakeClock, make_runtime
 from tocsin.bridge.errors import ConfigError
 from tocsin.bridge.policy import load_policy, parse_policy
-from tocsin.bridge.sla.calendar import add, data_missing, is_working_day
+from tocsin.bridge.timers.calendar import add, data_missing, is_working_day
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

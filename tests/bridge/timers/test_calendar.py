@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tocsin.bridge.policy.model import Calendar
-from tocsin.bridge.sla.calendar import add, elapsed, is_business_time, nth_working_day
+from tocsin.bridge.timers.calendar import add, elapsed, is_business_time, nth_working_day
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")

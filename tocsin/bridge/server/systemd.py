@@ -1,77 +1,25 @@
-"""Tell systemd the bridge is ready and alive, over NOTIFY_SOCKET, without libsystemd.
+"""Tell systemd the bridge is ready and alive while its own /healthz answers (Type=notify).
 
-Under `Type=notify` systemd waits for READY=1 before it counts the bridge as started, and
-with `WatchdogSec=` it restarts the bridge when WATCHDOG=1 stops arriving. The watchdog thread
-pings only while the bridge's own /healthz answers, so a wedged event loop gets restarted
-rather than kept alive by a thread that still runs.
+The watchdog runs on a thread of its own and pings only while the health check passes, so a
+wedged event loop gets restarted rather than kept alive by a thread that still runs.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from tocsin.common.sdnotify import Notifier
+
 log = logging.getLogger(__name__)
 
 STARTUP_POLL_SECONDS = 0.1
 IDLE_POLL_SECONDS = 1.0
-
-
-class Notifier:
-    """Send sd_notify datagrams to the socket systemd named, or nothing when there is none."""
-
-    def __init__(self, environ: Mapping[str, str] = os.environ, pid: int | None = None) -> None:
-        address = environ.get("NOTIFY_SOCKET", "")
-        # An abstract socket is written with a leading '@'; the kernel wants a NUL byte.
-        self.address = "\0" + address[1:] if address.startswith("@") else address
-        self.watchdog_seconds = _watchdog_seconds(environ, os.getpid() if pid is None else pid)
-
-    @property
-    def enabled(self) -> bool:
-        """Tell whether systemd is listening."""
-        return bool(self.address)
-
-    def send(self, message: str) -> bool:
-        """Send one notification; report failure instead of raising, as systemd may be gone."""
-        if not self.address:
-            return False
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-                sock.connect(self.address)
-                sock.sendall(message.encode())
-        except OSError as exc:
-            log.warning("cannot notify systemd at %s: %s", self.address.lstrip("\0"), exc)
-            return False
-        return True
-
-    def ready(self) -> bool:
-        """Say start-up is complete."""
-        return self.send("READY=1\nSTATUS=serving")
-
-    def watchdog(self) -> bool:
-        """Say the service is still alive."""
-        return self.send("WATCHDOG=1")
-
-    def stopping(self) -> bool:
-        """Say shutdown has begun, so systemd does not mistake it for a hang."""
-        return self.send("STOPPING=1")
-
-
-def _watchdog_seconds(environ: Mapping[str, str], pid: int) -> float | None:
-    """Return the watchdog period systemd asked this process for, if any."""
-    usec = environ.get("WATCHDOG_USEC", "")
-    owner = environ.get("WATCHDOG_PID", "")
-    if not usec.isdigit() or int(usec) == 0:
-        return None
-    if owner and owner != str(pid):
-        return None
-    return int(usec) / 1_000_000
 
 
 class _ServerConfig(Protocol):
@@ -110,7 +58,7 @@ def healthz_probe(host: str, port: int, timeout: float) -> Callable[[], bool]:
 
 
 class Watchdog:
-    """Send READY=1 once the server listens, then WATCHDOG=1 while its health check passes."""
+    """Send READY=1 once the service is started, then WATCHDOG=1 while its health check passes."""
 
     def __init__(
         self,
@@ -118,11 +66,13 @@ class Watchdog:
         is_started: Callable[[], bool],
         is_exiting: Callable[[], bool],
         probe: Callable[[], bool],
+        status: str | None = None,
     ) -> None:
         self._notifier = notifier
         self._is_started = is_started
         self._is_exiting = is_exiting
         self._probe = probe
+        self._status = status
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sd-notify", daemon=True)
 
@@ -140,7 +90,7 @@ class Watchdog:
         while not self._is_started():
             if self._is_exiting() or self._stop.wait(STARTUP_POLL_SECONDS):
                 return
-        self._notifier.ready()
+        self._notifier.ready(self._status)
         period = self._notifier.watchdog_seconds
         tick = period / 2 if period else IDLE_POLL_SECONDS
         while not self._stop.wait(tick) and not self._is_exiting():
@@ -160,6 +110,7 @@ def notify_systemd(server: Server, environ: Mapping[str, str] = os.environ) -> W
         is_started=lambda: server.started,
         is_exiting=lambda: server.should_exit,
         probe=healthz_probe(server.config.host, server.config.port, timeout=period / 4),
+        status="serving",
     )
     watchdog.start()
     return watchdog

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from tocsin.bridge.platform.durations import parse_duration
-from tocsin.bridge.platform.yamlsource import Where, shown
+from tocsin.bridge.platform.where import Where
+from tocsin.common.durations import parse_duration
+from tocsin.common.yamlsource import shown
 
 KEYS = ("ack_link_ttl", "max_attempts", "retry_base", "retry_cap", "max_age", "stale_pages")
 STALE_ACTIONS = ("drop", "notice")
@@ -34,7 +35,7 @@ def _duration(raw: Mapping[str, Any], key: str, where: Where, default: timedelta
     if key not in raw:
         return default
     try:
-        value = parse_duration(raw[key])
+        value = timedelta(seconds=parse_duration(raw[key], numbers=True))
     except ValueError as exc:
         raise where.key(raw, key).error(str(exc)) from exc
     if value <= timedelta(0):

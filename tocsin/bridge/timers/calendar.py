@@ -4,7 +4,7 @@ Business time is real elapsed time inside working intervals: the real instants a
 calendar's wall clock, on a working day, shows a time inside one of its `hours` spans. So a day
 that loses an hour to a DST change really has one hour less; a span in the skipped hour has no
 time in it, and a span in a repeated hour counts once per real minute, both times the clock
-passes it (sla/wallclock.py). Adding a duration then measuring the time elapsed gives back
+passes it (timers/wallclock.py). Adding a duration then measuring the time elapsed gives back
 exactly that duration. A `None` calendar is 24x7.
 """
 
@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
 from tocsin.bridge.platform.clock import as_utc
+from tocsin.bridge.policy.country import country_year
 from tocsin.bridge.policy.model import Calendar
-from tocsin.bridge.sla.country import country_year
-from tocsin.bridge.sla.wallclock import real_intervals
+from tocsin.bridge.timers.wallclock import real_intervals
 
 # A calendar with no working day in this many days cannot be met; refuse rather than loop.
 MAX_SEARCH_DAYS = 3700
@@ -54,7 +54,7 @@ def _wall(day: date, at: time) -> datetime:
 def day_intervals(calendar: Calendar, day: date) -> tuple[tuple[datetime, datetime], ...]:
     """Return the working intervals of one local date as UTC (start, end) pairs, in order.
 
-    Spans that touch are joined; DST edges follow the rule in sla/wallclock.py.
+    Spans that touch are joined; DST edges follow the rule in timers/wallclock.py.
     """
     if not is_working_day(calendar, day):
         return ()

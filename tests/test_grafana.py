@@ -78,6 +78,30 @@ AGENT_FAMILIES = {
     "tocsin_agent_last_successful_cycle_timestamp_seconds": "gauge",
     "tocsin_agent_receiver_clock_offset_seconds": "gauge",
 }
+# node_exporter's host coverage (README: "What the agent measures"); rules read them, the fleet
+# dashboard need not show each.
+AGENT_HOST_FAMILIES = {
+    "tocsin_filesystem_size_bytes": "gauge",
+    "tocsin_filesystem_free_bytes": "gauge",
+    "tocsin_filesystem_avail_bytes": "gauge",
+    "tocsin_filesystem_files": "gauge",
+    "tocsin_filesystem_files_free": "gauge",
+    "tocsin_filesystem_files_used_ratio": "gauge",
+    "tocsin_filesystem_readonly": "gauge",
+    "tocsin_memory_total_bytes": "gauge",
+    "tocsin_memory_available_bytes": "gauge",
+    "tocsin_network_receive_errs_total": "counter",
+    "tocsin_network_transmit_errs_total": "counter",
+    "tocsin_network_receive_drop_total": "counter",
+    "tocsin_network_transmit_drop_total": "counter",
+    "tocsin_cpu_core_seconds_total": "counter",
+    "tocsin_boot_time_seconds": "gauge",
+    "tocsin_uptime_seconds": "gauge",
+    "tocsin_context_switches_total": "counter",
+    "tocsin_forks_total": "counter",
+    "tocsin_vmstat_oom_kill": "gauge",
+    "tocsin_nf_conntrack_used_ratio": "gauge",
+}
 # Absent on a host without swap, or from an agent that pushes nowhere, so a real scrape here
 # may lack them.
 AGENT_HOST_DEPENDENT = {"tocsin_swap_used_ratio", "tocsin_agent_receiver_clock_offset_seconds"}

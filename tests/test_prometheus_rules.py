@@ -11,7 +11,13 @@ import pytest
 import yaml
 
 from tests.peers import require_binary
-from tests.test_grafana import AGENT_FAMILIES, BRIDGE_FAMILIES, metric_names, series_names
+from tests.test_grafana import (
+    AGENT_FAMILIES,
+    AGENT_HOST_FAMILIES,
+    BRIDGE_FAMILIES,
+    metric_names,
+    series_names,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules" / "prometheus"
@@ -49,17 +55,17 @@ def test_rule_unit_tests_pass(path: Path) -> None:
 
 
 def thresholds(rules: list[dict[str, Any]]) -> list[tuple[str, str, str, float, float]]:
-    """Read (alert, severity, for, threshold, clear) from hysteresis expressions `X > t or (X > c and ALERTS)`."""
+    """Read (alert, severity, for, threshold, clear) from `X > t` or `X > t or (X > c and ALERTS)`."""
     found = []
     for rule in rules:
-        levels = re.findall(r"\)?\s*>\s*([0-9.]+)\s*\n", rule["expr"] + "\n")
+        levels = re.findall(r"\)?\s*[<>]\s*(-?[0-9.]+)\s*\n", rule["expr"] + "\n")
         found.append(
             (
                 rule["alert"],
                 rule["labels"]["severity"],
-                rule["for"],
+                rule.get("for", "0s"),
                 float(levels[0]),
-                float(levels[1]),
+                float(levels[-1]),
             )
         )
     return found
@@ -71,7 +77,13 @@ def agent_thresholds() -> list[tuple[str, str, str, float, float]]:
     # The clock rules have node_exporter's own (node-mixin's NodeClockSkewDetected), and the
     # agent's rules about itself have no node_exporter counterpart.
     return [
-        (r["name"], r["severity"], r["for"], float(r["threshold"]), float(r["clear"]))
+        (
+            r["name"],
+            r["severity"],
+            r.get("for", "0s"),
+            float(r["threshold"]),
+            float(r.get("clear", r["threshold"])),
+        )
         for r in rules
         if not r["metric"].startswith(("tocsin_timex_", "tocsin_agent_"))
     ]
@@ -85,8 +97,8 @@ def test_node_exporter_rules_keep_the_agents_thresholds() -> None:
 @pytest.mark.parametrize(
     ("name", "families"),
     [
-        ("tocsin-agent.yml", AGENT_FAMILIES),
-        ("fleet.yml", AGENT_FAMILIES | BRIDGE_FAMILIES),
+        ("tocsin-agent.yml", AGENT_FAMILIES | AGENT_HOST_FAMILIES),
+        ("fleet.yml", AGENT_FAMILIES | AGENT_HOST_FAMILIES | BRIDGE_FAMILIES),
         ("tocsin-bridge.yml", BRIDGE_FAMILIES),
     ],
 )

@@ -38,6 +38,7 @@ PROC = {
         "Buffers:           20 kB\nCached:           300 kB\n"
         "SwapTotal:        400 kB\nSwapFree:         300 kB\n"
     ),
+    "uptime": "350.25 700.50\n",
     "vmstat": "nr_free_pages 1234\npgfault 99\noom_kill 3\n",
     "pressure/cpu": "some avg10=0.00 avg60=0.00 avg300=0.00 total=1500000\n",
     "pressure/io": (
@@ -82,6 +83,7 @@ def test_kernel_counters_are_read_under_node_exporters_names(tmp_path: Path) -> 
     reading = Reading()
     KernelCollector(tree(tmp_path, PROC)).collect(reading)
     assert one(reading, "tocsin_boot_time_seconds") == 1_700_000_000
+    assert one(reading, "tocsin_uptime_seconds") == 350.25
     assert one(reading, "tocsin_context_switches_total") == 987654
     assert one(reading, "tocsin_forks_total") == 4321
     assert one(reading, "tocsin_vmstat_oom_kill") == 3

@@ -30,6 +30,7 @@ from tocsin.agent.errors import AddressInUse, ConfigError, StorageError
 from tocsin.agent.evaluator import AlertState, Evaluator, LabelSet, Transition
 from tocsin.agent.exposition import Exposition, SampleCollector, ServerHandle
 from tocsin.agent.fsutil import ensure_writable_directory
+from tocsin.agent.history import History
 from tocsin.agent.push import Receiver, WireAlert
 from tocsin.agent.pusher import Backoff, Heartbeat, Pace, Pusher
 from tocsin.agent.sample import Sample
@@ -141,6 +142,7 @@ class Agent:
 
     def __post_init__(self) -> None:
         self._evaluator = Evaluator(self.config.rules, self.config.base_labels)
+        self._history = History(self.config.rules)
         self._sample_collector = SampleCollector()
         self.registry.register(self._sample_collector)
         self.server: ServerHandle | None = None
@@ -264,7 +266,9 @@ class Agent:
         now = self.clock()
         self._sample_collector.update(sample)
         states, transitions = self._evaluator.evaluate(
-            self.states, with_delivery_gauges(sample, self.pusher, now), now
+            self.states,
+            self._history.derive(with_delivery_gauges(sample, self.pusher, now), now),
+            now,
         )
         for transition in transitions:
             alert = transition.alert
@@ -366,6 +370,7 @@ class Agent:
         self._rebind(config)
         old, self.config = self.config, config
         self._evaluator = Evaluator(config.rules, config.base_labels)
+        self._history.use(config.rules)
         if config.sampler != old.sampler:
             if self._sampler is not None:
                 self._sampler.close()

@@ -88,7 +88,7 @@ class Evaluator:
         present = {series.name for series in sample.gauges}
         rules = {rule_key(rule): rule for rule in self.rules}
         for rule in self.rules:
-            for series in sample.gauge(rule.metric):
+            for series in sample.gauge(rule.series):
                 if not rule.matches(series.labels):
                     continue
                 labels = self.alert_labels(rule, series.labels)
@@ -117,7 +117,10 @@ def _ending(state: AlertState) -> Change:
 
 def _render(rule: Rule, labels: LabelSet, value: float) -> LabelSet:
     label_map = dict(labels)
-    return tuple((key, template.render(value, label_map)) for key, template in rule.annotations)
+    values = rule.values
+    return tuple(
+        (key, template.render(value, label_map, values)) for key, template in rule.annotations
+    )
 
 
 def _step(
@@ -142,7 +145,7 @@ def _step(
     # Rendered only for active alerts: most series breach nothing, most cycles.
     annotations = _render(rule, labels, value)
     since = old.active_since if old is not None else now
-    state = AlertState(rule_key(rule), rule.metric, labels, "pending", since, value, annotations)
+    state = AlertState(rule_key(rule), rule.series, labels, "pending", since, value, annotations)
     if now - since >= rule.for_seconds:
         fired = replace(state, status="firing", fired_at=now)
         return fired, (("firing", fired),)

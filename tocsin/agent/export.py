@@ -48,9 +48,20 @@ def _selector(rule: Rule) -> str:
     return f"{rule.metric}{{{matchers}}}"
 
 
+def _operand(rule: Rule) -> str:
+    """Return the PromQL the rule compares: its selector, or its function over a range of it."""
+    selector = _selector(rule)
+    if not rule.function:
+        return selector
+    window = format_duration(rule.window)
+    if rule.function == "predict_linear":
+        return f"predict_linear({selector}[{window}], {_number(rule.horizon)})"
+    return f"{rule.function}({selector}[{window}])"
+
+
 def expression(rule: Rule, labels: Iterable[tuple[str, str]] = ()) -> str:
     """Return the PromQL that fires when the rule fires, hysteresis included."""
-    selector = _selector(rule)
+    selector = _operand(rule)
     breach = f"{selector} {rule.op} {_number(rule.threshold)}"
     if rule.clear == rule.threshold:
         return breach
@@ -79,7 +90,8 @@ def prometheus_rule(rule: Rule, labels: Iterable[tuple[str, str]] = ()) -> dict[
         entry["for"] = format_duration(rule.for_seconds)
     entry["labels"] = {**dict(extra), **dict(rule.labels), "severity": rule.severity}
     if rule.annotations:
-        entry["annotations"] = {key: template.text for key, template in rule.annotations}
+        values = rule.values
+        entry["annotations"] = {key: template.bind(values) for key, template in rule.annotations}
     return entry
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from tocsin.agent.errors import ConfigError, RuleError
 from tocsin.agent.limits import MAX_LABELS, MAX_NAME, text_problem
 from tocsin.agent.templates import Template
-from tocsin.common.durations import parse_duration
+from tocsin.common.durations import format_duration, parse_duration
 from tocsin.common.yamlsource import LinedDict, load_text, shown
 
 # The gauges rules may read, with the labels their series carry.
@@ -39,7 +39,23 @@ GAUGES: Mapping[str, tuple[str, ...]] = {
     "tocsin_agent_spool_oldest_age_seconds": (),
     "tocsin_agent_dead_letters": ("reason",),
     "tocsin_agent_receiver_auth_failed": (),
+    "tocsin_filesystem_avail_bytes": ("mountpoint", "fstype", "device"),
+    "tocsin_filesystem_files_used_ratio": ("mountpoint", "fstype", "device"),
+    "tocsin_filesystem_readonly": ("mountpoint", "fstype", "device"),
+    "tocsin_boot_time_seconds": (),
+    "tocsin_uptime_seconds": (),
+    "tocsin_vmstat_oom_kill": (),
+    "tocsin_nf_conntrack_used_ratio": (),
+    # Counters: read through a function (increase, rate).
+    "tocsin_network_receive_errs_total": ("device",),
+    "tocsin_network_transmit_errs_total": ("device",),
+    "tocsin_network_receive_drop_total": ("device",),
+    "tocsin_network_transmit_drop_total": ("device",),
+    "tocsin_context_switches_total": (),
+    "tocsin_forks_total": (),
 }
+# What a rule may compute from the agent's recent samples of its metric (tocsin.agent.history).
+FUNCTIONS = ("increase", "rate", "predict_linear")
 OPERATORS: Mapping[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
@@ -59,6 +75,9 @@ _KEYS = (
     "severity",
     "labels",
     "annotations",
+    "function",
+    "window",
+    "horizon",
 )
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 BUNDLED = "tocsin_rules/agent.yml"
@@ -79,6 +98,30 @@ class Rule:
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, Template], ...] = ()
     source: str = ""
+    function: str = ""
+    window: float = 0.0
+    horizon: float = 0.0
+
+    @property
+    def series(self) -> str:
+        """Return the name of the series the rule compares: its metric, or its function of it."""
+        if not self.function:
+            return self.metric
+        window = format_duration(self.window)
+        if self.function == "predict_linear":
+            return f"predict_linear({self.metric}[{window}], {self.horizon:g})"
+        return f"{self.function}({self.metric}[{window}])"
+
+    @property
+    def values(self) -> dict[str, float]:
+        """Return the rule's own numbers, which annotations show as $threshold, $for, ..."""
+        return {
+            "threshold": self.threshold,
+            "clear": self.clear,
+            "for": self.for_seconds,
+            "window": self.window,
+            "horizon": self.horizon,
+        }
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """Tell whether a series with these labels is one this rule watches."""
@@ -151,6 +194,43 @@ def _number(raw: Any, source: str, node: LinedDict, name: str, key: str) -> floa
     return float(raw)
 
 
+def _duration(node: LinedDict, source: str, name: str, key: str) -> float:
+    if key not in node:
+        raise _fail(source, node, name, key, "is missing; give a duration such as '5m'")
+    raw = node[key]
+    try:
+        seconds = parse_duration(raw) if isinstance(raw, str) else 0.0
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        raise _fail(source, node, name, key, f"is {shown(raw)}; expected a duration such as '5m'")
+    return seconds
+
+
+def _function(node: LinedDict, source: str, name: str) -> tuple[str, float, float]:
+    """Read `function`, `window` and `horizon`: what the rule computes from recent samples."""
+    function = node.get("function")
+    if function is None:
+        for key in ("window", "horizon"):
+            if key in node:
+                raise _fail(source, node, name, key, "needs a 'function' to apply it to")
+        return "", 0.0, 0.0
+    if function not in FUNCTIONS:
+        raise _fail(
+            source,
+            node,
+            name,
+            "function",
+            f"is {shown(function)}; use one of {', '.join(FUNCTIONS)}",
+        )
+    window = _duration(node, source, name, "window")
+    if function != "predict_linear":
+        if "horizon" in node:
+            raise _fail(source, node, name, "horizon", "is only for function predict_linear")
+        return function, window, 0.0
+    return function, window, _duration(node, source, name, "horizon")
+
+
 def parse_rule(node: Any, source: str, position: int) -> Rule:
     """Build one rule from its YAML mapping; raise RuleError naming the file, line and key."""
     if not isinstance(node, LinedDict):
@@ -208,6 +288,7 @@ def parse_rule(node: Any, source: str, position: int) -> Rule:
             "severity",
             f"is {shown(severity)}; use one of {', '.join(SEVERITIES)}",
         )
+    function, window, horizon = _function(node, source, name)
     labels = tuple(sorted(_string_map(node.get("labels"), source, node, name, "labels")))
     for label, _ in labels:
         if label in RESERVED_LABELS:
@@ -232,6 +313,9 @@ def parse_rule(node: Any, source: str, position: int) -> Rule:
         labels=labels,
         annotations=tuple(annotations),
         source=_where(source, node),
+        function=function,
+        window=window,
+        horizon=horizon,
     )
 
 

@@ -1,7 +1,10 @@
 """Annotation templates in the Prometheus subset, so one text serves the agent and Prometheus.
 
 Supported actions: `{{ $value }}`, `{{ $labels.device }}`, pipes to `humanize`,
-`humanize1024` and `humanizePercentage`, and `printf "%.1f" $value` (or `$value | printf "%.1f"`).
+`humanize1024`, `humanizePercentage` and `humanizeDuration`, and `printf "%.1f" $value` (or
+`$value | printf "%.1f"`). The rule's own numbers, `$threshold`, `$clear`, `$for`, `$window` and
+`$horizon`, are operands too (durations without a pipe read `10m`): the agent renders them, and `rules export` writes them into the
+text as literals, so a text never repeats a number the rule already holds.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ import math
 import re
 import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from tocsin.common.durations import format_duration
 
 _ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}", re.DOTALL)
 _LABEL = re.compile(r"\$labels\.([A-Za-z_][A-Za-z0-9_]*)")
@@ -53,11 +58,32 @@ def _humanize_percentage(value: float) -> str:
     return f"{value * 100:.4g}%"
 
 
+def _humanize_duration(value: float) -> str:
+    """Write seconds as Prometheus' humanizeDuration does, e.g. 600 -> `10m 0s`."""
+    if math.isnan(value) or math.isinf(value) or abs(value) < 1:
+        return f"{value:.4g}s"
+    sign = "-" if value < 0 else ""
+    whole = int(abs(value))
+    days, hours, minutes, seconds = whole // 86400, whole // 3600 % 24, whole // 60 % 60, whole % 60
+    if days:
+        return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
+    if hours:
+        return f"{sign}{hours}h {minutes}m {seconds}s"
+    if minutes:
+        return f"{sign}{minutes}m {seconds}s"
+    return f"{sign}{abs(value):.4g}s"
+
+
 _FUNCTIONS: dict[str, Callable[[float], str]] = {
     "humanize": _humanize,
     "humanize1024": _humanize_binary,
     "humanizePercentage": _humanize_percentage,
+    "humanizeDuration": _humanize_duration,
 }
+# Operands naming one of the rule's own numbers (Rule.values), written as $threshold etc.
+RULE_VALUES = ("threshold", "clear", "for", "window", "horizon")
+# Without a pipe these show as durations are written in rules: `10m`, `1h30m`.
+_DURATIONS = ("for", "window", "horizon")
 
 
 def _plain(value: float) -> str:
@@ -78,9 +104,26 @@ class _Action:
 
     operand: str
     steps: tuple[tuple[str, str], ...]
+    source: str = ""
 
-    def render(self, value: float, labels: Mapping[str, str]) -> str:
-        current: float | str = value if self.operand == "$value" else labels.get(self.operand, "")
+    @property
+    def rule_value(self) -> str | None:
+        """Return the rule number this action shows (`$threshold` -> threshold), else None."""
+        name = self.operand[1:]
+        return name if self.operand.startswith("$") and name in RULE_VALUES else None
+
+    def render(
+        self, value: float, labels: Mapping[str, str], values: Mapping[str, float] | None = None
+    ) -> str:
+        current: float | str
+        if self.operand == "$value":
+            current = value
+        elif self.rule_value is not None:
+            current = (values or {}).get(self.rule_value, math.nan)
+            if self.rule_value in _DURATIONS and not self.steps:
+                return format_duration(current)
+        else:
+            current = labels.get(self.operand, "")
         for function, argument in self.steps:
             current = _apply(function, argument, current)
         return _plain(current) if isinstance(current, float) else str(current)
@@ -98,12 +141,15 @@ def _apply(function: str, argument: str, current: float | str) -> float | str:
 
 
 def _parse_operand(word: str) -> str:
-    if word == "$value":
+    if word == "$value" or word[1:] in RULE_VALUES and word.startswith("$"):
         return word
     label = _LABEL.fullmatch(word)
     if label:
         return label.group(1)
-    raise ValueError(f"unknown operand {word!r}; use $value or $labels.NAME")
+    raise ValueError(
+        f"unknown operand {word!r}; use $value, $labels.NAME or one of the rule's "
+        + ", ".join(f"${name}" for name in RULE_VALUES)
+    )
 
 
 def _parse_printf(words: list[str]) -> str:
@@ -153,15 +199,29 @@ class Template:
         position = 0
         for match in _ACTION.finditer(text):
             parts.append(text[position : match.start()])
-            parts.append(_parse_action(match.group(1)))
+            parts.append(replace(_parse_action(match.group(1)), source=match.group(0)))
             position = match.end()
         parts.append(text[position:])
         if "{{" in text[position:] or any("{{" in p for p in parts if isinstance(p, str)):
             raise ValueError("an opening '{{' has no closing '}}'")
         return cls(text, tuple(part for part in parts if part != ""))
 
-    def render(self, value: float, labels: Mapping[str, str]) -> str:
-        """Return the text with every action replaced by its value."""
+    def render(
+        self, value: float, labels: Mapping[str, str], values: Mapping[str, float] | None = None
+    ) -> str:
+        """Return the text with every action replaced by its value; `values` are the rule's."""
         return "".join(
-            part if isinstance(part, str) else part.render(value, labels) for part in self.parts
+            part if isinstance(part, str) else part.render(value, labels, values)
+            for part in self.parts
+        )
+
+    def bind(self, values: Mapping[str, float]) -> str:
+        """Return the text with the rule's numbers written in, other actions left for Prometheus."""
+        return "".join(
+            part
+            if isinstance(part, str)
+            else part.source
+            if part.rule_value is None
+            else part.render(math.nan, {}, values)
+            for part in self.parts
         )

@@ -14,6 +14,7 @@ from tocsin.agent.collectors.base import Reading
 from tocsin.agent.sample import Series
 
 BOOT_TIME = "tocsin_boot_time_seconds"
+UPTIME = "tocsin_uptime_seconds"
 CONTEXT_SWITCHES = "tocsin_context_switches_total"
 FORKS = "tocsin_forks_total"
 CORE_SECONDS = "tocsin_cpu_core_seconds_total"
@@ -31,6 +32,7 @@ PRESSURE = {
 
 HELP = {
     BOOT_TIME: "Node boot time, in unixtime (node_boot_time_seconds).",
+    UPTIME: "Seconds since boot (/proc/uptime; node_time_seconds - node_boot_time_seconds).",
     CONTEXT_SWITCHES: "Total number of context switches (node_context_switches_total).",
     FORKS: "Total number of forks (node_forks_total).",
     CORE_SECONDS: "Seconds each CPU spent in each mode (node_cpu_seconds_total).",
@@ -72,6 +74,9 @@ class KernelCollector:
     def collect(self, reading: Reading) -> None:
         """Append what each present source says; a garbled file raises and costs this collector."""
         self._stat(reading)
+        uptime = self._read(f"{self._root}/uptime")
+        if uptime is not None:
+            reading.gauges.append(Series(UPTIME, {}, float(uptime.split()[0])))
         vmstat = self._read(f"{self._root}/vmstat")
         if vmstat is not None:
             found = _OOM_KILL.search(vmstat)

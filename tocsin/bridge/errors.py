@@ -13,6 +13,7 @@ BridgeError(TocsinError)
  │    └── Forbidden       credentials of the wrong role (HTTP 403)
  ├── DeliveryFailed       a notification channel refused or did not answer (retried by the outbox)
  │    └── DeliveryRefused a receiver refused it for good (4xx): a dead letter at once, no retry
+ │         └── DeliveryUncertain  a phone provider may have accepted it: never sent twice
  ├── ClientError          the CLI could not talk to a bridge (exit 69, EX_UNAVAILABLE)
  └── AddressInUse         serve's listen port is taken; it may come free, so retry (exit 75, EX_TEMPFAIL)
 """
@@ -98,6 +99,10 @@ class DeliveryRefused(DeliveryFailed):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status  # the HTTP status of the refusal
+
+
+class DeliveryUncertain(DeliveryRefused):
+    """A call or text may have been accepted before the answer was lost: sending again could ring twice."""
 
 
 class ClientError(BridgeError):

@@ -22,13 +22,14 @@ from tocsin.bridge.notify.links import DEFAULT_TTL, ack_url, sign_ack
 from tocsin.bridge.notify.message import PastResolution, SimilarFinder, build_message
 from tocsin.bridge.notify.wording import event_detail, language_of
 from tocsin.bridge.platform.clock import as_utc, rfc3339
-from tocsin.bridge.policy.model import Policy, Target
+from tocsin.bridge.policy.model import PHONE_PROVIDERS, Policy, Target
 from tocsin.bridge.store.lists import in_list
 from tocsin.bridge.store.schema import events
 
 log = logging.getLogger(__name__)
 SIMILAR_LIMIT = 3
-# Where a page or notification goes: channel (or mailto:ADDRESS), the person's name, their address.
+# Where a page or notification goes: channel (or mailto:ADDRESS), the person's name, their
+# address (mail, or phone number for sms and voice channels).
 Place = tuple[str, str | None, str | None]
 # Past fixes help whoever must act; other events (notes, closes) skip the knowledge-base scan.
 SIMILAR_EVENTS = frozenset(
@@ -136,7 +137,10 @@ class Outbox:
                 person = self.policy.people[target.name]
                 if person.email:
                     places.append((queue.MAILTO + person.email, person.name, person.email))
-                places.extend((channel, person.name, None) for channel in person.channels)
+                places.extend(
+                    (channel, person.name, person.phone if self._phoned(channel) else None)
+                    for channel in person.channels
+                )
             else:
                 log.warning("page for incident %s: cannot page %s, skipped", incident_id, target)
         return places
@@ -223,6 +227,10 @@ class Outbox:
                 )
             )
         return rows
+
+    def _phoned(self, channel: str) -> bool:
+        """Return whether a channel reaches a person at their phone number (sms, voice)."""
+        return self.policy.channels[channel].type in PHONE_PROVIDERS
 
     def _reader(self, channel: str, person: str | None) -> tuple[str, str | None]:
         """Return the language and time zone to page in: the person's, else the channel's."""

@@ -8,18 +8,21 @@ import requests
 
 from tocsin.bridge.errors import ConfigError
 from tocsin.bridge.notify.channels import Sender
+from tocsin.bridge.notify.channels.aliyun import AliyunProvider
 from tocsin.bridge.notify.channels.base import HttpChannel
 from tocsin.bridge.notify.channels.console import LogSender
 from tocsin.bridge.notify.channels.dingtalk import DingTalkSender
 from tocsin.bridge.notify.channels.email import EmailSender
 from tocsin.bridge.notify.channels.feishu import FeishuSender
 from tocsin.bridge.notify.channels.http import DEFAULT_TIMEOUT
+from tocsin.bridge.notify.channels.phone import PhoneSender, Provider
 from tocsin.bridge.notify.channels.slack import SlackSender
+from tocsin.bridge.notify.channels.twilio import TwilioProvider
 from tocsin.bridge.notify.channels.webhook import WebhookSender
 from tocsin.bridge.notify.channels.wecom import WeComSender
 from tocsin.bridge.platform.clock import Clock, utcnow
 from tocsin.bridge.platform.config import Smtp
-from tocsin.bridge.policy.model import Channel
+from tocsin.bridge.policy.model import PHONE_PROVIDERS, Channel
 
 HTTP_CHANNELS: dict[str, type[HttpChannel]] = {
     cls.type: cls for cls in (WebhookSender, SlackSender, WeComSender, DingTalkSender, FeishuSender)
@@ -41,6 +44,13 @@ def build_sender(
         return EmailSender(name, settings, smtp, tls_context=tls_context)
     if channel.type == "log":
         return LogSender(name, settings)
+    if channel.type in PHONE_PROVIDERS:
+        provider: Provider
+        if settings.get("provider") == "twilio":
+            provider = TwilioProvider(name, settings, timeout=timeout)
+        else:
+            provider = AliyunProvider(name, settings, session=session, timeout=timeout, clock=clock)
+        return PhoneSender(name, channel.type, provider)
     http = HTTP_CHANNELS.get(channel.type)
     if http is None:
         raise ConfigError(f"channel {name!r}: unknown type {channel.type!r}")

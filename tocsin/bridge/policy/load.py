@@ -18,7 +18,9 @@ from tocsin.bridge.policy.calendars import zone as _zone
 from tocsin.bridge.policy.maintenance import parse_maintenance
 from tocsin.bridge.policy.model import (
     CHANNEL_TYPES,
+    E164,
     LANGUAGES,
+    PHONE_PROVIDERS,
     SLA_EVENTS,
     SLA_ROLES,
     TARGET_KINDS,
@@ -194,6 +196,12 @@ def _channel(name: str, raw: Any, where: Where) -> Channel:
     if kind == "email":
         if not as_list(raw.get("to"), where.key(raw, "to")):
             raise where.key(raw, "to").error("an email channel needs 'to': a list of addresses")
+    elif kind in PHONE_PROVIDERS:
+        if raw.get("provider") not in PHONE_PROVIDERS[kind]:
+            raise where.key(raw, "provider").error(
+                f"{shown(raw.get('provider'))} is not a {kind} provider; "
+                f"expected one of {', '.join(PHONE_PROVIDERS[kind])}"
+            )
     elif kind != "log" and not raw.get("url") and not raw.get("url_file"):
         raise where.key(raw, "url").error(
             f"a {kind} channel needs 'url' (or 'url_file' to keep the token out of the policy)"
@@ -333,9 +341,18 @@ def _priority_names(
 
 
 def _person(name: str, raw: Any, where: Where) -> Person:
-    raw = as_mapping(raw, where, ("name", "email", "channels", "timezone", "language", "manager"))
+    raw = as_mapping(
+        raw, where, ("name", "email", "channels", "timezone", "language", "manager", "phone")
+    )
+    phone = raw.get("phone")
+    if phone is not None and not E164.fullmatch(str(phone)):
+        raise where.key(raw, "phone").error(
+            f"{shown(phone)} is not an E.164 number; expected '+', the country code and the "
+            "number, digits only, e.g. +8613800138000"
+        )
     return Person(
         manager=raw.get("manager") is True,
+        phone=None if phone is None else str(phone),
         language=_language(raw, where),
         name=name,
         full_name=str(raw.get("name", name)),
@@ -495,6 +512,11 @@ def _parse(raw: Any, source: str) -> Policy:
             if channel not in policy["channels"]:
                 raise where.key(raw, "people").error(
                     f"person {shown(person.name)}: unknown channel {shown(channel)}"
+                )
+            if policy["channels"][channel].type in PHONE_PROVIDERS and not person.phone:
+                raise where.key(raw, "people").error(
+                    f"person {shown(person.name)}: channel {shown(channel)} calls or texts a "
+                    "phone; give them 'phone' (E.164, e.g. +8613800138000)"
                 )
     policy["schedules"] = _section(
         raw, "schedules", where, lambda k, v, w: _schedule(k, v, w, policy)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -12,7 +13,10 @@ from tocsin.bridge.policy.matchers import Matcher
 
 CLOCKS = ("response", "update", "resolution")
 LANGUAGES = ("en", "zh-CN")  # of pages
-CHANNEL_TYPES = ("webhook", "slack", "email", "wecom", "dingtalk", "feishu", "log")
+CHANNEL_TYPES = ("webhook", "slack", "email", "wecom", "dingtalk", "feishu", "log", "sms", "voice")
+# Phone channels and the providers that serve each: they reach a person at their `phone`.
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # a phone number: +, country code, number
+PHONE_PROVIDERS = {"sms": ("twilio", "aliyun"), "voice": ("twilio", "aliyun")}
 TARGET_KINDS = ("person", "team", "schedule", "channel")
 SLA_EVENTS = ("sla_warning", "sla_breached")  # what an escalation policy's sla_notify names
 # Who is responsible, resolved when the event fires: Target("role", NAME) in sla_notify.
@@ -154,6 +158,7 @@ class Person:
     timezone: ZoneInfo | None = None
     language: str | None = None  # of their pages: en or zh-CN (None: the channel's, else en)
     manager: bool = False  # may decide disputed breaches (an operator token of this name)
+    phone: str | None = None  # E.164, e.g. +8613800138000: where sms and voice channels reach them
 
 
 @dataclass(frozen=True)

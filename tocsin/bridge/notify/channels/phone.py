@@ -34,7 +34,8 @@ TEXTS = {
         "say": "Tocsin alert. Priority {priority}. Incident {id}: {title}{host}.",
         "press": "Press 1 to acknowledge.",
         "acked": "Acknowledged incident {id}. Thank you.",
-        "unknown": "No incident matches that code.",
+        "already": "Incident {id} was already acknowledged.",
+        "unknown": "No open incident matches that code.",
     },
     "zh-CN": {
         "sms": "【{priority}】#{id}：{title}{host}",
@@ -43,7 +44,8 @@ TEXTS = {
         "say": "Tocsin 告警。{priority} 级事件 {id}：{title}{host}。",
         "press": "确认请按 1。",
         "acked": "已确认事件 {id}，谢谢。",
-        "unknown": "没有与该代码对应的事件。",
+        "already": "事件 {id} 已有人确认。",
+        "unknown": "没有与该代码对应的未关闭事件。",
     },
 }
 

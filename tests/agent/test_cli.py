@@ -32,14 +32,27 @@ def test_rules_export_without_config_prints_the_committed_file() -> None:
     assert out == (ROOT / "rules" / "prometheus" / "tocsin-agent.yml").read_text()
 
 
-def test_rules_export_uses_the_config_rules_and_labels(tmp_path: Path) -> None:
+def test_rules_export_uses_the_config_rules_but_never_its_host_labels(tmp_path: Path) -> None:
     config = tmp_path / "agent.yml"
     config.write_text(
-        "labels: {env: prod}\nrules:\n  - {name: Busy, metric: tocsin_load1, threshold: 4}\n"
+        "labels: {env: prod, instance: web-1}\n"
+        "rules:\n  - {name: Busy, metric: tocsin_load1, threshold: 4, labels: {team: ops}}\n"
     )
     code, out, _ = invoke("rules", "export", "--config", str(config))
     assert code == 0
-    assert "alert: Busy" in out and "env: prod" in out
+    assert "alert: Busy" in out and "team: ops" in out
+    assert "prod" not in out and "web-1" not in out
+
+
+def test_check_config_warns_when_alerting_or_metrics_are_silently_off(tmp_path: Path) -> None:
+    config = tmp_path / "agent.yml"
+    config.write_text("rules: []\n")
+    code, out, err = invoke("check-config", str(config))
+    assert code == 0 and "OK: 0 rules, no /metrics" in out
+    assert f"{config}: warning: 'rules' is empty: this host raises no alerts" in err
+    assert f"{config}: warning: no 'listen': /metrics is not served" in err
+    config.write_text("listen: 127.0.0.1:9101\n")
+    assert invoke("check-config", str(config))[2] == ""
 
 
 def test_check_config_accepts_a_good_file(tmp_path: Path) -> None:

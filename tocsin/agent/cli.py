@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from tocsin.agent.config import AgentConfig, default_config, load_config
+from tocsin.agent.config import AgentConfig, config_warnings, default_config, load_config
 from tocsin.agent.errors import AgentError
 from tocsin.common.journal import configure_logging
 
@@ -99,6 +99,8 @@ def check_config(path: Path) -> None:
         f"/metrics on {config.listen[0]}:{config.listen[1]}" if config.listen else "no /metrics"
     )
     click.echo(f"{path}: OK: {len(config.rules)} rules, {listen}, {push}")
+    for warning in config_warnings(config):
+        click.echo(f"{path}: warning: {warning}", err=True)
 
 
 @main.command("dead-letters")
@@ -168,10 +170,14 @@ def rules() -> None:
     default="prometheus",
     show_default=True,
 )
-@click.option("--config", "config_path", type=PATH, help="Export this config's rules and labels.")
+@click.option("--config", "config_path", type=PATH, help="Export this config's rules.")
 def export(output_format: str, config_path: Path | None) -> None:
-    """Write the rules as a Prometheus rule file on stdout."""
+    """Write the rules as a Prometheus rule file on stdout.
+
+    The config's host `labels:` are not copied: a fleet-wide rule file must not stamp one
+    host's `env` or `instance` on every host's alerts; Prometheus adds target labels itself.
+    """
     from tocsin.agent.export import export_prometheus
 
     config = _config(config_path)
-    click.echo(export_prometheus(config.rules, config.labels), nl=False)
+    click.echo(export_prometheus(config.rules), nl=False)

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tocsin.agent.collectors.names import COLLECTORS
+from tocsin.agent.envsubst import substitute
 from tocsin.agent.errors import ConfigError
 from tocsin.agent.limits import MAX_LABELS, MAX_NAME, text_problem
 from tocsin.agent.rules import GAUGES, Rule, load_bundled_rules, load_rules_file, parse_rule
@@ -45,6 +46,7 @@ _TOP_KEYS = (
     "interfaces",
     "collectors",
     "textfile",
+    "hostname",
 )
 _PUSH_KEYS = (
     "url",
@@ -211,6 +213,18 @@ def _rate(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
         raise ValueError("not a positive number")
     return float(value)
+
+
+def _hostname(value: Any) -> str:
+    """Return the `instance` the config names: a name, the host's FQDN, or its short name."""
+    name = _text(value).strip()
+    if name == "fqdn":
+        return socket.getfqdn()
+    if name == "short":
+        return socket.gethostname()
+    if not name or text_problem(name) is not None or any(c.isspace() for c in name):
+        raise ValueError("not a host name")
+    return name
 
 
 def _listen(text: Any) -> tuple[str, int]:
@@ -441,7 +455,7 @@ def _build(
         source=source,
         state_dir=state_dir,
         spool=_spool(reader.child("spool"), base, state_dir),
-        instance=hostname,
+        instance=reader.parsed("hostname", _hostname, hostname, "a host name, 'fqdn' or 'short'"),
         rules=_rules(reader, base),
         interval=reader.parsed(
             "interval", _positive_duration, DEFAULT_INTERVAL, "a duration like '10s'"
@@ -462,6 +476,18 @@ def _build(
     return config
 
 
+def config_warnings(config: AgentConfig) -> list[str]:
+    """Name what a config silently turns off: alerting (no rules), or /metrics (no listen)."""
+    warnings = []
+    if not config.rules:
+        warnings.append(
+            "'rules' is empty: this host raises no alerts (omit it for the bundled rules)"
+        )
+    if config.listen is None:
+        warnings.append("no 'listen': /metrics is not served (add e.g. 'listen: 127.0.0.1:9101')")
+    return warnings
+
+
 def load_config(
     path: Path, env: Mapping[str, str] | None = None, hostname: str | None = None
 ) -> AgentConfig:
@@ -471,7 +497,10 @@ def load_config(
     As the contract says, a file without `listen` serves no /metrics; only running without
     any file serves it on the default 127.0.0.1:9101.
     """
-    document = load_file(path, error=ConfigError)
+    environment = os.environ if env is None else env
+    document = load_file(
+        path, error=ConfigError, transform=lambda text: substitute(text, str(path), environment)
+    )
     if document is None:
         # A truncated or blanked file would otherwise run on the defaults and silently not push.
         raise ConfigError(
@@ -484,7 +513,7 @@ def load_config(
         str(path),
         document,
         path.parent,
-        os.environ if env is None else env,
+        environment,
         hostname or socket.gethostname(),
         None,
     )

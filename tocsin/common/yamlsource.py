@@ -120,8 +120,17 @@ def load_text(text: str, source: str, *, error: ErrorFactory, any_scalar_key: bo
         raise error(f"{source}: invalid YAML: {exc}") from exc
 
 
-def load_file(path: Path, *, error: ErrorFactory, any_scalar_key: bool = False) -> Any:
-    """Read and parse a YAML file; a missing or unreadable file becomes `error` naming it."""
+def load_file(
+    path: Path,
+    *,
+    error: ErrorFactory,
+    any_scalar_key: bool = False,
+    transform: Callable[[str], str] | None = None,
+) -> Any:
+    """Read and parse a YAML file; a missing or unreadable file becomes `error` naming it.
+
+    `transform` rewrites the text before parsing (the agent's `${VAR}` substitution).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
@@ -130,4 +139,6 @@ def load_file(path: Path, *, error: ErrorFactory, any_scalar_key: bool = False) 
         raise error(f"{path}: cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not UTF-8 text") from exc
+    if transform is not None:
+        text = transform(text)
     return load_text(text, str(path), error=error, any_scalar_key=any_scalar_key)

@@ -12,13 +12,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tocsin.agent.collectors.names import COLLECTORS
-from tocsin.agent.envsubst import substitute
 from tocsin.agent.errors import ConfigError
+from tocsin.agent.include import Merged, read_with_includes
 from tocsin.agent.limits import MAX_LABELS, MAX_NAME, text_problem
-from tocsin.agent.rules import GAUGES, Rule, load_bundled_rules, load_rules_file, parse_rule
+from tocsin.agent.rules import (
+    GAUGES,
+    Rule,
+    load_bundled_rules,
+    load_rules_file,
+    merge_rules,
+    parse_rule,
+)
 from tocsin.agent.urls import redact_url
 from tocsin.common.durations import parse_duration, parse_size
-from tocsin.common.yamlsource import SHOWN_CHARS, LinedDict, load_file, shown, shown_path
+from tocsin.common.yamlsource import SHOWN_CHARS, LinedDict, shown, shown_path
 
 DEFAULT_LISTEN = ("127.0.0.1", 9101)
 DEFAULT_INTERVAL = 10.0
@@ -47,6 +54,7 @@ _TOP_KEYS = (
     "collectors",
     "textfile",
     "hostname",
+    "include",
 )
 _PUSH_KEYS = (
     "url",
@@ -155,9 +163,16 @@ class _Reader:
     def __init__(self, source: str, node: LinedDict, prefix: str = "") -> None:
         self.source, self.node, self.prefix = source, node, prefix
 
+    def source_of(self, key: str) -> str:
+        """Return the file a key was read from: an included file, or this reader's."""
+        if isinstance(self.node, Merged):
+            return self.node.key_sources.get(key, self.source)
+        return self.source
+
     def fail(self, key: str, problem: str) -> ConfigError:
         return ConfigError(
-            f"{self.source}:{self.node.line_of(key)}: '{self.prefix}{_shown_key(key)}' {problem}"
+            f"{self.source_of(key)}:{self.node.line_of(key)}: "
+            f"'{self.prefix}{_shown_key(key)}' {problem}"
         )
 
     def check_keys(self, allowed: tuple[str, ...]) -> None:
@@ -186,7 +201,7 @@ class _Reader:
             return None
         if not isinstance(value, LinedDict):
             raise self.fail(key, f"is {shown(value)}; expected a mapping")
-        return _Reader(self.source, value, f"{self.prefix}{key}.")
+        return _Reader(self.source_of(key), value, f"{self.prefix}{key}.")
 
 
 def _duration(text: Any) -> float:
@@ -306,13 +321,19 @@ def _rules(reader: _Reader, base: Path) -> tuple[Rule, ...]:
         return load_bundled_rules()
     if not isinstance(raw, list):
         raise reader.fail("rules", f"is {shown(raw)}; expected a list of files or rule mappings")
+    origins = reader.node.rule_origins if isinstance(reader.node, Merged) else []
     rules: list[Rule] = []
     for index, item in enumerate(raw):
-        if isinstance(item, str):
-            rules.extend(load_rules_file(base / item))
+        source, position, directory = (
+            origins[index] if index < len(origins) else (reader.source, index + 1, base)
+        )
+        if item == "bundled":
+            rules.extend(load_bundled_rules())
+        elif isinstance(item, str):
+            rules.extend(load_rules_file(directory / item))
         else:
-            rules.append(parse_rule(item, reader.source, index + 1))
-    return tuple(rules)
+            rules.append(parse_rule(item, source, position))
+    return merge_rules(rules)
 
 
 def _token(reader: _Reader, base: Path) -> str | None:
@@ -498,9 +519,7 @@ def load_config(
     any file serves it on the default 127.0.0.1:9101.
     """
     environment = os.environ if env is None else env
-    document = load_file(
-        path, error=ConfigError, transform=lambda text: substitute(text, str(path), environment)
-    )
+    document = read_with_includes(path, environment)
     if document is None:
         # A truncated or blanked file would otherwise run on the defaults and silently not push.
         raise ConfigError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -78,6 +78,7 @@ _KEYS = (
     "function",
     "window",
     "horizon",
+    "override",
 )
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 BUNDLED = "tocsin_rules/agent.yml"
@@ -101,6 +102,7 @@ class Rule:
     function: str = ""
     window: float = 0.0
     horizon: float = 0.0
+    override: bool = False
 
     @property
     def series(self) -> str:
@@ -205,6 +207,13 @@ def _duration(node: LinedDict, source: str, name: str, key: str) -> float:
     if seconds <= 0:
         raise _fail(source, node, name, key, f"is {shown(raw)}; expected a duration such as '5m'")
     return seconds
+
+
+def _flag(node: LinedDict, source: str, name: str, key: str) -> bool:
+    value = node.get(key, False)
+    if not isinstance(value, bool):
+        raise _fail(source, node, name, key, f"is {shown(value)}; expected true or false")
+    return value
 
 
 def _function(node: LinedDict, source: str, name: str) -> tuple[str, float, float]:
@@ -316,22 +325,33 @@ def parse_rule(node: Any, source: str, position: int) -> Rule:
         function=function,
         window=window,
         horizon=horizon,
+        override=_flag(node, source, name, "override"),
     )
 
 
-def parse_rules(items: Sequence[Any], source: str) -> tuple[Rule, ...]:
-    """Build a list of rules; two rules with one name, severity, match and labels are an error."""
-    rules = tuple(parse_rule(item, source, index + 1) for index, item in enumerate(items))
+def merge_rules(rules: Iterable[Rule]) -> tuple[Rule, ...]:
+    """Keep each rule once: a later one with `override: true` replaces the earlier in its place.
+
+    Two rules with one name, severity, match and labels are otherwise an error naming both
+    places: silently keeping either would evaluate a rule the operator did not mean.
+    """
     seen: dict[tuple[object, ...], Rule] = {}
     for rule in rules:
         identity = (rule.name, rule.severity, rule.match, tuple(sorted(rule.labels)))
-        if identity in seen:
+        earlier = seen.get(identity)
+        if earlier is not None and not rule.override:
             raise RuleError(
                 f"{rule.source}: rule {rule.name!r}: same name, severity, match and labels as the "
-                f"rule at {seen[identity].source}; rename one or change its severity"
+                f"rule at {earlier.source}; rename one, change its severity, or set "
+                "'override: true' on this one to replace the other"
             )
         seen[identity] = rule
-    return rules
+    return tuple(seen.values())
+
+
+def parse_rules(items: Sequence[Any], source: str) -> tuple[Rule, ...]:
+    """Build a list of rules, each once (see merge_rules)."""
+    return merge_rules(parse_rule(item, source, index + 1) for index, item in enumerate(items))
 
 
 def parse_rules_document(text: str, source: str) -> tuple[Rule, ...]:

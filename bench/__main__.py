@@ -6,7 +6,15 @@ import importlib
 import sys
 
 # Modules under bench/ that define `main() -> int`; add new benchmarks here, in running order.
-BENCHMARKS = ["agent", "bridge_timers", "bridge_ingest", "agent_replay", "bridge_paging"]
+BENCHMARKS = [
+    "agent",
+    "bridge_timers",
+    "bridge_ingest",
+    "agent_replay",
+    "bridge_paging",
+    "bridge_load",
+    "bridge_fleet",
+]
 
 
 def main(argv: list[str]) -> int:

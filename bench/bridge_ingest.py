@@ -33,7 +33,7 @@ import requests
 
 from tests.bridge.helpers import INGEST, bearer
 from tests.bridge.server import BridgeProcess, free_port
-from tests.pg import create_database, postgres_cluster
+from tests.pg import create_database, durability, postgres_cluster
 
 SENDERS = 8
 BATCH = 100
@@ -413,7 +413,8 @@ def main() -> int:
                 assert process.proc is not None
                 name = f"SQLite/{sync}"
                 results[name] = measure(name, process.url, bearer(INGEST), process.proc.pid)
-        with postgres_cluster() as server:
+        with postgres_cluster(durable=True) as server:
+            print(f"PostgreSQL: {', '.join(durability(server))}", flush=True)
             (tmp / "pg").mkdir()
             with bridge(create_database(server), tmp / "pg") as process:
                 assert process.proc is not None

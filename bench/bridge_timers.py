@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 from sqlalchemy import Connection, func, insert, select
 
-from tests.pg import create_database, postgres_cluster
+from tests.pg import create_database, durability, postgres_cluster
 from tocsin.bridge.platform.clock import utcnow
 from tocsin.bridge.store.db import Store
 from tocsin.bridge.store.schema import metadata, timers
@@ -112,7 +112,8 @@ def main() -> int:
             figures = run(url, pending)
             _print("sqlite", pending, figures)
             status |= figures["fired"] < figures["due"]
-        with postgres_cluster() as server:
+        with postgres_cluster(durable=True) as server:
+            print(f"PostgreSQL: {', '.join(durability(server))}", flush=True)
             for pending in (10_000, 100_000):
                 figures = run(create_database(server), pending)
                 _print("postgresql", pending, figures)

@@ -40,8 +40,12 @@ def _as_cluster_owner(argv: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_cluster() -> Iterator[str]:
-    """Yield a server URL (``postgresql+psycopg://user@host:port``) without a database name."""
+def postgres_cluster(durable: bool = False) -> Iterator[str]:
+    """Yield a server URL (``postgresql+psycopg://user@host:port``) without a database name.
+
+    Tests run with fsync off (a throwaway cluster need not survive a power cut); `durable`
+    keeps PostgreSQL's defaults, fsync and synchronous_commit on, as benchmarks must.
+    """
     if os.environ.get(ENV_URL):
         yield os.environ[ENV_URL].rstrip("/")
         return
@@ -63,7 +67,8 @@ def postgres_cluster() -> Iterator[str]:
         capture_output=True,
     )
     options = (
-        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        f" -c fsync={'on' if durable else 'off'}"
     )
     subprocess.run(
         _as_cluster_owner(
@@ -103,3 +108,15 @@ def create_database(server_url: str) -> str:
     with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return f"{server_url}/{name}"
+
+
+def durability(server_url: str) -> list[str]:
+    """Return the settings that decide what a commit survives, as name=value (for benchmarks)."""
+    import psycopg
+
+    plain = server_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{plain}/postgres") as conn:
+        return [
+            f"{name}={conn.execute(f'SHOW {name}').fetchone()[0]}"  # type: ignore[index]
+            for name in ("fsync", "synchronous_commit", "full_page_writes")
+        ]

@@ -28,6 +28,14 @@ def test_no_file_gives_the_documented_defaults() -> None:
     assert config.clock_skew_tolerance == timedelta(minutes=10)
 
 
+def test_overload_limits_and_retention_are_read_as_durations_and_counts(tmp_path: Path) -> None:
+    text = "limits: {queue_timeout: 250ms, max_queued_alerts: 900}\nretention: 30d\n"
+    config = load_config(write(tmp_path, text))
+    assert (config.limits.queue_timeout, config.limits.max_queued_alerts) == (0.25, 900)
+    assert config.limits.idle_in_transaction_timeout == 10.0
+    assert config.retention == timedelta(days=30)
+
+
 def test_the_clock_skew_tolerance_is_read_as_a_duration(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "ingest: {clock_skew_tolerance: 90s}\n"), env={})
     assert config.clock_skew_tolerance == timedelta(seconds=90)
@@ -59,6 +67,9 @@ tokens:
         ),
         ("tokens:\n  - {name: a, role: ingest}\n", "give exactly one of value"),
         ("limits: {max_body_bytes: lots}\n", "limits.max_body_bytes: 'lots' is not a size"),
+        ("limits:\n  max_ingest_requests: 0\n", "bridge.yml:2: limits.max_ingest_requests: 0"),
+        ("limits:\n  queue_timeout: 0s\n", "bridge.yml:2: limits.queue_timeout: '0s' must be"),
+        ("retention: 10m\n", "bridge.yml:1: retention: '10m' is too short"),
         ("database_url: mysql://x\n", "database_url: expected sqlite"),
         (
             "ingest:\n  clock_skew_tolerance: 2d\n",

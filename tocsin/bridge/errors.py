@@ -4,11 +4,13 @@ TocsinError               tocsin/common/errors.py: the root both programs share
 BridgeError(TocsinError)
  ├── ConfigError          a config or policy file is wrong (exit 78, EX_CONFIG)
  ├── StoreUnavailable     the database cannot be reached or stays locked (HTTP 503, retry)
+ │    └── Overloaded      more ingest work in hand than the bridge takes, or it waited too long (503)
  ├── NotFound             no such incident, channel, outbox entry (HTTP 404)
  ├── Conflict             an action the incident's state forbids, e.g. ack a closed one (HTTP 409)
  ├── InvalidInput         a request or command argument is wrong (HTTP 422, exit 2)
  │    ├── MalformedInput  the request body is not JSON at all (HTTP 400)
- │    └── PayloadTooLarge the request body or batch is over its limit (HTTP 413)
+ │    ├── PayloadTooLarge the request body or batch is over its limit (HTTP 413)
+ │    └── BodyTimeout     the request body did not arrive in time (HTTP 408)
  ├── AuthError            no or unknown credentials (HTTP 401)
  │    └── Forbidden       credentials of the wrong role (HTTP 403)
  ├── DeliveryFailed       a notification channel refused or did not answer (retried by the outbox)
@@ -48,6 +50,14 @@ class StoreUnavailable(BridgeError):
         self.retry_after = retry_after
 
 
+class Overloaded(StoreUnavailable):
+    """Ingest work refused or given up so that the sender hears at once; `reason` says which."""
+
+    def __init__(self, message: str, retry_after: int = 5, reason: str = "in_flight") -> None:
+        super().__init__(message, retry_after)
+        self.reason = reason
+
+
 class NotFound(BridgeError):
     exit_code = 1
     http_status = 404
@@ -73,6 +83,10 @@ class MalformedInput(InvalidInput):
 
 class PayloadTooLarge(InvalidInput):
     http_status = 413
+
+
+class BodyTimeout(InvalidInput):
+    http_status = 408
 
 
 class AuthError(BridgeError):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.bridge.sla.harness import FakeClock, make_runtime, run
-from tocsin.bridge.ingest.heartbeats import record_heartbeat
+from tocsin.bridge.ingest.heartbeats import Beat
 from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import incidents
 
@@ -27,15 +27,7 @@ def runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
 
 
 def beat(runtime: Runtime, host: str) -> None:
-    with runtime.store.begin() as conn:
-        record_heartbeat(
-            conn,
-            runtime.heartbeat_hooks,
-            host=host,
-            interval_seconds=30,
-            labels={},
-            now=runtime.clock(),
-        )
+    runtime.store.write_shared(Beat(host, 30, {}, runtime.clock(), 3, runtime.heartbeat_hooks))
 
 
 def silent(runtime: Runtime, host: str) -> bool:

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, select, text
 
 from tocsin.bridge import migrations
+from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.store.db import Store
-from tocsin.bridge.store.schema import incidents, metadata, sla_clocks
+from tocsin.bridge.store.schema import heartbeats, incidents, metadata, sla_clocks, timers
+from tocsin.bridge.timers.rows import schedule
 
 
 def test_initial_migration_creates_exactly_the_schema(database_url: str) -> None:
@@ -64,3 +66,25 @@ def test_stopped_by_is_filled_in_for_response_clocks_already_stopped(database_ur
         found = dict(conn.execute(select(sla_clocks.c.incident_id, sla_clocks.c.stopped_by)).all())
     store.dispose()
     assert found == {1: "acknowledged", 2: "person_resolved", 3: "resolved"}
+
+
+def test_heartbeat_deadlines_move_from_timers_onto_the_host_rows(database_url: str) -> None:
+    seen = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    store = Store(database_url)
+    migrations.upgrade(store, "0001")
+    with store.begin() as conn:
+        conn.execute(
+            heartbeats.insert().values(
+                host="db1", interval_seconds=30, labels={}, first_seen_at=seen, last_seen_at=seen
+            )
+        )
+        schedule(conn, "heartbeat", seen + timedelta(seconds=90), now=seen, subject="db1")
+    migrations.upgrade(store)
+    with store.connect() as conn:
+        deadline = conn.execute(select(heartbeats.c.deadline_at)).scalar_one()
+        pending = conn.execute(
+            select(timers.c.id).where(timers.c.fired_at.is_(None), ~timers.c.cancelled)
+        ).all()
+    store.dispose()
+    assert as_utc(deadline) == seen + timedelta(seconds=90)
+    assert pending == []

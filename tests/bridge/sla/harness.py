@@ -15,6 +15,7 @@ from tocsin.bridge.platform.config import BridgeConfig
 from tocsin.bridge.policy.model import Target
 from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import events, incidents, sla_clocks, timers
+from tocsin.bridge.timers.periodic import Periodic
 from tocsin.bridge.timers.scheduler import Scheduler
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
@@ -121,12 +122,20 @@ def incident_row(runtime: Runtime, incident_id: int) -> Any:
         return conn.execute(select(incidents).where(incidents.c.id == incident_id)).one()
 
 
+def silence_sweep(runtime: Runtime) -> Periodic:
+    """Return the worker that finds hosts whose heartbeats stopped."""
+    return next(w for w in runtime.workers if isinstance(w, Periodic) and w.name == "silence-sweep")
+
+
 def run(runtime: Runtime) -> int:
-    """Fire every due timer now (repeatedly, until none is due); return how many were claimed."""
+    """Fire every due timer and turn silent every host past its deadline, until none is left.
+
+    Return how many timers were claimed and hosts turned silent.
+    """
     total = 0
     for _ in range(50):
-        claimed = scheduler(runtime).run_once()
-        total += claimed
-        if not claimed:
+        done = scheduler(runtime).run_once() + silence_sweep(runtime).run_once()
+        total += done
+        if not done:
             return total
     raise AssertionError("timers kept falling due")

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, event, text
 from tests.bridge.helpers import make_runtime
 from tests.pg import create_database
 from tocsin.bridge.errors import ConfigError, NotFound, StoreUnavailable
-from tocsin.bridge.store import db
+from tocsin.bridge.store import engine
 from tocsin.bridge.store.db import Store, lock_incident
 
 
@@ -137,13 +137,13 @@ def test_writers_waiting_share_one_commit_and_a_failing_one_rolls_back_alone(
     with store.begin():  # hold the write lock while the writers line up
         first = threading.Thread(target=send, args=(1,))
         first.start()
-        while not store._group.leading:  # the first writer leads and waits for the lock
+        while not store.group.leading:  # the first writer leads and waits for the lock
             time.sleep(0.01)
         rest = [threading.Thread(target=send, args=(n,)) for n in (2, -3, 4)]
         for thread in rest:
             thread.start()
         for _ in range(500):
-            if len(store._group.queue) == 3:
+            if len(store.group.queue) == 3:
                 break
             time.sleep(0.01)
     for thread in [first, *rest]:
@@ -209,13 +209,13 @@ def test_waiting_writers_with_a_merge_run_as_one_or_alone_when_it_fails(
     with store.begin():  # hold the write lock while the writers line up
         first = threading.Thread(target=send, args=(1,))
         first.start()
-        while not store._group.leading:
+        while not store.group.leading:
             time.sleep(0.01)
         rest = [threading.Thread(target=send, args=(n,)) for n in numbers]
         for thread in rest:
             thread.start()
         for _ in range(500):
-            if len(store._group.queue) == len(numbers):
+            if len(store.group.queue) == len(numbers):
                 break
             time.sleep(0.01)
     for thread in [first, *rest]:
@@ -229,7 +229,7 @@ def test_waiting_writers_with_a_merge_run_as_one_or_alone_when_it_fails(
 def test_a_postgresql_connection_killed_while_idle_is_replaced_unseen(
     postgres_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(db, "PING_AFTER_IDLE", 0.0)
+    monkeypatch.setattr(engine, "PING_AFTER_IDLE", 0.0)
     url = create_database(postgres_server)
     store = Store(url)
     with store.connect() as conn:

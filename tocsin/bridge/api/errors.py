@@ -13,7 +13,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from tocsin.bridge.errors import AuthError, BridgeError, Forbidden, StoreUnavailable
+from tocsin.bridge.errors import (
+    AuthError,
+    BodyTimeout,
+    BridgeError,
+    Forbidden,
+    PayloadTooLarge,
+    StoreUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +52,8 @@ def error_response(
         headers["Retry-After"] = str(exc.retry_after)
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, (BodyTimeout, PayloadTooLarge)):
+        headers["Connection"] = "close"  # the rest of the body is unread: the connection is done
     body = {"error": message, **{k: v for k, v in (extra or {}).items() if v is not None}}
     return _EchoingJSON(body, status_code=status, headers=headers)
 

@@ -7,20 +7,22 @@ the valid ones are stored and the answer (400) names the others, as Alertmanager
 
 from __future__ import annotations
 
+import threading
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from starlette.concurrency import run_in_threadpool
 
 from tocsin.bridge.api import auth
 from tocsin.bridge.api.auth import Principal
 from tocsin.bridge.api.deps import RuntimeDep
 from tocsin.bridge.api.errors import error_response
+from tocsin.bridge.api.limits import IngestGate
 from tocsin.bridge.api.params import without_nul
 from tocsin.bridge.ingest.apply import Applied
-from tocsin.bridge.ingest.heartbeats import record_heartbeat
+from tocsin.bridge.ingest.heartbeats import Beat
 from tocsin.bridge.ingest.parse import Parsed, load_json, parse_v2, parse_webhook
 from tocsin.bridge.ingest.rules import Outcome
 from tocsin.bridge.ingest.senderclock import read_sender_clock
@@ -98,34 +100,53 @@ SHORTCUTS = {
 
 
 @router.post("/api/v1/heartbeats")
-def post_heartbeat(body: Heartbeat, _sender: Sender, runtime: RuntimeDep) -> dict[str, Any]:
+async def post_heartbeat(
+    body: Heartbeat, _sender: Sender, runtime: RuntimeDep, request: Request
+) -> dict[str, Any]:
     """Record that a host is alive."""
-    with runtime.store.begin() as conn:
-        record_heartbeat(
-            conn,
-            runtime.heartbeat_hooks,
-            host=body.host,
-            interval_seconds=body.interval_seconds,
-            labels=body.labels,
-            now=runtime.clock(),
-        )
+    gate: IngestGate = request.app.state.ingest_gate
+    async with gate.slot() as slot:
+        await slot.run(request, partial(_beat, runtime, body))
     return {"status": "success", "host": body.host}
 
 
+def _beat(runtime: Runtime, body: Heartbeat, abandoned: threading.Event) -> None:
+    # Heartbeats arriving together share one transaction and one statement (group commit).
+    beat = Beat(
+        host=body.host,
+        interval_seconds=body.interval_seconds,
+        labels=body.labels,
+        now=runtime.clock(),
+        missed=runtime.policy.heartbeat.missed,
+        hooks=runtime.heartbeat_hooks,
+    )
+    runtime.store.write_shared(beat, abandoned)
+
+
 async def _intake(request: Request, route: str) -> JSONResponse:
-    """Admit an ingest token, then store the body's alerts off the event loop.
+    """Admit an ingest token, then store the body's alerts on the ingest gate's threads.
 
     The token is checked here rather than by a dependency: the alert routes are the hot path
     (every sender, every resend), answered by tocsin.bridge.api.shortcut past FastAPI's routing.
+    The gate is entered before the body is read, so a refusal costs nothing but the answer.
     """
     runtime: Runtime = request.app.state.runtime
     sender = auth.admit(request, runtime, "ingest")
-    body = await request.body()
-    return await run_in_threadpool(_receive, request, runtime, body, route, sender.name)
+    gate: IngestGate = request.app.state.ingest_gate
+    async with gate.slot() as slot:
+        body = await request.body()
+        return await slot.run(
+            request, partial(_receive, request, runtime, body, route, sender.name)
+        )
 
 
 def _receive(
-    request: Request, runtime: Runtime, body: bytes, route: str, sender: str
+    request: Request,
+    runtime: Runtime,
+    body: bytes,
+    route: str,
+    sender: str,
+    abandoned: threading.Event,
 ) -> JSONResponse:
     now = runtime.clock()
     clock = read_sender_clock(request.headers, now, runtime.config.clock_skew_tolerance)
@@ -139,7 +160,7 @@ def _receive(
     )
     doubtful_before = now if route == "v2" and clock.now is None else None
     applied = (
-        ingest(runtime, parsed.alerts, route, sender, doubtful_before)
+        ingest(runtime, parsed.alerts, route, sender, doubtful_before, abandoned)
         if parsed.alerts
         else Applied()
     )

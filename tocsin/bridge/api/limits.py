@@ -1,20 +1,39 @@
-"""Refuse request bodies over the configured size with 413, before or while they arrive."""
+"""Bounds on what a request may cost: its body's size and time, and ingest work in hand.
+
+BodyLimit refuses a body over the configured size with 413 (before or while it arrives) and one
+that has not arrived within the body timeout with 408. IngestGate keeps ingest work bounded: a
+sender hears 503 with Retry-After at once past the bound, or when its work took too long, and
+the work of a sender that hung up is dropped if no transaction took it yet.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tocsin.bridge.errors import PayloadTooLarge
+from tocsin.bridge.errors import BodyTimeout, Overloaded, PayloadTooLarge
+from tocsin.bridge.platform.metrics import Metrics
+
+T = TypeVar("T")
+# Messages read while waiting for a sender to hang up: only a disconnect is expected.
+_WATCH_MESSAGES = 100
 
 
 class BodyLimit:
     """ASGI middleware: 413 on a Content-Length over the limit, or once a stream passes it."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float = 10.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -25,10 +44,21 @@ class BodyLimit:
             await self._refuse(scope, send)
             return
         seen = 0
+        complete = False
+        deadline = asyncio.get_running_loop().time() + self.timeout
 
         async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:  # the body is in: what comes now is the end of the connection
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout(
+                    f"request body not received within {self.timeout:g}s (limits.read_timeout)"
+                ) from None
+            complete = not message.get("more_body", False)
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
                 raise PayloadTooLarge(self._message())
@@ -57,3 +87,102 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class IngestGate:
+    """Take ingest requests up to `max_requests` at once; run their work on the gate's threads.
+
+    A request past the bound is refused before its body is read. Admitted work runs on a pool
+    of exactly that many threads, so it never queues without bound on the server's shared pool
+    (where /readyz and the board run). The work gets an event that is set once nobody waits
+    for it (its sender hung up, or `timeout` passed and it was answered 503); the store then
+    drops it if no transaction took it yet.
+    """
+
+    def __init__(
+        self, metrics: Metrics, *, max_requests: int, timeout: float, retry_after: int
+    ) -> None:
+        self.metrics = metrics
+        self.max_requests = max_requests
+        self.timeout = timeout
+        self.retry_after = retry_after
+        self.in_hand = 0  # touched on the event loop's thread only
+        self._executor = ThreadPoolExecutor(max_requests, thread_name_prefix="ingest")
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[Slot]:
+        """Hold one of the gate's places for the block (and for its work, until that ends)."""
+        if self.in_hand >= self.max_requests:
+            self.shed("in_flight")
+            raise Overloaded(
+                f"{self.in_hand} ingest requests in hand (limits.max_ingest_requests); retry",
+                self.retry_after,
+            )
+        self.in_hand += 1
+        self.metrics.ingest_in_flight.inc()
+        slot = Slot(self)
+        try:
+            yield slot
+        finally:
+            if slot.future is None:
+                self.release()
+
+    def shed(self, reason: str) -> None:
+        """Count a request answered 503 to keep answers fast."""
+        self.metrics.ingest_shed.labels(reason=reason).inc()
+
+    def release(self, _future: Any = None) -> None:
+        """Give a place back (its work is over)."""
+        if _future is not None and not _future.cancelled():
+            _future.exception()  # retrieved: work that outlived its request may have failed
+        self.in_hand -= 1
+        self.metrics.ingest_in_flight.dec()
+
+    def close(self) -> None:
+        """Stop the gate's threads once their work is done (at shutdown)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Slot:
+    """One admitted request's place in the gate."""
+
+    def __init__(self, gate: IngestGate) -> None:
+        self.gate = gate
+        self.future: asyncio.Future[Any] | None = None
+
+    async def run(self, request: Request, work: Callable[[threading.Event], T]) -> T:
+        """Run `work` on the gate's threads; 503 if it is not done in time or the sender left."""
+        gate = self.gate
+        abandoned = threading.Event()
+        future = asyncio.get_running_loop().run_in_executor(gate._executor, work, abandoned)
+        self.future = future
+        future.add_done_callback(gate.release)
+        gone = asyncio.ensure_future(_hung_up(request.receive))
+        try:
+            await asyncio.wait((future, gone), timeout=gate.timeout, return_when="FIRST_COMPLETED")
+        finally:
+            gone.cancel()
+        if future.done():
+            try:
+                return future.result()
+            except Overloaded as exc:
+                gate.shed(exc.reason)
+                raise
+        abandoned.set()
+        if gone.done() and not gone.cancelled() and gone.exception() is None:
+            gate.shed("gone")
+            raise Overloaded("the sender went away", gate.retry_after, "gone")
+        gate.shed("request_timeout")
+        raise Overloaded(
+            f"not committed within {gate.timeout:g}s (limits.request_timeout); retry",
+            gate.retry_after,
+            "request_timeout",
+        )
+
+
+async def _hung_up(receive: Receive) -> None:
+    """Return once the sender disconnects (its body is already read)."""
+    for _ in range(_WATCH_MESSAGES):
+        if (await receive())["type"] == "http.disconnect":
+            return
+    await asyncio.Event().wait()  # a stream of empty messages is no hang-up: wait to be cancelled

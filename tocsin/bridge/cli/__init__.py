@@ -36,6 +36,7 @@ from tocsin.bridge.cli import incidents, kb, report, server  # noqa: E402  (comm
 main.add_command(server.serve)
 main.add_command(server.migrate)
 main.add_command(server.check_config)
+main.add_command(server.db)
 main.add_command(incidents.incidents)
 main.add_command(report.report)
 main.add_command(kb.kb)

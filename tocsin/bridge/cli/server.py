@@ -66,10 +66,18 @@ def serve(
     import uvicorn
 
     from tocsin.bridge import migrations
+    from tocsin.bridge.platform import memory
     from tocsin.bridge.runtime import build_runtime
     from tocsin.bridge.server.app import create_app
-    from tocsin.bridge.server.listener import ListeningServer, bind_listener, netloc
+    from tocsin.bridge.server.listener import (
+        ListeningServer,
+        bind_listener,
+        header_deadline,
+        netloc,
+    )
+    from tocsin.bridge.timers.periodic import Periodic
 
+    memory.limit_arenas()  # before any thread starts
     config = _load(config_path, database_url, listen)
     policy = load_policy(config.policy)  # a broken policy stops serve before it writes secrets
     configure_logging(
@@ -82,6 +90,7 @@ def serve(
     try:
         config = ensure_secrets(config)
         runtime = build_runtime(config, policy=policy)
+        runtime.workers.append(Periodic("memory-trim", memory.trim, interval=memory.TRIM_SECONDS))
         if not no_migrate:
             migrations.upgrade(runtime.store)
         port = int(sockets[0].getsockname()[1])
@@ -95,6 +104,13 @@ def serve(
                 timeout_graceful_shutdown=10,
                 # uvicorn's records go to the root handler, with journald priorities under systemd.
                 log_config=None,
+                # Past this many connections (or requests in hand) uvicorn answers 503 itself.
+                limit_concurrency=config.limits.max_connections,
+                timeout_keep_alive=max(1, round(config.limits.keep_alive)),
+                # Headers larger than this are refused when uvicorn runs on h11.
+                h11_max_incomplete_event_size=64 * 1024,
+                # A request's headers must arrive within read_timeout (its body: BodyLimit).
+                http=header_deadline(config.limits.read_timeout),
             ),
             f"tocsin-bridge listening on http://{netloc(config.host, port)} "
             f"({runtime.store.dialect})",
@@ -112,15 +128,52 @@ def serve(
 def migrate(config_path: Path | None, database_url: str | None) -> None:
     """Apply pending database migrations, then exit."""
     from tocsin.bridge import migrations
+    from tocsin.bridge.runtime import open_store
 
     config = _load(config_path, database_url)
-    store = Store(config.database_url, busy_timeout=config.limits.busy_timeout)
+    store = open_store(config)
     try:
         before = _revision(store)
         migrations.upgrade(store)
     finally:
         store.dispose()
     click.echo(f"database at revision {migrations.head()} (was {before or 'empty'})")
+
+
+@click.group()
+def db() -> None:
+    """Look at the bridge's database."""
+
+
+@db.command("stats")
+@config_option
+@database_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def db_stats(config_path: Path | None, database_url: str | None, as_json: bool) -> None:
+    """Print rows and size per table (indexes included), largest first."""
+    import json
+
+    from tocsin.bridge.store.stats import database_stats, human_bytes
+
+    config = _load(config_path, database_url)
+    store = Store(config.database_url, busy_timeout=config.limits.busy_timeout)
+    try:
+        stats = database_stats(store)
+    finally:
+        store.dispose()
+    if as_json:
+        tables = [dataclasses.asdict(table) for table in stats.tables]
+        click.echo(json.dumps({"tables": tables, **dict(stats.notes)}, indent=2))
+        return
+    click.echo(f"database {_safe_url(config.database_url)} ({store.dialect})")
+    click.echo(f"{'table':<20}{'rows':>12}{'size':>12}")
+    for table in stats.tables:
+        click.echo(f"{table.name:<20}{table.rows:>12,}{human_bytes(table.size_bytes):>12}")
+    click.echo(
+        f"{'total':<20}{sum(t.rows for t in stats.tables):>12,}{human_bytes(stats.size_bytes):>12}"
+    )
+    for name, value in stats.notes:
+        click.echo(f"{name}: {value}")
 
 
 @click.command("check-config")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,11 @@ class _Apply:
         return _apply_many(conn, [self])[0]
 
     @property
+    def weight(self) -> int:
+        """Return what this work counts against the store's bounded queue: its alerts."""
+        return len(self.batch)
+
+    @property
     def merge(self) -> Callable[[Connection, Sequence[_Apply]], list[Applied]] | None:
         """Return how several small requests' alerts apply as one batch (the same for all).
 
@@ -83,19 +89,22 @@ def ingest(
     route: str,
     sender: str = "",
     doubtful_before: datetime | None = None,
+    abandoned: threading.Event | None = None,
 ) -> Applied:
     """Store a batch durably and return what it did; only then may the sender hear 2xx.
 
     A firing alert whose endsAt is before `doubtful_before` (the bridge's now, for a v2 sender
     that told no clock) may be a repeated resolve read as firing within the skew tolerance: if
-    it opens nothing it is counted and answered, but not logged as a firing alert lost.
+    it opens nothing it is counted and answered, but not logged as a firing alert lost. Once
+    `abandoned` is set (nobody waits for the answer) the batch is dropped unless a transaction
+    already took it.
     """
     started = time.perf_counter()
     for attempt in range(ATTEMPTS):
         try:
             # Concurrent requests share one transaction and one fsync (group commit), their
             # alerts applied as one batch; each returns once the commit holding them is durable.
-            applied = runtime.store.write_shared(_Apply(runtime, batch))
+            applied = runtime.store.write_shared(_Apply(runtime, batch), abandoned)
             break
         except IntegrityError as exc:
             # Another replica opened the same group's incident first: redo against its row.

@@ -1,10 +1,11 @@
 """Host heartbeats: a host that stops reporting gets a host-silent incident, resolved on return.
 
-A crashed server cannot raise its own alert, so every heartbeat moves a timer to
-`missed` intervals ahead; if the timer fires, the host has been silent that long. The next
-heartbeat resolves the incident. The core stores each heartbeat (bridge/ingest/heartbeats.py)
-and calls HeartbeatWatch in the same transaction; both sides lock the host's row, so a heartbeat
-and the silence check never both win.
+A crashed server cannot raise its own alert, so every heartbeat moves its host's silence
+deadline `missed` intervals ahead (tocsin.bridge.ingest.heartbeats); SilenceSweep finds the hosts
+whose deadline passed with one indexed query and opens their incidents, clearing the deadline.
+The next heartbeat resolves the incident (HeartbeatReturn). Both sides lock the host's row (a
+heartbeat by its upsert, the sweep with FOR UPDATE SKIP LOCKED), so a heartbeat and the sweep
+never both win.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Gauge
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from tocsin.bridge.errors import BridgeError
 from tocsin.bridge.incidents.events import EventHook
@@ -26,11 +27,17 @@ from tocsin.bridge.platform.metrics import Metrics
 from tocsin.bridge.policy.model import Policy
 from tocsin.bridge.store.db import Store
 from tocsin.bridge.store.schema import heartbeats, incidents
-from tocsin.bridge.timers.rows import Timer, cancel, schedule
 
 log = logging.getLogger(__name__)
-KIND = "heartbeat"
 OPEN = ("triggered", "acknowledged")
+SWEEP_BATCH = 100  # hosts turned silent per transaction
+_DUE = (
+    select(heartbeats)
+    .where(heartbeats.c.deadline_at <= bindparam("now"))
+    .order_by(heartbeats.c.deadline_at)
+    .limit(SWEEP_BATCH)
+)
+_ANY_DUE = select(heartbeats.c.host).where(heartbeats.c.deadline_at <= bindparam("now")).limit(1)
 
 
 def silent_key(host: str) -> str:
@@ -38,81 +45,88 @@ def silent_key(host: str) -> str:
     return f"heartbeat:{host}"
 
 
-def _locked(conn: Connection, host: str) -> Any:
-    return conn.execute(
-        select(heartbeats).where(heartbeats.c.host == host).with_for_update()
-    ).first()
+class HeartbeatReturn:
+    """The HeartbeatHook: a silent host's heartbeat resolves its host-silent incident."""
 
-
-class HeartbeatWatch:
-    """The HeartbeatHook: move the host's silence timer; resolve its silent incident if any."""
-
-    def __init__(
-        self,
-        policy: Callable[[], Policy],
-        hooks: Sequence[EventHook],
-        wake: Callable[[datetime], None] | None = None,
-    ) -> None:
-        self.policy = policy
+    def __init__(self, hooks: Sequence[EventHook]) -> None:
         self.hooks = hooks
-        self.wake = wake
 
     def __call__(self, conn: Connection, host: str, now: datetime) -> None:
-        row = _locked(conn, host)
-        if row is None:
+        incident_id = conn.execute(
+            select(heartbeats.c.silent_incident_id).where(heartbeats.c.host == host)
+        ).scalar()
+        if incident_id is None:
             return
-        if row.silent_incident_id is not None:
-            _resolve_silence(conn, self.hooks, int(row.silent_incident_id), now)
-            conn.execute(
-                update(heartbeats).where(heartbeats.c.host == host).values(silent_incident_id=None)
+        conn.execute(
+            update(heartbeats).where(heartbeats.c.host == host).values(silent_incident_id=None)
+        )
+        status = conn.execute(
+            select(incidents.c.status).where(incidents.c.id == incident_id)
+        ).scalar()
+        if status in OPEN:
+            resolve(
+                conn,
+                self.hooks,
+                int(incident_id),
+                actor=None,
+                now=now,
+                reason="heartbeats returned",
             )
-        cancel(conn, kinds=(KIND,), subject=host)
-        missed = self.policy().heartbeat.missed
-        due = as_utc(now) + timedelta(seconds=float(row.interval_seconds) * missed)
-        schedule(conn, KIND, due, now=now, subject=host, payload={"host": host})
-        if self.wake is not None:
-            self.wake(due)
 
 
-def _resolve_silence(
-    conn: Connection, hooks: Sequence[EventHook], incident_id: int, now: datetime
-) -> int | None:
-    status = conn.execute(select(incidents.c.status).where(incidents.c.id == incident_id)).scalar()
-    if status not in OPEN:
-        return None
-    resolve(conn, hooks, incident_id, actor=None, now=now, reason="heartbeats returned")
-    return incident_id
-
-
-class SilenceCheck:
-    """The heartbeat timer handler: open the host-silent incident of a host that went quiet."""
+class SilenceSweep:
+    """Open the host-silent incident of every host whose heartbeat deadline has passed."""
 
     def __init__(
         self,
+        store: Store,
         policy: Callable[[], Policy],
         hooks: Sequence[EventHook],
         hold: Callable[[], Hold | None] = lambda: None,
     ) -> None:
+        self.store = store
         self.policy = policy
         self.hooks = hooks
         self.hold = hold
 
-    def __call__(self, conn: Connection, timer: Timer, now: datetime) -> None:
-        host = timer.subject or str(timer.payload.get("host", ""))
-        row = _locked(conn, host)
-        if row is None or row.silent_incident_id is not None:
-            return
+    def __call__(self, now: datetime) -> int:
+        """Turn the hosts silent whose deadline passed by `now`; return how many."""
+        with self.store.connect() as conn:  # a read first: a quiet pass takes no write lock
+            if conn.execute(_ANY_DUE, {"now": now}).first() is None:
+                return 0
+        total = 0
+        for _ in range(100):  # bounded: 10,000 hosts a pass; the next pass takes the rest
+            with self.store.begin() as conn:
+                found = self.sweep(conn, now)
+            total += found
+            if found < SWEEP_BATCH:
+                break
+        return total
+
+    def sweep(self, conn: Connection, now: datetime) -> int:
+        """Turn silent one batch of hosts past their deadline, in the caller's transaction."""
+        query = (
+            _DUE.with_for_update(skip_locked=True) if conn.dialect.name == "postgresql" else _DUE
+        )
+        rows = conn.execute(query, {"now": now}).all()
         policy = self.policy()
-        missed = policy.heartbeat.missed
-        last_seen = as_utc(row.last_seen_at)
-        if last_seen + timedelta(seconds=row.interval_seconds * missed) > now:
-            return  # a heartbeat came after this timer was set
+        for row in rows:
+            self._silent(conn, policy, row, now)
+        return len(rows)
+
+    def _silent(self, conn: Connection, policy: Policy, row: Any, now: datetime) -> None:
+        host = str(row.host)
+        last_seen, deadline = as_utc(row.last_seen_at), as_utc(row.deadline_at)
+        interval = float(row.interval_seconds)
+        missed = max(1, round((deadline - last_seen) / timedelta(seconds=interval)))
         labels = {"alertname": "HostSilent", "instance": host, **dict(row.labels or {})}
         hold = self.hold()
         until = hold.covered_until(conn, labels, now) if hold is not None else None
         if until is not None:
             # Planned work: look again when the window ends; a host still silent then pages.
-            schedule(conn, KIND, until, now=now, subject=host, payload={"host": host})
+            conn.execute(
+                update(heartbeats).where(heartbeats.c.host == host).values(deadline_at=until)
+            )
             log.info(
                 "host %s is silent inside a maintenance window; checked again at %s",
                 host,
@@ -120,6 +134,7 @@ class SilenceCheck:
             )
             return
         escalation = policy.heartbeat.escalation or policy.routes[-1].escalation
+        late = (now - deadline).total_seconds()
         incident_id, _ = open_system_incident(
             conn,
             self.hooks,
@@ -133,14 +148,14 @@ class SilenceCheck:
             escalation_policy=escalation,
             labels=labels,
             annotations={
-                "summary": f"{host} missed {missed} heartbeats ({row.interval_seconds:g}s apart)",
-                **({"late_seconds": str(timer.late_seconds)} if timer.late_seconds else {}),
+                "summary": f"{host} missed {missed} heartbeats ({interval:g}s apart)",
+                **({"late_seconds": f"{late:.3f}"} if late >= 5.0 else {}),
             },
         )
         conn.execute(
             update(heartbeats)
             .where(heartbeats.c.host == host)
-            .values(silent_incident_id=incident_id)
+            .values(silent_incident_id=incident_id, deadline_at=None)
         )
 
 

@@ -24,6 +24,18 @@ Keys and defaults (every one optional; no file at all gives the defaults):
     busy_timeout: 5s              wait this long for a database lock, then answer 503
                                   (under the 10s senders such as Prometheus wait for an answer)
     retry_after: 2s               Retry-After sent with 503
+    max_ingest_requests: 32       ingest requests in hand at once; more are answered 503 at once
+    max_queued_alerts: 5000       alerts waiting for a commit; more are answered 503 at once
+    queue_timeout: 1s             a request whose commit has not started by then: 503, not stored
+    request_timeout: 8s           an ingest request not answered by then is answered 503
+    read_timeout: 10s             a request's headers not received by then: connection closed;
+                                  its body not received by then: 408
+    max_connections: 1000         open connections (and requests) before 503 from the server
+    keep_alive: 5s                an idle keep-alive connection is closed after this
+    statement_timeout: 30s        PostgreSQL ends a statement after this; the bridge cuts a link
+                                  silent for 2 s longer
+    timer_lease: 30s              a replica's claim on due timers; PostgreSQL ends a session
+                                  idle inside a transaction after a third of it
   ingest:
     clock_skew_tolerance: 10m     without a clue to a v2 sender's clock (X-Tocsin-Sender-Time,
                                   Date), an endsAt less than this in the past still means firing;
@@ -32,6 +44,8 @@ Keys and defaults (every one optional; no file at all gives the defaults):
   log_level: info                 debug|info|warning|error
   notify: {ack_link_ttl: 24h, retry_base: 5s, retry_cap: 1m, max_age: 24h, stale_pages: drop}
                                   ack link lifetime; outbox retries before a dead letter
+  retention: 7d                   fired and cancelled timers and delivered notifications older
+                                  than this are pruned (incidents, events and alerts are kept)
 """
 
 from __future__ import annotations
@@ -68,6 +82,7 @@ KEYS = (
     "ingest",
     "log_level",
     "notify",
+    "retention",
 )
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_DATABASE_URL = "sqlite:///tocsin.db"
@@ -108,6 +123,20 @@ class Limits:
     max_alerts_per_request: int = 1000
     busy_timeout: float = 5.0
     retry_after: int = 2
+    max_ingest_requests: int = 32
+    max_queued_alerts: int = 5000
+    queue_timeout: float = 1.0
+    request_timeout: float = 8.0
+    read_timeout: float = 10.0
+    max_connections: int = 1000
+    keep_alive: float = 5.0
+    statement_timeout: float = 30.0
+    timer_lease: float = 30.0
+
+    @property
+    def idle_in_transaction_timeout(self) -> float:
+        """Return how long PostgreSQL lets a session idle in a transaction: well inside the lease."""
+        return max(1.0, self.timer_lease / 3)
 
 
 @dataclass(frozen=True)
@@ -128,6 +157,7 @@ class BridgeConfig:
     clock_skew_tolerance: timedelta = DEFAULT_SKEW_TOLERANCE
     log_level: str = "info"
     notify: NotifySettings = NotifySettings()
+    retention: timedelta = timedelta(days=7)
     source: str = "<defaults>"
     listen_at: str = "<defaults>"  # 'file:line' of `listen`, for a bind fault found at serve
 
@@ -209,6 +239,7 @@ def parse_config(
             ("debug", "info", "warning", "error"),
         ),
         notify=parse_notify(raw.get("notify"), where.key(raw, "notify")),
+        retention=_retention(raw.get("retention", "7d"), where.key(raw, "retention")),
         source=source,
         listen_at=listen_where.place if "listen" in raw else source,
     )
@@ -322,24 +353,40 @@ def _smtp(raw: Any, where: Where, base: Path, env: Mapping[str, str]) -> Smtp | 
     )
 
 
+_COUNTS = ("max_alerts_per_request", "max_ingest_requests", "max_queued_alerts", "max_connections")
+_TIMES = (
+    "busy_timeout",
+    "queue_timeout",
+    "request_timeout",
+    "read_timeout",
+    "keep_alive",
+    "statement_timeout",
+    "timer_lease",
+)
+
+
 def _limits(raw: Any, where: Where) -> Limits:
-    allowed = ("max_body_bytes", "max_alerts_per_request", "busy_timeout", "retry_after")
-    raw = as_mapping(raw, where, allowed)
+    raw = as_mapping(raw, where, ("max_body_bytes", "retry_after", *_COUNTS, *_TIMES))
     defaults = Limits()
-    alerts = raw.get("max_alerts_per_request", defaults.max_alerts_per_request)
-    if isinstance(alerts, bool) or not isinstance(alerts, int) or alerts < 1:
-        raise where.key(raw, "max_alerts_per_request").error(
-            f"{shown(alerts)} must be a whole number, at least 1"
-        )
+    values: dict[str, Any] = {}
+    for key in _COUNTS:
+        count = raw.get(key, getattr(defaults, key))
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise where.key(raw, key).error(f"{shown(count)} must be a whole number, at least 1")
+        values[key] = count
+    for key in _TIMES:
+        seconds = _seconds(raw.get(key, f"{getattr(defaults, key)}s"), where.key(raw, key))
+        if seconds <= 0:
+            raise where.key(raw, key).error(f"{shown(raw.get(key))} must be longer than 0s")
+        values[key] = seconds
     return Limits(
         max_body_bytes=_size(
             raw.get("max_body_bytes", defaults.max_body_bytes), where.key(raw, "max_body_bytes")
         ),
-        max_alerts_per_request=alerts,
-        busy_timeout=_seconds(raw.get("busy_timeout", "5s"), where.key(raw, "busy_timeout")),
         retry_after=max(
             1, int(_seconds(raw.get("retry_after", "2s"), where.key(raw, "retry_after")))
         ),
+        **values,
     )
 
 
@@ -390,6 +437,13 @@ def _path(raw: Any, base: Path) -> Path | None:
         return None
     path = Path(str(raw)).expanduser()
     return path if path.is_absolute() else base / path
+
+
+def _retention(raw: Any, where: Where) -> timedelta:
+    seconds = _seconds(raw, where)
+    if seconds < 3600:
+        raise where.error(f"{shown(raw)} is too short; keep at least 1h of history, e.g. '7d'")
+    return timedelta(seconds=seconds)
 
 
 def _seconds(raw: Any, where: Where) -> float:

@@ -57,6 +57,30 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.ingest_in_flight = Gauge(
+            "tocsin_bridge_ingest_in_flight",
+            "Ingest requests in hand (reading, parsing, waiting for or in a commit).",
+            registry=self.registry,
+        )
+        self.ingest_queued = Gauge(
+            "tocsin_bridge_ingest_queue_depth",
+            "Writes waiting for a shared transaction to take them, by unit (requests, alerts).",
+            ["unit"],
+            registry=self.registry,
+        )
+        self.ingest_shed = Counter(
+            "tocsin_bridge_ingest_shed",
+            "Ingest requests answered 503 to keep answers fast, by reason (in_flight, "
+            "queue_full, queue_timeout, request_timeout, gone).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.ingest_wait = Histogram(
+            "tocsin_bridge_ingest_queue_wait_seconds",
+            "Time a write waited before a shared transaction took it.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self._refreshers: list[Callable[[], None]] = []
 
     def alert_outcome(self, route: str, outcome: str) -> Counter:

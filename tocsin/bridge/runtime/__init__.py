@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,7 +24,7 @@ from tocsin.bridge.incidents.service import Escalator, IncidentService
 from tocsin.bridge.ingest.apply import Hold
 from tocsin.bridge.ingest.heartbeats import HeartbeatHook
 from tocsin.bridge.ingest.senderclock import SkewWatch
-from tocsin.bridge.ingest.silence import HeartbeatWatch, SilenceCheck, register_host_gauge
+from tocsin.bridge.ingest.silence import HeartbeatReturn, SilenceSweep, register_host_gauge
 from tocsin.bridge.maintenance.install import install as install_maintenance
 from tocsin.bridge.notify.install import install as install_notify
 from tocsin.bridge.paging.pager import Pager
@@ -36,11 +37,15 @@ from tocsin.bridge.reports.scheduled import install as install_reports
 from tocsin.bridge.sla.calendar_watch import install as install_calendar_watch
 from tocsin.bridge.sla.engine import install as install_sla
 from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.retention import Retention
+from tocsin.bridge.timers.periodic import Periodic
 
 if TYPE_CHECKING:
     from tocsin.bridge.maintenance.service import Desk
 
 log = logging.getLogger(__name__)
+RETENTION_ROUND_SECONDS = 600.0  # old history is pruned at start and every ten minutes
+SILENCE_SWEEP_SECONDS = 1.0  # a silent host is found at most this long after its deadline
 
 
 class Worker(Protocol):
@@ -106,6 +111,32 @@ class Runtime:
         self.store.dispose()
 
 
+def open_store(config: BridgeConfig, metrics: Metrics | None = None) -> Store:
+    """Open the configured database with the configured limits and timeouts."""
+    limits = config.limits
+    return Store(
+        config.database_url,
+        busy_timeout=limits.busy_timeout,
+        retry_after=limits.retry_after,
+        sqlite_synchronous=config.sqlite_synchronous,
+        statement_timeout=limits.statement_timeout,
+        idle_in_transaction_timeout=limits.idle_in_transaction_timeout,
+        max_queued=limits.max_queued_alerts,
+        queue_timeout=limits.queue_timeout,
+        on_wait=None if metrics is None else metrics.ingest_wait.observe,
+    )
+
+
+def register_queue_gauge(metrics: Metrics, store: Store) -> None:
+    """Export the shared-transaction queue's depth in requests and alerts on each scrape."""
+
+    def refresh() -> None:
+        metrics.ingest_queued.labels(unit="requests").set(store.group.depth)
+        metrics.ingest_queued.labels(unit="alerts").set(store.group.weight)
+
+    metrics.on_scrape(refresh)
+
+
 def build_runtime(
     config: BridgeConfig,
     *,
@@ -114,18 +145,15 @@ def build_runtime(
     store: Store | None = None,
 ) -> Runtime:
     """Build the runtime and register every part's hooks and workers."""
+    metrics = Metrics()
     runtime = Runtime(
         config=config,
         policy=policy or load_policy(config.policy),
-        store=store
-        or Store(
-            config.database_url,
-            busy_timeout=config.limits.busy_timeout,
-            retry_after=config.limits.retry_after,
-            sqlite_synchronous=config.sqlite_synchronous,
-        ),
+        store=store or open_store(config, metrics),
         clock=clock,
+        metrics=metrics,
     )
+    register_queue_gauge(metrics, runtime.store)
     register_open_gauge(runtime.metrics, runtime.store)
 
     def live_policy() -> Policy:
@@ -139,14 +167,17 @@ def build_runtime(
         store=runtime.store,
         clock=runtime.clock,
         metrics=runtime.metrics,
+        lease=timedelta(seconds=config.limits.timer_lease),
     )
     runtime.hooks.append(sla.hook)
     runtime.workers.append(sla.scheduler)
     runtime.escalator = sla.escalator
-    sla.scheduler.handlers["heartbeat"] = SilenceCheck(
-        live_policy, runtime.hooks, lambda: runtime.hold
+    # Heartbeats: a silent host's return resolves its incident; a sweep finds hosts gone quiet.
+    runtime.heartbeat_hooks.append(HeartbeatReturn(runtime.hooks))
+    silence = SilenceSweep(runtime.store, live_policy, runtime.hooks, lambda: runtime.hold)
+    runtime.workers.append(
+        Periodic("silence-sweep", silence, interval=SILENCE_SWEEP_SECONDS, clock=runtime.clock)
     )
-    runtime.heartbeat_hooks.append(HeartbeatWatch(live_policy, runtime.hooks, sla.scheduler.wake))
     register_host_gauge(runtime.metrics, runtime.store)
     # After SLA's hook, so pages read the clocks it just set: outbox hook, pager, delivery worker.
     delivery = install_notify(config, runtime.policy, runtime.store, runtime.metrics, runtime.clock)
@@ -169,6 +200,15 @@ def build_runtime(
     )
     # Warns of calendar years without confirmed holiday data, on the log and on /metrics.
     install_calendar_watch(live_policy, runtime.clock, runtime.metrics)
+    # Old fired and cancelled timers and delivered notifications, pruned in small batches.
+    runtime.workers.append(
+        Periodic(
+            "retention",
+            Retention(runtime.store, config.retention),
+            interval=RETENTION_ROUND_SECONDS,
+            clock=clock,
+        )
+    )
     # Last: a new incident's immediate first step pages once its own notifications are queued.
     runtime.hooks.append(sla.first_step)
     return runtime

@@ -9,13 +9,24 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from tocsin.bridge.api import errors
-from tocsin.bridge.api.limits import BodyLimit
+from tocsin.bridge.api.limits import BodyLimit, IngestGate
 from tocsin.bridge.api.shortcut import Shortcut
 from tocsin.bridge.runtime import Runtime
 
 
 def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     """Return the app serving the API over `runtime`; workers run for the app's lifespan."""
+
+    from tocsin.bridge.api.health import Readiness
+
+    limits = runtime.config.limits
+    readiness = Readiness.of(runtime.store)
+    gate = IngestGate(
+        runtime.metrics,
+        max_requests=limits.max_ingest_requests,
+        timeout=limits.request_timeout,
+        retry_after=limits.retry_after,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -24,6 +35,8 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            gate.close()
+            readiness.close()
             if start_workers:
                 await run_in_threadpool(runtime.stop)
 
@@ -35,12 +48,14 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.state.ingest_gate = gate
+    app.state.readiness = readiness
     errors.install(app)
     from tocsin.bridge.api import health, incidents, ingest
 
     # Inside the body limit: the shortcut's endpoints read bodies through it, as routes do.
     app.add_middleware(Shortcut, routes=ingest.SHORTCUTS)
-    app.add_middleware(BodyLimit, max_bytes=runtime.config.limits.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, timeout=limits.read_timeout)
     from tocsin.bridge.web import router as web_router
 
     app.include_router(health.router)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from tocsin.bridge.incidents.events import EventHook
 from tocsin.bridge.incidents.follow_up import FollowUp
@@ -40,6 +41,7 @@ def install(
     store: Store,
     clock: Clock,
     metrics: Metrics,
+    lease: timedelta = timedelta(seconds=30),
 ) -> SlaEngine:
     """Build the SLA hook, the scheduler with the SLA and follow-up timers, manual escalation.
 
@@ -49,7 +51,7 @@ def install(
     sla_metrics = SlaMetrics(metrics.registry)
     handlers = SlaHandlers(policy=policy, hooks=hooks, pager=pager, metrics=sla_metrics)
     table: dict[str, TimerHandler] = {**handlers.table(), "follow_up": FollowUp(hooks)}
-    scheduler = Scheduler(store, table, clock=clock, metrics=metrics)
+    scheduler = Scheduler(store, table, clock=clock, metrics=metrics, lease=lease)
     handlers.wake = scheduler.wake
     hook = SlaHook(policy, metrics=sla_metrics, wake=scheduler.wake, first_step_paged=True)
     escalator = ManualEscalation(policy, pager, sla_metrics, scheduler.wake)

@@ -205,6 +205,9 @@ heartbeats = Table(
     Column(
         "silent_incident_id", Id, ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True
     ),
+    # last_seen_at + missed intervals; NULL once the host is silent (its incident is open).
+    Column("deadline_at", UtcTime, nullable=True),
+    Index("ix_heartbeats_deadline_at", "deadline_at"),
 )
 
 # One-click acknowledge links are single use: a used nonce is kept until the link expires.

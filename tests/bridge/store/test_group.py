@@ -1,0 +1,130 @@
+"""The group commit's bounds: a full queue refuses at once, a wait ends, a gone sender is dropped."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import Connection, text
+
+from tocsin.bridge.errors import Overloaded
+from tocsin.bridge.store.db import Store
+
+
+@dataclass(frozen=True)
+class _Insert:
+    """A shared write of `n`, weighing `weight` alerts."""
+
+    n: int
+    weight: int = 1
+
+    def __call__(self, conn: Connection) -> int:
+        conn.execute(text("INSERT INTO shared (n) VALUES (:n)"), {"n": self.n})
+        return self.n
+
+
+def _store(url: str, **options: object) -> Store:
+    store = Store(url, **options)  # type: ignore[arg-type]
+    with store.begin() as conn:
+        conn.execute(text("CREATE TABLE shared (n INTEGER NOT NULL)"))
+    return store
+
+
+def _stored(store: Store) -> list[int]:
+    with store.connect() as conn:
+        return sorted(int(n) for n in conn.execute(text("SELECT n FROM shared")).scalars())
+
+
+@contextmanager
+def _leader_blocked(store: Store, outcomes: dict[int, object]) -> Iterator[Callable[..., None]]:
+    """Hold the write lock while a first writer leads (and waits); yield a way to queue more."""
+    threads: list[threading.Thread] = []
+
+    def send(work: _Insert, abandoned: threading.Event | None = None) -> None:
+        def run() -> None:
+            try:
+                outcomes[work.n] = store.write_shared(work, abandoned)
+            except Overloaded as exc:
+                outcomes[work.n] = exc.reason
+
+        thread = threading.Thread(target=run)
+        threads.append(thread)
+        thread.start()
+
+    with store.begin():
+        send(_Insert(1))
+        while not store.group.leading:
+            time.sleep(0.005)
+        yield send
+    for thread in threads:
+        thread.join(timeout=10)
+
+
+def _wait_queued(store: Store, depth: int) -> None:
+    deadline = time.monotonic() + 5
+    while store.group.depth < depth and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def test_a_write_past_the_queued_weight_is_refused_at_once_and_not_stored(
+    sqlite_url: str,
+) -> None:
+    store = _store(sqlite_url, max_queued=100)
+    outcomes: dict[int, object] = {}
+    with _leader_blocked(store, outcomes) as send:
+        send(_Insert(2, weight=80))
+        _wait_queued(store, 1)
+        started = time.monotonic()
+        with pytest.raises(Overloaded, match="max_queued_alerts") as refused:
+            store.write_shared(_Insert(3, weight=30))
+        assert time.monotonic() - started < 0.05
+    assert refused.value.reason == "queue_full" and refused.value.retry_after == 2
+    assert outcomes == {1: 1, 2: 2}
+    assert _stored(store) == [1, 2]
+    store.dispose()
+
+
+def test_a_write_no_transaction_took_in_time_gives_up_and_is_never_run(
+    sqlite_url: str,
+) -> None:
+    store = _store(sqlite_url, queue_timeout=0.2)
+    outcomes: dict[int, object] = {}
+    with _leader_blocked(store, outcomes) as send:
+        send(_Insert(2))
+        _wait_queued(store, 1)
+        time.sleep(0.4)  # the lock holder keeps the first writer's transaction waiting
+        assert store.group.depth == 0
+    assert outcomes == {1: 1, 2: "queue_timeout"}
+    assert _stored(store) == [1]
+    store.dispose()
+
+
+def test_a_write_whose_sender_went_away_is_dropped_before_its_commit(sqlite_url: str) -> None:
+    store = _store(sqlite_url)
+    outcomes: dict[int, object] = {}
+    gone = threading.Event()
+    with _leader_blocked(store, outcomes) as send:
+        send(_Insert(2), gone)
+        send(_Insert(3))
+        _wait_queued(store, 2)
+        gone.set()
+    assert outcomes == {1: 1, 2: "gone", 3: 3}
+    assert _stored(store) == [1, 3]
+    store.dispose()
+
+
+def test_a_write_of_its_own_whose_sender_went_away_is_not_run(database_url: str) -> None:
+    store = _store(database_url)
+    gone = threading.Event()
+    gone.set()
+    with pytest.raises(Overloaded) as refused:
+        store.write_shared(_Insert(1), gone)
+    assert refused.value.reason == "gone"
+    assert _stored(store) == []
+    with store.begin() as conn:
+        conn.execute(text("DROP TABLE shared"))
+    store.dispose()

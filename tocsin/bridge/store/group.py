@@ -1,0 +1,131 @@
+"""Group commit with bounds: writers share one transaction, and none waits without limit.
+
+Callers queue their work; one of them leads the next transaction and runs everyone's work
+taken from the queue (at most GROUP_LIMIT works and GROUP_WEIGHT weight, so a transaction
+holds SQLite's write lock briefly). The queue is bounded by weight (alerts): a caller that
+would pass `max_weight` is refused at once. A caller whose work was not taken within `wait`
+leaves the queue and is refused; so is one whose `abandoned` event is set (its client went
+away) before its work is taken. Refused work is never run, so nothing of it is stored.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection
+
+from tocsin.bridge.errors import Overloaded
+
+# Most works one shared transaction takes: bounds how long it holds SQLite's write lock.
+GROUP_LIMIT = 16
+# Most weight (alerts) one shared transaction takes, for the same reason: 100-alert batches
+# go five at a time (about 0.2 s on SQLite), not sixteen (over half a second).
+GROUP_WEIGHT = 500
+T = TypeVar("T")
+
+
+@dataclass
+class Job(Generic[T]):
+    """One caller's work in a shared transaction, and what became of it."""
+
+    work: Callable[[Connection], T]
+    weight: int = 1
+    abandoned: threading.Event | None = None
+    queued_at: float = field(default_factory=time.monotonic)
+    result: T | None = None
+    error: BaseException | None = None
+    taken: bool = False
+    finished: bool = False
+
+
+@dataclass
+class GroupCommit:
+    """The queue of callers waiting to share the next transaction; one of them leads it."""
+
+    run: Callable[[list[Job[Any]]], None]
+    max_weight: int = 5000
+    wait: float = 1.0
+    retry_after: int = 2
+    on_wait: Callable[[float], None] | None = None
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    queue: list[Job[Any]] = field(default_factory=list)
+    weight: int = 0
+    leading: bool = False
+
+    @property
+    def depth(self) -> int:
+        """Return how many callers wait for a transaction to take their work."""
+        return len(self.queue)
+
+    def submit(self, job: Job[T]) -> T:
+        """Queue `job`, lead or wait for the transaction that holds it; return its result."""
+        with self.cond:
+            if self.queue and self.weight + job.weight > self.max_weight:
+                raise Overloaded(
+                    f"ingest queue full: {self.weight} alerts wait for a commit "
+                    f"(limits.max_queued_alerts {self.max_weight})",
+                    self.retry_after,
+                    "queue_full",
+                )
+            self.queue.append(job)
+            self.weight += job.weight
+        deadline = job.queued_at + self.wait
+        while True:
+            with self.cond:
+                while self.leading and not job.finished:
+                    if job.taken:
+                        self.cond.wait()  # its transaction runs: bounded by the database's timeouts
+                        continue
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        self._leave(job)
+                        raise Overloaded(
+                            f"no commit within {self.wait:g}s (limits.queue_timeout); retry",
+                            self.retry_after,
+                            "queue_timeout",
+                        )
+                    self.cond.wait(left)
+                if job.finished:
+                    break
+                self.leading = True
+                taken = self._take()
+            try:
+                if taken:
+                    self.run(taken)
+            finally:
+                with self.cond:
+                    self.leading = False
+                    self.cond.notify_all()
+        if job.error is not None:
+            raise job.error
+        return job.result  # type: ignore[return-value]
+
+    def _leave(self, job: Job[Any]) -> None:
+        self.queue.remove(job)
+        self.weight -= job.weight
+
+    def _take(self) -> list[Job[Any]]:
+        """Take the next transaction's jobs off the queue; drop those whose client went away."""
+        taken: list[Job[Any]] = []
+        weight = 0
+        now = time.monotonic()
+        while self.queue and len(taken) < GROUP_LIMIT:
+            job = self.queue[0]
+            if taken and weight + job.weight > GROUP_WEIGHT:
+                break
+            self.queue.pop(0)
+            self.weight -= job.weight
+            if job.abandoned is not None and job.abandoned.is_set():
+                job.error = Overloaded("the sender went away", self.retry_after, "gone")
+                job.finished = True
+                continue
+            job.taken = True
+            taken.append(job)
+            weight += job.weight
+            if self.on_wait is not None:
+                self.on_wait(now - job.queued_at)
+        return taken

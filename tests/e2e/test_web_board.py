@@ -380,13 +380,19 @@ def test_wide_report_tables_scroll_sideways_on_a_phone(browser: Any, bridge: Bri
                 view: window.innerWidth,
                 tables: [...document.querySelectorAll('table.report')].map(table => {
                     const wrap = table.parentElement;
-                    return [wrap.scrollWidth > wrap.clientWidth, getComputedStyle(wrap).overflowX];
+                    const scrolls = getComputedStyle(wrap).overflowX === "auto";
+                    return [table.className, scrolls || wrap.scrollWidth <= wrap.clientWidth];
                 }),
+                wide: [...document.querySelectorAll('.table-scroll')].filter(
+                    wrap => wrap.scrollWidth > wrap.clientWidth
+                ).length,
             })"""
         )
         shot(page, "reports-390.png")
         assert found["page"] <= found["view"]
-        assert found["tables"] == [[True, "auto"], [True, "auto"]]  # by priority, by team
+        # Each report table scrolls inside its card or fits it; the wide ones do scroll.
+        assert all(fits for _, fits in found["tables"]), found["tables"]
+        assert found["wide"] >= 2  # by priority, by team
     finally:
         phone.page.context.close()
 

@@ -15,6 +15,7 @@ import click
 
 from tocsin.agent.config import AgentConfig, config_warnings, default_config, load_config
 from tocsin.agent.errors import AgentError
+from tocsin.common.extras import package_version
 from tocsin.common.journal import configure_logging
 
 # Not dir_okay=False: click would answer a directory with a usage error (exit 2), not exit 78.
@@ -39,7 +40,7 @@ def _config(path: Path | None) -> AgentConfig:
 
 
 @click.group(cls=_Group)
-@click.version_option("0.1.0", prog_name="tocsin-agent")
+@click.version_option(package_version(), prog_name="tocsin-agent")
 def main() -> None:
     """Sample this host, serve /metrics, evaluate threshold rules and push alerts."""
 

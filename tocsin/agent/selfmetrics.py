@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -9,9 +10,11 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.registry import Collector
 
 from tocsin.agent.evaluator import AlertState, LabelSet
+from tocsin.common.extras import package_version
 
 STORAGE_FAILING = "tocsin_agent_storage_failing"
 WATCHDOG = "tocsin_agent_watchdog"
+BUILD_INFO = "tocsin_agent_build_info"
 HELP = {
     STORAGE_FAILING: "1 while the agent cannot write its alert state or spool (disk full, "
     "read-only, permissions), else 0; the TocsinAgentStorageFull rule reads it.",
@@ -44,10 +47,17 @@ class AgentCollector(Collector):
 
     def __init__(self, snapshot: Callable[[], AgentSnapshot]) -> None:
         self._snapshot = snapshot
+        self._build_info = GaugeMetricFamily(
+            BUILD_INFO,
+            "Always 1; the agent's version (package metadata) and Python version as labels.",
+            labels=("version", "python"),
+        )
+        self._build_info.add_metric((package_version(), platform.python_version()), 1.0)
 
     def collect(self) -> Iterator[Metric]:
         """Yield one family per self-metric."""
         now = self._snapshot()
+        yield self._build_info
         if now.last_cycle_at is not None:
             yield _gauge(
                 "tocsin_agent_last_successful_cycle_timestamp_seconds",

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from tocsin.bridge.errors import BridgeError
+from tocsin.common.extras import require_bridge
 
 
 class BridgeGroup(click.Group):
@@ -31,6 +32,8 @@ def main() -> None:
     """Turn alerts into prioritised incidents and keep their response promises."""
 
 
+# An agent-only install (no `bridge` extra) stops here with one line, not a traceback.
+require_bridge("tocsin-bridge")
 from tocsin.bridge.cli import incidents, kb, report, server  # noqa: E402  (commands register on `main`)
 
 main.add_command(server.serve)

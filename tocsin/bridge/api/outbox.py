@@ -23,7 +23,7 @@ def list_outbox(
     status: Annotated[str | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    """List outbox entries newest first (status=pending|delivered|dead), with the queue's counts."""
+    """List outbox entries newest first (status=pending|delivered|dead|dropped), with the queue's counts."""
     with runtime.store.connect() as conn:
         rows = queue.list_rows(conn, status=status, limit=limit)
         counts = queue.counts(conn)

@@ -33,7 +33,7 @@ def outbox() -> None:
 
 @outbox.command("list")
 @click.option(
-    "--status", type=click.Choice(["pending", "delivered", "dead"]), default=None,
+    "--status", type=click.Choice(["pending", "delivered", "dead", "dropped"]), default=None,
     help="Only entries of this status (default: all).",
 )  # fmt: skip
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))

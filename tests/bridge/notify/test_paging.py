@@ -134,7 +134,8 @@ def test_a_restarted_bridge_delivers_the_pages_still_pending(sqlite_url: str) ->
     with receiving(port=port) as audit:
         second = build_runtime(config, policy=policy)
         worker = next(w for w in second.workers if isinstance(w, DeliveryWorker))
-        worker.clock = lambda: utcnow() + timedelta(seconds=60)  # past the first retry's wait
+        # Past the first retry's wait, and past two leases of a row the first bridge held.
+        worker.clock = lambda: utcnow() + timedelta(seconds=150)
         second.start()
         try:
             deadline = time.monotonic() + 10

@@ -423,7 +423,7 @@ def test_a_delivery_recorded_after_a_partition_longer_than_the_lease_is_not_sent
         first = worker(cut, policy, clock=utcnow, lease=lease)  # type: ignore[arg-type]
         try:
             assert first.run_once() == 1  # delivers, then retries its mark through the cut
-            wait_for(lambda: statuses(store)[0][0] == "delivered")
+            wait_for(lambda: statuses(store)[0][0] == "delivered", seconds=30)
             time.sleep(lease.total_seconds() * 1.5)  # the other replica would re-deliver by now
         finally:
             other.stop()

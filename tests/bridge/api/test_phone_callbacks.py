@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.bridge.helpers import FakeClock, make_runtime
+from tests.bridge.helpers import OPERATOR, FakeClock, bearer, make_runtime
 from tests.bridge.notify import phone_vendors as pv
 from tests.bridge.notify.sample import NOW
 from tests.bridge.notify.test_phone_paging import page_carol
 from tests.bridge.testclient import TestClient
 from tocsin.bridge.incidents.serialize import get_incident
 from tocsin.bridge.incidents.service import create_incident
+from tocsin.bridge.notify import queue
 from tocsin.bridge.notify.channels.phone import ack_code
 from tocsin.bridge.notify.worker import DeliveryWorker
 from tocsin.bridge.runtime import Runtime
@@ -173,9 +174,8 @@ def test_a_forged_sms_reply_changes_nothing(
     assert state(runtime, incident) == ("triggered", None) and refused(runtime, "sms") == 1
 
 
-def test_a_p1_rings_the_person_who_presses_1_through_the_calls_own_action_url(
-    sqlite_url: str, tmp_path: Path
-) -> None:
+def paged_runtime(sqlite_url: str, tmp_path: Path) -> tuple[Runtime, pv.Vendor]:
+    """Page carol by call and text through a local Twilio; return the runtime and the vendor."""
     (tmp_path / "token").write_text(pv.TOKEN)
     with pv.vendor("twilio") as vendor:
         text = policy(tmp_path / "token").replace(
@@ -185,6 +185,13 @@ def test_a_p1_rings_the_person_who_presses_1_through_the_calls_own_action_url(
         page_carol(runtime.store, runtime.policy)
         worker = next(w for w in runtime.workers if isinstance(w, DeliveryWorker))
         assert worker.run_once() == 2  # her call and her text
+    return runtime, vendor
+
+
+def test_a_p1_rings_the_person_who_presses_1_through_the_calls_own_action_url(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    runtime, vendor = paged_runtime(sqlite_url, tmp_path)
     (call,) = [sent for sent in vendor.accepted if "Twiml" in sent]
     action = html.unescape(re.search(r'action="([^"]+)"', call["Twiml"]).group(1))  # type: ignore[union-attr]
     path = action.removeprefix(PUBLIC)
@@ -198,3 +205,29 @@ def test_a_p1_rings_the_person_who_presses_1_through_the_calls_own_action_url(
     assert answer.status_code == 200
     with runtime.store.connect() as conn:
         assert get_incident(conn, 1).acknowledged_by == "carol"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("CallStatus", "no-answer"), ("MessageStatus", "delivered")]
+)
+def test_a_status_callback_updates_the_outbox_entry(
+    sqlite_url: str, tmp_path: Path, field: str, value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime, _ = paged_runtime(sqlite_url, tmp_path)
+    channel = "call" if field == "CallStatus" else "text"
+    with runtime.store.connect() as conn:
+        (sid,) = [
+            row.provider_ref for row in queue.list_rows(conn, status=None) if row.channel == channel
+        ]
+    path = f"/api/v1/phone/{channel}/status"
+    form = {("CallSid" if field == "CallStatus" else "MessageSid"): sid, field: value}
+    forged = {**form, field: "delivered" if value != "delivered" else "failed"}
+    with TestClient(create_app(runtime, start_workers=False)) as client:
+        signed = {"X-Twilio-Signature": twilio_signature(PUBLIC + path, form, pv.TOKEN)}
+        assert client.post(path, data=forged, headers=signed).status_code == 403
+        assert client.post(path, data=form, headers=signed).status_code == 204
+        entries = client.get("/api/v1/outbox", headers=bearer(OPERATOR)).json()
+    (entry,) = [e for e in entries["entries"] if e["provider_ref"] == sid]
+    assert (entry["status"], entry["provider_status"]) == ("delivered", value)
+    unreached = [r.getMessage() for r in caplog.records if "no-answer" in r.getMessage()]
+    assert len(unreached) == (value == "no-answer")  # a person not reached leaves a WARNING

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from tests.bridge.helpers import FakeClock
 from tests.bridge.notify import phone_vendors as pv
 from tests.bridge.notify.conftest import policy_with
 from tests.bridge.notify.sample import NOW
@@ -13,10 +15,15 @@ from tests.bridge.notify.test_worker import statuses, worker
 from tocsin.bridge.errors import ConfigError
 from tocsin.bridge.incidents.events import record_event
 from tocsin.bridge.incidents.service import create_incident
+from tocsin.bridge.notify import queue
+from tocsin.bridge.notify.channels import Notification
+from tocsin.bridge.notify.message import Message
 from tocsin.bridge.notify.outbox import Outbox
+from tocsin.bridge.notify.phone_ledger import Ledger
 from tocsin.bridge.platform.clock import utcnow
 from tocsin.bridge.policy.model import Policy, Target
 from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.schema import outbox
 
 PEOPLE = "  carol: {name: Carol, phone: '+8613800138000', language: zh-CN, channels: [phone]}"
 
@@ -103,3 +110,78 @@ def test_check_config_refuses_numbers_that_are_not_e164(people: str, problem: st
 def test_a_phone_channel_names_a_provider_that_serves_it() -> None:
     with pytest.raises(ConfigError, match="not a voice provider"):
         policy_with("  phone: {type: voice, provider: carrier-pigeon}")
+
+
+def provider_columns(store: Store) -> list[tuple[str, str | None, str | None]]:
+    with store.connect() as conn:
+        query = select(outbox.c.status, outbox.c.provider_ref, outbox.c.provider_status)
+        return [tuple(row) for row in conn.execute(query.order_by(outbox.c.id))]  # type: ignore[misc]
+
+
+def the_key(store: Store) -> str:
+    with store.connect() as conn:
+        return str(conn.execute(select(outbox.c.idempotency_key)).scalar_one())
+
+
+def test_the_providers_id_is_recorded_on_the_row_and_the_send_counted(
+    store: Store, tmp_path: Path
+) -> None:
+    with pv.vendor("twilio") as vendor:
+        policy = phone_policy(vendor, "voice", tmp_path)
+        page_carol(store, policy)
+        busy = worker(store, policy, clock=utcnow)
+        busy.run_once()
+    assert provider_columns(store) == [("delivered", "CA" + "1".zfill(32), "accepted")]
+    sample = {"provider": "twilio", "kind": "voice", "result": "accepted"}
+    assert busy.registry.get_sample_value("tocsin_bridge_phone_messages_total", sample) == 1
+
+
+def test_a_crash_after_acceptance_sends_nothing_twice(store: Store, tmp_path: Path) -> None:
+    with pv.vendor("twilio") as vendor:
+        policy = phone_policy(vendor, "sms", tmp_path)
+        page_carol(store, policy)
+        crashed = worker(store, policy, clock=utcnow)
+        # The provider accepted, then the worker died before it recorded the delivery.
+        with store.connect() as conn:
+            (row,) = queue.list_rows(conn, status="pending")
+        crashed.sender(row.channel).deliver(
+            Notification(
+                key=row.idempotency_key,
+                body=row.payload["body"],
+                message=Message.from_json(row.payload["message"]),
+                to=tuple(row.payload["to"]),
+                recipient=row.recipient,
+            )  # fmt: skip
+        )
+        assert worker(store, policy, clock=utcnow).run_once() == 1
+    assert len(vendor.accepted) == 1
+    assert provider_columns(store) == [("delivered", "SM" + "1".zfill(32), "accepted")]
+
+
+def test_a_crash_while_asking_the_provider_is_a_dead_letter_not_a_second_text(
+    store: Store, tmp_path: Path
+) -> None:
+    with pv.vendor("twilio") as vendor:
+        policy = phone_policy(vendor, "sms", tmp_path)
+        page_carol(store, policy)
+        Ledger(store).before(the_key(store))  # marked sending; the process died in the request
+        worker(store, policy, clock=utcnow).run_once()
+    assert not vendor.accepted
+    ((status, _, error),) = statuses(store)
+    assert status == "dead" and "interrupted" in str(error)
+
+
+def test_a_refused_send_may_be_retried(store: Store, tmp_path: Path) -> None:
+    with pv.vendor("twilio") as vendor:
+        vendor.error = (429, {"code": 20429, "message": "Too Many Requests", "status": 429})
+        policy = phone_policy(vendor, "sms", tmp_path)
+        page_carol(store, policy)
+        clock = FakeClock(NOW)
+        busy = worker(store, policy, clock=clock)
+        busy.run_once()
+        assert provider_columns(store) == [("pending", None, None)]
+        vendor.error = None
+        clock.advance(minutes=2)
+        busy.run_once()
+    assert len(vendor.accepted) == 1
+    assert provider_columns(store)[0][0] == "delivered"

@@ -28,6 +28,7 @@ from tocsin.bridge.notify.channels import setting_secret
 from tocsin.bridge.notify.channels.phone import phrase, read_code
 from tocsin.bridge.notify.channels.twilio import SAY_LANGUAGE
 from tocsin.bridge.notify.links import AckClaim, LinkRejected, consume
+from tocsin.bridge.notify.phone_ledger import UNREACHED, Ledger
 from tocsin.bridge.notify.phone_metrics import phone_metrics
 from tocsin.bridge.policy.model import PHONE_PROVIDERS, Person
 from tocsin.bridge.runtime import Runtime
@@ -149,3 +150,20 @@ async def replied(channel: str, request: Request, runtime: RuntimeDep) -> Respon
     outcome = await run_in_threadpool(callback.acknowledge, incident_id, person.name, "MessageSid")
     response.message(phrase(language, SAID[outcome], id=incident_id))
     return Response(str(response), media_type=XML)
+
+
+@router.post("/{channel}/status", status_code=204)
+async def status(channel: str, request: Request, runtime: RuntimeDep) -> Response:
+    """Record a message's or call's status on its outbox entry; an unreached person is logged."""
+    callback = await verified(channel, request, runtime, "status")
+    form = callback.form
+    ref = form.get("MessageSid") or form.get("CallSid")
+    state = form.get("MessageStatus") or form.get("CallStatus")
+    if not ref or not state:
+        raise InvalidInput("a status callback names MessageSid or CallSid and its status",
+                           field="MessageStatus" if form.get("MessageSid") else "CallStatus")  # fmt: skip
+    found = await run_in_threadpool(Ledger(runtime.store).status, ref, state)
+    if found is not None and state in UNREACHED:
+        log.warning("phone: outbox entry %s to %s via %s: %s (%s)", found[0], found[1], channel,
+                    state, form.get("ErrorCode") or "no error code")  # fmt: skip
+    return Response(status_code=204)

@@ -46,6 +46,8 @@ class Row:
     delivered_at: datetime | None
     incident_id: int | None
     event_id: int | None
+    provider_ref: str | None = None  # a phone provider's message or call id, once accepted
+    provider_status: str | None = None  # sending, accepted, then the provider's own statuses
 
     def to_json(self) -> dict[str, Any]:
         """Return the entry for the API and CLI, without the payload (it holds ack links)."""
@@ -63,6 +65,8 @@ class Row:
             "created_at": rfc3339(self.created_at),
             "delivered_at": rfc3339(self.delivered_at),
             "idempotency_key": self.idempotency_key,
+            "provider_ref": self.provider_ref,
+            "provider_status": self.provider_status,
         }
 
 
@@ -81,6 +85,8 @@ def _row(raw: Any) -> Row:
         delivered_at=as_utc(raw.delivered_at) if raw.delivered_at else None,
         incident_id=raw.incident_id,
         event_id=raw.event_id,
+        provider_ref=raw.provider_ref,
+        provider_status=raw.provider_status,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 
 import requests
+from prometheus_client import CollectorRegistry
 
 from tocsin.bridge.errors import ConfigError
 from tocsin.bridge.notify.channels import Sender
@@ -20,9 +21,12 @@ from tocsin.bridge.notify.channels.slack import SlackSender
 from tocsin.bridge.notify.channels.twilio import TwilioProvider
 from tocsin.bridge.notify.channels.webhook import WebhookSender
 from tocsin.bridge.notify.channels.wecom import WeComSender
+from tocsin.bridge.notify.phone_ledger import Ledger
+from tocsin.bridge.notify.phone_metrics import phone_metrics
 from tocsin.bridge.platform.clock import Clock, utcnow
 from tocsin.bridge.platform.config import Smtp
 from tocsin.bridge.policy.model import PHONE_PROVIDERS, Channel
+from tocsin.bridge.store.db import Store
 
 HTTP_CHANNELS: dict[str, type[HttpChannel]] = {
     cls.type: cls for cls in (WebhookSender, SlackSender, WeComSender, DingTalkSender, FeishuSender)
@@ -37,6 +41,8 @@ def build_sender(
     session: requests.Session | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     clock: Clock = utcnow,
+    store: Store | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> Sender:
     """Return the sender for a channel; a type the policy loader let through is a config fault."""
     name, settings = channel.name, channel.settings
@@ -50,7 +56,13 @@ def build_sender(
             provider = TwilioProvider(name, settings, timeout=timeout)
         else:
             provider = AliyunProvider(name, settings, session=session, timeout=timeout, clock=clock)
-        return PhoneSender(name, channel.type, provider)
+        return PhoneSender(
+            name,
+            channel.type,
+            provider,
+            ledger=Ledger(store) if store is not None else None,
+            metrics=phone_metrics(registry) if registry is not None else None,
+        )
     http = HTTP_CHANNELS.get(channel.type)
     if http is None:
         raise ConfigError(f"channel {name!r}: unknown type {channel.type!r}")

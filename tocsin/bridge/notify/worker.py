@@ -150,6 +150,7 @@ class DeliveryWorker:
         self.rand = rand
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{random.randrange(1 << 30)}"
         self.metrics = OutboxMetrics(metrics, store)
+        self.registry = metrics.registry  # phone channels count their sends on it
         self.mark_patience = mark_patience.total_seconds()  # retrying a failed mark this long
         self.stale_pages = stale_pages  # drop, or notice: a short "already resolved" message
         self._notices: dict[int, str] = {}  # rows of the batch sent as such a notice
@@ -290,6 +291,8 @@ class DeliveryWorker:
                 tls_context=self.tls_context,
                 session=self.session if self._shared_session else self._channel_session(configured),
                 clock=self.clock,
+                store=self.store,
+                registry=self.registry,
             )
         return self._senders[channel]
 

@@ -191,7 +191,11 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UtcTime, nullable=False),
     Column("delivered_at", UtcTime, nullable=True),
+    # A phone provider's id of the message or call, and its last status (sending while asked).
+    Column("provider_ref", String(100), nullable=True),
+    Column("provider_status", String(32), nullable=True),
     Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    Index("ix_outbox_provider_ref", "provider_ref"),
 )
 
 heartbeats = Table(

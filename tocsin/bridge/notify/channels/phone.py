@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,6 +22,8 @@ from urllib3.exceptions import NewConnectionError
 from tocsin.bridge.errors import DeliveryFailed, DeliveryRefused, DeliveryUncertain
 from tocsin.bridge.notify.channels import Notification
 from tocsin.bridge.notify.message import Message
+from tocsin.bridge.notify.phone_ledger import Ledger
+from tocsin.bridge.notify.phone_metrics import PhoneMetrics
 from tocsin.bridge.notify.sanitize import clean
 
 log = logging.getLogger(__name__)
@@ -157,18 +160,57 @@ def transport_failure(provider: str, exc: requests.RequestException, key: str) -
 
 
 class PhoneSender:
-    """The `sms` or `voice` channel: builds the page and hands it to the channel's provider."""
+    """The `sms` or `voice` channel: builds the page and hands it to the channel's provider.
 
-    def __init__(self, name: str, kind: str, provider: Provider) -> None:
+    With a ledger (the worker's store), the send is recorded before and after on the outbox
+    row, so an accepted page is never sent twice; with metrics, sends are counted and timed.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        provider: Provider,
+        *,
+        ledger: Ledger | None = None,
+        metrics: PhoneMetrics | None = None,
+    ) -> None:
         self.name = name
         self.type = kind
         self.provider = provider
+        self.ledger = ledger
+        self.metrics = metrics
 
     def deliver(self, notification: Notification) -> None:
-        """Send the page; the provider's id is logged so the console can find it."""
+        """Send the page unless the provider already accepted it; record the provider's id."""
         page = phone_page(notification, notification.message)
-        sent = self.provider.send(self.type, page)
-        log.info("%s: %s accepted %s as %s", self.name, self.provider.name, page.key, sent)
+        if self.ledger is not None:
+            ref = self.ledger.before(page.key)
+            if ref is not None:
+                log.info("%s: %s was accepted before as %s; not sent again",
+                         self.name, page.key, ref)  # fmt: skip
+                return
+        started = time.monotonic()
+        try:
+            ref = self.provider.send(self.type, page)
+        except DeliveryUncertain:
+            self._count("uncertain", started)
+            raise
+        except DeliveryFailed as exc:
+            self._count("refused" if isinstance(exc, DeliveryRefused) else "failed", started)
+            if self.ledger is not None:
+                self.ledger.not_sent(page.key)
+            raise
+        self._count("accepted", started)
+        if self.ledger is not None:
+            self.ledger.accepted(page.key, ref)
+        log.info("%s: %s accepted %s as %s", self.name, self.provider.name, page.key, ref)
+
+    def _count(self, result: str, started: float) -> None:
+        if self.metrics is not None:
+            provider = self.provider.name
+            self.metrics.sent.labels(provider=provider, kind=self.type, result=result).inc()
+            self.metrics.latency.labels(provider=provider).observe(time.monotonic() - started)
 
 
 def vendor_error(provider: str, code: str, message: str, *, retry: bool) -> DeliveryFailed:

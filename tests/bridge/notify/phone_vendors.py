@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, quote
 
 SID, TOKEN = "AC" + "0" * 32, "twilio-auth-token-0123"
 KEY_ID, KEY_SECRET = "LTAI-test-id", "aliyun-secret-xyz"
+SECRET_ID, SECRET_KEY = "AKID-test", "tencent-secret-key"
 
 
 @dataclass
@@ -36,12 +37,15 @@ class Vendor:
     drop: bool = False
     nonces: set[str] = field(default_factory=set)
     port: int = 0
+    raw: bytes = b""  # the last request's body
 
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def answer(self, path: str, headers: Any, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        check = twilio_check if self.kind == "twilio" else aliyun_check
+    def answer(self, path: str, headers: Any, form: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        check = {"twilio": twilio_check, "aliyun": aliyun_check, "tencent": tencent_check}[
+            self.kind
+        ]
         problem = check(path, headers, form, self)
         if problem is not None:
             self.refused.append(problem[1].get("message") or problem[1].get("Message", ""))
@@ -53,6 +57,13 @@ class Vendor:
         if self.kind == "twilio":
             prefix = "SM" if path.endswith("/Messages.json") else "CA"
             return 201, {"sid": f"{prefix}{n:032d}", "status": "queued", "to": form.get("To")}
+        if self.kind == "tencent":
+            return 200, {"Response": {"RequestId": "a0aabda6-cf91-4f3e-a81f-9198114a2279",
+                         "SendStatusSet": [{"SerialNo": f"5000:1045710669157053657849499{n:03d}",
+                                            "PhoneNumber": form["PhoneNumberSet"][0], "Fee": 1,
+                                            "SessionContext": form.get("SessionContext", ""),
+                                            "Code": "Ok", "Message": "send success",
+                                            "IsoCode": "CN"}]}}  # fmt: skip
         if form.get("Action") == "SendSms":
             return 200, {"Code": "OK", "Message": "OK", "BizId": f"9006{n:08d}^0",
                          "RequestId": "F655A8D5-B967-440B-8683-DAD6FF8DE990"}  # fmt: skip
@@ -130,6 +141,48 @@ def aliyun_check(path: str, headers: Any, form: dict[str, str], vendor: Vendor) 
     return None
 
 
+def tencent_check(path: str, headers: Any, form: dict[str, Any], vendor: Vendor) -> Any:
+    """Verify the TC3-HMAC-SHA256 signature as Tencent Cloud's Signature v3 document describes."""
+
+    def refuse(code: str, message: str) -> Any:
+        return 200, {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": "r"}}
+
+    if headers.get("X-TC-Action") != "SendSms" or headers.get("X-TC-Version") != "2021-01-11":
+        return refuse("InvalidAction", "The action or version is not valid.")
+    stamp = int(headers.get("X-TC-Timestamp", "0"))
+    if abs(datetime.now(UTC).timestamp() - stamp) > 300:
+        return refuse("AuthFailure.SignatureExpire", "Signature expired.")
+    algorithm, _, rest = headers.get("Authorization", "").partition(" ")
+    parts = dict(item.strip().split("=", 1) for item in rest.split(","))
+    date = datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d")
+    scope = f"{date}/sms/tc3_request"
+    if algorithm != "TC3-HMAC-SHA256" or parts.get("Credential") != f"{SECRET_ID}/{scope}":
+        return refuse("AuthFailure.SecretIdNotFound", "The SecretId is not found.")
+    signed = parts.get("SignedHeaders", "")
+    canonical_headers = "".join(f"{name}:{headers.get(name, '').strip().lower()}\n"
+                                for name in signed.split(";"))  # fmt: skip
+    canonical = "\n".join(["POST", "/", "", canonical_headers, signed,
+                           hashlib.sha256(vendor.raw).hexdigest()])  # fmt: skip
+    to_sign = "\n".join(["TC3-HMAC-SHA256", str(stamp), scope,
+                         hashlib.sha256(canonical.encode()).hexdigest()])  # fmt: skip
+
+    def sign(key: bytes, text: str) -> bytes:
+        return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+    key = sign(sign(sign(("TC3" + SECRET_KEY).encode(), date), "sms"), "tc3_request")
+    expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    if signed != "content-type;host" or not hmac.compare_digest(
+        expected, parts.get("Signature", "")
+    ):
+        return refuse(
+            "AuthFailure.SignatureFailure", "The provided credentials could not be validated."
+        )
+    for name in ("PhoneNumberSet", "SmsSdkAppId", "SignName", "TemplateId"):
+        if not form.get(name):
+            return refuse("MissingParameter", f"The parameter {name} is missing.")
+    return None
+
+
 @contextmanager
 def vendor(kind: str) -> Iterator[Vendor]:
     """Run a fake vendor on 127.0.0.1 for the duration of a with-block."""
@@ -138,7 +191,11 @@ def vendor(kind: str) -> Iterator[Vendor]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            form = {k: v[0] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
+            state.raw = raw
+            if kind == "tencent":
+                form = json.loads(raw)
+            else:
+                form = {k: v[0] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
             status, body = state.answer(self.path, self.headers, form)
             if state.drop:
                 self.connection.shutdown(socket.SHUT_RDWR)

@@ -18,6 +18,7 @@ from tocsin.bridge.notify.channels.feishu import FeishuSender
 from tocsin.bridge.notify.channels.http import DEFAULT_TIMEOUT
 from tocsin.bridge.notify.channels.phone import PhoneSender, Provider
 from tocsin.bridge.notify.channels.slack import SlackSender
+from tocsin.bridge.notify.channels.tencent import TencentProvider
 from tocsin.bridge.notify.channels.twilio import TwilioProvider
 from tocsin.bridge.notify.channels.webhook import WebhookSender
 from tocsin.bridge.notify.channels.wecom import WeComSender
@@ -54,6 +55,10 @@ def build_sender(
         provider: Provider
         if settings.get("provider") == "twilio":
             provider = TwilioProvider(name, settings, timeout=timeout)
+        elif settings.get("provider") == "tencent":
+            provider = TencentProvider(
+                name, settings, session=session, timeout=timeout, clock=clock
+            )
         else:
             provider = AliyunProvider(name, settings, session=session, timeout=timeout, clock=clock)
         return PhoneSender(

@@ -162,3 +162,42 @@ def test_sms_text_fits_one_message_however_long_the_title(language: str, limit: 
     assert len(text) <= limit and text.endswith(
         ack_code("s", 12345, "carol") + (" to acknowledge" if language == "en" else " 确认")
     )
+
+
+def tencent(url: str, secret: str = pv.SECRET_KEY) -> object:
+    settings = {"provider": "tencent", "secret_id": pv.SECRET_ID, "secret_key": secret,
+                "sdk_app_id": "1400006666", "sign_name": "Tocsin", "template_id": "449739",
+                "url": url}  # fmt: skip
+    return build_sender(Channel("phone", "sms", settings), timeout=2)
+
+
+def test_tencent_sms_is_signed_with_tc3_hmac_sha256() -> None:
+    with pv.vendor("tencent") as vendor:
+        tencent(vendor.url("/")).deliver(paged())  # type: ignore[attr-defined]
+    (sent,) = vendor.accepted
+    assert sent["PhoneNumberSet"] == [PHONE] and sent["TemplateId"] == "449739"
+    assert sent["TemplateParamSet"] == ["P1", "42", "磁盘空间不足 on db-1"]
+    assert sent["SessionContext"] == "tocsin-7-phone-carol" and not vendor.refused
+
+
+def test_tencent_wrong_secret_fails_the_signature_check() -> None:
+    with pv.vendor("tencent") as vendor:
+        with pytest.raises(DeliveryRefused, match="AuthFailure.SignatureFailure") as caught:
+            tencent(vendor.url("/"), secret="guess").deliver(paged())  # type: ignore[attr-defined]
+    assert "guess" not in caught.value.message and not vendor.accepted
+
+
+@pytest.mark.parametrize(
+    ("code", "retried"),
+    [
+        ("LimitExceeded.PhoneNumberDailyLimit", True),
+        ("InvalidParameterValue.IncorrectPhoneNumber", False),
+    ],
+)
+def test_tencent_number_status_code_is_a_failure_naming_it(code: str, retried: bool) -> None:
+    with pv.vendor("tencent") as vendor:
+        vendor.error = (200, {"Response": {"RequestId": "r", "SendStatusSet": [
+            {"SerialNo": "", "PhoneNumber": PHONE, "Fee": 0, "Code": code, "Message": "no"}]}})  # fmt: skip
+        with pytest.raises(DeliveryFailed, match=code.replace(".", r"\.")) as caught:
+            tencent(vendor.url("/")).deliver(paged())  # type: ignore[attr-defined]
+    assert isinstance(caught.value, DeliveryRefused) is not retried

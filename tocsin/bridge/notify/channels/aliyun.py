@@ -19,16 +19,14 @@ from urllib.parse import quote
 
 import requests
 
-from tocsin.bridge.errors import ConfigError
-from tocsin.bridge.notify.channels import setting_secret
-from tocsin.bridge.notify.channels.http import DEFAULT_TIMEOUT, USER_AGENT
+from tocsin.bridge.notify.channels.http import USER_AGENT
 from tocsin.bridge.notify.channels.phone import (
+    HttpProvider,
     PhonePage,
     reply_json,
     transport_failure,
     vendor_error,
 )
-from tocsin.bridge.platform.clock import Clock, utcnow
 
 SMS_URL = "https://dysmsapi.aliyuncs.com/"
 VOICE_URL = "https://dyvmsapi.aliyuncs.com/"
@@ -55,35 +53,13 @@ def rpc_signature(secret: str, method: str, params: Mapping[str, str]) -> str:
     return base64.b64encode(digest.digest()).decode("ascii")
 
 
-class AliyunProvider:
+class AliyunProvider(HttpProvider):
     """Posts signed RPC requests (form-encoded) to the SMS and voice endpoints."""
 
     name = "aliyun"
-
-    def __init__(
-        self,
-        channel: str,
-        settings: Mapping[str, Any],
-        *,
-        session: requests.Session | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        clock: Clock = utcnow,
-        nonce: Callable[[], str] = lambda: uuid.uuid4().hex,
-    ) -> None:
-        self.channel = channel
-        self.key_id = setting_secret(settings, "access_key_id", channel=channel) or ""
-        self.secret = setting_secret(settings, "access_key_secret", channel=channel) or ""
-        self.settings = settings
-        self.session = session or requests.Session()
-        self.timeout = timeout
-        self.clock = clock
-        self.nonce = nonce
-
-    def _setting(self, key: str) -> str:
-        value = self.settings.get(key)
-        if not value:
-            raise ConfigError(f"channel {self.channel!r}: set {key!r} for Alibaba Cloud")
-        return str(value)
+    vendor = "Alibaba Cloud"
+    credentials = ("access_key_id", "access_key_secret")
+    nonce: Callable[[], str] = staticmethod(lambda: uuid.uuid4().hex)  # SignatureNonce, unique
 
     def send(self, kind: str, page: PhonePage) -> str:
         """Call SendSms or SingleCallByTts; return the BizId or CallId."""
@@ -93,15 +69,15 @@ class AliyunProvider:
         if kind == "sms":
             url = str(self.settings.get("sms_url") or SMS_URL)
             params = {"Action": "SendSms", "PhoneNumbers": page.to.lstrip("+"),
-                      "SignName": self._setting("sign_name"),
-                      "TemplateCode": self._setting("template_code"),
+                      "SignName": self.setting("sign_name"),
+                      "TemplateCode": self.setting("template_code"),
                       "TemplateParam": variables, "OutId": page.key}  # fmt: skip
             reply_id = "BizId"
         else:
             url = str(self.settings.get("voice_url") or VOICE_URL)
             # Voice notification reaches mainland China numbers only, given without +86.
             params = {"Action": "SingleCallByTts", "CalledNumber": page.to.removeprefix("+86"),
-                      "TtsCode": self._setting("tts_code"), "TtsParam": variables,
+                      "TtsCode": self.setting("tts_code"), "TtsParam": variables,
                       "PlayTimes": "2", "OutId": page.key}  # fmt: skip
             if self.settings.get("called_show_number"):
                 params["CalledShowNumber"] = str(self.settings["called_show_number"])

@@ -19,12 +19,14 @@ from typing import Any, Protocol
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from tocsin.bridge.errors import DeliveryFailed, DeliveryRefused, DeliveryUncertain
-from tocsin.bridge.notify.channels import Notification
+from tocsin.bridge.errors import ConfigError, DeliveryFailed, DeliveryRefused, DeliveryUncertain
+from tocsin.bridge.notify.channels import Notification, setting_secret
+from tocsin.bridge.notify.channels.http import DEFAULT_TIMEOUT
 from tocsin.bridge.notify.message import Message
 from tocsin.bridge.notify.phone_ledger import Ledger
 from tocsin.bridge.notify.phone_metrics import PhoneMetrics
 from tocsin.bridge.notify.sanitize import clean
+from tocsin.bridge.platform.clock import Clock, utcnow
 
 log = logging.getLogger(__name__)
 # One SMS holds 160 GSM-7 characters, or 70 UCS-2 ones (any Chinese character needs UCS-2).
@@ -228,3 +230,39 @@ def reply_json(provider: str, response: requests.Response) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise DeliveryFailed(f"{provider}: HTTP {response.status_code}, reply is not an object")
     return data
+
+
+class HttpProvider:
+    """A provider this bridge signs for by hand: the channel's settings, HTTP session and clock.
+
+    `credentials` names the two settings (key id, secret) read as `KEY` or `KEY_file`.
+    """
+
+    name: str
+    vendor: str  # as errors name it
+    credentials: tuple[str, str]
+
+    def __init__(
+        self,
+        channel: str,
+        settings: Mapping[str, Any],
+        *,
+        session: requests.Session | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.channel = channel
+        self.settings = settings
+        self.key_id, self.secret = (
+            setting_secret(settings, key, channel=channel) or "" for key in self.credentials
+        )
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.clock = clock
+
+    def setting(self, key: str) -> str:
+        """Return a setting the vendor requires, or refuse the config naming it."""
+        value = self.settings.get(key)
+        if not value:
+            raise ConfigError(f"channel {self.channel!r}: set {key!r} for {self.vendor}")
+        return str(value)

@@ -11,23 +11,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
-from tocsin.bridge.errors import ConfigError, DeliveryFailed
-from tocsin.bridge.notify.channels import setting_secret
-from tocsin.bridge.notify.channels.http import DEFAULT_TIMEOUT, USER_AGENT
+from tocsin.bridge.errors import DeliveryFailed
+from tocsin.bridge.notify.channels.http import USER_AGENT
 from tocsin.bridge.notify.channels.phone import (
+    HttpProvider,
     PhonePage,
     reply_json,
     transport_failure,
     vendor_error,
 )
-from tocsin.bridge.platform.clock import Clock, utcnow
 
 URL = "https://sms.tencentcloudapi.com/"
 VERSION = "2021-01-11"
@@ -59,46 +56,25 @@ def tc3_authorization(
             f"SignedHeaders=content-type;host, Signature={signature}")  # fmt: skip
 
 
-class TencentProvider:
+class TencentProvider(HttpProvider):
     """Posts signed SendSms requests; success is the number's SendStatus code "Ok"."""
 
     name = "tencent"
-
-    def __init__(
-        self,
-        channel: str,
-        settings: Mapping[str, Any],
-        *,
-        session: requests.Session | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        clock: Clock = utcnow,
-    ) -> None:
-        self.channel = channel
-        self.secret_id = setting_secret(settings, "secret_id", channel=channel) or ""
-        self.secret_key = setting_secret(settings, "secret_key", channel=channel) or ""
-        self.settings = settings
-        self.url = str(settings.get("url") or URL)
-        self.session = session or requests.Session()
-        self.timeout = timeout
-        self.clock = clock
-
-    def _setting(self, key: str) -> str:
-        value = self.settings.get(key)
-        if not value:
-            raise ConfigError(f"channel {self.channel!r}: set {key!r} for Tencent Cloud SMS")
-        return str(value)
+    vendor = "Tencent Cloud SMS"
+    credentials = ("secret_id", "secret_key")
 
     def send(self, kind: str, page: PhonePage) -> str:
         """Call SendSms for the page's number; return the message's SerialNo."""
         request = {
             "PhoneNumberSet": [page.to],
-            "SmsSdkAppId": self._setting("sdk_app_id"),
-            "SignName": self._setting("sign_name"),
-            "TemplateId": self._setting("template_id"),
+            "SmsSdkAppId": self.setting("sdk_app_id"),
+            "SignName": self.setting("sign_name"),
+            "TemplateId": self.setting("template_id"),
             "TemplateParamSet": [page.priority, str(page.incident_id), page.title[:TITLE_LIMIT]],
             "SessionContext": page.key,
         }
         body = json.dumps(request, ensure_ascii=False).encode("utf-8")
+        url = str(self.settings.get("url") or URL)
         timestamp = int(self.clock().timestamp())
         headers = {
             "Content-Type": CONTENT_TYPE,
@@ -108,15 +84,15 @@ class TencentProvider:
             "X-TC-Timestamp": str(timestamp),
             "X-TC-Region": str(self.settings.get("region") or "ap-guangzhou"),
             "Authorization": tc3_authorization(
-                self.secret_id,
-                self.secret_key,
-                host=urlsplit(self.url).netloc,
+                self.key_id,
+                self.secret,
+                host=urlsplit(url).netloc,
                 body=body,
                 timestamp=timestamp,
             ),  # fmt: skip
         }
         try:
-            response = self.session.post(self.url, data=body, headers=headers,
+            response = self.session.post(url, data=body, headers=headers,
                                          timeout=self.timeout, allow_redirects=False)  # fmt: skip
         except requests.RequestException as exc:
             raise transport_failure(self.name, exc, page.key) from exc

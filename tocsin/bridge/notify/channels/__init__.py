@@ -18,7 +18,7 @@ class Notification:
     key: str  # the idempotency key, stable across retries
     body: Mapping[str, Any]  # {"event", "occurred_at", "incident", "sla"?}
     message: Message
-    to: tuple[str, ...] = field(default_factory=tuple)  # mail addresses of a person paged by email
+    to: tuple[str, ...] = field(default_factory=tuple)  # a person's mail address, or phone number
     recipient: str | None = None  # the person paged; None for a channel's own message
 
 

@@ -61,14 +61,17 @@ Caller = Annotated[Principal, Depends(caller)]
 def open_window(body: NewWindow, who: Caller, runtime: RuntimeDep) -> dict[str, Any]:
     """Open a window; alerts it covers are held back and page nobody until it ends."""
     now = runtime.clock()
+    if who.role not in ("ingest", "operator"):
+        raise Forbidden(f"a {who.role} token may not open maintenance windows")
     starts_at = as_utc(body.starts_at) if body.starts_at else now
+    if who.role == "ingest":
+        # An agent's window is judged before its times: any other shape is refused outright.
+        check_agent_window(body.matchers, starts_at, starts_at)
     ends_at = _end(body.ends_at, body.duration, starts_at)
     source = body.source
     if who.role == "ingest":
         check_agent_window(body.matchers, starts_at, ends_at)
         source = "agent"
-    elif who.role != "operator":
-        raise Forbidden(f"a {who.role} token may not open maintenance windows")
     desk = runtime.maintenance
     window_id = desk.open(body.matchers, ends_at, body.reason, who.name, source, starts_at)
     return desk.shown(window_id)

@@ -15,7 +15,7 @@ from tocsin.bridge.maintenance import store
 from tocsin.bridge.maintenance.hold import release_all
 from tocsin.bridge.maintenance.store import policy_windows
 from tocsin.bridge.platform.clock import Clock, as_utc, rfc3339
-from tocsin.bridge.policy.matchers import parse_all
+from tocsin.bridge.policy.matchers import MatcherError, parse_all
 from tocsin.bridge.policy.model import Policy
 from tocsin.bridge.store.db import Store
 from tocsin.bridge.store.schema import maintenance_alerts
@@ -26,7 +26,10 @@ AGENT_LONGEST = timedelta(hours=4)
 
 def check_agent_window(matchers: Sequence[str], starts_at: datetime, ends_at: datetime) -> None:
     """Refuse an ingest token anything but one `instance=` matcher for at most AGENT_LONGEST."""
-    parsed = parse_all(matchers)
+    try:
+        parsed = parse_all(matchers)
+    except MatcherError:
+        parsed = ()
     if len(parsed) != 1 or parsed[0].name != "instance" or parsed[0].op != "=":
         raise Forbidden("an ingest token may only open a window for one host: ['instance=HOST']")
     if ends_at - starts_at > AGENT_LONGEST:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -10,7 +11,8 @@ from sqlalchemy import func, select
 
 from tests.bridge.helpers import INGEST, OPERATOR, bearer
 from tests.bridge.ingest.senders import ROUTES, Bridge, Message, bridge_on
-from tocsin.bridge.store.schema import events, incidents
+from tocsin.bridge.store.schema import events, incidents, timers
+from tocsin.bridge.timers.rows import pending_clause
 from tocsin.bridge.timers.scheduler import Scheduler
 
 DB1 = {"alertname": "HostDown", "instance": "db1", "severity": "critical"}
@@ -49,9 +51,20 @@ def pages(bridge: Bridge) -> int:
 
 
 def fire_due(bridge: Bridge) -> None:
+    """Fire every due timer, and wait for one the app's own scheduler thread may have claimed."""
     scheduler = next(w for w in bridge.runtime.workers if isinstance(w, Scheduler))
-    while scheduler.run_once():
-        pass
+    due = (
+        select(func.count())
+        .select_from(timers)
+        .where(*pending_clause(), timers.c.due_at <= bridge.clock())
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        scheduler.run_once()
+        if count(bridge, due) == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("due timers still pending after 10 s")
 
 
 @pytest.mark.parametrize("route", ROUTES)

@@ -40,6 +40,7 @@ OPEN_PATHS = ("/healthz", "/readyz", "/metrics")
 # are tested in tests/bridge/maintenance/test_hold.py); an operator opens any window.
 EITHER_ROLE = {("POST", "/api/v1/maintenance")}
 HTML_PATHS = ("/ack/",)  # one-click ack pages answer people, in HTML
+SIGNED_PATHS = ("/api/v1/phone/",)  # phone providers' callbacks: their signature, not a token
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 # Alertmanager's webhook has no schema of its own in the spec; this is its shape.
 WEBHOOK_SCHEMA: dict[str, Any] = {
@@ -179,7 +180,7 @@ class Endpoint:
 
     @property
     def token(self) -> str | None:
-        if self.path in OPEN_PATHS or self.path.startswith(HTML_PATHS):
+        if self.path in OPEN_PATHS or self.path.startswith((*HTML_PATHS, *SIGNED_PATHS)):
             return None
         return INGEST if self.path in INGEST_PATHS else OPERATOR
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from tocsin.bridge.incidents.events import EventHook
 from tocsin.bridge.ingest.apply import HoldSession, apply_alerts
@@ -27,6 +28,7 @@ from tocsin.bridge.store.schema import alerts, maintenance_alerts, timers
 from tocsin.bridge.timers.rows import Timer, pending_clause, schedule
 
 KIND = "maintenance_release"
+RELEASE_ATTEMPTS = 3
 log = logging.getLogger(__name__)
 
 _HELD_FIRING = select(maintenance_alerts).where(maintenance_alerts.c.status == "firing")
@@ -187,7 +189,7 @@ def release_all(
         )
         released.append((row, alert))
     if released:
-        apply_alerts(conn, hooks, policy, [alert for _, alert in released], now, tolerance)
+        _apply_racing_ingest(conn, hooks, policy, [alert for _, alert in released], now, tolerance)
         for row, alert in released:
             conn.execute(
                 update(maintenance_alerts)
@@ -200,6 +202,30 @@ def release_all(
                 alert.labels.get("alertname", ""),
             )
     return len(released)
+
+
+def _apply_racing_ingest(
+    conn: Connection,
+    hooks: Sequence[EventHook],
+    policy: Policy,
+    batch: list[Alert],
+    now: datetime,
+    tolerance: timedelta,
+) -> None:
+    """Apply released alerts; if a resend opened the same group's incident first, join it.
+
+    A resend arriving as the window ends may open the group's incident in another transaction
+    (the unique open key refuses the second); redone in a savepoint, the release then sees the
+    committed incident and joins it, as ingestion itself does on that conflict.
+    """
+    for attempt in range(RELEASE_ATTEMPTS):
+        try:
+            with conn.begin_nested():
+                apply_alerts(conn, hooks, policy, batch, now, tolerance)
+            return
+        except IntegrityError:
+            if attempt == RELEASE_ATTEMPTS - 1:
+                raise
 
 
 def _incident_of(conn: Connection, fingerprint: str) -> int | None:

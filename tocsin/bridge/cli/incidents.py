@@ -8,29 +8,15 @@ from typing import Any
 
 import click
 
-from tocsin.bridge.cli.client import DEFAULT_URL, BridgeClient
+from tocsin.bridge.cli.client import BridgeClient
+from tocsin.bridge.cli.options import json_option, with_client
 from tocsin.common.durations import format_duration
 
 
 @click.group()
-@click.option(
-    "--url",
-    envvar="TOCSIN_URL",
-    default=DEFAULT_URL,
-    show_default=True,
-    help="Bridge URL (or TOCSIN_URL).",
-)
-@click.option(
-    "--token", envvar="TOCSIN_TOKEN", default=None, help="Operator token (or TOCSIN_TOKEN)."
-)
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the bridge.")
-@click.pass_context
-def incidents(ctx: click.Context, url: str, token: str | None, timeout: float) -> None:
+@with_client
+def incidents() -> None:
     """List, show and act on incidents of a running bridge."""
-    ctx.obj = BridgeClient(url, token, timeout=timeout)
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 
 
 @incidents.command("list")

@@ -7,32 +7,18 @@ from typing import Any
 
 import click
 
-from tocsin.bridge.cli.client import DEFAULT_URL, BridgeClient
+from tocsin.bridge.cli.client import BridgeClient
+from tocsin.bridge.cli.options import json_option, with_client
 
 
 @click.group()
-@click.option(
-    "--url",
-    envvar="TOCSIN_URL",
-    default=DEFAULT_URL,
-    show_default=True,
-    help="Bridge URL (or TOCSIN_URL).",
-)
-@click.option(
-    "--token", envvar="TOCSIN_TOKEN", default=None, help="Operator token (or TOCSIN_TOKEN)."
-)
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the bridge.")
-@click.pass_context
-def maintenance(ctx: click.Context, url: str, token: str | None, timeout: float) -> None:
+@with_client
+def maintenance() -> None:
     """Open, list, extend and end maintenance windows of a running bridge.
 
     New alerts a window covers are held back: stored and shown, paging nobody. When the window
     ends, those still firing open incidents and page at once.
     """
-    ctx.obj = BridgeClient(url, token, timeout=timeout)
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 
 
 @maintenance.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -65,7 +66,20 @@ def test_the_workflow_from_a_terminal(bridge: BridgeProcess) -> None:
         "swap",
     )
     out = cli(bridge, "incidents", "close", number, "--satisfaction", "4", "--comment", "fast")
-    assert "satisfaction: 4/5" in out
+    assert "satisfaction: 4/5 (by staff)" in out
+
+
+def test_a_report_with_the_reporters_mail_and_a_public_note(bridge: BridgeProcess) -> None:
+    out = cli(bridge, "incidents", "report", "--title", "VPN drops", "--priority", "P3",
+              "--reporter", "Wang", "--email", "wang@example.com", "--language", "zh-CN",
+              "--json")  # fmt: skip
+    number = str(json.loads(out)["id"])
+    cli(bridge, "incidents", "note", number, "checking the firewall")
+    cli(bridge, "incidents", "note", number, "--public", "we found the cause")
+    shown = cli(bridge, "incidents", "show", number)
+    assert "reporter: Wang, wang@example.com (zh-CN)" in shown
+    assert re.search(r"incident.note_added \(public\) .*: we found the cause", shown), shown
+    assert re.search(r"incident.note_added +\S+: checking the firewall", shown), shown
 
 
 def test_show_has_notes_root_cause_and_clocks(bridge: BridgeProcess) -> None:

@@ -215,6 +215,19 @@ def test_a_breach_of_an_earlier_update_cycle_comes_from_the_timeline() -> None:
     assert report.total.clocks["update"].within_target == 0.5
 
 
+def test_an_internal_note_does_not_end_a_missed_update_cycle() -> None:
+    incident = IncidentFacts(1, "x", "P1", None, t(2, 10), t(2, 10, 5), t(2, 13))
+    breach = {"sla": "update", "due_at": "2026-03-02T12:00:00Z"}
+    events = [
+        EventFacts(1, "incident.sla_breached", t(2, 12), breach),
+        EventFacts(1, "incident.note_added", t(2, 12, 15), {"text": "logs", "public": False}),
+        EventFacts(1, "incident.note_added", t(2, 12, 30), {"text": "on it", "public": True}),
+    ]
+    clocks = [ClockFacts(1, "update", 7200, t(2, 14, 30), stopped_at=t(2, 13))]
+    report = compute_report([incident], events, clocks, since=SINCE, until=UNTIL, now=NOW)
+    assert [(b.clock, b.late_seconds) for b in report.breaches] == [("update", 1800)]
+
+
 def test_the_breach_of_the_current_cycle_is_not_counted_twice(report: SlaReport) -> None:
     events = [EventFacts(4, "incident.sla_breached", t(6, 9, 30), {"sla": "response"})]
     again = compute_report(INCIDENTS, EVENTS + events, CLOCKS, since=SINCE, until=UNTIL, now=NOW)

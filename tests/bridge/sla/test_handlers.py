@@ -107,7 +107,7 @@ def test_a_note_starts_a_cycle_without_the_previous_breach_reason(
     with runtime.store.begin() as conn:
         record_reason(conn, incident, "update", reason="customer away", exempt=True)
     clock.advance(minutes=1)
-    runtime.incidents.act(incident, "notes", actor="ann", text="still on it")
+    runtime.incidents.act(incident, "notes", actor="ann", text="still on it", public=True)
     row = clock_row(runtime, incident, "update")
     assert (row.breached_at, row.breach_reason, row.breach_exempt) == (None, None, False)
     clock.advance(hours=2)

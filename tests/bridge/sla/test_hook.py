@@ -143,15 +143,33 @@ def test_breach_is_counted_once_by_priority_and_clock(runtime: Runtime, clock: F
     )
 
 
-def test_note_restarts_the_update_clock(runtime: Runtime, clock: FakeClock) -> None:
+def test_a_public_note_restarts_the_update_clock(runtime: Runtime, clock: FakeClock) -> None:
     incident = open_incident(runtime)
     clock.advance(minutes=90)
-    runtime.incidents.act(incident, "notes", actor="ann", text="rebooting the database")
+    runtime.incidents.act(incident, "notes", actor="ann", text="rebooting the db", public=True)
     clock.advance(minutes=40)
     run(runtime)
     assert as_utc(clock_row(runtime, incident, "update").due_at) == START + timedelta(minutes=210)
     breached = [d["sla"] for d in event_data(runtime, incident, "incident.sla_breached")]
     assert "update" not in breached
+
+
+def test_an_internal_note_is_no_update(runtime: Runtime, clock: FakeClock) -> None:
+    incident = open_incident(runtime)
+    clock.advance(minutes=90)
+    runtime.incidents.act(incident, "notes", actor="ann", text="db log shows OOM")
+    clock.advance(minutes=40)
+    run(runtime)
+    assert as_utc(clock_row(runtime, incident, "update").due_at) == START + timedelta(hours=2)
+    breached = [d["sla"] for d in event_data(runtime, incident, "incident.sla_breached")]
+    assert "update" in breached
+
+
+def test_a_reply_from_the_reporter_is_no_update(runtime: Runtime, clock: FakeClock) -> None:
+    incident = open_incident(runtime)
+    clock.advance(minutes=90)
+    runtime.incidents.act(incident, "notes", actor=None, text="any news?", from_reporter=True)
+    assert as_utc(clock_row(runtime, incident, "update").due_at) == START + timedelta(hours=2)
 
 
 def test_pause_holds_every_clock_and_resume_keeps_the_time_left(

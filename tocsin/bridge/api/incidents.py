@@ -42,6 +42,8 @@ class NewIncident(_Body):
     description: str = Field(default="", max_length=20000)
     reporter: Short | None = None
     contact: Short | None = None
+    email: Annotated[str, Field(min_length=1, max_length=254)] | None = None
+    language: Annotated[str, Field(min_length=1, max_length=16)] | None = None
     type: Annotated[str, Field(min_length=1, max_length=50)] | None = None
     service: Short | None = None
     host: Short | None = None
@@ -73,6 +75,7 @@ class Assignment(_Body):
 
 class Note(_Body):
     text: Text
+    public: bool = False  # mailed to the reporter, and their update; internal by default
 
 
 @router.get("")
@@ -119,6 +122,8 @@ def create_incident(body: NewIncident, who: Operator, runtime: RuntimeDep) -> di
         description=body.description,
         reporter=body.reporter,
         contact=body.contact,
+        email=body.email,
+        language=body.language,
         report_type=body.type,
         service=body.service,
         host=body.host,
@@ -227,8 +232,8 @@ def amend(
 
 @router.post("/{incident_id}/notes")
 def notes(incident_id: RowId, body: Note, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
-    """Add a progress note to the timeline."""
-    return _act(runtime, incident_id, "notes", who, text=body.text)
+    """Add a note to the timeline; a public one goes to the reporter and is their update."""
+    return _act(runtime, incident_id, "notes", who, text=body.text, public=body.public)
 
 
 def _act(

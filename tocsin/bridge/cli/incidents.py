@@ -88,11 +88,36 @@ def resolve(
 @incidents.command()
 @click.argument("incident_id", type=int)
 @click.argument("text")
+@click.option(
+    "--public",
+    is_flag=True,
+    help="Mail it to the reporter; it counts as their progress update. Default: internal.",
+)
 @json_option
 @click.pass_obj
-def note(client: BridgeClient, incident_id: int, text: str, as_json: bool) -> None:
-    """Add a progress note to an incident's timeline."""
-    _print(client.act(incident_id, "notes", {"text": text}), as_json)
+def note(client: BridgeClient, incident_id: int, text: str, public: bool, as_json: bool) -> None:
+    """Add a note to an incident's timeline (internal unless --public)."""
+    _print(client.act(incident_id, "notes", {"text": text, "public": public}), as_json)
+
+
+@incidents.command()
+@click.option("--title", required=True, help="What is wrong, in the reporter's words.")
+@click.option("--priority", default=None, help="P1, P2, …; default: the route's.")
+@click.option("--description", default="", help="The full report.")
+@click.option("--reporter", default=None, help="Who reported it.")
+@click.option("--contact", default=None, help="How to reach them (phone or mail).")
+@click.option("--email", default=None, help="The reporter's mail address: they are mailed.")
+@click.option("--language", default=None, help="Of the reporter's mails: en or zh-CN.")
+@click.option("--type", "report_type", default=None, help="phone, email, walk_in or other.")
+@click.option("--service", default=None)
+@click.option("--host", default=None)
+@click.option("--team", default=None)
+@json_option
+@click.pass_obj
+def report(client: BridgeClient, /, as_json: bool, **fields: str | None) -> None:
+    """Register an incident a person reported (phone, mail, walk-in), routed like an alert."""
+    body = {("type" if k == "report_type" else k): v for k, v in fields.items() if v}
+    _print(client.create_incident(body), as_json)
 
 
 @incidents.command()
@@ -190,6 +215,7 @@ def _print(incident: dict[str, Any], as_json: bool) -> None:
         ("host", incident["host"] or "-"),
         ("team", incident.get("team") or "-"),
         ("assignee", incident["assignee"] or "-"),
+        ("reporter", _reporter(incident)),
         ("created", incident["created_at"]),
         ("acknowledged", _by(incident["acknowledged_at"], incident["acknowledged_by"])),
         ("resolved", _by(incident["resolved_at"], incident["resolved_by"])),
@@ -198,7 +224,8 @@ def _print(incident: dict[str, Any], as_json: bool) -> None:
         if incident.get(name):
             fields.append((name.replace("_", " "), incident[name]))
     if incident.get("satisfaction"):
-        fields.append(("satisfaction", f"{incident['satisfaction']}/5"))
+        by = f" (by {incident['satisfaction_by']})" if incident.get("satisfaction_by") else ""
+        fields.append(("satisfaction", f"{incident['satisfaction']}/5{by}"))
     for clock, state in (incident.get("sla") or {}).items():
         if state:
             fields.append((f"sla {clock}", _clock(state)))
@@ -209,8 +236,16 @@ def _print(incident: dict[str, Any], as_json: bool) -> None:
     for event in incident.get("timeline", []):
         data = event.get("data") or {}
         said = data.get("text") or data.get("reason")
-        line = f"{event['occurred_at']:>24}  {event['kind']:<28} {event['actor'] or 'system'}"
+        kind = event["kind"] + (" (public)" if data.get("public") else "")
+        line = f"{event['occurred_at']:>24}  {kind:<28} {event['actor'] or 'system'}"
         click.echo(f"{line}: {said}" if said else line)
+
+
+def _reporter(incident: dict[str, Any]) -> str:
+    parts = [incident.get(k) for k in ("reporter", "reporter_contact", "reporter_email")]
+    language = incident.get("reporter_language")
+    shown = ", ".join(str(p) for p in parts if p) or "-"
+    return f"{shown} ({language})" if language else shown
 
 
 def _by(when: str | None, who: str | None) -> str:

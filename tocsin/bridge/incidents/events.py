@@ -55,6 +55,15 @@ class Event:
 EventHook = Callable[[Connection, Event], None]
 
 
+def public_update(data: Mapping[str, Any]) -> bool:
+    """Return whether a note's data makes it an update to the reporter (the update clock's).
+
+    Only a public note from the service counts; notes recorded before notes had the flag were
+    all counted then, so the record keeps counting them.
+    """
+    return bool(data.get("public", True)) and not data.get("from_reporter")
+
+
 @dataclass(frozen=True)
 class NewEvent:
     """An event to record with record_events()."""

@@ -7,6 +7,7 @@ the team, the escalation policy and the suggested priority, each of which the re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ class Report:
     priority: str | None = None  # None: the route's priority
     reporter: str | None = None
     contact: str | None = None
+    email: str | None = None  # where the reporter hears of the incident by mail
+    language: str | None = None  # of those mails: en or zh-CN (None: the configured default)
     report_type: str | None = None
     service: str | None = None
     host: str | None = None
@@ -31,6 +34,39 @@ class Report:
     assignee: str | None = None
     escalation: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+
+
+REPORTER_LANGUAGES = ("en", "zh-CN")
+_LANGUAGE_ALIASES = {"en": "en", "zh": "zh-CN", "zh-cn": "zh-CN", "zh-hans": "zh-CN"}
+# One plain address: no display name, no list, nothing a mail header could be split on.
+_ADDRESS = re.compile(r"[^@\s<>,;:\"()\[\]\\]{1,64}@[^@\s<>,;:\"()\[\]\\]{1,253}")
+
+
+def reporter_email(text: str | None, field_name: str = "email") -> str | None:
+    """Return a reporter's mail address, or raise InvalidInput naming the field."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    if len(value) > 254 or not _ADDRESS.fullmatch(value) or not value.isprintable():
+        raise InvalidInput(
+            f"{field_name} {value[:60]!r} is not one mail address such as name@example.com",
+            field=field_name,
+        )
+    return value
+
+
+def reporter_language(text: str | None, field_name: str = "language") -> str | None:
+    """Return en or zh-CN for a language tag (zh, zh-Hans too), or raise InvalidInput."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    found = _LANGUAGE_ALIASES.get(value.lower())
+    if found is None:
+        raise InvalidInput(
+            f"{field_name} {value[:20]!r} is not one of {', '.join(REPORTER_LANGUAGES)}",
+            field=field_name,
+        )
+    return found
 
 
 def route_labels(report: Report) -> dict[str, str]:
@@ -78,6 +114,8 @@ def routed_fields(policy: Policy, report: Report) -> dict[str, Any]:
         "description": report.description,
         "reporter": report.reporter,
         "reporter_contact": report.contact,
+        "reporter_email": reporter_email(report.email),
+        "reporter_language": reporter_language(report.language),
         "report_type": report.report_type,
         "service": report.service or labels.get(route.service_label),
         "host": report.host,

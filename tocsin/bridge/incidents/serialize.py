@@ -21,7 +21,14 @@ from tocsin.bridge.timers.clocks import remaining as time_left
 _CLOCKS = select(sla_clocks).where(in_list(sla_clocks.c.incident_id, "ids"))
 _ALERTS_OF = select(alerts).where(in_list(alerts.c.incident_id, "ids")).order_by(alerts.c.id)
 _INCIDENTS = select(incidents).where(in_list(incidents.c.id, "ids"))
+# Staff-only fields: the API (for signed-in staff) shows them, pages and webhooks never do.
+PRIVATE_FIELDS = ("reporter_email", "reporter_language")
 _TIMELINE = select(events).where(events.c.incident_id == bindparam("id")).order_by(events.c.id)
+
+
+def without_private(incident: Mapping[str, Any]) -> dict[str, Any]:
+    """Return incident JSON for on-call channels: the reporter's mail address left out."""
+    return {key: value for key, value in incident.items() if key not in PRIVATE_FIELDS}
 
 
 def get_incident(conn: Connection, incident_id: int) -> Row[Any]:
@@ -166,6 +173,8 @@ def _row_json(row: Row[Any], sla: dict[str, Any]) -> dict[str, Any]:
         "assignee": row.assignee,
         "reporter": row.reporter,
         "reporter_contact": row.reporter_contact,
+        "reporter_email": row.reporter_email,
+        "reporter_language": row.reporter_language,
         "report_type": row.report_type,
         "labels": row.labels,
         "annotations": row.annotations,
@@ -180,6 +189,7 @@ def _row_json(row: Row[Any], sla: dict[str, Any]) -> dict[str, Any]:
         "closed_at": rfc3339(row.closed_at),
         "closed_by": row.closed_by,
         "satisfaction": row.satisfaction,
+        "satisfaction_by": row.satisfaction_by,
         "close_comment": row.close_comment,
         "sla": sla,
     }

@@ -259,13 +259,18 @@ def close(
     """Close a resolved incident after the follow-up, recording the reporter's satisfaction."""
     if satisfaction is not None and not 1 <= satisfaction <= 5:
         raise InvalidInput(f"satisfaction {satisfaction} must be 1 to 5", field="satisfaction")
-    values = {
+    values: dict[str, Any] = {
         "closed_at": now,
         "closed_by": actor,
         "satisfaction": satisfaction,
         "close_comment": comment,
     }
-    data = {"satisfaction": satisfaction, "comment": comment}
+    data: dict[str, Any] = {"satisfaction": satisfaction, "comment": comment}
+    if lock_incident(conn, incident_id).satisfaction_by == "reporter":
+        # The reporter's own answer to the survey stands: staff's number goes to the timeline.
+        del values["satisfaction"]
+    else:
+        values["satisfaction_by"] = "staff" if satisfaction is not None else None
     return _change(conn, hooks, incident_id, "close", "incident.closed", actor, now, values, data)
 
 
@@ -449,18 +454,21 @@ def add_note(
     actor: str | None,
     now: datetime,
     text: str,
+    public: bool = False,
+    from_reporter: bool = False,
 ) -> Event:
-    """Append a progress note; it counts as an update to the people waiting."""
+    """Append a note; a public one is mailed to the reporter and counts as their update.
+
+    An internal note (the default) stays among staff. A note from the reporter (a reply by
+    mail) is public by nature but is never mailed back and is no update from the service.
+    """
+    data: dict[str, Any] = {"text": text, "public": public or from_reporter}
+    if from_reporter:
+        data["from_reporter"] = True
+    update = public and not from_reporter
+    values = {"last_update_at": now} if update else {}
     return _change(
-        conn,
-        hooks,
-        incident_id,
-        "notes",
-        "incident.note_added",
-        actor,
-        now,
-        {"last_update_at": now},
-        {"text": text},
+        conn, hooks, incident_id, "notes", "incident.note_added", actor, now, values, data
     )
 
 

@@ -15,7 +15,12 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from tocsin.bridge.incidents.events import Event
-from tocsin.bridge.incidents.serialize import alerts_by_incident, incidents_by_id, incidents_json
+from tocsin.bridge.incidents.serialize import (
+    alerts_by_incident,
+    incidents_by_id,
+    incidents_json,
+    without_private,
+)
 from tocsin.bridge.kb import search as kb
 from tocsin.bridge.notify import queue
 from tocsin.bridge.notify.links import DEFAULT_TTL, ack_url, sign_ack
@@ -165,7 +170,10 @@ class Outbox:
         alerts = alerts_by_incident(conn, ids)  # the timeline is not sent
         rows: list[dict[str, Any]] = []
         for event, places in items:
-            incident = {**incidents[event.incident_id], "alerts": alerts[event.incident_id]}
+            incident = {
+                **without_private(incidents[event.incident_id]),
+                "alerts": alerts[event.incident_id],
+            }
             built = self._rows(conn, event, incident, places, at)
             if paged:
                 for row in built:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tocsin.bridge.incidents.events import public_update
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import CLOCKS
 from tocsin.bridge.reports.trend import ReasonCount, Week, by_reason, weekly_trend
@@ -253,6 +254,13 @@ CYCLE_ENDS = {
 }
 
 
+def _ends_cycle(clock: str, event: EventFacts) -> bool:
+    """Return whether an event ends a cycle of the clock (only a public note is an update)."""
+    if event.kind == "incident.note_added" and not public_update(event.data):
+        return False
+    return event.kind in CYCLE_ENDS[clock]
+
+
 def _instant(text: Any, default: datetime) -> datetime:
     try:
         return as_utc(datetime.fromisoformat(str(text).replace("Z", "+00:00")))
@@ -280,7 +288,7 @@ def past_cycles(
         if (clock, at) in current:
             continue
         end = next(
-            (as_utc(e.occurred_at) for e in ordered[index + 1 :] if e.kind in CYCLE_ENDS[clock]),
+            (as_utc(e.occurred_at) for e in ordered[index + 1 :] if _ends_cycle(clock, e)),
             None,
         )
         found.append(

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, select, update
 
-from tocsin.bridge.incidents.events import Event
+from tocsin.bridge.incidents.events import Event, public_update
 from tocsin.bridge.paging.escalation import Step, resolution_step, response_step
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import Calendar, EscalationPolicy, Policy
@@ -155,6 +155,8 @@ class SlaHook:
         action = self._actions.get(event.kind)
         if action is None:
             return
+        if event.kind == "incident.note_added" and not public_update(event.data):
+            return  # an internal note tells the reporter nothing: the update clock runs on
         if event.kind == "incident.resolved":
             # A person who resolves has responded; the sender's own resolution is no response.
             action = partial(self._resolved, by="person_resolved" if event.actor else "resolved")

@@ -63,6 +63,10 @@ incidents = Table(
     Column("auto_resolve", Boolean, nullable=False, default=True),
     Column("reporter", String(200), nullable=True),
     Column("reporter_contact", String(200), nullable=True),
+    # Where the bridge mails the reporter (receipt, public updates, resolution, survey), and in
+    # which language (en | zh-CN; NULL: the reporter_mail default). Shown to staff only.
+    Column("reporter_email", String(254), nullable=True),
+    Column("reporter_language", String(8), nullable=True),
     Column("report_type", String(50), nullable=True),
     Column("labels", JSON, nullable=False, default=dict),
     Column("annotations", JSON, nullable=False, default=dict),
@@ -78,6 +82,7 @@ incidents = Table(
     Column("closed_at", UtcTime, nullable=True),
     Column("closed_by", String(100), nullable=True),
     Column("satisfaction", Integer, nullable=True),
+    Column("satisfaction_by", String(16), nullable=True),  # reporter (the survey) | staff
     Column("close_comment", Text, nullable=True),
     Index("ix_incidents_status_priority", "status", "priority"),
     Index("ix_incidents_created_at", "created_at"),

@@ -49,7 +49,7 @@ def action_params(action: str, form: Mapping[str, Any]) -> dict[str, Any]:
     if action == "ack":
         return {}
     if action == "note":
-        return {"text": _text(form, "note", required=True)}
+        return {"text": _text(form, "note", required=True), "public": bool(form.get("public"))}
     if action in ("pause", "resume"):
         return {"reason": _text(form, "reason", required=True)}
     if action == "reassign":
@@ -111,6 +111,8 @@ def report_fields(form: Mapping[str, Any], priorities: Sequence[str]) -> Report:
         priority=priority,
         reporter=_text(form, "reporter", required=True, limit=200),
         contact=_text(form, "contact", required=True, limit=200),
+        email=_text(form, "reporter_email", required=False, limit=254) or None,
+        language=_text(form, "reporter_language", required=False, limit=16) or None,
         report_type=report_type,
         description=description,
         service=_text(form, "service", required=False, limit=200) or None,

@@ -115,6 +115,13 @@ def say(event: Any, t: Translator, name: Names, count: int = 0) -> Line:
     elif kind == "incident.resolution_edited":
         sentence = t("line.resolution_edited", who=who)
         details = _resolution(data, t)
+    elif kind == "incident.note_added" and data.get("from_reporter"):
+        sentence = t("line.note_from_reporter")
+    elif kind == "incident.note_added" and data.get("public"):
+        sentence = t("line.note_public", who=who)
+    elif kind == "incident.survey_answered":
+        sentence = t("line.survey_answered", score=data.get("score", "?"))
+        quote = data.get("comment")
     elif kind == "incident.closed":
         score = data.get("satisfaction")
         sentence = (

@@ -25,7 +25,7 @@ def test_defaults_serve_metrics_locally_with_bundled_rules_and_no_push() -> None
     assert config.push is None
     assert config.interval == 10.0
     assert {rule.name for rule in config.rules} >= {"HostCpuHigh", "HostFilesystemFull"}
-    assert config.base_labels == (("instance", "web1"),)
+    assert config.base_labels == (("instance", "web1"), ("job", "tocsin-agent"))
 
 
 def test_full_config_is_read_into_typed_values(tmp_path: Path) -> None:
@@ -69,6 +69,23 @@ disks: {exclude: "^sd[a-z][0-9]+$"}
         "fs_timeout": 0.5,
         "exclude_devices": "^sd[a-z][0-9]+$",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "base"),
+    [
+        ("listen: 0.0.0.0:9101\n", "http://web1:9101"),
+        ("listen: 0.0.0.0:9101\nexternal_url: https://web1.example.com/agent/\n", None),
+        ("listen: null\nexternal_url: https://proxy.example.com/web1\n", None),
+        ("listen: null\n", None),
+    ],
+)
+def test_alerts_link_to_the_external_url_or_the_listen_port(
+    tmp_path: Path, text: str, base: str | None
+) -> None:
+    config = load_config(write(tmp_path, text), env=ENV, hostname="web1")
+    expected = base if "external_url" not in text else text.split("external_url: ")[1].strip()
+    assert config.generator_base == (expected.rstrip("/") if expected else None)
 
 
 def test_listen_null_disables_metrics(tmp_path: Path) -> None:
@@ -133,6 +150,7 @@ def test_state_dir_default_follows_systemd_then_user(
         ("rules: nope.yml\n", "'rules' is 'nope.yml'; expected a list"),
         ("rules: [nope.yml]\n", "nope.yml: rules file not found"),
         ("rules:\n  - {name: X, metric: tocsin_load1}\n", ":2: rule 'X': 'threshold' is missing"),
+        ("external_url: web1:9101\n", ":1: 'external_url' is 'web1:9101'; expected the agent's"),
         ("interval: [\n", "invalid YAML"),
         ("- a\n- b\n", "expected a mapping of settings"),
     ],

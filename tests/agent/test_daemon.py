@@ -106,9 +106,33 @@ def test_firing_alert_is_pushed_with_agent_labels_and_a_future_end(
         "alertname": "HostCpuHigh",
         "severity": "critical",
         "instance": "web1",
+        "job": "tocsin-agent",
         "env": "test",
     }
     assert sent["endsAt"] > sent["startsAt"]
+    assert "generatorURL" not in sent  # no listen, no external_url: nowhere to link to
+
+
+def test_labels_may_name_the_job_alerts_carry(tmp_path: Path, receiver: Receiver) -> None:
+    rig = Rig(make_config(tmp_path, receiver, labels=(("job", "node"),)))
+    rig.at(0, 0.95)
+    rig.at(60, 0.95)
+    rig.agent.stop()
+    (sent,) = receiver.alerts()
+    assert sent["labels"]["job"] == "node"
+
+
+def test_alerts_link_to_the_agents_metrics_for_their_rule(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    rig = Rig(make_config(tmp_path, receiver, external_url="https://web1.example.com:9101"))
+    rig.at(0, 0.95)
+    rig.at(60, 0.95)
+    rig.at(10, 0.5)
+    rig.agent.stop()
+    firing, resolved = receiver.alerts()
+    link = "https://web1.example.com:9101/metrics?name%5B%5D=tocsin_cpu_usage_ratio"
+    assert firing["generatorURL"] == resolved["generatorURL"] == link
 
 
 def test_resolved_alert_is_sent_once_with_its_real_end(rig: Rig, receiver: Receiver) -> None:

@@ -205,3 +205,29 @@ def test_one_connection_serves_many_scrapes(served) -> None:  # type: ignore[no-
         statuses.append(response.status)
     connection.close()
     assert statuses == [200, 200, 200]
+
+
+def test_name_filter_serves_only_the_named_metrics_as_client_python_does() -> None:
+    registry = CollectorRegistry()
+    collector = SampleCollector()
+    registry.register(collector)
+    collector.update(SAMPLE)
+    exposition = Exposition(registry)
+    exposition.refresh()
+    handle = exposition.serve("127.0.0.1", 0)
+    try:
+        query = "name%5B%5D=tocsin_disk_busy_ratio&name%5B%5D=tocsin_cpu_seconds_total"
+        body = get(handle, f"/metrics?{query}").body.decode()  # type: ignore[attr-defined]
+    finally:
+        handle.close()
+    lines = body.splitlines()
+    assert [line for line in lines if not line.startswith("#")] == [
+        'tocsin_disk_busy_ratio{device="sda"} 0.25',
+        'tocsin_disk_busy_ratio{device="sdb"} 0.75',
+        'tocsin_cpu_seconds_total{mode="idle"} 12.5',
+    ]
+    assert [line.split()[:3] for line in lines if line.startswith("#")] == [
+        ["#", kind, name]
+        for name in ("tocsin_disk_busy_ratio", "tocsin_cpu_seconds_total")
+        for kind in ("HELP", "TYPE")
+    ]

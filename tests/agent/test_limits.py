@@ -64,7 +64,7 @@ def test_the_agent_uses_the_bridges_own_limits() -> None:
         ),
         (
             "labels: " + mapping("c", 60) + "\n" + rule(", labels: " + mapping("r", 40)),
-            "rule 'X': its alerts would carry 103 labels",
+            "rule 'X': its alerts would carry 104 labels",
         ),
         ("push: {url: 'http://b', max_batch: 0}\n", "'push.max_batch' is 0; expected a whole"),
         ("push: {url: 'http://b', max_rate: fast}\n", "'push.max_rate' is 'fast'; expected"),

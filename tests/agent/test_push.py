@@ -41,6 +41,21 @@ def test_alerts_post_as_alertmanager_v2_with_bearer_token(receiver: Receiver) ->
     ]
 
 
+def test_the_source_link_is_spooled_and_sent_as_generator_url(tmp_path: Path) -> None:
+    linked = WireAlert(FIRING.labels, (), FIRING.starts_at, None, "http://h:9101/metrics")
+    spool = Spool(tmp_path, 1 << 20)
+    spool.append([linked])
+    ((_, back),) = Spool(tmp_path, 1 << 20).take(10)
+    assert back == linked
+    assert back.postable(1_700_000_060.0, 240.0)["generatorURL"] == "http://h:9101/metrics"
+
+
+def test_an_alert_spooled_before_source_links_reads_back_without_one() -> None:
+    old = {"labels": {"alertname": "A"}, "annotations": {}, "startsAt": 1.0, "endsAt": None}
+    assert WireAlert.from_json(old).generator_url == ""
+    assert "generatorURL" not in WireAlert.from_json(old).postable(2.0, 60.0)
+
+
 def test_resolved_alert_carries_its_real_end(receiver: Receiver) -> None:
     client(receiver).post_alerts(
         [alert("A", ends_at=1_700_000_030.0)], now=1_700_009_999.0, ttl=240

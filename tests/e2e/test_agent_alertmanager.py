@@ -96,9 +96,9 @@ def agent_config(tmp_path: Path) -> Iterator[Any]:
     path = tmp_path / "agent.yml"
     started: list[AgentProcess] = []
 
-    def write(url: str, rules: str) -> Path:
+    def write(url: str, rules: str, listen: str = "null") -> Path:
         path.write_text(
-            "interval: 200ms\nlisten: null\nlabels: {env: e2e}\n"
+            f"interval: 200ms\nlisten: {listen}\nlabels: {{env: e2e}}\n"
             f"state_dir: {tmp_path / 'state'}\n"
             f"push: {{url: '{url}', resend: 1h, timeout: 2s}}\n"
             f"rules:\n{rules or '  []'}\n".replace("rules:\n  []", "rules: []")
@@ -167,7 +167,9 @@ def test_alert_appears_in_alertmanager_with_agent_labels_then_resolves(
     alertmanager: str, receiver: Receiver, agent_config: Any
 ) -> None:
     write, started = agent_config
-    config = write(alertmanager, always("TocsinE2E"))
+    port = free_port()
+    listen = f"127.0.0.1:{port}\nexternal_url: http://127.0.0.1:{port}"
+    config = write(alertmanager, always("TocsinE2E"), listen)
     agent = AgentProcess(config)
     started.append(agent)
 
@@ -179,9 +181,17 @@ def test_alert_appears_in_alertmanager_with_agent_labels_then_resolves(
     assert alert["labels"]["env"] == "e2e"
     assert alert["labels"]["severity"] == "critical"
     assert alert["labels"]["instance"] == socket.gethostname()
+    assert alert["labels"]["job"] == "tocsin-agent"
     assert alert["status"]["state"] == "active"
+    # The source link shows the rule's metric on the agent's own /metrics, and nothing else.
+    assert alert["generatorURL"].startswith(f"http://127.0.0.1:{port}/metrics?")
+    shown = _get(alert["generatorURL"]).decode()
+    assert "\ntocsin_load1 " in shown
+    assert {line.split()[0].split("{")[0] for line in shown.splitlines() if line[0] != "#"} == {
+        "tocsin_load1"
+    }
 
-    write(alertmanager, "")
+    write(alertmanager, "", listen)
     agent.reload()
     wait_until(lambda: not listed(), 20, "the alert to leave Alertmanager's active list")
 

@@ -39,6 +39,9 @@ DEFAULT_SPOOL_BYTES = 64 * 1024**2
 DEFAULT_MAX_BATCH = 500
 DEFAULT_MAX_RATE = 1000.0
 DEFAULT_DEAD_LETTERS = 1000
+# The `job` label agent alerts carry unless `labels:` sets one: the scrape job Prometheus rules
+# and node-mixin runbooks expect (rules/prometheus/*.yml select job="tocsin-agent").
+DEFAULT_JOB = "tocsin-agent"
 _TOP_KEYS = (
     "interval",
     "listen",
@@ -55,6 +58,7 @@ _TOP_KEYS = (
     "textfile",
     "hostname",
     "include",
+    "external_url",
 )
 _PUSH_KEYS = (
     "url",
@@ -140,11 +144,22 @@ class AgentConfig:
     push: PushConfig | None = None
     heartbeat: float | None = None
     sampler: SamplerConfig = SamplerConfig()
+    external_url: str | None = None
 
     @property
     def base_labels(self) -> tuple[tuple[str, str], ...]:
-        """Return the labels every alert carries: the host name, then the configured labels."""
-        return (("instance", self.instance), *self.labels)
+        """Return the labels every alert carries: host name and job, then the configured labels."""
+        return tuple({"instance": self.instance, "job": DEFAULT_JOB, **dict(self.labels)}.items())
+
+    @property
+    def generator_base(self) -> str | None:
+        """Return the URL this agent is reached at, for alerts' generatorURL; None: not served."""
+        if self.external_url is not None:
+            return self.external_url
+        if self.listen is None:
+            return None
+        # As Prometheus' --web.external-url defaults to http://<hostname>:<port>.
+        return f"http://{self.instance}:{self.listen[1]}"
 
 
 def default_state_dir(env: Mapping[str, str], is_root: bool) -> Path:
@@ -306,7 +321,7 @@ def _check_label_counts(config: AgentConfig) -> None:
     """Refuse a rule whose alerts would carry more labels than a bridge accepts."""
     source = config.source
     for rule in config.rules:
-        names = {"alertname", "severity", "instance", *dict(config.labels), *dict(rule.labels)}
+        names = {"alertname", "severity", *dict(config.base_labels), *dict(rule.labels)}
         names.update(GAUGES[rule.metric])
         if len(names) > MAX_LABELS:
             raise ConfigError(
@@ -492,6 +507,9 @@ def _build(
             "heartbeat", _positive_duration, DEFAULT_HEARTBEAT, "a duration like '30s'"
         ),
         sampler=_sampler(reader, base),
+        external_url=reader.parsed(
+            "external_url", _url, None, "the agent's http:// or https:// URL", _shown_url
+        ),
     )
     _check_label_counts(config)
     return config

@@ -27,7 +27,7 @@ from tocsin.agent.deadletters import FILE_NAME as DEAD_LETTERS
 from tocsin.agent.deadletters import DeadLetters
 from tocsin.agent.deliverymetrics import DeliveryCollector, with_delivery_gauges
 from tocsin.agent.errors import AddressInUse, ConfigError, StorageError
-from tocsin.agent.evaluator import AlertState, Evaluator, LabelSet, Transition
+from tocsin.agent.evaluator import AlertState, Evaluator, LabelSet, Transition, rule_key
 from tocsin.agent.exposition import Exposition, SampleCollector, ServerHandle
 from tocsin.agent.fsutil import ensure_writable_directory
 from tocsin.agent.history import History
@@ -37,6 +37,7 @@ from tocsin.agent.sample import Sample
 from tocsin.agent.selfmetrics import AgentCollector, AgentSnapshot
 from tocsin.agent.spool import Spool
 from tocsin.agent.state import StateStore
+from tocsin.agent.urls import generator_url
 from tocsin.common.sdnotify import Notifier
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,11 @@ def check_directories(config: AgentConfig) -> dict[str, StorageError]:
     return full
 
 
+def _rule_metrics(config: AgentConfig) -> dict[str, str]:
+    """Map each rule's identity (an alert's `rule`) to the metric it reads."""
+    return {rule_key(rule): rule.metric for rule in config.rules}
+
+
 # Matches no state: the state file is written at the next cycle.
 _UNSAVED: frozenset[tuple[object, ...]] = frozenset({("unsaved",)})
 
@@ -142,6 +148,7 @@ class Agent:
 
     def __post_init__(self) -> None:
         self._evaluator = Evaluator(self.config.rules, self.config.base_labels)
+        self._metrics = _rule_metrics(self.config)
         self._history = History(self.config.rules)
         self._sample_collector = SampleCollector()
         self.registry.register(self._sample_collector)
@@ -275,9 +282,9 @@ class Agent:
             log.info("alert %s %s (value %g)", transition.change, dict(alert.labels), alert.value)
         spooled, held_more = self._spool(
             [
-                WireAlert.firing(t.alert)
+                WireAlert.firing(t.alert, self._source(t.alert))
                 if t.change == "firing"
-                else WireAlert.resolved(t.alert, t.at)
+                else WireAlert.resolved(t.alert, t.at, self._source(t.alert))
                 for t in transitions
                 if t.change in ("firing", "resolved") and self._pushes(t.alert)
             ]
@@ -338,7 +345,7 @@ class Agent:
             return
         self._next_resend = self.monotonic() + self.config.push.resend
         firing = [
-            WireAlert.firing(state)
+            WireAlert.firing(state, self._source(state))
             for labels, state in self.states.items()
             if state.status == "firing"
             and labels not in just_sent
@@ -348,6 +355,12 @@ class Agent:
         batch = [*firing, *self.held.alerts()]
         if batch:
             self.pusher.refresh(batch)
+
+    def _source(self, alert: AlertState) -> str:
+        """Return the alert's generatorURL: the agent's /metrics showing its rule's metric."""
+        base = self.config.generator_base
+        metric = self._metrics.get(alert.rule)
+        return generator_url(base, metric) if base is not None and metric is not None else ""
 
     def _pushes(self, alert: AlertState) -> bool:
         """Tell whether an alert is pushed: not the dead-man alert where heartbeats do its job."""
@@ -370,6 +383,7 @@ class Agent:
         self._rebind(config)
         old, self.config = self.config, config
         self._evaluator = Evaluator(config.rules, config.base_labels)
+        self._metrics = _rule_metrics(config)
         self._history.use(config.rules)
         if config.sampler != old.sampler:
             if self._sampler is not None:

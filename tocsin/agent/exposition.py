@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import cast
+from urllib.parse import parse_qs
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
@@ -177,6 +178,19 @@ class _One:
         yield self._family
 
 
+def _line_metric(line: bytes) -> str:
+    """Return the metric name a text-format line is about: a HELP, TYPE or sample line."""
+    if line.startswith(b"# "):
+        parts = line.split(b" ", 3)
+        return parts[2].decode() if len(parts) > 2 else ""
+    end = len(line)
+    for mark in (b"{", b" "):
+        found = line.find(mark)
+        if 0 <= found < end:
+            end = found
+    return line[:end].decode()
+
+
 def _always_healthy() -> tuple[bool, str]:
     return True, "ok"
 
@@ -216,6 +230,11 @@ class Exposition:
         if cached is None or cached[0] is not plain:
             cached = self._gzipped = (plain, gzip.compress(plain, compresslevel=6, mtime=0))
         return cached[1]
+
+    def only(self, names: frozenset[str]) -> bytes:
+        """Return the cached rendering cut to the named metrics, as client_python's `name[]`."""
+        kept = [line for line in self._plain.splitlines(True) if _line_metric(line) in names]
+        return b"".join(kept)
 
     def serve(
         self,
@@ -266,9 +285,15 @@ def _handler(exposition: Exposition) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
 
         def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
             if path == "/metrics":
                 gzipped = "gzip" in self.headers.get("Accept-Encoding", "")
+                names = parse_qs(query).get("name[]") if query else None
+                if names:
+                    # A person following an alert's generatorURL: rare, filtered on demand.
+                    body = exposition.only(frozenset(names))
+                    self._reply(200, CONTENT_TYPE_PLAIN_0_0_4, body)
+                    return
                 self._reply(200, CONTENT_TYPE_PLAIN_0_0_4, exposition.body(gzipped), gzipped)
             elif path == "/healthz":
                 healthy, text = exposition.health()

@@ -40,22 +40,37 @@ def rfc3339(timestamp: float) -> str:
 
 @dataclass(frozen=True)
 class WireAlert:
-    """One alert as spooled: `ends_at` None means firing, its endsAt is set when sent."""
+    """One alert as spooled: `ends_at` None means firing, its endsAt is set when sent.
+
+    `generator_url` is where a person sees what the alert was computed from ('' for nowhere).
+    """
 
     labels: tuple[tuple[str, str], ...]
     annotations: tuple[tuple[str, str], ...]
     starts_at: float
     ends_at: float | None = None
+    generator_url: str = ""
 
     @classmethod
-    def firing(cls, state: AlertState) -> WireAlert:
+    def firing(cls, state: AlertState, generator_url: str = "") -> WireAlert:
         """Describe a firing alert, its rendered text fitted to what a bridge accepts."""
-        return cls(fit_pairs(state.labels), fit_pairs(state.annotations), state.starts_at)
+        return cls(
+            fit_pairs(state.labels),
+            fit_pairs(state.annotations),
+            state.starts_at,
+            generator_url=generator_url,
+        )
 
     @classmethod
-    def resolved(cls, state: AlertState, at: float) -> WireAlert:
+    def resolved(cls, state: AlertState, at: float, generator_url: str = "") -> WireAlert:
         """Describe an alert resolved at `at`, fitted as a firing one is."""
-        return cls(fit_pairs(state.labels), fit_pairs(state.annotations), state.starts_at, at)
+        return cls(
+            fit_pairs(state.labels),
+            fit_pairs(state.annotations),
+            state.starts_at,
+            at,
+            generator_url,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Return the spool form."""
@@ -64,6 +79,7 @@ class WireAlert:
             "annotations": dict(self.annotations),
             "startsAt": self.starts_at,
             "endsAt": self.ends_at,
+            "generatorURL": self.generator_url,
         }
 
     @classmethod
@@ -74,17 +90,22 @@ class WireAlert:
             tuple(raw["annotations"].items()),
             float(raw["startsAt"]),
             None if raw["endsAt"] is None else float(raw["endsAt"]),
+            # Spooled before alerts had a source: no link.
+            str(raw.get("generatorURL") or ""),
         )
 
     def postable(self, now: float, ttl: float) -> dict[str, Any]:
         """Return the Alertmanager v2 postable alert; a firing one ends `ttl` after `now`."""
         ends_at = self.ends_at if self.ends_at is not None else now + ttl
-        return {
+        alert = {
             "labels": dict(self.labels),
             "annotations": dict(self.annotations),
             "startsAt": rfc3339(self.starts_at),
             "endsAt": rfc3339(ends_at),
         }
+        if self.generator_url:
+            alert["generatorURL"] = self.generator_url
+        return alert
 
 
 def encode_batch(alerts: Sequence[WireAlert]) -> bytes:

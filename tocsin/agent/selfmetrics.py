@@ -21,8 +21,8 @@ HELP = {
     WATCHDOG: "Always 1 while the agent completes cycles; the always-firing TocsinAgentWatchdog "
     "rule reads it, so a dead-man receiver notices when the agent stops.",
 }
-# `instance` is the scrape target's label in Prometheus; an alert's host name would clash with it.
-_HIDDEN = ("instance",)
+# `instance` and `job` are the scrape target's labels in Prometheus; an alert's would clash.
+_HIDDEN = ("instance", "job")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
-"""URLs as messages and logs may show them: no user:password@, no query string, no fragment."""
+"""URLs: as messages and logs may show them (no credentials, no query), and alerts' sources."""
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 HIDDEN = "***"
 
@@ -18,3 +20,8 @@ def redact_url(url: str) -> str:
     if "@" in rest:
         rest = f"{HIDDEN}@{rest.rpartition('@')[2]}"
     return f"{scheme}{sep}{rest}" + (f"?{HIDDEN}" if query else "")
+
+
+def generator_url(base: str, metric: str) -> str:
+    """Link an alert to the agent's /metrics filtered to its rule's metric, as `name[]` does."""
+    return f"{base.rstrip('/')}/metrics?{urlencode({'name[]': metric})}"

@@ -28,6 +28,7 @@ from tocsin.bridge.notify.channels import setting_secret
 from tocsin.bridge.notify.channels.phone import phrase, read_code
 from tocsin.bridge.notify.channels.twilio import SAY_LANGUAGE
 from tocsin.bridge.notify.links import AckClaim, LinkRejected, consume
+from tocsin.bridge.notify.outbox import Outbox
 from tocsin.bridge.notify.phone_ledger import UNREACHED, Ledger
 from tocsin.bridge.notify.phone_metrics import phone_metrics
 from tocsin.bridge.policy.model import PHONE_PROVIDERS, Person
@@ -162,8 +163,16 @@ async def status(channel: str, request: Request, runtime: RuntimeDep) -> Respons
     if not ref or not state:
         raise InvalidInput("a status callback names MessageSid or CallSid and its status",
                            field="MessageStatus" if form.get("MessageSid") else "CallStatus")  # fmt: skip
-    found = await run_in_threadpool(Ledger(runtime.store).status, ref, state)
-    if found is not None and state in UNREACHED:
-        log.warning("phone: outbox entry %s to %s via %s: %s (%s)", found[0], found[1], channel,
-                    state, form.get("ErrorCode") or "no error code")  # fmt: skip
+    await run_in_threadpool(record_status, runtime, channel, ref, state)
     return Response(status_code=204)
+
+
+def record_status(runtime: Runtime, channel: str, ref: str, state: str) -> None:
+    """Record a provider's status on the outbox entry; an unreached person's next step fires now."""
+    found = Ledger(runtime.store).status(ref, state)
+    if found is None or state not in UNREACHED:
+        return
+    log.warning("phone: outbox entry %s to %s via %s: %s", found[0], found[1], channel, state)
+    if isinstance(runtime.pager, Outbox):
+        with runtime.store.begin() as conn:
+            runtime.pager.personal.unreached(conn, found[0], state, runtime.clock())

@@ -33,6 +33,7 @@ EVENT_KINDS = (
     "incident.follow_up_due",
     "incident.reopened",
     "incident.resolution_edited",
+    "incident.notified",  # a person's rule step: sent, held for quiet hours, or unreached
 )
 
 

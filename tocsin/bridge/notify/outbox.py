@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -25,17 +25,30 @@ from tocsin.bridge.kb import search as kb
 from tocsin.bridge.notify import queue
 from tocsin.bridge.notify.links import DEFAULT_TTL, ack_url, sign_ack
 from tocsin.bridge.notify.message import PastResolution, SimilarFinder, build_message
+from tocsin.bridge.notify.personal import PersonalRules
 from tocsin.bridge.notify.wording import event_detail, language_of
 from tocsin.bridge.platform.clock import as_utc, rfc3339
-from tocsin.bridge.policy.model import PHONE_PROVIDERS, Policy, Target
+from tocsin.bridge.policy.model import EMAIL, PHONE_PROVIDERS, Person, Policy, Target
 from tocsin.bridge.store.lists import in_list
 from tocsin.bridge.store.schema import events
 
 log = logging.getLogger(__name__)
 SIMILAR_LIMIT = 3
-# Where a page or notification goes: channel (or mailto:ADDRESS), the person's name, their
-# address (mail, or phone number for sms and voice channels).
-Place = tuple[str, str | None, str | None]
+
+
+class Place(NamedTuple):
+    """Where a page or notification goes: a channel (or mailto:ADDRESS), to whom, at what address.
+
+    `address` is a mail address or, for sms and voice channels, a phone number; `step` is the
+    person's rule step this page is (see tocsin.bridge.notify.personal), if it is one.
+    """
+
+    channel: str
+    person: str | None
+    address: str | None
+    step: int | None = None
+
+
 # Past fixes help whoever must act; other events (notes, closes) skip the knowledge-base scan.
 SIMILAR_EVENTS = frozenset(
     {"incident.triggered", "incident.escalated", "incident.sla_warning", "incident.sla_breached"}
@@ -89,15 +102,14 @@ class Outbox:
         self.link_ttl = link_ttl
         self.similar = similar
         self.hook = Subscriptions(self)
+        self.personal = PersonalRules(self)
 
     def subscribed(self, conn: Connection, events: Sequence[Event]) -> None:
         """Queue each event for every channel subscribed to it; events of one instant together."""
         by_time: dict[datetime, list[tuple[Event, Sequence[Place]]]] = {}
         channels = self.policy.channels.values()
         for event in events:
-            places: list[Place] = [
-                (c.name, None, None) for c in channels if c.subscribes_to(event.kind)
-            ]
+            places = [Place(c.name, None, None) for c in channels if c.subscribes_to(event.kind)]
             if places:
                 by_time.setdefault(event.occurred_at, []).append((event, places))
         for at, items in by_time.items():
@@ -122,8 +134,9 @@ class Outbox:
 
         Escalation calls this when a burst of new incidents pages at once.
         """
+        ruled = self.personal.priorities(conn, pages)
         wanted = [
-            (event_id, self._places(incident_id, targets))
+            (event_id, self._places(conn, incident_id, event_id, targets, ruled, now))
             for incident_id, event_id, targets in pages
         ]
         wanted = [(event_id, places) for event_id, places in wanted if places]
@@ -132,23 +145,52 @@ class Outbox:
             items = [(found[event_id], places) for event_id, places in wanted]
             self.write(conn, items, now, paged=True)
 
-    def _places(self, incident_id: int, targets: Sequence[Target]) -> list[Place]:
-        """Return where targets are reached: (channel, person's name, mail address) each."""
+    def _places(
+        self,
+        conn: Connection,
+        incident_id: int,
+        event_id: int,
+        targets: Sequence[Target],
+        priorities: Mapping[int, str],
+        now: datetime,
+    ) -> list[Place]:
+        """Return where targets are reached now; a person's rule may plan later steps too.
+
+        `priorities` holds the priority of each incident that pages someone with rules.
+        """
         places: list[Place] = []
         for target in targets:
             if target.kind == "channel" and target.name in self.policy.channels:
-                places.append((target.name, None, None))
+                places.append(Place(target.name, None, None))
             elif target.kind == "person" and target.name in self.policy.people:
                 person = self.policy.people[target.name]
+                priority = priorities.get(incident_id)
+                if priority is not None and person.rule_for(priority) is not None:
+                    places.extend(
+                        self.personal.page(conn, incident_id, event_id, person, priority, now)
+                    )
+                    continue
                 if person.email:
-                    places.append((queue.MAILTO + person.email, person.name, person.email))
-                places.extend(
-                    (channel, person.name, person.phone if self._phoned(channel) else None)
-                    for channel in person.channels
-                )
+                    places.append(self.place(person, EMAIL))
+                places.extend(self.place(person, channel) for channel in person.channels)
             else:
                 log.warning("page for incident %s: cannot page %s, skipped", incident_id, target)
         return places
+
+    def event(self, conn: Connection, event_id: int) -> Event | None:
+        """Return a stored event: a later rule step pages about the event that paged."""
+        return _load_events(conn, [event_id]).get(event_id)
+
+    @staticmethod
+    def stale(event: Event) -> tuple[str, ...]:
+        """Return the incident statuses in which a page for this event no longer helps."""
+        return stale_when(event)
+
+    def place(self, person: Person, via: str, step: int | None = None) -> Place:
+        """Return where one method (a channel, or EMAIL) reaches a person."""
+        if via == EMAIL:
+            return Place(queue.MAILTO + str(person.email), person.name, person.email, step)
+        return Place(via, person.name, person.phone if self._phoned(via) else None, step)
 
     def write(
         self,
@@ -198,7 +240,7 @@ class Outbox:
         links: dict[str, str | None] = {}
         details: dict[str, str] = {}
         rows = []
-        for channel, person, address in places:
+        for channel, person, address, step in places:
             if person is not None and person not in links:
                 links[person] = self._ack_link(incident, person, at)
             language, zone = self._reader(channel, person)
@@ -218,14 +260,18 @@ class Outbox:
                 zone=zone,
                 first=first_page(event),
             )
-            payload = {
+            payload: dict[str, Any] = {
                 "body": body,
                 "message": message.to_json(),
                 "to": [address] if address else [],
             }
+            key = queue.idempotency_key(event.id, channel, person)
+            if step is not None:
+                payload["rule_step"] = step
+                key = queue.safe_key(f"{key}-step{step}", f"tocsin-{event.id}-")
             rows.append(
                 queue.outbox_row(
-                    key=queue.idempotency_key(event.id, channel, person),
+                    key=key,
                     channel=channel,
                     payload=payload,
                     now=at,

@@ -42,6 +42,7 @@ from tocsin.bridge.policy.model import (
     Target,
     Team,
 )
+from tocsin.bridge.policy.personal import methods_of, parse_quiet_hours, parse_rules
 from tocsin.common.durations import parse_duration
 from tocsin.common.yamlsource import load_file, load_text, shown, shown_path
 
@@ -340,25 +341,45 @@ def _priority_names(
     return names
 
 
-def _person(name: str, raw: Any, where: Where) -> Person:
-    raw = as_mapping(
-        raw, where, ("name", "email", "channels", "timezone", "language", "manager", "phone")
-    )
+PERSON_KEYS = (
+    "name", "email", "channels", "timezone", "language", "manager", "phone", "rules", "quiet_hours"
+)  # fmt: skip
+
+
+def _person(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Person:
+    raw = as_mapping(raw, where, PERSON_KEYS)
     phone = raw.get("phone")
     if phone is not None and not E164.fullmatch(str(phone)):
         raise where.key(raw, "phone").error(
             f"{shown(phone)} is not an E.164 number; expected '+', the country code and the "
             "number, digits only, e.g. +8613800138000"
         )
+    channels = tuple(str(c) for c in as_list(raw.get("channels"), where.key(raw, "channels")))
+    timezone = _optional(raw, "timezone", where, _zone)
+    priorities = list(policy["priorities"])
     return Person(
+        rules=parse_rules(
+            raw.get("rules"),
+            where.key(raw, "rules"),
+            priorities=priorities,
+            methods=methods_of(raw),
+        ),
+        quiet=None
+        if raw.get("quiet_hours") is None
+        else parse_quiet_hours(
+            raw["quiet_hours"],
+            where.key(raw, "quiet_hours"),
+            priorities=priorities,
+            person_zone=timezone,
+        ),
         manager=raw.get("manager") is True,
         phone=None if phone is None else str(phone),
         language=_language(raw, where),
         name=name,
         full_name=str(raw.get("name", name)),
         email=raw.get("email"),
-        channels=tuple(str(c) for c in as_list(raw.get("channels"), where.key(raw, "channels"))),
-        timezone=_optional(raw, "timezone", where, _zone),
+        channels=channels,
+        timezone=timezone,
     )
 
 
@@ -506,7 +527,7 @@ def _parse(raw: Any, source: str) -> Policy:
             "at least one priority is needed, e.g. P1 with a response target"
         )
     policy["channels"] = _section(raw, "channels", where, _channel)
-    policy["people"] = _section(raw, "people", where, _person)
+    policy["people"] = _section(raw, "people", where, lambda k, v, w: _person(k, v, w, policy))
     for person in policy["people"].values():
         for channel in person.channels:
             if channel not in policy["channels"]:

@@ -17,6 +17,7 @@ CHANNEL_TYPES = ("webhook", "slack", "email", "wecom", "dingtalk", "feishu", "lo
 # Phone channels and the providers that serve each: they reach a person at their `phone`.
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # a phone number: +, country code, number
 PHONE_PROVIDERS = {"sms": ("twilio", "aliyun", "tencent"), "voice": ("twilio", "aliyun")}
+DEFAULT_RULE = "default"  # the key of a person's rule for priorities without their own
 TARGET_KINDS = ("person", "team", "schedule", "channel")
 SLA_EVENTS = ("sla_warning", "sla_breached")  # what an escalation policy's sla_notify names
 # Who is responsible, resolved when the event fires: Target("role", NAME) in sla_notify.
@@ -148,8 +149,33 @@ class EscalationPolicy:
 
 
 @dataclass(frozen=True)
+class RuleStep:
+    """One step of a person's notification rule: reach them `via` a method `after` the page."""
+
+    after: timedelta
+    via: str  # one of the person's channels, or EMAIL (their address)
+
+
+EMAIL = "email"  # a rule step's `via` that mails the person's own address
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Hours in a person's zone when their pages of other priorities than `always` wait."""
+
+    start: time
+    end: time  # before start: the quiet hours run past midnight
+    timezone: ZoneInfo
+    always: frozenset[str]  # priorities that reach the person at any hour
+
+
+@dataclass(frozen=True)
 class Person:
-    """Someone who can be paged: by email and on the chat channels named."""
+    """Someone who can be paged: by email and on the chat channels named.
+
+    With `rules`, a page reaches them as their rule for the incident's priority says (each
+    step `after` the page, while it is unacknowledged); without, on every method at once.
+    """
 
     name: str
     full_name: str
@@ -159,6 +185,12 @@ class Person:
     language: str | None = None  # of their pages: en or zh-CN (None: the channel's, else en)
     manager: bool = False  # may decide disputed breaches (an operator token of this name)
     phone: str | None = None  # E.164, e.g. +8613800138000: where sms and voice channels reach them
+    rules: Mapping[str, tuple[RuleStep, ...]] = field(default_factory=dict)  # priority or DEFAULT
+    quiet: QuietHours | None = None
+
+    def rule_for(self, priority: str) -> tuple[RuleStep, ...] | None:
+        """Return the person's rule for a priority (else their default rule), or None."""
+        return self.rules.get(priority) or self.rules.get(DEFAULT_RULE)
 
 
 @dataclass(frozen=True)

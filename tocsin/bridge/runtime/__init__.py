@@ -27,6 +27,7 @@ from tocsin.bridge.ingest.senderclock import SkewWatch
 from tocsin.bridge.ingest.silence import HeartbeatReturn, SilenceSweep, register_host_gauge
 from tocsin.bridge.maintenance.install import install as install_maintenance
 from tocsin.bridge.notify.install import install as install_notify
+from tocsin.bridge.notify.personal import KIND as RULE_STEP
 from tocsin.bridge.paging.pager import Pager
 from tocsin.bridge.platform.clock import Clock, utcnow
 from tocsin.bridge.platform.config import BridgeConfig
@@ -184,6 +185,9 @@ def build_runtime(
     runtime.hooks.append(delivery.outbox.hook)
     runtime.pager = delivery.outbox
     runtime.workers.append(delivery.worker)
+    # People's later rule steps: "rule_step" timers fired by the SLA scheduler.
+    sla.scheduler.handlers[RULE_STEP] = delivery.outbox.personal.fire
+    delivery.outbox.personal.wake = sla.scheduler.wake
     # Scheduled reports: "report" timers fired by the SLA scheduler, scheduled at start.
     runtime.workers.append(
         install_reports(sla.scheduler, runtime.store, live_policy, runtime.clock)

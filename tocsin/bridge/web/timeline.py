@@ -108,6 +108,8 @@ def say(event: Any, t: Translator, name: Names, count: int = 0) -> Line:
         sentence = t("line.reassigned", who=who, assignee=name(str(data.get("assignee", ""))))
         if data.get("paged"):
             sentence += t("line.and_paged", people=_people(data["paged"], t, name))
+    elif kind == "incident.notified":
+        sentence = _notified(data, t, name)
     elif kind == "incident.resolved":
         sentence = t("line.resolved", who=who) if event.actor else t("line.resolved_auto")
         quote = None  # an automatic resolution's reason is the system's English, said above
@@ -133,6 +135,38 @@ def say(event: Any, t: Translator, name: Names, count: int = 0) -> Line:
         key = f"line.{short}"
         sentence = t(key, who=who) if key in t.messages else t(f"event.{kind}")
     return Line(kind, event.occurred_at, sentence, quote, tuple(details), _unreached(data, t, name))
+
+
+def _clock_time(text: object, t: Translator) -> str:
+    """Return a stored RFC 3339 instant as the timeline shows a planned step."""
+    try:
+        return t.local_time(datetime.fromisoformat(str(text)))
+    except ValueError:
+        return str(text)
+
+
+def _notified(data: Mapping[str, Any], t: Translator, name: Names) -> str:
+    """Say what a person's rule did: whom it reached, what it planned, held or hurried."""
+    person = name(str(data.get("person", "")))
+    if data.get("unreached"):
+        values = {"person": person, "via": data["unreached"], "status": data.get("status", "")}
+        if data.get("next"):
+            return t("line.notified_unreached", next=data["next"], **values)
+        return t("line.notified_last", **values)
+    if data.get("held"):
+        via = t("line.list_sep").join(str(v) for v in data["held"])
+        return t("line.notified_held", person=person, via=via, at=_clock_time(data.get("until"), t))
+    parts = []
+    if data.get("sent"):
+        via = t("line.list_sep").join(str(v) for v in data["sent"])
+        parts.append(t("line.notified_sent", person=person, via=via))
+    if data.get("planned"):
+        steps = t("line.list_sep").join(
+            t("line.notified_step", via=step.get("via"), at=_clock_time(step.get("at"), t))
+            for step in data["planned"]
+        )
+        parts.append(t("line.notified_planned", person=person, steps=steps))
+    return "; ".join(parts) or t("event.incident.notified")
 
 
 def _resolution(data: Mapping[str, Any], t: Translator) -> list[tuple[str, str]]:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from tests.bridge.reports.history import sql_report
 from tests.bridge.reports.test_compute import CLOCKS, EVENTS, INCIDENTS, NOW, SINCE, UNTIL
 from tocsin.bridge.reports.chart import response_chart
-from tocsin.bridge.reports.compute import compute_report
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 def chart() -> ET.Element:
-    report = compute_report(INCIDENTS, EVENTS, CLOCKS, since=SINCE, until=UNTIL, now=NOW)
+    report = sql_report(INCIDENTS, EVENTS, CLOCKS, since=SINCE, until=UNTIL, now=NOW)
     return ET.fromstring(response_chart(report))
 
 

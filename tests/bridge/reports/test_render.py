@@ -8,14 +8,16 @@ import json
 
 import pytest
 
+from tests.bridge.reports.history import sql_report
+from tests.bridge.reports.reference import EventFacts
 from tests.bridge.reports.test_compute import CLOCKS, EVENTS, INCIDENTS, NOW, SINCE, UNTIL, t
-from tocsin.bridge.reports.compute import EventFacts, SlaReport, compute_report
+from tocsin.bridge.reports.figures import SlaReport
 from tocsin.bridge.reports.render import human_duration, render
 
 
 @pytest.fixture(scope="module")
 def report() -> SlaReport:
-    return compute_report(
+    return sql_report(
         INCIDENTS, EVENTS, CLOCKS, since=SINCE, until=UNTIL, now=NOW, filters={"team": "ops"}
     )
 
@@ -73,7 +75,7 @@ def test_json_and_table_list_steps_that_reached_nobody() -> None:
         *EVENTS,
         EventFacts(2, "incident.escalated", t(3, 8, 5), {"unreached": ["schedule:night"]}),
     ]
-    report = compute_report(INCIDENTS, events, CLOCKS, since=SINCE, until=UNTIL, now=NOW)
+    report = sql_report(INCIDENTS, events, CLOCKS, since=SINCE, until=UNTIL, now=NOW)
     doc = json.loads(render(report, "json"))
     assert [(u["incident_id"], u["targets"]) for u in doc["unreached"]] == [(2, ["schedule:night"])]
     assert "Escalation steps that reached nobody (1)" in render(report, "table")

@@ -6,8 +6,10 @@ import json
 from datetime import UTC, datetime
 from xml.etree import ElementTree
 
+from tests.bridge.reports.history import sql_report
+from tests.bridge.reports.reference import ClockFacts, IncidentFacts
 from tests.bridge.reports.test_compute import CLOCKS, EVENTS, INCIDENTS, NOW, SINCE, UNTIL, t
-from tocsin.bridge.reports.compute import Breach, ClockFacts, IncidentFacts, compute_report
+from tocsin.bridge.reports.figures import Breach
 from tocsin.bridge.reports.render import to_json, to_table
 from tocsin.bridge.reports.trend import NO_REASON, by_reason, week_start
 from tocsin.bridge.reports.trend_chart import trend_chart
@@ -18,7 +20,7 @@ LATER_CLOCK = ClockFacts(8, "response", 900, t(10, 9, 15), t(10, 9, 5), stopped_
 
 
 def two_weeks():  # type: ignore[no-untyped-def]
-    return compute_report(
+    return sql_report(
         [*INCIDENTS, LATER],
         EVENTS,
         [*CLOCKS, LATER_CLOCK],
@@ -57,7 +59,7 @@ def test_breaches_are_grouped_by_reason_most_frequent_first() -> None:
 
 
 def test_report_json_and_table_carry_trend_and_reasons() -> None:
-    report = compute_report(INCIDENTS, EVENTS, CLOCKS, since=SINCE, until=UNTIL, now=NOW)
+    report = sql_report(INCIDENTS, EVENTS, CLOCKS, since=SINCE, until=UNTIL, now=NOW)
     document = json.loads(to_json(report))
     assert document["weekly_trend"]["P1"][0] == {
         "week_start": "2026-03-02T00:00:00Z",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from xml.sax.saxutils import escape, quoteattr
 
-from tocsin.bridge.reports.compute import SlaReport
+from tocsin.bridge.reports.figures import SlaReport
 from tocsin.bridge.reports.render import human_duration
 
 WIDTH = 680

@@ -10,7 +10,7 @@ from typing import Any
 
 from tocsin.bridge.platform.clock import rfc3339
 from tocsin.bridge.policy.model import CLOCKS
-from tocsin.bridge.reports.compute import Breach, DurationStats, GroupStats, SlaReport, Unreached
+from tocsin.bridge.reports.figures import Breach, DurationStats, GroupStats, SlaReport, Unreached
 
 FORMATS = ("table", "csv", "json")
 

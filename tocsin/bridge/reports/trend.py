@@ -6,7 +6,7 @@ without incidents is listed with no figures, so a chart shows the gap instead of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from tocsin.bridge.platform.clock import as_utc
 
 if TYPE_CHECKING:
-    from tocsin.bridge.reports.compute import Breach, GroupStats, IncidentFacts
+    from tocsin.bridge.reports.figures import Breach
 
 WEEK = timedelta(days=7)
 NO_REASON = "(none recorded)"
@@ -43,40 +43,6 @@ def week_start(instant: datetime) -> datetime:
     day = as_utc(instant).date()
     monday = day - timedelta(days=day.weekday())
     return datetime.combine(monday, time(0), tzinfo=as_utc(instant).tzinfo)
-
-
-def weekly_trend(
-    incidents: Sequence[IncidentFacts],
-    since: datetime,
-    until: datetime,
-    stats: Callable[[Sequence[IncidentFacts]], GroupStats],
-) -> dict[str, tuple[Week, ...]]:
-    """Return, per priority, one Week per week of the window, oldest first."""
-    starts = []
-    start = week_start(since)
-    while start < until:
-        starts.append(start)
-        start += WEEK
-    trend: dict[str, tuple[Week, ...]] = {}
-    for priority in sorted({i.priority for i in incidents}):
-        weeks = []
-        for first in starts:
-            chosen = [
-                i
-                for i in incidents
-                if i.priority == priority and first <= as_utc(i.created_at) < first + WEEK
-            ]
-            group = stats(chosen)
-            weeks.append(
-                Week(
-                    start=first,
-                    opened=group.opened,
-                    ack_median=group.time_to_acknowledge.median,
-                    within_target=group.clocks["response"].within_target,
-                )
-            )
-        trend[priority] = tuple(weeks)
-    return trend
 
 
 def by_reason(breaches: Iterable[Breach]) -> tuple[ReasonCount, ...]:

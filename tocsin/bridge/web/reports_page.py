@@ -21,7 +21,7 @@ from tocsin.bridge.errors import BridgeError, InvalidInput
 from tocsin.bridge.policy.model import CLOCKS
 from tocsin.bridge.reports.breaches import record_reason
 from tocsin.bridge.reports.chart import response_chart
-from tocsin.bridge.reports.compute import SlaReport
+from tocsin.bridge.reports.figures import SlaReport
 from tocsin.bridge.reports.query import load_report, parse_window
 from tocsin.bridge.reports.render import percent, to_csv
 from tocsin.bridge.reports.trend_chart import trend_chart

@@ -1,12 +1,7 @@
-"""SLA report figures as a pure function of incidents, their timelines and their clocks.
+"""The SLA report as Python computed it before the database did: the oracle the SQL must match.
 
-The report covers the incidents opened in a window. Times to acknowledge and to resolve are
-measured from the timeline (paused intervals, from incident.paused/incident.resumed events, are
-subtracted); the share within target comes from the SLA clocks, which already count business
-time where a priority has a calendar. Exempt breaches are listed apart and left out of the shares.
-A response clock that the sender's resolution stopped before anyone responded counts in its own
-column, resolved before response: not met (the share within target leaves it out), and not a
-breach unless its deadline had passed (sla/clocks.py).
+This is the former in-memory computation (reports/compute.py and the loader of reports/query.py),
+kept verbatim in the tests so that every seeded history compares the two.
 """
 
 from __future__ import annotations
@@ -17,10 +12,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection, select
+
 from tocsin.bridge.incidents.events import public_update
 from tocsin.bridge.platform.clock import as_utc
-from tocsin.bridge.policy.model import CLOCKS
-from tocsin.bridge.reports.trend import ReasonCount, Week, by_reason, weekly_trend
+from tocsin.bridge.policy.model import CLOCKS, Policy
+from tocsin.bridge.reports.figures import (
+    Breach,
+    ClockStats,
+    Dispute,
+    DurationStats,
+    GroupStats,
+    Satisfaction,
+    SlaReport,
+    Unreached,
+)
+from tocsin.bridge.reports.query import targets_of
+from tocsin.bridge.reports.trend import WEEK, Week, by_reason, week_start
+from tocsin.bridge.store.schema import events, incidents, sla_clocks
+from tocsin.bridge.timers.calendar import elapsed
 from tocsin.bridge.timers.clocks import BREACHED, MET, UNANSWERED, ended
 
 # Seconds between two instants for a priority: wall time by default, business time when the
@@ -60,19 +70,6 @@ class EventFacts:
 
 
 @dataclass(frozen=True)
-class Dispute:
-    """A breach disputed with a reason and, once a manager decided, upheld or exempted."""
-
-    reason: str
-    by: str | None
-    at: datetime | None
-    decision: str | None = None  # upheld | exempted; None while undecided
-    decided_by: str | None = None
-    decided_at: datetime | None = None
-    note: str | None = None
-
-
-@dataclass(frozen=True)
 class ClockFacts:
     """One sla_clocks row."""
 
@@ -96,113 +93,14 @@ class ClockFacts:
         return stopped is not None and due is not None and as_utc(stopped) > as_utc(due)
 
 
-@dataclass(frozen=True)
-class DurationStats:
-    """Median, 90th percentile and maximum of a set of durations, in seconds."""
-
-    count: int
-    median: float | None
-    p90: float | None
-    max: float | None
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> DurationStats:
-        """Summarise durations; every figure is None when there are none."""
-        ordered = sorted(values)
-        if not ordered:
-            return cls(0, None, None, None)
-        return cls(len(ordered), percentile(ordered, 0.5), percentile(ordered, 0.9), ordered[-1])
-
-
-@dataclass(frozen=True)
-class ClockStats:
-    """Outcomes of one clock: met, breached, exempt breaches, resolved before response, running."""
-
-    met: int = 0
-    breached: int = 0
-    exempt: int = 0
-    running: int = 0
-    resolved_before_response: int = 0
-
-    @property
-    def within_target(self) -> float | None:
-        """Return met / (met + breached); exemptions, unanswered and running clocks do not count."""
-        decided = self.met + self.breached
-        return self.met / decided if decided else None
-
-
-@dataclass(frozen=True)
-class Satisfaction:
-    """Satisfaction scores recorded when incidents were closed."""
-
-    count: int
-    mean: float | None
-    scores: Mapping[int, int]
-
-
-@dataclass(frozen=True)
-class GroupStats:
-    """Every figure of the report for one priority, one team, or the whole window."""
-
-    opened: int
-    acknowledged: int
-    resolved: int
-    time_to_acknowledge: DurationStats
-    time_to_resolve: DurationStats
-    clocks: Mapping[str, ClockStats]
-    breaches: int
-    exemptions: int
-    escalations: int
-    escalated_incidents: int
-    major_incidents: int
-    satisfaction: Satisfaction
-
-
-@dataclass(frozen=True)
-class Breach:
-    """A missed deadline: the incident, the clock, how late and the reason recorded for it."""
-
-    incident_id: int
-    title: str
-    priority: str
-    team: str | None
-    clock: str
-    due_at: datetime
-    late_seconds: float
-    reason: str | None
-    exempt: bool
-    dispute: Dispute | None = None
-
-
-@dataclass(frozen=True)
-class Unreached:
-    """An escalation step that paged nobody for some targets (a gap in an on-call rotation)."""
-
-    incident_id: int
-    title: str
-    priority: str
-    team: str | None
-    at: datetime
-    targets: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class SlaReport:
-    """The SLA report of one window, grouped by priority and by team."""
-
-    since: datetime
-    until: datetime
-    generated_at: datetime
-    total: GroupStats
-    by_priority: Mapping[str, GroupStats]
-    by_team: Mapping[str, GroupStats]
-    breaches: tuple[Breach, ...]
-    exemptions: tuple[Breach, ...]
-    targets: Mapping[str, Mapping[str, float | None]]
-    filters: Mapping[str, str] = field(default_factory=dict)
-    unreached: tuple[Unreached, ...] = ()
-    trend: Mapping[str, tuple[Week, ...]] = field(default_factory=dict)
-    breach_reasons: tuple[ReasonCount, ...] = ()
+def duration_stats(values: Sequence[float]) -> DurationStats:
+    """Summarise durations; every figure is None when there are none."""
+    ordered = sorted(values)
+    if not ordered:
+        return DurationStats(0, None, None, None)
+    return DurationStats(
+        len(ordered), percentile(ordered, 0.5), percentile(ordered, 0.9), ordered[-1]
+    )
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float:
@@ -387,8 +285,8 @@ def group_stats(
         opened=len(incidents),
         acknowledged=len(ack),
         resolved=len(resolve),
-        time_to_acknowledge=DurationStats.of(ack),
-        time_to_resolve=DurationStats.of(resolve),
+        time_to_acknowledge=duration_stats(ack),
+        time_to_resolve=duration_stats(resolve),
         clocks=clock_stats,
         breaches=sum(c.breached for c in clock_stats.values()),
         exemptions=sum(c.exempt for c in clock_stats.values()),
@@ -470,7 +368,7 @@ def compute_report(
         by_team={k: stats(v) for k, v in _grouped(chosen, lambda i: i.team or NO_TEAM).items()},
         breaches=tuple(b for b in breaches if not b.exempt),
         exemptions=tuple(b for b in breaches if b.exempt),
-        targets=dict(targets) if targets is not None else _targets_of(chosen, clock_rows),
+        targets=dict(targets) if targets is not None else targets_of_clocks(chosen, clock_rows),
         filters=dict(filters or {}),
         unreached=_unreached(chosen, by_incident),
         trend=weekly_trend(chosen, since, until, stats),
@@ -499,7 +397,7 @@ def _unreached(
     return tuple(found)
 
 
-def _targets_of(
+def targets_of_clocks(
     incidents: Sequence[IncidentFacts], clocks: Mapping[int, Sequence[ClockFacts]]
 ) -> dict[str, dict[str, float | None]]:
     found: dict[str, dict[str, float | None]] = {}
@@ -508,3 +406,142 @@ def _targets_of(
         for clock in clocks.get(incident.id, ()):
             entry[clock.clock] = clock.target_seconds
     return dict(sorted(found.items()))
+
+
+def weekly_trend(
+    incidents: Sequence[IncidentFacts],
+    since: datetime,
+    until: datetime,
+    stats: Callable[[Sequence[IncidentFacts]], GroupStats],
+) -> dict[str, tuple[Week, ...]]:
+    """Return, per priority, one Week per week of the window, oldest first."""
+    starts = []
+    start = week_start(since)
+    while start < until:
+        starts.append(start)
+        start += WEEK
+    trend: dict[str, tuple[Week, ...]] = {}
+    for priority in sorted({i.priority for i in incidents}):
+        weeks = []
+        for first in starts:
+            chosen = [
+                i
+                for i in incidents
+                if i.priority == priority and first <= as_utc(i.created_at) < first + WEEK
+            ]
+            group = stats(chosen)
+            weeks.append(
+                Week(
+                    start=first,
+                    opened=group.opened,
+                    ack_median=group.time_to_acknowledge.median,
+                    within_target=group.clocks["response"].within_target,
+                )
+            )
+        trend[priority] = tuple(weeks)
+    return trend
+
+
+EVENT_KINDS = (
+    "incident.paused",
+    "incident.resumed",
+    "incident.escalated",
+    "incident.sla_breached",
+    "incident.acknowledged",
+    "incident.note_added",
+    "incident.resolved",
+    "incident.closed",
+)
+
+
+def measure_for(policy: Policy) -> Measure:
+    """Return the measure that counts business time for priorities with a calendar."""
+
+    def measure(priority: str, start: datetime, end: datetime) -> float:
+        if priority not in policy.priorities:
+            return wall_seconds(priority, start, end)
+        return max(0.0, elapsed(policy.calendar_for(priority), start, end).total_seconds())
+
+    return measure
+
+
+def _when(value: Any) -> datetime | None:
+    return as_utc(value) if value is not None else None
+
+
+def load_report(
+    conn: Connection,
+    policy: Policy,
+    *,
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    team: str | None = None,
+    priority: str | None = None,
+) -> SlaReport:
+    """Read the incidents opened in [since, until) (optionally one team or priority) and report."""
+    chosen = select(incidents.c.id).where(
+        incidents.c.created_at >= since, incidents.c.created_at < until
+    )
+    if team is not None:
+        chosen = chosen.where(incidents.c.team == team)
+    if priority is not None:
+        chosen = chosen.where(incidents.c.priority == priority)
+    rows = conn.execute(select(incidents).where(incidents.c.id.in_(chosen)))
+    facts = [
+        IncidentFacts(
+            id=int(r.id),
+            title=r.title,
+            priority=r.priority,
+            team=r.team,
+            created_at=as_utc(r.created_at),
+            acknowledged_at=_when(r.acknowledged_at),
+            resolved_at=_when(r.resolved_at),
+            major=bool(r.major),
+            satisfaction=r.satisfaction,
+        )
+        for r in rows
+    ]
+    timeline = [
+        EventFacts(int(r.incident_id), r.kind, as_utc(r.occurred_at), r.data or {})
+        for r in conn.execute(
+            select(events).where(events.c.incident_id.in_(chosen), events.c.kind.in_(EVENT_KINDS))
+        )
+    ]
+    clocks = [
+        ClockFacts(
+            incident_id=int(r.incident_id),
+            clock=r.clock,
+            target_seconds=float(r.target_seconds),
+            due_at=_when(r.due_at),
+            stopped_at=_when(r.stopped_at),
+            breached_at=_when(r.breached_at),
+            breach_reason=r.breach_reason,
+            breach_exempt=bool(r.breach_exempt),
+            stopped_by=r.stopped_by,
+            dispute=Dispute(
+                r.dispute_reason,
+                r.disputed_by,
+                _when(r.disputed_at),
+                r.dispute_decision,
+                r.decided_by,
+                _when(r.decided_at),
+                r.decision_note,
+            )
+            if r.dispute_reason is not None
+            else None,
+        )
+        for r in conn.execute(select(sla_clocks).where(sla_clocks.c.incident_id.in_(chosen)))
+    ]
+    filters = {k: v for k, v in (("team", team), ("priority", priority)) if v is not None}
+    return compute_report(
+        facts,
+        timeline,
+        clocks,
+        since=since,
+        until=until,
+        now=now,
+        targets=targets_of(policy, priority),
+        measure=measure_for(policy),
+        filters=filters,
+    )

@@ -1,0 +1,460 @@
+"""The SLA report's aggregates, computed by the database over the incidents opened in a window.
+
+Python receives a few rows per group (priority × team × week), never one per incident: counts
+and sums per cell, which add up into any grouping; for durations, the values at the ranks the
+median, 90th percentile and maximum need, per group. Active time subtracts paused intervals
+(paired from incident.paused/resumed events) and counts business time for priorities with a
+calendar: each priority has spans of countable time (one endless span for 24x7), and a duration
+is the overlap of its interval with them. Memory therefore does not grow with the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    CTE,
+    Connection,
+    Float,
+    Select,
+    String,
+    and_,
+    case,
+    column,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+    values,
+)
+
+from tocsin.bridge.platform.clock import as_utc
+from tocsin.bridge.policy.model import CLOCKS, Calendar
+from tocsin.bridge.reports.trend import WEEK, week_start
+from tocsin.bridge.store.portable import epoch, greatest, json_text, json_truthy, least
+from tocsin.bridge.store.schema import UtcTime, events, incidents, sla_clocks
+from tocsin.bridge.timers.calendar import day_intervals
+from tocsin.bridge.timers.clocks import BREACHED, MET, RESPONSES, UNANSWERED
+
+NO_TEAM = "(none)"
+FAR = 1e12  # seconds from the epoch: past any stored time, so a 24x7 span covers everything
+# A span no interval overlaps (it ends before it starts): VALUES needs at least one row.
+NOWHERE = ("", FAR, -FAR)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The events that end a cycle of each clock: an update clock starts afresh on every note.
+CYCLE_ENDS = {
+    "response": ("incident.acknowledged", "incident.resolved"),
+    "update": ("incident.note_added", "incident.resolved", "incident.closed"),
+    "resolution": ("incident.resolved",),
+}
+PAUSE_KINDS = ("incident.paused", "incident.resumed")
+Cell = tuple[str, str, int]  # priority, team, week index
+
+
+@dataclass(frozen=True)
+class Window:
+    """The incidents a report covers: opened in [since, until), optionally one team or priority."""
+
+    since: datetime
+    until: datetime
+    team: str | None = None
+    priority: str | None = None
+
+    def weeks(self) -> list[datetime]:
+        """Return the Monday 00:00 UTC of each week the window touches, oldest first."""
+        starts, start = [], week_start(self.since)
+        while start < self.until:
+            starts.append(start)
+            start += WEEK
+        return starts
+
+
+def chosen(window: Window) -> CTE:
+    """Return the window's incidents with their group keys and times in epoch seconds."""
+    created = incidents.c.created_at
+    starts = window.weeks()
+    week: Any = (
+        case(
+            *((created < start, index) for index, start in enumerate(starts[1:])),
+            else_=len(starts) - 1,
+        )
+        if len(starts) > 1
+        else literal(0)
+    )
+    query = select(
+        incidents.c.id,
+        incidents.c.priority,
+        func.coalesce(func.nullif(incidents.c.team, ""), NO_TEAM).label("team"),
+        week.label("week"),
+        epoch(created).label("c"),
+        epoch(incidents.c.acknowledged_at).label("a"),
+        epoch(incidents.c.resolved_at).label("r"),
+        incidents.c.major,
+        incidents.c.satisfaction,
+    ).where(created >= window.since, created < window.until)
+    if window.team is not None:
+        query = query.where(incidents.c.team == window.team)
+    if window.priority is not None:
+        query = query.where(incidents.c.priority == window.priority)
+    return query.cte("inc")
+
+
+def _pauses(inc: CTE) -> CTE:
+    # A pause starts at a paused event not preceded by another paused one and ends at the next
+    # resumed event; repeats of either kind change nothing, so only the first of a run counts.
+    order = (events.c.occurred_at, events.c.id)
+    timeline = (
+        select(
+            events.c.incident_id,
+            events.c.kind,
+            events.c.occurred_at,
+            events.c.id,
+            func.lag(events.c.kind)
+            .over(partition_by=events.c.incident_id, order_by=order)
+            .label("prev"),
+        )
+        .where(events.c.kind.in_(PAUSE_KINDS), events.c.incident_id.in_(select(inc.c.id)))
+        .subquery()
+    )
+    runs = (
+        select(timeline)
+        .where(or_(timeline.c.prev.is_(None), timeline.c.prev != timeline.c.kind))
+        .subquery()
+    )
+    paired = select(
+        runs.c.incident_id,
+        runs.c.kind,
+        epoch(runs.c.occurred_at).label("ps"),
+        func.lead(epoch(runs.c.occurred_at))
+        .over(partition_by=runs.c.incident_id, order_by=(runs.c.occurred_at, runs.c.id))
+        .label("pe"),
+    ).subquery()
+    return (
+        select(paired.c.incident_id, paired.c.ps, func.coalesce(paired.c.pe, FAR).label("pe"))
+        .where(paired.c.kind == "incident.paused")
+        .cte("pz")
+    )
+
+
+def _segments(inc: CTE, pz: CTE) -> CTE:
+    # Each duration is its whole interval (+1) minus each pause inside it (-1).
+    parts: list[Select[Any]] = []
+    for what, end in (("a", inc.c.a), ("r", inc.c.r)):
+        parts.append(
+            select(
+                inc.c.id,
+                inc.c.priority,
+                literal(what).label("what"),
+                inc.c.c.label("x0"),
+                end.label("x1"),
+                literal(1).label("sign"),
+            ).where(end.is_not(None))
+        )
+        low, high = greatest(inc.c.c, pz.c.ps), least(end, pz.c.pe)
+        parts.append(
+            select(inc.c.id, inc.c.priority, literal(what), low, high, literal(-1))
+            .join(pz, pz.c.incident_id == inc.c.id)
+            .where(end.is_not(None), high > low)
+        )
+    return union_all(*parts).cte("seg")
+
+
+def spans_of(
+    conn: Connection, inc: CTE, calendars: Mapping[str, Calendar | None]
+) -> list[tuple[str, float, float]]:
+    """Return each priority's countable time as (priority, start, end) epoch spans."""
+    latest = type_coerce(
+        greatest(
+            func.coalesce(incidents.c.acknowledged_at, incidents.c.created_at),
+            func.coalesce(incidents.c.resolved_at, incidents.c.created_at),
+        ),
+        UtcTime,
+    )
+    rows = conn.execute(
+        select(
+            incidents.c.priority,
+            func.min(incidents.c.created_at).label("first"),
+            func.max(latest).label("last"),
+        )
+        .where(incidents.c.id.in_(select(inc.c.id)))
+        .group_by(incidents.c.priority)
+    )
+    spans: list[tuple[str, float, float]] = []
+    for priority, first, last in rows:
+        calendar = calendars.get(priority)
+        if calendar is None:
+            spans.append((priority, -FAR, FAR))
+            continue
+        day = as_utc(first).astimezone(calendar.timezone).date() - timedelta(days=1)
+        end = as_utc(last).astimezone(calendar.timezone).date() + timedelta(days=1)
+        while day <= end:
+            spans.extend(
+                (priority, (s - EPOCH).total_seconds(), (e - EPOCH).total_seconds())
+                for s, e in day_intervals(calendar, day)
+            )
+            day += timedelta(days=1)
+    return spans
+
+
+def durations(inc: CTE, spans: Sequence[tuple[str, float, float]]) -> CTE:
+    """Return each incident's active seconds to acknowledge ('a') and to resolve ('r')."""
+    pz = _pauses(inc)
+    seg = _segments(inc, pz)
+    span = (
+        values(column("priority", String), column("s", Float), column("e", Float), name="spans")
+        .data([*spans, NOWHERE])
+        .cte("spans")
+    )
+    overlap = case(
+        (span.c.s.is_(None), 0.0),
+        else_=least(seg.c.x1, span.c.e) - greatest(seg.c.x0, span.c.s),
+    )
+    return (
+        select(
+            seg.c.id,
+            seg.c.what,
+            greatest(func.sum(seg.c.sign * overlap), 0.0).label("secs"),
+        )
+        .select_from(
+            seg.outerjoin(
+                span,
+                and_(span.c.priority == seg.c.priority, span.c.e > seg.c.x0, span.c.s < seg.c.x1),
+            )
+        )
+        .group_by(seg.c.id, seg.c.what)
+        .cte("dur")
+    )
+
+
+def ranked_durations(conn: Connection, inc: CTE, dur: CTE) -> list[Any]:
+    """Return, per group and duration kind, the values at the ranks the statistics need."""
+    joined = dur.join(inc, inc.c.id == dur.c.id)
+    groups = union_all(
+        select(
+            literal("total").label("g"),
+            literal("").label("k"),
+            literal(-1).label("w"),
+            dur.c.what,
+            dur.c.secs,
+        ).select_from(joined),
+        select(
+            literal("priority"), inc.c.priority, literal(-1), dur.c.what, dur.c.secs
+        ).select_from(joined),
+        select(literal("team"), inc.c.team, literal(-1), dur.c.what, dur.c.secs).select_from(
+            joined
+        ),
+        select(literal("week"), inc.c.priority, inc.c.week, dur.c.what, dur.c.secs)
+        .select_from(joined)
+        .where(dur.c.what == "a"),
+    ).subquery()
+    part = (groups.c.g, groups.c.k, groups.c.w, groups.c.what)
+    ranked = select(
+        groups,
+        (func.row_number().over(partition_by=part, order_by=groups.c.secs) - 1).label("i"),
+        (func.count().over(partition_by=part) - 1).label("last"),
+    ).subquery()
+    last = ranked.c.last
+    wanted = (last // 2, last // 2 + 1, (last * 9) // 10, (last * 9) // 10 + 1, last)
+    return list(conn.execute(select(ranked).where(or_(*(ranked.c.i == rank for rank in wanted)))))
+
+
+def cell_columns(inc: CTE) -> tuple[Any, Any, Any]:
+    """Return the columns that name a cell: priority, team and week index."""
+    return inc.c.priority, inc.c.team, inc.c.week
+
+
+def cells(conn: Connection, inc: CTE) -> list[Any]:
+    """Return per cell: opened, acknowledged, resolved, escalations, major and satisfaction."""
+    level = json_text(events.c.data, "level")
+    steps = func.sum(case((func.coalesce(level, "").not_in(("0", "0.0", "false")), 1), else_=0))
+    majorish = func.max(
+        case(
+            (
+                or_(
+                    json_truthy(json_text(events.c.data, "major")),
+                    level == "major",
+                    json_text(events.c.data, "name") == "major",
+                ),
+                1,
+            ),
+            else_=0,
+        )
+    )
+    esc = (
+        select(events.c.incident_id, steps.label("steps"), majorish.label("majorish"))
+        .where(events.c.kind == "incident.escalated", events.c.incident_id.in_(select(inc.c.id)))
+        .group_by(events.c.incident_id)
+        .subquery()
+    )
+    count_steps = func.coalesce(esc.c.steps, 0)
+    major = or_(inc.c.major.is_(True), func.coalesce(esc.c.majorish, 0) == 1)
+    return list(
+        conn.execute(
+            select(
+                *cell_columns(inc),
+                func.count().label("opened"),
+                func.count(inc.c.a).label("acknowledged"),
+                func.count(inc.c.r).label("resolved"),
+                func.sum(count_steps).label("escalations"),
+                func.sum(case((count_steps > 0, 1), else_=0)).label("escalated"),
+                func.sum(case((major, 1), else_=0)).label("major"),
+            )
+            .select_from(inc.outerjoin(esc, esc.c.incident_id == inc.c.id))
+            .group_by(*cell_columns(inc))
+        )
+    )
+
+
+def scores(conn: Connection, inc: CTE) -> list[Any]:
+    """Return per cell and satisfaction score how many incidents were closed with it."""
+    return list(
+        conn.execute(
+            select(*cell_columns(inc), inc.c.satisfaction, func.count().label("n"))
+            .where(inc.c.satisfaction.is_not(None))
+            .group_by(*cell_columns(inc), inc.c.satisfaction)
+        )
+    )
+
+
+def missed() -> Any:
+    """Return the condition that a sla_clocks row missed its deadline: recorded, or stopped after it."""
+    c = sla_clocks.c
+    return or_(
+        c.breached_at.is_not(None),
+        and_(c.stopped_at.is_not(None), c.due_at.is_not(None), c.stopped_at > c.due_at),
+    )
+
+
+def past_breaches(inc: CTE) -> Select[Any]:
+    """Return breaches of earlier clock cycles: in the timeline, no longer in sla_clocks.
+
+    A restarted clock (the update clock, on each note) overwrites its row, so a breach before
+    the restart survives only as an incident.sla_breached event.
+    """
+    clock = json_text(events.c.data, "sla")
+    current = (
+        select(sla_clocks.c.incident_id)
+        .where(
+            sla_clocks.c.incident_id == events.c.incident_id,
+            sla_clocks.c.clock == clock,
+            sla_clocks.c.breached_at == events.c.occurred_at,
+        )
+        .exists()
+    )
+    return select(
+        events.c.incident_id, clock.label("clock"), events.c.id, events.c.occurred_at, events.c.data
+    ).where(
+        events.c.kind == "incident.sla_breached",
+        events.c.incident_id.in_(select(inc.c.id)),
+        clock.in_(tuple(CYCLE_ENDS)),
+        ~current,
+    )
+
+
+def clock_outcomes(conn: Connection, inc: CTE) -> list[Any]:
+    """Return per cell, clock and outcome how many clocks ended (or run) that way."""
+    c = sla_clocks.c
+    outcome = case(
+        (and_(missed(), c.breach_exempt.is_(True)), "exempt"),
+        (missed(), BREACHED),
+        (c.stopped_at.is_(None), "running"),
+        (
+            and_(c.clock == "response", func.coalesce(c.stopped_by, "").not_in(RESPONSES)),
+            UNANSWERED,
+        ),
+        else_=MET,
+    )
+    current = select(c.incident_id, c.clock, outcome.label("outcome")).where(
+        c.incident_id.in_(select(inc.c.id))
+    )
+    past = past_breaches(inc).subquery()
+    earlier = select(past.c.incident_id, past.c.clock, literal(BREACHED))
+    every = union_all(current, earlier).subquery()
+    return list(
+        conn.execute(
+            select(
+                *cell_columns(inc),
+                every.c.clock,
+                every.c.outcome,
+                func.count().label("n"),
+            )
+            .select_from(every.join(inc, inc.c.id == every.c.incident_id))
+            .group_by(*cell_columns(inc), every.c.clock, every.c.outcome)
+        )
+    )
+
+
+def breach_rows(conn: Connection, inc: CTE) -> tuple[Sequence[Any], Sequence[Any]]:
+    """Return the missed clocks of the window and the breaches of earlier cycles, with titles."""
+    current = conn.execute(
+        select(sla_clocks, incidents.c.title, incidents.c.priority, incidents.c.team)
+        .join(incidents, incidents.c.id == sla_clocks.c.incident_id)
+        .where(sla_clocks.c.incident_id.in_(select(inc.c.id)), missed())
+    ).all()
+    past = past_breaches(inc).subquery()
+    later = events.alias("later")
+    ends = or_(
+        *(and_(past.c.clock == name, later.c.kind.in_(kinds)) for name, kinds in CYCLE_ENDS.items())
+    )
+    stopped = (
+        select(func.min(later.c.occurred_at))
+        .where(
+            later.c.incident_id == past.c.incident_id,
+            ends,
+            or_(
+                later.c.occurred_at > past.c.occurred_at,
+                and_(later.c.occurred_at == past.c.occurred_at, later.c.id > past.c.id),
+            ),
+        )
+        .scalar_subquery()
+    )
+    earlier = conn.execute(
+        select(
+            past,
+            stopped.label("stopped_at"),
+            incidents.c.title,
+            incidents.c.priority,
+            incidents.c.team,
+        ).join(incidents, incidents.c.id == past.c.incident_id)
+    ).all()
+    return current, earlier
+
+
+def unreached_rows(conn: Connection, inc: CTE) -> list[Any]:
+    """Return escalation events that name targets nobody was reached at, in timeline order."""
+    return list(
+        conn.execute(
+            select(
+                events.c.incident_id,
+                events.c.occurred_at,
+                events.c.data,
+                incidents.c.title,
+                incidents.c.priority,
+                incidents.c.team,
+            )
+            .join(incidents, incidents.c.id == events.c.incident_id)
+            .where(
+                events.c.kind == "incident.escalated",
+                events.c.incident_id.in_(select(inc.c.id)),
+                json_truthy(json_text(events.c.data, "unreached")),
+            )
+            .order_by(events.c.incident_id, events.c.occurred_at, events.c.id)
+        )
+    )
+
+
+def cell_of(row: Any) -> Cell:
+    """Return the (priority, team, week) cell of a grouped row."""
+    return (str(row.priority), str(row.team), int(row.week))
+
+
+def clock_names(rows: Iterable[Any]) -> list[str]:
+    """Return the report's clocks: the policy's three, then any other name a row holds."""
+    names = list(CLOCKS)
+    names.extend(sorted({str(r.clock) for r in rows} - set(CLOCKS)))
+    return names

@@ -223,7 +223,7 @@ def test_an_internal_note_does_not_end_a_missed_update_cycle() -> None:
         EventFacts(1, "incident.note_added", t(2, 12, 30), {"text": "on it", "public": True}),
     ]
     clocks = [ClockFacts(1, "update", 7200, t(2, 14, 30), stopped_at=t(2, 13))]
-    report = compute_report([incident], events, clocks, since=SINCE, until=UNTIL, now=NOW)
+    report = sql_report([incident], events, clocks, since=SINCE, until=UNTIL, now=NOW)
     assert [(b.clock, b.late_seconds) for b in report.breaches] == [("update", 1800)]
 
 

@@ -398,8 +398,18 @@ def breach_rows(conn: Connection, inc: CTE) -> tuple[Sequence[Any], Sequence[Any
     ).all()
     past = past_breaches(inc).subquery()
     later = events.alias("later")
-    ends = or_(
-        *(and_(past.c.clock == name, later.c.kind.in_(kinds)) for name, kinds in CYCLE_ENDS.items())
+    # Only a public note from the service is an update (incidents/events.public_update); a
+    # note recorded before notes had the flag counts.
+    private = and_(
+        later.c.kind == "incident.note_added",
+        or_(
+            ~json_truthy(func.coalesce(json_text(later.c.data, "public"), "true")),
+            json_truthy(json_text(later.c.data, "from_reporter")),
+        ),
+    )
+    ends = and_(
+        or_(*(and_(past.c.clock == n, later.c.kind.in_(k)) for n, k in CYCLE_ENDS.items())),
+        ~private,
     )
     stopped = (
         select(func.min(later.c.occurred_at))

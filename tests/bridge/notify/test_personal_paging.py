@@ -187,6 +187,9 @@ def keys(runtime: Runtime) -> list[tuple[str, str]]:
          "carol 处于免打扰时段，text 通知等到 周一 2026-03-02 23:00 UTC 结束后发送"),
         ("en", {"person": "carol", "unreached": "call", "status": "busy", "next": "text"},
          "carol did not answer call (busy); next: text"),
+        ("en", {"person": "carol", "folded": "text", "until": "2026-03-02T04:10:00Z"},
+         "carol had their phone limit of pages: this one by text joins the summary sent at "
+         "Mon 2026-03-02 04:10 UTC"),
         ("zh-CN", {"person": "carol", "unreached": "call", "status": "no-answer"},
          "carol 未接听 call（no-answer），其通知规则已无后续步骤"),
     ],

@@ -20,6 +20,7 @@ CAROL = """\
       P1: [{after: 0m, via: chat}, {after: 2m, via: text}, {after: 5m, via: call}]
       default: [{after: 0m, via: email}, {after: 10m, via: text}]
     quiet_hours: {hours: "22:00-07:00"}
+    phone_limit: {pages: 3, per: 15m}
 """
 
 
@@ -52,6 +53,8 @@ def test_rules_are_read_per_priority_with_a_default() -> None:
     ]  # fmt: skip
     assert [s.via for s in person.rule_for("P2") or ()] == ["email", "text"]
     assert person.quiet is not None and person.quiet.always == frozenset({"P1"})
+    assert person.phone_limit is not None
+    assert (person.phone_limit.pages, person.phone_limit.per) == (3, timedelta(minutes=15))
 
 
 @pytest.mark.parametrize(
@@ -70,6 +73,8 @@ def test_rules_are_read_per_priority_with_a_default() -> None:
         (("quiet_hours: {", "quiet_hours: {always: [P9], "), "quiet_hours", "always[0]", "P9"),
         (("    timezone: Asia/Shanghai\n", ""), "quiet_hours", "quiet_hours", "need a time zone"),
         (("default: [", "default: []\n      P2: ["), "default:", "rules.default", "at least one"),
+        (("pages: 3", "pages: 0"), "phone_limit", "phone_limit.pages", "a whole number"),
+        (("per: 15m", "per: 0s"), "phone_limit", "phone_limit.per", "a window"),
     ],
 )
 def test_check_config_names_file_line_and_key_of_a_bad_rule(

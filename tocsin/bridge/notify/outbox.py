@@ -23,6 +23,7 @@ from tocsin.bridge.incidents.serialize import (
 )
 from tocsin.bridge.kb import search as kb
 from tocsin.bridge.notify import queue
+from tocsin.bridge.notify.fold import Folding
 from tocsin.bridge.notify.links import DEFAULT_TTL, ack_url, sign_ack
 from tocsin.bridge.notify.message import PastResolution, SimilarFinder, build_message
 from tocsin.bridge.notify.personal import PersonalRules
@@ -103,6 +104,7 @@ class Outbox:
         self.similar = similar
         self.hook = Subscriptions(self)
         self.personal = PersonalRules(self)
+        self.folding = Folding(self)
 
     def subscribed(self, conn: Connection, events: Sequence[Event]) -> None:
         """Queue each event for every channel subscribed to it; events of one instant together."""
@@ -190,7 +192,7 @@ class Outbox:
         """Return where one method (a channel, or EMAIL) reaches a person."""
         if via == EMAIL:
             return Place(queue.MAILTO + str(person.email), person.name, person.email, step)
-        return Place(via, person.name, person.phone if self._phoned(via) else None, step)
+        return Place(via, person.name, person.phone if self.phoned(via) else None, step)
 
     def write(
         self,
@@ -204,7 +206,10 @@ class Outbox:
 
         A page (not a subscription) records the incident statuses that make it stale, so the
         worker drops it (or sends a short notice) if the incident got there before it left.
+        A page to a phone past its person's `phone_limit` is folded (tocsin.bridge.notify.fold).
         """
+        if paged:
+            items = self.folding.admit(conn, items, at)
         ids = [event.incident_id for event, _ in items]
         found = incidents_by_id(conn, ids)
         shown = incidents_json(conn, list(found.values()), at, self.policy.calendars)
@@ -243,7 +248,7 @@ class Outbox:
         for channel, person, address, step in places:
             if person is not None and person not in links:
                 links[person] = self._ack_link(incident, person, at)
-            language, zone = self._reader(channel, person)
+            language, zone = self.reader(channel, person)
             if language not in details:
                 details[language] = event_detail(event.kind, event.data, event.actor, language)
             message = build_message(
@@ -282,11 +287,11 @@ class Outbox:
             )
         return rows
 
-    def _phoned(self, channel: str) -> bool:
+    def phoned(self, channel: str) -> bool:
         """Return whether a channel reaches a person at their phone number (sms, voice)."""
         return self.policy.channels[channel].type in PHONE_PROVIDERS
 
-    def _reader(self, channel: str, person: str | None) -> tuple[str, str | None]:
+    def reader(self, channel: str, person: str | None) -> tuple[str, str | None]:
         """Return the language and time zone to page in: the person's, else the channel's."""
         reader = self.policy.people.get(person) if person else None
         configured = self.policy.channels.get(channel)

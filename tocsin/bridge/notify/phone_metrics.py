@@ -34,6 +34,13 @@ class PhoneMetrics:
             ["provider", "kind", "result"],
             registry=registry,
         )
+        self.folded = Counter(
+            "tocsin_bridge_phone_folded",
+            "Pages to a person's phone past their phone_limit, folded into one summary message, "
+            "by channel.",
+            ["channel"],
+            registry=registry,
+        )
 
 
 _BY_REGISTRY: WeakKeyDictionary[CollectorRegistry, PhoneMetrics] = WeakKeyDictionary()

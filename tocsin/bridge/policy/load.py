@@ -42,7 +42,12 @@ from tocsin.bridge.policy.model import (
     Target,
     Team,
 )
-from tocsin.bridge.policy.personal import methods_of, parse_quiet_hours, parse_rules
+from tocsin.bridge.policy.personal import (
+    methods_of,
+    parse_phone_limit,
+    parse_quiet_hours,
+    parse_rules,
+)
 from tocsin.common.durations import parse_duration
 from tocsin.common.yamlsource import load_file, load_text, shown, shown_path
 
@@ -342,7 +347,8 @@ def _priority_names(
 
 
 PERSON_KEYS = (
-    "name", "email", "channels", "timezone", "language", "manager", "phone", "rules", "quiet_hours"
+    "name", "email", "channels", "timezone", "language", "manager", "phone", "rules", "quiet_hours",
+    "phone_limit",
 )  # fmt: skip
 
 
@@ -372,6 +378,7 @@ def _person(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Person
             priorities=priorities,
             person_zone=timezone,
         ),
+        phone_limit=_optional(raw, "phone_limit", where, parse_phone_limit),
         manager=raw.get("manager") is True,
         phone=None if phone is None else str(phone),
         language=_language(raw, where),

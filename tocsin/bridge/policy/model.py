@@ -170,6 +170,14 @@ class QuietHours:
 
 
 @dataclass(frozen=True)
+class PhoneLimit:
+    """At most `pages` SMS and calls to a person per `per`; the rest fold into one summary."""
+
+    pages: int
+    per: timedelta
+
+
+@dataclass(frozen=True)
 class Person:
     """Someone who can be paged: by email and on the chat channels named.
 
@@ -187,6 +195,7 @@ class Person:
     phone: str | None = None  # E.164, e.g. +8613800138000: where sms and voice channels reach them
     rules: Mapping[str, tuple[RuleStep, ...]] = field(default_factory=dict)  # priority or DEFAULT
     quiet: QuietHours | None = None
+    phone_limit: PhoneLimit | None = None
 
     def rule_for(self, priority: str) -> tuple[RuleStep, ...] | None:
         """Return the person's rule for a priority (else their default rule), or None."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from tocsin.bridge.platform.where import Where, as_list, as_mapping
 from tocsin.bridge.policy.calendars import clock_time, zone
-from tocsin.bridge.policy.model import DEFAULT_RULE, EMAIL, QuietHours, RuleStep
+from tocsin.bridge.policy.model import DEFAULT_RULE, EMAIL, PhoneLimit, QuietHours, RuleStep
 from tocsin.common.durations import parse_duration
 from tocsin.common.yamlsource import shown
 
@@ -106,6 +106,20 @@ def parse_quiet_hours(
                 f"unknown priority {shown(priority)}; expected one of {', '.join(priorities)}"
             )
     return QuietHours(start, end, timezone, frozenset(str(p) for p in always))
+
+
+def parse_phone_limit(raw: Any, where: Where) -> PhoneLimit:
+    """Return a person's limit on SMS and calls: `pages` per `per`."""
+    raw = as_mapping(raw, where, ("pages", "per"))
+    pages = raw.get("pages")
+    if isinstance(pages, bool) or not isinstance(pages, int) or pages < 1:
+        raise where.key(raw, "pages").error(
+            f"{shown(pages)} is not a count of pages; expected a whole number from 1, e.g. 3"
+        )
+    per = _after(raw.get("per"), where.key(raw, "per"))
+    if per <= timedelta(0):
+        raise where.key(raw, "per").error("expected a window such as '15m'")
+    return PhoneLimit(pages, per)
 
 
 def methods_of(raw: Mapping[str, Any]) -> list[str]:

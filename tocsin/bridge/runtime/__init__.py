@@ -26,8 +26,10 @@ from tocsin.bridge.ingest.heartbeats import HeartbeatHook
 from tocsin.bridge.ingest.senderclock import SkewWatch
 from tocsin.bridge.ingest.silence import HeartbeatReturn, SilenceSweep, register_host_gauge
 from tocsin.bridge.maintenance.install import install as install_maintenance
+from tocsin.bridge.notify.fold import KIND as FOLD_SUMMARY
 from tocsin.bridge.notify.install import install as install_notify
 from tocsin.bridge.notify.personal import KIND as RULE_STEP
+from tocsin.bridge.notify.phone_metrics import phone_metrics
 from tocsin.bridge.paging.pager import Pager
 from tocsin.bridge.platform.clock import Clock, utcnow
 from tocsin.bridge.platform.config import BridgeConfig
@@ -188,6 +190,9 @@ def build_runtime(
     # People's later rule steps: "rule_step" timers fired by the SLA scheduler.
     sla.scheduler.handlers[RULE_STEP] = delivery.outbox.personal.fire
     delivery.outbox.personal.wake = sla.scheduler.wake
+    # Storm summaries: "fold_summary" timers, one per person and phone channel past its limit.
+    sla.scheduler.handlers[FOLD_SUMMARY] = delivery.outbox.folding.fire
+    delivery.outbox.folding.folded = phone_metrics(runtime.metrics.registry).folded
     # Scheduled reports: "report" timers fired by the SLA scheduler, scheduled at start.
     runtime.workers.append(
         install_reports(sla.scheduler, runtime.store, live_policy, runtime.clock)

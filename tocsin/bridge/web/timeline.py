@@ -153,6 +153,9 @@ def _notified(data: Mapping[str, Any], t: Translator, name: Names) -> str:
         if data.get("next"):
             return t("line.notified_unreached", next=data["next"], **values)
         return t("line.notified_last", **values)
+    if data.get("folded"):
+        at = _clock_time(data.get("until"), t)
+        return t("line.notified_folded", person=person, via=data["folded"], at=at)
     if data.get("held"):
         via = t("line.list_sep").join(str(v) for v in data["held"])
         return t("line.notified_held", person=person, via=via, at=_clock_time(data.get("until"), t))

@@ -29,6 +29,7 @@ from tocsin.bridge.notify.sanitize import clean
 from tocsin.bridge.platform.clock import Clock, utcnow
 
 log = logging.getLogger(__name__)
+SUMMARY = "phone.summary"  # the Message event of a storm summary (tocsin.bridge.notify.fold)
 # One SMS holds 160 GSM-7 characters, or 70 UCS-2 ones (any Chinese character needs UCS-2).
 SMS_LIMIT = {"en": 160, "zh-CN": 70}
 TEXTS = {
@@ -41,6 +42,12 @@ TEXTS = {
         "acked": "Acknowledged incident {id}. Thank you.",
         "already": "Incident {id} was already acknowledged.",
         "unknown": "No open incident matches that code.",
+        "summary": "Tocsin: {count} more incidents, {open} unacknowledged: {items}",
+        "item": "#{id} {priority} {title}{status}",
+        "acked_item": " (acknowledged)",
+        "resolved_item": " (resolved)",
+        "sep": "; ",
+        "board": ". Board: {url}",
     },
     "zh-CN": {
         "sms": "【{priority}】#{id}：{title}{host}",
@@ -51,6 +58,12 @@ TEXTS = {
         "acked": "已确认事件 {id}，谢谢。",
         "already": "事件 {id} 已有人确认。",
         "unknown": "没有与该代码对应的未关闭事件。",
+        "summary": "Tocsin：另有 {count} 个事件，{open} 个未确认：{items}",
+        "item": "#{id} {priority} {title}{status}",
+        "acked_item": "（已确认）",
+        "resolved_item": "（已解决）",
+        "sep": "；",
+        "board": "。看板：{url}",
     },
 }
 
@@ -67,6 +80,7 @@ class PhonePage:
     host: str
     language: str
     person: str | None
+    summary: bool = False  # a storm's folded pages: `title` is the whole text, nothing to ack
 
 
 class Provider(Protocol):
@@ -103,6 +117,8 @@ def read_code(secret: str, text: str, person: str) -> int | None:
 
 def sms_text(page: PhonePage, code: str | None) -> str:
     """Return the SMS, its title shortened so that the whole fits one message where it can."""
+    if page.summary:
+        return page.title
     language = page.language
     host = phrase(language, "host", host=page.host) if page.host else ""
     tail = phrase(language, "reply", code=code) if code else ""
@@ -119,6 +135,8 @@ def sms_text(page: PhonePage, code: str | None) -> str:
 
 def speech(page: PhonePage) -> str:
     """Return what a call says before asking for a key."""
+    if page.summary:
+        return page.title
     host = phrase(page.language, "host", host=page.host) if page.host else ""
     return phrase(page.language, "say", priority=page.priority, id=page.incident_id,
                   title=page.title, host=host)  # fmt: skip
@@ -137,6 +155,7 @@ def phone_page(notification: Notification, message: Message) -> PhonePage:
         host=clean(message.host or ""),
         language=message.language,
         person=notification.recipient,
+        summary=message.event == SUMMARY,
     )
 
 

@@ -89,7 +89,7 @@ class TwilioProvider:
             raise transport_failure(self.name, exc, page.key) from exc
 
     def _sms(self, page: PhonePage) -> dict[str, Any]:
-        replies = self.callback_url and page.person
+        replies = self.callback_url and page.person and not page.summary
         code = (
             ack_code(self.token, page.incident_id, page.person) if replies and page.person else None
         )
@@ -100,7 +100,7 @@ class TwilioProvider:
 
     def _call(self, page: PhonePage) -> dict[str, Any]:
         action = None
-        if self.callback_url and page.person:
+        if self.callback_url and page.person and not page.summary:
             action = callback(self.callback_url, self.channel, "voice",
                               incident=page.incident_id, person=page.person)  # fmt: skip
         values: dict[str, Any] = {"to": page.to, "from_": self.sender, "twiml": twiml(page, action)}

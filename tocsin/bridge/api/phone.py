@@ -60,28 +60,43 @@ class Callback:
 
     def counted(self, result: str) -> None:
         """Count the callback's outcome."""
-        metrics = phone_metrics(self.runtime.metrics.registry)
-        metrics.callbacks.labels(provider="twilio", kind=self.kind, result=result).inc()
+        counted(self.runtime, "twilio", self.kind, result)
 
     def acknowledge(self, incident_id: int, person: str, sid_field: str) -> str:
         """Spend the sid and acknowledge as the person; return acked, already or gone."""
         sid = self.form.get(sid_field)
         if not sid:
             raise InvalidInput(f"the callback has no {sid_field}", field=sid_field)
-        now = self.runtime.clock()
-        claim = AckClaim(incident_id, person, now + SID_KEPT, f"twilio:{sid}"[:64])
         try:
-            with self.runtime.store.begin() as conn:
-                consume(conn, claim, now)
-                acknowledge(conn, self.runtime.hooks, incident_id, actor=person, now=now)
+            return acknowledge_once(self.runtime, incident_id, person, f"twilio:{sid}")
         except LinkRejected as exc:
             self.counted("replayed")
             raise Conflict(f"{sid_field} {sid} was handled before; nothing changed") from exc
-        except Conflict:
-            return "already"
-        except NotFound:
-            return "gone"
-        return "acked"
+
+
+def counted(runtime: Runtime, provider: str, kind: str, result: str) -> None:
+    """Count a provider's callback by its outcome (verified, refused, replayed)."""
+    metrics = phone_metrics(runtime.metrics.registry)
+    metrics.callbacks.labels(provider=provider, kind=kind, result=result).inc()
+
+
+def acknowledge_once(runtime: Runtime, incident_id: int, person: str, spent: str) -> str:
+    """Spend a provider's message or call id and acknowledge as the person, in one transaction.
+
+    Returns acked, already (someone acknowledged first) or gone (no such open incident);
+    raises LinkRejected if the id was spent before (a replayed callback), changing nothing.
+    """
+    now = runtime.clock()
+    claim = AckClaim(incident_id, person, now + SID_KEPT, spent[:64])
+    try:
+        with runtime.store.begin() as conn:
+            consume(conn, claim, now)
+            acknowledge(conn, runtime.hooks, incident_id, actor=person, now=now)
+    except Conflict:
+        return "already"
+    except NotFound:
+        return "gone"
+    return "acked"
 
 
 async def verified(channel: str, request: Request, runtime: Runtime, kind: str) -> Callback:

@@ -74,11 +74,12 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     from tocsin.bridge.web.reports_page import router as reports_page
 
     app.include_router(reports_page)
-    from tocsin.bridge.api import oncall, outbox, phone
+    from tocsin.bridge.api import oncall, outbox, phone, phone_push
     from tocsin.bridge.web import ack
 
     app.include_router(ack.router)
     app.include_router(outbox.router)
     app.include_router(oncall.router)
     app.include_router(phone.router)
+    app.include_router(phone_push.router)
     return app

@@ -1,29 +1,28 @@
 """Paging: alert-to-page latency and delivery drain, the bridge beside Alertmanager 0.25.
 
-Both get the same alerts and page the same local receiver. The bridge's policy gives every
-alert its own P1 incident whose first step (after 0m) pages one webhook channel; Alertmanager
-routes with `group_by: ['...']` (every alert its own notification) and `group_wait: 0s` to its
-webhook. Figures: alert-to-page latency (the sender's 2xx to the receiver's request) p50/p99
-at idle (one alert at a time, paced) and during a 10,000-alert storm (batches of 100 from 4
-senders), and deliveries per second drained in the storm (pages received / time from the
-storm's first page to its last; the rate at which the sender's alerts were taken is printed
-beside it). Targets (2 cores): >= 2,000 deliveries/s per replica,
-p99 < 500 ms at idle, every first page of the storm within 30 s. Bounded: minutes.
+Both get the same alerts and page the same local receiver, a process of its own
+(bench/receiver.py). The bridge's policy gives every alert its own P1 incident whose first
+step (after 0m) pages one webhook channel; Alertmanager routes with `group_by: ['...']` (every
+alert its own notification) and `group_wait: 0s` to its webhook. Figures: alert-to-page
+latency (the sender's 2xx to the receiver's request) p50/p99 at idle (one alert at a time,
+paced) and during a 10,000-alert storm (batches of 100 from 4 senders), and deliveries per
+second drained in the storm (pages received / time from the storm's first page to its last;
+the rate at which the sender's alerts were taken is printed beside it). Targets (2 cores):
+>= 2,000 deliveries/s per replica, p99 < 500 ms at idle, every first page of the storm within
+30 s. Bounded: minutes.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from bench.bridge_ingest import Sender, alertmanager_binary, bridge
+from bench.receiver import Receiver
 from tests.bridge.helpers import INGEST, bearer
 from tests.bridge.server import free_port
 from tests.pg import create_database, postgres_cluster
@@ -48,45 +47,14 @@ receivers:
 """
 
 
-class Pages:
-    """A local receiver noting when each alert's page arrived, by the alert's `instance`."""
-
-    def __init__(self) -> None:
-        self.arrived: dict[str, float] = {}
-        self.lock = threading.Lock()
-        pages = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-                at = time.perf_counter()
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                alerts = body.get("alerts") or body.get("incident", {}).get("alerts") or []
-                with pages.lock:
-                    for alert in alerts:
-                        pages.arrived.setdefault(alert["labels"]["instance"], at)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, names: list[str], seconds: float) -> None:
-        """Wait until every named alert's page arrived, at most `seconds`."""
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            with self.lock:
-                if all(name in self.arrived for name in names):
-                    return
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def wait_for(pages: Receiver, names: list[str], seconds: float) -> dict[str, float]:
+    """Wait until every named alert's page arrived, at most `seconds`; return the arrivals."""
+    deadline = time.perf_counter() + seconds
+    while True:
+        arrived = pages.arrivals()
+        if all(name in arrived for name in names) or time.perf_counter() > deadline:
+            return arrived
+        time.sleep(0.1)
 
 
 def _alert(name: str) -> dict[str, object]:
@@ -98,7 +66,7 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
 
-def idle(url: str, headers: dict[str, str], pages: Pages, prefix: str) -> list[float]:
+def idle(url: str, headers: dict[str, str], pages: Receiver, prefix: str) -> list[float]:
     """Send alerts one at a time, paced; return each one's alert-to-page latency."""
     sender = Sender(url, headers)
     acked: dict[str, float] = {}
@@ -110,11 +78,11 @@ def idle(url: str, headers: dict[str, str], pages: Pages, prefix: str) -> list[f
             time.sleep(IDLE_GAP)
     finally:
         sender.close()
-    pages.wait(list(acked), 30.0)
-    return [pages.arrived[n] - at for n, at in acked.items() if n in pages.arrived]
+    arrived = wait_for(pages, list(acked), 30.0)
+    return [arrived[n] - at for n, at in acked.items() if n in arrived]
 
 
-def storm(url: str, headers: dict[str, str], pages: Pages, prefix: str) -> dict[str, float]:
+def storm(url: str, headers: dict[str, str], pages: Receiver, prefix: str) -> dict[str, float]:
     """Send STORM alerts in batches from SENDERS threads; return drain rate and latencies."""
     acked: dict[str, float] = {}
     lock = threading.Lock()
@@ -138,9 +106,9 @@ def storm(url: str, headers: dict[str, str], pages: Pages, prefix: str) -> dict[
     for thread in threads:
         thread.join()
     sent = time.perf_counter() - began
-    pages.wait(list(acked), DRAIN_SECONDS)
-    arrived = sorted(pages.arrived[n] for n in acked if n in pages.arrived)
-    latencies = [pages.arrived[n] - at for n, at in acked.items() if n in pages.arrived]
+    pages_in = wait_for(pages, list(acked), DRAIN_SECONDS)
+    arrived = sorted(pages_in[n] for n in acked if n in pages_in)
+    latencies = [pages_in[n] - at for n, at in acked.items() if n in pages_in]
     spread = arrived[-1] - arrived[0] if len(arrived) > 1 else float("nan")
     return {
         "received": len(arrived),
@@ -152,7 +120,7 @@ def storm(url: str, headers: dict[str, str], pages: Pages, prefix: str) -> dict[
     }
 
 
-def measure(name: str, url: str, headers: dict[str, str], pages: Pages) -> dict[str, float]:
+def measure(name: str, url: str, headers: dict[str, str], pages: Receiver) -> dict[str, float]:
     """Run the idle and the storm phase against one sender endpoint."""
     lat = idle(url, headers, pages, name)
     result = storm(url, headers, pages, name)
@@ -185,7 +153,7 @@ def main() -> int:
         flush=True,
     )
     results: dict[str, dict[str, float]] = {}
-    pages = Pages()
+    pages = Receiver()
     try:
         with tempfile.TemporaryDirectory(prefix="tocsin-bench-paging-") as raw:
             tmp = Path(raw)

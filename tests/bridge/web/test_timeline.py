@@ -7,6 +7,7 @@ from datetime import timedelta
 from tests.bridge.helpers import FakeClock
 from tests.bridge.testclient import TestClient
 from tocsin.bridge.incidents.events import record_event
+from tocsin.bridge.incidents.retitle import Retitle, follow_alert_text
 from tocsin.bridge.paging.escalation import Step
 from tocsin.bridge.paging.oncall import NO_ADDRESS, Reach
 from tocsin.bridge.policy.model import Target
@@ -96,3 +97,31 @@ def test_a_step_that_reached_nobody_is_marked_on_the_incident_page(
     text = timeline_of(client.get(f"/incidents/{incident}").text)
     assert 'class="unreached small"' in text
     assert "has no email and no chat channel" in text
+
+
+def retitled_twice(runtime: Runtime) -> int:
+    """An incident retitled by its alert, then by alice, its alert text hostile markup."""
+    incident = runtime.incidents.create(title="disk full", priority="P2", actor="desk")
+    change = Retitle(incident, "disk full", "<b>disk 99%</b>", "", "")
+    with runtime.store.begin() as conn:
+        follow_alert_text(conn, runtime.hooks, [change], runtime.clock())
+    runtime.incidents.act(incident, "retitle", actor="alice", title="db1 data volume")
+    return incident
+
+
+def test_a_title_change_names_the_old_and_new_title(client: TestClient, runtime: Runtime) -> None:
+    incident = retitled_twice(runtime)
+    text = timeline_of(client.get(f"/incidents/{incident}").text)
+    assert (
+        "Title follows the alert: changed from “disk full” to “&lt;b&gt;disk 99%&lt;/b&gt;”"
+        in text
+    )
+    assert "Title changed by alice from “&lt;b&gt;disk 99%&lt;/b&gt;” to “db1 data volume”" in text
+
+
+def test_a_title_change_speaks_chinese(client: TestClient, runtime: Runtime) -> None:
+    incident = retitled_twice(runtime)
+    html = client.get(f"/incidents/{incident}", headers={"Accept-Language": "zh-CN"}).text
+    text = timeline_of(html)
+    assert "标题随告警更新：从“disk full”改为“&lt;b&gt;disk 99%&lt;/b&gt;”" in text
+    assert "alice 将标题从“&lt;b&gt;disk 99%&lt;/b&gt;”改为“db1 data volume”" in text

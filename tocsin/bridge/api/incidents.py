@@ -78,6 +78,10 @@ class Note(_Body):
     public: bool = False  # mailed to the reporter, and their update; internal by default
 
 
+class Title(_Body):
+    title: Short
+
+
 @router.get("")
 def list_incidents(
     _who: Operator,
@@ -228,6 +232,12 @@ def amend(
     return _act(
         runtime, incident_id, "amend", who, root_cause=body.root_cause, solution=body.solution
     )
+
+
+@router.post("/{incident_id}/title")
+def title(incident_id: RowId, body: Title, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+    """Give the incident a title by hand; its alerts no longer change it on resends."""
+    return _act(runtime, incident_id, "retitle", who, title=body.title)
 
 
 @router.post("/{incident_id}/notes")

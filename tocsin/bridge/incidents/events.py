@@ -34,6 +34,7 @@ EVENT_KINDS = (
     "incident.reopened",
     "incident.resolution_edited",
     "incident.notified",  # a person's rule step: sent, held for quiet hours, or unreached
+    "incident.retitled",
 )
 
 

@@ -7,7 +7,7 @@
 `paused` is a flag beside the status (waiting on the reporter), set and cleared while
 acknowledged: pausing stops the response clock, which only a person's response may meet.
 A resolved or closed incident's root cause and solution may be amended (the knowledge base
-learns from auto-resolved incidents too).
+learns from auto-resolved incidents too); notes and a new title may be added in any state.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ ACTIONS = (
     "notes",
     "reopen",
     "amend",
+    "retitle",
 )
 
 
@@ -47,7 +48,7 @@ def next_status(action: str, status: str, paused: bool, acknowledged: bool = Tru
         raise InvalidInput(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
     if status not in STATUSES:
         raise Conflict(f"incident has unknown status {status!r}")
-    if action == "notes":
+    if action in ("notes", "retitle"):
         return status
     if action == "amend":
         if status not in ("resolved", "closed"):

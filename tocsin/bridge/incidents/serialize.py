@@ -158,6 +158,7 @@ def _row_json(row: Row[Any], sla: dict[str, Any]) -> dict[str, Any]:
         "id": row.id,
         "key": row.key,
         "title": row.title,
+        "title_edited_by": row.title_edited_by,
         "summary": row.summary,
         "description": row.description,
         "priority": row.priority,

@@ -472,6 +472,24 @@ def add_note(
     )
 
 
+def retitle(
+    conn: Connection,
+    hooks: Sequence[EventHook],
+    incident_id: int,
+    *,
+    actor: str | None,
+    now: datetime,
+    title: str,
+) -> Event:
+    """Give the incident a title by hand; from then on its alerts no longer change it."""
+    row = lock_incident(conn, incident_id)
+    values = {"title": title, "title_edited_by": actor}
+    data = {"title": title, "previous": row.title}
+    return _change(
+        conn, hooks, incident_id, "retitle", "incident.retitled", actor, now, values, data
+    )
+
+
 OPERATIONS = {
     "ack": acknowledge,
     "contact": record_first_contact,
@@ -484,6 +502,7 @@ OPERATIONS = {
     "notes": add_note,
     "reopen": reopen,
     "amend": amend,
+    "retitle": retitle,
 }
 
 

@@ -11,9 +11,10 @@ from sqlalchemy import Connection, bindparam, case, func, select, update
 
 from tocsin.bridge.incidents.events import EventHook
 from tocsin.bridge.incidents.lifecycle import is_open
+from tocsin.bridge.incidents.retitle import Retitle, follow_alert_text
 from tocsin.bridge.incidents.service import resolve
 from tocsin.bridge.ingest.identity import fingerprint, group_key
-from tocsin.bridge.ingest.opening import Opening, open_all
+from tocsin.bridge.ingest.opening import Opening, alert_title, followed_title, open_all
 from tocsin.bridge.ingest.parse import Alert
 from tocsin.bridge.ingest.rules import STORED, Known, Outcome, decide
 from tocsin.bridge.platform.clock import as_utc
@@ -89,7 +90,10 @@ _LATEST = (
         alerts.c.status,
         alerts.c.starts_at,
         alerts.c.ends_at,
+        alerts.c.annotations,
         incidents.c.status.label("incident_status"),
+        incidents.c.title,
+        incidents.c.title_edited_by,
     )
     .join(incidents, incidents.c.id == alerts.c.incident_id)
     .where(in_list(alerts.c.fingerprint, "prints"))
@@ -125,6 +129,9 @@ class _Stored:
     id: int
     incident_id: int
     known: Known
+    annotations: Mapping[str, str] = field(default_factory=dict)  # as last stored
+    title: str = ""  # its incident's title
+    edited: bool = False  # a person edited that title
 
 
 def apply_alerts(
@@ -165,6 +172,7 @@ def apply_batches(
     prints = [fingerprint(alert.labels) for _, _, alert in owned]
     latest = _latest(conn, set(prints))
     refreshes: list[dict[str, object]] = []
+    retitles: list[Retitle] = []
     openings: dict[str, Opening] = {}
     for (owner, position, alert), fp in zip(owned, prints, strict=True):
         applied = counts[owner]
@@ -194,6 +202,8 @@ def apply_batches(
                 params["_starts_at"] = alert.starts_at
                 stored.known = replace(known, starts_at=alert.starts_at)
             refreshes.append(params)
+            if outcome is Outcome.REFRESHED and known.incident_open:
+                _follow(stored, alert, retitles)
         elif outcome is Outcome.RESOLVED:
             _open(conn, hooks, openings, latest, now, counts, refreshes)
             _resolve_alert(conn, stored.id, alert, now)
@@ -201,7 +211,30 @@ def apply_batches(
             applied.resolved += _maybe_resolve(conn, hooks, stored.incident_id, now)
     _open(conn, hooks, openings, latest, now, counts, refreshes)
     _refresh(conn, refreshes)
+    if retitles:
+        follow_alert_text(conn, hooks, retitles, now)
     return counts
+
+
+def _follow(stored: _Stored, alert: Alert, retitles: list[Retitle]) -> None:
+    """Note a retitle if a resend changed the text its incident's title was made from."""
+    before, after = stored.annotations, alert.annotations
+    if before == after:
+        return  # the usual resend: nothing to compare further
+    stored.annotations = after
+    title = followed_title(stored.title, stored.edited, alert.labels, before, after)
+    if title is None:
+        return
+    retitles.append(
+        Retitle(
+            stored.incident_id,
+            stored.title,
+            title,
+            after.get("summary", ""),
+            after.get("description", ""),
+        )
+    )
+    stored.title = title
 
 
 def _open(
@@ -220,7 +253,9 @@ def _open(
     open_all(conn, hooks, list(openings.values()), now)
     for fp, item in openings.items():
         known = Known("firing", item.alert.starts_at, item.alert.ends_at, True)
-        latest[fp] = _Stored(item.alert_id, item.incident_id, known)
+        # A new incident's title is its alert's text; a joined one's is not known here.
+        title = alert_title(item.alert.labels, item.alert.annotations) if item.created else ""
+        latest[fp] = _Stored(item.alert_id, item.incident_id, known, item.alert.annotations, title)
         counts[item.owner].opened += int(item.created)
     openings.clear()
 
@@ -250,6 +285,9 @@ def _latest(conn: Connection, prints: set[str]) -> dict[str, _Stored]:
                 ends_at=as_utc(row.ends_at) if row.ends_at else None,
                 incident_open=is_open(row.incident_status),
             ),
+            annotations=row.annotations or {},
+            title=row.title,
+            edited=row.title_edited_by is not None,
         )
     return out
 

@@ -129,6 +129,26 @@ def alert_title(labels: Mapping[str, str], annotations: Mapping[str, str]) -> st
     return (f"{text} on {host}" if host and host not in text else text)[:500]
 
 
+def followed_title(
+    current: str,
+    edited: bool,
+    labels: Mapping[str, str],
+    before: Mapping[str, str],
+    after: Mapping[str, str],
+) -> str | None:
+    """Return the title an incident takes from its alert's new text, or None to keep its own.
+
+    The title follows the alert it was made from (its title is still that alert's text) while no
+    person edited it; an incident grouping many alerts keeps the text of the one that named it.
+    """
+    if edited:
+        return None
+    title = alert_title(labels, after)
+    if title == current or alert_title(labels, before) != current:
+        return None
+    return title
+
+
 def _spec(item: Opening) -> dict[str, Any]:
     labels = item.alert.labels
     annotations = item.alert.annotations

@@ -45,6 +45,8 @@ incidents = Table(
     # one open incident per group exist, even with several replicas ingesting at once.
     Column("open_key", String(64), nullable=True, unique=True),
     Column("title", Text, nullable=False),
+    # Who last edited the title by hand; while set, alert resends no longer retitle it.
+    Column("title_edited_by", String(100), nullable=True),
     Column("summary", Text, nullable=False, default=""),
     Column("description", Text, nullable=False, default=""),
     Column("priority", String(8), nullable=False),

@@ -124,6 +124,10 @@ def say(event: Any, t: Translator, name: Names, count: int = 0) -> Line:
     elif kind == "incident.survey_answered":
         sentence = t("line.survey_answered", score=data.get("score", "?"))
         quote = data.get("comment")
+    elif kind == "incident.retitled":
+        key = "line.retitled" if event.actor else "line.retitled_alert"
+        previous, title = str(data.get("previous", "")), str(data.get("title", ""))
+        sentence = t(key, who=who, previous=previous, title=title)
     elif kind == "incident.closed":
         score = data.get("satisfaction")
         sentence = (

@@ -113,8 +113,7 @@ def test_a_title_change_names_the_old_and_new_title(client: TestClient, runtime:
     incident = retitled_twice(runtime)
     text = timeline_of(client.get(f"/incidents/{incident}").text)
     assert (
-        "Title follows the alert: changed from “disk full” to “&lt;b&gt;disk 99%&lt;/b&gt;”"
-        in text
+        "Title follows the alert: changed from “disk full” to “&lt;b&gt;disk 99%&lt;/b&gt;”" in text
     )
     assert "Title changed by alice from “&lt;b&gt;disk 99%&lt;/b&gt;” to “db1 data volume”" in text
 

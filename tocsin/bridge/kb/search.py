@@ -2,7 +2,10 @@
 
 Similar incidents rank the same alert on the same service first, then by label overlap and text
 similarity (TF-IDF cosine). Text is split into English words and, for Chinese and other CJK
-scripts, overlapping character pairs, so Chinese matches without a word segmenter.
+scripts, overlapping character pairs, so Chinese matches without a word segmenter. The database's
+full-text index (store/fulltext.py) picks the candidates: the newest documented incidents holding
+every word of the query, and those holding any of them, plus incidents whose change the index
+has not taken in yet (kb_stale); only those few are scored here, however long the history.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ from sqlalchemy import Connection, bindparam, or_, select
 
 from tocsin.bridge.errors import NotFound
 from tocsin.bridge.platform.clock import as_utc, rfc3339
-from tocsin.bridge.store.schema import incidents
+from tocsin.bridge.store import fulltext
+from tocsin.bridge.store.schema import incidents, kb_stale
 
-SCAN_LIMIT = 5000  # newest documented incidents scanned per lookup: a team's years of history
+CANDIDATES = 200  # newest matches the index gives per query form (every word, any word)
+STALE_SCAN = 500  # newest changes not yet indexed that a lookup reads as well
+MAX_QUERY_TERMS = 64  # distinct words of a query or an incident's text asked of the index
 # Newest documented incidents of the same alert and service scanned for a page's resolutions.
 # Pages go out in bursts; scanning the whole history took 240 ms a page with 5,000 incidents.
 SAME_ALERT_SCAN = 100
@@ -152,8 +158,13 @@ def rank_text(query: str, candidates: Sequence[Entry], limit: int = 10) -> list[
     )
 
 
-def _entry(row: Any) -> Entry:
+def document_text(row: Any) -> str:
+    """Return the text of an incident row the knowledge base reads: what happened and the fix."""
     parts = (row.title, row.summary, row.description, row.root_cause, row.solution)
+    return "\n".join(p for p in parts if p)
+
+
+def _entry(row: Any) -> Entry:
     return Entry(
         id=int(row.id),
         title=row.title,
@@ -161,29 +172,47 @@ def _entry(row: Any) -> Entry:
         service=row.service,
         status=row.status,
         labels={str(k): str(v) for k, v in (row.labels or {}).items()},
-        text="\n".join(p for p in parts if p),
+        text=document_text(row),
         root_cause=row.root_cause,
         solution=row.solution,
         resolved_at=as_utc(row.resolved_at) if row.resolved_at is not None else None,
     )
 
 
-_DOCUMENTED = (
-    select(incidents)
-    .where(incidents.c.status.in_(("resolved", "closed")))
-    .where(or_(incidents.c.solution.is_not(None), incidents.c.root_cause.is_not(None)))
-    .order_by(incidents.c.resolved_at.desc(), incidents.c.id.desc())
+# Resolved or closed, with a root cause or a solution: knowledge.
+DOCUMENTED = (
+    incidents.c.status.in_(("resolved", "closed")),
+    or_(incidents.c.solution.is_not(None), incidents.c.root_cause.is_not(None)),
 )
-
-_SAME_ALERT = _DOCUMENTED.where(
-    incidents.c.labels["alertname"].as_string() == bindparam("alertname"),
-    incidents.c.service.is_not_distinct_from(bindparam("service")),
-).limit(bindparam("scan"))
+_NEWEST = (incidents.c.resolved_at.desc(), incidents.c.id.desc())
+_SAME_ALERT = (
+    select(incidents)
+    .where(
+        *DOCUMENTED,
+        incidents.c.labels["alertname"].as_string() == bindparam("alertname"),
+        incidents.c.service.is_not_distinct_from(bindparam("service")),
+    )
+    .order_by(*_NEWEST)
+    .limit(bindparam("scan"))
+)
 _INCIDENT = select(incidents).where(incidents.c.id == bindparam("id"))
+_STALE = select(kb_stale.c.incident_id).order_by(kb_stale.c.seq.desc()).limit(STALE_SCAN)
 
 
-def _documented(conn: Connection) -> list[Entry]:
-    return [_entry(row) for row in conn.execute(_DOCUMENTED.limit(SCAN_LIMIT))]
+def _candidates(conn: Connection, text: str) -> list[Entry]:
+    """Return the documented incidents the index finds for the words of a text, newest first."""
+    terms = list(dict.fromkeys(tokens(text)))[:MAX_QUERY_TERMS]
+    if not terms:
+        return []
+    ids = {
+        *fulltext.matching(conn, terms, True, CANDIDATES),
+        *fulltext.matching(conn, terms, False, CANDIDATES),
+        *(int(i) for i in conn.execute(_STALE).scalars()),
+    }
+    if not ids:
+        return []
+    query = select(incidents).where(incidents.c.id.in_(sorted(ids)), *DOCUMENTED)
+    return [_entry(row) for row in conn.execute(query.order_by(*_NEWEST))]
 
 
 def incident_query(conn: Connection, incident_id: int) -> Entry:
@@ -211,7 +240,19 @@ def query_of(incident: Mapping[Any, Any]) -> Entry:
 
 def similar(conn: Connection, incident_id: int, limit: int = 5) -> list[Match]:
     """Return the past incidents with a root cause or solution most like this incident."""
-    return rank_similar(incident_query(conn, incident_id), _documented(conn), limit)
+    target = incident_query(conn, incident_id)
+    found = {e.id: e for e in [*_same_alert_entries(conn, target), *_candidates(conn, target.text)]}
+    return rank_similar(target, list(found.values()), limit)
+
+
+def _same_alert_entries(conn: Connection, target: Entry) -> list[Entry]:
+    if target.alertname is None:
+        return []
+    found = conn.execute(
+        _SAME_ALERT,
+        {"alertname": target.alertname, "service": target.service, "scan": SAME_ALERT_SCAN},
+    )
+    return [_entry(row) for row in found]
 
 
 def same_alert(conn: Connection, target: Entry, limit: int = 5) -> list[Match]:
@@ -220,19 +261,13 @@ def same_alert(conn: Connection, target: Entry, limit: int = 5) -> list[Match]:
     What a page lists. The database picks the newest SAME_ALERT_SCAN of them, so a burst of
     pages costs a few milliseconds each however long the history.
     """
-    if target.alertname is None:
-        return []
-    found = conn.execute(
-        _SAME_ALERT,
-        {"alertname": target.alertname, "service": target.service, "scan": SAME_ALERT_SCAN},
-    )
-    candidates = [_entry(row) for row in found]
+    candidates = _same_alert_entries(conn, target)
     return [m for m in rank_similar(target, candidates, limit) if m.same_alert]
 
 
 def search(conn: Connection, text: str, limit: int = 10) -> list[Match]:
     """Return the past incidents whose text best matches the words given."""
-    return rank_text(text, _documented(conn), limit)
+    return rank_text(text, _candidates(conn, text), limit)
 
 
 def match_to_dict(match: Match) -> dict[str, Any]:

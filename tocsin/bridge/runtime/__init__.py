@@ -25,6 +25,7 @@ from tocsin.bridge.ingest.apply import Hold
 from tocsin.bridge.ingest.heartbeats import HeartbeatHook
 from tocsin.bridge.ingest.senderclock import SkewWatch
 from tocsin.bridge.ingest.silence import HeartbeatReturn, SilenceSweep, register_host_gauge
+from tocsin.bridge.kb.index import INDEX_ROUND_SECONDS, Indexer
 from tocsin.bridge.maintenance.install import install as install_maintenance
 from tocsin.bridge.notify.fold import KIND as FOLD_SUMMARY
 from tocsin.bridge.notify.install import install as install_notify
@@ -217,6 +218,10 @@ def build_runtime(
             interval=RETENTION_ROUND_SECONDS,
             clock=clock,
         )
+    )
+    # The knowledge base's full-text index takes in documented incidents the triggers queued.
+    runtime.workers.append(
+        Periodic("kb-index", Indexer(runtime.store), interval=INDEX_ROUND_SECONDS, clock=clock)
     )
     # Last: a new incident's immediate first step pages once its own notifications are queued.
     runtime.hooks.append(sla.first_step)

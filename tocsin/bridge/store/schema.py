@@ -5,11 +5,14 @@ Times are stored as timezone-aware UTC; JSON columns hold label sets and event p
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     Column,
+    Connection,
     DateTime,
     Float,
     ForeignKey,
@@ -20,7 +23,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
+
+from tocsin.bridge.store import fulltext
 
 metadata = MetaData(
     naming_convention={
@@ -89,6 +95,8 @@ incidents = Table(
     Index("ix_incidents_status_priority", "status", "priority"),
     Index("ix_incidents_created_at", "created_at"),
     Index("ix_incidents_key", "key"),
+    # The knowledge base lists documented incidents newest first.
+    Index("ix_incidents_resolved_at", "resolved_at"),
 )
 
 alerts = Table(
@@ -281,3 +289,24 @@ maintenance_alerts = Table(
     Index("ix_maintenance_alerts_fingerprint", "fingerprint", "status"),
     Index("ix_maintenance_alerts_status_release_at", "status", "release_at"),
 )
+
+# Documented incidents whose text or status changed since the knowledge base indexed them:
+# database triggers add a row on every such change (store/fulltext.py), kb/index.py drains it.
+kb_stale = Table(
+    "kb_stale",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, nullable=False),
+    Index("ix_kb_stale_incident_id", "incident_id"),
+)
+
+
+# The full-text table and the triggers that feed kb_stale, which the metadata cannot describe.
+@event.listens_for(metadata, "after_create")
+def _create_fulltext(target: MetaData, connection: Connection, **kw: Any) -> None:
+    fulltext.create(connection)
+
+
+@event.listens_for(metadata, "before_drop")
+def _drop_fulltext(target: MetaData, connection: Connection, **kw: Any) -> None:
+    fulltext.drop(connection)

@@ -125,7 +125,7 @@ def test_an_older_incident_with_every_word_is_found_behind_newer_partial_matches
 
 def test_the_upgrade_queues_the_documented_history(database_url: str) -> None:
     store = Store(database_url)
-    migrations.upgrade(store, "0007")
+    migrations.upgrade(store, "0008")
     with store.begin() as conn:
         conn.execute(
             insert(incidents),

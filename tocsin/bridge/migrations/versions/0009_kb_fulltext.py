@@ -5,8 +5,8 @@ on every change (store/fulltext.py), and an index on incidents.resolved_at, whic
 base lists newest first. Every documented incident is queued, so the bridge indexes the history
 in the background after the upgrade (kb/index.py); searches read the queue meanwhile.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from alembic import op
 
 from tocsin.bridge.store import fulltext
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -130,6 +130,6 @@ def test_the_summary_reaches_the_phone_as_one_sms_without_an_ack_code(
         worker.clock = utcnow
         while worker.run_once():
             pass
-    bodies = [sent["Body"] for sent in vendor.accepted]
+    bodies = sorted(sent["Body"] for sent in vendor.accepted)  # sent side by side: any order
     assert len(bodies) == 3 and bodies[-1].startswith("Tocsin: 2 more incidents, 2 unacknowledged")
-    assert "Reply" not in bodies[-1] and "Reply" in bodies[0]
+    assert "Reply" not in bodies[-1] and all("Reply" in body for body in bodies[:2])

@@ -4,12 +4,14 @@ the Prometheus and Alertmanager fragments are the shipped examples'."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.agent.certs import make_pki
 from tocsin.agent.config import load_config as load_agent_config
 from tocsin.bridge.platform.config import load_config as load_bridge_config
 from tocsin.bridge.policy.load import parse_policy
@@ -57,11 +59,22 @@ def test_every_yaml_block_parses() -> None:
 
 
 def test_agent_configs_of_the_guide_load(tmp_path: Path) -> None:
-    full, delivery = blocks_with("push")
+    full, receivers, delivery = blocks_with("push")
     path = tmp_path / "agent.yml"
     path.write_text(localized(full, tmp_path))
     config = load_agent_config(path, env={}, hostname="web-1")
     assert config.push is not None and config.push.token
+    path.write_text(localized(receivers, tmp_path))
+    pki = make_pki(tmp_path / "pki")
+    for name, made in (
+        ("ca.pem", pki.ca),
+        ("agent.pem", pki.client_cert),
+        ("agent.key", pki.client_key),
+    ):
+        shutil.copy(made, tmp_path / name)
+    config = load_agent_config(path, env={}, hostname="web-1")
+    assert [push.label for push in config.receivers] == ["am1", "am2"]
+    assert config.push is not None and config.push.auth is not None
     path.write_text(localized(delivery, tmp_path))
     config = load_agent_config(path, env={}, hostname="web-1")
     assert config.push is not None and (config.push.max_batch, config.spool.dead_letters) == (

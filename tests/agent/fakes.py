@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import ssl
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ class Receiver:
     bodies: dict[int, Callable[[Request], Any]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     port: int = 0
+    # Serve HTTPS with this context (its certificate, and the client certificates it demands).
+    tls: ssl.SSLContext | None = None
 
     def start(self) -> Receiver:
         receiver = self
@@ -95,6 +98,8 @@ class Receiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -104,7 +109,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def alerts(self) -> list[dict[str, Any]]:
         """Return every alert received on /api/v2/alerts, in arrival order."""

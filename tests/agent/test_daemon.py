@@ -60,7 +60,7 @@ class Rig:
 
         def pusher(config: AgentConfig, spool: Spool) -> Pusher:
             assert config.push is not None
-            client = Client(config.push.url, config.push.token, 2.0)
+            client = Client(config.push.url, config.push.token, 2.0, name=config.push.label)
             return pusher_class(
                 client,
                 spool,

@@ -224,7 +224,7 @@ def test_the_bundled_rules_watch_refusals_and_a_stalled_queue(
     states: dict[Any, Any] = {}
     firing: set[str] = set()
     for _ in range(7):  # the stalled queue must hold for its `for` of 5 minutes
-        sample = with_delivery_gauges(Sample(taken_at=clock.now), pusher, clock.now)
+        sample = with_delivery_gauges(Sample(taken_at=clock.now), [pusher], clock.now)
         states, _ = evaluator.evaluate(states, sample, clock.now)
         firing = {s.rule.split("/")[0] for s in states.values() if s.status == "firing"}
         clock.advance(60)

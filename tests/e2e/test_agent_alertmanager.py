@@ -61,11 +61,14 @@ class AgentProcess:
             [*command, "run", "--config", str(config)], stderr=subprocess.PIPE, text=True, env=env
         )
         self.lines: queue.Queue[str] = queue.Queue()
+        # Every line logged, kept whether or not expect() consumed it.
+        self.seen: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:
+            self.seen.append(line)
             self.lines.put(line)
 
     def expect(self, needle: str, timeout: float = 20.0) -> str:

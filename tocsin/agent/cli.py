@@ -95,7 +95,8 @@ def sample(as_json: bool, config_path: Path | None, pause: float) -> None:
 def check_config(path: Path) -> None:
     """Validate a config file and the rules it names; exit 78 if anything is wrong."""
     config = load_config(path)
-    push = f"pushing to {config.push.display}" if config.push else "not pushing"
+    receivers = ", ".join(push.display for push in config.receivers)
+    push = f"pushing to {receivers}" if receivers else "not pushing"
     listen = (
         f"/metrics on {config.listen[0]}:{config.listen[1]}" if config.listen else "no /metrics"
     )
@@ -119,14 +120,18 @@ def dead_letters(config_path: Path | None, as_json: bool, clear: bool) -> None:
     again while its labels and annotations stay the same; fix the rule, or --clear after fixing
     the receiver. Refused credentials (401/403) are listed too but withhold nothing.
     """
-    from tocsin.agent.deadletters import FILE_NAME, DeadLetters
+    from tocsin.agent.deadletters import DeadLetters, file_name
     from tocsin.agent.render import render_dead_letters
 
-    store = DeadLetters(_config(config_path).state_dir / FILE_NAME)
-    if clear:
-        click.echo(f"{store.path}: cleared {store.clear()} dead letter(s)")
-        return
-    click.echo(render_dead_letters(store.path, store.letters(), as_json), nl=False)
+    config = _config(config_path)
+    # One file per receiver; the first receiver's (or a lone one's) is dead-letters.jsonl.
+    subdirs = [push.subdir for push in config.receivers] or [""]
+    for subdir in subdirs:
+        store = DeadLetters(config.state_dir / file_name(subdir))
+        if clear:
+            click.echo(f"{store.path}: cleared {store.clear()} dead letter(s)")
+            continue
+        click.echo(render_dead_letters(store.path, store.letters(), as_json), nl=False)
 
 
 @main.command()

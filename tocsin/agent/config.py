@@ -6,7 +6,7 @@ import os
 import re
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +23,7 @@ from tocsin.agent.rules import (
     merge_rules,
     parse_rule,
 )
+from tocsin.agent.tls import TlsConfig, check_ca_file, check_client_pair
 from tocsin.agent.urls import redact_url
 from tocsin.common.durations import parse_duration, parse_size
 from tocsin.common.yamlsource import SHOWN_CHARS, LinedDict, shown, shown_path
@@ -61,9 +62,15 @@ _TOP_KEYS = (
     "external_url",
 )
 _PUSH_KEYS = (
+    "name",
     "url",
     "token",
     "token_file",
+    "username",
+    "password_file",
+    "ca_file",
+    "cert_file",
+    "key_file",
     "resend",
     "timeout",
     "max_batch",
@@ -74,11 +81,16 @@ _SPOOL_KEYS = ("dir", "max_bytes", "dead_letters")
 _FS_KEYS = ("include_fstypes", "exclude_fstypes", "exclude_mountpoints", "timeout")
 _NAME_KEYS = ("include", "exclude")
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_RECEIVER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 @dataclass(frozen=True)
 class PushConfig:
-    """Where alerts and heartbeats go; the token and URL credentials never appear in repr."""
+    """Where alerts and heartbeats go; token, password and URL credentials never appear in repr.
+
+    `name` labels the receiver's metrics (default host:port); `subdir` is where its spool and
+    dead letters live under the agent's, '' for the first receiver (where a single one always was).
+    """
 
     url: str = field(repr=False)
     token: str | None = field(default=None, repr=False)
@@ -87,11 +99,28 @@ class PushConfig:
     max_batch: int = DEFAULT_MAX_BATCH
     max_rate: float = DEFAULT_MAX_RATE
     clock_skew: float = DEFAULT_CLOCK_SKEW
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: TlsConfig = TlsConfig()
+    name: str = ""
+    subdir: str = ""
 
     @property
     def display(self) -> str:
         """Return the URL as messages and logs may show it: no credentials, no query."""
         return redact_url(self.url)
+
+    @property
+    def label(self) -> str:
+        """Return the receiver's name in metrics and logs: its `name`, else host:port."""
+        return self.name or _host_port(self.url)
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        """Return the HTTP basic auth pair, when `username` and `password_file` are set."""
+        if self.username is None or self.password is None:
+            return None
+        return (self.username, self.password)
 
     def __repr__(self) -> str:
         return (
@@ -145,6 +174,17 @@ class AgentConfig:
     heartbeat: float | None = None
     sampler: SamplerConfig = SamplerConfig()
     external_url: str | None = None
+    # Receivers after the first (`push` as a list): each gets every alert, from its own spool.
+    more_push: tuple[PushConfig, ...] = ()
+
+    @property
+    def receivers(self) -> tuple[PushConfig, ...]:
+        """Return every receiver alerts go to, the first one first."""
+        return () if self.push is None else (self.push, *self.more_push)
+
+    def spool_dir(self, push: PushConfig) -> Path:
+        """Return the directory of one receiver's spool."""
+        return self.spool.dir / push.subdir if push.subdir else self.spool.dir
 
     @property
     def base_labels(self) -> tuple[tuple[str, str], ...]:
@@ -351,6 +391,27 @@ def _rules(reader: _Reader, base: Path) -> tuple[Rule, ...]:
     return merge_rules(rules)
 
 
+def _secret_file(reader: _Reader, key: str, base: Path, what: str) -> str | None:
+    """Read a secret from the file `key` names; faults name the file, never its content."""
+    if reader.node.get(key) is None:
+        return None
+    raw = reader.node[key]
+    if isinstance(raw, list | dict):
+        raise reader.fail(key, f"is {shown(raw)}; expected a file path")
+    path = base / str(raw)
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise reader.fail(key, f"cannot be read ({shown_path(path)}: {exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise reader.fail(key, f"names a file that is not UTF-8 text ({shown_path(path)})") from exc
+    if not secret:
+        raise reader.fail(
+            key, f"names an empty file ({shown_path(path)}); write the {what} into it"
+        )
+    return secret
+
+
 def _token(reader: _Reader, base: Path) -> str | None:
     if "token" in reader.node and "token_file" in reader.node:
         raise reader.fail("token_file", "is given with 'token'; keep only one of them")
@@ -358,34 +419,105 @@ def _token(reader: _Reader, base: Path) -> str | None:
         if not isinstance(reader.node["token"], str) or not reader.node["token"].strip():
             raise reader.fail("token", "must be a non-empty string")
         return str(reader.node["token"]).strip()
-    if reader.node.get("token_file") is None:
-        return None
-    raw = reader.node["token_file"]
-    if isinstance(raw, list | dict):
-        raise reader.fail("token_file", f"is {shown(raw)}; expected a file path")
-    path = base / str(raw)
-    try:
-        token = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise reader.fail(
-            "token_file", f"cannot be read ({shown_path(path)}: {exc.strerror})"
-        ) from exc
-    if not token:
-        raise reader.fail(
-            "token_file", f"names an empty file ({shown_path(path)}); write the token into it"
-        )
-    return token
+    return _secret_file(reader, "token_file", base, "token")
 
 
-def _push(reader: _Reader | None, base: Path) -> PushConfig | None:
-    if reader is None:
-        return None
+def _basic_auth(reader: _Reader, base: Path) -> tuple[str | None, str | None]:
+    """Read `username` and `password_file`: both or neither, and not with a bearer token."""
+    given = [key for key in ("username", "password_file") if reader.node.get(key) is not None]
+    if not given:
+        return None, None
+    if len(given) == 1:
+        other = "password_file" if given[0] == "username" else "username"
+        raise reader.fail(given[0], f"is given without '{other}'; basic auth needs both")
+    for key in ("token", "token_file"):
+        if reader.node.get(key) is not None:
+            raise reader.fail(key, "is given with 'username'; use a token or basic auth, not both")
+    username = reader.node["username"]
+    if not isinstance(username, str) or not username or ":" in username:
+        raise reader.fail("username", f"is {shown(username)}; expected a user name without ':'")
+    return username, _secret_file(reader, "password_file", base, "password")
+
+
+def _tls(reader: _Reader, base: Path) -> TlsConfig:
+    """Read `ca_file`, `cert_file` and `key_file`, loading each as a connection will."""
+    paths = {
+        key: reader.parsed(key, lambda value: base / _text(value), None, "a file path")
+        for key in ("ca_file", "cert_file", "key_file")
+        if reader.node.get(key) is not None
+    }
+    if "key_file" in paths and "cert_file" not in paths:
+        raise reader.fail("key_file", "is given without 'cert_file'; name the client certificate")
+    if "ca_file" in paths:
+        try:
+            check_ca_file(paths["ca_file"])
+        except ValueError as exc:
+            raise reader.fail("ca_file", str(exc)) from None
+    if "cert_file" in paths:
+        try:
+            check_client_pair(paths["cert_file"], paths.get("key_file"))
+        except ValueError as exc:
+            raise reader.fail("cert_file", str(exc)) from None
+    return TlsConfig(paths.get("ca_file"), paths.get("cert_file"), paths.get("key_file"))
+
+
+def _host_port(url: str) -> str:
+    """Name a receiver by its URL's host and port, the name its spool and metrics carry."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"
+
+
+def _receiver_name(value: Any) -> str:
+    name = _text(value)
+    if not _RECEIVER_NAME.fullmatch(name) or name in (".", ".."):
+        raise ValueError("bad name")
+    return name
+
+
+def _receivers(reader: _Reader, base: Path) -> tuple[PushConfig, ...]:
+    """Read `push`: one receiver (a mapping) or several (a list), each named once."""
+    raw = reader.node.get("push")
+    if raw is None:
+        return ()
+    if isinstance(raw, list):
+        if not raw or not all(isinstance(item, LinedDict) for item in raw):
+            raise reader.fail(
+                "push", f"is {shown(raw)}; expected a receiver mapping, or a list of them"
+            )
+        source = reader.source_of("push")
+        readers = [_Reader(source, item, f"push[{i}].") for i, item in enumerate(raw)]
+    else:
+        child = reader.child("push")
+        assert child is not None
+        readers = [child]
+    receivers: list[PushConfig] = []
+    names: set[str] = set()
+    for index, item in enumerate(readers):
+        push = _push(item, base)
+        if push.label in names:
+            raise item.fail(
+                "name" if "name" in item.node else "url",
+                f"repeats receiver {push.label!r}; give each receiver its own 'name'",
+            )
+        names.add(push.label)
+        subdir = "" if index == 0 else push.label.replace(":", "_")
+        receivers.append(replace(push, subdir=subdir))
+    return tuple(receivers)
+
+
+def _push(reader: _Reader, base: Path) -> PushConfig:
     reader.check_keys(_PUSH_KEYS)
     if reader.node.get("url") is None:
         raise reader.fail(
             "url", "is missing; give the receiver's base URL, e.g. http://bridge:8080"
         )
+    username, password = _basic_auth(reader, base)
     return PushConfig(
+        name=reader.parsed("name", _receiver_name, "", "a name of letters, digits, '.', '_', '-'"),
+        username=username,
+        password=password,
+        tls=_tls(reader, base),
         url=reader.parsed("url", _url, None, "an http:// or https:// URL", _shown_url),
         token=_token(reader, base),
         resend=reader.parsed("resend", _positive_duration, DEFAULT_RESEND, "a duration like '1m'"),
@@ -486,7 +618,8 @@ def _build(
         default_state_dir(env, os.geteuid() == 0),
         "a directory path",
     )
-    push = _push(reader.child("push"), base)
+    receivers = _receivers(reader, base)
+    push = receivers[0] if receivers else None
     config = AgentConfig(
         source=source,
         state_dir=state_dir,
@@ -501,6 +634,7 @@ def _build(
         else listen,
         labels=_labels(reader),
         push=push,
+        more_push=receivers[1:],
         heartbeat=None
         if push is None
         else reader.parsed(

@@ -23,12 +23,12 @@ from prometheus_client import CollectorRegistry
 from tocsin.agent.clockcheck import ReceiverClock
 from tocsin.agent.config import AgentConfig, SamplerConfig
 from tocsin.agent.cycle import CycleClock, HeldAlerts, StorageFaults
-from tocsin.agent.deadletters import FILE_NAME as DEAD_LETTERS
-from tocsin.agent.deadletters import DeadLetters
+from tocsin.agent.deadletters import DeadLetters, file_name
 from tocsin.agent.deliverymetrics import DeliveryCollector, with_delivery_gauges
 from tocsin.agent.errors import AddressInUse, ConfigError, StorageError
 from tocsin.agent.evaluator import AlertState, Evaluator, LabelSet, Transition, rule_key
 from tocsin.agent.exposition import Exposition, SampleCollector, ServerHandle
+from tocsin.agent.fanout import Fanout
 from tocsin.agent.fsutil import ensure_writable_directory
 from tocsin.agent.history import History
 from tocsin.agent.push import Receiver, WireAlert
@@ -69,15 +69,15 @@ def production_sampler(config: SamplerConfig) -> SamplerLike:
 
 
 def production_pusher(config: AgentConfig, spool: Spool) -> Pusher | None:
-    """Build the pusher for the config's receiver, or None when nothing is pushed."""
+    """Build the pusher for the config's receiver (`push`), or None when nothing is pushed."""
     push = config.push
     if push is None:
         return None
-    receiver = Receiver(push.url, push.token, push.timeout)
+    receiver = Receiver.for_config(push)
     beat = None
     if config.heartbeat is not None:
         beat = Heartbeat(config.instance, config.heartbeat, dict(config.labels))
-    dead_letters = DeadLetters(config.state_dir / DEAD_LETTERS, config.spool.dead_letters)
+    dead_letters = DeadLetters(config.state_dir / file_name(push.subdir), config.spool.dead_letters)
     pace = Pace(push.max_batch, push.max_rate)
     return Pusher(
         receiver, spool, push_ttl(config), beat, Backoff(), dead_letters=dead_letters, pace=pace
@@ -99,8 +99,8 @@ def check_directories(config: AgentConfig) -> dict[str, StorageError]:
     directory is no config fault: it is returned ("state" or "spool") and the agent runs degraded.
     """
     directories = [("state", "state_dir", config.state_dir)]
-    if config.push is not None:
-        directories.append(("spool", "spool.dir", config.spool.dir))
+    for push in config.receivers:
+        directories.append(("spool", "spool.dir", config.spool_dir(push)))
     full: dict[str, StorageError] = {}
     for what, key, directory in directories:
         try:
@@ -153,38 +153,51 @@ class Agent:
         self._sample_collector = SampleCollector()
         self.registry.register(self._sample_collector)
         self.server: ServerHandle | None = None
-        self.spool: Spool | None = None
-        self.pusher: Pusher | None = None
+        self.delivery: Fanout | None = None
         self.storage = StorageFaults()
         self.held = HeldAlerts()
         self.cycles = CycleClock()
         self.receiver_clock = ReceiverClock(self.clock)
         self.registry.register(AgentCollector(self.snapshot))
-        self.registry.register(DeliveryCollector(lambda: self.pusher, self.clock))
+        self.registry.register(DeliveryCollector(self._pushers, self.clock))
         self.exposition = Exposition(self.registry, self.health)
         self._store = StateStore(self.config.state_dir / STATE_FILE)
         self._saved: frozenset[tuple[object, ...]] = frozenset()
         self._sampler: SamplerLike | None = None
-        self._next_resend = 0.0
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._reload_requested = threading.Event()
 
+    @property
+    def pusher(self) -> Pusher | None:
+        """Return the first receiver's pusher, None when not pushing."""
+        return self.delivery.pushers[0] if self.delivery and self.delivery.pushers else None
+
+    @property
+    def spool(self) -> Spool | None:
+        """Return the first receiver's spool, None when not pushing."""
+        pusher = self.pusher
+        return pusher.spool if pusher is not None else None
+
+    def _pushers(self) -> list[Pusher]:
+        return self.delivery.pushers if self.delivery is not None else []
+
     def snapshot(self) -> AgentSnapshot:
-        """Return the self-metrics' view of the agent."""
-        spool, pusher = self.spool, self.pusher
+        """Return the self-metrics' view of the agent, every receiver's spool and pushes summed."""
+        pushers = self._pushers()
+        spools = [pusher.spool for pusher in pushers]
         return AgentSnapshot(
             alerts=dict(self.states),
-            spool_entries=spool.depth if spool else 0,
-            spool_bytes=spool.size_bytes if spool else 0,
-            spool_dropped_total=spool.dropped_total if spool else 0,
-            push_failures=dict(pusher.failures) if pusher else {},
-            push_batches_total=pusher.sent_total if pusher else 0,
+            spool_entries=sum(spool.depth for spool in spools),
+            spool_bytes=sum(spool.size_bytes for spool in spools),
+            spool_dropped_total=sum(spool.dropped_total for spool in spools),
+            push_failures=dict(self.delivery.failures()) if self.delivery else {},
+            push_batches_total=sum(pusher.sent_total for pusher in pushers),
             last_cycle_at=self.cycles.last_wall,
             storage_failures=dict(self.storage.failures),
             held_alerts=len(self.held),
             held_dropped_total=self.held.dropped_total,
-            receiver_clock_offset=self.receiver_clock.offset if pusher else None,
+            receiver_clock_offset=self.receiver_clock.offset if pushers else None,
         )
 
     def start(self) -> None:
@@ -204,16 +217,24 @@ class Agent:
             log.info("restored %d active alerts from %s", len(self.states), self._store.path)
 
     def _start_pusher(self) -> None:
-        if self.config.push is None:
-            self.spool, self.pusher = None, None
+        """Build a spool and a pusher for each receiver and start them."""
+        self.delivery = None
+        pushers = []
+        for push in self.config.receivers:
+            spool = Spool(
+                self.config.spool_dir(push), self.config.spool.max_bytes, clock=self.clock
+            )
+            # The factory sees a config whose `push` is this one receiver.
+            pusher = self.pusher_factory(replace(self.config, push=push, more_push=()), spool)
+            if pusher is not None:
+                pushers.append((push.resend, pusher))
+        if not pushers:
             return
-        self.spool = Spool(self.config.spool.dir, self.config.spool.max_bytes, clock=self.clock)
-        self.pusher = self.pusher_factory(self.config, self.spool)
-        self._next_resend = 0.0
-        if self.pusher is not None:
-            self.receiver_clock.allowance = self.config.push.clock_skew
-            self.pusher.receiver.observe(self.receiver_clock.on_response)
-            self.pusher.start()
+        self.delivery = Fanout(pushers)
+        assert self.config.push is not None
+        self.receiver_clock.allowance = self.config.push.clock_skew
+        self.delivery.observe(self.receiver_clock.on_response)
+        self.delivery.start()
 
     def _start_server(self) -> None:
         if self.config.listen is not None:
@@ -274,7 +295,7 @@ class Agent:
         self._sample_collector.update(sample)
         states, transitions = self._evaluator.evaluate(
             self.states,
-            self._history.derive(with_delivery_gauges(sample, self.pusher, now), now),
+            self._history.derive(with_delivery_gauges(sample, self._pushers(), now), now),
             now,
         )
         for transition in transitions:
@@ -308,19 +329,20 @@ class Agent:
 
     def _spool(self, alerts: list[WireAlert]) -> tuple[set[LabelSet], bool]:
         """Spool transitions after held ones; return the firing ones spooled, and if more are held."""
-        refused = self.spool is not None and self.spool.refused is not None
-        if self.pusher is None or not (alerts or self.held or refused):
+        delivery = self.delivery
+        if delivery is None or not (alerts or self.held or delivery.refused):
             return set(), False
         try:
-            self.pusher.enqueue([*self.held.alerts(), *alerts])
+            delivery.enqueue([*self.held.alerts(), *alerts])
         except StorageError as exc:
             self.storage.failed("spool", exc)
             self.held.hold(alerts)
             return set(), bool(alerts)
         self.held.clear()
-        if self.spool is not None and self.spool.refused is not None:
+        refused = delivery.refused
+        if refused is not None:
             # Spooled all the same: held in the spool's own bounded memory until the disk has room.
-            self.storage.failed("spool", self.spool.refused)
+            self.storage.failed("spool", refused)
         else:
             self.storage.succeeded("spool")
         return {alert.labels for alert in alerts if alert.ends_at is None}, False
@@ -339,11 +361,11 @@ class Agent:
 
     def _resend(self, just_sent: set[LabelSet], held_more: bool) -> None:
         """Offer firing and held alerts each resend period, or at once when more were held."""
-        if self.pusher is None or self.config.push is None:
+        if self.delivery is None:
             return
-        if self.monotonic() < self._next_resend and not held_more:
+        due = self.delivery.due(self.monotonic(), force=held_more)
+        if not due:
             return
-        self._next_resend = self.monotonic() + self.config.push.resend
         firing = [
             WireAlert.firing(state, self._source(state))
             for labels, state in self.states.items()
@@ -354,7 +376,8 @@ class Agent:
         ]
         batch = [*firing, *self.held.alerts()]
         if batch:
-            self.pusher.refresh(batch)
+            for pusher in due:
+                pusher.refresh(batch)
 
     def _source(self, alert: AlertState) -> str:
         """Return the alert's generatorURL: the agent's /metrics showing its rule's metric."""
@@ -389,14 +412,14 @@ class Agent:
             if self._sampler is not None:
                 self._sampler.close()
             self._sampler = self.sampler_factory(config.sampler)
-        if (config.push, config.spool, config.heartbeat, config.interval) != (
-            old.push,
+        if (config.receivers, config.spool, config.heartbeat, config.interval) != (
+            old.receivers,
             old.spool,
             old.heartbeat,
             old.interval,
         ):
-            if self.pusher is not None:
-                self.pusher.stop()
+            if self.delivery is not None:
+                self.delivery.stop()
             self._start_pusher()
         if config.state_dir != old.state_dir:
             self._store = StateStore(config.state_dir / STATE_FILE)
@@ -418,8 +441,8 @@ class Agent:
         except StorageError as exc:
             log.error("%s; the active alerts will fire anew after the restart", exc)
         finally:
-            if self.pusher is not None:
-                self.pusher.stop()
+            if self.delivery is not None:
+                self.delivery.stop()
             if self.server is not None:
                 self.server.close()
             if self._sampler is not None:

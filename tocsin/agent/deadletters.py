@@ -31,6 +31,11 @@ DEFAULT_MAX_ENTRIES = 1000
 DETAIL_CHARS = 500
 
 
+def file_name(subdir: str) -> str:
+    """Return the dead-letter file of a receiver: the first one's, or one named for another."""
+    return f"dead-letters.{subdir}.jsonl" if subdir else FILE_NAME
+
+
 def fingerprint(alert: WireAlert) -> str:
     """Identify what was sent: the labels and the annotations, not the times."""
     text = json.dumps([sorted(alert.labels), sorted(alert.annotations)], ensure_ascii=False)

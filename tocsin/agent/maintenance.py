@@ -42,7 +42,7 @@ def announce(
         return "the system is not shutting down: no maintenance window announced"
     if config.push is None:
         raise ConfigError(f"{config.source}: no 'push' receiver: maintenance windows need a bridge")
-    receiver = Receiver(config.push.url, config.push.token, config.push.timeout)
+    receiver = Receiver.for_config(config.push)
     try:
         window = receiver.open_maintenance(config.instance, seconds, reason)
     finally:

@@ -13,14 +13,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from tocsin.agent.errors import PushRejected, PushUnavailable
 from tocsin.agent.evaluator import AlertState
 from tocsin.agent.limits import fit_pairs
+from tocsin.agent.tls import TlsConfig, tls_failure
 from tocsin.agent.urls import redact_url
+
+if TYPE_CHECKING:
+    from tocsin.agent.config import PushConfig
 
 log = logging.getLogger(__name__)
 USER_AGENT = "tocsin-agent/0.1"
@@ -152,7 +156,10 @@ def _refusal(response: requests.Response) -> tuple[str, dict[int, str]]:
 
 
 class Receiver:
-    """HTTP client of a bridge or an Alertmanager; every call has the configured timeout."""
+    """HTTP client of a bridge or an Alertmanager; every call has the configured timeout.
+
+    `auth` is HTTP basic auth (user, password); `tls` what the connection trusts and presents.
+    """
 
     def __init__(
         self,
@@ -161,30 +168,58 @@ class Receiver:
         timeout: float,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        auth: tuple[str, str] | None = None,
+        tls: TlsConfig | None = None,
+        name: str = "",
     ) -> None:
         self.url = url.rstrip("/")
         # Messages name the receiver without any user:password@ or query a URL may carry.
         self.display = redact_url(self.url)
+        self.name = name or self.display
         self.timeout = timeout
         self._clock = clock
         self._session = session or requests.Session()
+        if auth is not None:
+            self._session.auth = auth
+        # Given on every call: a per-call verify is never overridden by REQUESTS_CA_BUNDLE.
+        tls = tls or TlsConfig()
+        self._verify = tls.verify()
+        self._cert = tls.cert()
         self._headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
+
+    @classmethod
+    def for_config(cls, push: PushConfig) -> Receiver:
+        """Build the client of one configured receiver: its URL, credentials and TLS."""
+        return cls(
+            push.url, push.token, push.timeout, auth=push.auth, tls=push.tls, name=push.label
+        )
 
     def _post(self, path: str, body: Any) -> requests.Response:
         target = redact_url(self.url + path)
         headers = {**self._headers, SENDER_TIME_HEADER: rfc3339(self._clock())}
         try:
             response = self._session.post(
-                self.url + path, data=json.dumps(body), headers=headers, timeout=self.timeout
+                self.url + path,
+                data=json.dumps(body),
+                headers=headers,
+                timeout=self.timeout,
+                verify=self._verify,
+                cert=self._cert,
             )
+        except requests.exceptions.SSLError as exc:
+            raise PushUnavailable(f"{target}: {tls_failure(str(exc))}", "tls") from exc
         except requests.Timeout as exc:
             raise PushUnavailable(f"{target}: no answer in {self.timeout:g}s", "timeout") from exc
         except requests.ConnectionError as exc:
             raise PushUnavailable(f"{target}: cannot connect", "connection") from exc
         except requests.RequestException as exc:
             raise PushUnavailable(f"{target}: {type(exc).__name__}", "error") from exc
+        except OSError as exc:
+            # requests' own check of the client certificate files (one removed since start-up).
+            raise PushUnavailable(f"{target}: {exc}", "tls") from exc
         status = response.status_code
         if status < 300:
             return response

@@ -90,6 +90,8 @@ class Pusher:
         self.alerts_sent_total = 0
         self.withheld_total = 0
         self.auth_failing = False
+        # False after a push or heartbeat failed for want of the receiver, True after one went.
+        self.reachable = True
         self._clock = clock
         self._draw = draw
         self._lock = threading.Lock()
@@ -126,6 +128,7 @@ class Pusher:
 
     def _unavailable(self, exc: PushUnavailable, what: str, now: float) -> None:
         self.failures[exc.reason] += 1
+        self.reachable = False
         self._attempt += 1
         wait = self.backoff.delay(self._attempt, exc.retry_after, self._draw())
         self._retry_at = now + wait
@@ -170,6 +173,7 @@ class Pusher:
             log.error("%s", error)
         if not own:
             # The sender itself is refused (token, URL): every batch would be; wait between tries.
+            self.reachable = False
             self._attempt += 1
             self._retry_at = now + self.backoff.delay(self._attempt, None, self._draw())
         return True
@@ -222,6 +226,7 @@ class Pusher:
         self.sent_total += 1
         self.alerts_sent_total += count
         self.auth_failing = False
+        self.reachable = True
         self._attempt = 0
         self._retry_at = 0.0
         self._cap = min(self.pace.max_batch, self._cap * 2)
@@ -256,6 +261,7 @@ class Pusher:
         except PushRejected as exc:
             if exc.status != 404:
                 self.failures[exc.reason] += 1
+                self.reachable = False
                 self.auth_failing = self.auth_failing or exc.status in AUTH_STATUSES
                 log.warning("heartbeat rejected: %s", exc)
             elif not self._heartbeat_missing_logged:
@@ -263,7 +269,10 @@ class Pusher:
                 log.info("receiver has no heartbeat endpoint (an Alertmanager?): %s", exc)
         except PushError as exc:
             self.failures[exc.reason] += 1
+            self.reachable = False
             log.warning("heartbeat failed: %s", exc)
+        else:
+            self.reachable = True
 
     def step(self) -> float:
         """Do every due delivery and heartbeat; return the seconds until something is due."""

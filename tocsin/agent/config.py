@@ -8,7 +8,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tocsin.agent.collectors.names import COLLECTORS
@@ -23,10 +23,12 @@ from tocsin.agent.rules import (
     merge_rules,
     parse_rule,
 )
-from tocsin.agent.tls import TlsConfig, check_ca_file, check_client_pair
 from tocsin.agent.urls import redact_url
 from tocsin.common.durations import parse_duration, parse_size
 from tocsin.common.yamlsource import SHOWN_CHARS, LinedDict, shown, shown_path
+
+if TYPE_CHECKING:
+    from tocsin.agent.tls import TlsConfig
 
 DEFAULT_LISTEN = ("127.0.0.1", 9101)
 DEFAULT_INTERVAL = 10.0
@@ -101,7 +103,7 @@ class PushConfig:
     clock_skew: float = DEFAULT_CLOCK_SKEW
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    tls: TlsConfig = TlsConfig()
+    tls: TlsConfig | None = None
     name: str = ""
     subdir: str = ""
 
@@ -439,13 +441,18 @@ def _basic_auth(reader: _Reader, base: Path) -> tuple[str | None, str | None]:
     return username, _secret_file(reader, "password_file", base, "password")
 
 
-def _tls(reader: _Reader, base: Path) -> TlsConfig:
+def _tls(reader: _Reader, base: Path) -> TlsConfig | None:
     """Read `ca_file`, `cert_file` and `key_file`, loading each as a connection will."""
     paths = {
         key: reader.parsed(key, lambda value: base / _text(value), None, "a file path")
         for key in ("ca_file", "cert_file", "key_file")
         if reader.node.get(key) is not None
     }
+    if not paths:
+        return None
+    # Loaded only for a config that names TLS files: the agent's memory budget is tight.
+    from tocsin.agent.tls import TlsConfig, check_ca_file, check_client_pair
+
     if "key_file" in paths and "cert_file" not in paths:
         raise reader.fail("key_file", "is given without 'cert_file'; name the client certificate")
     if "ca_file" in paths:

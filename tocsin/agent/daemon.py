@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from types import FrameType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry
 
@@ -28,7 +28,6 @@ from tocsin.agent.deliverymetrics import DeliveryCollector, with_delivery_gauges
 from tocsin.agent.errors import AddressInUse, ConfigError, StorageError
 from tocsin.agent.evaluator import AlertState, Evaluator, LabelSet, Transition, rule_key
 from tocsin.agent.exposition import Exposition, SampleCollector, ServerHandle
-from tocsin.agent.fanout import Fanout
 from tocsin.agent.fsutil import ensure_writable_directory
 from tocsin.agent.history import History
 from tocsin.agent.push import Receiver, WireAlert
@@ -39,6 +38,9 @@ from tocsin.agent.spool import Spool
 from tocsin.agent.state import StateStore
 from tocsin.agent.urls import generator_url
 from tocsin.common.sdnotify import Notifier
+
+if TYPE_CHECKING:
+    from tocsin.agent.fanout import Fanout
 
 log = logging.getLogger(__name__)
 STATE_FILE = "alerts.json"
@@ -230,6 +232,9 @@ class Agent:
                 pushers.append((push.resend, pusher))
         if not pushers:
             return
+        # Loaded only by an agent that pushes: the agent's memory budget is tight.
+        from tocsin.agent.fanout import Fanout
+
         self.delivery = Fanout(pushers)
         assert self.config.push is not None
         self.receiver_clock.allowance = self.config.push.clock_skew

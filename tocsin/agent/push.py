@@ -20,11 +20,11 @@ import requests
 from tocsin.agent.errors import PushRejected, PushUnavailable
 from tocsin.agent.evaluator import AlertState
 from tocsin.agent.limits import fit_pairs
-from tocsin.agent.tls import TlsConfig, tls_failure
 from tocsin.agent.urls import redact_url
 
 if TYPE_CHECKING:
     from tocsin.agent.config import PushConfig
+    from tocsin.agent.tls import TlsConfig
 
 log = logging.getLogger(__name__)
 USER_AGENT = "tocsin-agent/0.1"
@@ -183,6 +183,8 @@ class Receiver:
         if auth is not None:
             self._session.auth = auth
         # Given on every call: a per-call verify is never overridden by REQUESTS_CA_BUNDLE.
+        from tocsin.agent.tls import TlsConfig
+
         tls = tls or TlsConfig()
         self._verify = tls.verify()
         self._cert = tls.cert()
@@ -210,6 +212,8 @@ class Receiver:
                 cert=self._cert,
             )
         except requests.exceptions.SSLError as exc:
+            from tocsin.agent.tls import tls_failure
+
             raise PushUnavailable(f"{target}: {tls_failure(str(exc))}", "tls") from exc
         except requests.Timeout as exc:
             raise PushUnavailable(f"{target}: no answer in {self.timeout:g}s", "timeout") from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -140,6 +139,9 @@ class Rule:
 
 def _gauges(metric: object) -> str:
     """Name the gauges closest to a wrong one, or the first few, keeping the fault one line."""
+    # Imported for this error only: difflib costs the running agent ~0.2 MiB of its budget.
+    import difflib
+
     close = difflib.get_close_matches(metric, GAUGES, n=4) if isinstance(metric, str) else []
     names = close or list(GAUGES)[:8]
     return ", ".join(names) + f" (README lists all {len(GAUGES)})"

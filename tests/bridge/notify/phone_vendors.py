@@ -57,6 +57,11 @@ class Vendor:
         if self.kind == "twilio":
             prefix = "SM" if path.endswith("/Messages.json") else "CA"
             return 201, {"sid": f"{prefix}{n:032d}", "status": "queued", "to": form.get("To")}
+        if self.kind == "tencent" and "CalledNumber" in form:
+            return 200, {"Response": {"SendStatus": {
+                "CallId": f"12582bce-403c-11eb-96b8-525400{n:06d}",
+                "SessionContext": form.get("SessionContext", "")},
+                "RequestId": "a0aabda6-cf91-4f3e-a81f-9198114a2279"}}  # fmt: skip
         if self.kind == "tencent":
             return 200, {"Response": {"RequestId": "a0aabda6-cf91-4f3e-a81f-9198114a2279",
                          "SendStatusSet": [{"SerialNo": f"5000:1045710669157053657849499{n:03d}",
@@ -147,15 +152,19 @@ def tencent_check(path: str, headers: Any, form: dict[str, Any], vendor: Vendor)
     def refuse(code: str, message: str) -> Any:
         return 200, {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": "r"}}
 
-    if headers.get("X-TC-Action") != "SendSms" or headers.get("X-TC-Version") != "2021-01-11":
+    # Each action is served by its own product (the scope's service) in its own API version.
+    apis = {"SendSms": ("sms", "2021-01-11"), "SendTtsVoice": ("vms", "2020-09-02")}
+    action = headers.get("X-TC-Action", "")
+    if action not in apis or headers.get("X-TC-Version") != apis[action][1]:
         return refuse("InvalidAction", "The action or version is not valid.")
+    service = apis[action][0]
     stamp = int(headers.get("X-TC-Timestamp", "0"))
     if abs(datetime.now(UTC).timestamp() - stamp) > 300:
         return refuse("AuthFailure.SignatureExpire", "Signature expired.")
     algorithm, _, rest = headers.get("Authorization", "").partition(" ")
     parts = dict(item.strip().split("=", 1) for item in rest.split(","))
     date = datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d")
-    scope = f"{date}/sms/tc3_request"
+    scope = f"{date}/{service}/tc3_request"
     if algorithm != "TC3-HMAC-SHA256" or parts.get("Credential") != f"{SECRET_ID}/{scope}":
         return refuse("AuthFailure.SecretIdNotFound", "The SecretId is not found.")
     signed = parts.get("SignedHeaders", "")
@@ -169,7 +178,7 @@ def tencent_check(path: str, headers: Any, form: dict[str, Any], vendor: Vendor)
     def sign(key: bytes, text: str) -> bytes:
         return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
-    key = sign(sign(sign(("TC3" + SECRET_KEY).encode(), date), "sms"), "tc3_request")
+    key = sign(sign(sign(("TC3" + SECRET_KEY).encode(), date), service), "tc3_request")
     expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     if signed != "content-type;host" or not hmac.compare_digest(
         expected, parts.get("Signature", "")
@@ -177,7 +186,9 @@ def tencent_check(path: str, headers: Any, form: dict[str, Any], vendor: Vendor)
         return refuse(
             "AuthFailure.SignatureFailure", "The provided credentials could not be validated."
         )
-    for name in ("PhoneNumberSet", "SmsSdkAppId", "SignName", "TemplateId"):
+    wanted = {"SendSms": ("PhoneNumberSet", "SmsSdkAppId", "SignName", "TemplateId"),
+              "SendTtsVoice": ("CalledNumber", "VoiceSdkAppid", "TemplateId")}[action]  # fmt: skip
+    for name in wanted:
         if not form.get(name):
             return refuse("MissingParameter", f"The parameter {name} is missing.")
     return None

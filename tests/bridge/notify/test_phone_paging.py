@@ -33,6 +33,10 @@ def phone_policy(vendor: pv.Vendor, kind: str, tmp_path: Path) -> Policy:
         (tmp_path / "token").write_text(pv.TOKEN)
         settings = (f"provider: twilio, account_sid: {pv.SID}, auth_token_file: {tmp_path / 'token'},"
                     f" from: '+15005550006', api_url: '{vendor.url()}'")  # fmt: skip
+    elif vendor.kind == "tencent":
+        settings = (f"provider: tencent, secret_id: {pv.SECRET_ID}, secret_key: {pv.SECRET_KEY}, "
+                    f"sdk_app_id: '1400006666', sign_name: Tocsin, template_id: '449739', "
+                    f"url: '{vendor.url('/')}'")  # fmt: skip
     else:
         settings = (f"provider: aliyun, access_key_id: {pv.KEY_ID}, access_key_secret: "
                     f"{pv.KEY_SECRET}, sign_name: Tocsin, template_code: SMS_1, tts_code: TTS_1, "
@@ -50,7 +54,9 @@ def page_carol(store: Store, policy: Policy) -> None:
                  targets=[Target("person", "carol")], now=NOW)  # fmt: skip
 
 
-@pytest.mark.parametrize(("kind", "provider"), [("voice", "twilio"), ("sms", "aliyun")])
+@pytest.mark.parametrize(
+    ("kind", "provider"), [("voice", "twilio"), ("sms", "aliyun"), ("voice", "tencent")]
+)
 def test_a_page_reaches_the_persons_phone(
     store: Store, tmp_path: Path, kind: str, provider: str
 ) -> None:
@@ -59,7 +65,8 @@ def test_a_page_reaches_the_persons_phone(
         page_carol(store, policy)
         assert worker(store, policy, clock=utcnow).run_once() == 1
     (sent,) = vendor.accepted
-    assert "+8613800138000".lstrip("+") in (sent.get("To") or sent.get("PhoneNumbers") or "")
+    number = sent.get("To") or sent.get("PhoneNumbers") or sent.get("CalledNumber") or ""
+    assert "+8613800138000".lstrip("+") in number
     assert statuses(store) == [("delivered", 1, None)]
 
 

@@ -16,7 +16,7 @@ LANGUAGES = ("en", "zh-CN")  # of pages
 CHANNEL_TYPES = ("webhook", "slack", "email", "wecom", "dingtalk", "feishu", "log", "sms", "voice")
 # Phone channels and the providers that serve each: they reach a person at their `phone`.
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # a phone number: +, country code, number
-PHONE_PROVIDERS = {"sms": ("twilio", "aliyun", "tencent"), "voice": ("twilio", "aliyun")}
+PHONE_PROVIDERS = {"sms": ("twilio", "aliyun", "tencent"), "voice": ("twilio", "aliyun", "tencent")}
 DEFAULT_RULE = "default"  # the key of a person's rule for priorities without their own
 TARGET_KINDS = ("person", "team", "schedule", "channel")
 SLA_EVENTS = ("sla_warning", "sla_breached")  # what an escalation policy's sla_notify names

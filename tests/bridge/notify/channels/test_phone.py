@@ -164,11 +164,11 @@ def test_sms_text_fits_one_message_however_long_the_title(language: str, limit: 
     )
 
 
-def tencent(url: str, secret: str = pv.SECRET_KEY) -> object:
+def tencent(url: str, secret: str = pv.SECRET_KEY, kind: str = "sms") -> object:
     settings = {"provider": "tencent", "secret_id": pv.SECRET_ID, "secret_key": secret,
                 "sdk_app_id": "1400006666", "sign_name": "Tocsin", "template_id": "449739",
                 "url": url}  # fmt: skip
-    return build_sender(Channel("phone", "sms", settings), timeout=2)
+    return build_sender(Channel("phone", kind, settings), timeout=2)
 
 
 def test_tencent_sms_is_signed_with_tc3_hmac_sha256() -> None:
@@ -200,4 +200,28 @@ def test_tencent_number_status_code_is_a_failure_naming_it(code: str, retried: b
             {"SerialNo": "", "PhoneNumber": PHONE, "Fee": 0, "Code": code, "Message": "no"}]}})  # fmt: skip
         with pytest.raises(DeliveryFailed, match=code.replace(".", r"\.")) as caught:
             tencent(vendor.url("/")).deliver(paged())  # type: ignore[attr-defined]
+    assert isinstance(caught.value, DeliveryRefused) is not retried
+
+
+def test_tencent_voice_calls_with_send_tts_voice_signed_for_vms() -> None:
+    with pv.vendor("tencent") as vendor:
+        tencent(vendor.url("/"), kind="voice").deliver(paged())  # type: ignore[attr-defined]
+    (sent,) = vendor.accepted
+    assert (sent["CalledNumber"], sent["VoiceSdkAppid"], sent["TemplateId"]) == (
+        PHONE, "1400006666", "449739"
+    )  # fmt: skip
+    assert sent["TemplateParamSet"] == ["P1", "42", "磁盘空间不足 on db-1"]
+    assert sent["PlayTimes"] == 2 and not vendor.refused
+
+
+@pytest.mark.parametrize(
+    ("code", "retried"),
+    [("LimitExceeded", True), ("FailedOperation.TemplateIncorrectOrUnapproved", False)],
+)
+def test_a_tencent_voice_error_is_a_failure_naming_its_code(code: str, retried: bool) -> None:
+    with pv.vendor("tencent") as vendor:
+        vendor.error = (200, {"Response": {"Error": {"Code": code, "Message": "no"},
+                                           "RequestId": "r"}})  # fmt: skip
+        with pytest.raises(DeliveryFailed, match=code.replace(".", r"\.")) as caught:
+            tencent(vendor.url("/"), kind="voice").deliver(paged())  # type: ignore[attr-defined]
     assert isinstance(caught.value, DeliveryRefused) is not retried

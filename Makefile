@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests drive for real: promtool/prometheus, alertmanager/amtool,
 # node_exporter (benchmark peer), Chromium and a CJK font (web board screenshots), PostgreSQL (storage),
-# lintian (the .deb packages) and ansible-lint (the fleet install example).
-PEER_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter chromium fonts-wqy-microhei postgresql lintian ansible-lint
+# lintian (the .deb packages), ansible-lint (the fleet install example) and Dovecot (the IMAP
+# mailbox the mail gateway polls).
+PEER_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter chromium fonts-wqy-microhei postgresql lintian ansible-lint dovecot-imapd
 
 .PHONY: run stop test lint format bench peers venv clean deb
 

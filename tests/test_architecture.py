@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("store", "policy", "migrations"),
     ("timers", "paging", "kb"),
     ("incidents", "sla"),
-    ("ingest", "notify", "reports", "maintenance"),
+    ("ingest", "notify", "reports", "maintenance", "mailin"),
     ("runtime",),
     ("api", "web"),
     ("server", "cli"),

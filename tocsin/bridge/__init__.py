@@ -9,7 +9,7 @@ layer 1: errors, platform
 layer 2: store, policy, migrations
 layer 3: timers, paging, kb
 layer 4: incidents, sla
-layer 5: ingest, notify, reports, maintenance
+layer 5: ingest, notify, reports, maintenance, mailin
 layer 6: runtime
 layer 7: api, web
 layer 8: server, cli

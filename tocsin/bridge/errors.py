@@ -16,6 +16,8 @@ BridgeError(TocsinError)
  ├── DeliveryFailed       a notification channel refused or did not answer (retried by the outbox)
  │    └── DeliveryRefused a receiver refused it for good (4xx): a dead letter at once, no retry
  │         └── DeliveryUncertain  a phone provider may have accepted it: never sent twice
+ ├── MailRefused          an inbound mail the gateway will not take (SMTP 5xx; IMAP: set aside)
+ ├── MailboxUnavailable   the IMAP server cannot be reached, refuses the login or a command
  ├── ClientError          the CLI could not talk to a bridge (exit 69, EX_UNAVAILABLE)
  └── AddressInUse         serve's listen port is taken; it may come free, so retry (exit 75, EX_TEMPFAIL)
 """
@@ -117,6 +119,21 @@ class DeliveryRefused(DeliveryFailed):
 
 class DeliveryUncertain(DeliveryRefused):
     """A call or text may have been accepted before the answer was lost: sending again could ring twice."""
+
+
+class MailRefused(BridgeError):
+    """A mail too large, malformed or undecodable: `reason` names which, for logs and metrics."""
+
+    def __init__(self, message: str, reason: str, smtp_code: str = "550 5.6.0") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.smtp_code = smtp_code
+
+
+class MailboxUnavailable(BridgeError):
+    """The IMAP mailbox could not be read this round; its mail stays there for the next."""
+
+    exit_code = EX_UNAVAILABLE
 
 
 class ClientError(BridgeError):

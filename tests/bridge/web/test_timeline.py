@@ -8,6 +8,7 @@ from tests.bridge.helpers import FakeClock
 from tests.bridge.testclient import TestClient
 from tocsin.bridge.incidents.events import record_event
 from tocsin.bridge.incidents.retitle import Retitle, follow_alert_text
+from tocsin.bridge.incidents.service import add_note
 from tocsin.bridge.paging.escalation import Step
 from tocsin.bridge.paging.oncall import NO_ADDRESS, Reach
 from tocsin.bridge.policy.model import Target
@@ -124,3 +125,24 @@ def test_a_title_change_speaks_chinese(client: TestClient, runtime: Runtime) -> 
     text = timeline_of(html)
     assert "标题随告警更新：从“disk full”改为“&lt;b&gt;disk 99%&lt;/b&gt;”" in text
     assert "alice 将标题从“&lt;b&gt;disk 99%&lt;/b&gt;”改为“db1 data volume”" in text
+
+
+def test_a_reporters_mail_reply_reads_as_theirs_in_both_languages(
+    client: TestClient, runtime: Runtime
+) -> None:
+    incident = runtime.incidents.create(title="db down", priority="P3", actor="desk")
+    with runtime.store.begin() as conn:
+        add_note(
+            conn,
+            runtime.hooks,
+            incident,
+            actor=None,
+            now=runtime.clock(),
+            text="Still down here.",
+            from_reporter=True,
+            origin={"sender": "wang@customer.example.com", "via": "email"},
+        )
+    english = timeline_of(client.get(f"/incidents/{incident}").text)
+    assert "Reply from the reporter" in english and "Still down here." in english
+    html = client.get(f"/incidents/{incident}", headers={"Accept-Language": "zh-CN"}).text
+    assert "报告人的回复" in timeline_of(html)

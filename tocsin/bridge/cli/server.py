@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from tocsin.bridge.mailin.rules import describe, require_valid
 from tocsin.bridge.paging.audit import unreachable
 from tocsin.bridge.platform.bootstrap import ensure_secrets
 from tocsin.bridge.platform.config import BridgeConfig, load_config, parse_config
@@ -83,6 +84,9 @@ def serve(
     configure_logging(
         config.log_level, sys.stderr, os.environ, "%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if config.mailin is not None:
+        require_valid(config.mailin, policy)
+        click.echo(f"  mailin: {describe(config.mailin)}")
     for warning in unreachable(policy, smtp=config.smtp is not None):
         log.warning("%s: %s", policy.source, warning)
     # Bound before secrets, migrations and workers: a bad address changes nothing.
@@ -193,6 +197,9 @@ def check_config(config_path: Path | None) -> None:
         if config.tokens
         else f"  tokens: none; serve generates them in {config.state_dir / 'tokens.yml'}"
     )
+    if config.mailin is not None:
+        require_valid(config.mailin, policy)
+        click.echo(f"  mailin: {describe(config.mailin)}")
     for warning in unreachable(policy, smtp=config.smtp is not None):
         click.echo(f"warning: {policy.source}: {warning}", err=True)
 

@@ -456,15 +456,17 @@ def add_note(
     text: str,
     public: bool = False,
     from_reporter: bool = False,
+    origin: Mapping[str, str] | None = None,
 ) -> Event:
     """Append a note; a public one is mailed to the reporter and counts as their update.
 
     An internal note (the default) stays among staff. A note from the reporter (a reply by
-    mail) is public by nature but is never mailed back and is no update from the service.
+    mail) is public by nature but is never mailed back and is no update from the service;
+    `origin` says where the reporter's words came from (sender, via, message_id).
     """
     data: dict[str, Any] = {"text": text, "public": public or from_reporter}
     if from_reporter:
-        data["from_reporter"] = True
+        data |= {**(origin or {}), "from_reporter": True}
     update = public and not from_reporter
     values = {"last_update_at": now} if update else {}
     return _change(
@@ -538,25 +540,36 @@ class IncidentService:
 
     def report(self, report: Report, *, actor: str | None) -> int:
         """Open a reported incident routed like an alert (team, escalation, priority); page its assignee."""
+        with self.store.begin() as conn:
+            return self.open_report(conn, report, actor=actor, now=self.clock())
+
+    def open_report(
+        self,
+        conn: Connection,
+        report: Report,
+        *,
+        actor: str | None,
+        now: datetime,
+        key: str | None = None,
+    ) -> int:
+        """Open a reported incident inside the caller's transaction (report() makes one)."""
         if self.assigner is None:
             raise InvalidInput("reports need the policy: this service was built without one")
         fields = routed_fields(self.assigner.policy(), report)
         assignee = fields.pop("assignee")
-        with self.store.begin() as conn:
-            now = self.clock()
-            incident_id = create_incident(conn, self.hooks, now=now, actor=actor, **fields)
-            if assignee:
-                # Assigned as a reassignment is: the timeline says so and the assignee is paged.
-                reassign(
-                    conn,
-                    self.hooks,
-                    incident_id,
-                    actor=actor,
-                    now=now,
-                    assignee=assignee,
-                    assigner=self.assigner,
-                )
-            return incident_id
+        incident_id = create_incident(conn, self.hooks, now=now, actor=actor, key=key, **fields)
+        if assignee:
+            # Assigned as a reassignment is: the timeline says so and the assignee is paged.
+            reassign(
+                conn,
+                self.hooks,
+                incident_id,
+                actor=actor,
+                now=now,
+                assignee=assignee,
+                assigner=self.assigner,
+            )
+        return incident_id
 
     def act(self, incident_id: int, action: str, *, actor: str | None, **params: Any) -> Event:
         """Apply one action (ack, resolve, close, …) by `actor` and return its event."""

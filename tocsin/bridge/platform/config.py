@@ -46,6 +46,8 @@ Keys and defaults (every one optional; no file at all gives the defaults):
                                   ack link lifetime; outbox retries before a dead letter
   retention: 7d                   fired and cancelled timers and delivered notifications older
                                   than this are pruned (incidents, events and alerts are kept)
+  mailin: null                    incidents from e-mail: an SMTP/LMTP listener and/or an IMAP
+                                  mailbox, with sorting rules (tocsin/bridge/platform/mailin_settings.py)
 """
 
 from __future__ import annotations
@@ -60,10 +62,20 @@ from pathlib import Path
 from typing import Any
 
 from tocsin.bridge.errors import ConfigError
+from tocsin.bridge.platform.mailin_settings import MailinSettings, parse_mailin
 from tocsin.bridge.platform.notify_settings import NotifySettings, parse_notify
+from tocsin.bridge.platform.values import choice as _choice
+from tocsin.bridge.platform.values import flag as _bool
+from tocsin.bridge.platform.values import host_port, password, split_host_port
+from tocsin.bridge.platform.values import optional_text as _optional_str
+from tocsin.bridge.platform.values import path_value as _path
+from tocsin.bridge.platform.values import port as _port
+from tocsin.bridge.platform.values import read_secret as _read_secret
+from tocsin.bridge.platform.values import seconds as _seconds
+from tocsin.bridge.platform.values import size as _size
+from tocsin.bridge.platform.values import text as _str
 from tocsin.bridge.platform.where import Where, as_list, as_mapping
-from tocsin.common.durations import parse_duration
-from tocsin.common.yamlsource import load_file, shown, shown_path
+from tocsin.common.yamlsource import load_file, shown
 
 ROLES = ("ingest", "operator")
 KEYS = (
@@ -83,13 +95,11 @@ KEYS = (
     "log_level",
     "notify",
     "retention",
+    "mailin",
 )
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_DATABASE_URL = "sqlite:///tocsin.db"
 DEFAULT_SKEW_TOLERANCE = timedelta(minutes=10)
-_SIZE = re.compile(r"^(\d+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$")
-_SIZE_UNITS = {None: 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
-_SIZE_UNITS |= {"KB": 1000, "MB": 1000**2, "GB": 1000**3}
 
 
 @dataclass(frozen=True)
@@ -158,18 +168,19 @@ class BridgeConfig:
     log_level: str = "info"
     notify: NotifySettings = NotifySettings()
     retention: timedelta = timedelta(days=7)
+    mailin: MailinSettings | None = None
     source: str = "<defaults>"
     listen_at: str = "<defaults>"  # 'file:line' of `listen`, for a bind fault found at serve
 
     @property
     def host(self) -> str:
         """Return the host part of `listen`."""
-        return self.listen.rsplit(":", 1)[0].strip("[]")
+        return split_host_port(self.listen)[0]
 
     @property
     def port(self) -> int:
         """Return the port part of `listen`."""
-        return int(self.listen.rsplit(":", 1)[1])
+        return split_host_port(self.listen)[1]
 
     @property
     def base_url(self) -> str:
@@ -201,13 +212,7 @@ def parse_config(
     where = Where(source)
     raw = as_mapping(raw, where, KEYS)
     listen_where = where.key(raw, "listen")
-    listen = _str(raw.get("listen", DEFAULT_LISTEN), listen_where)
-    if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}", listen) or (
-        int(listen.rsplit(":", 1)[1]) > 65535
-    ):
-        raise listen_where.error(
-            f"{listen_where.show(listen)} is not HOST:PORT; expected e.g. '127.0.0.1:8080'"
-        )
+    listen = host_port(raw.get("listen", DEFAULT_LISTEN), listen_where, "127.0.0.1:8080")
     database_url = _str(
         raw.get("database_url", DEFAULT_DATABASE_URL), where.key(raw, "database_url")
     )
@@ -240,6 +245,7 @@ def parse_config(
         ),
         notify=parse_notify(raw.get("notify"), where.key(raw, "notify")),
         retention=_retention(raw.get("retention", "7d"), where.key(raw, "retention")),
+        mailin=parse_mailin(raw.get("mailin"), where.key(raw, "mailin"), base, env),
         source=source,
         listen_at=listen_where.place if "listen" in raw else source,
     )
@@ -326,29 +332,14 @@ def _smtp(raw: Any, where: Where, base: Path, env: Mapping[str, str]) -> Smtp | 
         "timeout",
     )
     raw = as_mapping(raw, where, allowed)
-    password: str | None = None
-    if raw.get("password_file") is not None:
-        password = _read_secret(_path(raw["password_file"], base), where.key(raw, "password_file"))
-    elif raw.get("password_env") is not None:
-        variable = _str(raw["password_env"], where.key(raw, "password_env"))
-        if variable not in env:
-            raise where.key(raw, "password_env").error(
-                f"environment variable {shown(variable)} is not set"
-            )
-        password = env[variable]
-    elif raw.get("password") is not None:
-        password = str(raw["password"])
-    port = raw.get("port", 587)
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise where.key(raw, "port").error(f"{shown(port)} is not a port number")
     return Smtp(
         host=_str(raw.get("host"), where.key(raw, "host")),
-        port=port,
+        port=_port(raw.get("port", 587), where.key(raw, "port")),
         sender=_str(raw.get("from", "tocsin@localhost"), where.key(raw, "from")),
         starttls=_bool(raw.get("starttls", True), where.key(raw, "starttls")),
         ssl=_bool(raw.get("ssl", False), where.key(raw, "ssl")),
         username=_optional_str(raw.get("username"), where.key(raw, "username")),
-        password=password,
+        password=password(raw, where, base, env),
         timeout=_seconds(raw.get("timeout", "10s"), where.key(raw, "timeout")),
     )
 
@@ -399,67 +390,11 @@ def _ingest(raw: Any, where: Where) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _read_secret(path: Path | None, where: Where) -> str:
-    assert path is not None
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise where.error(f"cannot read {shown_path(path)}: {exc.strerror}") from exc
-    if not value:
-        raise where.error(f"{shown_path(path)} is empty")
-    return value
-
-
-def _str(raw: Any, where: Where) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise where.error(f"expected a non-empty string, got {type(raw).__name__}")
-    return raw.strip()
-
-
-def _optional_str(raw: Any, where: Where) -> str | None:
-    return None if raw is None else _str(raw, where)
-
-
-def _bool(raw: Any, where: Where) -> bool:
-    if not isinstance(raw, bool):
-        raise where.error(f"{where.show(raw)} is not true or false")
-    return raw
-
-
-def _choice(raw: Any, where: Where, choices: tuple[str, ...]) -> str:
-    if raw not in choices:
-        raise where.error(f"{where.show(raw)} is not one of {', '.join(choices)}")
-    return str(raw)
-
-
-def _path(raw: Any, base: Path) -> Path | None:
-    if raw is None:
-        return None
-    path = Path(str(raw)).expanduser()
-    return path if path.is_absolute() else base / path
-
-
 def _retention(raw: Any, where: Where) -> timedelta:
     seconds = _seconds(raw, where)
     if seconds < 3600:
         raise where.error(f"{shown(raw)} is too short; keep at least 1h of history, e.g. '7d'")
     return timedelta(seconds=seconds)
-
-
-def _seconds(raw: Any, where: Where) -> float:
-    try:
-        return parse_duration(raw, numbers=True)
-    except ValueError as exc:
-        raise where.error(str(exc)) from exc
-
-
-def _size(raw: Any, where: Where) -> int:
-    match = _SIZE.match(str(raw).strip()) if isinstance(raw, int | str) else None
-    if isinstance(raw, bool) or match is None or int(match.group(1)) < 1:
-        raise where.error(
-            f"{where.show(raw)} is not a size; expected bytes or e.g. '1MiB', '512KiB'"
-        )
-    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -1,7 +1,7 @@
 """The composition root: config, policy, store and clock, plus the event hooks and workers.
 
 Owns `Runtime` and `build_runtime`. May import every package below it (platform, store, policy,
-timers, paging, kb, incidents, sla, ingest, notify, reports); api, web, server and cli build on
+timers, paging, kb, incidents, sla, ingest, notify, reports, maintenance, mailin); api, web, server and cli build on
 it. Parts never import it: each one's builder takes the explicit pieces it needs and returns what
 it made, and `build_runtime` registers that, one line each: an EventHook appended to
 `runtime.hooks` hears every incident event inside its transaction; a HeartbeatHook appended to
@@ -26,6 +26,7 @@ from tocsin.bridge.ingest.heartbeats import HeartbeatHook
 from tocsin.bridge.ingest.senderclock import SkewWatch
 from tocsin.bridge.ingest.silence import HeartbeatReturn, SilenceSweep, register_host_gauge
 from tocsin.bridge.kb.index import INDEX_ROUND_SECONDS, Indexer
+from tocsin.bridge.mailin.install import install as install_mailin
 from tocsin.bridge.maintenance.install import install as install_maintenance
 from tocsin.bridge.notify.fold import KIND as FOLD_SUMMARY
 from tocsin.bridge.notify.install import install as install_notify
@@ -223,6 +224,13 @@ def build_runtime(
     runtime.workers.append(
         Periodic("kb-index", Indexer(runtime.store), interval=INDEX_ROUND_SECONDS, clock=clock)
     )
+    # Incidents from e-mail: a listener and/or a mailbox poller, opening reports like the form.
+    if config.mailin is not None:
+        runtime.workers.extend(
+            install_mailin(
+                config.mailin, runtime.policy, lambda: runtime.incidents, metrics, runtime.clock
+            )
+        )
     # Last: a new incident's immediate first step pages once its own notifications are queued.
     runtime.hooks.append(sla.first_step)
     return runtime

@@ -76,16 +76,18 @@ def test_a_password_never_appears_in_an_error() -> None:
     assert "hunter2" not in caught.value.message
 
 
-def test_a_priority_the_policy_lacks_is_found(tmp_path: Path) -> None:
+def test_a_priority_or_team_the_policy_lacks_is_found(tmp_path: Path) -> None:
     config = load_config(
         write(
             tmp_path,
-            "mailin:\n  smtp: {listen: '127.0.0.1:2525'}\n  rules:\n    - {subject: x, priority: P7}\n",
+            "mailin:\n  smtp: {listen: '127.0.0.1:2525'}\n  rules:\n    - {subject: x, priority: P7}\n"
+            "    - {sender_domain: a.example, team: nobody-such}\n",
         )
     )
     assert config.mailin is not None
     faults = check_against(config.mailin, load_policy(None))
-    assert len(faults) == 1 and "bridge.yml:4: mailin.rules[0].priority: 'P7'" in faults[0]
+    assert len(faults) == 2 and "bridge.yml:4: mailin.rules[0].priority: 'P7'" in faults[0]
+    assert "bridge.yml:5: mailin.rules[1].team: 'nobody-such' is not a team" in faults[1]
 
 
 def test_check_config_summarises_mail_and_refuses_an_unknown_priority(tmp_path: Path) -> None:

@@ -39,21 +39,27 @@ def sort_mail(settings: MailinSettings, domain: str, subject: str) -> Sorting:
 
 
 def check_against(settings: MailinSettings, policy: Policy) -> list[str]:
-    """Return the faults of mail sorting against the policy: priorities it does not define."""
+    """Return the faults of mail sorting against the policy: priorities or teams it lacks."""
     faults: list[str] = []
     if settings.priority not in policy.priorities:
         faults.append(_unknown(settings.place, "mailin.priority", settings.priority, policy))
+    if settings.team is not None and settings.team not in policy.teams:
+        faults.append(_unknown_team(settings.place, "mailin.team", settings.team, policy))
     rules: Sequence[MailRule] = settings.rules
     for index, rule in enumerate(rules):
         if rule.priority is not None and rule.priority not in policy.priorities:
             faults.append(
                 _unknown(rule.place, f"mailin.rules[{index}].priority", rule.priority, policy)
             )
+        if rule.team is not None and rule.team not in policy.teams:
+            faults.append(
+                _unknown_team(rule.place, f"mailin.rules[{index}].team", rule.team, policy)
+            )
     return faults
 
 
 def require_valid(settings: MailinSettings, policy: Policy) -> None:
-    """Refuse to start when mail would be sorted into a priority the policy lacks."""
+    """Refuse to start when mail would be sorted into a priority or team the policy lacks."""
     faults = check_against(settings, policy)
     if faults:
         raise ConfigError("; ".join(faults))
@@ -64,6 +70,11 @@ def _unknown(place: str, key: str, priority: str, policy: Policy) -> str:
         f"{place}: {key}: {priority!r} is not a priority of {policy.source};"
         f" expected one of {', '.join(policy.priorities)}"
     )
+
+
+def _unknown_team(place: str, key: str, team: str, policy: Policy) -> str:
+    known = ", ".join(policy.teams) or "none"
+    return f"{place}: {key}: {team!r} is not a team of {policy.source}; its teams: {known}"
 
 
 def describe(settings: MailinSettings) -> str:

@@ -90,6 +90,20 @@ def test_a_tag_of_no_incident_opens_a_new_one(gateway: Gateway) -> None:
     assert take(gateway, mail("Re: [#999] old thread")).action == "opened"
 
 
+def test_a_reply_to_a_closed_incident_opens_a_new_one_that_says_so(
+    gateway: Gateway, runtime: Runtime
+) -> None:
+    first = take(gateway, mail()).incident_id
+    runtime.incidents.act(first, "resolve", actor="ann", root_cause="c", solution="s")
+    noted = take(gateway, mail(f"Re: [#{first}] Payroll", "Thanks, fixed."))
+    assert (noted.action, noted.incident_id) == ("noted", first)  # resolved: still its note
+    runtime.incidents.act(first, "close", actor="ann")
+    again = take(gateway, mail(f"Re: [#{first}] Payroll", "Broken again."))
+    assert again.action == "opened" and again.incident_id != first
+    description = incident_row(runtime, again.incident_id).description
+    assert description.endswith(f"A reply to closed incident #{first}")
+
+
 def test_a_reply_while_paused_for_the_reporter_resumes_the_clocks(
     gateway: Gateway, runtime: Runtime, clock: FakeClock
 ) -> None:

@@ -147,18 +147,33 @@ class Gateway:
         service = self.service()
         with service.store.begin() as conn:
             target = thread_incident(mail.thread_ids, mail.subject)
-            if target is not None and _exists(conn, target):
+            status = None if target is None else _status(conn, target)
+            if target is not None and status is not None and status != "closed":
                 return self._note(conn, service, target, mail)
-            return self._open(conn, service, mail, mail_key(mail, raw))
+            # A reply to a closed incident would be a note nobody reads: it opens a new one.
+            follows = target if status == "closed" else None
+            return self._open(conn, service, mail, mail_key(mail, raw), follows)
 
-    def _open(self, conn: Connection, service: IncidentService, mail: Mail, key: str) -> Outcome:
+    def _open(
+        self,
+        conn: Connection,
+        service: IncidentService,
+        mail: Mail,
+        key: str,
+        follows: int | None = None,
+    ) -> Outcome:
         found = conn.execute(select(incidents.c.id).where(incidents.c.key == key)).scalar()
         if found is not None:
             return Outcome("duplicate", "seen_before", int(found))
         sorting = sort_mail(self.settings, mail.sender_domain, mail.subject)
+        earlier = (
+            ""
+            if follows is None
+            else f"\n\n回复已关闭的事件 / A reply to closed incident #{follows}"
+        )
         report = Report(
             title=title_of(mail),
-            description=mail.text + attachment_lines(mail.attachments),
+            description=mail.text + attachment_lines(mail.attachments) + earlier,
             priority=sorting.priority,
             reporter=mail.sender_name or mail.sender,
             contact=mail.sender,
@@ -196,9 +211,9 @@ class Gateway:
         return Outcome("noted", incident_id=incident_id)
 
 
-def _exists(conn: Connection, incident_id: int) -> bool:
-    found = conn.execute(select(incidents.c.id).where(incidents.c.id == incident_id)).scalar()
-    return found is not None
+def _status(conn: Connection, incident_id: int) -> str | None:
+    found = conn.execute(select(incidents.c.status).where(incidents.c.id == incident_id)).scalar()
+    return None if found is None else str(found)
 
 
 def _noted_before(conn: Connection, incident_id: int, message_id: str) -> bool:

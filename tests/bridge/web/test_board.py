@@ -1,20 +1,20 @@
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, insert
 
 from tests.bridge.helpers import T0, make_runtime
+from tests.bridge.testclient import TestClient
 from tocsin.bridge.policy.load import load_policy
 from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import sla_clocks
+from tocsin.bridge.web import board
 from tocsin.bridge.web.board import (
     BoardFilter,
-    BoardRow,
     Deadline,
-    board_order,
+    board_version,
     load_board,
     next_deadline,
 )
@@ -31,33 +31,6 @@ def deadline(minutes: float | None, clock: str = "response", **extra: object) ->
     )
 
 
-def row(id: int, priority: str, minutes: float | None) -> BoardRow:
-    return BoardRow(
-        id=id,
-        title=f"incident {id}",
-        priority=priority,
-        status="triggered",
-        paused=False,
-        host=None,
-        team=None,
-        assignee=None,
-        created_at=T0 - timedelta(minutes=id),
-        deadline=deadline(minutes) if minutes is not None else None,
-    )
-
-
-def test_board_orders_by_priority_then_time_left() -> None:
-    rows = [
-        row(1, "P3", 5),
-        row(2, "P1", 30),
-        row(3, "P2", 1),
-        row(4, "P1", 10),
-        row(5, "P1", None),
-    ]
-    ordered = board_order(rows, ["P1", "P2", "P3"], T0)
-    assert [r.id for r in ordered] == [4, 2, 5, 3, 1]
-
-
 def test_next_deadline_counts_paused_clocks_by_what_they_have_left() -> None:
     paused = deadline(None, "resolution", remaining_seconds=60.0)
     running = deadline(10, "update")
@@ -71,7 +44,13 @@ def test_deadline_turns_amber_at_warning_and_red_at_breach() -> None:
     assert clock.state(T0 + timedelta(minutes=15)) == "breached"
 
 
-def add_clock(runtime: Runtime, incident_id: int, clock: str, due: datetime) -> None:
+def add_clock(
+    runtime: Runtime,
+    incident_id: int,
+    clock: str,
+    due: datetime | None,
+    remaining_seconds: float | None = None,
+) -> None:
     with runtime.store.begin() as conn:
         conn.execute(
             delete(sla_clocks).where(
@@ -85,7 +64,8 @@ def add_clock(runtime: Runtime, incident_id: int, clock: str, due: datetime) -> 
                 target_seconds=900,
                 started_at=T0,
                 due_at=due,
-                warn_at=due - timedelta(minutes=5),
+                warn_at=due - timedelta(minutes=5) if due else None,
+                remaining_seconds=remaining_seconds,
             )
         )
 
@@ -100,8 +80,8 @@ def test_load_board_reads_open_incidents_with_their_first_deadline(database_url:
     add_clock(runtime, urgent, "response", T0 + timedelta(minutes=20))
     add_clock(runtime, urgent, "resolution", T0 + timedelta(minutes=5))
     with runtime.store.connect() as conn:
-        rows = load_board(conn, BoardFilter(), ["P1", "P2", "P3"], T0)
-        only_db = load_board(conn, BoardFilter(team="db"), ["P1", "P2", "P3"], T0)
+        rows = load_board(conn, BoardFilter(), ["P1", "P2", "P3"], T0).rows
+        only_db = load_board(conn, BoardFilter(team="db"), ["P1", "P2", "P3"], T0).rows
     assert [(r.title, r.deadline and r.deadline.clock) for r in rows] == [
         ("urgent", "resolution"),
         ("slow", "response"),
@@ -154,12 +134,95 @@ def test_calendar_clock_is_due_in_its_own_zone() -> None:
     assert local is not None and (local.hour, str(local.tzinfo)) == (17, "Asia/Shanghai")
 
 
-def test_board_orders_calendar_clocks_by_business_seconds_left() -> None:
-    # 7.5 business hours left, but 63.5 wall hours until Monday's due instant.
-    weekend = replace(row(1, "P3", None), deadline=business_deadline())
-    wall = replace(
-        row(2, "P3", None),
-        deadline=Deadline("response", FRIDAY_1730 + timedelta(hours=10), None, None, False),
-    )
-    ordered = board_order([wall, weekend], ["P1", "P2", "P3"], FRIDAY_1730)
-    assert [r.id for r in ordered] == [1, 2]
+def open_with_clocks(runtime: Runtime, plan: list[tuple[str, float | None]]) -> list[int]:
+    """Open one incident per (priority, minutes to its response deadline or None)."""
+    ids = []
+    for index, (priority, minutes) in enumerate(plan):
+        found = runtime.incidents.create(title=f"incident {index}", priority=priority, actor=None)
+        with runtime.store.begin() as conn:
+            conn.execute(delete(sla_clocks).where(sla_clocks.c.incident_id == found))
+        if minutes is not None:
+            add_clock(runtime, found, "response", T0 + timedelta(minutes=minutes))
+        ids.append(found)
+    return ids
+
+
+def test_board_orders_by_priority_then_time_left_then_age(database_url: str) -> None:
+    runtime = make_runtime(database_url)
+    ids = open_with_clocks(runtime, [("P3", 5), ("P1", 30), ("P2", 1), ("P1", 10), ("P1", None)])
+    with runtime.store.connect() as conn:
+        shown = load_board(conn, BoardFilter(), ["P1", "P2", "P3"], T0)
+    assert [r.id for r in shown.rows] == [ids[3], ids[1], ids[4], ids[2], ids[0]]
+    assert (shown.total, shown.next_after) == (5, None)
+    runtime.store.dispose()
+
+
+def test_a_paused_clock_sorts_by_when_it_would_fall_due_resumed_now(database_url: str) -> None:
+    runtime = make_runtime(database_url)
+    running, paused = open_with_clocks(runtime, [("P1", 10), ("P1", None)])
+    add_clock(runtime, paused, "resolution", None, remaining_seconds=60.0)
+    with runtime.store.connect() as conn:
+        rows = load_board(conn, BoardFilter(), ["P1"], T0).rows
+    assert [r.id for r in rows] == [paused, running]
+    runtime.store.dispose()
+
+
+def test_pages_continue_after_the_last_row_without_gaps_or_repeats(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = make_runtime(database_url)
+    # Two P1 incidents due at the same instant: the page may end between them.
+    plan: list[tuple[str, float | None]] = [("P2", 5), ("P1", 7), ("P1", 7), ("P1", None)]
+    ids = open_with_clocks(runtime, [*plan, ("P3", 1), ("P1", 2), ("P2", None)])
+    pages, after = [], None
+    with runtime.store.connect() as conn:
+        whole = [r.id for r in load_board(conn, BoardFilter(), ["P1", "P2", "P3"], T0).rows]
+        monkeypatch.setattr(board, "BOARD_PAGE", 3)
+        for _ in range(5):
+            shown = load_board(conn, BoardFilter(), ["P1", "P2", "P3"], T0, after=after)
+            pages.append([r.id for r in shown.rows])
+            after = shown.next_after
+            if after is None:
+                break
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [i for p in pages for i in p] == whole
+    assert sorted(i for p in pages for i in p) == sorted(ids)
+    runtime.store.dispose()
+
+
+def test_the_version_moves_with_every_event_and_nothing_else(database_url: str) -> None:
+    runtime = make_runtime(database_url)
+    first = runtime.incidents.create(title="disk full", priority="P1", actor=None)
+    with runtime.store.connect() as conn:
+        before = board_version(conn, T0)
+        assert board_version(conn, T0 + timedelta(seconds=20)) == before
+    runtime.incidents.act(first, "ack", actor="alice")
+    with runtime.store.connect() as conn:
+        assert board_version(conn, T0) != before
+    runtime.store.dispose()
+
+
+def test_a_refresh_of_an_unchanged_board_gets_304_and_no_body(
+    client: TestClient, runtime: Runtime
+) -> None:
+    shown = client.get("/")
+    etag = shown.headers["etag"]
+    assert "data-version=" in shown.text
+    unchanged = client.get("/", headers={"If-None-Match": etag})
+    assert (unchanged.status_code, unchanged.content) == (304, b"")
+    runtime.incidents.create(title="new", priority="P1", actor=None)
+    changed = client.get("/", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and "new" in changed.text
+    assert changed.headers["etag"] != etag
+
+
+def test_the_board_links_to_the_next_page(
+    client: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(board, "BOARD_PAGE", 2)
+    ids = [runtime.incidents.create(title=f"i{n}", priority="P1", actor=None) for n in range(3)]
+    first = client.get("/").text
+    assert "3 open" in first and f"/?after={ids[1]}" in first
+    second = client.get(f"/?after={ids[1]}").text
+    assert f'data-id="{ids[2]}"' in second and 'rel="first"' in second
+    assert 'rel="next"' not in second

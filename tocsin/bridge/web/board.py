@@ -1,29 +1,39 @@
 """The board's read model: open incidents with their next deadline, in the order to work them.
 
 A clock on a business calendar counts only working hours, so its time left is business seconds
-(what the incident JSON reports) and its due time is shown in the calendar's zone. The board
-orders incidents of one priority by these seconds as they are: business seconds for calendar
-clocks, wall seconds for 24x7 ones (a priority has one calendar, so within a priority they compare).
+(what the incident JSON reports) and its due time is shown in the calendar's zone. The database
+orders the board: by priority as the policy lists them, then by the instant the next deadline
+falls due (a paused clock: the instant it would, resumed now), then oldest first. Within one
+calendar, an earlier due instant is also fewer business seconds left. It sends one page of
+BOARD_PAGE rows; the next page starts after the last row's key (keyset), so a flood of open
+incidents costs the database a sort, and the page no more than its rows. The board's version
+(the newest event and incident ids) lets a refresh that finds nothing new answer 304.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, literal, select, tuple_
 
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import Calendar, Policy
 from tocsin.bridge.sla.paging_hours import paging_resumes
-from tocsin.bridge.store.schema import incidents, sla_clocks
+from tocsin.bridge.store.portable import epoch
+from tocsin.bridge.store.schema import events, incidents, sla_clocks
 from tocsin.bridge.timers import calendar as business
 
 OPEN_STATUSES = ("triggered", "acknowledged")
 STATUS_FILTERS = ("triggered", "acknowledged", "paused")
-BOARD_LIMIT = 2000
+BOARD_PAGE = 50  # rows a board page shows; "next" continues after the last one
+# A board nothing happened to is still sent afresh this often: paging hours and the year's
+# holiday data change what it says without an event.
+VERSION_SECONDS = 300
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @lru_cache(maxsize=8192)
@@ -117,28 +127,6 @@ def next_deadline(clocks: Iterable[Deadline], now: datetime) -> Deadline | None:
     return best[1] if best else None
 
 
-def board_order(
-    rows: Iterable[BoardRow], priorities: Sequence[str], now: datetime
-) -> list[BoardRow]:
-    """Order by priority as the policy lists them, then by time left, then oldest first.
-
-    Time left is business seconds for calendar clocks, wall seconds otherwise (see the module).
-    """
-    rank = {key: index for index, key in enumerate(priorities)}
-
-    def key(row: BoardRow) -> tuple[int, str, int, float, datetime]:
-        left = row.deadline.seconds_left(now) if row.deadline else None
-        return (
-            rank.get(row.priority, len(rank)),
-            row.priority,
-            0 if left is not None else 1,
-            left if left is not None else 0.0,
-            row.created_at,
-        )
-
-    return sorted(rows, key=key)
-
-
 def _clocks_by_incident(
     conn: Connection, ids: Sequence[int], calendars: Mapping[str, Calendar]
 ) -> Mapping[int, list[Deadline]]:
@@ -162,20 +150,53 @@ def _clocks_by_incident(
     return found
 
 
-def load_board(
-    conn: Connection,
-    board_filter: BoardFilter,
-    priorities: Sequence[str],
-    now: datetime,
-    calendars: Mapping[str, Calendar] | None = None,
-    policy: Policy | None = None,
-) -> list[BoardRow]:
-    """Read the open incidents that pass the filter, in board order.
+@dataclass(frozen=True)
+class BoardPage:
+    """One page of the board: its rows, how many incidents pass the filter, where the next starts."""
 
-    `calendars` (the policy's) make clocks on a business calendar count business time; a clock
-    whose calendar is not given counts wall time, as the incident JSON does.
-    """
-    query = select(incidents).where(incidents.c.status.in_(OPEN_STATUSES))
+    rows: list[BoardRow]
+    total: int
+    next_after: int | None  # the id of this page's last row when more follow
+
+
+def _keys(priorities: Sequence[str], now: datetime) -> tuple[Any, list[Any]]:
+    """Return the incidents joined with their next due instant, and the board's sort key."""
+    seconds = (as_utc(now) - EPOCH).total_seconds()
+    running = sla_clocks.c.due_at.is_not(None)
+    due = (
+        select(
+            sla_clocks.c.incident_id,
+            func.min(
+                case(
+                    (running, epoch(sla_clocks.c.due_at)),
+                    else_=literal(seconds) + sla_clocks.c.remaining_seconds,
+                )
+            ).label("due"),
+        )
+        .where(
+            sla_clocks.c.stopped_at.is_(None),
+            running | sla_clocks.c.remaining_seconds.is_not(None),
+        )
+        .group_by(sla_clocks.c.incident_id)
+        .subquery()
+    )
+    rank = case(
+        *((incidents.c.priority == key, index) for index, key in enumerate(priorities)),
+        else_=len(priorities),
+    )
+    key = [
+        rank,
+        incidents.c.priority,
+        case((due.c.due.is_(None), 1), else_=0),
+        func.coalesce(due.c.due, 0.0),
+        incidents.c.created_at,
+        incidents.c.id,
+    ]
+    return incidents.outerjoin(due, due.c.incident_id == incidents.c.id), key
+
+
+def _filtered(query: Any, board_filter: BoardFilter) -> Any:
+    query = query.where(incidents.c.status.in_(OPEN_STATUSES))
     if board_filter.priority:
         query = query.where(incidents.c.priority == board_filter.priority)
     if board_filter.status == "paused":
@@ -184,9 +205,38 @@ def load_board(
         query = query.where(incidents.c.status == board_filter.status)
     if board_filter.team:
         query = query.where(incidents.c.team == board_filter.team)
-    # Bounded so a flood cannot stall the page; the most important come first within the bound.
-    query = query.order_by(incidents.c.priority, incidents.c.created_at).limit(BOARD_LIMIT)
-    found = list(conn.execute(query).mappings())
+    return query
+
+
+def load_board(
+    conn: Connection,
+    board_filter: BoardFilter,
+    priorities: Sequence[str],
+    now: datetime,
+    calendars: Mapping[str, Calendar] | None = None,
+    policy: Policy | None = None,
+    after: int | None = None,
+) -> BoardPage:
+    """Read one page of the open incidents that pass the filter, in board order.
+
+    `after` is the id of the previous page's last row. `calendars` (the policy's) make clocks on
+    a business calendar count business time; a clock whose calendar is not given counts wall
+    time, as the incident JSON does.
+    """
+    joined, key = _keys(priorities, now)
+    total = conn.execute(
+        _filtered(select(func.count()).select_from(incidents), board_filter)
+    ).scalar_one()
+    query = _filtered(select(incidents).select_from(joined), board_filter)
+    if after is not None:
+        start = conn.execute(
+            select(*key).select_from(joined).where(incidents.c.id == after)
+        ).first()
+        if start is not None:
+            query = query.where(tuple_(*key) > tuple_(*(literal(v) for v in start)))
+    found = list(conn.execute(query.order_by(*key).limit(BOARD_PAGE + 1)).mappings())
+    more = len(found) > BOARD_PAGE
+    found = found[:BOARD_PAGE]
     clocks = _clocks_by_incident(conn, [int(row["id"]) for row in found], calendars or {})
     rows = [
         BoardRow(
@@ -204,7 +254,16 @@ def load_board(
         )
         for row in found
     ]
-    return board_order(rows, priorities, now)
+    return BoardPage(rows, int(total), rows[-1].id if more and rows else None)
+
+
+def board_version(conn: Connection, now: datetime) -> str:
+    """Return what changes whenever the board would: the newest event and incident, the time."""
+    newest = conn.execute(
+        select(select(func.max(events.c.id)).scalar_subquery(), func.max(incidents.c.id))
+    ).one()
+    slot = int((as_utc(now) - EPOCH).total_seconds() // VERSION_SECONDS)
+    return f"{newest[0] or 0}-{newest[1] or 0}-{slot}"
 
 
 def open_teams(conn: Connection) -> list[str]:

@@ -28,6 +28,9 @@ EN: dict[str, str] = {
     "board.apply": "Apply",
     "board.clear": "Clear",
     "board.updated": "Updated {time} UTC",
+    "board.pages": "Pages of the board",
+    "board.first": "Most urgent",
+    "board.next": "Next page",
     "board.calendar_missing": (
         "Calendar {calendar}: no confirmed holiday data for {year}. Its holidays and make-up "
         "working days may be wrong: list them in the policy or upgrade the holidays package."
@@ -181,6 +184,9 @@ ZH_CN: dict[str, str] = {
     "board.apply": "应用",
     "board.clear": "清除",
     "board.updated": "更新于 {time} UTC",
+    "board.pages": "看板分页",
+    "board.first": "最紧急的",
+    "board.next": "下一页",
     "board.calendar_missing": (
         "日历 {calendar}：没有 {year} 年已确认的节假日数据，该年的节假日和调休上班日可能不准确："
         "请在策略中列出，或升级 holidays 包。"

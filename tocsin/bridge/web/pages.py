@@ -21,10 +21,16 @@ from tocsin.bridge.web.actions import (
     report_fields,
 )
 from tocsin.bridge.web.auth import checked_form, csrf_refused, redirect
-from tocsin.bridge.web.board import STATUS_FILTERS, BoardFilter, load_board, open_teams
+from tocsin.bridge.web.board import (
+    STATUS_FILTERS,
+    BoardFilter,
+    board_version,
+    load_board,
+    open_teams,
+)
 from tocsin.bridge.web.detail import load_incident
 from tocsin.bridge.web.i18n import Translator
-from tocsin.bridge.web.render import page, query_with
+from tocsin.bridge.web.render import page, query_with, secure_headers
 from tocsin.bridge.web.session import FLASH_COOKIE, decode_flash, encode_flash
 from tocsin.bridge.web.timeline import escalations_seen, timeline
 from tocsin.bridge.web.visitor import OperatorDep, Visitor, web_router
@@ -106,12 +112,19 @@ def board(
     priority: str | None = None,
     status: str | None = None,
     team: str | None = None,
+    after: str | None = None,
 ) -> Response:
     context = who.context
     if status in FINISHED:
         # The board holds open incidents; finished ones are found in the incidents view.
         return redirect(who, f"/incidents{query_with(request)}")
     with context.store.connect() as conn:
+        # A refresh names the version it shows; when nothing happened since, it gets 304 alone.
+        etag = f'"board-{board_version(conn, who.now)}"'
+        if request.headers.get("if-none-match") == etag:
+            unchanged = Response(status_code=304, headers={"ETag": etag})
+            who.write_cookie(unchanged)
+            return secure_headers(unchanged)
         teams = open_teams(conn)
         chosen = BoardFilter(
             priority=_choice(priority, context.priorities),
@@ -119,13 +132,20 @@ def board(
             team=_choice(team, teams),
         )
         policy = context.policy() if context.policy is not None else None
-        rows = load_board(conn, chosen, context.priorities, who.now, context.calendars, policy)
-    return page(
+        start = int(after) if after and after.isdigit() and len(after) < 19 else None
+        shown = load_board(
+            conn, chosen, context.priorities, who.now, context.calendars, policy, after=start
+        )
+    response = page(
         request,
         who,
         "board.html",
         {
-            "rows": rows,
+            "rows": shown.rows,
+            "total": shown.total,
+            "next_after": shown.next_after,
+            "paged": start is not None,
+            "version": etag,
             "chosen": chosen,
             "priorities": context.priorities,
             "statuses": STATUS_FILTERS,
@@ -133,6 +153,8 @@ def board(
             "calendar_notices": data_missing(context.calendars, who.now),
         },
     )
+    response.headers["ETag"] = etag
+    return response
 
 
 def _incident_page(request: Request, who: Visitor, incident_id: int) -> Response:

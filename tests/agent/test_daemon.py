@@ -368,15 +368,20 @@ def test_sighup_with_a_taken_listen_address_logs_one_line_and_keeps_serving(
     assert agent.config is config
 
 
-def test_reload_to_another_name_for_the_same_port_moves_the_listener(tmp_path: Path) -> None:
+def serving(tmp_path: Path) -> tuple[Agent, int]:
+    """Start an agent serving /metrics on a free port, sampling CPU at 0.5; return it and the port."""
     agent = Agent(
         make_config(tmp_path, None, listen=("127.0.0.1", 0)),
         sampler_factory=lambda _: ScriptedSampler(cpu(0.5)),
     )
     agent.start()
+    assert agent.server is not None
+    return agent, agent.server.port
+
+
+def test_reload_to_another_name_for_the_same_port_moves_the_listener(tmp_path: Path) -> None:
+    agent, port = serving(tmp_path)
     try:
-        assert agent.server is not None
-        port = agent.server.port
         new = make_config(tmp_path, None, listen=("localhost", port))
         agent.reload(new)
         assert agent.config is new

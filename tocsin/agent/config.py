@@ -29,6 +29,7 @@ from tocsin.common.yamlsource import SHOWN_CHARS, LinedDict, shown, shown_path
 
 if TYPE_CHECKING:
     from tocsin.agent.tls import TlsConfig
+    from tocsin.agent.webconfig import WebConfig
 
 DEFAULT_LISTEN = ("127.0.0.1", 9101)
 DEFAULT_INTERVAL = 10.0
@@ -62,6 +63,7 @@ _TOP_KEYS = (
     "hostname",
     "include",
     "external_url",
+    "web_config_file",
 )
 _PUSH_KEYS = (
     "name",
@@ -178,6 +180,8 @@ class AgentConfig:
     external_url: str | None = None
     # Receivers after the first (`push` as a list): each gets every alert, from its own spool.
     more_push: tuple[PushConfig, ...] = ()
+    # TLS and basic auth of /metrics (node_exporter's --web.config.file format).
+    web: WebConfig | None = None
 
     @property
     def receivers(self) -> tuple[PushConfig, ...]:
@@ -201,7 +205,8 @@ class AgentConfig:
         if self.listen is None:
             return None
         # As Prometheus' --web.external-url defaults to http://<hostname>:<port>.
-        return f"http://{self.instance}:{self.listen[1]}"
+        scheme = "https" if self.web is not None and self.web.tls is not None else "http"
+        return f"{scheme}://{self.instance}:{self.listen[1]}"
 
 
 def default_state_dir(env: Mapping[str, str], is_root: bool) -> Path:
@@ -475,6 +480,17 @@ def _host_port(url: str) -> str:
     return f"{parts.hostname}:{port}"
 
 
+def _web(reader: _Reader, base: Path) -> WebConfig | None:
+    """Read the file `web_config_file` names: TLS and basic auth for /metrics."""
+    path = reader.parsed("web_config_file", lambda value: base / _text(value), None, "a path")
+    if path is None:
+        return None
+    # Loaded only for a config that names one: the agent's memory budget is tight.
+    from tocsin.agent.webconfig import load_web_config
+
+    return load_web_config(path)
+
+
 def _receiver_name(value: Any) -> str:
     name = _text(value)
     if not _RECEIVER_NAME.fullmatch(name) or name in (".", ".."):
@@ -651,6 +667,7 @@ def _build(
         external_url=reader.parsed(
             "external_url", _url, None, "the agent's http:// or https:// URL", _shown_url
         ),
+        web=_web(reader, base),
     )
     _check_label_counts(config)
     return config

@@ -243,23 +243,25 @@ class Agent:
 
     def _start_server(self) -> None:
         if self.config.listen is not None:
-            self.server = self._open_server(self.config.source, *self.config.listen)
+            self.server = self._open_server(self.config, *self.config.listen)
 
-    def _open_server(self, source: str, host: str, port: int) -> ServerHandle:
+    def _open_server(self, config: AgentConfig, host: str, port: int) -> ServerHandle:
+        source = config.source
         try:
-            server = self.exposition.serve(host, port)
+            server = self.exposition.serve(host, port, web=config.web)
         except OSError as exc:
             message = f"{source}: 'listen' {host}:{port} cannot be opened: {exc.strerror}"
             # A port still held (the old agent stopping) often frees itself: exit 75, retried.
             if exc.errno == errno.EADDRINUSE:
                 raise AddressInUse(f"{message}; stop what holds the port") from exc
             raise ConfigError(message) from exc
-        log.info("serving /metrics on http://%s:%d/metrics", host, server.port)
+        scheme = "https" if config.web is not None and config.web.tls is not None else "http"
+        log.info("serving /metrics on %s://%s:%d/metrics", scheme, host, server.port)
         return server
 
     def _rebind(self, new: AgentConfig) -> None:
         """Move /metrics to the new address, or raise ConfigError with the old one still served."""
-        if new.listen == self.config.listen:
+        if (new.listen, new.web) == (self.config.listen, self.config.web):
             return
         if new.listen is None:
             if self.server is not None:
@@ -268,7 +270,7 @@ class Agent:
             return
         old = self.server
         try:
-            server = self._open_server(new.source, *new.listen)
+            server = self._open_server(new, *new.listen)
         except LISTEN_FAULTS as refused:
             if old is None or new.listen[1] != old.port:
                 raise
@@ -277,10 +279,10 @@ class Agent:
             old.close()
             self.server = None
             try:
-                server = self._open_server(new.source, *new.listen)
+                server = self._open_server(new, *new.listen)
             except LISTEN_FAULTS:
                 try:
-                    self.server = self._open_server(self.config.source, old.host, old.port)
+                    self.server = self._open_server(self.config, old.host, old.port)
                 except LISTEN_FAULTS as lost:
                     raise ConfigError(f"{refused}; and the old listener is gone: {lost}") from lost
                 raise refused from refused.__cause__

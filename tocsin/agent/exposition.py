@@ -8,13 +8,14 @@ refresh.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
-from typing import cast
+from typing import TYPE_CHECKING, cast
 from urllib.parse import parse_qs
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -28,6 +29,9 @@ from tocsin.agent.collectors import HELP
 from tocsin.agent.httpserve import IDLE_TIMEOUT, MAX_CONNECTIONS, BoundedHandler, BoundedHTTPServer
 from tocsin.agent.sample import Sample
 from tocsin.agent.selfmetrics import HELP as SELF_HELP
+
+if TYPE_CHECKING:
+    from tocsin.agent.webconfig import BasicAuth, WebConfig
 
 log = logging.getLogger(__name__)
 
@@ -242,9 +246,21 @@ class Exposition:
         port: int,
         max_connections: int = MAX_CONNECTIONS,
         idle_timeout: float = IDLE_TIMEOUT,
+        web: WebConfig | None = None,
     ) -> ServerHandle:
-        """Serve /metrics and /healthz on a background thread; port 0 picks a free port."""
-        server = BoundedHTTPServer((host, port), _handler(self), max_connections, idle_timeout)
+        """Serve /metrics and /healthz on a background thread; port 0 picks a free port.
+
+        `web` (node_exporter's web config) adds TLS and basic auth to every path.
+        """
+        auth = None
+        if web is not None and web.users:
+            from tocsin.agent.webconfig import BasicAuth
+
+            auth = BasicAuth(web.users)
+        tls = web.tls if web is not None else None
+        server = BoundedHTTPServer(
+            (host, port), _handler(self, auth), max_connections, idle_timeout, tls
+        )
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="tocsin-http"
         )
@@ -274,7 +290,21 @@ class ServerHandle:
         self._thread.join(timeout=5)
 
 
-def _handler(exposition: Exposition) -> type[BaseHTTPRequestHandler]:
+def _credentials(header: str) -> tuple[str, str] | None:
+    """Read `Basic base64(user:password)`; None when the header is no such thing."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, colon, password = (
+            base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        )
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return (user, password) if colon else None
+
+
+def _handler(exposition: Exposition, auth: BasicAuth | None = None) -> type[BaseHTTPRequestHandler]:
     class Handler(BoundedHandler):
         """Answer from memory only, keeping connections alive as Prometheus expects."""
 
@@ -285,6 +315,17 @@ def _handler(exposition: Exposition) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
 
         def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+            if auth is not None:
+                given = _credentials(self.headers.get("Authorization", ""))
+                if given is None or not auth.allows(*given):
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="tocsin-agent"')
+                    body = b"unauthorized\n"
+                    self.send_header("Content-Type", "text/plain; charset=utf-8")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
             path, _, query = self.path.partition("?")
             if path == "/metrics":
                 gzipped = "gzip" in self.headers.get("Accept-Encoding", "")

@@ -5,12 +5,15 @@ keeps it open: 300 idle connections are 300 threads. Here at most `max_connectio
 once; one that sends nothing for `idle_timeout` seconds is closed, and when all slots are taken a
 new connection takes the slot of the connection idle the longest, so a flood of idle sockets
 cannot lock Prometheus out. A connection that cannot get a slot within a second is closed.
+With TLS the handshake runs on the connection's own thread, within the idle timeout, so a
+client that connects and says nothing holds one slot, never the accepting thread.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,8 +39,11 @@ class BoundedHTTPServer(ThreadingHTTPServer):
         handler: type[BaseHTTPRequestHandler],
         max_connections: int = MAX_CONNECTIONS,
         idle_timeout: float = IDLE_TIMEOUT,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(address, handler)
+        self.tls = tls
+        self.handshake_failures = 0
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
         self.refused_total = 0
@@ -63,14 +69,37 @@ class BoundedHTTPServer(ThreadingHTTPServer):
             self._slots.release()
             raise
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept a connection; with TLS, wrap it for a handshake on its own thread."""
+        connection, address = super().get_request()
+        if self.tls is not None:
+            connection = self.tls.wrap_socket(
+                connection, server_side=True, do_handshake_on_connect=False
+            )
+        return connection, address
+
     def process_request_thread(self, request: Any, client_address: Any) -> None:
-        """Serve the connection, then give its slot back."""
+        """Serve the connection (after its TLS handshake), then give its slot back."""
         try:
+            if isinstance(request, ssl.SSLSocket) and not self._handshake(request):
+                self.shutdown_request(request)
+                return
             super().process_request_thread(request, client_address)
         finally:
             with self._lock:
                 self._idle.pop(request, None)
             self._slots.release()
+
+    def _handshake(self, connection: ssl.SSLSocket) -> bool:
+        """Complete the TLS handshake within the idle timeout; False (counted) if it fails."""
+        connection.settimeout(self.idle_timeout)
+        try:
+            connection.do_handshake()
+        except (OSError, ValueError) as exc:
+            self.handshake_failures += 1
+            log.debug("/metrics: TLS handshake failed: %s", exc)
+            return False
+        return True
 
     @property
     def idle_count(self) -> int:

@@ -29,8 +29,9 @@ channels:
   ali-sms: {{type: sms, {ALIYUN}}}
   ali-call: {{type: voice, {ALIYUN}}}
   tx-sms: {{type: sms, {TENCENT}}}
+  tx-call: {{type: voice, {TENCENT}}}
 people:
-  carol: {{name: Carol, phone: '+8613800138000', channels: [ali-sms, ali-call, tx-sms]}}
+  carol: {{name: Carol, phone: '+8613800138000', channels: [ali-sms, ali-call, tx-sms, tx-call]}}
 escalation_policies:
   ops:
     steps: [{{after: 0m, notify: [person:carol]}}]
@@ -39,6 +40,7 @@ REFS = {
     "ali-sms": "9006{n:08d}^0",
     "ali-call": "116012354148^{n:08d}",
     "tx-sms": "5000:1045{n:03d}",
+    "tx-call": "12582bce-403c-11eb-96b8-525400{n:06d}",
 }
 
 
@@ -185,3 +187,33 @@ def test_a_push_without_the_channels_token_changes_nothing_and_is_counted(
 def test_a_malformed_push_is_refused_naming_the_field(client: TestClient, runtime: Runtime) -> None:
     answer = push(client, "tx-sms", "report", [{"report_status": "SUCCESS"}])
     assert answer.status_code == 422 and answer.json()["field"] == "sid"
+
+
+def tencent_call(incident: int, **event: dict[str, str]) -> dict[str, Any]:
+    callid = f"12582bce-403c-11eb-96b8-525400{incident:06d}"
+    return {name: {"callid": callid, "mobile": "13800138000", "nationcode": "86",
+                   "call_from": "", **fields} for name, fields in event.items()}  # fmt: skip
+
+
+@pytest.mark.parametrize(("result", "status"), [("0", "completed"), ("1", "no-answer"),
+                                                ("2", "failed")])  # fmt: skip
+def test_a_tencent_call_status_records_how_the_call_ended(
+    client: TestClient, runtime: Runtime, result: str, status: str
+) -> None:
+    incident = page(runtime)
+    body = tencent_call(incident, voiceprompt_callback={
+        "result": result, "accept_time": "1470197211", "end_calltime": "1470197221",
+        "fee": "1", "start_calltime": "1470197196"})  # fmt: skip
+    answer = push(client, "tx-call", "report", body)
+    assert (answer.status_code, answer.json()) == (200, {"result": 0, "errmsg": "OK"})
+    assert provider_status(runtime, "tx-call", incident) == status
+
+
+@pytest.mark.parametrize(("key", "who"), [("1", "carol"), ("2", None)])
+def test_pressing_1_on_a_tencent_call_acknowledges_as_the_person_called(
+    client: TestClient, runtime: Runtime, key: str, who: str | None
+) -> None:
+    incident = page(runtime)
+    body = tencent_call(incident, voicekey_callback={"keypress": key})
+    assert push(client, "tx-call", "report", body).status_code == 200
+    assert acknowledged_by(runtime, incident) == who

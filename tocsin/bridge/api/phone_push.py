@@ -1,13 +1,14 @@
 """Alibaba Cloud's and Tencent Cloud's pushes: delivery and call reports, SMS replies, a key pressed.
 
-Alibaba's HTTP batch push (SmsReport, SmsUp, VoiceReport) and Tencent's SMS callbacks (status,
-reply) carry no signature the vendors document, so the URL configured in their console carries
-the credential: `?token=` must equal the channel's `callback_token` (compared in constant
-time). A request without it changes nothing, is answered 403 naming `token`, logged and counted.
-Reports set the outbox entry's provider status (an unreached person's next rule step fires at
-once); a reply "1" from a person's number, or a call report whose pressed key (`dtmf`) is 1,
-acknowledges in that person's name: once, since the vendor's id for the reply or call is spent
-in the same transaction. Answers are the bodies the vendors document.
+Alibaba's HTTP batch push (SmsReport, SmsUp, VoiceReport) and Tencent's callbacks (SMS status
+and reply; on the voice event URL voiceprompt_callback and voicekey_callback) carry no
+signature the vendors document, so the URL configured in their console carries the credential:
+`?token=` must equal the channel's `callback_token` (compared in constant time). A request
+without it changes nothing, is answered 403 naming `token`, logged and counted. Reports set the
+outbox entry's provider status (an unreached person's next rule step fires at once); a reply
+"1" from a person's number, or key 1 pressed on a call (Alibaba's `dtmf`, Tencent's
+`keypress`), acknowledges in that person's name: once, since the vendor's id for the reply or
+call is spent in the same transaction. Answers are the bodies the vendors document.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ PUSHED = ("aliyun", "tencent")
 ANSWER = {"aliyun": {"code": 0, "msg": "接收成功"}, "tencent": {"result": 0, "errmsg": "OK"}}
 ACK_REPLY = "1"
 # Alibaba voice result codes (status_code) as the outbox records them; others are "failed".
+TENCENT_CALL = {"0": "completed", "1": "no-answer"}  # VMS `result`; 2 (a failed call): "failed"
 CALL_STATUS = {"200000": "completed", "200001": "completed", "200002": "busy",
                "200003": "no-answer", "200008": "completed"}  # fmt: skip
 
@@ -87,6 +89,9 @@ async def report(channel: str, request: Request, runtime: RuntimeDep) -> JSONRes
     found = _channel(runtime, channel, request, "report")
     provider = str(found.settings["provider"])
     for item in await _items(request):
+        if provider == "tencent" and found.type == "voice":
+            await _tencent_call(runtime, channel, item)
+            continue
         if provider == "tencent":
             ref = _text(item, "sid")
             state = "delivered" if item.get("report_status") == "SUCCESS" else "failed"
@@ -94,7 +99,7 @@ async def report(channel: str, request: Request, runtime: RuntimeDep) -> JSONRes
             ref = _text(item, "call_id")
             state = CALL_STATUS.get(_text(item, "status_code"), "failed")
             if str(item.get("dtmf") or "") == ACK_REPLY:
-                await run_in_threadpool(_pressed, runtime, ref)
+                await run_in_threadpool(_pressed, runtime, ref, provider)
         else:
             ref = _text(item, "biz_id")
             state = "delivered" if item.get("success") is True else "failed"
@@ -172,7 +177,20 @@ def _acknowledge_last(
     _spend(runtime, int(paged), person.name, spent, provider, "reply")
 
 
-def _pressed(runtime: Runtime, call_id: str) -> None:
+async def _tencent_call(runtime: Runtime, channel: str, item: Mapping[str, Any]) -> None:
+    """Read one VMS event: a call's outcome (voiceprompt_callback) or a key (voicekey_callback)."""
+    status, key = item.get("voiceprompt_callback"), item.get("voicekey_callback")
+    if isinstance(status, Mapping):
+        state = TENCENT_CALL.get(_text(status, "result"), "failed")
+        await run_in_threadpool(record_status, runtime, channel, _text(status, "callid"), state)
+    elif isinstance(key, Mapping):
+        if _text(key, "keypress") == ACK_REPLY:
+            await run_in_threadpool(_pressed, runtime, _text(key, "callid"), "tencent")
+    else:
+        raise InvalidInput("expected voiceprompt_callback or voicekey_callback", field="body")
+
+
+def _pressed(runtime: Runtime, call_id: str, provider: str) -> None:
     """Acknowledge the incident a call was about, as the person called, once per call."""
     with runtime.store.connect() as conn:
         row = conn.execute(
@@ -182,5 +200,10 @@ def _pressed(runtime: Runtime, call_id: str) -> None:
         log.warning("phone: a key pressed on call %s matches no page; nothing changed", call_id)
         return
     _spend(
-        runtime, int(row.incident_id), str(row.recipient), f"aliyun:{call_id}", "aliyun", "report"
+        runtime,
+        int(row.incident_id),
+        str(row.recipient),
+        f"{provider}:{call_id}",
+        provider,
+        "report",
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from tests.bridge.helpers import FakeClock, make_runtime
@@ -18,6 +20,16 @@ from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import timers
 
 NOON = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
+
+
+OPENED: list[Runtime] = []  # runtimes a test built, their pools closed after it
+
+
+@pytest.fixture(autouse=True)
+def _dispose() -> Iterator[None]:
+    yield
+    while OPENED:
+        OPENED.pop().store.dispose()
 
 
 def storm_bridge(sqlite_url: str, tmp_path: Path, api: str = "http://127.0.0.1:9",
@@ -41,7 +53,9 @@ escalation_policies:
   ops:
     steps: [{{after: 0m, notify: [person:carol]}}]
 """
-    return make_runtime(sqlite_url, FakeClock(NOON), policy=policy)
+    runtime = make_runtime(sqlite_url, FakeClock(NOON), policy=policy)
+    OPENED.append(runtime)
+    return runtime
 
 
 def storm(runtime: Runtime, count: int) -> list[int]:
@@ -66,9 +80,9 @@ def folded(runtime: Runtime) -> float:
 
 
 def test_pages_past_the_limit_are_folded_each_with_an_event_and_a_count(
-    sqlite_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path
 ) -> None:
-    runtime = storm_bridge(sqlite_url, tmp_path)
+    runtime = storm_bridge(database_url, tmp_path)
     ids = storm(runtime, 5)
     assert [incident for incident, _ in texts(runtime)] == ids[:2]
     folds = [n for n in notified(runtime) if n.get("folded")]
@@ -82,9 +96,9 @@ def test_pages_past_the_limit_are_folded_each_with_an_event_and_a_count(
 
 
 def test_the_summary_lists_every_folded_incident_and_which_are_unacknowledged(
-    sqlite_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path
 ) -> None:
-    runtime = storm_bridge(sqlite_url, tmp_path)
+    runtime = storm_bridge(database_url, tmp_path)
     ids = storm(runtime, 5)
     runtime.incidents.act(ids[3], "ack", actor="carol")
     runtime.clock.advance(minutes=10)  # type: ignore[attr-defined]

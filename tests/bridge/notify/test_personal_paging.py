@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,16 @@ from tocsin.bridge.web.timeline import say
 NOON = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 NIGHT = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
 P1_RULE = "[{after: 0m, via: chat}, {after: 2m, via: text}, {after: 5m, via: call}]"
+
+
+OPENED: list[Runtime] = []  # runtimes a test built, their pools closed after it
+
+
+@pytest.fixture(autouse=True)
+def _dispose() -> Iterator[None]:
+    yield
+    while OPENED:
+        OPENED.pop().store.dispose()
 
 
 def policy(token: Path, p1_rule: str = P1_RULE) -> str:
@@ -58,7 +69,9 @@ escalation_policies:
 
 def bridge(sqlite_url: str, tmp_path: Path, at: datetime, **rule: str) -> Runtime:
     (tmp_path / "token").write_text(pv.TOKEN)
-    return make_runtime(sqlite_url, FakeClock(at), policy=policy(tmp_path / "token", **rule))
+    runtime = make_runtime(sqlite_url, FakeClock(at), policy=policy(tmp_path / "token", **rule))
+    OPENED.append(runtime)
+    return runtime
 
 
 def open_incident(runtime: Runtime, priority: str = "P1") -> int:
@@ -99,9 +112,9 @@ def test_the_first_step_pages_at_once_and_the_later_ones_wait_as_timers(
 
 
 def test_each_later_step_pages_when_due_while_unacknowledged(
-    sqlite_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path
 ) -> None:
-    runtime = bridge(sqlite_url, tmp_path, NOON)
+    runtime = bridge(database_url, tmp_path, NOON)
     open_incident(runtime)
     runtime.clock.advance(minutes=2)  # type: ignore[attr-defined]
     fire(runtime)
@@ -126,6 +139,7 @@ def test_a_restarted_bridge_takes_the_steps_that_fell_due_while_it_was_down(
     first.stop()
     clock = FakeClock(NOON + timedelta(minutes=6))
     again = build_runtime(config_for(sqlite_url), policy=first.policy, clock=clock)
+    OPENED.append(again)
     fire(again)
     assert [channel for channel, _, _ in paged(again)] == ["chat", "text", "call"]
     assert all(n.get("late_seconds", 0) > 0 for n in notified(again)[1:])
@@ -155,10 +169,10 @@ def test_a_p1_rings_through_quiet_hours(sqlite_url: str, tmp_path: Path) -> None
 
 
 def test_an_unanswered_call_moves_to_the_next_method_at_once(
-    sqlite_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path
 ) -> None:
     rule = "[{after: 0m, via: call}, {after: 10m, via: text}]"
-    runtime = bridge(sqlite_url, tmp_path, NOON, p1_rule=rule)
+    runtime = bridge(database_url, tmp_path, NOON, p1_rule=rule)
     open_incident(runtime)
     ((row_key, _),) = keys(runtime)
     Ledger(runtime.store).accepted(row_key, "CA" + "7" * 32)

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = {  # source folder -> where its files land in site-packages
     ROOT / "tocsin" / "bridge" / "web" / "templates": "tocsin/bridge/web/templates",
     ROOT / "tocsin" / "bridge" / "web" / "static": "tocsin/bridge/web/static",
+    ROOT / "tocsin" / "bridge" / "notify" / "mail_templates": "tocsin/bridge/notify/mail_templates",
     ROOT / "rules": "tocsin_rules",
 }
 PROBE = """

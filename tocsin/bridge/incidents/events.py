@@ -35,6 +35,8 @@ EVENT_KINDS = (
     "incident.resolution_edited",
     "incident.notified",  # a person's rule step: sent, held for quiet hours, or unreached
     "incident.retitled",
+    "incident.survey_answered",
+    "incident.reporter_mail_failed",
 )
 
 

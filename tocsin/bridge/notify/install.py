@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tocsin.bridge.incidents.events import EventHook
+from tocsin.bridge.notify.mail_templates import MailTemplates
 from tocsin.bridge.notify.outbox import Outbox
+from tocsin.bridge.notify.reporter import DeadMail, ReporterMail
 from tocsin.bridge.notify.worker import DeliveryWorker, RetryPolicy
 from tocsin.bridge.platform.clock import Clock
 from tocsin.bridge.platform.config import BridgeConfig
@@ -15,17 +19,37 @@ from tocsin.bridge.store.db import Store
 
 @dataclass(frozen=True)
 class Delivery:
-    """The parts the runtime registers: the outbox as hook and pager, the delivery worker."""
+    """The parts the runtime registers: the outbox as hook and pager, the delivery worker,
+    and the hook mailing reporters."""
 
     outbox: Outbox
     worker: DeliveryWorker
+    reporter: ReporterMail
 
 
 def install(
-    config: BridgeConfig, policy: Policy, store: Store, metrics: Metrics, clock: Clock
+    config: BridgeConfig,
+    policy: Policy,
+    store: Store,
+    metrics: Metrics,
+    clock: Clock,
+    hooks: Sequence[EventHook] = (),
 ) -> Delivery:
-    """Build the outbox and the delivery worker from the config's notify and SMTP settings."""
+    """Build the outbox, the delivery worker and the reporter's mails from the config.
+
+    The reporter's mail templates are rendered once here: a broken one stops the start.
+    `hooks` (the runtime's, filled later) hear a reporter's mail that became a dead letter.
+    """
     settings = config.notify
+    templates = MailTemplates(config.reporter_mail.templates)
+    templates.check()
+    reporter = ReporterMail(
+        lambda: policy,
+        config.reporter_mail,
+        public_url=config.base_url,
+        secret_key=config.secret_key,
+        templates=templates,
+    )
     outbox = Outbox(
         policy,
         public_url=config.base_url,
@@ -46,5 +70,6 @@ def install(
         clock=clock,
         retry=retry,
         stale_pages=settings.stale_pages,
+        on_dead=DeadMail(store, hooks, clock),
     )
-    return Delivery(outbox, worker)
+    return Delivery(outbox, worker, reporter)

@@ -1,8 +1,9 @@
-"""Signed, expiring, single-use one-click acknowledge links, bound to an incident and a person.
+"""Signed, expiring, single-use links: one-click acknowledge, and the reporter's survey.
 
 A token is base64url(JSON claim) "." base64url(HMAC-SHA256(key, claim)). The key is derived
-from the config's secret_key for this one purpose, so the same secret signing something else
-can never yield a valid link. A used link's nonce is kept in used_links until it expires.
+from the config's secret_key for each purpose, so the same secret signing something else (or
+an ack link offered as a survey link) can never yield a valid link. A used link's nonce is
+kept in used_links until it expires.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.store.schema import used_links
 
 DEFAULT_TTL = timedelta(hours=24)
-_PURPOSE = b"tocsin ack link v1\x00"
+ACK = b"tocsin ack link v1\x00"
+SURVEY = b"tocsin survey link v1\x00"
+_NAMES = {ACK: "an acknowledge link", SURVEY: "a survey link"}
 
 
 class LinkRejected(BridgeError):
@@ -48,9 +51,9 @@ class AckClaim:
     nonce: str
 
 
-def _key(secret_key: bytes | str) -> bytes:
+def _key(secret_key: bytes | str, purpose: bytes = ACK) -> bytes:
     raw = secret_key.encode() if isinstance(secret_key, str) else secret_key
-    return hashlib.sha256(_PURPOSE + raw).digest()
+    return hashlib.sha256(purpose + raw).digest()
 
 
 def _b64(data: bytes) -> str:
@@ -69,25 +72,32 @@ def sign_ack(
     now: datetime,
     ttl: timedelta = DEFAULT_TTL,
     nonce: str | None = None,
+    purpose: bytes = ACK,
 ) -> str:
-    """Return a token letting `person` acknowledge `incident_id` until now + ttl."""
+    """Return a token letting `person` acknowledge `incident_id` until now + ttl.
+
+    With purpose=SURVEY it lets the reporter (person "reporter") answer its survey instead.
+    """
     expires = int((as_utc(now) + ttl).timestamp())
     claim = {"i": incident_id, "p": person, "e": expires, "n": nonce or secrets.token_urlsafe(16)}
     body = json.dumps(claim, separators=(",", ":"), ensure_ascii=False).encode()
-    mac = hmac.new(_key(secret_key), body, hashlib.sha256).digest()
+    mac = hmac.new(_key(secret_key, purpose), body, hashlib.sha256).digest()
     return f"{_b64(body)}.{_b64(mac)}"
 
 
-def verify_ack(secret_key: bytes | str, token: str, now: datetime) -> AckClaim:
+def verify_ack(
+    secret_key: bytes | str, token: str, now: datetime, purpose: bytes = ACK
+) -> AckClaim:
     """Return the claim of a genuine, unexpired token; raise LinkRejected saying why not."""
     body_text, dot, mac_text = token.partition(".")
+    invalid = f"this is not {_NAMES[purpose]}"
     try:
         if not dot:
             raise ValueError("no signature")
         body, mac = _unb64(body_text), _unb64(mac_text)
     except (ValueError, binascii.Error) as exc:
-        raise LinkRejected("invalid", "this is not an acknowledge link") from exc
-    expected = hmac.new(_key(secret_key), body, hashlib.sha256).digest()
+        raise LinkRejected("invalid", invalid) from exc
+    expected = hmac.new(_key(secret_key, purpose), body, hashlib.sha256).digest()
     if not hmac.compare_digest(mac, expected):
         raise LinkRejected("tampered", "this link was altered or was not issued by this bridge")
     try:
@@ -99,7 +109,7 @@ def verify_ack(secret_key: bytes | str, token: str, now: datetime) -> AckClaim:
             nonce=str(raw["n"]),
         )
     except (ValueError, KeyError, TypeError) as exc:
-        raise LinkRejected("invalid", "this is not an acknowledge link") from exc
+        raise LinkRejected("invalid", invalid) from exc
     if as_utc(now) >= claim.expires_at:
         raise LinkRejected(
             "expired", f"this link expired at {claim.expires_at.isoformat()}; open the incident"
@@ -130,3 +140,8 @@ def consume(conn: Connection, claim: AckClaim, now: datetime) -> None:
 def ack_url(public_url: str, token: str) -> str:
     """Return the link a page carries: {public_url}/ack/{token}."""
     return f"{public_url.rstrip('/')}/ack/{token}"
+
+
+def survey_url(public_url: str, token: str) -> str:
+    """Return the link the follow-up mail carries: {public_url}/survey/{token}."""
+    return f"{public_url.rstrip('/')}/survey/{token}"

@@ -322,6 +322,8 @@ def stale_when(event: Event) -> tuple[str, ...]:
     """
     if event.kind == "incident.escalated" and event.data.get("path") == "response":
         return ("acknowledged", "resolved", "closed")
+    if event.kind == "incident.survey_answered":
+        return ()  # a low score comes after the resolution, and the manager must hear it
     return ("resolved", "closed")
 
 

@@ -38,6 +38,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "incident.resolution_edited": "Resolution edited",
         "incident.notified": "Person notified",
         "incident.retitled": "Title changed",
+        "incident.survey_answered": "Low satisfaction from the reporter",
+        "incident.reporter_mail_failed": "Mail to the reporter failed",
+        "detail.survey": "The reporter rated the handling {score}/5. Their words: {comment}",
         "label.priority": "Priority",
         "label.event": "Event",
         "label.status": "Status",
@@ -96,6 +99,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "incident.resolution_edited": "解决记录已修改",
         "incident.notified": "已通知个人",
         "incident.retitled": "标题已更改",
+        "incident.survey_answered": "报告人满意度低",
+        "incident.reporter_mail_failed": "发给报告人的邮件失败",
+        "detail.survey": "报告人对处理的评分为 {score}/5。原话：{comment}",
         "label.priority": "优先级",
         "label.event": "事件",
         "label.status": "状态",
@@ -218,6 +224,9 @@ def event_detail(event: str, data: Mapping[str, object], actor: str | None, lang
         return text(language, "detail.escalated", level=level)
     if event == "incident.note_added" and data.get("text"):
         return text(language, "detail.note", by=by, text=data["text"])
+    if event == "incident.survey_answered":
+        return text(language, "detail.survey", score=data.get("score"),
+                    comment=data.get("comment") or "-")  # fmt: skip
     if event == "incident.reassigned" and data.get("assignee"):
         return text(language, "detail.assigned", assignee=data["assignee"], by=by)
     what = text(language, event) if event in TEXTS[DEFAULT_LANGUAGE] else event

@@ -38,7 +38,9 @@ from tocsin.bridge.errors import BridgeError, ConfigError, DeliveryRefused
 from tocsin.bridge.notify import queue
 from tocsin.bridge.notify.channels import Notification, Sender, setting_secret
 from tocsin.bridge.notify.channels.email import EmailSender
+from tocsin.bridge.notify.channels.reporter_mail import ReporterMailSender
 from tocsin.bridge.notify.message import Message
+from tocsin.bridge.notify.reporter import CHANNEL as REPORTER_CHANNEL
 from tocsin.bridge.notify.senders import build_sender
 from tocsin.bridge.notify.stale import stale_notice, stale_statuses
 from tocsin.bridge.platform.clock import Clock, utcnow
@@ -135,6 +137,7 @@ class DeliveryWorker:
         name: str | None = None,
         stale_pages: str = "drop",
         mark_patience: timedelta = timedelta(minutes=10),
+        on_dead: Callable[[queue.Row, str], None] | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -153,6 +156,7 @@ class DeliveryWorker:
         self.registry = metrics.registry  # phone channels count their sends on it
         self.mark_patience = mark_patience.total_seconds()  # retrying a failed mark this long
         self.stale_pages = stale_pages  # drop, or notice: a short "already resolved" message
+        self.on_dead = on_dead  # hears each dead letter (the incident's timeline records it)
         self._notices: dict[int, str] = {}  # rows of the batch sent as such a notice
         self._senders: dict[str, Sender] = {}
         self._pool: ThreadPoolExecutor | None = None
@@ -277,6 +281,8 @@ class DeliveryWorker:
         """Return the sender for a row's channel (a policy channel, or mailto:ADDRESS)."""
         if channel.startswith(queue.MAILTO):
             return EmailSender("email", {}, self.smtp, tls_context=self.tls_context)
+        if channel == REPORTER_CHANNEL:
+            return ReporterMailSender(self.smtp, tls_context=self.tls_context)
         with self._building:
             return self._sender(channel)
 
@@ -315,6 +321,8 @@ class DeliveryWorker:
     def _deliver(self, row: queue.Row) -> str | None:
         """Deliver one row; return its channel type if accepted (recorded by the caller), else None."""
         channel_type = "email" if row.channel.startswith(queue.MAILTO) else "unknown"
+        if row.channel == REPORTER_CHANNEL:
+            channel_type = ReporterMailSender.type
         try:
             sender = self.sender(row.channel)
             channel_type = sender.type
@@ -372,6 +380,12 @@ class DeliveryWorker:
             log.error("outbox entry %s to %s is a dead letter after %d attempts over %s: %s",
                       row.id, _shown(row.channel), attempts, timedelta(seconds=int(age)),
                       reason)  # fmt: skip
+        if retry_at is None and self.on_dead is not None:
+            try:
+                self.on_dead(row, reason)
+            except (BridgeError, SQLAlchemyError) as exc:
+                log.error("outbox entry %s: recording its dead letter on incident %s failed: %s",
+                          row.id, row.incident_id, type(exc).__name__)  # fmt: skip
         else:
             log.warning("outbox entry %s to %s failed (attempt %d): %s",
                         row.id, _shown(row.channel), attempts, reason)  # fmt: skip

@@ -44,6 +44,8 @@ Keys and defaults (every one optional; no file at all gives the defaults):
   log_level: info                 debug|info|warning|error
   notify: {ack_link_ttl: 24h, retry_base: 5s, retry_cap: 1m, max_age: 24h, stale_pages: drop}
                                   ack link lifetime; outbox retries before a dead letter
+  reporter_mail: {enabled: true, domain: tocsin, from, reply_to, language: en, templates,
+                  survey_ttl: 14d}   mails to reporters (platform/reporter_settings.py)
   retention: 7d                   fired and cancelled timers and delivered notifications older
                                   than this are pruned (incidents, events and alerts are kept)
   mailin: null                    incidents from e-mail: an SMTP/LMTP listener and/or an IMAP
@@ -64,6 +66,7 @@ from typing import Any
 from tocsin.bridge.errors import ConfigError
 from tocsin.bridge.platform.mailin_settings import MailinSettings, parse_mailin
 from tocsin.bridge.platform.notify_settings import NotifySettings, parse_notify
+from tocsin.bridge.platform.reporter_settings import ReporterMailSettings, parse_reporter_mail
 from tocsin.bridge.platform.values import choice as _choice
 from tocsin.bridge.platform.values import flag as _bool
 from tocsin.bridge.platform.values import host_port, password, split_host_port
@@ -96,6 +99,7 @@ KEYS = (
     "notify",
     "retention",
     "mailin",
+    "reporter_mail",
 )
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_DATABASE_URL = "sqlite:///tocsin.db"
@@ -169,6 +173,7 @@ class BridgeConfig:
     notify: NotifySettings = NotifySettings()
     retention: timedelta = timedelta(days=7)
     mailin: MailinSettings | None = None
+    reporter_mail: ReporterMailSettings = ReporterMailSettings()
     source: str = "<defaults>"
     listen_at: str = "<defaults>"  # 'file:line' of `listen`, for a bind fault found at serve
 
@@ -246,6 +251,9 @@ def parse_config(
         notify=parse_notify(raw.get("notify"), where.key(raw, "notify")),
         retention=_retention(raw.get("retention", "7d"), where.key(raw, "retention")),
         mailin=parse_mailin(raw.get("mailin"), where.key(raw, "mailin"), base, env),
+        reporter_mail=parse_reporter_mail(
+            raw.get("reporter_mail"), where.key(raw, "reporter_mail"), base
+        ),
         source=source,
         listen_at=listen_where.place if "listen" in raw else source,
     )

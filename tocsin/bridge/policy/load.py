@@ -391,7 +391,7 @@ def _person(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Person
 
 
 def _team(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Team:
-    raw = as_mapping(raw, where, ("members", "schedule"))
+    raw = as_mapping(raw, where, ("members", "schedule", "manager"))
     members = tuple(str(m) for m in as_list(raw.get("members"), where.key(raw, "members")))
     for member in members:
         if member not in policy["people"]:
@@ -401,7 +401,12 @@ def _team(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Team:
     schedule = raw.get("schedule")
     if schedule is not None and schedule not in policy["schedules"]:
         raise where.key(raw, "schedule").error(f"unknown schedule {shown(schedule)}")
-    return Team(name=name, members=members, schedule=schedule)
+    manager = raw.get("manager")
+    if manager is not None and manager not in policy["people"]:
+        raise where.key(raw, "manager").error(
+            f"unknown person {shown(manager)}; define them under 'people'"
+        )
+    return Team(name=name, members=members, schedule=schedule, manager=manager)
 
 
 def _rotation(raw: Any, where: Where, zone: ZoneInfo, policy: dict[str, Any]) -> Rotation:

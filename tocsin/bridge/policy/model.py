@@ -209,6 +209,7 @@ class Team:
     name: str
     members: tuple[str, ...]
     schedule: str | None = None
+    manager: str | None = None  # a person told of what needs a manager: a reporter's low score
 
 
 @dataclass(frozen=True)

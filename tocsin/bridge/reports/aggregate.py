@@ -96,6 +96,7 @@ def chosen(window: Window) -> CTE:
         epoch(incidents.c.resolved_at).label("r"),
         incidents.c.major,
         incidents.c.satisfaction,
+        incidents.c.satisfaction_by,
     ).where(created >= window.since, created < window.until)
     if window.team is not None:
         query = query.where(incidents.c.team == window.team)
@@ -311,10 +312,12 @@ def cells(conn: Connection, inc: CTE) -> list[Any]:
 
 
 def scores(conn: Connection, inc: CTE) -> list[Any]:
-    """Return per cell and satisfaction score how many incidents were closed with it."""
+    """Return per cell and satisfaction score how many incidents have it, and how many the
+    reporters gave themselves (the survey) rather than staff at closing."""
+    own = func.sum(case((inc.c.satisfaction_by == "reporter", 1), else_=0)).label("own")
     return list(
         conn.execute(
-            select(*cell_columns(inc), inc.c.satisfaction, func.count().label("n"))
+            select(*cell_columns(inc), inc.c.satisfaction, func.count().label("n"), own)
             .where(inc.c.satisfaction.is_not(None))
             .group_by(*cell_columns(inc), inc.c.satisfaction)
         )

@@ -92,10 +92,12 @@ class Figures:
         """Return every figure of the report for the cells kept."""
         rows = [r for cell, r in self.cells.items() if keep(cell)]
         histogram: dict[int, int] = {}
+        own = 0
         for row in self.scores:
             if keep(sql.cell_of(row)):
                 score = int(row.satisfaction)
                 histogram[score] = histogram.get(score, 0) + int(row.n)
+                own += int(row.own or 0)
         rated = sum(histogram.values())
         clocks = self.clock_stats(keep)
         return GroupStats(
@@ -114,6 +116,7 @@ class Figures:
                 count=rated,
                 mean=sum(k * v for k, v in histogram.items()) / rated if rated else None,
                 scores=dict(sorted(histogram.items())),
+                by_reporter=own,
             ),
         )
 

@@ -56,11 +56,12 @@ class ClockStats:
 
 @dataclass(frozen=True)
 class Satisfaction:
-    """Satisfaction scores recorded when incidents were closed."""
+    """Satisfaction scores: the reporter's own (the survey) or typed by staff at closing."""
 
     count: int
     mean: float | None
     scores: Mapping[int, int]
+    by_reporter: int = 0  # how many of `count` the reporters gave themselves
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ def group_to_dict(group: GroupStats) -> dict[str, Any]:
             "count": group.satisfaction.count,
             "mean": group.satisfaction.mean,
             "scores": {str(k): v for k, v in group.satisfaction.scores.items()},
+            "by_reporter": group.satisfaction.by_reporter,
         },
     }
 

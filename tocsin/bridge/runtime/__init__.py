@@ -185,8 +185,11 @@ def build_runtime(
     )
     register_host_gauge(runtime.metrics, runtime.store)
     # After SLA's hook, so pages read the clocks it just set: outbox hook, pager, delivery worker.
-    delivery = install_notify(config, runtime.policy, runtime.store, runtime.metrics, runtime.clock)
+    delivery = install_notify(
+        config, runtime.policy, runtime.store, runtime.metrics, runtime.clock, runtime.hooks
+    )
     runtime.hooks.append(delivery.outbox.hook)
+    runtime.hooks.append(delivery.reporter)
     runtime.pager = delivery.outbox
     runtime.workers.append(delivery.worker)
     # People's later rule steps: "rule_step" timers fired by the SLA scheduler.

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tocsin.bridge.web import auth, find_pages, maintenance_page, pages
+from tocsin.bridge.web import auth, find_pages, maintenance_page, pages, survey
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(find_pages.router)
 router.include_router(maintenance_page.router)
 router.include_router(pages.router)
+router.include_router(survey.router)  # the reporter's survey: a signed link, no sign-in
 
 __all__ = ["router"]

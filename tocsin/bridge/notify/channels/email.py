@@ -85,12 +85,19 @@ class EmailSender:
         to = notification.to or self.to
         if not to:
             raise self.fail("no recipient address")
+        self.send(smtp, self.build(notification, smtp.sender, to), to)
+
+    def build(self, notification: Notification, sender: str, to: tuple[str, ...]) -> EmailMessage:
+        """Return the mail of a page; if it cannot be built, the page as plain text."""
         try:
-            mail = build_email(notification, smtp.sender, to)
+            return build_email(notification, sender, to)
         except (ValueError, TypeError) as exc:  # the page must still go out: as plain text
             log.warning("%s: building mail %s failed (%s); sending plain text", self.name,
                         notification.key, exc)  # fmt: skip
-            mail = plain_email(notification, smtp.sender, to)
+            return plain_email(notification, sender, to)
+
+    def send(self, smtp: Smtp, mail: EmailMessage, to: tuple[str, ...]) -> None:
+        """Hand one mail to the relay; return only once it accepted every recipient."""
         context = self.tls_context or ssl.create_default_context()
         try:
             client = (

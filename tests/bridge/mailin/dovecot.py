@@ -44,7 +44,7 @@ class Dovecot:
         return box
 
 
-def test_ca(directory: Path) -> tuple[Path, Path, Path]:
+def ca_and_cert(directory: Path) -> tuple[Path, Path, Path]:
     """Return (ca, cert, key): a CA and a server cert for 127.0.0.1 it signed, made by openssl."""
     openssl = require_binary("openssl")
     ca, ca_key = directory / "ca.pem", directory / "ca.key"
@@ -124,7 +124,7 @@ def dovecot() -> Iterator[Dovecot]:
     root = Path(tempfile.mkdtemp(prefix="tocsin-dovecot-"))
     root.chmod(0o711)  # the mail user (nobody) must reach its mail directory below
     try:
-        ca, cert, key = test_ca(root)
+        ca, cert, key = ca_and_cert(root)
         (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
         for name in ("run", "state", "mail"):
             (root / name).mkdir()

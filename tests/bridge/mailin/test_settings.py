@@ -57,6 +57,8 @@ mailin:
         ("mailin:\n  smtp: {listen: '127.0.0.1:25', protocol: pop3}", "mailin.smtp.protocol: 'pop3' is not one of smtp, lmtp"),
         ("mailin:\n  imap: {host: h, username: u}", "bridge.yml:3: mailin.imap: give password_file"),
         ("mailin:\n  imap: {host: h, username: u, password: p, ca_file: none.pem}", "mailin.imap.ca_file: "),
+        ("mailin:\n  smtp: {listen: '127.0.0.1:25', require_tls: true}", "bridge.yml:3: mailin.smtp.require_tls: needs tls_cert and tls_key"),
+        ("mailin:\n  smtp: {listen: '127.0.0.1:25', tls_cert: none.pem, tls_key: none.key}", "mailin.smtp.tls_cert: "),
         ("mailin:\n  imap: {host: h, username: u, password: p, batch: 0}", "mailin.imap.batch: 0 must be"),
         ("mailin:\n  smtp: {listen: '127.0.0.1:25'}\n  rules:\n    - {subject: '(', priority: P1}", "bridge.yml:5: mailin.rules[0].subject: '(' is not a regular expression"),
         ("mailin:\n  smtp: {listen: '127.0.0.1:25'}\n  rules:\n    - {priority: P1}", "bridge.yml:5: mailin.rules[0]: a rule needs sender_domain, subject"),

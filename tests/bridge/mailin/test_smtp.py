@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import smtplib
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from tests.bridge.mailin.conftest import SETTINGS
+from tests.bridge.mailin.dovecot import ca_and_cert
 from tests.bridge.mailin.mails import SENDER, dsn, mail, malformed
 from tests.bridge.notify.smtpserver import free_port
 from tests.bridge.sla.harness import event_data, incident_row, pages
@@ -131,3 +134,23 @@ def test_lmtp_answers_once_per_recipient(gateway: Gateway, runtime: Runtime) -> 
     finally:
         server.stop()
     assert incident_row(runtime, 1).reporter_contact == SENDER
+
+
+def test_starttls_is_offered_with_a_certificate_and_can_be_required(
+    gateway: Gateway, runtime: Runtime, tmp_path: Path
+) -> None:
+    ca, cert, key = ca_and_cert(tmp_path)
+    settings = SmtpListen(f"127.0.0.1:{free_port()}", tls_cert=cert, tls_key=key, require_tls=True)
+    server = SmtpListener(gateway, settings, SETTINGS.max_bytes)
+    server.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=30) as plain:
+            with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+                plain.sendmail(SENDER, [DESK], mail())
+            assert refused.value.smtp_code == 530
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=30) as client:
+            client.starttls(context=ssl.create_default_context(cafile=str(ca)))
+            client.sendmail(SENDER, [DESK], mail("over TLS"))
+    finally:
+        server.stop()
+    assert incident_row(runtime, 1).title == "over TLS"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import ssl
 from functools import partial
 from typing import Any, AnyStr
 
@@ -18,7 +19,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
-from tocsin.bridge.errors import BridgeError, StoreUnavailable
+from tocsin.bridge.errors import BridgeError, ConfigError, StoreUnavailable
 from tocsin.bridge.mailin.gateway import Gateway
 from tocsin.bridge.platform.mailin_settings import SmtpListen
 
@@ -36,6 +37,20 @@ def reply_line(code: str, detail: str) -> str:
     """Return one SMTP reply line: ASCII, no line breaks, short."""
     text = re.sub(r"[^\x20-\x7e]+", " ", detail)[:200].strip()
     return f"{code} {text}" if text else code
+
+
+def server_tls(settings: SmtpListen) -> ssl.SSLContext | None:
+    """Return the context STARTTLS uses, when the listener has a certificate."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"mailin.smtp: cannot load {settings.tls_cert} and its key: {exc}"
+        ) from exc
+    return context
 
 
 class MailHandler:
@@ -116,6 +131,8 @@ class _Controller(Controller):
             port=settings.port,
             data_size_limit=max_bytes,
             ident="tocsin-bridge",
+            tls_context=server_tls(settings),
+            require_starttls=settings.require_tls,
         )
         self.mail_handler = handler
 

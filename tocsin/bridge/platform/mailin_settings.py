@@ -10,6 +10,9 @@ mailin:
     listen: 127.0.0.1:2525
     protocol: smtp              or lmtp
     recipients: []              addresses accepted; empty: any
+    tls_cert: null              with tls_key: STARTTLS is offered (PEM files)
+    tls_key: null
+    require_tls: false          true: no mail before STARTTLS
   imap:                         poll a mailbox over TLS
     host: imap.example.com
     port: 993
@@ -34,6 +37,7 @@ from typing import Any
 
 from tocsin.bridge.platform.values import (
     choice,
+    flag,
     host_port,
     optional_text,
     password,
@@ -49,7 +53,7 @@ from tocsin.common.yamlsource import shown
 
 KEYS = ("max_bytes", "priority", "team", "rules", "smtp", "imap")
 RULE_KEYS = ("sender_domain", "subject", "priority", "team")
-SMTP_KEYS = ("listen", "protocol", "recipients")
+SMTP_KEYS = ("listen", "protocol", "recipients", "tls_cert", "tls_key", "require_tls")
 IMAP_KEYS = (
     "host",
     "port",
@@ -86,6 +90,9 @@ class SmtpListen:
     listen: str
     protocol: str = "smtp"
     recipients: tuple[str, ...] = ()
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    require_tls: bool = False
 
     @property
     def host(self) -> str:
@@ -146,7 +153,7 @@ def parse_mailin(
             _rule(item, rules_at.key(raw["rules"], index))
             for index, item in enumerate(as_list(raw.get("rules"), rules_at))
         ),
-        smtp=_smtp(raw.get("smtp"), where.key(raw, "smtp")),
+        smtp=_smtp(raw.get("smtp"), where.key(raw, "smtp"), base),
         imap=_imap(raw.get("imap"), where.key(raw, "imap"), base, env),
         place=where.key(raw, "priority").place,
     )
@@ -180,16 +187,33 @@ def _rule(raw: Any, where: Where) -> MailRule:
     )
 
 
-def _smtp(raw: Any, where: Where) -> SmtpListen | None:
+def _smtp(raw: Any, where: Where, base: Path) -> SmtpListen | None:
     if raw is None:
         return None
     raw = as_mapping(raw, where, SMTP_KEYS)
     recipients = as_list(raw.get("recipients"), where.key(raw, "recipients"))
+    cert = _readable(raw, "tls_cert", where, base)
+    key = _readable(raw, "tls_key", where, base)
+    if (cert is None) != (key is None):
+        raise where.error("give tls_cert and tls_key together, or neither")
+    require_tls = flag(raw.get("require_tls", False), where.key(raw, "require_tls"))
+    if require_tls and cert is None:
+        raise where.key(raw, "require_tls").error("needs tls_cert and tls_key to offer STARTTLS")
     return SmtpListen(
         listen=host_port(raw.get("listen"), where.key(raw, "listen"), "127.0.0.1:2525"),
         protocol=choice(raw.get("protocol", "smtp"), where.key(raw, "protocol"), ("smtp", "lmtp")),
         recipients=tuple(text(item, where.key(raw, "recipients")).lower() for item in recipients),
+        tls_cert=cert,
+        tls_key=key,
+        require_tls=require_tls,
     )
+
+
+def _readable(raw: Mapping[str, Any], key: str, where: Where, base: Path) -> Path | None:
+    path = path_value(raw.get(key), base)
+    if path is not None and not path.is_file():
+        raise where.key(raw, key).error(f"{shown(str(path))} is not a readable file")
+    return path
 
 
 def _imap(raw: Any, where: Where, base: Path, env: Mapping[str, str]) -> ImapSource | None:
@@ -202,9 +226,7 @@ def _imap(raw: Any, where: Where, base: Path, env: Mapping[str, str]) -> ImapSou
     secret = password(raw, where, base, env)
     if secret is None:
         raise where.error("give password_file, password_env or password")
-    ca_file = path_value(raw.get("ca_file"), base)
-    if ca_file is not None and not ca_file.is_file():
-        raise where.key(raw, "ca_file").error(f"{shown(str(ca_file))} is not a readable file")
+    ca_file = _readable(raw, "ca_file", where, base)
     batch = raw.get("batch", 50)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise where.key(raw, "batch").error(f"{shown(batch)} must be a whole number, at least 1")

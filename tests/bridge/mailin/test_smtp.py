@@ -154,3 +154,15 @@ def test_starttls_is_offered_with_a_certificate_and_can_be_required(
     finally:
         server.stop()
     assert incident_row(runtime, 1).title == "over TLS"
+
+
+def test_smtputf8_mail_with_raw_utf8_headers_is_read(smtp: SmtpListener, runtime: Runtime) -> None:
+    raw = (
+        "From: 王力 <wang.li@customer.example.com>\r\nSubject: 紧急：数据库宕机\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        "无法连接。\r\n"
+    ).encode()
+    with smtplib.SMTP("127.0.0.1", smtp.port, timeout=30) as client:
+        client.sendmail(SENDER, [DESK], raw, mail_options=["SMTPUTF8"])
+    row = incident_row(runtime, 1)
+    assert (row.title, row.reporter, row.description) == ("紧急：数据库宕机", "王力", "无法连接。")

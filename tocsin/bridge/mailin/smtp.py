@@ -131,6 +131,7 @@ class _Controller(Controller):
             port=settings.port,
             data_size_limit=max_bytes,
             ident="tocsin-bridge",
+            enable_SMTPUTF8=True,  # unencoded UTF-8 headers (RFC 6532) are read as such
             tls_context=server_tls(settings),
             require_starttls=settings.require_tls,
         )

@@ -122,6 +122,8 @@ BRIDGE_FAMILIES = {
     "tocsin_bridge_heartbeat_hosts": "gauge",
     "tocsin_bridge_alerts_total": "counter",
     "tocsin_bridge_sender_clock_skew_seconds": "gauge",
+    "tocsin_bridge_mail_total": "counter",
+    "tocsin_bridge_mail_polls_total": "counter",
 }
 # Series Prometheus itself makes for every target.
 PROMETHEUS_SERIES = {"up"}

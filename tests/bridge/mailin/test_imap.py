@@ -101,12 +101,26 @@ def test_starttls_on_the_plain_port_works_too(
 
 
 def test_a_server_the_ca_did_not_sign_is_refused_and_its_mail_left(
-    gateway: Gateway, server: Dovecot, box: imaplib.IMAP4_SSL, runtime: Runtime
+    gateway: Gateway,
+    server: Dovecot,
+    box: imaplib.IMAP4_SSL,
+    runtime: Runtime,
+    registry: CollectorRegistry,
 ) -> None:
     deliver(box, mail())
     with pytest.raises(MailboxUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
         poll(gateway, server, ca_file=None)
     assert flags(box) == [""]
+    assert registry.get_sample_value("tocsin_bridge_mail_polls_total", {"result": "failed"}) == 1
+
+
+def test_a_wrong_password_is_refused_without_showing_it(
+    gateway: Gateway, server: Dovecot, box: imaplib.IMAP4_SSL
+) -> None:
+    with pytest.raises(MailboxUnavailable) as refused:
+        poll(gateway, server, password="not-the-Secret7")
+    assert "login as 'desk' refused" in refused.value.message
+    assert "not-the-Secret7" not in refused.value.message
 
 
 def test_a_reply_is_a_note_and_resumes_a_paused_incident(

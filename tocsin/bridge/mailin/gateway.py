@@ -47,7 +47,7 @@ class Outcome:
 
 
 class MailMetrics:
-    """Mails taken, by transport, outcome and reason."""
+    """Mails taken, by transport, outcome and reason; IMAP polls by result."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.mails = Counter(
@@ -57,6 +57,12 @@ class MailMetrics:
             "autoreply, list, dsn, bounce, own_mail, too_large, malformed, charset, no_sender, "
             "unavailable, error).",
             ["transport", "outcome", "reason"],
+            registry=registry,
+        )
+        self.polls = Counter(
+            "tocsin_bridge_mail_polls",
+            "IMAP polling rounds, by result (ok, failed: the mailbox could not be read).",
+            ["result"],
             registry=registry,
         )
 

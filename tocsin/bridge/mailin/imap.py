@@ -64,6 +64,16 @@ class ImapPoller:
 
     def __call__(self, now: datetime) -> int:
         """Take up to `batch` unseen mails; return how many were handled."""
+        polls = self.gateway.metrics.polls
+        try:
+            handled = self._connected_round()
+        except MailboxUnavailable:
+            polls.labels(result="failed").inc()
+            raise
+        polls.labels(result="ok").inc()
+        return handled
+
+    def _connected_round(self) -> int:
         box = self.connect(self.source)
         try:
             return self._round(box)

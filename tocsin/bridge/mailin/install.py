@@ -17,15 +17,22 @@ from tocsin.bridge.timers.periodic import Periodic
 
 
 def install(
-    settings: MailinSettings,
+    settings: MailinSettings | None,
     policy: Policy,
     service: Callable[[], IncidentService],
     metrics: Metrics,
     clock: Clock,
 ) -> list[SmtpListener | Periodic]:
-    """Return the workers the `mailin:` section asks for; refuse rules the policy cannot meet."""
+    """Return the workers the `mailin:` section asks for; refuse rules the policy cannot meet.
+
+    The mail metrics are registered even without the section, so dashboards and alert rules
+    find them on every bridge.
+    """
+    counters = MailMetrics(metrics.registry)
+    if settings is None:
+        return []
     require_valid(settings, policy)
-    gateway = Gateway(settings, service, MailMetrics(metrics.registry))
+    gateway = Gateway(settings, service, counters)
     workers: list[SmtpListener | Periodic] = []
     if settings.smtp is not None:
         workers.append(SmtpListener(gateway, settings.smtp, settings.max_bytes))

@@ -228,12 +228,11 @@ def build_runtime(
         Periodic("kb-index", Indexer(runtime.store), interval=INDEX_ROUND_SECONDS, clock=clock)
     )
     # Incidents from e-mail: a listener and/or a mailbox poller, opening reports like the form.
-    if config.mailin is not None:
-        runtime.workers.extend(
-            install_mailin(
-                config.mailin, runtime.policy, lambda: runtime.incidents, metrics, runtime.clock
-            )
+    runtime.workers.extend(
+        install_mailin(
+            config.mailin, runtime.policy, lambda: runtime.incidents, metrics, runtime.clock
         )
+    )
     # Last: a new incident's immediate first step pages once its own notifications are queued.
     runtime.hooks.append(sla.first_step)
     return runtime

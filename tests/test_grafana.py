@@ -101,6 +101,10 @@ AGENT_HOST_FAMILIES = {
     "tocsin_forks_total": "counter",
     "tocsin_vmstat_oom_kill": "gauge",
     "tocsin_nf_conntrack_used_ratio": "gauge",
+    # Service checks: present for the checks a config names.
+    "tocsin_check_up": "gauge",
+    "tocsin_check_duration_seconds": "gauge",
+    "tocsin_check_certificate_expiry_seconds": "gauge",
 }
 # Absent on a host without swap, or from an agent that pushes nowhere, so a real scrape here
 # may lack them.

@@ -74,8 +74,8 @@ def thresholds(rules: list[dict[str, Any]]) -> list[tuple[str, str, str, float, 
 def agent_thresholds() -> list[tuple[str, str, str, float, float]]:
     """Read the same tuple from the agent's bundled host rules (not those on the agent itself)."""
     rules = yaml.safe_load((ROOT / "rules" / "agent.yml").read_text())["rules"]
-    # The clock rules have node_exporter's own (node-mixin's NodeClockSkewDetected), and the
-    # agent's rules about itself have no node_exporter counterpart.
+    # The clock rules have node_exporter's own (node-mixin's NodeClockSkewDetected); the
+    # agent's rules about itself and its service checks have no node_exporter counterpart.
     return [
         (
             r["name"],
@@ -85,7 +85,7 @@ def agent_thresholds() -> list[tuple[str, str, str, float, float]]:
             float(r.get("clear", r["threshold"])),
         )
         for r in rules
-        if not r["metric"].startswith(("tocsin_timex_", "tocsin_agent_"))
+        if not r["metric"].startswith(("tocsin_timex_", "tocsin_agent_", "tocsin_check_"))
     ]
 
 

@@ -23,6 +23,7 @@ def test_bundled_rules_have_warning_and_critical_for_each_resource() -> None:
         "tocsin_filesystem_files_used_ratio",
         "tocsin_filesystem_avail_bytes",
         "tocsin_load_per_cpu",
+        "tocsin_check_certificate_expiry_seconds",
     }
     assert {
         metric for metric, seen in levels.items() if seen == {"warning", "critical"}
@@ -37,6 +38,7 @@ FLAGS = {
     "tocsin_agent_dead_letters",
     "tocsin_agent_receiver_auth_failed",
     "tocsin_filesystem_readonly",
+    "tocsin_check_up",
     # An event, not a level: up for under 10 minutes means it rebooted.
     "tocsin_uptime_seconds",
 }

@@ -28,6 +28,7 @@ from tocsin.common.durations import parse_duration, parse_size
 from tocsin.common.yamlsource import SHOWN_CHARS, LinedDict, shown, shown_path
 
 if TYPE_CHECKING:
+    from tocsin.agent.checks.spec import CheckSpec
     from tocsin.agent.tls import TlsConfig
     from tocsin.agent.webconfig import WebConfig
 
@@ -64,6 +65,7 @@ _TOP_KEYS = (
     "include",
     "external_url",
     "web_config_file",
+    "checks",
 )
 _PUSH_KEYS = (
     "name",
@@ -182,6 +184,8 @@ class AgentConfig:
     more_push: tuple[PushConfig, ...] = ()
     # TLS and basic auth of /metrics (node_exporter's --web.config.file format).
     web: WebConfig | None = None
+    # Service checks (process, tcp, http, tls, file), run beside the cycle.
+    checks: tuple[CheckSpec, ...] = ()
 
     @property
     def receivers(self) -> tuple[PushConfig, ...]:
@@ -491,6 +495,17 @@ def _web(reader: _Reader, base: Path) -> WebConfig | None:
     return load_web_config(path)
 
 
+def _checks(reader: _Reader, base: Path) -> tuple[CheckSpec, ...]:
+    """Read the `checks:` list of service checks."""
+    raw = reader.node.get("checks")
+    if raw is None:
+        return ()
+    # Loaded only for a config with checks: the agent's memory budget is tight.
+    from tocsin.agent.checks.spec import parse_checks
+
+    return parse_checks(raw, reader.source_of("checks"), reader.node.line_of("checks"), base)
+
+
 def _receiver_name(value: Any) -> str:
     name = _text(value)
     if not _RECEIVER_NAME.fullmatch(name) or name in (".", ".."):
@@ -668,6 +683,7 @@ def _build(
             "external_url", _url, None, "the agent's http:// or https:// URL", _shown_url
         ),
         web=_web(reader, base),
+        checks=_checks(reader, base),
     )
     _check_label_counts(config)
     return config

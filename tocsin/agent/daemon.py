@@ -40,6 +40,7 @@ from tocsin.agent.urls import generator_url
 from tocsin.common.sdnotify import Notifier
 
 if TYPE_CHECKING:
+    from tocsin.agent.checks.runner import Checks
     from tocsin.agent.fanout import Fanout
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,15 @@ def check_directories(config: AgentConfig) -> dict[str, StorageError]:
     return full
 
 
+def _service_checks(config: AgentConfig, clock: Callable[[], float]) -> Checks | None:
+    """Build the runner of the config's service checks, None (nothing loaded) without any."""
+    if not config.checks:
+        return None
+    from tocsin.agent.checks.runner import Checks
+
+    return Checks(config.checks, clock)
+
+
 def _rule_metrics(config: AgentConfig) -> dict[str, str]:
     """Map each rule's identity (an alert's `rule`) to the metric it reads."""
     return {rule_key(rule): rule.metric for rule in config.rules}
@@ -166,6 +176,7 @@ class Agent:
         self._store = StateStore(self.config.state_dir / STATE_FILE)
         self._saved: frozenset[tuple[object, ...]] = frozenset()
         self._sampler: SamplerLike | None = None
+        self._checks = _service_checks(self.config, self.monotonic)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._reload_requested = threading.Event()
@@ -332,7 +343,8 @@ class Agent:
         except Exception as exc:  # the collectors guard themselves; this is the last line
             log.exception("sampling failed: %s", exc)
             sample = Sample(taken_at=self.clock())
-        return replace(sample, gauges=sample.gauges + self.storage.series())
+        checks = self._checks.series() if self._checks is not None else ()
+        return replace(sample, gauges=sample.gauges + self.storage.series() + checks)
 
     def _spool(self, alerts: list[WireAlert]) -> tuple[set[LabelSet], bool]:
         """Spool transitions after held ones; return the firing ones spooled, and if more are held."""
@@ -415,6 +427,8 @@ class Agent:
         self._evaluator = Evaluator(config.rules, config.base_labels)
         self._metrics = _rule_metrics(config)
         self._history.use(config.rules)
+        if config.checks != old.checks:
+            self._checks = _service_checks(config, self.monotonic)
         if config.sampler != old.sampler:
             if self._sampler is not None:
                 self._sampler.close()

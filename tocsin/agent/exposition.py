@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample as PromSample
 from prometheus_client.utils import floatToGoString
 
+from tocsin.agent.checks import HELP as CHECK_HELP
 from tocsin.agent.collectors import HELP
 from tocsin.agent.httpserve import IDLE_TIMEOUT, MAX_CONNECTIONS, BoundedHandler, BoundedHTTPServer
 from tocsin.agent.sample import Sample
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_DURATION = "tocsin_agent_sample_duration_seconds"
 SAMPLE_DURATION_HELP = "Seconds the last sampling pass took."
-_HELP = {**HELP, **SELF_HELP, SAMPLE_DURATION: SAMPLE_DURATION_HELP}
+_HELP = {**HELP, **SELF_HELP, **CHECK_HELP, SAMPLE_DURATION: SAMPLE_DURATION_HELP}
 
 
 class SampleCollector(Collector):

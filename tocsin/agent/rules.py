@@ -10,6 +10,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from tocsin.agent.checks import GAUGES as CHECK_GAUGES
 from tocsin.agent.errors import ConfigError, RuleError
 from tocsin.agent.limits import MAX_LABELS, MAX_NAME, text_problem
 from tocsin.agent.templates import Template
@@ -52,6 +53,8 @@ GAUGES: Mapping[str, tuple[str, ...]] = {
     "tocsin_network_transmit_drop_total": ("device",),
     "tocsin_context_switches_total": (),
     "tocsin_forks_total": (),
+    # Service checks (tocsin.agent.checks), present for the checks a config names.
+    **CHECK_GAUGES,
 }
 # What a rule may compute from the agent's recent samples of its metric (tocsin.agent.history).
 FUNCTIONS = ("increase", "rate", "predict_linear")

@@ -71,17 +71,17 @@ def text_of(mail: EmailMessage) -> str:
 
 @contextmanager
 def reporter_bridge(
-    sqlite_url: str, tmp_path: Path, settings: ReporterMailSettings | None = None
+    database_url: str, tmp_path: Path, settings: ReporterMailSettings | None = None
 ) -> Iterator[Bridge]:
     with smtp_server(tmp_path) as (mailbox, port, cafile):
         smtp = Smtp(host="127.0.0.1", port=port, username=USER, password=PASSWORD, timeout=5,
                     sender="desk@corp.example")  # fmt: skip
-        config = BridgeConfig(database_url=sqlite_url, secret_key=b"s", smtp=smtp,
-                              tokens=config_for(sqlite_url).tokens,
+        config = BridgeConfig(database_url=database_url, secret_key=b"s", smtp=smtp,
+                              tokens=config_for(database_url).tokens,
                               public_url="https://desk.example.com",
                               reporter_mail=settings or ReporterMailSettings())  # fmt: skip
         clock = FakeClock()
-        runtime = make_runtime(sqlite_url, clock, config=config, policy=parse_policy(POLICY))
+        runtime = make_runtime(database_url, clock, config=config, policy=parse_policy(POLICY))
         worker = next(w for w in runtime.workers if isinstance(w, DeliveryWorker))
         worker.tls_context = ssl.create_default_context(cafile=str(cafile))
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from tests.bridge.helpers import OPERATOR, bearer
 from tests.bridge.notify.reporter_bridge import Bridge, reporter_bridge, text_of
 from tests.bridge.testclient import TestClient
+from tests.bridge.web.conftest import sign_in
 from tocsin.bridge.incidents.serialize import timeline_json
 from tocsin.bridge.server.app import create_app
 from tocsin.bridge.store.schema import incidents
@@ -40,9 +42,12 @@ class Surveyed:
 
 
 @pytest.fixture
-def survey(sqlite_url: str, tmp_path: Path) -> Iterator[Callable[..., Surveyed]]:
-    """Return a maker: report an incident, resolve it, and wait for the follow-up's survey link."""
-    with reporter_bridge(sqlite_url, tmp_path) as bridge:
+def survey(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Surveyed]]:
+    """Return a maker: report an incident, resolve it, and wait for the follow-up's survey link.
+
+    On SQLite and PostgreSQL: the link is spent and the answer recorded in one transaction.
+    """
+    with reporter_bridge(database_url, tmp_path) as bridge:
         with TestClient(create_app(bridge.runtime, start_workers=False)) as client:
 
             def make(**fields: object) -> Surveyed:
@@ -79,6 +84,18 @@ def test_the_answer_is_recorded_once_as_the_reporters(survey: Callable[..., Surv
     row = surveyed.row()
     assert (row.satisfaction, row.satisfaction_by) == (4, "reporter")
     assert surveyed.answers() == [{"score": 4, "comment": "quick and friendly", "by": "reporter"}]
+
+
+def test_two_answers_at_once_record_one(survey: Callable[..., Surveyed]) -> None:
+    surveyed = survey()
+    app = surveyed.client.app
+    with TestClient(app) as first, TestClient(app) as second:
+        with ThreadPoolExecutor(2) as pool:
+            sent = [pool.submit(c.post, surveyed.link, data={"score": s})
+                    for c, s in ((first, "5"), (second, "1"))]  # fmt: skip
+            codes = sorted(future.result().status_code for future in sent)
+    assert codes == [200, 409]
+    assert len(surveyed.answers()) == 1
 
 
 def test_an_expired_link_is_refused_and_changes_nothing(survey: Callable[..., Surveyed]) -> None:
@@ -170,3 +187,21 @@ def test_the_sla_report_counts_the_reporters_own_scores(survey: Callable[..., Su
     report = surveyed.client.get("/api/v1/reports/sla?since=30d", headers=bearer(OPERATOR))
     shown = report.json()["total"]["satisfaction"]
     assert (shown["count"], shown["by_reporter"], shown["mean"]) == (2, 1, 3.0)
+
+
+def test_the_close_form_asks_no_score_once_the_reporter_rated(
+    survey: Callable[..., Surveyed],
+) -> None:
+    surveyed = survey()
+    surveyed.answer("3")
+    # The bridge's public URL is https: its session cookie travels only over https.
+    with TestClient(surveyed.client.app, base_url="https://desk.example.com") as client:
+        token = sign_in(client)
+        page = client.get(f"/incidents/{surveyed.incident_id}").text
+        assert 'id="rated-by-reporter"' in page and 'name="satisfaction"' not in page
+        closed = client.post(f"/incidents/{surveyed.incident_id}/close",
+                             data={"csrf_token": token, "comment": "called back"},
+                             follow_redirects=False)  # fmt: skip
+    assert closed.status_code == 303
+    row = surveyed.row()
+    assert (row.status, row.satisfaction, row.satisfaction_by) == ("closed", 3, "reporter")

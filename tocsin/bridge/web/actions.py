@@ -64,6 +64,8 @@ def action_params(action: str, form: Mapping[str, Any]) -> dict[str, Any]:
             "solution": _text(form, "solution", required=True),
         }
     if action == "close":
+        if "satisfaction" not in form:  # the page asks none once the reporter answered the survey
+            return {"satisfaction": None, "comment": _text(form, "comment", required=False) or None}
         raw = _text(form, "satisfaction", required=True, limit=2)
         if not raw.isdigit() or not 1 <= int(raw) <= 5:
             raise InvalidInput("satisfaction must be 1 to 5", field="satisfaction")

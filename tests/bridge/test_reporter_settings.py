@@ -62,3 +62,20 @@ def test_a_team_names_its_manager() -> None:
 def test_an_unknown_manager_is_refused_with_its_place() -> None:
     with pytest.raises(ConfigError, match="manager.*unknown person 'bob'"):
         parse_policy(POLICY % "bob", "<test>")
+
+
+def test_check_config_checks_the_templates_and_warns_without_smtp(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tocsin.bridge.cli import main
+
+    (tmp_path / "mail").mkdir()
+    config = tmp_path / "bridge.yml"
+    config.write_text("reporter_mail: {templates: mail}\n")
+    result = CliRunner().invoke(main, ["check-config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert f"reporter mail: templates {tmp_path / 'mail'}" in result.output
+    assert "reporter_mail is on but there is no 'smtp:'" in result.output
+    (tmp_path / "mail" / "receipt.en.txt").write_text("{% block subject %}{{ nope }}{% endblock %}")
+    broken = CliRunner().invoke(main, ["check-config", str(config)])
+    assert broken.exit_code == 78 and "receipt.en.txt" in broken.output

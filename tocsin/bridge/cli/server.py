@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from tocsin.bridge.mailin.rules import describe, require_valid
+from tocsin.bridge.notify.mail_templates import MailTemplates
 from tocsin.bridge.paging.audit import unreachable
 from tocsin.bridge.platform.bootstrap import ensure_secrets
 from tocsin.bridge.platform.config import BridgeConfig, load_config, parse_config
@@ -87,6 +88,16 @@ def serve(
     if config.mailin is not None:
         require_valid(config.mailin, policy)
         click.echo(f"  mailin: {describe(config.mailin)}")
+    mail = config.reporter_mail
+    if mail.enabled:
+        MailTemplates(mail.templates).check()  # a broken template names its file, exit 78
+        click.echo(
+            f"  reporter mail: templates {mail.templates or 'bundled'}, language {mail.language}"
+        )
+        if config.smtp is None and mail.configured:
+            click.echo(f"warning: {config.source}: reporter_mail is on but there is no 'smtp:'; "
+                       "mails to reporters will fail and be recorded on their incidents",
+                       err=True)  # fmt: skip
     for warning in unreachable(policy, smtp=config.smtp is not None):
         log.warning("%s: %s", policy.source, warning)
     # Bound before secrets, migrations and workers: a bad address changes nothing.
@@ -200,6 +211,16 @@ def check_config(config_path: Path | None) -> None:
     if config.mailin is not None:
         require_valid(config.mailin, policy)
         click.echo(f"  mailin: {describe(config.mailin)}")
+    mail = config.reporter_mail
+    if mail.enabled:
+        MailTemplates(mail.templates).check()  # a broken template names its file, exit 78
+        click.echo(
+            f"  reporter mail: templates {mail.templates or 'bundled'}, language {mail.language}"
+        )
+        if config.smtp is None and mail.configured:
+            click.echo(f"warning: {config.source}: reporter_mail is on but there is no 'smtp:'; "
+                       "mails to reporters will fail and be recorded on their incidents",
+                       err=True)  # fmt: skip
     for warning in unreachable(policy, smtp=config.smtp is not None):
         click.echo(f"warning: {policy.source}: {warning}", err=True)
 

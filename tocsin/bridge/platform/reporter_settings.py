@@ -39,6 +39,7 @@ class ReporterMailSettings:
     language: str = "en"
     templates: Path | None = None
     survey_ttl: timedelta = timedelta(days=14)
+    configured: bool = False  # the config has a reporter_mail section (check-config warns then)
 
 
 def _address(raw: Any, where: Where) -> str | None:
@@ -90,4 +91,5 @@ def parse_reporter_mail(raw: Any, where: Where, base: Path) -> ReporterMailSetti
         language=str(language),
         templates=folder,
         survey_ttl=ttl,
+        configured=True,
     )

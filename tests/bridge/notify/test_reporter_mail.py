@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.bridge.notify.reporter_bridge import MESSAGE_ID, Bridge, reporter_bridge, text_of
+from tests.bridge.testclient import TestClient
+from tests.bridge.web.conftest import sign_in
 from tocsin.bridge.incidents.serialize import timeline_json
 from tocsin.bridge.notify.worker import RetryPolicy
 from tocsin.bridge.platform.config import Smtp
 from tocsin.bridge.platform.reporter_settings import ReporterMailSettings
+from tocsin.bridge.server.app import create_app
 
 
 @pytest.fixture
@@ -132,6 +135,12 @@ def test_a_mail_that_cannot_be_delivered_is_an_event_on_the_incident(
     assert [e["data"]["mail"] for e in failed] == ["receipt"]
     assert "wang@example.cn" not in caplog.text and "wang@example.cn" not in str(failed)
     assert "dead letter" in caplog.text
+    app = create_app(bridge.runtime, start_workers=False)
+    with TestClient(app, base_url="https://desk.example.com") as client:  # https cookies
+        sign_in(client)
+        page = client.get(f"/incidents/{incident_id}").text
+    assert "A mail to the reporter could not be delivered" in page
+    assert "the receipt: reporter mail: smtp 127.0.0.1:9: cannot connect" in page
     text = bridge.runtime.metrics.exposition().decode()
     assert (
         'tocsin_bridge_notifications_total{channel_type="reporter_mail",result="dead"} 1.0' in text

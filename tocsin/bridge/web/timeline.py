@@ -128,6 +128,12 @@ def say(event: Any, t: Translator, name: Names, count: int = 0) -> Line:
         key = "line.retitled" if event.actor else "line.retitled_alert"
         previous, title = str(data.get("previous", "")), str(data.get("title", ""))
         sentence = t(key, who=who, previous=previous, title=title)
+    elif kind == "incident.reporter_mail_failed":
+        sentence = t("line.reporter_mail_failed")
+        mail = str(data.get("mail") or "")
+        what = t(f"mail.{mail}") if f"mail.{mail}" in t.messages else mail
+        return Line(kind, event.occurred_at, sentence, None, (),
+                    t("line.reporter_mail_failed_why", mail=what, error=data.get("error", "")))  # fmt: skip
     elif kind == "incident.closed":
         score = data.get("satisfaction")
         sentence = (

@@ -183,7 +183,7 @@ def test_an_unanswered_call_moves_to_the_next_method_at_once(
     fire(runtime)  # the clock has not moved: the text goes now, not in 10 minutes
     assert [(channel, step) for channel, step, _ in paged(runtime)] == [("call", 0), ("text", 1)]
     hurried = notified(runtime)[1]
-    assert (hurried["unreached"], hurried["status"], hurried["next"]) == ("call", "busy", "text")
+    assert (hurried["unanswered"], hurried["status"], hurried["next"]) == ("call", "busy", "text")
 
 
 def keys(runtime: Runtime) -> list[tuple[str, str]]:
@@ -199,12 +199,12 @@ def keys(runtime: Runtime) -> list[tuple[str, str]]:
          "Reached carol by chat; carol's rule: text at Mon 2026-03-02 04:02 UTC"),
         ("zh-CN", {"person": "carol", "held": ["text"], "until": "2026-03-02T23:00:00Z"},
          "carol 处于免打扰时段，text 通知等到 周一 2026-03-02 23:00 UTC 结束后发送"),
-        ("en", {"person": "carol", "unreached": "call", "status": "busy", "next": "text"},
+        ("en", {"person": "carol", "unanswered": "call", "status": "busy", "next": "text"},
          "carol did not answer call (busy); next: text"),
         ("en", {"person": "carol", "folded": "text", "until": "2026-03-02T04:10:00Z"},
          "carol had their phone limit of pages: this one by text joins the summary sent at "
          "Mon 2026-03-02 04:10 UTC"),
-        ("zh-CN", {"person": "carol", "unreached": "call", "status": "no-answer"},
+        ("zh-CN", {"person": "carol", "unanswered": "call", "status": "no-answer"},
          "carol 未接听 call（no-answer），其通知规则已无后续步骤"),
     ],
 )  # fmt: skip
@@ -216,4 +216,5 @@ def test_the_timeline_says_each_step_in_the_readers_language(
 
     event = Stored()
     event.data = data  # type: ignore[attr-defined]
-    assert say(event, Translator(language), str).sentence == text
+    line = say(event, Translator(language), str)
+    assert line.sentence == text and line.warning is None

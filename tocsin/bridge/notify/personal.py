@@ -149,7 +149,7 @@ class PersonalRules:
             log.warning("incident %s: %s was not reached by %s (%s) and their rule has no "
                         "further step", row.incident_id, row.recipient, row.channel, status)  # fmt: skip
         self._record(conn, int(row.incident_id), now, person=row.recipient,
-                     unreached=row.channel, status=status, step=step,
+                     unanswered=row.channel, status=status, step=step,
                      next=following.payload.get("via") if following else None)  # fmt: skip
         return following is not None
 

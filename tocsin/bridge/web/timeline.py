@@ -158,8 +158,8 @@ def _clock_time(text: object, t: Translator) -> str:
 def _notified(data: Mapping[str, Any], t: Translator, name: Names) -> str:
     """Say what a person's rule did: whom it reached, what it planned, held or hurried."""
     person = name(str(data.get("person", "")))
-    if data.get("unreached"):
-        values = {"person": person, "via": data["unreached"], "status": data.get("status", "")}
+    if data.get("unanswered"):
+        values = {"person": person, "via": data["unanswered"], "status": data.get("status", "")}
         if data.get("next"):
             return t("line.notified_unreached", next=data["next"], **values)
         return t("line.notified_last", **values)

@@ -25,7 +25,10 @@ def free_port() -> int:
 class BridgeProcess:
     """`tocsin-bridge serve` in a subprocess, configured with the test tokens."""
 
-    def __init__(self, tmp_path: Path, database_url: str, **config: object) -> None:
+    def __init__(
+        self, tmp_path: Path, database_url: str, open_files: int | None = None, **config: object
+    ) -> None:
+        self.open_files = open_files  # the server's RLIMIT_NOFILE (soft and hard), if given
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_path = tmp_path / "bridge.yml"
@@ -46,7 +49,11 @@ class BridgeProcess:
 
     def start(self, timeout: float = 20.0) -> None:
         """Start the server and wait until /readyz answers 200."""
-        command = [sys.executable, "-c", "from tocsin.bridge.cli import main; main()", "serve"]
+        code = "from tocsin.bridge.cli import main; main()"
+        if self.open_files is not None:
+            limit = (self.open_files, self.open_files)
+            code = f"import resource; resource.setrlimit(resource.RLIMIT_NOFILE, {limit}); {code}"
+        command = [sys.executable, "-c", code, "serve"]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [*command, "--config", str(self.config_path)],

@@ -71,12 +71,8 @@ def serve(
     from tocsin.bridge.platform import memory
     from tocsin.bridge.runtime import build_runtime
     from tocsin.bridge.server.app import create_app
-    from tocsin.bridge.server.listener import (
-        ListeningServer,
-        bind_listener,
-        header_deadline,
-        netloc,
-    )
+    from tocsin.bridge.server.guard import Guard, connection_budget, guarded_protocol
+    from tocsin.bridge.server.listener import ListeningServer, bind_listener, netloc
     from tocsin.bridge.timers.periodic import Periodic
 
     memory.limit_arenas()  # before any thread starts
@@ -109,6 +105,13 @@ def serve(
         if not no_migrate:
             migrations.upgrade(runtime.store)
         port = int(sockets[0].getsockname()[1])
+        limits = config.limits
+        guard = Guard(
+            runtime.metrics,
+            max_connections=connection_budget(limits.max_connections),
+            read_timeout=limits.read_timeout,
+            retry_after=limits.retry_after,
+        )
         server = ListeningServer(
             uvicorn.Config(
                 create_app(runtime),
@@ -119,13 +122,10 @@ def serve(
                 timeout_graceful_shutdown=10,
                 # uvicorn's records go to the root handler, with journald priorities under systemd.
                 log_config=None,
-                # Past this many connections (or requests in hand) uvicorn answers 503 itself.
-                limit_concurrency=config.limits.max_connections,
-                timeout_keep_alive=max(1, round(config.limits.keep_alive)),
-                # Headers larger than this are refused when uvicorn runs on h11.
-                h11_max_incomplete_event_size=64 * 1024,
-                # A request's headers must arrive within read_timeout (its body: BodyLimit).
-                http=header_deadline(config.limits.read_timeout),
+                timeout_keep_alive=max(1, round(limits.keep_alive)),
+                # Connections, header deadlines and 503s past the bound: the guard, not uvicorn's
+                # limit_concurrency (which refuses /healthz too); a body's deadline: BodyLimit.
+                http=guarded_protocol(guard),
             ),
             f"tocsin-bridge listening on http://{netloc(config.host, port)} "
             f"({runtime.store.dialect})",

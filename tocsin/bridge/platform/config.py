@@ -30,7 +30,8 @@ Keys and defaults (every one optional; no file at all gives the defaults):
     request_timeout: 8s           an ingest request not answered by then is answered 503
     read_timeout: 10s             a request's headers not received by then: connection closed;
                                   its body not received by then: 408
-    max_connections: 1000         open connections (and requests) before 503 from the server
+    max_connections: 1000         open connections at most (the oldest idle one makes room);
+                                  3/4 of them mid-request, past that 503 (README: network)
     keep_alive: 5s                an idle keep-alive connection is closed after this
     statement_timeout: 30s        PostgreSQL ends a statement after this; the bridge cuts a link
                                   silent for 2 s longer

@@ -44,6 +44,8 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         title="tocsin-bridge",
         version="1",
         lifespan=lifespan,
+        # Served by web.apidocs behind sign-in or a token, not publicly by FastAPI.
+        openapi_url=None,
         docs_url=None,
         redoc_url=None,
     )
@@ -56,6 +58,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     # Inside the body limit: the shortcut's endpoints read bodies through it, as routes do.
     app.add_middleware(Shortcut, routes=ingest.SHORTCUTS)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, timeout=limits.read_timeout)
+    from tocsin.bridge.web import apidocs
     from tocsin.bridge.web import router as web_router
 
     app.include_router(health.router)
@@ -65,6 +68,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
 
     app.include_router(maintenance_api.router)
     app.include_router(web_router)
+    app.include_router(apidocs.router)
     from tocsin.bridge.api import reports as reports_api
 
     app.include_router(reports_api.router)

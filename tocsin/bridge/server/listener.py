@@ -14,7 +14,6 @@ exit 78, which restarting cannot fix.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 import socket
@@ -79,51 +78,3 @@ class ListeningServer(uvicorn.Server):
         await super().startup(sockets=sockets)
         if self.started:
             log.info("%s", self._listening)
-
-
-def header_deadline(timeout: float) -> type[asyncio.Protocol] | str:
-    """Return uvicorn's HTTP protocol with a deadline on each request's headers (slowloris).
-
-    uvicorn bounds idle keep-alive connections but not a request whose headers trickle in a
-    byte at a time, nor a connection that never says anything; this closes either after
-    `timeout`. It needs httptools (uvicorn[standard]); without it uvicorn picks its own.
-    """
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-    except ImportError:
-        return "auto"
-
-    class HeaderDeadline(HttpToolsProtocol):
-        _deadline: asyncio.TimerHandle | None = None
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._arm()
-
-        def on_headers_complete(self) -> None:
-            self._disarm()
-            super().on_headers_complete()
-
-        def _arm(self) -> None:
-            self._disarm()
-            self._deadline = self.loop.call_later(timeout, self._expire)
-
-        def _disarm(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-
-        def _expire(self) -> None:
-            self._deadline = None
-            log.debug("request headers not received within %ss: connection closed", timeout)
-            self.transport.close()
-
-    return HeaderDeadline

@@ -14,6 +14,8 @@ BENCHMARKS = [
     "bridge_paging",
     "bridge_load",
     "bridge_fleet",
+    "bridge_partition",
+    "bridge_connections",
 ]
 
 

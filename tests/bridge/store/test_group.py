@@ -1,4 +1,5 @@
-"""The group commit's bounds: a full queue refuses at once, a wait ends, a gone sender is dropped."""
+"""The group commit's bounds: a full queue refuses at once, a wait ends, a gone sender is dropped,
+and the recent pace sets how much a transaction takes and how long a queue may grow."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, text
 
 from tocsin.bridge.errors import Overloaded
 from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.group import GROUP_SECONDS, PACE_SMOOTHING, GroupCommit, Job
 
 
 @dataclass(frozen=True)
@@ -128,3 +130,35 @@ def test_a_write_of_its_own_whose_sender_went_away_is_not_run(database_url: str)
     with store.begin() as conn:
         conn.execute(text("DROP TABLE shared"))
     store.dispose()
+
+
+def _job(weight: int) -> Job[int]:
+    return Job(lambda _conn: weight, weight)
+
+
+def test_a_write_that_would_wait_past_the_queue_timeout_at_the_recent_pace_is_refused() -> None:
+    ran: list[list[Job[int]]] = []
+    group = GroupCommit(ran.append, max_weight=5000, wait=0.5)
+    group._paced(1.0, 100)  # recent transactions: 10 ms an alert
+    group.queue, group.weight = [_job(60)], 60  # 0.6 s of work already waits
+    with pytest.raises(Overloaded) as refused:
+        group.submit(_job(1))
+    assert refused.value.reason == "queue_full" and "limits.queue_timeout" in refused.value.message
+    assert ran == [] and group.weight == 60
+
+
+def test_a_shared_transaction_takes_what_the_recent_pace_does_in_its_time() -> None:
+    group = GroupCommit(lambda _jobs: None)
+    group._paced(GROUP_SECONDS, 200)  # 200 alerts fill a transaction's time
+    group._paced(GROUP_SECONDS, 200)
+    jobs = [_job(150), _job(150), _job(40)]
+    group.queue, group.weight = list(jobs), 340
+    assert group._take() == [jobs[0]]
+    assert group._take() == [jobs[1], jobs[2]]
+
+
+def test_the_pace_follows_recent_transactions_smoothly() -> None:
+    group = GroupCommit(lambda _jobs: None)
+    group._paced(1.0, 100)
+    group._paced(0.0, 100)
+    assert group.pace == pytest.approx(0.01 * (1 - PACE_SMOOTHING))

@@ -64,7 +64,7 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """Answer while the process serves requests."""
     return {"status": "ok"}
 

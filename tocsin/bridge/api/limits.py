@@ -9,6 +9,7 @@ the work of a sender that hung up is dropped if no transaction took it yet.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -20,11 +21,13 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tocsin.bridge.errors import BodyTimeout, Overloaded, PayloadTooLarge
+from tocsin.bridge.platform import memory
 from tocsin.bridge.platform.metrics import Metrics
 
 T = TypeVar("T")
 # Messages read while waiting for a sender to hang up: only a disconnect is expected.
 _WATCH_MESSAGES = 100
+IDLE_SECONDS = 5.0  # nothing in hand this long: the burst is over
 
 
 class BodyLimit:
@@ -92,22 +95,38 @@ class BodyLimit:
 class IngestGate:
     """Take ingest requests up to `max_requests` at once; run their work on the gate's threads.
 
-    A request past the bound is refused before its body is read. Admitted work runs on a pool
-    of exactly that many threads, so it never queues without bound on the server's shared pool
-    (where /readyz and the board run). The work gets an event that is set once nobody waits
-    for it (its sender hung up, or `timeout` passed and it was answered 503); the store then
-    drops it if no transaction took it yet.
+    A request past the bound, or arriving while the store's queue is full, is refused before
+    its body is read. Admitted work runs on a pool of exactly that many threads, so it never
+    queues without bound on the server's shared pool (where /readyz and the board run). The
+    work gets an event that is set once nobody waits for it (its sender hung up, or `timeout`
+    passed and it was answered 503); the store then drops it if no transaction took it yet.
+
+    Once a burst is over (nothing in hand for `idle` seconds) the pool's threads end and a fresh
+    pool takes their place, and freed memory goes back to the system: a burst's threads and
+    heap do not stay resident until the next one.
     """
 
     def __init__(
-        self, metrics: Metrics, *, max_requests: int, timeout: float, retry_after: int
+        self,
+        metrics: Metrics,
+        *,
+        max_requests: int,
+        timeout: float,
+        retry_after: int,
+        refusal: Callable[[], Overloaded | None] = lambda: None,
+        idle: float = IDLE_SECONDS,
     ) -> None:
         self.metrics = metrics
+        self.refusal = refusal  # the store's: why new work would be refused now, if it would
         self.max_requests = max_requests
         self.timeout = timeout
         self.retry_after = retry_after
         self.in_hand = 0  # touched on the event loop's thread only
         self._executor = ThreadPoolExecutor(max_requests, thread_name_prefix="ingest")
+        self._used = False  # work ran since the pool was last renewed
+        self.idle = idle
+        self._idle: asyncio.TimerHandle | None = None
+        self.renewals = 0
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[Slot]:
@@ -118,8 +137,15 @@ class IngestGate:
                 f"{self.in_hand} ingest requests in hand (limits.max_ingest_requests); retry",
                 self.retry_after,
             )
+        refused = self.refusal()
+        if refused is not None:
+            self.shed(refused.reason)
+            raise refused
         self.in_hand += 1
         self.metrics.ingest_in_flight.inc()
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
         slot = Slot(self)
         try:
             yield slot
@@ -137,9 +163,33 @@ class IngestGate:
             _future.exception()  # retrieved: work that outlived its request may have failed
         self.in_hand -= 1
         self.metrics.ingest_in_flight.dec()
+        if self.in_hand == 0 and self._used and self._idle is None:
+            self._idle = asyncio.get_running_loop().call_later(self.idle, self._renew)
+
+    def executor(self) -> ThreadPoolExecutor:
+        """Return the pool admitted work runs on (noting that work ran)."""
+        self._used = True
+        return self._executor
+
+    def _renew(self) -> None:
+        """End the burst's threads, start a fresh pool and hand freed memory back."""
+        self._idle = None
+        if self.in_hand:
+            return
+        old, self._executor = (
+            self._executor,
+            ThreadPoolExecutor(self.max_requests, thread_name_prefix="ingest"),
+        )
+        old.shutdown(wait=False)
+        self._used = False
+        self.renewals += 1
+        gc.collect()
+        memory.trim()
 
     def close(self) -> None:
         """Stop the gate's threads once their work is done (at shutdown)."""
+        if self._idle is not None:
+            self._idle.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -154,7 +204,7 @@ class Slot:
         """Run `work` on the gate's threads; 503 if it is not done in time or the sender left."""
         gate = self.gate
         abandoned = threading.Event()
-        future = asyncio.get_running_loop().run_in_executor(gate._executor, work, abandoned)
+        future = asyncio.get_running_loop().run_in_executor(gate.executor(), work, abandoned)
         self.future = future
         future.add_done_callback(gate.release)
         gone = asyncio.ensure_future(_hung_up(request.receive))

@@ -26,8 +26,9 @@ Keys and defaults (every one optional; no file at all gives the defaults):
     retry_after: 2s               Retry-After sent with 503
     max_ingest_requests: 32       ingest requests in hand at once; more are answered 503 at once
     max_queued_alerts: 5000       alerts waiting for a commit; more are answered 503 at once
-    queue_timeout: 1s             a request whose commit has not started by then: 503, not stored
-    request_timeout: 8s           an ingest request not answered by then is answered 503
+    queue_timeout: 500ms          a request whose commit has not started by then: 503, not stored
+                                  (refused at once if the queue holds more work than that)
+    request_timeout: 4s           an ingest request not answered by then is answered 503
     read_timeout: 10s             a request's headers not received by then: connection closed;
                                   its body not received by then: 408
     max_connections: 1000         open connections at most (the oldest idle one makes room);
@@ -140,8 +141,8 @@ class Limits:
     retry_after: int = 2
     max_ingest_requests: int = 32
     max_queued_alerts: int = 5000
-    queue_timeout: float = 1.0
-    request_timeout: float = 8.0
+    queue_timeout: float = 0.5
+    request_timeout: float = 4.0
     read_timeout: float = 10.0
     max_connections: int = 1000
     keep_alive: float = 5.0

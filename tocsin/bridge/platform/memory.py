@@ -35,7 +35,7 @@ def limit_arenas() -> bool:
     return libc is not None and bool(libc.mallopt(M_ARENA_MAX, ARENAS))
 
 
-def trim(_now: datetime) -> int:
+def trim(_now: datetime | None = None) -> int:
     """Hand free heap pages back to the system (a Periodic task); return 1 if any went."""
     libc = _libc()
     return int(libc.malloc_trim(0)) if libc is not None else 0

@@ -1,11 +1,13 @@
 """Group commit with bounds: writers share one transaction, and none waits without limit.
 
 Callers queue their work; one of them leads the next transaction and runs everyone's work
-taken from the queue (at most GROUP_LIMIT works and GROUP_WEIGHT weight, so a transaction
-holds SQLite's write lock briefly). The queue is bounded by weight (alerts): a caller that
-would pass `max_weight` is refused at once. A caller whose work was not taken within `wait`
-leaves the queue and is refused; so is one whose `abandoned` event is set (its client went
-away) before its work is taken. Refused work is never run, so nothing of it is stored.
+taken from the queue (at most GROUP_LIMIT works, GROUP_WEIGHT weight and, at the pace recent
+transactions went, GROUP_SECONDS, so a transaction holds SQLite's write lock briefly). The
+queue is bounded by weight (alerts): a caller that would pass `max_weight`, or that would wait
+longer than `wait` at that pace, is refused at once rather than after waiting in vain. A caller
+whose work was not taken within `wait` leaves the queue and is refused; so is one whose
+`abandoned` event is set (its client went away) before its work is taken. Refused work is never
+run, so nothing of it is stored.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ GROUP_LIMIT = 16
 # Most weight (alerts) one shared transaction takes, for the same reason: 100-alert batches
 # go five at a time (about 0.2 s on SQLite), not sixteen (over half a second).
 GROUP_WEIGHT = 500
+# How long one shared transaction should take at the measured pace: a caller's wait in the
+# queue plus its own transaction then stays well inside a second on a busy machine too.
+GROUP_SECONDS = 0.2
+PACE_SMOOTHING = 0.3  # weight of the latest transaction in the running pace
 T = TypeVar("T")
 
 
@@ -55,22 +61,42 @@ class GroupCommit:
     queue: list[Job[Any]] = field(default_factory=list)
     weight: int = 0
     leading: bool = False
+    pace: float = 0.0  # seconds a transaction took per unit of weight, smoothed; 0: not known
 
     @property
     def depth(self) -> int:
         """Return how many callers wait for a transaction to take their work."""
         return len(self.queue)
 
+    def refusal(self, weight: int = 0) -> Overloaded | None:
+        """Return why work of `weight` would be refused now (the queue is full), or None.
+
+        Ingest asks before reading a request's body too, so a doomed request costs no parsing.
+        """
+        if not self.queue:
+            return None
+        if self.weight + weight > self.max_weight:
+            return Overloaded(
+                f"ingest queue full: {self.weight} alerts wait for a commit "
+                f"(limits.max_queued_alerts {self.max_weight})",
+                self.retry_after,
+                "queue_full",
+            )
+        if self.weight * self.pace > self.wait:
+            return Overloaded(
+                f"ingest queue full: {self.weight} alerts wait for a commit, about "
+                f"{self.weight * self.pace:.1f}s of work (limits.queue_timeout {self.wait:g}s)",
+                self.retry_after,
+                "queue_full",
+            )
+        return None
+
     def submit(self, job: Job[T]) -> T:
         """Queue `job`, lead or wait for the transaction that holds it; return its result."""
         with self.cond:
-            if self.queue and self.weight + job.weight > self.max_weight:
-                raise Overloaded(
-                    f"ingest queue full: {self.weight} alerts wait for a commit "
-                    f"(limits.max_queued_alerts {self.max_weight})",
-                    self.retry_after,
-                    "queue_full",
-                )
+            refused = self.refusal(job.weight)
+            if refused is not None:
+                raise refused
             self.queue.append(job)
             self.weight += job.weight
         deadline = job.queued_at + self.wait
@@ -95,7 +121,9 @@ class GroupCommit:
                 taken = self._take()
             try:
                 if taken:
+                    started = time.monotonic()
                     self.run(taken)
+                    self._paced(time.monotonic() - started, sum(one.weight for one in taken))
             finally:
                 with self.cond:
                     self.leading = False
@@ -103,6 +131,16 @@ class GroupCommit:
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[return-value]
+
+    def _paced(self, seconds: float, weight: int) -> None:
+        """Fold one transaction's seconds per unit of weight into the running pace."""
+        latest = seconds / max(1, weight)
+        with self.cond:
+            self.pace = (
+                latest
+                if not self.pace
+                else (PACE_SMOOTHING * latest + (1 - PACE_SMOOTHING) * self.pace)
+            )
 
     def _leave(self, job: Job[Any]) -> None:
         self.queue.remove(job)
@@ -115,7 +153,10 @@ class GroupCommit:
         now = time.monotonic()
         while self.queue and len(taken) < GROUP_LIMIT:
             job = self.queue[0]
-            if taken and weight + job.weight > GROUP_WEIGHT:
+            if taken and (
+                weight + job.weight > GROUP_WEIGHT
+                or (weight + job.weight) * self.pace > GROUP_SECONDS
+            ):
                 break
             self.queue.pop(0)
             self.weight -= job.weight

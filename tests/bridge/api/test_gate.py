@@ -1,0 +1,61 @@
+"""The ingest gate: refused before the body when the store's queue is full; threads end after a burst."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from starlette.requests import Request
+
+from tocsin.bridge.api.limits import IngestGate
+from tocsin.bridge.errors import Overloaded
+from tocsin.bridge.platform.metrics import Metrics
+
+
+async def _never() -> dict[str, object]:
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
+def _request() -> Request:
+    return Request({"type": "http", "method": "POST", "path": "/", "headers": []}, _never)
+
+
+def test_a_full_store_queue_refuses_a_request_before_it_takes_a_place() -> None:
+    metrics = Metrics()
+    full = Overloaded("ingest queue full", 2, "queue_full")
+    gate = IngestGate(metrics, max_requests=4, timeout=5, retry_after=2, refusal=lambda: full)
+
+    async def enter() -> None:
+        async with gate.slot():
+            raise AssertionError("admitted")
+
+    with pytest.raises(Overloaded) as refused:
+        asyncio.run(enter())
+    gate.close()
+    assert refused.value is full and gate.in_hand == 0
+    assert metrics.ingest_shed.labels(reason="queue_full")._value.get() == 1
+
+
+def test_after_a_burst_the_gate_ends_its_threads_and_starts_a_fresh_pool() -> None:
+    gate = IngestGate(Metrics(), max_requests=4, timeout=5, retry_after=2, idle=0.05)
+
+    async def burst() -> list[threading.Thread]:
+        async def one() -> threading.Thread:
+            async with gate.slot() as slot:
+                return await slot.run(_request(), lambda _gone: threading.current_thread())
+
+        workers = await asyncio.gather(*(one() for _ in range(4)))
+        for _ in range(100):
+            if gate.renewals:
+                break
+            await asyncio.sleep(0.05)
+        return workers
+
+    workers = asyncio.run(burst())
+    for worker in set(workers):
+        worker.join(5)
+    gate.close()
+    assert gate.renewals == 1
+    assert not any(worker.is_alive() for worker in workers)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import Connection, text
 
+from tests.pg import create_database
 from tocsin.bridge.errors import Overloaded
-from tocsin.bridge.store.db import Store
+from tocsin.bridge.store.db import SOLO_WRITERS, Store
 from tocsin.bridge.store.group import GROUP_SECONDS, PACE_SMOOTHING, GroupCommit, Job
 
 
@@ -162,3 +163,65 @@ def test_the_pace_follows_recent_transactions_smoothly() -> None:
     group._paced(1.0, 100)
     group._paced(0.0, 100)
     assert group.pace == pytest.approx(0.01 * (1 - PACE_SMOOTHING))
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A write of its own that holds its writer until released."""
+
+    n: int
+    entered: threading.Semaphore
+    release: threading.Event
+
+    def __call__(self, conn: Connection) -> int:
+        self.entered.release()
+        self.release.wait(30)
+        return _Insert(self.n)(conn)
+
+
+def test_on_postgresql_writes_of_their_own_wait_for_a_few_writers_then_give_up(
+    postgres_server: str,
+) -> None:
+    store = _store(create_database(postgres_server), queue_timeout=3.0)
+    entered, release = threading.Semaphore(0), threading.Event()
+    outcomes: dict[int, object] = {}
+
+    def write(work: Callable[[Connection], int], n: int) -> None:
+        try:
+            outcomes[n] = store.write_shared(work)
+        except Overloaded as exc:
+            outcomes[n] = exc.reason
+
+    holders = [
+        threading.Thread(target=write, args=(_Held(n, entered, release), n))
+        for n in range(SOLO_WRITERS)
+    ]
+    waiters = [
+        threading.Thread(target=write, args=(_Insert(n), n))
+        for n in range(SOLO_WRITERS, 2 * SOLO_WRITERS)
+    ]
+    try:
+        for thread in holders:
+            thread.start()
+        for _ in holders:
+            assert entered.acquire(timeout=10)
+        assert store.refusal() is None
+        for thread in waiters:
+            thread.start()
+        deadline = time.monotonic() + 3
+        while store._solo_waiting < SOLO_WRITERS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        refusal = store.refusal()
+        for thread in waiters:
+            thread.join(10)
+    finally:
+        release.set()
+        for thread in holders:
+            thread.join(10)
+    assert refusal is not None and refusal.reason == "queue_full"
+    assert outcomes == {
+        **{n: n for n in range(SOLO_WRITERS)},
+        **{n: "queue_timeout" for n in range(SOLO_WRITERS, 2 * SOLO_WRITERS)},
+    }
+    assert _stored(store) == list(range(SOLO_WRITERS))
+    store.dispose()

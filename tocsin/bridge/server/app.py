@@ -26,7 +26,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         max_requests=limits.max_ingest_requests,
         timeout=limits.request_timeout,
         retry_after=limits.retry_after,
-        refusal=runtime.store.group.refusal,
+        refusal=runtime.store.refusal,
     )
 
     @asynccontextmanager

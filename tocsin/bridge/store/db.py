@@ -9,6 +9,7 @@ surfaces as StoreUnavailable, which the API answers with 503 and Retry-After.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -21,11 +22,12 @@ from tocsin.bridge.errors import ConfigError, NotFound, Overloaded, StoreUnavail
 from tocsin.bridge.platform.config import sqlite_path
 from tocsin.bridge.store import engine as engines
 from tocsin.bridge.store.engine import BEGIN_OPTION, Timeouts
-from tocsin.bridge.store.group import GroupCommit, Job
+from tocsin.bridge.store.group import GroupCommit, Job, smoothed
 from tocsin.bridge.store.schema import incidents
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 DEFAULT_RETRY_AFTER = 2
+SOLO_WRITERS = 4  # PostgreSQL writes of their own at once (see Store.__init__)
 T = TypeVar("T")
 
 
@@ -70,6 +72,12 @@ class Store:
         # into one batch share a transaction (single alerts: 8 requests' statements become one
         # set); others measured slower shared (batched new alerts 550-660/s against 970-1,200/s).
         self.share_all_writes = self.dialect == "sqlite"
+        # Those run in parallel, but at most SOLO_WRITERS at once: their Python work shares one
+        # interpreter lock, so more only lengthens each (100-alert requests under a burst: a
+        # slowest answer of 6.7 s with 20 at once); the next waits at most queue_timeout.
+        self._solo = threading.BoundedSemaphore(SOLO_WRITERS)
+        self._solo_waiting = 0
+        self._solo_seconds = 0.0  # how long one took of late, smoothed; 0: not known
 
     @property
     def dialect(self) -> str:
@@ -97,17 +105,55 @@ class Store:
         after the commit that holds its work; if that commit fails, every caller in it gets the
         error. On PostgreSQL a work without `merge` runs in a transaction of its own.
 
-        The wait is bounded (see tocsin.bridge.store.group): Overloaded when the queue is full,
+        The wait is bounded (see tocsin.bridge.store.group; a write of its own waits at most the
+        queue timeout for one of SOLO_WRITERS places): Overloaded when the queue is full,
         when no transaction took the work within the queue timeout, or when `abandoned` was set
         before one did; the work is then not run. A work's `weight` attribute (its alerts)
         counts against the queue's bound.
         """
         if not self.share_all_writes and getattr(work, "merge", None) is None:
+            return self._write_alone(work, abandoned)
+        return self.group.submit(Job(work, int(getattr(work, "weight", 1)), abandoned))
+
+    def refusal(self) -> Overloaded | None:
+        """Return why a new shared write would be refused now (its queue is full), or None."""
+        waiting = self._solo_waiting
+        if waiting >= SOLO_WRITERS or (waiting + 1) * self._solo_seconds / SOLO_WRITERS > (
+            self.group.wait
+        ):
+            return Overloaded(
+                f"{waiting} writes wait for one of {SOLO_WRITERS} writers, about "
+                f"{self._solo_seconds:.2f}s each (limits.queue_timeout {self.group.wait:g}s); retry",
+                self.retry_after,
+                "queue_full",
+            )
+        return self.group.refusal()
+
+    def _write_alone(self, work: Callable[[Connection], T], abandoned: threading.Event | None) -> T:
+        with self.group.cond:
+            self._solo_waiting += 1
+        try:
+            free = self._solo.acquire(timeout=self.group.wait)
+        finally:
+            with self.group.cond:
+                self._solo_waiting -= 1
+        if not free:
+            raise Overloaded(
+                f"no writer free within {self.group.wait:g}s (limits.queue_timeout); retry",
+                self.retry_after,
+                "queue_timeout",
+            )
+        started = time.monotonic()
+        try:
             if abandoned is not None and abandoned.is_set():
                 raise Overloaded("the sender went away", self.retry_after, "gone")
             with self.begin() as conn:
                 return work(conn)
-        return self.group.submit(Job(work, int(getattr(work, "weight", 1)), abandoned))
+        finally:
+            self._solo.release()
+            took = time.monotonic() - started
+            with self.group.cond:
+                self._solo_seconds = smoothed(self._solo_seconds, took)
 
     def _run_group(self, jobs: list[Job[Any]]) -> None:
         try:

@@ -34,6 +34,11 @@ PACE_SMOOTHING = 0.3  # weight of the latest transaction in the running pace
 T = TypeVar("T")
 
 
+def smoothed(running: float, latest: float) -> float:
+    """Return a running figure with `latest` folded in (`latest` itself when none ran yet)."""
+    return latest if not running else PACE_SMOOTHING * latest + (1 - PACE_SMOOTHING) * running
+
+
 @dataclass
 class Job(Generic[T]):
     """One caller's work in a shared transaction, and what became of it."""
@@ -134,13 +139,8 @@ class GroupCommit:
 
     def _paced(self, seconds: float, weight: int) -> None:
         """Fold one transaction's seconds per unit of weight into the running pace."""
-        latest = seconds / max(1, weight)
         with self.cond:
-            self.pace = (
-                latest
-                if not self.pace
-                else (PACE_SMOOTHING * latest + (1 - PACE_SMOOTHING) * self.pace)
-            )
+            self.pace = smoothed(self.pace, seconds / max(1, weight))
 
     def _leave(self, job: Job[Any]) -> None:
         self.queue.remove(job)

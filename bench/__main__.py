@@ -16,6 +16,7 @@ BENCHMARKS = [
     "bridge_fleet",
     "bridge_partition",
     "bridge_connections",
+    "bridge_history",
 ]
 
 

@@ -40,9 +40,10 @@ def catch_up(conn: Connection, batch: int = BATCH) -> int:
         int(r.id): r
         for r in conn.execute(select(incidents).where(incidents.c.id.in_(ids), *DOCUMENTED))
     }
-    for incident_id in ids:
-        row = rows.get(incident_id)
-        fulltext.write(conn, incident_id, tokens(document_text(row)) if row is not None else None)
+    fulltext.write(
+        conn,
+        [(i, tokens(document_text(rows[i])) if i in rows else None) for i in ids],
+    )
     conn.execute(delete(kb_stale).where(kb_stale.c.seq.in_([int(r.seq) for r in queued])))
     return len(queued)
 

@@ -4,8 +4,9 @@ Similar incidents rank the same alert on the same service first, then by label o
 similarity (TF-IDF cosine). Text is split into English words and, for Chinese and other CJK
 scripts, overlapping character pairs, so Chinese matches without a word segmenter. The database's
 full-text index (store/fulltext.py) picks the candidates: the newest documented incidents holding
-every word of the query, and those holding any of them, plus incidents whose change the index
-has not taken in yet (kb_stale); only those few are scored here, however long the history.
+every word of the query, topped up with those holding any of them, plus incidents whose change
+the index has not taken in yet (kb_stale); only those few are scored here, however long the
+history.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from tocsin.bridge.platform.clock import as_utc, rfc3339
 from tocsin.bridge.store import fulltext
 from tocsin.bridge.store.schema import incidents, kb_stale
 
-CANDIDATES = 200  # newest matches the index gives per query form (every word, any word)
-STALE_SCAN = 500  # newest changes not yet indexed that a lookup reads as well
+CANDIDATES = 50  # newest matches the index gives: with every word, then with any of them
+STALE_SCAN = 100  # newest changes not yet indexed that a lookup reads as well
 MAX_QUERY_TERMS = 64  # distinct words of a query or an incident's text asked of the index
 # Newest documented incidents of the same alert and service scanned for a page's resolutions.
 # Pages go out in bursts; scanning the whole history took 240 ms a page with 5,000 incidents.
@@ -204,11 +205,13 @@ def _candidates(conn: Connection, text: str) -> list[Entry]:
     terms = list(dict.fromkeys(tokens(text)))[:MAX_QUERY_TERMS]
     if not terms:
         return []
-    ids = {
-        *fulltext.matching(conn, terms, True, CANDIDATES),
-        *fulltext.matching(conn, terms, False, CANDIDATES),
-        *(int(i) for i in conn.execute(_STALE).scalars()),
-    }
+    every = fulltext.matching(conn, terms, True, CANDIDATES)
+    some = (
+        fulltext.matching(conn, terms, False, CANDIDATES - len(every))
+        if len(every) < CANDIDATES
+        else []
+    )
+    ids = {*every, *some, *(int(i) for i in conn.execute(_STALE).scalars())}
     if not ids:
         return []
     query = select(incidents).where(incidents.c.id.in_(sorted(ids)), *DOCUMENTED)

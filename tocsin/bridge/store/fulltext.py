@@ -111,16 +111,24 @@ def _quoted(terms: Sequence[str], dialect: str) -> list[str]:
     return [f"{mark}{term}{mark}" for term in sorted({t[:MAX_TERM] for t in terms})]
 
 
-def write(conn: Connection, incident_id: int, terms: Sequence[str] | None) -> None:
-    """Replace an incident's index row with its terms, or drop it when there are none."""
+def write(conn: Connection, entries: Sequence[tuple[int, Sequence[str] | None]]) -> None:
+    """Replace incidents' index rows with their terms; one whose terms are None or empty goes."""
+    if not entries:
+        return
     dialect = conn.dialect.name
     remove, add = _WRITE[dialect]
-    conn.execute(remove, {"id": incident_id})
-    if terms:
-        # FTS5 reads the bare words; a tsvector's text form quotes each lexeme.
-        quoted = _quoted(terms, dialect)
-        value = " ".join(q.strip('"') for q in quoted) if dialect == "sqlite" else " ".join(quoted)
-        conn.execute(add, {"id": incident_id, "terms": value})
+    conn.execute(remove, [{"id": incident_id} for incident_id, _ in entries])
+    kept = []
+    for incident_id, terms in entries:
+        if terms:
+            # FTS5 reads the bare words; a tsvector's text form quotes each lexeme.
+            quoted = _quoted(terms, dialect)
+            value = (
+                " ".join(q.strip('"') for q in quoted) if dialect == "sqlite" else " ".join(quoted)
+            )
+            kept.append({"id": incident_id, "terms": value})
+    if kept:
+        conn.execute(add, kept)
 
 
 def matching(conn: Connection, terms: Sequence[str], every: bool, limit: int) -> list[int]:

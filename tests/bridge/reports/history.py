@@ -149,10 +149,7 @@ def _events(rng: random.Random, number: int, created: datetime) -> list[EventFac
         ("incident.triggered", {}),
     )
     chosen = [rng.choice(kinds) for _ in range(rng.randint(0, 9))]
-    return [
-        EventFacts(number, kind, _instant(rng, created - timedelta(hours=1), 90), data)
-        for kind, data in chosen
-    ]
+    return [EventFacts(number, kind, _instant(rng, created, 90), data) for kind, data in chosen]
 
 
 def _clocks(rng: random.Random, number: int, created: datetime) -> list[ClockFacts]:

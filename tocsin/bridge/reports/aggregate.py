@@ -4,8 +4,9 @@ Python receives a few rows per group (priority × team × week), never one per i
 and sums per cell, which add up into any grouping; for durations, the values at the ranks the
 median, 90th percentile and maximum need, per group. Active time subtracts paused intervals
 (paired from incident.paused/resumed events) and counts business time for priorities with a
-calendar: each priority has spans of countable time (one endless span for 24x7), and a duration
-is the overlap of its interval with them. Memory therefore does not grow with the window.
+calendar: such a priority has spans of working hours, and its durations are the overlap of their
+intervals with them (a 24x7 priority's are plain differences). Memory therefore does not grow
+with the window.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from tocsin.bridge.timers.calendar import day_intervals
 from tocsin.bridge.timers.clocks import BREACHED, MET, RESPONSES, UNANSWERED
 
 NO_TEAM = "(none)"
-FAR = 1e12  # seconds from the epoch: past any stored time, so a 24x7 span covers everything
+FAR = 1e12  # seconds from the epoch: past any stored time (an open pause ends there)
 # A span no interval overlaps (it ends before it starts): VALUES needs at least one row.
 NOWHERE = ("", FAR, -FAR)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -88,6 +89,7 @@ def chosen(window: Window) -> CTE:
     )
     query = select(
         incidents.c.id,
+        incidents.c.created_at,
         incidents.c.priority,
         func.coalesce(func.nullif(incidents.c.team, ""), NO_TEAM).label("team"),
         week.label("week"),
@@ -105,6 +107,16 @@ def chosen(window: Window) -> CTE:
     return query.cte("inc")
 
 
+def _timeline_of(inc: CTE) -> tuple[Any, Any]:
+    """Return the condition that an event belongs to the window's incidents.
+
+    An incident's events come after it opened: the (kind, occurred_at) index then reads only
+    the events since the window's first incident, not the whole history's.
+    """
+    first = select(func.min(inc.c.created_at)).scalar_subquery()
+    return events.c.incident_id.in_(select(inc.c.id)), events.c.occurred_at >= first
+
+
 def _pauses(inc: CTE) -> CTE:
     # A pause starts at a paused event not preceded by another paused one and ends at the next
     # resumed event; repeats of either kind change nothing, so only the first of a run counts.
@@ -119,7 +131,7 @@ def _pauses(inc: CTE) -> CTE:
             .over(partition_by=events.c.incident_id, order_by=order)
             .label("prev"),
         )
-        .where(events.c.kind.in_(PAUSE_KINDS), events.c.incident_id.in_(select(inc.c.id)))
+        .where(events.c.kind.in_(PAUSE_KINDS), *_timeline_of(inc))
         .subquery()
     )
     runs = (
@@ -143,9 +155,14 @@ def _pauses(inc: CTE) -> CTE:
 
 
 def _segments(inc: CTE, pz: CTE) -> CTE:
-    # Each duration is its whole interval (+1) minus each pause inside it (-1).
+    # Each duration is its whole interval (+1) minus each pause inside it (-1). Pauses are few:
+    # their incidents are found by primary key rather than by scanning the window.
     parts: list[Select[Any]] = []
-    for what, end in (("a", inc.c.a), ("r", inc.c.r)):
+    created = epoch(incidents.c.created_at)
+    for what, end, stored in (
+        ("a", inc.c.a, incidents.c.acknowledged_at),
+        ("r", inc.c.r, incidents.c.resolved_at),
+    ):
         parts.append(
             select(
                 inc.c.id,
@@ -156,19 +173,25 @@ def _segments(inc: CTE, pz: CTE) -> CTE:
                 literal(1).label("sign"),
             ).where(end.is_not(None))
         )
-        low, high = greatest(inc.c.c, pz.c.ps), least(end, pz.c.pe)
+        low, high = greatest(created, pz.c.ps), least(epoch(stored), pz.c.pe)
         parts.append(
-            select(inc.c.id, inc.c.priority, literal(what), low, high, literal(-1))
-            .join(pz, pz.c.incident_id == inc.c.id)
-            .where(end.is_not(None), high > low)
+            select(pz.c.incident_id, incidents.c.priority, literal(what), low, high, literal(-1))
+            .join(incidents, incidents.c.id == pz.c.incident_id)
+            .where(stored.is_not(None), high > low)
         )
     return union_all(*parts).cte("seg")
 
 
-def spans_of(
-    conn: Connection, inc: CTE, calendars: Mapping[str, Calendar | None]
-) -> list[tuple[str, float, float]]:
-    """Return each priority's countable time as (priority, start, end) epoch spans."""
+@dataclass(frozen=True)
+class Spans:
+    """The working hours of the priorities that count business time, as epoch spans."""
+
+    calendared: frozenset[str]
+    rows: list[tuple[str, float, float]]
+
+
+def spans_of(conn: Connection, inc: CTE, calendars: Mapping[str, Calendar | None]) -> Spans:
+    """Return the working hours each calendar priority's durations may count."""
     latest = type_coerce(
         greatest(
             func.coalesce(incidents.c.acknowledged_at, incidents.c.created_at),
@@ -186,11 +209,12 @@ def spans_of(
         .group_by(incidents.c.priority)
     )
     spans: list[tuple[str, float, float]] = []
+    calendared = set()
     for priority, first, last in rows:
         calendar = calendars.get(priority)
         if calendar is None:
-            spans.append((priority, -FAR, FAR))
             continue
+        calendared.add(priority)
         day = as_utc(first).astimezone(calendar.timezone).date() - timedelta(days=1)
         end = as_utc(last).astimezone(calendar.timezone).date() + timedelta(days=1)
         while day <= end:
@@ -199,34 +223,31 @@ def spans_of(
                 for s, e in day_intervals(calendar, day)
             )
             day += timedelta(days=1)
-    return spans
+    return Spans(frozenset(calendared), spans)
 
 
-def durations(inc: CTE, spans: Sequence[tuple[str, float, float]]) -> CTE:
+def durations(inc: CTE, spans: Spans) -> CTE:
     """Return each incident's active seconds to acknowledge ('a') and to resolve ('r')."""
     pz = _pauses(inc)
     seg = _segments(inc, pz)
     span = (
         values(column("priority", String), column("s", Float), column("e", Float), name="spans")
-        .data([*spans, NOWHERE])
+        .data([*spans.rows, NOWHERE])
         .cte("spans")
     )
+    business = (
+        select(
+            func.coalesce(func.sum(least(seg.c.x1, span.c.e) - greatest(seg.c.x0, span.c.s)), 0.0)
+        )
+        .where(span.c.priority == seg.c.priority, span.c.e > seg.c.x0, span.c.s < seg.c.x1)
+        .scalar_subquery()
+    )
     overlap = case(
-        (span.c.s.is_(None), 0.0),
-        else_=least(seg.c.x1, span.c.e) - greatest(seg.c.x0, span.c.s),
+        (seg.c.priority.in_(sorted(spans.calendared)), business),
+        else_=greatest(seg.c.x1 - seg.c.x0, 0.0),
     )
     return (
-        select(
-            seg.c.id,
-            seg.c.what,
-            greatest(func.sum(seg.c.sign * overlap), 0.0).label("secs"),
-        )
-        .select_from(
-            seg.outerjoin(
-                span,
-                and_(span.c.priority == seg.c.priority, span.c.e > seg.c.x0, span.c.s < seg.c.x1),
-            )
-        )
+        select(seg.c.id, seg.c.what, greatest(func.sum(seg.c.sign * overlap), 0.0).label("secs"))
         .group_by(seg.c.id, seg.c.what)
         .cte("dur")
     )
@@ -234,24 +255,23 @@ def durations(inc: CTE, spans: Sequence[tuple[str, float, float]]) -> CTE:
 
 def ranked_durations(conn: Connection, inc: CTE, dur: CTE) -> list[Any]:
     """Return, per group and duration kind, the values at the ranks the statistics need."""
-    joined = dur.join(inc, inc.c.id == dur.c.id)
+    # Each duration with its cell, once; each grouping then reads it.
+    d = (
+        select(dur.c.what, dur.c.secs, inc.c.priority, inc.c.team, inc.c.week)
+        .join(inc, inc.c.id == dur.c.id)
+        .cte("d")
+    )
     groups = union_all(
         select(
             literal("total").label("g"),
             literal("").label("k"),
             literal(-1).label("w"),
-            dur.c.what,
-            dur.c.secs,
-        ).select_from(joined),
-        select(
-            literal("priority"), inc.c.priority, literal(-1), dur.c.what, dur.c.secs
-        ).select_from(joined),
-        select(literal("team"), inc.c.team, literal(-1), dur.c.what, dur.c.secs).select_from(
-            joined
+            d.c.what,
+            d.c.secs,
         ),
-        select(literal("week"), inc.c.priority, inc.c.week, dur.c.what, dur.c.secs)
-        .select_from(joined)
-        .where(dur.c.what == "a"),
+        select(literal("priority"), d.c.priority, literal(-1), d.c.what, d.c.secs),
+        select(literal("team"), d.c.team, literal(-1), d.c.what, d.c.secs),
+        select(literal("week"), d.c.priority, d.c.week, d.c.what, d.c.secs).where(d.c.what == "a"),
     ).subquery()
     part = (groups.c.g, groups.c.k, groups.c.w, groups.c.what)
     ranked = select(
@@ -288,7 +308,7 @@ def cells(conn: Connection, inc: CTE) -> list[Any]:
     )
     esc = (
         select(events.c.incident_id, steps.label("steps"), majorish.label("majorish"))
-        .where(events.c.kind == "incident.escalated", events.c.incident_id.in_(select(inc.c.id)))
+        .where(events.c.kind == "incident.escalated", *_timeline_of(inc))
         .group_by(events.c.incident_id)
         .subquery()
     )
@@ -353,7 +373,7 @@ def past_breaches(inc: CTE) -> Select[Any]:
         events.c.incident_id, clock.label("clock"), events.c.id, events.c.occurred_at, events.c.data
     ).where(
         events.c.kind == "incident.sla_breached",
-        events.c.incident_id.in_(select(inc.c.id)),
+        *_timeline_of(inc),
         clock.in_(tuple(CYCLE_ENDS)),
         ~current,
     )
@@ -453,7 +473,7 @@ def unreached_rows(conn: Connection, inc: CTE) -> list[Any]:
             .join(incidents, incidents.c.id == events.c.incident_id)
             .where(
                 events.c.kind == "incident.escalated",
-                events.c.incident_id.in_(select(inc.c.id)),
+                *_timeline_of(inc),
                 json_truthy(json_text(events.c.data, "unreached")),
             )
             .order_by(events.c.incident_id, events.c.occurred_at, events.c.id)

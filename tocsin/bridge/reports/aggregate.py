@@ -20,6 +20,7 @@ from sqlalchemy import (
     CTE,
     Connection,
     Float,
+    Integer,
     Select,
     String,
     and_,
@@ -155,8 +156,8 @@ def _pauses(inc: CTE) -> CTE:
 
 
 def _segments(inc: CTE, pz: CTE) -> CTE:
-    # Each duration is its whole interval (+1) minus each pause inside it (-1). Pauses are few:
-    # their incidents are found by primary key rather than by scanning the window.
+    # Each duration is its whole interval (+1), carrying its cell, minus each pause inside it
+    # (-1). Pauses are few: their incidents are found by primary key, not by scanning the window.
     parts: list[Select[Any]] = []
     created = epoch(incidents.c.created_at)
     for what, end, stored in (
@@ -167,6 +168,8 @@ def _segments(inc: CTE, pz: CTE) -> CTE:
             select(
                 inc.c.id,
                 inc.c.priority,
+                inc.c.team,
+                inc.c.week,
                 literal(what).label("what"),
                 inc.c.c.label("x0"),
                 end.label("x1"),
@@ -175,7 +178,16 @@ def _segments(inc: CTE, pz: CTE) -> CTE:
         )
         low, high = greatest(created, pz.c.ps), least(epoch(stored), pz.c.pe)
         parts.append(
-            select(pz.c.incident_id, incidents.c.priority, literal(what), low, high, literal(-1))
+            select(
+                pz.c.incident_id,
+                incidents.c.priority,
+                literal(None),
+                literal(None),
+                literal(what),
+                low,
+                high,
+                literal(-1),
+            )
             .join(incidents, incidents.c.id == pz.c.incident_id)
             .where(stored.is_not(None), high > low)
         )
@@ -227,7 +239,10 @@ def spans_of(conn: Connection, inc: CTE, calendars: Mapping[str, Calendar | None
 
 
 def durations(inc: CTE, spans: Spans) -> CTE:
-    """Return each incident's active seconds to acknowledge ('a') and to resolve ('r')."""
+    """Return each incident's active seconds to acknowledge ('a') and to resolve ('r').
+
+    Each row carries its incident's cell (priority, team, week) for the rankings to group by.
+    """
     pz = _pauses(inc)
     seg = _segments(inc, pz)
     span = (
@@ -247,41 +262,61 @@ def durations(inc: CTE, spans: Spans) -> CTE:
         else_=greatest(seg.c.x1 - seg.c.x0, 0.0),
     )
     return (
-        select(seg.c.id, seg.c.what, greatest(func.sum(seg.c.sign * overlap), 0.0).label("secs"))
+        select(
+            seg.c.what,
+            greatest(func.sum(seg.c.sign * overlap), 0.0).label("secs"),
+            func.max(seg.c.priority).label("priority"),
+            func.max(seg.c.team).label("team"),
+            func.max(seg.c.week).label("week"),
+        )
         .group_by(seg.c.id, seg.c.what)
         .cte("dur")
     )
 
 
-def ranked_durations(conn: Connection, inc: CTE, dur: CTE) -> list[Any]:
-    """Return, per group and duration kind, the values at the ranks the statistics need."""
-    # Each duration with its cell, once; each grouping then reads it.
-    d = (
-        select(dur.c.what, dur.c.secs, inc.c.priority, inc.c.team, inc.c.week)
-        .join(inc, inc.c.id == dur.c.id)
-        .cte("d")
-    )
+def ranked_durations(
+    conn: Connection, dur: CTE, wanted: Sequence[tuple[str, str, int, str, int]]
+) -> list[Any]:
+    """Return the durations at the wanted ranks: (grouping, key, week, kind, rank from 0).
+
+    Groupings are total (key ''), priority, team and week (key: the priority); week is -1
+    except for the week grouping, kind is 'a' (acknowledge) or 'r' (resolve).
+    """
+    if not wanted:
+        return []
     groups = union_all(
         select(
             literal("total").label("g"),
             literal("").label("k"),
             literal(-1).label("w"),
-            d.c.what,
-            d.c.secs,
+            dur.c.what,
+            dur.c.secs,
         ),
-        select(literal("priority"), d.c.priority, literal(-1), d.c.what, d.c.secs),
-        select(literal("team"), d.c.team, literal(-1), d.c.what, d.c.secs),
-        select(literal("week"), d.c.priority, d.c.week, d.c.what, d.c.secs).where(d.c.what == "a"),
+        select(literal("priority"), dur.c.priority, literal(-1), dur.c.what, dur.c.secs),
+        select(literal("team"), dur.c.team, literal(-1), dur.c.what, dur.c.secs),
+        select(literal("week"), dur.c.priority, dur.c.week, dur.c.what, dur.c.secs).where(
+            dur.c.what == "a"
+        ),
     ).subquery()
     part = (groups.c.g, groups.c.k, groups.c.w, groups.c.what)
     ranked = select(
         groups,
         (func.row_number().over(partition_by=part, order_by=groups.c.secs) - 1).label("i"),
-        (func.count().over(partition_by=part) - 1).label("last"),
     ).subquery()
-    last = ranked.c.last
-    wanted = (last // 2, last // 2 + 1, (last * 9) // 10, (last * 9) // 10 + 1, last)
-    return list(conn.execute(select(ranked).where(or_(*(ranked.c.i == rank for rank in wanted)))))
+    ranks = (
+        values(
+            column("g", String),
+            column("k", String),
+            column("w", Integer),
+            column("what", String),
+            column("i", Integer),
+            name="ranks",
+        )
+        .data(list(wanted))
+        .cte("ranks")
+    )
+    on = and_(*(ranked.c[name] == ranks.c[name] for name in ("g", "k", "w", "what", "i")))
+    return list(conn.execute(select(ranked).join(ranks, on)))
 
 
 def cell_columns(inc: CTE) -> tuple[Any, Any, Any]:

@@ -36,28 +36,28 @@ Ranks = dict[tuple[str, str, int, str], tuple[int, dict[int, float]]]
 NO_DURATIONS = DurationStats(0, None, None, None)
 
 
+def _percentile(values: Mapping[int, float], last: int, fraction: float) -> float:
+    # Linear interpolation between the closest ranks (numpy's default method).
+    rank = fraction * last
+    low = math.floor(rank)
+    high = min(low + 1, last)
+    return values[low] + (values[high] - values[low]) * (rank - low)
+
+
+def _wanted(last: int) -> set[int]:
+    """Return the ranks the median, 90th percentile and maximum of last + 1 values read."""
+    floors = (math.floor(f * last) for f in (0.5, 0.9))
+    return {r for low in floors for r in (low, low + 1) if r <= last} | {last}
+
+
 def _durations(ranks: Ranks, key: tuple[str, str, int, str]) -> DurationStats:
     found = ranks.get(key)
     if found is None:
         return NO_DURATIONS
     last, values = found
-
-    def percentile(fraction: float) -> float:
-        # Linear interpolation between the closest ranks (numpy's default method).
-        rank = fraction * last
-        low = math.floor(rank)
-        high = min(low + 1, last)
-        return values[low] + (values[high] - values[low]) * (rank - low)
-
-    return DurationStats(last + 1, percentile(0.5), percentile(0.9), values[last])
-
-
-def _ranks(rows: list[Any]) -> Ranks:
-    ranks: Ranks = {}
-    for row in rows:
-        key = (str(row.g), str(row.k), int(row.w), str(row.what))
-        ranks.setdefault(key, (int(row.last), {}))[1][int(row.i)] = float(row.secs)
-    return ranks
+    return DurationStats(
+        last + 1, _percentile(values, last, 0.5), _percentile(values, last, 0.9), values[last]
+    )
 
 
 class Figures:
@@ -69,9 +69,26 @@ class Figures:
         self.outcomes = sql.clock_outcomes(conn, inc)
         self.clocks = sql.clock_names(self.outcomes)
         self.ranks: Ranks = {}
-        if self.cells:
+        counts = self.counts()
+        if counts:
             spans = sql.spans_of(conn, inc, calendars)
-            self.ranks = _ranks(sql.ranked_durations(conn, inc, sql.durations(inc, spans)))
+            wanted = [(*key, rank) for key, n in counts.items() for rank in _wanted(n - 1)]
+            for row in sql.ranked_durations(conn, sql.durations(inc, spans), wanted):
+                key = (str(row.g), str(row.k), int(row.w), str(row.what))
+                self.ranks.setdefault(key, (counts[key] - 1, {}))[1][int(row.i)] = float(row.secs)
+
+    def counts(self) -> dict[tuple[str, str, int, str], int]:
+        """Return how many durations each grouping holds, from the cells' counts."""
+        counts: dict[tuple[str, str, int, str], int] = {}
+        for (priority, team, week), row in self.cells.items():
+            for what, n in (("a", int(row.acknowledged)), ("r", int(row.resolved))):
+                keys = [("total", "", -1, what), ("priority", priority, -1, what)]
+                keys.append(("team", team, -1, what))
+                if what == "a":
+                    keys.append(("week", priority, week, what))
+                for key in keys:
+                    counts[key] = counts.get(key, 0) + n
+        return {key: n for key, n in counts.items() if n}
 
     def clock_stats(self, keep: Callable[[sql.Cell], bool]) -> dict[str, ClockStats]:
         """Return the outcomes of each clock over the cells kept."""

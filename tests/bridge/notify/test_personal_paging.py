@@ -17,6 +17,7 @@ from tests.bridge.testclient import TestClient
 from tocsin.bridge.notify import queue
 from tocsin.bridge.notify.personal import KIND
 from tocsin.bridge.notify.phone_ledger import Ledger
+from tocsin.bridge.notify.worker import DeliveryWorker
 from tocsin.bridge.runtime import Runtime, build_runtime
 from tocsin.bridge.server.app import create_app
 from tocsin.bridge.store.schema import events
@@ -40,9 +41,9 @@ def _dispose() -> Iterator[None]:
         OPENED.pop().store.dispose()
 
 
-def policy(token: Path, p1_rule: str = P1_RULE) -> str:
-    twilio = (f"provider: twilio, account_sid: AC0, auth_token_file: {token}, "
-              f"from: '+15005550006', callback_url: '{PUBLIC}'")  # fmt: skip
+def policy(token: Path, p1_rule: str = P1_RULE, api: str = "http://127.0.0.1:9") -> str:
+    twilio = (f"provider: twilio, account_sid: {pv.SID}, auth_token_file: {token}, "
+              f"from: '+15005550006', callback_url: '{PUBLIC}', api_url: '{api}'")  # fmt: skip
     return f"""
 priorities:
   P1: {{response: 15m}}
@@ -218,3 +219,28 @@ def test_the_timeline_says_each_step_in_the_readers_language(
     event.data = data  # type: ignore[attr-defined]
     line = say(event, Translator(language), str)
     assert line.sentence == text and line.warning is None
+
+
+def test_a_page_the_provider_refuses_moves_to_the_next_method_at_once(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    rule = "[{after: 0m, via: text}, {after: 10m, via: call}]"
+    with pv.vendor("twilio") as vendor:
+        vendor.error = (400, {"code": 21211, "message": "Invalid 'To' Phone Number",
+                              "status": 400})  # fmt: skip
+        runtime = bridge(sqlite_url, tmp_path, NOON, p1_rule=rule, api=vendor.url())
+        open_incident(runtime)
+        worker = next(w for w in runtime.workers if isinstance(w, DeliveryWorker))
+        worker.run_once()
+    fire(runtime)  # the clock has not moved: the call goes now, not in 10 minutes
+    with runtime.store.connect() as conn:
+        rows = list(reversed(queue.list_rows(conn, status=None)))
+    assert [(r.channel, r.status, r.provider_status) for r in rows] == [
+        ("text", "dead", "refused"), ("call", "pending", None)
+    ]  # fmt: skip
+    hurried = notified(runtime)[1]
+    assert (hurried["unanswered"], hurried["status"], hurried["next"]) == (
+        "text",
+        "refused",
+        "call",
+    )

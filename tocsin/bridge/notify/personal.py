@@ -120,42 +120,57 @@ class PersonalRules:
 
     def unreached(self, conn: Connection, row_id: int, status: str, now: datetime) -> bool:
         """Fire the next step of the rule a page to `row_id` was, at once; return if one was."""
-        row = conn.execute(
-            select(
-                outbox.c.incident_id,
-                outbox.c.event_id,
-                outbox.c.recipient,
-                outbox.c.channel,
-                outbox.c.payload,
-            ).where(outbox.c.id == row_id)  # fmt: skip
-        ).first()
-        step = _rule_step(row.payload if row is not None else None)
-        if row is None or step is None or row.incident_id is None:
-            return False
-        later = [
-            timer
-            for timer in pending(
-                conn, incident_id=int(row.incident_id), kinds=[KIND], subject=row.recipient
-            )  # fmt: skip
-            if timer.payload.get("event_id") == row.event_id
-            and int(timer.payload.get("step", 0)) > step
-        ]
-        following = min(later, key=lambda t: int(t.payload.get("step", 0)), default=None)
-        if following is not None:
-            move(conn, following.id, now, following.payload)
-            if self.wake is not None:
-                self.wake(now)
-        else:
-            log.warning("incident %s: %s was not reached by %s (%s) and their rule has no "
-                        "further step", row.incident_id, row.recipient, row.channel, status)  # fmt: skip
-        self._record(conn, int(row.incident_id), now, person=row.recipient,
-                     unanswered=row.channel, status=status, step=step,
-                     next=following.payload.get("via") if following else None)  # fmt: skip
-        return following is not None
+        hurried = hurry(conn, row_id, status, now)
+        if hurried and self.wake is not None:
+            self.wake(now)
+        return hurried
 
     def _record(self, conn: Connection, incident_id: int, now: datetime, **data: Any) -> None:
-        record_event(conn, [], incident_id=incident_id, kind=NOTIFIED, actor=None, now=now,
-                     data={k: v for k, v in data.items() if v not in (None, [])})  # fmt: skip
+        record(conn, incident_id, now, **data)
+
+
+def hurry(conn: Connection, row_id: int, status: str, now: datetime) -> bool:
+    """Move the next step of the rule an outbox row's page was to `now`; return if one was.
+
+    Called when the page did not reach the person (a provider's report, or its refusal); the
+    timeline records it either way, and a rule with no step left is logged at WARNING.
+    """
+    row = conn.execute(
+        select(
+            outbox.c.incident_id,
+            outbox.c.event_id,
+            outbox.c.recipient,
+            outbox.c.channel,
+            outbox.c.payload,
+        ).where(outbox.c.id == row_id)  # fmt: skip
+    ).first()
+    step = _rule_step(row.payload if row is not None else None)
+    if row is None or step is None or row.incident_id is None:
+        return False
+    later = [
+        timer
+        for timer in pending(
+            conn, incident_id=int(row.incident_id), kinds=[KIND], subject=row.recipient
+        )  # fmt: skip
+        if timer.payload.get("event_id") == row.event_id
+        and int(timer.payload.get("step", 0)) > step
+    ]
+    following = min(later, key=lambda t: int(t.payload.get("step", 0)), default=None)
+    if following is not None:
+        move(conn, following.id, now, following.payload)
+    else:
+        log.warning("incident %s: %s was not reached by %s (%s) and their rule has no "
+                    "further step", row.incident_id, row.recipient, row.channel, status)  # fmt: skip
+    record(conn, int(row.incident_id), now, person=row.recipient, unanswered=row.channel,
+           status=status, step=step,
+           next=following.payload.get("via") if following else None)  # fmt: skip
+    return following is not None
+
+
+def record(conn: Connection, incident_id: int, now: datetime, **data: Any) -> None:
+    """Record what a person's rule did as an incident.notified event (timeline only)."""
+    record_event(conn, [], incident_id=incident_id, kind=NOTIFIED, actor=None, now=now,
+                 data={k: v for k, v in data.items() if v not in (None, [])})  # fmt: skip
 
 
 def _rule_step(payload: Mapping[str, Any] | None) -> int | None:

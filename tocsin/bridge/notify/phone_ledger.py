@@ -9,13 +9,17 @@ the next attempt finds either the id (the page went out: recorded as delivered, 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select, update
 
 from tocsin.bridge.errors import DeliveryUncertain
+from tocsin.bridge.notify.personal import hurry
 from tocsin.bridge.store.db import Store
 from tocsin.bridge.store.schema import outbox
 
 SENDING = "sending"
+REFUSED = "refused"  # the provider will not take it (a bad number, an unapproved template)
 ACCEPTED = "accepted"
 # Provider statuses that mean the person was not reached (Twilio's message and call statuses).
 UNREACHED = frozenset({"failed", "undelivered", "no-answer", "busy", "canceled"})
@@ -60,6 +64,18 @@ class Ledger:
     def not_sent(self, key: str) -> None:
         """Clear the sending mark: the provider surely did not take it, so a retry may send it."""
         self._set(key, provider_status=None)
+
+    def refused(self, key: str, now: datetime) -> None:
+        """Record a provider's refusal; a person's next rule step after this page fires now."""
+        with self.store.begin() as conn:
+            found = conn.execute(
+                update(outbox)
+                .where(outbox.c.idempotency_key == key)
+                .values(provider_status=REFUSED)
+                .returning(outbox.c.id)
+            ).first()
+            if found is not None:
+                hurry(conn, int(found.id), REFUSED, now)
 
     def _set(self, key: str, **values: str | None) -> None:
         with self.store.begin() as conn:

@@ -67,6 +67,7 @@ def build_sender(
             provider,
             ledger=Ledger(store) if store is not None else None,
             metrics=phone_metrics(registry) if registry is not None else None,
+            clock=clock,
         )
     http = HTTP_CHANNELS.get(channel.type)
     if http is None:

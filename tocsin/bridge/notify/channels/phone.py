@@ -195,8 +195,10 @@ class PhoneSender:
         *,
         ledger: Ledger | None = None,
         metrics: PhoneMetrics | None = None,
+        clock: Clock = utcnow,
     ) -> None:
         self.name = name
+        self.clock = clock
         self.type = kind
         self.provider = provider
         self.ledger = ledger
@@ -218,8 +220,11 @@ class PhoneSender:
             self._count("uncertain", started)
             raise
         except DeliveryFailed as exc:
-            self._count("refused" if isinstance(exc, DeliveryRefused) else "failed", started)
-            if self.ledger is not None:
+            refused = isinstance(exc, DeliveryRefused)
+            self._count("refused" if refused else "failed", started)
+            if self.ledger is not None and refused:
+                self.ledger.refused(page.key, self.clock())  # a dead letter: try the next method
+            elif self.ledger is not None:
                 self.ledger.not_sent(page.key)
             raise
         self._count("accepted", started)

@@ -402,6 +402,9 @@ class Partitioned:
         self._check()
         return self.store.connect()
 
+    def listen(self, topic: str, callback: Callable[[], None]) -> None:
+        self.store.listen(topic, callback)
+
 
 def test_a_delivery_recorded_after_a_partition_longer_than_the_lease_is_not_sent_twice(
     store: Store,

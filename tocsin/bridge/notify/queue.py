@@ -5,15 +5,17 @@ A worker claims due rows for a lease. A row whose lease ran out while another wo
 may have been delivered by that worker, which could not record it yet (a database partition):
 the first claim after that only holds it for the old owner one more lease ("?" + its name),
 during which the owner can still record its success; only a claim after that delivers it
-again. So a crash between acceptance and the mark repeats a page at most once, after two
-leases, and a partition shorter than two leases repeats none.
+again, and says so (`Row.maybe_sent`). So a crash between acceptance and the mark repeats a
+page at most once, after two leases, and a partition shorter than two leases repeats none.
+Delivery is at least once: a repeat carries the row's idempotency key, by which a receiver
+that honours it (the webhook's Idempotency-Key, a mail's Message-ID) folds it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tocsin.bridge.errors import Conflict, InvalidInput, NotFound
 from tocsin.bridge.platform.clock import as_utc, rfc3339
+from tocsin.bridge.store.db import announce
 from tocsin.bridge.store.schema import outbox
 
 STATUSES = ("pending", "delivered", "dead", "dropped")  # dropped: stale before it left
@@ -48,6 +51,8 @@ class Row:
     event_id: int | None
     provider_ref: str | None = None  # a phone provider's message or call id, once accepted
     provider_status: str | None = None  # sending, accepted, then the provider's own statuses
+    # Claimed after an owner's lease and the hold for it ran out: it may have been sent already.
+    maybe_sent: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Return the entry for the API and CLI, without the payload (it holds ack links)."""
@@ -127,15 +132,20 @@ def outbox_row(
     }
 
 
+QUEUED = "outbox"  # the topic a transaction that queued rows announces (Store.listen)
+
+
 def enqueue_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert rows built by outbox_row() in one statement; a key already queued is skipped."""
     if rows:
         conn.execute(_QUEUE[conn.dialect.name], list(rows))
+        announce(conn, QUEUED)
 
 
 def insert_once(conn: Connection, row: Mapping[str, Any]) -> bool:
     """Insert a row built by outbox_row() unless its key is queued; return whether it was."""
     result = conn.execute(_QUEUE[conn.dialect.name].returning(outbox.c.id), dict(row))
+    announce(conn, QUEUED)
     return result.first() is not None  # the new row's id; nothing when one was there
 
 
@@ -171,7 +181,9 @@ def claim(
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     found = [(_row(raw), raw.claimed_by) for raw in conn.execute(query)]
-    rows = [row for row, owner in found if not _orphaned(owner)]
+    rows = [
+        replace(row, maybe_sent=owner is not None) for row, owner in found if not _orphaned(owner)
+    ]
     orphans = [(row, str(owner)) for row, owner in found if _orphaned(owner)]
     if rows:
         conn.execute(
@@ -216,6 +228,20 @@ def renew(
                 outbox.c.status == "pending",
             )
             .values(claimed_until=now + lease)
+        )
+
+
+def release(conn: Connection, rows: Sequence[Row], *, worker: str) -> None:
+    """Give back claimed rows this worker will not try (it is stopping): due at once elsewhere."""
+    if rows:
+        conn.execute(
+            update(outbox)
+            .where(
+                outbox.c.id.in_([row.id for row in rows]),
+                outbox.c.claimed_by.in_([worker, HELD + worker[:99]]),
+                outbox.c.status == "pending",
+            )
+            .values(claimed_by=None, claimed_until=None)
         )
 
 

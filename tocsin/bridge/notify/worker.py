@@ -12,7 +12,12 @@ group in turn: a slow or hanging receiver holds back only its own channel's mess
 another person's page, and each channel still hears an incident's events in the order they
 happened, while a storm of incidents on one channel goes out in parallel. Each channel keeps
 its own HTTP session (a pool of keep-alive connections), and accepted rows are recorded in one
-statement per group.
+statement per batch. A transaction that queues rows wakes this process's worker once it
+commits; the poll finds retries falling due and rows that other replicas queued.
+
+Delivery is at least once: a page whose sending could not be recorded for two leases (a long
+database partition, a crash after the receiver accepted) is sent again with the same key,
+counted in tocsin_bridge_outbox_repeats_total and logged; webhook and mail receivers can fold it.
 """
 
 from __future__ import annotations
@@ -50,6 +55,11 @@ from tocsin.bridge.policy.model import Channel, Policy
 from tocsin.bridge.store.db import Store
 
 log = logging.getLogger(__name__)
+# Channel types where a repeated page is not seen twice: the webhook's Idempotency-Key header
+# and a mail's Message-ID stay the same on every attempt, so receivers fold it by that key; a
+# phone page finds its provider's id in the outbox entry and is not sent again. Chat robots
+# take no such key: a repeat there is seen twice (and counted as such).
+IDEMPOTENT = frozenset({"webhook", "email", "sms", "voice"})
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,18 @@ class OutboxMetrics:
             "tocsin_bridge_pages_stale",
             "Pages whose incident was acknowledged or resolved before they left, by action.",
             ["action", "status"],
+            registry=registry,
+        )
+        self.repeats = Counter(
+            "tocsin_bridge_outbox_repeats",
+            "Pages sent again because the replica that sent them could not record it within two "
+            "leases (at least once); idempotent=true: the receiver can fold the repeat by its key.",
+            ["channel_type", "idempotent"],
+            registry=registry,
+        )
+        self.unrecorded = Counter(
+            "tocsin_bridge_outbox_unrecorded",
+            "Deliveries this replica could not record within its mark patience: they may repeat.",
             registry=registry,
         )
         self.store = store
@@ -163,7 +185,9 @@ class DeliveryWorker:
         self._building = threading.Lock()  # delivery threads ask for senders at once
         self._shared_session = session is not None
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set when this process queued rows: look at once
         self._thread: threading.Thread | None = None
+        store.listen(queue.QUEUED, self._wake.set)
 
     def start(self) -> None:
         """Start delivering in a daemon thread."""
@@ -174,6 +198,7 @@ class DeliveryWorker:
     def stop(self) -> None:
         """Ask the loop to end after its current delivery and wait for it."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
@@ -183,13 +208,16 @@ class DeliveryWorker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            # Cleared before looking: rows queued from here on wake the next wait at once.
+            self._wake.clear()
             try:
                 busy = self.run_once()
             except (BridgeError, SQLAlchemyError) as exc:
                 log.warning("outbox: %s; retrying in %.0fs", type(exc).__name__, self.poll_interval)
                 busy = 0
             if not busy:
-                self._stop.wait(self.poll_interval)
+                # The poll finds retries falling due and rows other replicas queued.
+                self._wake.wait(self.poll_interval)
 
     def run_once(self) -> int:
         """Claim one batch of due rows, deliver and settle each; return how many were tried."""
@@ -225,7 +253,7 @@ class DeliveryWorker:
             accepted = [row for row, _ in delivered]
             # One statement records the whole batch: a storm costs one commit per batch.
             self._settle(lambda c: queue.mark_delivered_many(
-                c, accepted, worker=self.name, now=self.clock()))  # fmt: skip
+                c, accepted, worker=self.name, now=self.clock()), deliveries=len(accepted))  # fmt: skip
             for _, channel_type in delivered:
                 self.metrics.notifications.labels(
                     channel_type=channel_type, result="delivered"
@@ -244,6 +272,10 @@ class DeliveryWorker:
         renewed = time.monotonic()
         for index, row in enumerate(rows):
             if self._stop.is_set():
+                # Not tried: given back, so a restart or another replica sends them at once
+                # rather than after this worker's lease and the hold kept for it.
+                self._settle(lambda c, rest=rows[index:]: queue.release(  # type: ignore[misc]
+                    c, rest, worker=self.name))  # fmt: skip
                 break
             if time.monotonic() - renewed > self.lease.total_seconds() / 2:
                 # A slow receiver must not let the rows still waiting here be claimed elsewhere.
@@ -255,11 +287,12 @@ class DeliveryWorker:
                 delivered.append((row, channel_type))
         return delivered
 
-    def _settle(self, write: Callable[[Connection], object]) -> None:
+    def _settle(self, write: Callable[[Connection], object], deliveries: int = 0) -> None:
         """Run a write recording deliveries, retrying while the database cannot be reached.
 
         A success that is not recorded would be delivered again once the lease runs out, so the
-        write is retried (with backoff) for up to `mark_patience`, even while stopping.
+        write is retried (with backoff) for up to `mark_patience`, even while stopping; the
+        `deliveries` it would have recorded are counted if it gives up.
         """
         wait, deadline = 0.05, time.monotonic() + self.mark_patience
         while True:
@@ -271,6 +304,7 @@ class DeliveryWorker:
                 if time.monotonic() + wait > deadline:
                     log.error("outbox: could not record deliveries for %.0fs (%s); those pages "
                               "may be sent again", self.mark_patience, type(exc).__name__)  # fmt: skip
+                    self.metrics.unrecorded.inc(deliveries)
                     return
                 log.warning("outbox: recording deliveries failed (%s); retrying in %.2fs",
                             type(exc).__name__, wait)  # fmt: skip
@@ -326,6 +360,8 @@ class DeliveryWorker:
         try:
             sender = self.sender(row.channel)
             channel_type = sender.type
+            if row.maybe_sent:
+                self._repeating(row, channel_type)
             payload = row.payload
             message = Message.from_json(payload["message"])
             if row.id in self._notices:
@@ -350,6 +386,18 @@ class DeliveryWorker:
             self._failed(row, channel_type, f"internal error: {type(exc).__name__}", None)
             return None
         return channel_type
+
+    def _repeating(self, row: queue.Row, channel_type: str) -> None:
+        """Count and log a page sent again because its earlier sending was never recorded."""
+        idempotent = channel_type in IDEMPOTENT
+        self.metrics.repeats.labels(
+            channel_type=channel_type, idempotent="true" if idempotent else "false"
+        ).inc()
+        log.warning("outbox entry %s to %s: an earlier attempt may have been accepted but was "
+                    "never recorded; sending it again with key %s (%s)", row.id,
+                    _shown(row.channel), row.idempotency_key,
+                    "the receiver can fold it by that key" if idempotent
+                    else f"{channel_type} cannot fold a repeat: it may be seen twice")  # fmt: skip
 
     def _failed(
         self,

@@ -25,6 +25,8 @@ from tocsin.bridge.store.engine import BEGIN_OPTION, Timeouts
 from tocsin.bridge.store.group import GroupCommit, Job, smoothed
 from tocsin.bridge.store.schema import incidents
 
+# Topics a write transaction announced (see announce()), kept on its connection until it ends.
+_TOPICS = "tocsin.announced"
 DEFAULT_BUSY_TIMEOUT = 5.0
 DEFAULT_RETRY_AFTER = 2
 SOLO_WRITERS = 4  # PostgreSQL writes of their own at once (see Store.__init__)
@@ -78,6 +80,11 @@ class Store:
         self._solo = threading.BoundedSemaphore(SOLO_WRITERS)
         self._solo_waiting = 0
         self._solo_seconds = 0.0  # how long one took of late, smoothed; 0: not known
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
+
+    def listen(self, topic: str, callback: Callable[[], None]) -> None:
+        """Call `callback` after each commit of a write transaction that announced `topic`."""
+        self._listeners.setdefault(topic, []).append(callback)
 
     @property
     def dialect(self) -> str:
@@ -86,12 +93,22 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """Yield a connection in a write transaction; commit on success, roll back on error."""
+        """Yield a connection in a write transaction; commit on success, roll back on error.
+
+        Once it committed, the listeners of the topics it announced are called.
+        """
         with self._writer(), self._translated():
             with self.engine.connect() as conn:
+                conn.info.pop(_TOPICS, None)
                 conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
-                with conn.begin():
-                    yield conn
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    topics: set[str] = conn.info.pop(_TOPICS, set())
+        for topic in sorted(topics):
+            for callback in self._listeners.get(topic, ()):
+                callback()
 
     def write_shared(
         self, work: Callable[[Connection], T], abandoned: threading.Event | None = None
@@ -249,6 +266,11 @@ class Store:
             raise StoreUnavailable(
                 f"database unavailable: {engines.first_line(exc.orig)}", self.retry_after
             ) from exc
+
+
+def announce(conn: Connection, topic: str) -> None:
+    """Have the write transaction on `conn` call the topic's listeners once it commits."""
+    conn.info.setdefault(_TOPICS, set()).add(topic)
 
 
 def _in_transaction(conn: Connection) -> bool:

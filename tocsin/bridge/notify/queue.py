@@ -215,19 +215,22 @@ def _held(row_id: int, worker: str) -> Any:
     return and_(outbox.c.id == row_id, mine, outbox.c.status == "pending")
 
 
+def _still_mine(rows: Sequence[Row], worker: str) -> tuple[Any, ...]:
+    """Return the conditions of rows still pending and claimed by (or held for) `worker`."""
+    return (
+        outbox.c.id.in_([row.id for row in rows]),
+        outbox.c.claimed_by.in_([worker, HELD + worker[:99]]),
+        outbox.c.status == "pending",
+    )
+
+
 def renew(
     conn: Connection, rows: Sequence[Row], *, worker: str, now: datetime, lease: timedelta
 ) -> None:
     """Extend this worker's lease on rows it still holds (a slow channel's waiting rows)."""
     if rows:
         conn.execute(
-            update(outbox)
-            .where(
-                outbox.c.id.in_([row.id for row in rows]),
-                outbox.c.claimed_by.in_([worker, HELD + worker[:99]]),
-                outbox.c.status == "pending",
-            )
-            .values(claimed_until=now + lease)
+            update(outbox).where(*_still_mine(rows, worker)).values(claimed_until=now + lease)
         )
 
 
@@ -236,11 +239,7 @@ def release(conn: Connection, rows: Sequence[Row], *, worker: str) -> None:
     if rows:
         conn.execute(
             update(outbox)
-            .where(
-                outbox.c.id.in_([row.id for row in rows]),
-                outbox.c.claimed_by.in_([worker, HELD + worker[:99]]),
-                outbox.c.status == "pending",
-            )
+            .where(*_still_mine(rows, worker))
             .values(claimed_by=None, claimed_until=None)
         )
 
@@ -253,11 +252,7 @@ def mark_delivered_many(
         return 0
     result = conn.execute(
         update(outbox)
-        .where(
-            outbox.c.id.in_([row.id for row in rows]),
-            outbox.c.claimed_by.in_([worker, HELD + worker[:99]]),
-            outbox.c.status == "pending",
-        )
+        .where(*_still_mine(rows, worker))
         .values(
             status="delivered",
             attempts=outbox.c.attempts + 1,

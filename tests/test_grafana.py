@@ -101,6 +101,10 @@ AGENT_HOST_FAMILIES = {
     "tocsin_forks_total": "counter",
     "tocsin_vmstat_oom_kill": "gauge",
     "tocsin_nf_conntrack_used_ratio": "gauge",
+    "tocsin_filefd_used_ratio": "gauge",
+    "tocsin_md_disks": "gauge",
+    "tocsin_md_disks_missing": "gauge",
+    "tocsin_systemd_units_failed": "gauge",
     # Service checks: present for the checks a config names.
     "tocsin_check_up": "gauge",
     "tocsin_check_duration_seconds": "gauge",

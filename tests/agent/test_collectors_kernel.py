@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,15 @@ PROC = {
     ),
     "sys/net/netfilter/nf_conntrack_count": "900\n",
     "sys/net/netfilter/nf_conntrack_max": "1000\n",
+    "sys/fs/file-nr": "2048\t0\t8192\n",
+    "mdstat": (
+        "Personalities : [raid1] [raid0]\n"
+        "md1 : active raid1 sdb2[1](F) sda2[0]\n      1046528 blocks super 1.2 [2/1] [U_]\n\n"
+        "md0 : active (auto-read-only) raid1 sdb1[1] sda1[0] sdc1[2](S)\n"
+        "      1046528 blocks super 1.2 [2/2] [UU]\n      \n"
+        "md2 : active raid0 sdd[1] sde[0]\n      2093056 blocks super 1.2 512k chunks\n\n"
+        "unused devices: <none>\n"
+    ),
     "diskstats": "   8       0 sda 10 0 80 5 20 0 160 9 0 30 14 0 0 0 0\n",
     "net/dev": (
         "Inter-|   Receive\n face |bytes\n  eth0: 1000 10 7 5 0 0 0 0 2000 20 3 1 0 0 0 0\n"
@@ -94,6 +104,9 @@ def test_kernel_counters_are_read_under_node_exporters_names(tmp_path: Path) -> 
     assert one(reading, "tocsin_nf_conntrack_entries") == 900
     assert one(reading, "tocsin_nf_conntrack_entries_limit") == 1000
     assert one(reading, "tocsin_nf_conntrack_used_ratio") == 0.9
+    assert one(reading, "tocsin_filefd_allocated") == 2048
+    assert one(reading, "tocsin_filefd_maximum") == 8192
+    assert one(reading, "tocsin_filefd_used_ratio") == 0.25
     cores = found(reading, "tocsin_cpu_core_seconds_total")
     assert cores[(("cpu", "0"), ("mode", "user"))] == 3.0
     assert cores[(("cpu", "1"), ("mode", "idle"))] == 5.0
@@ -243,9 +256,16 @@ def test_every_new_series_passes_promtool_check_metrics(tmp_path: Path) -> None:
         disk_partitions=lambda: [Partition("/dev/sda1", str(tmp_path), "ext4")],
         getloadavg=lambda: (1, 1, 1),
         textfile_directory=str(directory),
+        systemd_units=lambda timeout: ["nginx.service"],
     )
     sampler.sample()
-    collector.update(sampler.sample())
+    # systemctl is asked off the cycle: its answer shows in a later pass.
+    deadline = time.monotonic() + 10
+    sample = sampler.sample()
+    while not found(sample, "tocsin_systemd_units_failed") and time.monotonic() < deadline:
+        time.sleep(0.01)
+        sample = sampler.sample()
+    collector.update(sample)
     sampler.close()
     exposition = Exposition(registry)
     exposition.refresh()
@@ -256,6 +276,11 @@ def test_every_new_series_passes_promtool_check_metrics(tmp_path: Path) -> None:
         b"tocsin_cpu_core_seconds_total",
         b"tocsin_network_receive_errs_total",
         b"site_runs_total",
+        b'tocsin_md_disks{device="md1",state="failed"} 1.0',
+        b'tocsin_md_disks_missing{device="md1"} 1.0',
+        b"tocsin_filefd_used_ratio 0.25",
+        b'tocsin_systemd_unit_failed{name="nginx.service"} 1.0',
+        b"tocsin_systemd_units_failed 1.0",
     ):
         assert name in body
     checked = subprocess.run(

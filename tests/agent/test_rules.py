@@ -24,6 +24,7 @@ def test_bundled_rules_have_warning_and_critical_for_each_resource() -> None:
         "tocsin_filesystem_avail_bytes",
         "tocsin_load_per_cpu",
         "tocsin_check_certificate_expiry_seconds",
+        "tocsin_filefd_used_ratio",
     }
     assert {
         metric for metric, seen in levels.items() if seen == {"warning", "critical"}
@@ -39,6 +40,10 @@ FLAGS = {
     "tocsin_agent_receiver_auth_failed",
     "tocsin_filesystem_readonly",
     "tocsin_check_up",
+    # Counts where 0 is the one good level: disks an array lacks or has failed, failed units.
+    "tocsin_md_disks_missing",
+    "tocsin_md_disks",
+    "tocsin_systemd_units_failed",
     # An event, not a level: up for under 10 minutes means it rebooted.
     "tocsin_uptime_seconds",
 }

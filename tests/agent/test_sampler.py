@@ -70,8 +70,8 @@ def fake_sampler(clock: Clock, **overrides: object) -> Sampler:
         ],
         "disk_usage": lambda _: Usage(used=40, free=60),
         "adjtimex": lambda: Timex(0, 0.001, 0.01, 0.001),
-        # Reads the host's /proc/stat, vmstat and pressure files; test_collectors_kernel fakes them.
-        "disabled": ("kernel",),
+        # Read the host's /proc/stat, vmstat, pressure and mdstat; test_collectors_kernel fakes them.
+        "disabled": ("kernel", "mdadm"),
     }
     options.update(overrides)
     return Sampler(**options)  # type: ignore[arg-type]

@@ -46,6 +46,10 @@ GAUGES: Mapping[str, tuple[str, ...]] = {
     "tocsin_uptime_seconds": (),
     "tocsin_vmstat_oom_kill": (),
     "tocsin_nf_conntrack_used_ratio": (),
+    "tocsin_filefd_used_ratio": (),
+    "tocsin_md_disks": ("device", "state"),
+    "tocsin_md_disks_missing": ("device",),
+    "tocsin_systemd_units_failed": (),
     # Counters: read through a function (increase, rate).
     "tocsin_network_receive_errs_total": ("device",),
     "tocsin_network_transmit_errs_total": ("device",),

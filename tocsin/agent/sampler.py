@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -26,10 +27,12 @@ from tocsin.agent.collectors.filesystem import (
 from tocsin.agent.collectors.filesystem import default_disk_partitions as _disk_partitions
 from tocsin.agent.collectors.kernel import KernelCollector
 from tocsin.agent.collectors.load import LoadCollector
+from tocsin.agent.collectors.mdadm import MdadmCollector
 from tocsin.agent.collectors.memory import MemoryCollector, MemoryInfo, read_memory
 from tocsin.agent.collectors.network import DEFAULT_EXCLUDED_INTERFACES, NetIO, NetworkCollector
 from tocsin.agent.collectors.network import default_net_io_counters as _net_io_counters
 from tocsin.agent.collectors.statfs import DiskUsage, read_statvfs
+from tocsin.agent.collectors.systemd import SystemdCollector, failed_units
 from tocsin.agent.collectors.textfile import TextfileCollector
 from tocsin.agent.collectors.timex import Timex, TimexCollector, kernel_adjtimex
 from tocsin.agent.sample import Sample, Series
@@ -46,9 +49,13 @@ COLLECTORS = (
     "filesystem",
     "timex",
     "kernel",
+    "mdadm",
+    "systemd",
     "textfile",
 )
 KERNEL_ADJTIMEX = kernel_adjtimex()
+# Where systemd is the init system (sd_booted's test), ask it for failed units.
+SYSTEMD_UNITS = failed_units if os.path.isdir("/run/systemd/system") else None
 
 
 class Sampler:
@@ -75,6 +82,8 @@ class Sampler:
                           read their files under it (a fake tree in tests).
     disabled            names of collectors not to run (collectors.names.COLLECTORS).
     textfile_directory  a directory of *.prom files to publish, or None for no textfile collector.
+    systemd_units       how to list failed systemd units (seconds of timeout -> names), or None
+                          where systemd is not the init system (the default finds out).
     Devices and interfaces:
       exclude_devices / include_devices        regular expressions on disk names (default
                           excludes partitions, loop, ram and zram devices, as node_exporter does).
@@ -109,6 +118,7 @@ class Sampler:
         include_interfaces: str | None = None,
         disabled: Collection[str] = (),
         textfile_directory: str | None = None,
+        systemd_units: Callable[[float], list[str]] | None = SYSTEMD_UNITS,
     ) -> None:
         self._clock = clock
         self._wall = wall
@@ -138,6 +148,7 @@ class Sampler:
         )
         self._timex = TimexCollector(adjtimex)
         kernel = KernelCollector(proc_root)
+        mdadm = MdadmCollector(proc_root)
         self._noted: frozenset[str] = frozenset()
         every: tuple[tuple[str, Callable[[Reading, float], None]], ...] = (
             ("cpu", lambda reading, now: self._cpu.collect(reading)),
@@ -148,7 +159,10 @@ class Sampler:
             ("filesystem", self._filesystem.collect),
             ("timex", lambda reading, now: self._timex.collect(reading)),
             ("kernel", lambda reading, now: kernel.collect(reading)),
+            ("mdadm", lambda reading, now: mdadm.collect(reading)),
         )
+        if systemd_units is not None:
+            every += (("systemd", SystemdCollector(systemd_units).collect),)
         if textfile_directory is not None:
             textfile = TextfileCollector(textfile_directory)
             every += (("textfile", lambda reading, now: textfile.collect(reading)),)

@@ -1,5 +1,5 @@
 """One collector per concept (CPU, memory, disk, filesystem, load, network, clock, kernel
-counters, textfiles), and HELP texts."""
+counters, md arrays, systemd units, textfiles), and HELP texts."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from tocsin.agent.collectors import (
     filesystem,
     kernel,
     load,
+    mdadm,
     memory,
     network,
+    systemd,
     textfile,
     timex,
 )
@@ -27,4 +29,6 @@ HELP: dict[str, str] = {
     **timex.HELP,
     **kernel.HELP,
     **textfile.HELP,
+    **mdadm.HELP,
+    **systemd.HELP,
 }

@@ -1,4 +1,5 @@
-"""Kernel-wide counters node_exporter's stat, vmstat, pressure and conntrack collectors export.
+"""Kernel-wide counters node_exporter's stat, vmstat, pressure, conntrack and filefd collectors
+export.
 
 Each source is one small /proc file; a file the kernel lacks (no PSI before 4.20, no conntrack
 module loaded) leaves its series out without counting a failure, as node_exporter does.
@@ -22,6 +23,9 @@ OOM_KILL = "tocsin_vmstat_oom_kill"
 CONNTRACK_ENTRIES = "tocsin_nf_conntrack_entries"
 CONNTRACK_LIMIT = "tocsin_nf_conntrack_entries_limit"
 CONNTRACK_RATIO = "tocsin_nf_conntrack_used_ratio"
+FILEFD_ALLOCATED = "tocsin_filefd_allocated"
+FILEFD_MAXIMUM = "tocsin_filefd_maximum"
+FILEFD_RATIO = "tocsin_filefd_used_ratio"
 PRESSURE = {
     ("cpu", "some"): "tocsin_pressure_cpu_waiting_seconds_total",
     ("io", "some"): "tocsin_pressure_io_waiting_seconds_total",
@@ -40,6 +44,9 @@ HELP = {
     CONNTRACK_ENTRIES: "Flow entries in the connection tracking table (node_nf_conntrack_entries).",
     CONNTRACK_LIMIT: "Size of the connection tracking table (node_nf_conntrack_entries_limit).",
     CONNTRACK_RATIO: "Fraction of the connection tracking table in use.",
+    FILEFD_ALLOCATED: "File descriptors allocated system-wide (node_filefd_allocated).",
+    FILEFD_MAXIMUM: "The system-wide file descriptor limit, fs.file-max (node_filefd_maximum).",
+    FILEFD_RATIO: "Fraction of the system-wide file descriptor limit allocated.",
     PRESSURE[("cpu", "some")]: "Seconds processes waited for CPU time (PSI).",
     PRESSURE[("io", "some")]: "Seconds processes waited for I/O (PSI).",
     PRESSURE[("io", "full")]: "Seconds no process could make progress due to I/O (PSI).",
@@ -91,6 +98,18 @@ class KernelCollector:
                 if name is not None:
                     reading.counters.append(Series(name, {}, int(micros) / 1e6))
         self._conntrack(reading)
+        self._filefd(reading)
+
+    def _filefd(self, reading: Reading) -> None:
+        # "allocated unused maximum"; unused is always 0 since Linux 2.6.
+        text = self._read(f"{self._root}/sys/fs/file-nr")
+        if text is None:
+            return
+        allocated, _, maximum = (float(int(field)) for field in text.split()[:3])
+        reading.gauges.append(Series(FILEFD_ALLOCATED, {}, allocated))
+        reading.gauges.append(Series(FILEFD_MAXIMUM, {}, maximum))
+        if maximum > 0:
+            reading.gauges.append(Series(FILEFD_RATIO, {}, allocated / maximum))
 
     def _stat(self, reading: Reading) -> None:
         text = self._read(f"{self._root}/stat")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-# In the order the sampler runs them; textfile runs only when a directory is configured.
+# In the order the sampler runs them; systemd runs only where systemd is the init system, and
+# textfile only when a directory is configured.
 COLLECTORS = (
-    "cpu", "memory", "load", "disk", "network", "filesystem", "timex", "kernel", "textfile",
+    "cpu", "memory", "load", "disk", "network", "filesystem", "timex", "kernel", "mdadm", "systemd",
+    "textfile",
 )  # fmt: skip

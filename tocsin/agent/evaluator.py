@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Literal
 
 from tocsin.agent.rules import Rule
-from tocsin.agent.sample import Sample
+from tocsin.agent.sample import Sample, Series
 
 LabelSet = tuple[tuple[str, str], ...]
 Status = Literal["pending", "firing"]
@@ -59,8 +60,7 @@ States = Mapping[LabelSet, AlertState]
 
 def rule_key(rule: Rule) -> str:
     """Return the identity of a rule that survives reloads and restarts."""
-    match = ",".join(f"{key}={value}" for key, value in rule.match)
-    return f"{rule.name}/{rule.severity}/{match}"
+    return rule.key
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,10 @@ class Evaluator:
 
     rules: tuple[Rule, ...]
     base_labels: LabelSet = ()
+
+    @cached_property
+    def _keys(self) -> frozenset[str]:
+        return frozenset(rule.key for rule in self.rules)
 
     def alert_labels(self, rule: Rule, series_labels: Mapping[str, str]) -> LabelSet:
         """Return an alert's label set: series labels, then config, rule, name and severity."""
@@ -85,10 +89,18 @@ class Evaluator:
         new_states: dict[LabelSet, AlertState] = {}
         seen: set[LabelSet] = set()
         transitions: list[Transition] = []
-        present = {series.name for series in sample.gauges}
-        rules = {rule_key(rule): rule for rule in self.rules}
+        # Each rule reads the series of one name: group them once, not once per rule.
+        by_name: dict[str, list[Series]] = {}
+        for series in sample.gauges:
+            found = by_name.get(series.name)
+            if found is None:
+                by_name[series.name] = [series]
+            else:
+                found.append(series)
+        present = by_name.keys()
+        rules = self._keys
         for rule in self.rules:
-            for series in sample.gauge(rule.series):
+            for series in by_name.get(rule.series, ()):
                 if not rule.matches(series.labels):
                     continue
                 labels = self.alert_labels(rule, series.labels)

@@ -6,6 +6,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,8 @@ class Rule:
     horizon: float = 0.0
     override: bool = False
 
-    @property
+    # Cached: the evaluator asks for it every cycle, and a rule never changes.
+    @cached_property
     def series(self) -> str:
         """Return the name of the series the rule compares: its metric, or its function of it."""
         if not self.function:
@@ -119,6 +121,12 @@ class Rule:
         if self.function == "predict_linear":
             return f"predict_linear({self.metric}[{window}], {self.horizon:g})"
         return f"{self.function}({self.metric}[{window}])"
+
+    @cached_property
+    def key(self) -> str:
+        """Return the identity of the rule that survives reloads and restarts."""
+        match = ",".join(f"{key}={value}" for key, value in self.match)
+        return f"{self.name}/{self.severity}/{match}"
 
     @property
     def values(self) -> dict[str, float]:

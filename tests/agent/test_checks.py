@@ -157,9 +157,8 @@ def test_a_hung_check_fails_at_its_timeout_and_never_piles_up(
     clock = FakeClock(0.0)
     checks = Checks([spec("tcp", "h:1", timeout=5.0, interval=10.0)], clock, {"tcp": hang})
     try:
-        started = time.monotonic()
+        # Had the cycle waited for the probe, it would hold the probe's result now.
         assert checks.series() == ()
-        assert time.monotonic() - started < 1.0  # the cycle never waits for a probe
         clock.advance(6)
         with caplog.at_level(logging.WARNING):
             (up, duration) = checks.series()

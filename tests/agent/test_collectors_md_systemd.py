@@ -81,7 +81,7 @@ def test_a_hung_or_failing_systemctl_is_an_error_not_a_hang(
     started = time.monotonic()
     with pytest.raises(OSError, match=expected):
         failed_units(0.5, script(tmp_path, body))
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 25  # killed at its timeout, not after its 30 s
 
 
 def test_the_cycle_never_waits_for_systemctl() -> None:
@@ -93,9 +93,9 @@ def test_the_cycle_never_waits_for_systemctl() -> None:
 
     collector = SystemdCollector(slow, interval=60.0)
     reading = Reading()
-    started = time.monotonic()
     collector.collect(reading, 0.0)
-    assert time.monotonic() - started < 1.0 and reading.gauges == []
+    # Had the cycle waited for systemctl, it would hold its answer now.
+    assert reading.gauges == []
     release.set()
     deadline = time.monotonic() + 10
     while not reading.gauges and time.monotonic() < deadline:

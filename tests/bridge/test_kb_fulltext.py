@@ -139,3 +139,18 @@ def test_the_upgrade_queues_the_documented_history(database_url: str) -> None:
         assert queued(conn) == 0
         assert fulltext.matching(conn, kb.tokens("超时"), True, 10) == [2]
     store.dispose()
+
+
+def test_the_index_finds_an_alerts_documented_incidents_by_its_name(conn: Connection) -> None:
+    conn.execute(
+        insert(incidents),
+        [
+            row(20, "too hot", None, "fan replaced", labels={"alertname": "HostTemp"}),
+            row(21, "too hot", None, "fan replaced", labels={"alertname": "HostTemp"}),
+            row(22, "too hot", None, "fan replaced", labels={"alertname": "Other"}),
+        ],
+    )
+    catch_up(conn)
+    assert fulltext.matching(conn, [kb.alert_term("HostTemp")], True, 10) == [21, 20]
+    target = kb.Entry(99, "too hot", "P2", None, "triggered", {"alertname": "HostTemp"}, "too hot")
+    assert [m.entry.id for m in kb.same_alert(conn, target)] == [21, 20]

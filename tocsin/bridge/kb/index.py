@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from tocsin.bridge.kb.search import DOCUMENTED, document_text, tokens
+from tocsin.bridge.kb.search import DOCUMENTED, index_terms
 from tocsin.bridge.store import fulltext
 from tocsin.bridge.store.db import Store
 from tocsin.bridge.store.schema import incidents, kb_stale
@@ -42,7 +42,7 @@ def catch_up(conn: Connection, batch: int = BATCH) -> int:
     }
     fulltext.write(
         conn,
-        [(i, tokens(document_text(rows[i])) if i in rows else None) for i in ids],
+        [(i, index_terms(rows[i]) if i in rows else None) for i in ids],
     )
     conn.execute(delete(kb_stale).where(kb_stale.c.seq.in_([int(r.seq) for r in queued])))
     return len(queued)

@@ -39,14 +39,14 @@ STOPWORDS = frozenset(
 _TOKEN = re.compile(
     r"[a-z0-9_]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]+"
 )
-_CJK = re.compile(r"[^a-z0-9_]")
+_NOT_WORD = re.compile(r"[^a-z0-9_]")
 
 
 def tokens(text: str) -> list[str]:
     """Split text into English words (lower case, plural s dropped) and CJK character bigrams."""
     found: list[str] = []
     for run in _TOKEN.findall(text.lower()):
-        if _CJK.match(run):
+        if _NOT_WORD.match(run):
             found.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
         elif run not in STOPWORDS and len(run) > 1:
             found.append(run[:-1] if len(run) > 3 and run.endswith("s") and run[-2] != "s" else run)
@@ -189,6 +189,7 @@ _NEWEST = (incidents.c.resolved_at.desc(), incidents.c.id.desc())
 _SAME_ALERT = (
     select(incidents)
     .where(
+        incidents.c.id.in_(bindparam("ids", expanding=True)),
         *DOCUMENTED,
         incidents.c.labels["alertname"].as_string() == bindparam("alertname"),
         incidents.c.service.is_not_distinct_from(bindparam("service")),
@@ -196,6 +197,8 @@ _SAME_ALERT = (
     .order_by(*_NEWEST)
     .limit(bindparam("scan"))
 )
+# Incidents of one alert the index gives per lookup, before the service is compared.
+SAME_ALERT_CANDIDATES = 400
 _INCIDENT = select(incidents).where(incidents.c.id == bindparam("id"))
 _STALE = select(kb_stale.c.incident_id).order_by(kb_stale.c.seq.desc()).limit(STALE_SCAN)
 
@@ -248,12 +251,35 @@ def similar(conn: Connection, incident_id: int, limit: int = 5) -> list[Match]:
     return rank_similar(target, list(found.values()), limit)
 
 
+def alert_term(alertname: str) -> str:
+    """Return the index term of an alert name: one word, apart from the words of any text."""
+    return "alert_" + _NOT_WORD.sub("_", alertname.lower())
+
+
+def index_terms(row: Any) -> list[str]:
+    """Return what the index keeps of a documented incident: its words and its alert's name."""
+    alertname = (row.labels or {}).get("alertname")
+    return tokens(document_text(row)) + ([alert_term(str(alertname))] if alertname else [])
+
+
 def _same_alert_entries(conn: Connection, target: Entry) -> list[Entry]:
     if target.alertname is None:
         return []
+    term = alert_term(target.alertname)
+    ids = {
+        *fulltext.matching(conn, [term], True, SAME_ALERT_CANDIDATES),
+        *(int(i) for i in conn.execute(_STALE).scalars()),
+    }
+    if not ids:
+        return []
     found = conn.execute(
         _SAME_ALERT,
-        {"alertname": target.alertname, "service": target.service, "scan": SAME_ALERT_SCAN},
+        {
+            "ids": sorted(ids),
+            "alertname": target.alertname,
+            "service": target.service,
+            "scan": SAME_ALERT_SCAN,
+        },
     )
     return [_entry(row) for row in found]
 
@@ -261,8 +287,9 @@ def _same_alert_entries(conn: Connection, target: Entry) -> list[Entry]:
 def same_alert(conn: Connection, target: Entry, limit: int = 5) -> list[Match]:
     """Return past documented incidents of the same alert on the same service, likest first.
 
-    What a page lists. The database picks the newest SAME_ALERT_SCAN of them, so a burst of
-    pages costs a few milliseconds each however long the history.
+    What a page lists. The index gives the newest SAME_ALERT_CANDIDATES of the alert; of those
+    on the service the newest SAME_ALERT_SCAN are ranked, so a burst of pages costs a few
+    milliseconds each however long the history.
     """
     candidates = _same_alert_entries(conn, target)
     return [m for m in rank_similar(target, candidates, limit) if m.same_alert]

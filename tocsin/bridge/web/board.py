@@ -174,6 +174,10 @@ def _keys(priorities: Sequence[str], now: datetime) -> tuple[Any, list[Any]]:
             ).label("due"),
         )
         .where(
+            # The open incidents' clocks, by primary key: not every clock of the history.
+            sla_clocks.c.incident_id.in_(
+                select(incidents.c.id).where(incidents.c.status.in_(OPEN_STATUSES))
+            ),
             sla_clocks.c.stopped_at.is_(None),
             running | sla_clocks.c.remaining_seconds.is_not(None),
         )

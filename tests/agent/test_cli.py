@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -154,3 +155,44 @@ def test_run_reloads_on_sighup_keeping_a_good_config_and_stops_on_sigterm(tmp_pa
         finally:
             process.kill()
     assert (tmp_path / "state" / "alerts.json").exists()
+
+
+def test_run_refuses_a_newer_state_file_in_one_line_with_exit_78(tmp_path: Path) -> None:
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "alerts.json").write_text('{"version": 9, "alerts": []}')
+    config = tmp_path / "agent.yml"
+    config.write_text(f"listen: null\nstate_dir: {tmp_path / 'state'}\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [*COMMAND, "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 78
+    assert "alert state in format 9, written by a newer tocsin-agent" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_run_logs_one_json_record_a_line_with_the_alerts_labels(tmp_path: Path) -> None:
+    config = tmp_path / "agent.yml"
+    config.write_text(
+        f"interval: 200ms\nlisten: null\nstate_dir: {tmp_path / 'state'}\nlabels: {{env: t}}\n"
+        "rules:\n  - {name: Always, metric: tocsin_load1, op: '>=', threshold: 0}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TOCSIN_AGENT_LOG_FORMAT": "json"}
+    with subprocess.Popen(
+        [*COMMAND, "run", "--config", str(config)], stderr=subprocess.PIPE, text=True, env=env
+    ) as process:
+        try:
+            line = wait_for_line(process, '"alert": "firing"')
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0
+        finally:
+            process.kill()
+    record = json.loads(line)
+    assert record["level"] == "info" and record["priority"] == 6
+    assert record["logger"] == "tocsin.agent.daemon"
+    assert record["labels"]["alertname"] == "Always" and record["labels"]["env"] == "t"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["ts"])

@@ -6,6 +6,7 @@ what is wrong and exits non-zero (78 for config faults); never a traceback.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -15,8 +16,9 @@ import click
 
 from tocsin.agent.config import AgentConfig, config_warnings, default_config, load_config
 from tocsin.agent.errors import AgentError
+from tocsin.agent.logformat import FORMATS, formatter
 from tocsin.common.extras import package_version
-from tocsin.common.journal import configure_logging
+from tocsin.common.journal import configure_logging, on_journal
 
 # Not dir_okay=False: click would answer a directory with a usage error (exit 2), not exit 78.
 PATH = click.Path(path_type=Path)
@@ -55,12 +57,24 @@ def main() -> None:
     default="info",
     show_default=True,
 )
-def run(config_path: Path | None, log_level: str) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    envvar="TOCSIN_AGENT_LOG_FORMAT",
+    help="text for a person; logfmt or json: one record a line, with time and priority.",
+)
+def run(config_path: Path | None, log_level: str, log_format: str) -> None:
     """Run the agent until SIGTERM; SIGHUP reloads the config."""
     from tocsin.agent.daemon import Agent, install_signals
     from tocsin.common.sdnotify import Notifier
 
     configure_logging(log_level, sys.stderr, os.environ, "%(levelname)s %(name)s: %(message)s")
+    structured = formatter(log_format, on_journal(os.environ, sys.stderr))
+    if structured is not None:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(structured)
     config = _config(config_path)
     agent = Agent(config, notifier=Notifier(os.environ))
     install_signals(agent)

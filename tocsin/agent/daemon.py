@@ -318,7 +318,15 @@ class Agent:
         )
         for transition in transitions:
             alert = transition.alert
-            log.info("alert %s %s (value %g)", transition.change, dict(alert.labels), alert.value)
+            labels = dict(alert.labels)
+            fields = {"alert": transition.change, "value": alert.value, "labels": labels}
+            log.info(
+                "alert %s %s (value %g)",
+                transition.change,
+                labels,
+                alert.value,
+                extra={"fields": fields},
+            )
         spooled, held_more = self._spool(
             [
                 WireAlert.firing(t.alert, self._source(t.alert))

@@ -5,6 +5,7 @@ TocsinError                    tocsin/common/errors.py: the root both programs s
     ├── ConfigError            exit 78 (EX_CONFIG): a bad config file, value or rule
     │   └── RuleError          a rule that cannot be loaded or evaluated as written
     ├── StorageError           exit 74 (EX_IOERR): the state file or the spool cannot be written
+    │   └── NewerState         exit 78: the state file is of a newer agent's format (a downgrade)
     ├── TransientError         exit 75 (EX_TEMPFAIL): a start-up fault that may clear on a retry
     │   └── AddressInUse       the /metrics port is held by another process
     └── PushError              a push to the receiver failed
@@ -39,6 +40,15 @@ class StorageError(AgentError):
     """The agent's own files (alert state, spool) cannot be read or written."""
 
     exit_code = EX_IOERR
+
+
+class NewerState(StorageError):
+    """The alert state file was written by a newer agent: reading it could lose alerts.
+
+    Exit 78, as a config fault: restarting cannot help, a person must upgrade or move it aside.
+    """
+
+    exit_code = EX_CONFIG
 
 
 class TransientError(AgentError):

@@ -9,11 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tocsin.agent.errors import StorageError
+from tocsin.agent.errors import NewerState, StorageError
 from tocsin.agent.evaluator import AlertState, LabelSet
 from tocsin.agent.fsutil import write_atomic
 
 log = logging.getLogger(__name__)
+# The format this agent writes. A file without a version is version 1 (every agent wrote 1); a
+# newer one is refused (NewerState), since its alerts may carry what this agent cannot read.
 VERSION = 1
 
 
@@ -53,6 +55,7 @@ class StateStore:
         """Return the saved alerts; none when there is no file, a damaged file is set aside."""
         try:
             document = json.loads(self.path.read_bytes())
+            self._check_version(document.get("version", 1))
             states = [_decode(raw) for raw in document["alerts"]]
         except FileNotFoundError:
             return {}
@@ -64,6 +67,18 @@ class StateStore:
             log.warning("alert state %s is damaged (%s); moved to %s", self.path, exc, aside)
             return {}
         return {state.labels: state for state in states}
+
+    def _check_version(self, version: object) -> None:
+        """Refuse a file of a newer format; a version that is no number is damage."""
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ValueError(f"version is {version!r}")
+        if version > VERSION:
+            raise NewerState(
+                f"{self.path}: alert state in format {version}, written by a newer "
+                f"tocsin-agent; this one reads format {VERSION} at most. Run the newer agent "
+                "again, or move the file aside to start with no alert state (active alerts "
+                "then fire anew)"
+            )
 
     def save(self, states: Mapping[LabelSet, AlertState], now: float) -> None:
         """Replace the file with `states`; a crash leaves either the old or the new file."""

@@ -203,7 +203,7 @@ def keys(runtime: Runtime) -> list[tuple[str, str]]:
         ("en", {"person": "carol", "unanswered": "call", "status": "busy", "next": "text"},
          "carol did not answer call (busy); next: text"),
         ("en", {"person": "carol", "folded": "text", "until": "2026-03-02T04:10:00Z"},
-         "carol had their phone limit of pages: this one by text joins the summary sent at "
+         "carol reached their phone limit: this page by text joins the summary sent at "
          "Mon 2026-03-02 04:10 UTC"),
         ("zh-CN", {"person": "carol", "unanswered": "call", "status": "no-answer"},
          "carol 未接听 call（no-answer），其通知规则已无后续步骤"),

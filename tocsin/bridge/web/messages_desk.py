@@ -74,7 +74,7 @@ EN: dict[str, str] = {
     "line.notified_held": "{person}'s page by {via} waits for the end of their quiet hours at {at}",
     "line.notified_unreached": "{person} did not answer {via} ({status}); next: {next}",
     "line.notified_last": "{person} did not answer {via} ({status}); their rule has no further step",
-    "line.notified_folded": "{person} had their phone limit of pages: this one by {via} joins the summary sent at {at}",
+    "line.notified_folded": "{person} reached their phone limit: this page by {via} joins the summary sent at {at}",
     "heartbeat.title": "Host {host} is silent: no heartbeat since {since}",
     "level.expert": "the experts",
     "level.major": "a major incident",

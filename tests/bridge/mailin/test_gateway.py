@@ -10,6 +10,7 @@ from sqlalchemy import select
 from tests.bridge.mailin.mails import SENDER, dsn, mail, malformed, reply_to, with_attachment
 from tests.bridge.sla.harness import FakeClock, clock_row, event_data, incident_row, pages
 from tocsin.bridge.mailin.gateway import Gateway
+from tocsin.bridge.notify.reporter import message_id
 from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import incidents
 
@@ -70,7 +71,7 @@ def test_a_reply_is_the_reporters_note_and_no_update_by_the_desk(
     runtime.incidents.act(opened, "ack", actor="ann")
     update_due = clock_row(runtime, opened, "update").due_at
     clock.advance(minutes=10)
-    bridge_id = f"<tocsin.{opened}.receipt.a1b2c3@tocsin>"
+    bridge_id = message_id(opened, "receipt", "tocsin")  # as the reporter's mails carry it
     outcome = take(gateway, reply_to(bridge_id, "Still down.\n\n> Payroll server is down"))
     assert (outcome.action, outcome.incident_id) == ("noted", opened)
     note = event_data(runtime, opened, "incident.note_added")[0]

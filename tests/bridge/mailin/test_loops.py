@@ -54,7 +54,8 @@ def test_a_bridge_mail_that_came_back_is_its_own() -> None:
 @pytest.mark.parametrize(
     ("ids", "subject", "expected"),
     [
-        (("<abc@client>", "<tocsin.42.update.9f8e@desk.example.com>"), "Re: hello", 42),
+        (("<abc@client>", "<tocsin.42.update.9f8e@tocsin>"), "Re: hello", 42),
+        (("<tocsin.42.update.9f8e@other.example.com>",), "Re: another bridge's", None),
         ((), "Re: [#7] Payroll down", 7),
         (("<tocsin.5.receipt.aa@tocsin>",), "Re: [#7] mixed", 5),
         (("<tocsin.x.receipt.aa@tocsin>",), "Re: no tag", None),
@@ -65,3 +66,9 @@ def test_a_reply_finds_its_incident(
     ids: tuple[str, ...], subject: str, expected: int | None
 ) -> None:
     assert thread_incident(ids, subject) == expected
+
+
+def test_the_configured_domain_is_the_bridges() -> None:
+    ids = ("<tocsin.7.receipt.aa@desk.example.com>",)
+    assert thread_incident(ids, "Re: x", "desk.example.com") == 7
+    assert thread_incident(ids, "Re: x") is None

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, select
 from tocsin.bridge.errors import InvalidInput, MailRefused
 from tocsin.bridge.incidents.intake import Report, reporter_email
 from tocsin.bridge.incidents.service import IncidentService, add_note, resume
-from tocsin.bridge.mailin.loops import machine_reason, thread_incident
+from tocsin.bridge.mailin.loops import DEFAULT_DOMAIN, machine_reason, thread_incident
 from tocsin.bridge.mailin.parse import Attachment, Mail, parse_mail, read_mail
 from tocsin.bridge.mailin.rules import sort_mail
 from tocsin.bridge.mailin.text import reply_text
@@ -113,10 +113,12 @@ class Gateway:
         settings: MailinSettings,
         service: Callable[[], IncidentService],
         metrics: MailMetrics,
+        domain: str = DEFAULT_DOMAIN,
     ) -> None:
         self.settings = settings
         self.service = service
         self.metrics = metrics
+        self.domain = domain  # of the bridge's own Message-IDs (reporter_mail.domain)
 
     def take(self, raw: bytes, *, envelope_sender: str | None, transport: str) -> Outcome:
         """Store what one mail means and return the outcome; StoreUnavailable means retry."""
@@ -143,7 +145,7 @@ class Gateway:
     def _decide(self, raw: bytes, envelope_sender: str | None) -> Outcome:
         try:
             message = read_mail(raw, self.settings.max_bytes)
-            machine = machine_reason(message, envelope_sender)
+            machine = machine_reason(message, envelope_sender, self.domain)
             if machine is not None:
                 sender = str(message.get("From", ""))[:80]
                 return Outcome("ignored", machine, detail=f"from {sender!r}")
@@ -152,7 +154,7 @@ class Gateway:
             return Outcome("refused", exc.reason, detail=exc.message, smtp_code=exc.smtp_code)
         service = self.service()
         with service.store.begin() as conn:
-            target = thread_incident(mail.thread_ids, mail.subject)
+            target = thread_incident(mail.thread_ids, mail.subject, self.domain)
             status = None if target is None else _status(conn, target)
             if target is not None and status is not None and status != "closed":
                 return self._note(conn, service, target, mail)

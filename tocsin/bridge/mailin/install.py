@@ -22,6 +22,7 @@ def install(
     service: Callable[[], IncidentService],
     metrics: Metrics,
     clock: Clock,
+    domain: str,
 ) -> list[SmtpListener | Periodic]:
     """Return the workers the `mailin:` section asks for; refuse rules the policy cannot meet.
 
@@ -32,7 +33,7 @@ def install(
     if settings is None:
         return []
     require_valid(settings, policy)
-    gateway = Gateway(settings, service, counters)
+    gateway = Gateway(settings, service, counters, domain)
     workers: list[SmtpListener | Periodic] = []
     if settings.smtp is not None:
         workers.append(SmtpListener(gateway, settings.smtp, settings.max_bytes))

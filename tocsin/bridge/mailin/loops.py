@@ -13,12 +13,20 @@ from email.utils import getaddresses
 
 from tocsin.bridge.mailin.parse import message_id, raw_header
 
-# "<tocsin.<incident id>.<kind>.<random>@<mail domain>>": every mail the bridge sends.
-BRIDGE_ID = re.compile(r"<tocsin\.(\d+)\.[\w-]+\.[\w-]+@[^<>\s]+>", re.IGNORECASE)
+DEFAULT_DOMAIN = "tocsin"  # reporter_mail.domain's default
+
+
+def bridge_id(domain: str) -> re.Pattern[str]:
+    """Match "<tocsin.<incident id>.<kind>.<random>@<domain>>": every mail the bridge sends."""
+    return re.compile(rf"<tocsin\.(\d+)\.[\w-]+\.[\w-]+@{re.escape(domain)}>", re.IGNORECASE)
+
+
 _DAEMONS = ("mailer-daemon@", "postmaster@")
 
 
-def machine_reason(message: Message, envelope_sender: str | None) -> str | None:
+def machine_reason(
+    message: Message, envelope_sender: str | None, domain: str = DEFAULT_DOMAIN
+) -> str | None:
     """Return why a mail is machine mail (a metric label), or None for a person's mail."""
     if envelope_sender is None:
         envelope_sender = raw_header(message, "Return-Path")  # a delivered mail's envelope
@@ -43,15 +51,18 @@ def machine_reason(message: Message, envelope_sender: str | None) -> str | None:
     if raw_header(message, "List-Id") is not None:
         return "list"
     own = message_id(message)
-    if own is not None and BRIDGE_ID.fullmatch(own):
+    if own is not None and bridge_id(domain).fullmatch(own):
         return "own_mail"  # one of the bridge's own mails came back
     return None
 
 
-def thread_incident(thread_ids: tuple[str, ...], subject: str) -> int | None:
+def thread_incident(
+    thread_ids: tuple[str, ...], subject: str, domain: str = DEFAULT_DOMAIN
+) -> int | None:
     """Return the incident a reply belongs to: by a bridge Message-ID, else '[#id]' in the subject."""
+    pattern = bridge_id(domain)
     for found in thread_ids:
-        matched = BRIDGE_ID.fullmatch(found)
+        matched = pattern.fullmatch(found)
         if matched:
             return int(matched.group(1))
     tagged = re.search(r"\[#(\d{1,18})\]", subject)

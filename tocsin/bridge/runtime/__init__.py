@@ -230,7 +230,12 @@ def build_runtime(
     # Incidents from e-mail: a listener and/or a mailbox poller, opening reports like the form.
     runtime.workers.extend(
         install_mailin(
-            config.mailin, runtime.policy, lambda: runtime.incidents, metrics, runtime.clock
+            config.mailin,
+            runtime.policy,
+            lambda: runtime.incidents,
+            metrics,
+            runtime.clock,
+            config.reporter_mail.domain,
         )
     )
     # Last: a new incident's immediate first step pages once its own notifications are queued.

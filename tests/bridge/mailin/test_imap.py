@@ -21,7 +21,7 @@ from tocsin.bridge.errors import MailboxUnavailable
 from tocsin.bridge.mailin.gateway import Gateway, MailMetrics
 from tocsin.bridge.mailin.imap import REFUSED_FLAG, ImapPoller
 from tocsin.bridge.platform.config import BridgeConfig, Limits
-from tocsin.bridge.platform.mailin_settings import ImapSource
+from tocsin.bridge.platform.mailin_settings import ImapSource, MailRule
 from tocsin.bridge.runtime import Runtime
 
 NOW = datetime(2026, 3, 2, 9, 0)
@@ -209,3 +209,19 @@ def test_a_database_outage_leaves_the_mail_unseen_for_the_next_round(
     assert registry.get_sample_value("tocsin_bridge_mail_total", labels) == 1
     assert poll(gateway, server) == 1
     runtime.store.dispose()
+
+
+def test_a_mail_that_cannot_be_stored_does_not_hold_up_the_others(
+    runtime: Runtime, server: Dovecot, box: imaplib.IMAP4_SSL, registry: CollectorRegistry
+) -> None:
+    # A rule naming a priority the policy lacks (check-config would refuse it) fails one mail.
+    poisoned = replace(
+        SETTINGS, rules=(MailRule(subject=re.compile("poison"), priority="P9"), *SETTINGS.rules)
+    )
+    gateway = Gateway(poisoned, lambda: runtime.incidents, MailMetrics(registry))
+    deliver(box, mail("poison"), mail("fine"))
+    assert poll(gateway, server) == 2
+    assert incident_row(runtime, 1).title == "fine"
+    assert flags(box) == ["", "\\Seen"]
+    labels = {"transport": "imap", "outcome": "deferred", "reason": "error"}
+    assert registry.get_sample_value("tocsin_bridge_mail_total", labels) == 1

@@ -107,3 +107,8 @@ def test_a_mail_without_a_sender_address_is_refused() -> None:
 )
 def test_a_reply_keeps_only_its_own_words(quoted: str) -> None:
     assert reply_text(f"Works now.\n\n{quoted}") == "Works now."
+
+
+def test_control_characters_are_dropped_from_text_and_subject() -> None:
+    got = parsed(mail("disk\x00 full\x07", "line one\x00\nline two\x1b"))
+    assert (got.subject, got.text) == ("disk full", "line one\nline two")

@@ -23,7 +23,13 @@ from tocsin.bridge.errors import InvalidInput, MailRefused
 from tocsin.bridge.incidents.intake import Report, reporter_email
 from tocsin.bridge.incidents.service import IncidentService, add_note, resume
 from tocsin.bridge.mailin.loops import DEFAULT_DOMAIN, machine_reason, thread_incident
-from tocsin.bridge.mailin.parse import Attachment, Mail, parse_mail, read_mail
+from tocsin.bridge.mailin.parse import (
+    Attachment,
+    Mail,
+    parse_mail,
+    read_mail,
+    unreadable_is_refused,
+)
 from tocsin.bridge.mailin.rules import sort_mail
 from tocsin.bridge.mailin.text import reply_text
 from tocsin.bridge.platform.mailin_settings import MailinSettings
@@ -144,12 +150,13 @@ class Gateway:
 
     def _decide(self, raw: bytes, envelope_sender: str | None) -> Outcome:
         try:
-            message = read_mail(raw, self.settings.max_bytes)
-            machine = machine_reason(message, envelope_sender, self.domain)
-            if machine is not None:
-                sender = str(message.get("From", ""))[:80]
-                return Outcome("ignored", machine, detail=f"from {sender!r}")
-            mail = parse_mail(message)
+            with unreadable_is_refused():
+                message = read_mail(raw, self.settings.max_bytes)
+                machine = machine_reason(message, envelope_sender, self.domain)
+                if machine is not None:
+                    sender = str(message.get("From", ""))[:80]
+                    return Outcome("ignored", machine, detail=f"from {sender!r}")
+                mail = parse_mail(message)
         except MailRefused as exc:
             return Outcome("refused", exc.reason, detail=exc.message, smtp_code=exc.smtp_code)
         service = self.service()

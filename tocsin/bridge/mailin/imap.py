@@ -111,6 +111,10 @@ class ImapPoller:
         except StoreUnavailable as exc:
             self.gateway.deferred("imap", "unavailable", exc.message)
             return False
+        except Exception:  # one mail the bridge cannot store must not hold up the others
+            log.exception("imap: uid %s not stored; left unread for the next round", uid)
+            self.gateway.deferred("imap", "error", f"uid {uid}")
+            return True
         if outcome.action == "refused":
             self._set_aside(box, uid)
         else:

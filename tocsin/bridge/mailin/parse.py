@@ -8,9 +8,12 @@ read), no_sender (no From address). Attachments are listed by name and size, nev
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email import errors as defects
 from email import policy
+from email.errors import MessageError
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
@@ -56,6 +59,15 @@ class Mail:
     def sender_domain(self) -> str:
         """Return the domain of the sender's address."""
         return self.sender.rpartition("@")[2]
+
+
+@contextmanager
+def unreadable_is_refused() -> Iterator[None]:
+    """Turn what the standard library raises on a mangled mail into a refusal (malformed)."""
+    try:
+        yield
+    except (LookupError, ValueError, UnicodeError, MessageError) as exc:
+        raise MailRefused(f"the mail cannot be read ({type(exc).__name__})", "malformed") from exc
 
 
 def read_mail(raw: bytes, max_bytes: int) -> Message:
@@ -145,6 +157,8 @@ def _collect(part: Message, body: list[str], attachments: list[Attachment]) -> N
 
 
 def _children(part: Message) -> list[Message]:
+    if not part.is_multipart():
+        return []
     payload = part.get_payload()
     return (
         [child for child in payload if isinstance(child, Message)]

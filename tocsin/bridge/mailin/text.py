@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from email.errors import HeaderParseError
 from email.header import decode_header
 from html.parser import HTMLParser
 
@@ -32,15 +33,21 @@ SUPERSETS: dict[str, tuple[str, ...]] = {
 }
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LABEL = re.compile(r"[a-z0-9._:+-]{1,40}")
+
+
 def codecs_for(label: str | None) -> tuple[str, ...]:
     """Return the codecs to try for a charset label; refuse a label no codec knows."""
     name = (label or "us-ascii").strip().strip('"').lower()
     if name in SUPERSETS:
         return SUPERSETS[name]
+    if not _LABEL.fullmatch(name):
+        raise MailRefused("a charset label that is no charset name", "charset")
     try:
         return (codecs.lookup(name).name,)
     except LookupError as exc:
-        raise MailRefused(f"unknown charset {name[:40]!r}", "charset") from exc
+        raise MailRefused(f"unknown charset {name!r}", "charset") from exc
 
 
 def decode_bytes(data: bytes, label: str | None) -> str:
@@ -61,15 +68,15 @@ def decode_header_value(raw: str | None) -> str:
     parts = []
     try:
         chunks = decode_header(value)
-    except ValueError as exc:  # malformed encoded word
+    except (ValueError, HeaderParseError) as exc:  # a malformed encoded word
         raise MailRefused("a header's encoded text is malformed", "malformed") from exc
     for chunk, label in chunks:
         if isinstance(chunk, str):
-            # 8-bit header bytes come through the parser as surrogate escapes.
-            chunk = chunk.encode("ascii", "surrogateescape")
+            # 8-bit header bytes come through the parser as surrogate escapes: back to bytes.
+            chunk = chunk.encode("utf-8", "surrogateescape")
             label = label or "utf-8"
         parts.append(decode_bytes(chunk, label))
-    return re.sub(r"\s+", " ", "".join(parts)).strip()
+    return re.sub(r"\s+", " ", _CONTROLS.sub("", "".join(parts))).strip()
 
 
 _BLOCKS = {
@@ -120,6 +127,7 @@ def html_to_text(html: str) -> str:
 
 def tidy(text: str) -> str:
     """Return text with runs of spaces and of blank lines folded, lines right-trimmed."""
+    text = _CONTROLS.sub("", text)  # NUL and the like: no database or page takes them
     lines = [re.sub(r"[ \t\u00a0]+", " ", line).rstrip() for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 

@@ -132,7 +132,7 @@ def test_sla_events_name_their_clock(store: Store) -> None:
 def test_similar_resolutions_are_put_in_the_page(store: Store) -> None:
     from tocsin.bridge.notify.message import PastResolution
 
-    box = make_outbox(similar=lambda conn, incident: [PastResolution(1, "旧", None, "重启")])
+    box = make_outbox(similar=lambda conn, incident, memo: [PastResolution(1, "旧", None, "重启")])
     open_incident(store, box)
     assert rows(store)[0].payload["message"]["similar"][0]["solution"] == "重启"
 
@@ -153,6 +153,34 @@ def test_pages_show_how_the_same_alert_on_the_same_service_was_resolved(store: S
         create_incident(conn, [box.hook], now=NOW, title="磁盘满", priority="P1", **same)
     similar = rows(store)[0].payload["message"]["similar"]
     assert [(s["incident_id"], s["solution"]) for s in similar] == [(old, "清理日志")]
+
+
+def test_pages_written_together_read_one_alerts_past_incidents_once(store: Store) -> None:
+    from sqlalchemy import event
+
+    from tocsin.bridge.incidents.service import create_incidents, resolve
+    from tocsin.bridge.notify.outbox import kb_resolutions
+
+    box = make_outbox(similar=kb_resolutions)
+    same = {"labels": {"alertname": "DiskFull"}, "annotations": {}, "service": "订单服务"}
+    with store.begin() as conn:
+        old = create_incident(conn, [], now=NOW, title="旧磁盘满", priority="P1",
+                              labels=same["labels"], service="订单服务")  # fmt: skip
+        resolve(conn, [], old, actor="dave", now=NOW, root_cause="日志", solution="清理日志")
+    reads: list[str] = []
+    listener = lambda *args: reads.append(args[2]) if "kb_stale" in args[2] else None  # noqa: E731
+    event.listen(store.engine, "before_cursor_execute", listener)
+    try:
+        with store.begin() as conn:
+            specs = [{**same, "key": f"storm-{n}", "title": f"磁盘满 {n}", "priority": "P1"}
+                     for n in range(5)]  # fmt: skip
+            create_incidents(conn, [box.hook], now=NOW, source="alert", specs=specs)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", listener)
+    pages = rows(store)
+    assert len(pages) == 10  # each new incident, to the two channels subscribed to it
+    assert all([s["incident_id"] for s in p.payload["message"]["similar"]] == [old] for p in pages)
+    assert len(reads) == 1
 
 
 def test_page_on_a_business_clock_says_business_time_left(store: Store) -> None:

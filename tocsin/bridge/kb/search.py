@@ -284,14 +284,25 @@ def _same_alert_entries(conn: Connection, target: Entry) -> list[Entry]:
     return [_entry(row) for row in found]
 
 
-def same_alert(conn: Connection, target: Entry, limit: int = 5) -> list[Match]:
+def same_alert(
+    conn: Connection,
+    target: Entry,
+    limit: int = 5,
+    memo: dict[tuple[str | None, str | None], list[Entry]] | None = None,
+) -> list[Match]:
     """Return past documented incidents of the same alert on the same service, likest first.
 
     What a page lists. The index gives the newest SAME_ALERT_CANDIDATES of the alert; of those
     on the service the newest SAME_ALERT_SCAN are ranked, so a burst of pages costs a few
-    milliseconds each however long the history.
+    milliseconds each however long the history. Pages written in one transaction may share a
+    `memo`: a storm of one alert on one service reads its candidates once.
     """
-    candidates = _same_alert_entries(conn, target)
+    key = (target.alertname, target.service)
+    candidates = memo.get(key) if memo is not None else None
+    if candidates is None:
+        candidates = _same_alert_entries(conn, target)
+        if memo is not None:
+            memo[key] = candidates
     return [m for m in rank_similar(target, candidates, limit) if m.same_alert]
 
 

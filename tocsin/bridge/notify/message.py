@@ -44,7 +44,8 @@ class PastResolution:
 
 
 # The knowledge base answers with past resolutions of incidents like this one (same alertname, service).
-SimilarFinder = Callable[[Connection, Mapping[str, Any]], Sequence[PastResolution]]
+# (connection, incident JSON, a memo shared by the pages written in one transaction)
+SimilarFinder = Callable[[Connection, Mapping[str, Any], dict[Any, Any]], Sequence[PastResolution]]
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,9 @@ SIMILAR_EVENTS = frozenset(
 )
 
 
-def kb_resolutions(conn: Connection, incident: Mapping[str, Any]) -> list[PastResolution]:
+def kb_resolutions(
+    conn: Connection, incident: Mapping[str, Any], memo: dict[Any, Any] | None = None
+) -> list[PastResolution]:
     """Return how past incidents of the same alert on the same service were resolved."""
     return [
         PastResolution(
@@ -66,7 +68,7 @@ def kb_resolutions(conn: Connection, incident: Mapping[str, Any]) -> list[PastRe
             solution=match.entry.solution,
             resolved_at=rfc3339(match.entry.resolved_at),
         )
-        for match in kb.same_alert(conn, kb.query_of(incident), limit=SIMILAR_LIMIT)
+        for match in kb.same_alert(conn, kb.query_of(incident), limit=SIMILAR_LIMIT, memo=memo)
     ]
 
 
@@ -216,12 +218,13 @@ class Outbox:
         incidents = dict(zip(found, shown, strict=True))
         alerts = alerts_by_incident(conn, ids)  # the timeline is not sent
         rows: list[dict[str, Any]] = []
+        memo: dict[Any, Any] = {}  # past resolutions' candidates, read once per alert and service
         for event, places in items:
             incident = {
                 **without_private(incidents[event.incident_id]),
                 "alerts": alerts[event.incident_id],
             }
-            built = self._rows(conn, event, incident, places, at)
+            built = self._rows(conn, event, incident, places, at, memo)
             if paged:
                 for row in built:
                     row["payload"]["stale_when"] = list(stale_when(event))
@@ -235,10 +238,13 @@ class Outbox:
         incident: Mapping[str, Any],
         places: Sequence[Place],
         at: datetime,
+        memo: dict[Any, Any],
     ) -> list[dict[str, Any]]:
         """Return the outbox rows of one event: a message per place, with its ack link."""
         similar = (
-            self.similar(conn, incident) if self.similar and event.kind in SIMILAR_EVENTS else ()
+            self.similar(conn, incident, memo)
+            if self.similar and event.kind in SIMILAR_EVENTS
+            else ()
         )
         body = event_body(event, incident)
         priority = self.policy.priorities.get(str(incident.get("priority")))

@@ -99,8 +99,14 @@ class Evaluator:
                 found.append(series)
         present = by_name.keys()
         rules = self._keys
+        active = {old.rule for old in states.values()}
         for rule in self.rules:
+            # A rule with no alert open only needs the series that breach: on a host with
+            # hundreds of interfaces, building every series' label set would cost the cycle.
+            quiet = rule.key not in active
             for series in by_name.get(rule.series, ()):
+                if quiet and not rule.breaches(series.value):
+                    continue
                 if not rule.matches(series.labels):
                     continue
                 labels = self.alert_labels(rule, series.labels)

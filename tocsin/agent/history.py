@@ -11,7 +11,7 @@ two samples.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from tocsin.agent.rules import Rule
@@ -19,6 +19,9 @@ from tocsin.agent.sample import Sample, Series
 
 POINTS = 120
 Point = tuple[float, float]
+LabelKey = tuple[tuple[str, str], ...]
+# Label sets remembered for reuse; past this many (interfaces churning) the memory starts afresh.
+CACHE_LIMIT = 4096
 
 
 def increase(points: Sequence[Point]) -> float | None:
@@ -68,6 +71,11 @@ class History:
         self._series: dict[str, dict[tuple[tuple[str, str], ...], deque[Point]]] = {}
         self._rules: tuple[Rule, ...] = ()
         self._windows: dict[str, float] = {}
+        # Collectors hand the same label dict to a device's series pass after pass: its sorted
+        # key is made once (kept with the dict, so its id cannot be reused), as is the dict
+        # derived series carry.
+        self._keys: dict[int, tuple[Mapping[str, str], LabelKey]] = {}
+        self._dicts: dict[LabelKey, dict[str, str]] = {}
         self.use(rules)
 
     def use(self, rules: Iterable[Rule]) -> None:
@@ -100,12 +108,30 @@ class History:
                 recent = [point for point in points if point[0] >= now - rule.window]
                 value = _value(rule, recent)
                 if value is not None:
-                    derived.append(Series(rule.series, dict(labels), value))
+                    derived.append(Series(rule.series, self._dict(labels), value))
         return replace(sample, gauges=sample.gauges + tuple(derived))
+
+    def _key(self, labels: Mapping[str, str]) -> LabelKey:
+        cached = self._keys.get(id(labels))
+        if cached is not None and cached[0] is labels:
+            return cached[1]
+        if len(self._keys) >= CACHE_LIMIT:
+            self._keys.clear()
+        key = tuple(sorted(labels.items()))
+        self._keys[id(labels)] = (labels, key)
+        return key
+
+    def _dict(self, key: LabelKey) -> dict[str, str]:
+        found = self._dicts.get(key)
+        if found is None:
+            if len(self._dicts) >= CACHE_LIMIT:
+                self._dicts.clear()
+            found = self._dicts[key] = dict(key)
+        return found
 
     def _record(self, series: Series, window: float, now: float) -> None:
         known = self._series.setdefault(series.name, {})
-        labels = tuple(sorted(series.labels.items()))
+        labels = self._key(series.labels)
         points = known.get(labels)
         if points is None:
             points = known[labels] = deque()

@@ -112,3 +112,20 @@ def test_a_reply_keeps_only_its_own_words(quoted: str) -> None:
 def test_control_characters_are_dropped_from_text_and_subject() -> None:
     got = parsed(mail("disk\x00 full\x07", "line one\x00\nline two\x1b"))
     assert (got.subject, got.text) == ("disk full", "line one\nline two")
+
+
+def test_raw_gbk_headers_are_read_in_the_bodys_charset() -> None:
+    raw = (
+        "From: 王力 <wang@customer.example.com>\r\nSubject: 紧急：数据库宕机\r\n"
+        "Content-Type: text/plain; charset=GBK\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        "无法连接。\r\n"
+    ).encode("gbk")
+    got = parsed(raw)
+    assert (got.sender_name, got.subject, got.text) == ("王力", "紧急：数据库宕机", "无法连接。")
+
+
+def test_raw_8bit_headers_without_any_charset_must_be_utf8() -> None:
+    raw = "From: a@b.example\r\nSubject: 紧急\r\n\r\nx\r\n".encode("gbk")
+    with pytest.raises(MailRefused) as refused:
+        parsed(raw)
+    assert refused.value.reason == "charset"

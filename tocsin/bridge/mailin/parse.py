@@ -89,10 +89,11 @@ def parse_mail(message: Message) -> Mail:
     body: list[str] = []
     attachments: list[Attachment] = []
     _collect(message, body, attachments)
+    hint = next((label for label in message.get_charsets() if label), None)
     return Mail(
         sender=address.strip().lower(),
-        sender_name=decode_header_value(name),
-        subject=decode_header_value(raw_header(message, "Subject")),
+        sender_name=decode_header_value(name, hint),
+        subject=decode_header_value(raw_header(message, "Subject"), hint),
         text=body[0] if body else "",
         attachments=tuple(attachments),
         message_id=message_id(message),

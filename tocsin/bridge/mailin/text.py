@@ -60,23 +60,35 @@ def decode_bytes(data: bytes, label: str | None) -> str:
     raise MailRefused(f"text is not valid {(label or 'us-ascii')[:40]}", "charset")
 
 
-def decode_header_value(raw: str | None) -> str:
-    """Return a header's text: encoded words decoded strictly, raw 8-bit read as UTF-8."""
+def decode_header_value(raw: str | None, hint: str | None = None) -> str:
+    """Return a header's text: encoded words decoded strictly, raw 8-bit read as UTF-8.
+
+    Raw 8-bit bytes that are not UTF-8 are read in `hint`, the charset the mail's text
+    declares: clients that write GBK headers unencoded write their body in GBK too.
+    """
     if not raw:
         return ""
-    value = str(raw)
     parts = []
     try:
-        chunks = decode_header(value)
+        chunks = decode_header(str(raw))
     except (ValueError, HeaderParseError) as exc:  # a malformed encoded word
         raise MailRefused("a header's encoded text is malformed", "malformed") from exc
     for chunk, label in chunks:
         if isinstance(chunk, str):
             # 8-bit header bytes come through the parser as surrogate escapes: back to bytes.
-            chunk = chunk.encode("utf-8", "surrogateescape")
-            label = label or "utf-8"
-        parts.append(decode_bytes(chunk, label))
+            parts.append(_raw_header_text(chunk.encode("utf-8", "surrogateescape"), hint))
+        else:
+            parts.append(decode_bytes(chunk, label))
     return re.sub(r"\s+", " ", _CONTROLS.sub("", "".join(parts))).strip()
+
+
+def _raw_header_text(data: bytes, hint: str | None) -> str:
+    try:
+        return decode_bytes(data, "utf-8")
+    except MailRefused:
+        if hint is None:
+            raise
+        return decode_bytes(data, hint)
 
 
 _BLOCKS = {

@@ -7,9 +7,17 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
+from tests.bridge.mailin.conftest import POLICY, SETTINGS
 from tests.bridge.mailin.mails import SENDER, dsn, mail, malformed, reply_to, with_attachment
-from tests.bridge.sla.harness import FakeClock, clock_row, event_data, incident_row, pages
-from tocsin.bridge.mailin.gateway import Gateway
+from tests.bridge.sla.harness import (
+    FakeClock,
+    clock_row,
+    event_data,
+    incident_row,
+    make_runtime,
+    pages,
+)
+from tocsin.bridge.mailin.gateway import Gateway, MailMetrics
 from tocsin.bridge.notify.reporter import message_id
 from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import incidents
@@ -144,3 +152,27 @@ def test_malformed_and_oversize_mail_is_refused_with_a_reason(
     large = take(gateway, mail(body="x" * 70_000))
     assert (large.reason, large.smtp_code) == ("too_large", "552 5.3.4")
     assert count(registry, "refused", "too_large") == 1
+
+
+def test_open_dedupe_note_and_resume_on_each_engine(
+    database_url: str, registry: CollectorRegistry
+) -> None:
+    clock = FakeClock()
+    built = make_runtime(database_url, clock, POLICY)
+    try:
+        gateway = Gateway(SETTINGS, lambda: built.incidents, MailMetrics(registry))
+        raw = mail("紧急：支付系统无法登录", "今天九点以后无法登录。", charset="gb18030")
+        opened = take(gateway, raw).incident_id
+        assert take(gateway, raw).action == "duplicate"
+        built.incidents.act(opened, "ack", actor="ann")
+        built.incidents.act(opened, "pause", actor="ann", reason="which browser?")
+        clock.advance(minutes=3)
+        assert take(gateway, mail(f"Re: [#{opened}]", "Firefox.")).action == "noted"
+        row = incident_row(built, opened)
+        assert (row.priority, row.paused, row.description) == (
+            "P1",
+            False,
+            "今天九点以后无法登录。",
+        )
+    finally:
+        built.store.dispose()

@@ -19,8 +19,9 @@ from tocsin.bridge.server.app import create_app
 
 
 @pytest.fixture
-def bridge(sqlite_url: str, tmp_path: Path) -> Iterator[Bridge]:
-    with reporter_bridge(sqlite_url, tmp_path) as built:
+def bridge(database_url: str, tmp_path: Path) -> Iterator[Bridge]:
+    """A bridge mailing reporters, on SQLite and on PostgreSQL."""
+    with reporter_bridge(database_url, tmp_path) as built:
         yield built
 
 

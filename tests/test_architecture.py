@@ -23,7 +23,7 @@ TOCSIN = ROOT / "tocsin"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "platform"),
     ("store", "policy", "migrations"),
-    ("timers", "paging", "kb"),
+    ("timers", "paging", "kb", "accounts"),
     ("incidents", "sla"),
     ("ingest", "notify", "reports", "maintenance", "mailin"),
     ("runtime",),

@@ -110,3 +110,11 @@ def test_alertmanager_fragment_is_the_examples() -> None:
     (text,) = blocks_with("receivers")
     example = yaml.safe_load((EXAMPLES / "alertmanager.yml").read_text())
     assert is_subset(yaml.safe_load(text), example)
+
+
+def test_the_single_sign_on_block_of_the_guide_loads(tmp_path: Path) -> None:
+    (text,) = blocks_with("sso")
+    path = tmp_path / "bridge.yml"
+    path.write_text(localized(text, tmp_path))
+    sso = load_bridge_config(path, env={}).sso
+    assert sso is not None and sso.roles["oncall-leads"] == "manager" and sso.client_secret

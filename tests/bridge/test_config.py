@@ -62,8 +62,8 @@ tokens:
         ("listen: localhost\n", "bridge.yml:1: listen: 'localhost' is not HOST:PORT"),
         ("lisen: 1\n", "bridge.yml:1: lisen: unknown key 'lisen'"),
         (
-            "tokens:\n  - {name: a, role: admin, value: x}\n",
-            "tokens[0].role: 'admin' is not one of ingest, operator",
+            "tokens:\n  - {name: a, role: root, value: x}\n",
+            "tokens[0].role: 'root' is not one of ingest, operator, viewer, responder,",
         ),
         ("tokens:\n  - {name: a, role: ingest}\n", "give exactly one of value"),
         ("limits: {max_body_bytes: lots}\n", "limits.max_body_bytes: 'lots' is not a size"),

@@ -57,7 +57,7 @@ CONFIGS = [
     Broken("unknown-limit", "limits:\n  max_bodies: 1\n", 2, "max_bodies"),
     Broken("unknown-notify-key", "notify:\n  ack_ttl: 1h\n", 2, "ack_ttl"),
     Broken("bad-notify-duration", "notify:\n  ack_link_ttl: soon\n", 2, "ack_link_ttl"),
-    Broken("unknown-role", "tokens:\n  - {name: a, role: admin, value: x}\n", 2, "role"),
+    Broken("unknown-role", "tokens:\n  - {name: a, role: root, value: x}\n", 2, "role"),
     Broken("token-without-name", "tokens:\n  - {role: operator, value: x}\n", 2, "name"),
     Broken("token-unknown-key", "tokens:\n  - {name: a, role: operator, valu: x}\n", 2, "valu"),
     Broken("token-twice", "tokens:\n  - {name: a, role: operator, value: x}\n"

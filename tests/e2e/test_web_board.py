@@ -74,8 +74,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_bridge(tmp: Path, policy: str = POLICY) -> tuple[subprocess.Popen[bytes], str]:
-    """Run `tocsin-bridge serve` on a free port and wait until /readyz answers."""
+def start_bridge(
+    tmp: Path, policy: str = POLICY, extra: str = ""
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Run `tocsin-bridge serve` on a free port (`extra`: more config) and wait for /readyz."""
     port = free_port()
     (tmp / "policy.yml").write_text(policy)
     (tmp / "bridge.yml").write_text(
@@ -86,7 +88,7 @@ def start_bridge(tmp: Path, policy: str = POLICY) -> tuple[subprocess.Popen[byte
         "log_level: warning\n"
         "tokens:\n"
         f"  - {{name: alice, role: operator, value: {OPERATOR}}}\n"
-        f"  - {{name: sender, role: ingest, value: {INGEST}}}\n"
+        f"  - {{name: sender, role: ingest, value: {INGEST}}}\n" + extra
     )
     command = [sys.executable, "-c", "from tocsin.bridge.cli import main; main()", "serve"]
     with (tmp / "bridge.log").open("ab") as log:
@@ -237,7 +239,7 @@ def open_tab(
     )
     page.goto(f"{bridge.url}/")
     page.fill("#token", OPERATOR)
-    page.click("button[type=submit].primary")
+    page.click("#token-form button[type=submit]")
     page.wait_for_selector("#board")
     return tab
 

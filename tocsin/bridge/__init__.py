@@ -7,7 +7,7 @@ above, and no two packages may import each other, even through others
 
 layer 1: errors, platform
 layer 2: store, policy, migrations
-layer 3: timers, paging, kb
+layer 3: timers, paging, kb, accounts
 layer 4: incidents, sla
 layer 5: ingest, notify, reports, maintenance, mailin
 layer 6: runtime

@@ -12,7 +12,8 @@ BridgeError(TocsinError)
  │    ├── PayloadTooLarge the request body or batch is over its limit (HTTP 413)
  │    └── BodyTimeout     the request body did not arrive in time (HTTP 408)
  ├── AuthError            no or unknown credentials (HTTP 401)
- │    └── Forbidden       credentials of the wrong role (HTTP 403)
+ │    ├── Forbidden       credentials of the wrong role (HTTP 403)
+ │    └── Throttled       too many failed sign-ins; try again later (HTTP 429)
  ├── DeliveryFailed       a notification channel refused or did not answer (retried by the outbox)
  │    └── DeliveryRefused a receiver refused it for good (4xx): a dead letter at once, no retry
  │         └── DeliveryUncertain  a phone provider may have accepted it: never sent twice
@@ -98,6 +99,18 @@ class AuthError(BridgeError):
 
 class Forbidden(AuthError):
     http_status = 403
+
+    def __init__(self, message: str, needed_role: str | None = None) -> None:
+        super().__init__(message)
+        self.needed_role = needed_role  # the lowest role that may, named in the JSON answer
+
+
+class Throttled(AuthError):
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class DeliveryFailed(BridgeError):

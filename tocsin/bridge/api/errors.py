@@ -20,6 +20,7 @@ from tocsin.bridge.errors import (
     Forbidden,
     PayloadTooLarge,
     StoreUnavailable,
+    Throttled,
 )
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,13 @@ def reason_for(status: int, exc: BaseException | None = None) -> str:
         return "forbidden"
     if isinstance(exc, AuthError) or status == 401:
         return "auth"
-    return {413: "too_large", 503: "unavailable", 404: "not_found", 409: "conflict"}.get(
-        status, "invalid" if 400 <= status < 500 else "error"
-    )
+    return {
+        413: "too_large",
+        429: "throttled",
+        503: "unavailable",
+        404: "not_found",
+        409: "conflict",
+    }.get(status, "invalid" if 400 <= status < 500 else "error")
 
 
 def error_response(
@@ -48,7 +53,7 @@ def error_response(
     if runtime is not None:
         runtime.metrics.requests_rejected.labels(reason=reason_for(status, exc)).inc()
     headers = {}
-    if isinstance(exc, StoreUnavailable):
+    if isinstance(exc, StoreUnavailable | Throttled):
         headers["Retry-After"] = str(exc.retry_after)
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
@@ -75,9 +80,8 @@ def bridge_error_response(request: Request, exc: BridgeError) -> JSONResponse:
     """Answer a refusal of the bridge's own with its status and message, naming the field."""
     if exc.http_status >= 500 and not isinstance(exc, StoreUnavailable):
         log.error("%s", exc.message)
-    return error_response(
-        request, exc.http_status, exc.message, exc, {"field": getattr(exc, "field", None)}
-    )
+    extra = {"field": getattr(exc, "field", None), "needed_role": getattr(exc, "needed_role", None)}
+    return error_response(request, exc.http_status, exc.message, exc, extra)
 
 
 def install(app: FastAPI) -> None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
+from tocsin.bridge.accounts.roles import check_reassign
 from tocsin.bridge.api import auth
 from tocsin.bridge.api.auth import Principal
 from tocsin.bridge.api.deps import RuntimeDep
@@ -17,10 +18,15 @@ from tocsin.bridge.incidents.intake import Report
 from tocsin.bridge.incidents.lifecycle import STATUSES
 from tocsin.bridge.incidents.serialize import incident_json, incidents_json
 from tocsin.bridge.runtime import Runtime
+from tocsin.bridge.store.db import Store
 from tocsin.bridge.store.schema import incidents
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
-Operator = Annotated[Principal, Depends(auth.operator)]
+Reader = Annotated[Principal, Depends(auth.reader)]
+Responder = Annotated[Principal, Depends(auth.responder)]
+Communicator = Annotated[Principal, Depends(auth.communicator)]
+Registrar = Annotated[Principal, Depends(auth.registrar)]
+Closer = Annotated[Principal, Depends(auth.closer)]
 Text = Annotated[str, Field(min_length=1, max_length=20000)]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -84,7 +90,7 @@ class Title(_Body):
 
 @router.get("")
 def list_incidents(
-    _who: Operator,
+    _who: Reader,
     runtime: RuntimeDep,
     status: Annotated[list[str] | None, Query()] = None,
     priority: Annotated[list[str] | None, Query()] = None,
@@ -118,7 +124,7 @@ def list_incidents(
 
 
 @router.post("", status_code=201)
-def create_incident(body: NewIncident, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+def create_incident(body: NewIncident, who: Registrar, runtime: RuntimeDep) -> dict[str, Any]:
     """Register an incident reported by phone, mail or in person, routed like an alert."""
     report = Report(
         title=body.title,
@@ -140,13 +146,13 @@ def create_incident(body: NewIncident, who: Operator, runtime: RuntimeDep) -> di
 
 
 @router.get("/{incident_id}")
-def get_incident(incident_id: RowId, _who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+def get_incident(incident_id: RowId, _who: Reader, runtime: RuntimeDep) -> dict[str, Any]:
     """Return one incident with its alerts and timeline."""
     return _show(runtime, incident_id)
 
 
 @router.post("/{incident_id}/ack")
-def ack(incident_id: RowId, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+def ack(incident_id: RowId, who: Responder, runtime: RuntimeDep) -> dict[str, Any]:
     """Acknowledge: someone is on it; the response clock is met."""
     return _act(runtime, incident_id, "ack", who)
 
@@ -157,7 +163,7 @@ class Contact(_Body):
 
 @router.post("/{incident_id}/contact")
 def contact(
-    incident_id: RowId, who: Operator, runtime: RuntimeDep, body: Contact | None = None
+    incident_id: RowId, who: Communicator, runtime: RuntimeDep, body: Contact | None = None
 ) -> dict[str, Any]:
     """Record the service desk's first contact with the reporter: the response clock is met."""
     return _act(runtime, incident_id, "contact", who, note=(body or Contact()).note)
@@ -165,7 +171,7 @@ def contact(
 
 @router.post("/{incident_id}/resolve")
 def resolve(
-    incident_id: RowId, body: Resolution, who: Operator, runtime: RuntimeDep
+    incident_id: RowId, body: Resolution, who: Responder, runtime: RuntimeDep
 ) -> dict[str, Any]:
     """Resolve with the root cause and the solution (the knowledge base learns from both)."""
     return _act(
@@ -175,7 +181,7 @@ def resolve(
 
 @router.post("/{incident_id}/close")
 def close(
-    incident_id: RowId, who: Operator, runtime: RuntimeDep, body: Closing | None = None
+    incident_id: RowId, who: Closer, runtime: RuntimeDep, body: Closing | None = None
 ) -> dict[str, Any]:
     """Close a resolved incident after the follow-up, with the reporter's satisfaction."""
     body = body or Closing()
@@ -186,7 +192,7 @@ def close(
 
 @router.post("/{incident_id}/pause")
 def pause(
-    incident_id: RowId, who: Operator, runtime: RuntimeDep, body: Reason | None = None
+    incident_id: RowId, who: Communicator, runtime: RuntimeDep, body: Reason | None = None
 ) -> dict[str, Any]:
     """Pause the clocks while waiting on the reporter."""
     return _act(runtime, incident_id, "pause", who, reason=(body or Reason()).reason)
@@ -194,7 +200,7 @@ def pause(
 
 @router.post("/{incident_id}/resume")
 def resume(
-    incident_id: RowId, who: Operator, runtime: RuntimeDep, body: Reason | None = None
+    incident_id: RowId, who: Communicator, runtime: RuntimeDep, body: Reason | None = None
 ) -> dict[str, Any]:
     """Resume the clocks where they stopped, with an optional reason for the timeline."""
     return _act(runtime, incident_id, "resume", who, reason=(body or Reason()).reason)
@@ -202,7 +208,7 @@ def resume(
 
 @router.post("/{incident_id}/escalate")
 def escalate(
-    incident_id: RowId, who: Operator, runtime: RuntimeDep, body: Reason | None = None
+    incident_id: RowId, who: Responder, runtime: RuntimeDep, body: Reason | None = None
 ) -> dict[str, Any]:
     """Page the next level of the incident's escalation policy now, with an optional reason."""
     return _act(runtime, incident_id, "escalate", who, reason=(body or Reason()).reason)
@@ -210,15 +216,16 @@ def escalate(
 
 @router.post("/{incident_id}/reassign")
 def reassign(
-    incident_id: RowId, body: Assignment, who: Operator, runtime: RuntimeDep
+    incident_id: RowId, body: Assignment, who: Responder, runtime: RuntimeDep
 ) -> dict[str, Any]:
-    """Hand the incident to someone else."""
+    """Hand the incident to someone else (a responder: only their own, or take it themselves)."""
+    check_reassign(who.role, who.name, assignee_of(runtime.store, incident_id), body.assignee)
     return _act(runtime, incident_id, "reassign", who, assignee=body.assignee)
 
 
 @router.post("/{incident_id}/reopen")
 def reopen(
-    incident_id: RowId, who: Operator, runtime: RuntimeDep, body: Reason | None = None
+    incident_id: RowId, who: Responder, runtime: RuntimeDep, body: Reason | None = None
 ) -> dict[str, Any]:
     """Reopen a resolved incident: its clocks run again and it needs a new resolution."""
     return _act(runtime, incident_id, "reopen", who, reason=(body or Reason()).reason)
@@ -226,7 +233,7 @@ def reopen(
 
 @router.post("/{incident_id}/resolution")
 def amend(
-    incident_id: RowId, body: Resolution, who: Operator, runtime: RuntimeDep
+    incident_id: RowId, body: Resolution, who: Responder, runtime: RuntimeDep
 ) -> dict[str, Any]:
     """Set or correct the root cause and solution of a resolved or closed incident."""
     return _act(
@@ -235,15 +242,25 @@ def amend(
 
 
 @router.post("/{incident_id}/title")
-def title(incident_id: RowId, body: Title, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+def title(
+    incident_id: RowId, body: Title, who: Communicator, runtime: RuntimeDep
+) -> dict[str, Any]:
     """Give the incident a title by hand; its alerts no longer change it on resends."""
     return _act(runtime, incident_id, "retitle", who, title=body.title)
 
 
 @router.post("/{incident_id}/notes")
-def notes(incident_id: RowId, body: Note, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+def notes(incident_id: RowId, body: Note, who: Communicator, runtime: RuntimeDep) -> dict[str, Any]:
     """Add a note to the timeline; a public one goes to the reporter and is their update."""
     return _act(runtime, incident_id, "notes", who, text=body.text, public=body.public)
+
+
+def assignee_of(store: Store, incident_id: int) -> str | None:
+    """Return who holds an incident now (None: nobody, or no such incident)."""
+    with store.connect() as conn:
+        found = conn.execute(select(incidents.c.assignee).where(incidents.c.id == incident_id))
+        value = found.scalar()
+    return None if value is None else str(value)
 
 
 def _act(

@@ -14,7 +14,7 @@ from tocsin.bridge.kb import search as kb
 from tocsin.bridge.runtime import Runtime
 
 router = APIRouter(tags=["knowledge base"])
-Operator = Annotated[Principal, Depends(auth.operator)]
+Operator = Annotated[Principal, Depends(auth.reader)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 Limit = Annotated[int, Query(ge=1, le=50)]
 

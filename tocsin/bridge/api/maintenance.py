@@ -8,17 +8,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tocsin.bridge.accounts import roles
 from tocsin.bridge.api import auth
 from tocsin.bridge.api.auth import Principal
 from tocsin.bridge.api.deps import RuntimeDep
 from tocsin.bridge.api.params import RowId, without_nul
-from tocsin.bridge.errors import Forbidden, InvalidInput
+from tocsin.bridge.errors import InvalidInput
 from tocsin.bridge.maintenance.service import check_agent_window
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.common.durations import parse_duration
 
 router = APIRouter(prefix="/api/v1/maintenance", tags=["maintenance"])
-Operator = Annotated[Principal, Depends(auth.operator)]
+Reader = Annotated[Principal, Depends(auth.reader)]
+Manager = Annotated[Principal, Depends(auth.manager)]
 Matcher = Annotated[str, Field(min_length=3, max_length=1100)]
 
 
@@ -50,8 +52,11 @@ class NewEnd(_Body):
 
 
 async def caller(request: Request, runtime: RuntimeDep) -> Principal:
-    """Admit operators, and ingest tokens (agents) for their own narrow windows."""
-    return auth.authenticate(request, runtime)
+    """Admit managers, and ingest tokens (agents) for their own narrow windows."""
+    who = auth.authenticate(request, runtime)
+    if who.role != roles.INGEST:
+        roles.check(who.role, "manage")
+    return who
 
 
 Caller = Annotated[Principal, Depends(caller)]
@@ -61,8 +66,6 @@ Caller = Annotated[Principal, Depends(caller)]
 def open_window(body: NewWindow, who: Caller, runtime: RuntimeDep) -> dict[str, Any]:
     """Open a window; alerts it covers are held back and page nobody until it ends."""
     now = runtime.clock()
-    if who.role not in ("ingest", "operator"):
-        raise Forbidden(f"a {who.role} token may not open maintenance windows")
     starts_at = as_utc(body.starts_at) if body.starts_at else now
     if who.role == "ingest":
         # An agent's window is judged before its times: any other shape is refused outright.
@@ -78,19 +81,19 @@ def open_window(body: NewWindow, who: Caller, runtime: RuntimeDep) -> dict[str, 
 
 
 @router.get("")
-def list_windows(_who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+def list_windows(_who: Reader, runtime: RuntimeDep) -> dict[str, Any]:
     """List windows open, upcoming or over within a week, and the policy's weekly windows."""
     return runtime.maintenance.listing()
 
 
 @router.get("/{window_id}")
-def get_window(window_id: RowId, _who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+def get_window(window_id: RowId, _who: Reader, runtime: RuntimeDep) -> dict[str, Any]:
     """Return one window, what it held back, and its audit trail."""
     return runtime.maintenance.shown(window_id)
 
 
 @router.patch("/{window_id}")
-def move_end(window_id: RowId, body: NewEnd, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+def move_end(window_id: RowId, body: NewEnd, who: Manager, runtime: RuntimeDep) -> dict[str, Any]:
     """Extend (or shorten) a window that is still open."""
     desk = runtime.maintenance
     desk.extend(window_id, _end(body.ends_at, body.duration, runtime.clock()), who.name)
@@ -98,7 +101,7 @@ def move_end(window_id: RowId, body: NewEnd, who: Operator, runtime: RuntimeDep)
 
 
 @router.delete("/{window_id}")
-def end(window_id: RowId, who: Operator, runtime: RuntimeDep) -> dict[str, Any]:
+def end(window_id: RowId, who: Manager, runtime: RuntimeDep) -> dict[str, Any]:
     """End a window now; alerts it held that still fire open incidents at once."""
     desk = runtime.maintenance
     released = desk.end(window_id, who.name)

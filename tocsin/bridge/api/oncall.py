@@ -12,7 +12,7 @@ from tocsin.bridge.api.deps import RuntimeDep
 from tocsin.bridge.paging.roster import parse_instant, roster
 
 router = APIRouter(tags=["on-call"])
-Operator = Annotated[Principal, Depends(auth.operator)]
+Operator = Annotated[Principal, Depends(auth.reader)]
 
 
 @router.get("/api/v1/oncall")

@@ -13,7 +13,7 @@ from tocsin.bridge.api.params import RowId
 from tocsin.bridge.notify import queue
 
 router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
-Operator = Annotated[Principal, Depends(auth.operator)]
+Operator = Annotated[Principal, Depends(auth.manager)]
 
 
 @router.get("")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from tocsin.bridge.accounts import roles
 from tocsin.bridge.api import auth
 from tocsin.bridge.api.auth import Principal
 from tocsin.bridge.api.deps import get_runtime
@@ -21,7 +22,8 @@ from tocsin.bridge.reports.trend_chart import trend_chart
 from tocsin.bridge.runtime import Runtime
 
 router = APIRouter(tags=["reports"])
-Operator = Annotated[Principal, Depends(auth.operator)]
+Manager = Annotated[Principal, Depends(auth.manager)]
+Responder = Annotated[Principal, Depends(auth.responder)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 Param = Annotated[str | None, Query(max_length=100)]
 MEDIA = {"csv": "text/csv; charset=utf-8", "table": "text/plain; charset=utf-8"}
@@ -37,7 +39,7 @@ class BreachReason(BaseModel):
 
 @router.get("/api/v1/reports/sla", response_model=None)
 def sla_report(
-    _who: Operator,
+    _who: Manager,
     runtime: RuntimeDep,
     since: Param = None,
     until: Param = None,
@@ -87,7 +89,7 @@ class DecisionBody(BaseModel):
 
 @router.post("/api/v1/incidents/{incident_id}/breaches/{clock}/dispute")
 def dispute_breach(
-    incident_id: RowId, clock: str, body: DisputeBody, who: Operator, runtime: RuntimeDep
+    incident_id: RowId, clock: str, body: DisputeBody, who: Responder, runtime: RuntimeDep
 ) -> dict[str, Any]:
     """Dispute a breach with a reason, for a manager to decide."""
     with runtime.store.begin() as conn:
@@ -98,7 +100,7 @@ def dispute_breach(
 
 @router.post("/api/v1/incidents/{incident_id}/breaches/{clock}/decision")
 def decide_breach(
-    incident_id: RowId, clock: str, body: DecisionBody, who: Operator, runtime: RuntimeDep
+    incident_id: RowId, clock: str, body: DecisionBody, who: Manager, runtime: RuntimeDep
 ) -> dict[str, Any]:
     """Decide a disputed breach (managers only): upheld keeps it, exempted exempts it."""
     with runtime.store.begin() as conn:
@@ -116,8 +118,10 @@ def decide_breach(
 
 @router.post("/api/v1/incidents/{incident_id}/breaches/{clock}")
 def breach_reason(
-    incident_id: RowId, clock: str, body: BreachReason, _who: Operator, runtime: RuntimeDep
+    incident_id: RowId, clock: str, body: BreachReason, who: Responder, runtime: RuntimeDep
 ) -> dict[str, Any]:
-    """Record why the clock's deadline was missed, and whether the miss is exempt."""
+    """Record why the clock's deadline was missed, and whether the miss is exempt (managers)."""
+    if body.exempt:
+        roles.check(who.role, "manage")
     with runtime.store.begin() as conn:
         return record_reason(conn, incident_id, clock, reason=body.reason, exempt=body.exempt)

@@ -1,7 +1,7 @@
 """tocsin-bridge: the command line. Errors print one line and exit with their code, no traceback.
 
 Owns the `tocsin-bridge` commands (serve, migrate, check-config, incidents, report, kb, outbox,
-oncall) and the HTTP client they use. May import every package, server included; none imports it.
+oncall, users) and the HTTP client they use. May import every package, server included; none imports it.
 """
 
 from __future__ import annotations
@@ -55,3 +55,6 @@ main.add_command(calendar_cli.calendar)
 from tocsin.bridge.cli import maintenance as maintenance_cli  # noqa: E402
 
 main.add_command(maintenance_cli.maintenance)
+from tocsin.bridge.cli import users as users_cli  # noqa: E402
+
+main.add_command(users_cli.users)

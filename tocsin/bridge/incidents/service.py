@@ -187,16 +187,13 @@ def acknowledge(
     actor: str | None,
     now: datetime,
 ) -> Event:
-    """Mark the incident acknowledged by `actor`: the response clock is met."""
+    """Mark the incident acknowledged by `actor` (the response clock is met); unheld, they hold it."""
+    values: dict[str, Any] = {"acknowledged_at": now, "acknowledged_by": actor}
+    data: dict[str, Any] = {}
+    if actor is not None and lock_incident(conn, incident_id).assignee is None:
+        values["assignee"] = data["assignee"] = actor
     return _change(
-        conn,
-        hooks,
-        incident_id,
-        "ack",
-        "incident.acknowledged",
-        actor,
-        now,
-        {"acknowledged_at": now, "acknowledged_by": actor},
+        conn, hooks, incident_id, "ack", "incident.acknowledged", actor, now, values, data
     )
 
 

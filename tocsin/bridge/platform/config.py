@@ -11,7 +11,8 @@ Keys and defaults (every one optional; no file at all gives the defaults):
   public_url: null                base of links in pages; null = http://LISTEN
   data_dir: null                  where generated secrets live; null = the SQLite file's
                                   directory, or the working directory on PostgreSQL
-  tokens: []                      [{name, role: ingest|operator, value | value_file | sha256 | env}]
+  tokens: []                      [{name, role, value | value_file | sha256 | env}]; role is
+                                  ingest, operator (= manager) or a person's role (README: Roles)
                                   empty: serve generates one token per role into
                                   DATA_DIR/tokens.yml (mode 0600) and logs only the file path
   secret_key: null                signs ack links and sessions; or secret_key_file: PATH;
@@ -52,6 +53,7 @@ Keys and defaults (every one optional; no file at all gives the defaults):
                                   than this are pruned (incidents, events and alerts are kept)
   mailin: null                    incidents from e-mail: an SMTP/LMTP listener and/or an IMAP
                                   mailbox, with sorting rules (tocsin/bridge/platform/mailin_settings.py)
+  sso: null                       single sign-on through OpenID Connect (platform/sso_settings.py)
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ from tocsin.bridge.errors import ConfigError
 from tocsin.bridge.platform.mailin_settings import MailinSettings, parse_mailin
 from tocsin.bridge.platform.notify_settings import NotifySettings, parse_notify
 from tocsin.bridge.platform.reporter_settings import ReporterMailSettings, parse_reporter_mail
+from tocsin.bridge.platform.sso_settings import SsoSettings, parse_sso
 from tocsin.bridge.platform.values import choice as _choice
 from tocsin.bridge.platform.values import flag as _bool
 from tocsin.bridge.platform.values import host_port, password, split_host_port
@@ -82,7 +85,10 @@ from tocsin.bridge.platform.values import text as _str
 from tocsin.bridge.platform.where import Where, as_list, as_mapping
 from tocsin.common.yamlsource import load_file, shown
 
-ROLES = ("ingest", "operator")
+# A person's role on the board, least to most; tocsin.bridge.accounts.roles says what each may do.
+PERSON_ROLES = ("viewer", "responder", "service_desk", "manager", "admin")
+# A shared token's role: ingest (senders), operator (today's powers: manager) or a person's role.
+ROLES = ("ingest", "operator", *PERSON_ROLES)
 KEYS = (
     "listen",
     "database_url",
@@ -102,6 +108,7 @@ KEYS = (
     "retention",
     "mailin",
     "reporter_mail",
+    "sso",
 )
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_DATABASE_URL = "sqlite:///tocsin.db"
@@ -176,6 +183,7 @@ class BridgeConfig:
     retention: timedelta = timedelta(days=7)
     mailin: MailinSettings | None = None
     reporter_mail: ReporterMailSettings = ReporterMailSettings()
+    sso: SsoSettings | None = None
     source: str = "<defaults>"
     listen_at: str = "<defaults>"  # 'file:line' of `listen`, for a bind fault found at serve
 
@@ -256,6 +264,7 @@ def parse_config(
         reporter_mail=parse_reporter_mail(
             raw.get("reporter_mail"), where.key(raw, "reporter_mail"), base
         ),
+        sso=parse_sso(raw.get("sso"), where.key(raw, "sso"), base, env, PERSON_ROLES),
         source=source,
         listen_at=listen_where.place if "listen" in raw else source,
     )

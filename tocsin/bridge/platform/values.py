@@ -102,20 +102,24 @@ def host_port(raw: Any, where: Where, example: str) -> str:
 
 
 def password(
-    raw: Mapping[str, Any], where: Where, base: Path, env: Mapping[str, str]
+    raw: Mapping[str, Any],
+    where: Where,
+    base: Path,
+    env: Mapping[str, str],
+    key: str = "password",
 ) -> str | None:
-    """Return the password a section gives as password_file, password_env or password."""
-    if raw.get("password_file") is not None:
-        return read_secret(path_value(raw["password_file"], base), where.key(raw, "password_file"))
-    if raw.get("password_env") is not None:
-        variable = text(raw["password_env"], where.key(raw, "password_env"))
+    """Return the secret a section gives as KEY_file, KEY_env or KEY (password_file, …)."""
+    if raw.get(f"{key}_file") is not None:
+        return read_secret(path_value(raw[f"{key}_file"], base), where.key(raw, f"{key}_file"))
+    if raw.get(f"{key}_env") is not None:
+        variable = text(raw[f"{key}_env"], where.key(raw, f"{key}_env"))
         if variable not in env:
-            raise where.key(raw, "password_env").error(
+            raise where.key(raw, f"{key}_env").error(
                 f"environment variable {shown(variable)} is not set"
             )
         return env[variable]
-    if raw.get("password") is not None:
-        return str(raw["password"])
+    if raw.get(key) is not None:
+        return str(raw[key])
     return None
 
 

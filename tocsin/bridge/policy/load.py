@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from tocsin.bridge.errors import ConfigError
+from tocsin.bridge.platform.config import PERSON_ROLES
 from tocsin.bridge.platform.where import Where, as_list, as_mapping
 from tocsin.bridge.policy.calendars import DAYS
 from tocsin.bridge.policy.calendars import clock_time as _clock_time
@@ -348,7 +349,7 @@ def _priority_names(
 
 PERSON_KEYS = (
     "name", "email", "channels", "timezone", "language", "manager", "phone", "rules", "quiet_hours",
-    "phone_limit",
+    "phone_limit", "role",
 )  # fmt: skip
 
 
@@ -379,6 +380,7 @@ def _person(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Person
             person_zone=timezone,
         ),
         phone_limit=_optional(raw, "phone_limit", where, parse_phone_limit),
+        role=_role(raw, where),
         manager=raw.get("manager") is True,
         phone=None if phone is None else str(phone),
         language=_language(raw, where),
@@ -388,6 +390,15 @@ def _person(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Person
         channels=channels,
         timezone=timezone,
     )
+
+
+def _role(raw: Mapping[str, Any], where: Where) -> str | None:
+    role = raw.get("role")
+    if role is not None and role not in PERSON_ROLES:
+        raise where.key(raw, "role").error(
+            f"unknown role {shown(role)}; expected one of {', '.join(PERSON_ROLES)}"
+        )
+    return role
 
 
 def _team(name: str, raw: Any, where: Where, policy: dict[str, Any]) -> Team:

@@ -196,6 +196,7 @@ class Person:
     rules: Mapping[str, tuple[RuleStep, ...]] = field(default_factory=dict)  # priority or DEFAULT
     quiet: QuietHours | None = None
     phone_limit: PhoneLimit | None = None
+    role: str | None = None  # on the board: viewer|responder|service_desk|manager|admin
 
     def rule_for(self, priority: str) -> tuple[RuleStep, ...] | None:
         """Return the person's rule for a priority (else their default rule), or None."""

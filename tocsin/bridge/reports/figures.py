@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from tocsin.bridge.reports.people import PersonStats
 from tocsin.bridge.reports.trend import ReasonCount, Week
 
 
@@ -127,3 +128,4 @@ class SlaReport:
     unreached: tuple[Unreached, ...] = ()
     trend: Mapping[str, tuple[Week, ...]] = field(default_factory=dict)
     breach_reasons: tuple[ReasonCount, ...] = ()
+    people: tuple[PersonStats, ...] = ()  # reports/people.py: one row per person

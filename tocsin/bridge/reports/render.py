@@ -11,6 +11,7 @@ from typing import Any
 from tocsin.bridge.platform.clock import rfc3339
 from tocsin.bridge.policy.model import CLOCKS
 from tocsin.bridge.reports.figures import Breach, DurationStats, GroupStats, SlaReport, Unreached
+from tocsin.bridge.reports.people import PersonStats, person_to_dict
 
 FORMATS = ("table", "csv", "json")
 
@@ -120,6 +121,7 @@ def report_to_dict(report: SlaReport) -> dict[str, Any]:
         "breaches_by_reason": [
             {"reason": r.reason, "count": r.count} for r in report.breach_reasons
         ],
+        "by_person": [person_to_dict(row) for row in report.people],
     }
 
 
@@ -233,6 +235,14 @@ def to_table(report: SlaReport) -> str:
             for week in weeks
         ),
         "",
+        "By person: acknowledged, median and p90 time to acknowledge, breaches, "
+        "escalations that reached them",
+        *(
+            f"  {p.person:<20} {p.acknowledged:>4}  {human_duration(p.ack_median_seconds):>8}  "
+            f"{human_duration(p.ack_p90_seconds):>8}  {p.breaches:>4}  {p.escalations:>4}"
+            for p in report.people
+        ),
+        "",
         f"Escalation steps that reached nobody ({len(report.unreached)})",
         *(
             f"  #{u.incident_id} {u.priority} at {rfc3339(u.at)}  {', '.join(u.targets)}  {u.title}"
@@ -325,7 +335,23 @@ def to_csv(report: SlaReport) -> str:
         writer.writerow(_breach_row("breach", breach))
     for breach in report.exemptions:
         writer.writerow(_breach_row("exemption", breach))
+    for person in report.people:
+        writer.writerow(_person_row(person))
     return out.getvalue()
+
+
+def _person_row(p: PersonStats) -> list[str]:
+    """A person's CSV row: key is their name; the acknowledgement and count columns are theirs."""
+    row = dict.fromkeys(CSV_HEADER, "") | {
+        "kind": "person",
+        "key": p.person,
+        "acknowledged": str(p.acknowledged),
+        "ack_median_seconds": _cell(p.ack_median_seconds),
+        "ack_p90_seconds": _cell(p.ack_p90_seconds),
+        "breaches": str(p.breaches),
+        "escalations": str(p.escalations),
+    }
+    return list(row.values())
 
 
 def render(report: SlaReport, fmt: str) -> str:

@@ -46,6 +46,7 @@ from tocsin.bridge.store.retention import Retention
 from tocsin.bridge.timers.periodic import Periodic
 
 if TYPE_CHECKING:
+    from tocsin.bridge.accounts.service import Accounts
     from tocsin.bridge.maintenance.service import Desk
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,19 @@ class Runtime:
             self.hooks,
             self.clock,
             self.config.clock_skew_tolerance,
+        )
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        """Return people's sign-in, sessions and tokens, bound to this runtime."""
+        from tocsin.bridge.accounts.service import Accounts, sign_in_counter
+
+        return Accounts(
+            self.store,
+            lambda: self.policy,
+            self.clock,
+            sign_in_counter(self.metrics.registry),
+            secret=self.config.secret_key,
         )
 
     @cached_property
@@ -238,6 +252,7 @@ def build_runtime(
             config.reporter_mail.domain,
         )
     )
+    runtime.accounts  # noqa: B018  (built now so /metrics shows its sign-in counter from the start)
     # Last: a new incident's immediate first step pages once its own notifications are queued.
     runtime.hooks.append(sla.first_step)
     return runtime

@@ -79,7 +79,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     from tocsin.bridge.web.reports_page import router as reports_page
 
     app.include_router(reports_page)
-    from tocsin.bridge.api import oncall, outbox, phone, phone_push
+    from tocsin.bridge.api import oncall, outbox, phone, phone_push, tokens
     from tocsin.bridge.web import ack
 
     app.include_router(ack.router)
@@ -87,4 +87,5 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(oncall.router)
     app.include_router(phone.router)
     app.include_router(phone_push.router)
+    app.include_router(tokens.router)
     return app

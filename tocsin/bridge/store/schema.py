@@ -290,6 +290,53 @@ maintenance_alerts = Table(
     Index("ix_maintenance_alerts_status_release_at", "status", "release_at"),
 )
 
+# People who sign in: the policy's people and those an admin added. A row holds what the policy
+# does not: a password hash, a role an admin set, whether the account is disabled.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("full_name", String(200), nullable=True),
+    Column("role", String(20), nullable=True),  # None: the policy's role, else responder
+    Column("password_hash", String(200), nullable=True),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UtcTime, nullable=False),
+    Column("updated_at", UtcTime, nullable=False),
+)
+
+# Signed-in browser sessions: the cookie carries a random id, the row its sha256.
+account_sessions = Table(
+    "account_sessions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("method", String(16), nullable=False),  # password|oidc|token
+    Column("created_at", UtcTime, nullable=False),
+    Column("expires_at", UtcTime, nullable=False),
+    Column("revoked_at", UtcTime, nullable=True),
+    Column("address", String(64), nullable=True),
+    Index("ix_account_sessions_name", "name"),
+)
+
+# Per-person API tokens and one-time invite links, stored as sha256 digests only.
+account_tokens = Table(
+    "account_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),  # the person it acts as
+    Column("kind", String(10), nullable=False),  # api|invite
+    Column("label", String(100), nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Column("created_by", String(100), nullable=True),
+    Column("expires_at", UtcTime, nullable=True),
+    Column("last_used_at", UtcTime, nullable=True),
+    Column("revoked_at", UtcTime, nullable=True),
+    Index("ix_account_tokens_name", "name"),
+)
+
+
 # Documented incidents whose text or status changed since the knowledge base indexed them:
 # database triggers add a row on every such change (store/fulltext.py), kb/index.py drains it.
 kb_stale = Table(

@@ -22,6 +22,20 @@ ACTIONS = (
     "reopen",
     "amend",
 )
+# The permission (tocsin.bridge.accounts.roles) each action needs, as its API route does.
+ACTION_PERMISSIONS = {
+    "ack": "respond",
+    "contact": "communicate",
+    "note": "communicate",
+    "pause": "communicate",
+    "resume": "communicate",
+    "reassign": "respond",
+    "escalate": "respond",
+    "resolve": "respond",
+    "close": "close",
+    "reopen": "respond",
+    "amend": "respond",
+}
 REPORT_TYPES = ("phone", "email", "walk_in", "other")
 MAX_TEXT = 10_000
 MAX_NAME = 100

@@ -8,14 +8,14 @@ from fastapi.responses import Response
 from tocsin.bridge.kb import search as kb
 from tocsin.bridge.web.finder import FIND_STATUSES, choices, clean, find, finder_from
 from tocsin.bridge.web.render import page
-from tocsin.bridge.web.visitor import OperatorDep, web_router
+from tocsin.bridge.web.visitor import ReaderDep, web_router
 
 router = web_router()
 KB_RESULTS = 20
 
 
 @router.get("/incidents")
-def incidents_view(request: Request, who: OperatorDep) -> Response:
+def incidents_view(request: Request, who: ReaderDep) -> Response:
     context = who.context
     finder = finder_from(request.query_params, context.priorities)
     with context.store.connect() as conn:
@@ -38,7 +38,7 @@ def incidents_view(request: Request, who: OperatorDep) -> Response:
 
 
 @router.get("/kb")
-def knowledge_base(request: Request, who: OperatorDep) -> Response:
+def knowledge_base(request: Request, who: ReaderDep) -> Response:
     query = clean(request.query_params, "q", 500)
     results = []
     if query:

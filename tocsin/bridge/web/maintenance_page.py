@@ -12,7 +12,7 @@ from tocsin.bridge.web.auth import checked_form, csrf_refused, redirect
 from tocsin.bridge.web.i18n import Translator
 from tocsin.bridge.web.pages import explain, without_nul_fields
 from tocsin.bridge.web.render import page
-from tocsin.bridge.web.visitor import OperatorDep, Visitor, web_router
+from tocsin.bridge.web.visitor import ManagerDep, ReaderDep, Visitor, web_router
 
 router = web_router()
 DONE = ("opened", "extended", "ended")
@@ -48,12 +48,12 @@ def _page(
 
 
 @router.get("/maintenance")
-def maintenance(request: Request, who: OperatorDep) -> Response:
+def maintenance(request: Request, who: ReaderDep) -> Response:
     return _page(request, who, {"duration": "30m"})
 
 
 @router.post("/maintenance")
-async def open_window(request: Request, who: OperatorDep) -> Response:
+async def open_window(request: Request, who: ManagerDep) -> Response:
     form = await checked_form(request, who)
     if form is None:
         return csrf_refused(request, who)
@@ -71,7 +71,7 @@ async def open_window(request: Request, who: OperatorDep) -> Response:
 
 
 @router.post("/maintenance/{window_id}/{action}")
-async def change(request: Request, window_id: int, action: str, who: OperatorDep) -> Response:
+async def change(request: Request, window_id: int, action: str, who: ManagerDep) -> Response:
     form = await checked_form(request, who)
     if form is None:
         return csrf_refused(request, who)

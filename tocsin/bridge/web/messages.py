@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tocsin.bridge.web import messages_accounts as accounts
 from tocsin.bridge.web import messages_desk as desk
 from tocsin.bridge.web import messages_maintenance as maintenance
 from tocsin.bridge.web import messages_reporter as reporter
@@ -319,6 +320,6 @@ ZH_CN: dict[str, str] = {
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {
-    "en": EN | desk.EN | maintenance.EN | reporter.EN,
-    "zh-CN": ZH_CN | desk.ZH_CN | maintenance.ZH_CN | reporter.ZH_CN,
+    "en": EN | desk.EN | maintenance.EN | reporter.EN | accounts.EN,
+    "zh-CN": ZH_CN | desk.ZH_CN | maintenance.ZH_CN | reporter.ZH_CN | accounts.ZH_CN,
 }

@@ -7,12 +7,15 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
+from tocsin.bridge.accounts.roles import check_reassign
+from tocsin.bridge.api.incidents import assignee_of
 from tocsin.bridge.api.params import row_id
 from tocsin.bridge.errors import BridgeError, InvalidInput
 from tocsin.bridge.kb import search as kb
 from tocsin.bridge.sla.paging_hours import paging_resumes
 from tocsin.bridge.timers.calendar import data_missing
 from tocsin.bridge.web.actions import (
+    ACTION_PERMISSIONS,
     ACTIONS,
     REPORT_TYPES,
     MissingField,
@@ -30,10 +33,10 @@ from tocsin.bridge.web.board import (
 )
 from tocsin.bridge.web.detail import load_incident
 from tocsin.bridge.web.i18n import Translator
-from tocsin.bridge.web.render import page, query_with, secure_headers
+from tocsin.bridge.web.render import forbidden_page, page, query_with, secure_headers
 from tocsin.bridge.web.session import FLASH_COOKIE, decode_flash, encode_flash
 from tocsin.bridge.web.timeline import escalations_seen, timeline
-from tocsin.bridge.web.visitor import OperatorDep, Visitor, web_router
+from tocsin.bridge.web.visitor import OperatorDep, ReaderDep, RegistrarDep, Visitor, web_router
 
 router = web_router()
 FINISHED = ("resolved", "closed")
@@ -108,7 +111,7 @@ def _choice(value: str | None, allowed: tuple[str, ...] | list[str]) -> str | No
 @router.get("/")
 def board(
     request: Request,
-    who: OperatorDep,
+    who: ReaderDep,
     priority: str | None = None,
     status: str | None = None,
     team: str | None = None,
@@ -194,7 +197,7 @@ def _incident_page(request: Request, who: Visitor, incident_id: int) -> Response
 
 
 @router.get("/incidents/new")
-def new_incident_form(request: Request, who: OperatorDep) -> Response:
+def new_incident_form(request: Request, who: RegistrarDep) -> Response:
     return _report_page(request, who, {}, None)
 
 
@@ -214,7 +217,7 @@ def _report_page(
 
 
 @router.post("/incidents/new")
-async def register_incident(request: Request, who: OperatorDep) -> Response:
+async def register_incident(request: Request, who: RegistrarDep) -> Response:
     form = await checked_form(request, who)
     if form is None:
         return csrf_refused(request, who)
@@ -235,7 +238,7 @@ def _not_found(request: Request, who: Visitor, incident_id: str) -> Response:
 
 # Ids arrive as text: a page, not a JSON validation error, answers one that names no incident.
 @router.get("/incidents/{incident_id}")
-def incident(request: Request, incident_id: str, who: OperatorDep) -> Response:
+def incident(request: Request, incident_id: str, who: ReaderDep) -> Response:
     number = row_id(incident_id)
     if number is None:
         return _not_found(request, who, incident_id[:40])
@@ -244,6 +247,9 @@ def incident(request: Request, incident_id: str, who: OperatorDep) -> Response:
 
 @router.post("/incidents/{incident_id}/{action}")
 async def act(request: Request, incident_id: str, action: str, who: OperatorDep) -> Response:
+    permission = ACTION_PERMISSIONS.get(action, "respond")
+    if not who.may(permission):
+        return forbidden_page(request, who, permission)
     form = await checked_form(request, who)
     if form is None:
         return csrf_refused(request, who)
@@ -256,9 +262,11 @@ async def act(request: Request, incident_id: str, action: str, who: OperatorDep)
         without_nul_fields(values)
         if action not in ACTIONS:
             raise InvalidInput(f"unknown action {action!r}")
-        apply_action(
-            who.context.service, number, action, who.operator, action_params(action, values)
-        )
+        params = action_params(action, values)
+        if action == "reassign":
+            current = assignee_of(who.context.store, number)
+            check_reassign(who.role, who.operator, current, params["assignee"])
+        apply_action(who.context.service, number, action, who.operator, params)
     except BridgeError as exc:
         # Refused, and still Post/Redirect/Get: the page says why and a reload repeats nothing.
         refused = redirect(who, f"/incidents/{number}?refused={action}")

@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from tocsin.bridge.accounts import roles
 from tocsin.bridge.platform.clock import as_utc, rfc3339
 from tocsin.bridge.web.i18n import LANGUAGES, Translator
 from tocsin.bridge.web.session import CSRF_FIELD
@@ -120,6 +121,7 @@ def page(
         csrf_field=CSRF_FIELD,
         csrf_token=who.session.csrf,
         operator=who.operator,
+        may=who.may,
         now=who.now,
         path=request.url.path,
         reports_url=who.context.reports_url,
@@ -130,3 +132,14 @@ def page(
     who.write_cookie(response)
     secure_headers(response)
     return response
+
+
+def forbidden_page(request: Request, who: Visitor, permission: str) -> HTMLResponse:
+    """The 403 page for a role lacking `permission`, naming the role needed."""
+    translate = Translator(who.language)
+    values = {
+        "role": translate(f"role.{who.role}"),
+        "needed": translate(f"role.{roles.needed_role(permission)}"),
+    }
+    context = {"message_key": "error.forbidden", "values": values}
+    return page(request, who, "error.html", context, status_code=403)

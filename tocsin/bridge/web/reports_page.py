@@ -29,7 +29,7 @@ from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.web.auth import checked_form, csrf_refused, redirect, safe_next
 from tocsin.bridge.web.i18n import Translator
 from tocsin.bridge.web.render import page, secure_headers
-from tocsin.bridge.web.visitor import OperatorDep, Visitor, web_router
+from tocsin.bridge.web.visitor import ManagerDep, Visitor, web_router
 
 router = web_router()
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -200,7 +200,7 @@ def _params(request: Request) -> dict[str, str]:
 
 
 @router.get("/reports", name="reports_page")
-def reports(request: Request, who: OperatorDep, runtime: RuntimeDep) -> Response:
+def reports(request: Request, who: ManagerDep, runtime: RuntimeDep) -> Response:
     params = _params(request)
     w = words(who.language)
     error = None
@@ -215,6 +215,7 @@ def reports(request: Request, who: OperatorDep, runtime: RuntimeDep) -> Response
     context: dict[str, Any] = {
         "w": w,
         "report": report,
+        "display_name": who.context.display_name,
         "params": params,
         "error": error,
         "saved": request.query_params.get("saved") == "1",
@@ -244,7 +245,7 @@ def reports(request: Request, who: OperatorDep, runtime: RuntimeDep) -> Response
 
 
 @router.get("/reports.csv")
-def reports_csv(request: Request, who: OperatorDep, runtime: RuntimeDep) -> Response:
+def reports_csv(request: Request, who: ManagerDep, runtime: RuntimeDep) -> Response:
     report = _report(runtime, who.now, _params(request))
     response = Response(to_csv(report), media_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = 'attachment; filename="sla-report.csv"'
@@ -254,7 +255,7 @@ def reports_csv(request: Request, who: OperatorDep, runtime: RuntimeDep) -> Resp
 
 @router.post("/reports/breaches/{incident_id}/{clock}")
 async def breach_reason(
-    request: Request, incident_id: str, clock: str, who: OperatorDep, runtime: RuntimeDep
+    request: Request, incident_id: str, clock: str, who: ManagerDep, runtime: RuntimeDep
 ) -> Response:
     form = await checked_form(request, who)
     if form is None:

@@ -1,8 +1,10 @@
-"""The browser session: an HMAC-signed cookie holding the operator's name and a CSRF token.
+"""The browser session: an HMAC-signed cookie holding the person's name, a CSRF token and the id
+of the server-side session row (tocsin.bridge.accounts.sessions) that signing out revokes.
 
-Nothing secret goes into the cookie (never the token itself); the signature stops forgery and
-the expiry bounds how long a stolen cookie is worth anything. Every session, signed in or not,
-carries a CSRF token, so the login form is protected as much as the incident forms.
+Nothing secret goes into the cookie but that random id (never a token or password); the
+signature stops forgery and the expiry bounds how long a stolen cookie is worth anything. Every
+session, signed in or not, carries a CSRF token, so the login form is protected as much as the
+incident forms.
 """
 
 from __future__ import annotations
@@ -29,10 +31,14 @@ class Session:
     expires: float = 0.0
     # Binds the session to the token it was opened with: rotating the token signs everyone out.
     token_tag: str | None = None
+    sid: str | None = None  # the server-side session row's id; signed in only with a live row
 
 
 def new_session(
-    now: datetime, operator: str | None = None, token_tag: str | None = None
+    now: datetime,
+    operator: str | None = None,
+    token_tag: str | None = None,
+    sid: str | None = None,
 ) -> Session:
     """Start a session with a fresh CSRF token; call again at login to rotate it."""
     return Session(
@@ -40,6 +46,7 @@ def new_session(
         operator=operator,
         expires=(now + SESSION_LIFETIME).timestamp(),
         token_tag=token_tag,
+        sid=sid,
     )
 
 
@@ -70,6 +77,7 @@ def encode_session(session: Session, secret: bytes) -> str:
                 "o": session.operator,
                 "e": session.expires,
                 "t": session.token_tag,
+                "s": session.sid,
             },
             separators=(",", ":"),
         ).encode()
@@ -89,12 +97,17 @@ def decode_session(cookie: str | None, secret: bytes, now: datetime) -> Session 
     try:
         data = json.loads(_unb64(body))
         session = Session(
-            csrf=str(data["c"]), operator=data["o"], expires=float(data["e"]), token_tag=data["t"]
+            csrf=str(data["c"]),
+            operator=data["o"],
+            expires=float(data["e"]),
+            token_tag=data["t"],
+            sid=data.get("s"),
         )
     except (ValueError, KeyError, TypeError):
         return None
-    if not isinstance(session.operator, str | None) or not isinstance(
-        session.token_tag, str | None
+    if not all(
+        isinstance(value, str | None)
+        for value in (session.operator, session.token_tag, session.sid)
     ):
         return None
     if session.expires <= now.timestamp():
@@ -107,6 +120,30 @@ def csrf_matches(session: Session | None, submitted: str | None) -> bool:
     if session is None or not submitted:
         return False
     return hmac.compare_digest(session.csrf.encode(), submitted.encode())
+
+
+def encode_signed(data: dict[str, object], secret: bytes, purpose: bytes) -> str:
+    """Serialise and sign a small payload for a cookie, bound to `purpose`."""
+    body = _b64(json.dumps(data, separators=(",", ":")).encode())
+    signature = _b64(
+        hmac.new(_key(secret), purpose + b":" + body.encode(), hashlib.sha256).digest()
+    )
+    return f"{body}.{signature}"
+
+
+def decode_signed(cookie: str | None, secret: bytes, purpose: bytes) -> dict[str, object] | None:
+    """Return the payload of a cookie encode_signed made for `purpose`, None if forged or bad."""
+    if not cookie or len(cookie) > 4096 or "." not in cookie:
+        return None
+    body, _, signature = cookie.partition(".")
+    expected = _b64(hmac.new(_key(secret), purpose + b":" + body.encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
+        return None
+    try:
+        data = json.loads(_unb64(body))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 FLASH_COOKIE = "tocsin_flash"

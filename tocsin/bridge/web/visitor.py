@@ -1,4 +1,4 @@
-"""Who is looking at a page: their session, language and the time the page is rendered at."""
+"""Who is looking at a page: their session and role, language and the time the page is rendered at."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 
+from tocsin.bridge.accounts import roles
 from tocsin.bridge.web.context import WebContext, web_context
 from tocsin.bridge.web.i18n import LANGUAGE_COOKIE, choose_language
 from tocsin.bridge.web.session import (
@@ -34,14 +35,21 @@ class Visitor:
     context: WebContext
     secure: bool
     fresh: bool = False
+    role: str | None = None  # None until signed in
 
     @property
     def operator(self) -> str | None:
         return self.session.operator
 
-    def with_session(self, session: Session) -> Visitor:
+    def may(self, permission: str) -> bool:
+        """Return whether the signed-in person's role holds `permission`."""
+        return roles.allows(self.role, permission)
+
+    def with_session(self, session: Session, role: str | None = None) -> Visitor:
         """Return the visitor with a replaced session, to be written on the response."""
-        return Visitor(session, self.language, self.now, self.context, self.secure, fresh=True)
+        return Visitor(
+            session, self.language, self.now, self.context, self.secure, fresh=True, role=role
+        )
 
     def write_cookie(self, response: Response) -> None:
         """Send the session cookie if it changed: HttpOnly, SameSite=Lax, Secure over HTTPS."""
@@ -71,12 +79,14 @@ def visitor(request: Request, context: Annotated[WebContext, Depends(web_context
     )
     secure = is_secure(request, context)
     session = decode_session(request.cookies.get(SESSION_COOKIE), context.secret_key, now)
+    role = None
     if session is not None and session.operator is not None:
-        if context.token_tag_for(session.operator) != session.token_tag:
-            session = None  # the token was removed or rotated since login
+        role = context.session_role(session)
+        if role is None:
+            session = None  # signed out, expired, revoked, or its token was rotated
     if session is None:
         return Visitor(new_session(now), language, now, context, secure, fresh=True)
-    return Visitor(session, language, now, context, secure)
+    return Visitor(session, language, now, context, secure, role=role)
 
 
 VisitorDep = Annotated[Visitor, Depends(visitor)]
@@ -90,8 +100,17 @@ class LoginRequired(Exception):
         self.location = f"/login?next={quote(next_path)}"
 
 
+class PageForbidden(Exception):
+    """Raised for a signed-in visitor whose role lacks a page's permission; answered with 403."""
+
+    def __init__(self, who: Visitor, permission: str) -> None:
+        super().__init__(permission)
+        self.who = who
+        self.permission = permission
+
+
 class WebRoute(APIRoute):
-    """A page route: LoginRequired becomes 303 to the login page, not a JSON error."""
+    """A page route: LoginRequired becomes 303 to the login page, PageForbidden a 403 page."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -101,6 +120,10 @@ class WebRoute(APIRoute):
                 return await handler(request)
             except LoginRequired as exc:
                 return RedirectResponse(exc.location, status_code=303)
+            except PageForbidden as exc:
+                from tocsin.bridge.web.render import forbidden_page
+
+                return forbidden_page(request, exc.who, exc.permission)
 
         return route
 
@@ -120,5 +143,22 @@ def require_operator(request: Request, who: VisitorDep) -> Visitor:
     return who
 
 
-# For every page behind the login: `def page(request: Request, who: OperatorDep) -> Response`.
+def require(permission: str) -> Callable[[Request, Visitor], Visitor]:
+    """Return a dependency for pages needing `permission`: login first, then a 403 page."""
+
+    def dependency(request: Request, who: VisitorDep) -> Visitor:
+        require_operator(request, who)
+        if not who.may(permission):
+            raise PageForbidden(who, permission)
+        return who
+
+    return dependency
+
+
+# For pages any signed-in person may open (their account, signing out, incident actions that
+# check the action's own permission): `def page(request: Request, who: OperatorDep) -> Response`.
 OperatorDep = Annotated[Visitor, Depends(require_operator)]
+ReaderDep = Annotated[Visitor, Depends(require("read"))]
+RegistrarDep = Annotated[Visitor, Depends(require("register"))]
+ManagerDep = Annotated[Visitor, Depends(require("manage"))]
+AdminDep = Annotated[Visitor, Depends(require("administer"))]

@@ -141,6 +141,7 @@ def test_a_mail_that_cannot_be_delivered_is_an_event_on_the_incident(
         sign_in(client)
         page = client.get(f"/incidents/{incident_id}").text
     assert "A mail to the reporter could not be delivered" in page
+    assert "Mails to the reporter" in page and "the receipt — NOT delivered" in page
     assert "the receipt: reporter mail: smtp 127.0.0.1:9: cannot connect" in page
     text = bridge.runtime.metrics.exposition().decode()
     assert (
@@ -171,3 +172,14 @@ def test_the_follow_up_waits_for_the_calendar_not_the_wall_clock(bridge: Bridge)
     bridge.deliver()
     bridge.clock.advance(timedelta(hours=30).total_seconds())
     assert bridge.deliver() == []
+
+
+def test_the_incident_page_says_which_mails_the_reporter_got(bridge: Bridge) -> None:
+    incident_id = bridge.report()
+    bridge.deliver()
+    bridge.runtime.incidents.act(incident_id, "notes", actor="sam", text="On it.", public=True)
+    app = create_app(bridge.runtime, start_workers=False)
+    with TestClient(app, base_url="https://desk.example.com") as client:  # https cookies
+        sign_in(client)
+        page = client.get(f"/incidents/{incident_id}").text
+    assert "the receipt — delivered" in page and "a public update — waiting" in page

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, select
 
+from tocsin.bridge.notify.reporter import CHANNEL as REPORTER_MAIL
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import Calendar
-from tocsin.bridge.store.schema import alerts, events, incidents, sla_clocks
+from tocsin.bridge.store.schema import alerts, events, incidents, outbox, sla_clocks
 from tocsin.bridge.timers.clocks import ended
 from tocsin.bridge.web.board import Deadline
 
@@ -57,6 +58,16 @@ class EventView:
 
 
 @dataclass(frozen=True)
+class MailView:
+    """One mail to the reporter and where it stands: pending, delivered or dead."""
+
+    kind: str
+    status: str
+    attempts: int
+    at: datetime  # when it was delivered, else when it was queued
+
+
+@dataclass(frozen=True)
 class IncidentView:
     """Everything the incident page shows, read in one transaction."""
 
@@ -64,6 +75,7 @@ class IncidentView:
     alerts: list[AlertView] = field(default_factory=list)
     clocks: list[ClockView] = field(default_factory=list)
     timeline: list[EventView] = field(default_factory=list)
+    reporter_mails: list[MailView] = field(default_factory=list)
 
     @property
     def labels(self) -> Mapping[str, str]:
@@ -166,4 +178,21 @@ def load_incident(
             .limit(TIMELINE_LIMIT)
         ).mappings()
     ]
-    return IncidentView(row=dict(row), alerts=found_alerts, clocks=clocks, timeline=timeline)
+    mails = reporter_mails(conn, incident_id) if row["reporter_email"] else []
+    return IncidentView(dict(row), found_alerts, clocks, timeline, mails)
+
+
+def reporter_mails(conn: Connection, incident_id: int) -> list[MailView]:
+    """Return the mails queued for the incident's reporter, oldest first (pruned once old)."""
+    found = conn.execute(
+        select(outbox.c.payload, outbox.c.status, outbox.c.attempts, outbox.c.created_at,
+               outbox.c.delivered_at)
+        .where(outbox.c.incident_id == incident_id, outbox.c.channel == REPORTER_MAIL)
+        .order_by(outbox.c.id)
+    )  # fmt: skip
+    mails = []
+    for row in found:
+        mail = (row.payload.get("body") or {}).get("mail") or {}
+        at = row.delivered_at or row.created_at
+        mails.append(MailView(str(mail.get("kind", "")), row.status, int(row.attempts), as_utc(at)))
+    return mails

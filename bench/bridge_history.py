@@ -197,8 +197,11 @@ def _reads(name: str, size: int, bridge: BridgeProcess, end: datetime) -> None:
     def report() -> requests.Response:
         return api.get(f"{url}/api/v1/reports/sla?since={since}&until={until}", timeout=300)
 
+    cpu_before = psutil.Process(bridge.proc.pid).cpu_times()
     with PeakRss(bridge.proc.pid) as rss:
         month, _ = _timed(report, rounds=3)
+    cpu_after = psutil.Process(bridge.proc.pid).cpu_times()
+    report_cpu = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / 3
     opened = report().json()["total"]["opened"]
     searches: dict[str, list[float]] = {}
     for query in QUERIES:
@@ -221,11 +224,14 @@ def _reads(name: str, size: int, bridge: BridgeProcess, end: datetime) -> None:
         ("board refresh, unchanged (304)", f"{_ms(idle):.1f} ms, 0 B", "a full page every 20 s (before)"),
         ("incident page with similar", f"{_ms(incident):.0f} ms (p90 {_ms(incident, 0.9):.0f})", "-"),
         (f"SLA report, 30 days ({opened:,} incidents)", f"{statistics.median(month):.2f} s", "< 2 s"),
+        ("  bridge CPU per report", f"{report_cpu:.2f} s", "-"),
         ("  bridge RSS growth during it", f"+{(rss.peak - rss.before) / 2**20:.0f} MiB", "< +50 MiB"),
         ("KB search (4 queries, en+zh)", f"p50 {_ms(search_all):.1f} ms, max {max(search_all) * 1000:.1f} ms", "< 50 ms"),
         ("new alert p99, no reads", f"{_ms(quiet, 0.99):.1f} ms", "< 50 ms"),
         (f"new alert p99, reads running ({rounds[0]} rounds)", f"{_ms(busy, 0.99):.1f} ms", "< 50 ms"),
     ]  # fmt: skip
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    print(f"  {name:<11}{size:>10,}  load average while measured: {load} (2 cores)", flush=True)
     for what, ours, target in rows:
         print(f"  {name:<11}{size:>10,}  {what:<42}{ours:>30}   target {target}", flush=True)
     for query, took in searches.items():

@@ -72,7 +72,11 @@ _WRITE = {
     ),
     "postgresql": (
         text("DELETE FROM kb_fts WHERE incident_id = :id"),
-        text("INSERT INTO kb_fts (incident_id, terms) VALUES (:id, CAST(:terms AS tsvector))"),
+        # Two replicas may index one incident at once: the later write wins, neither fails.
+        text(
+            "INSERT INTO kb_fts (incident_id, terms) VALUES (:id, CAST(:terms AS tsvector)) "
+            "ON CONFLICT (incident_id) DO UPDATE SET terms = EXCLUDED.terms"
+        ),
     ),
 }
 _MATCH = {

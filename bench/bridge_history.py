@@ -204,7 +204,9 @@ def _reads(name: str, size: int, bridge: BridgeProcess, end: datetime) -> None:
     until = end.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def report() -> requests.Response:
-        return api.get(f"{url}/api/v1/reports/sla?since={since}&until={until}", timeout=REPORT_TIMEOUT)
+        return api.get(
+            f"{url}/api/v1/reports/sla?since={since}&until={until}", timeout=REPORT_TIMEOUT
+        )
 
     cpu_before = psutil.Process(bridge.proc.pid).cpu_times()
     with PeakRss(bridge.proc.pid) as rss:

@@ -15,9 +15,11 @@ STARTS = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 def test_replicas_racing_on_the_same_new_alerts_open_each_incident_once(database_url: str) -> None:
-    first = make_runtime(database_url)
+    # Races, not bounds: on a busy machine a racer may wait for a commit longer than the
+    # default queue_timeout.
+    first = make_runtime(database_url, queue_timeout=30.0)
     # A second runtime with its own engine stands for another replica on the same database.
-    second = build_runtime(config_for(database_url), clock=FakeClock())
+    second = build_runtime(config_for(database_url, queue_timeout=30.0), clock=FakeClock())
     batch = [Alert({"alertname": "Race", "n": str(n)}, {}, STARTS, None) for n in range(20)]
     errors: list[BaseException] = []
 

@@ -154,3 +154,15 @@ def test_the_index_finds_an_alerts_documented_incidents_by_its_name(conn: Connec
     assert fulltext.matching(conn, [kb.alert_term("HostTemp")], True, 10) == [21, 20]
     target = kb.Entry(99, "too hot", "P2", None, "triggered", {"alertname": "HostTemp"}, "too hot")
     assert [m.entry.id for m in kb.same_alert(conn, target)] == [21, 20]
+
+
+def test_creating_the_schema_again_keeps_one_working_index(database_url: str) -> None:
+    engine = create_engine(database_url)
+    metadata.create_all(engine)
+    metadata.create_all(engine)  # a second runtime on the same database does this again
+    with engine.begin() as connection:
+        connection.execute(insert(incidents), [row(*DOCUMENTED[0])])
+        assert queued(connection) == 1  # one trigger fired, not two
+        assert catch_up(connection) == 1
+        assert fulltext.matching(connection, kb.tokens("logrotate"), True, 10) == [1]
+    engine.dispose()

@@ -9,7 +9,7 @@ Triggers queue a documented incident (one with a root cause or solution) in kb_s
 its text or status changes, whatever code wrote it; kb/index.py turns the queue into index
 rows. The table `kb_fts` and the triggers are outside the SQLAlchemy metadata (a virtual table
 and trigger functions it cannot describe): this module creates them, for the migration and for
-metadata.create_all alike.
+metadata.create_all alike, and creating them again is harmless (create_all runs at every start).
 """
 
 from __future__ import annotations
@@ -27,26 +27,26 @@ CREATE = {
     "sqlite": (
         # detail=none: the index answers which rows hold a term, all the search asks; '_' is
         # part of a word, as in the terms.
-        "CREATE VIRTUAL TABLE kb_fts USING fts5(terms, detail=none, "
+        "CREATE VIRTUAL TABLE IF NOT EXISTS kb_fts USING fts5(terms, detail=none, "
         "tokenize=\"unicode61 tokenchars '_'\")",
-        "CREATE TRIGGER kb_stale_insert AFTER INSERT ON incidents "
+        "CREATE TRIGGER IF NOT EXISTS kb_stale_insert AFTER INSERT ON incidents "
         f"WHEN {DOCUMENTED_NEW} "
         "BEGIN INSERT INTO kb_stale (incident_id) VALUES (new.id); END",
-        f"CREATE TRIGGER kb_stale_update AFTER UPDATE OF {TEXT_COLUMNS} ON incidents "
+        f"CREATE TRIGGER IF NOT EXISTS kb_stale_update AFTER UPDATE OF {TEXT_COLUMNS} ON incidents "
         f"WHEN {DOCUMENTED_NEW} OR {DOCUMENTED_OLD} "
         "BEGIN INSERT INTO kb_stale (incident_id) VALUES (new.id); END",
-        "CREATE TRIGGER kb_forget AFTER DELETE ON incidents "
+        "CREATE TRIGGER IF NOT EXISTS kb_forget AFTER DELETE ON incidents "
         "BEGIN DELETE FROM kb_fts WHERE rowid = old.id; END",
     ),
     "postgresql": (
-        "CREATE TABLE kb_fts (incident_id BIGINT PRIMARY KEY "
+        "CREATE TABLE IF NOT EXISTS kb_fts (incident_id BIGINT PRIMARY KEY "
         "REFERENCES incidents (id) ON DELETE CASCADE, terms TSVECTOR NOT NULL)",
-        "CREATE INDEX ix_kb_fts_terms ON kb_fts USING gin (terms)",
-        "CREATE FUNCTION kb_mark_stale() RETURNS trigger LANGUAGE plpgsql AS "
+        "CREATE INDEX IF NOT EXISTS ix_kb_fts_terms ON kb_fts USING gin (terms)",
+        "CREATE OR REPLACE FUNCTION kb_mark_stale() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN INSERT INTO kb_stale (incident_id) VALUES (NEW.id); RETURN NULL; END $$",
-        "CREATE TRIGGER kb_stale_insert AFTER INSERT ON incidents FOR EACH ROW "
+        "CREATE OR REPLACE TRIGGER kb_stale_insert AFTER INSERT ON incidents FOR EACH ROW "
         f"WHEN ({DOCUMENTED_NEW.replace('new.', 'NEW.')}) EXECUTE FUNCTION kb_mark_stale()",
-        f"CREATE TRIGGER kb_stale_update AFTER UPDATE OF {TEXT_COLUMNS} ON incidents "
+        f"CREATE OR REPLACE TRIGGER kb_stale_update AFTER UPDATE OF {TEXT_COLUMNS} ON incidents "
         f"FOR EACH ROW WHEN ({DOCUMENTED_NEW.replace('new.', 'NEW.')} OR "
         f"{DOCUMENTED_OLD.replace('old.', 'OLD.')}) EXECUTE FUNCTION kb_mark_stale()",
     ),

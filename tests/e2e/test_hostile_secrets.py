@@ -264,12 +264,16 @@ def run_agent(tmp_path: Path, name: str, push: dict[str, object]) -> subprocess.
         ],
     }
     (home / "agent.yml").write_text(yaml.safe_dump(config))
-    return subprocess.Popen(
-        [*AGENT, "run", "--config", str(home / "agent.yml"), "--log-level", "debug"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    with (home / "agent.log").open("w") as log:
+        return subprocess.Popen(
+            [*AGENT, "run", "--config", str(home / "agent.yml"), "--log-level", "debug"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
+AGENT_NAMES = ("refused", "unreachable", "credentials-in-url")
 
 
 def agent_logs(tmp_path: Path, bridge_url: str) -> list[str]:
@@ -289,13 +293,18 @@ def agent_logs(tmp_path: Path, bridge_url: str) -> list[str]:
             {"url": f"http://push:{SECRETS['agent push token']}@127.0.0.1:{free_port()}/x?t=1"},
         ),
     ]
-    time.sleep(4)
-    logs = []
+    refused = tmp_path / "refused" / "agent.log"
+    started = time.monotonic()
+    # At least a few push attempts each; on a loaded machine the refusal may take longer.
+    while time.monotonic() - started < 4 or (
+        "401" not in refused.read_text() and time.monotonic() - started < 60
+    ):
+        time.sleep(0.2)
     for process in agents:
         process.send_signal(signal.SIGTERM)
-        out, _ = process.communicate(timeout=15)
-        logs.append(out)
-    assert any("401" in log for log in logs), logs[0][-2000:]
+        process.wait(timeout=15)
+    logs = [(tmp_path / name / "agent.log").read_text() for name in AGENT_NAMES]
+    assert "401" in logs[0], logs[0][-2000:]
     return logs
 
 

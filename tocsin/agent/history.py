@@ -11,7 +11,7 @@ two samples.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from tocsin.agent.rules import Rule
@@ -71,10 +71,7 @@ class History:
         self._series: dict[str, dict[tuple[tuple[str, str], ...], deque[Point]]] = {}
         self._rules: tuple[Rule, ...] = ()
         self._windows: dict[str, float] = {}
-        # Collectors hand the same label dict to a device's series pass after pass: its sorted
-        # key is made once (kept with the dict, so its id cannot be reused), as is the dict
-        # derived series carry.
-        self._keys: dict[int, tuple[Mapping[str, str], LabelKey]] = {}
+        # The label dict each derived series carries, made once per label set.
         self._dicts: dict[LabelKey, dict[str, str]] = {}
         self.use(rules)
 
@@ -111,16 +108,6 @@ class History:
                     derived.append(Series(rule.series, self._dict(labels), value))
         return replace(sample, gauges=sample.gauges + tuple(derived))
 
-    def _key(self, labels: Mapping[str, str]) -> LabelKey:
-        cached = self._keys.get(id(labels))
-        if cached is not None and cached[0] is labels:
-            return cached[1]
-        if len(self._keys) >= CACHE_LIMIT:
-            self._keys.clear()
-        key = tuple(sorted(labels.items()))
-        self._keys[id(labels)] = (labels, key)
-        return key
-
     def _dict(self, key: LabelKey) -> dict[str, str]:
         found = self._dicts.get(key)
         if found is None:
@@ -131,7 +118,7 @@ class History:
 
     def _record(self, series: Series, window: float, now: float) -> None:
         known = self._series.setdefault(series.name, {})
-        labels = self._key(series.labels)
+        labels = tuple(sorted(series.labels.items()))
         points = known.get(labels)
         if points is None:
             points = known[labels] = deque()

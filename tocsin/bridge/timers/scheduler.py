@@ -114,7 +114,8 @@ _CLAIMABLE = (
         timers.c.due_at <= bindparam("now"),
         (timers.c.claimed_until.is_(None)) | (timers.c.claimed_until < bindparam("now")),
     )
-    .order_by(timers.c.due_at)
+    # Ties fire in the order they were set, on PostgreSQL as on SQLite (whose index holds rowid).
+    .order_by(timers.c.due_at, timers.c.id)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
 )

@@ -82,6 +82,14 @@ def test_a_report_with_the_reporters_mail_and_a_public_note(bridge: BridgeProces
     assert re.search(r"incident.note_added +\S+: checking the firewall", shown), shown
 
 
+def test_a_title_set_by_hand_is_shown_with_who_set_it(bridge: BridgeProcess) -> None:
+    number = opened(bridge)
+    out = cli(bridge, "incidents", "title", number, "printer on floor 3 jams", "--json")
+    shown = json.loads(out)
+    assert (shown["title"], shown["title_edited_by"]) == ("printer on floor 3 jams", "alice")
+    assert "incident.retitled" in cli(bridge, "incidents", "show", number)
+
+
 def test_show_has_notes_root_cause_and_clocks(bridge: BridgeProcess) -> None:
     number = opened(bridge)
     cli(bridge, "incidents", "ack", number)

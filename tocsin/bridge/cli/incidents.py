@@ -101,6 +101,16 @@ def note(client: BridgeClient, incident_id: int, text: str, public: bool, as_jso
 
 
 @incidents.command()
+@click.argument("incident_id", type=int)
+@click.argument("text")
+@json_option
+@click.pass_obj
+def title(client: BridgeClient, incident_id: int, text: str, as_json: bool) -> None:
+    """Give an incident a title by hand; its alerts no longer change it."""
+    _print(client.act(incident_id, "title", {"title": text}), as_json)
+
+
+@incidents.command()
 @click.option("--title", required=True, help="What is wrong, in the reporter's words.")
 @click.option("--priority", default=None, help="P1, P2, …; default: the route's.")
 @click.option("--description", default="", help="The full report.")

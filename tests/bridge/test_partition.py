@@ -17,6 +17,9 @@ from tests.bridge.partition import POLL, Cut, partition
 
 pytestmark = pytest.mark.slow
 LEASE = 3.0
+# What a replica's own pace adds past a lease and a tick: up to about 0.9 s seen on a 2-core
+# machine at load average 14.
+SLACK = 2.0
 LIMITS = {
     "timer_lease": f"{LEASE:g}s",
     "statement_timeout": "2s",
@@ -42,4 +45,4 @@ def test_a_replica_cut_off_from_postgresql_answers_503_and_no_timer_fires_twice_
     assert set(outcome.fired.values()) == {1}
     assert all((i, "incident.sla_breached") in outcome.fired for i in incidents_seen)
     assert outcome.unfired == 0
-    assert outcome.worst_lag <= LEASE + POLL + 0.5, f"a timer fired {outcome.worst_lag:.2f}s late"
+    assert outcome.worst_lag <= LEASE + POLL + SLACK, f"a timer fired {outcome.worst_lag:.2f}s late"

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tests.bridge.helpers import FakeClock, make_runtime
 from tests.bridge.notify import phone_vendors as pv
 from tests.bridge.notify.test_personal_paging import fire, notified
+from tocsin.bridge.errors import ConfigError
 from tocsin.bridge.notify import queue
 from tocsin.bridge.notify.fold import KIND
 from tocsin.bridge.notify.worker import DeliveryWorker
@@ -33,7 +34,8 @@ def _dispose() -> Iterator[None]:
 
 
 def storm_bridge(sqlite_url: str, tmp_path: Path, api: str = "http://127.0.0.1:9",
-                 language: str = "en") -> Runtime:  # fmt: skip
+                 language: str = "en", kind: str = "sms",
+                 limit: str = "{pages: 2, per: 10m}") -> Runtime:  # fmt: skip
     (tmp_path / "token").write_text(pv.TOKEN)
     twilio = (f"provider: twilio, account_sid: {pv.SID}, auth_token_file: {tmp_path / 'token'}, "
               f"from: '+15005550006', api_url: '{api}', callback_url: https://oncall.example.com")  # fmt: skip
@@ -42,13 +44,13 @@ priorities:
   P1: {{response: 15m}}
 routes: [{{priority: P1, escalation: ops}}]
 channels:
-  text: {{type: sms, {twilio}}}
+  text: {{type: {kind}, {twilio}}}
 people:
   carol:
     phone: '+8613800138000'
     language: {language}
     channels: [text]
-    phone_limit: {{pages: 2, per: 10m}}
+    phone_limit: {limit}
 escalation_policies:
   ops:
     steps: [{{after: 0m, notify: [person:carol]}}]
@@ -147,3 +149,35 @@ def test_the_summary_reaches_the_phone_as_one_sms_without_an_ack_code(
     bodies = sorted(sent["Body"] for sent in vendor.accepted)  # sent side by side: any order
     assert len(bodies) == 3 and bodies[-1].startswith("Tocsin: 2 more incidents, 2 unacknowledged")
     assert "Reply" not in bodies[-1] and all("Reply" in body for body in bodies[:2])
+
+
+def test_a_call_never_rings_sooner_than_the_call_interval_after_the_last(
+    database_url: str, tmp_path: Path
+) -> None:
+    runtime = storm_bridge(
+        database_url, tmp_path, kind="voice", limit="{pages: 10, per: 5m, call_interval: 15m}"
+    )
+    ids = storm(runtime, 3)  # within the page limit, but one call at a time
+    assert [incident for incident, _ in texts(runtime)] == ids[:1]
+    folds = [n for n in notified(runtime) if n.get("folded")]
+    # The summary call waits the interval, longer than the page window.
+    assert [n["until"] for n in folds] == ["2026-03-02T04:15:00Z"] * 2
+    runtime.clock.advance(minutes=10)  # type: ignore[attr-defined]
+    (later,) = storm(runtime, 1)
+    fire(runtime)
+    assert len(texts(runtime)) == 1 and folded(runtime) == 3  # still within 15 min of the call
+    runtime.clock.advance(minutes=5)  # type: ignore[attr-defined]
+    fire(runtime)
+    summary, text = texts(runtime)[-1]
+    assert summary is None and text.startswith("Tocsin: 3 more incidents")
+    assert f"#{later} " in text
+    runtime.clock.advance(minutes=16)  # type: ignore[attr-defined]
+    (after,) = storm(runtime, 1)
+    assert texts(runtime)[-1][0] == after  # the interval passed since the summary call
+
+
+def test_call_interval_is_checked_like_the_limit(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="call_interval"):
+        storm_bridge(
+            f"sqlite:///{tmp_path / 'db'}", tmp_path, limit="{pages: 1, per: 5m, call_interval: 0s}"
+        )

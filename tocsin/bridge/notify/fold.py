@@ -6,6 +6,8 @@ on its own and not dropped: it is recorded in the incident's timeline (`incident
 `folded`), counted in `tocsin_bridge_phone_folded_total`, and its incident joins a durable
 `fold_summary` timer of that person and channel, due a WINDOW after the first fold. When it
 fires, one message lists every folded incident ("5 more incidents, 2 unacknowledged: …").
+With `call_interval: I` as well, a call within I of the person's last call folds the same way,
+its summary due no sooner than I after the fold, so their phone rings at most once per I.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Folding:
     ) -> list[tuple[Event, list[Place]]]:
         """Return the items with every page past its person's limit folded (and recorded)."""
         used: dict[str, int] = {}
+        called: set[str] = set()  # people this batch already rings
         admitted = []
         for event, places in items:
             kept = []
@@ -63,13 +66,38 @@ class Folding:
                     continue
                 if person.name not in used:
                     used[person.name] = self._sent(conn, person, at)
-                if used[person.name] < person.phone_limit.pages:
+                rings = self._rings(person, place.channel)
+                too_soon = rings and (person.name in called or self._called(conn, person, at))
+                if used[person.name] < person.phone_limit.pages and not too_soon:
                     used[person.name] += 1
+                    if rings:
+                        called.add(person.name)
                     kept.append(place)
                 else:
                     self._fold(conn, event, person, place.channel, at)
             admitted.append((event, kept))
         return admitted
+
+    def _rings(self, person: Person, channel: str) -> bool:
+        """Return whether a page on the channel is a call the person's call_interval spaces."""
+        assert person.phone_limit is not None
+        return person.phone_limit.call_interval is not None and self._voice(channel)
+
+    def _voice(self, channel: str) -> bool:
+        configured = self.box.policy.channels.get(channel)
+        return configured is not None and configured.type == "voice"
+
+    def _called(self, conn: Connection, person: Person, at: datetime) -> bool:
+        """Return whether a call to the person went or goes out within their call_interval."""
+        assert person.phone_limit is not None and person.phone_limit.call_interval is not None
+        query = select(func.count(outbox.c.id)).where(
+            outbox.c.recipient == person.name,
+            in_list(outbox.c.channel, "channels"),
+            outbox.c.created_at > at - person.phone_limit.call_interval,
+            outbox.c.status != "dropped",
+        )
+        voices = [c for c in person.channels if self._voice(c)]
+        return int(conn.execute(query, {"channels": voices}).scalar_one()) > 0
 
     def _sent(self, conn: Connection, person: Person, at: datetime) -> int:
         """Return how many incident pages went or go to the person's phone in their window."""
@@ -99,7 +127,11 @@ class Folding:
                      {**timer.payload, "incidents": [*listed, event.incident_id]})  # fmt: skip
             due = timer.due_at
         else:
-            due = at + person.phone_limit.per
+            window = person.phone_limit.per
+            if self._rings(person, channel):
+                assert person.phone_limit.call_interval is not None
+                window = max(window, person.phone_limit.call_interval)
+            due = at + window
             payload = {"person": person.name, "channel": channel, "incidents": [event.incident_id]}
             schedule(conn, KIND, due, now=at, subject=subject, payload=payload)
         record_event(conn, [], incident_id=event.incident_id, kind="incident.notified",

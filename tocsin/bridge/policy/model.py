@@ -171,10 +171,14 @@ class QuietHours:
 
 @dataclass(frozen=True)
 class PhoneLimit:
-    """At most `pages` SMS and calls to a person per `per`; the rest fold into one summary."""
+    """At most `pages` SMS and calls to a person per `per`; the rest fold into one summary.
+
+    With `call_interval`, a call also never rings them sooner than that after their last one.
+    """
 
     pages: int
     per: timedelta
+    call_interval: timedelta | None = None
 
 
 @dataclass(frozen=True)

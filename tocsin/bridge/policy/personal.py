@@ -109,8 +109,8 @@ def parse_quiet_hours(
 
 
 def parse_phone_limit(raw: Any, where: Where) -> PhoneLimit:
-    """Return a person's limit on SMS and calls: `pages` per `per`."""
-    raw = as_mapping(raw, where, ("pages", "per"))
+    """Return a person's limit on SMS and calls: `pages` per `per`, calls `call_interval` apart."""
+    raw = as_mapping(raw, where, ("pages", "per", "call_interval"))
     pages = raw.get("pages")
     if isinstance(pages, bool) or not isinstance(pages, int) or pages < 1:
         raise where.key(raw, "pages").error(
@@ -119,7 +119,12 @@ def parse_phone_limit(raw: Any, where: Where) -> PhoneLimit:
     per = _after(raw.get("per"), where.key(raw, "per"))
     if per <= timedelta(0):
         raise where.key(raw, "per").error("expected a window such as '15m'")
-    return PhoneLimit(pages, per)
+    if raw.get("call_interval") is None:
+        return PhoneLimit(pages, per)
+    interval = _after(raw["call_interval"], where.key(raw, "call_interval"))
+    if interval <= timedelta(0):
+        raise where.key(raw, "call_interval").error("expected an interval such as '10m'")
+    return PhoneLimit(pages, per, interval)
 
 
 def methods_of(raw: Mapping[str, Any]) -> list[str]:

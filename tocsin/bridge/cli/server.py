@@ -19,6 +19,7 @@ from tocsin.bridge.paging.audit import unreachable
 from tocsin.bridge.platform.bootstrap import ensure_secrets
 from tocsin.bridge.platform.config import BridgeConfig, load_config, parse_config
 from tocsin.bridge.policy.load import load_policy
+from tocsin.bridge.policy.model import Policy
 from tocsin.bridge.server.systemd import notify_systemd
 from tocsin.bridge.store.db import Store
 from tocsin.common.journal import configure_logging
@@ -81,19 +82,7 @@ def serve(
     configure_logging(
         config.log_level, sys.stderr, os.environ, "%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if config.mailin is not None:
-        require_valid(config.mailin, policy)
-        click.echo(f"  mailin: {describe(config.mailin)}")
-    mail = config.reporter_mail
-    if mail.enabled:
-        MailTemplates(mail.templates).check()  # a broken template names its file, exit 78
-        click.echo(
-            f"  reporter mail: templates {mail.templates or 'bundled'}, language {mail.language}"
-        )
-        if config.smtp is None and mail.configured:
-            click.echo(f"warning: {config.source}: reporter_mail is on but there is no 'smtp:'; "
-                       "mails to reporters will fail and be recorded on their incidents",
-                       err=True)  # fmt: skip
+    _check_mail(config, policy)
     for warning in unreachable(policy, smtp=config.smtp is not None):
         log.warning("%s: %s", policy.source, warning)
     # Bound before secrets, migrations and workers: a bad address changes nothing.
@@ -208,19 +197,7 @@ def check_config(config_path: Path | None) -> None:
         if config.tokens
         else f"  tokens: none; serve generates them in {config.state_dir / 'tokens.yml'}"
     )
-    if config.mailin is not None:
-        require_valid(config.mailin, policy)
-        click.echo(f"  mailin: {describe(config.mailin)}")
-    mail = config.reporter_mail
-    if mail.enabled:
-        MailTemplates(mail.templates).check()  # a broken template names its file, exit 78
-        click.echo(
-            f"  reporter mail: templates {mail.templates or 'bundled'}, language {mail.language}"
-        )
-        if config.smtp is None and mail.configured:
-            click.echo(f"warning: {config.source}: reporter_mail is on but there is no 'smtp:'; "
-                       "mails to reporters will fail and be recorded on their incidents",
-                       err=True)  # fmt: skip
+    _check_mail(config, policy)
     for warning in unreachable(policy, smtp=config.smtp is not None):
         click.echo(f"warning: {policy.source}: {warning}", err=True)
 
@@ -236,3 +213,20 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _check_mail(config: BridgeConfig, policy: Policy) -> None:
+    """Check and describe the mail gateway and the reporter's mails (serve and check-config)."""
+    if config.mailin is not None:
+        require_valid(config.mailin, policy)
+        click.echo(f"  mailin: {describe(config.mailin)}")
+    mail = config.reporter_mail
+    if mail.enabled:
+        MailTemplates(mail.templates).check()  # a broken template names its file, exit 78
+        click.echo(
+            f"  reporter mail: templates {mail.templates or 'bundled'}, language {mail.language}"
+        )
+        if config.smtp is None and mail.configured:
+            click.echo(f"warning: {config.source}: reporter_mail is on but there is no 'smtp:'; "
+                       "mails to reporters will fail and be recorded on their incidents",
+                       err=True)  # fmt: skip

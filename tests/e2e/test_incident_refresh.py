@@ -14,7 +14,6 @@ import requests
 
 from tests.e2e import test_web_board as board
 from tocsin.bridge.incidents.service import IncidentService
-from tocsin.bridge.store.db import Store
 
 pytestmark = pytest.mark.e2e
 
@@ -24,14 +23,8 @@ HALF_TYPED = "Checked the primary's disk, WAL archiving looks st"
 
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[board.Bridge]:
-    tmp = tmp_path_factory.mktemp("incident-refresh")
-    process, url = board.start_bridge(tmp)
-    store = Store(f"sqlite:///{tmp / 'tocsin.db'}")
-    try:
-        yield board.Bridge(url, store)
-    finally:
-        store.dispose()
-        board.stop(process)
+    with board.served(tmp_path_factory.mktemp("incident-refresh")) as running:
+        yield running
 
 
 @pytest.fixture

@@ -18,18 +18,18 @@ import pytest
 import requests
 
 from tests.e2e.test_web_board import (
-    CHROMIUM_ARGS,
     INGEST,
     OPERATOR,
     ROOT,
+    browser,
     shot,
     start_bridge,
     stop,
 )
 from tests.oidc import oidc_provider
-from tests.peers import require_binary
 
 pytestmark = pytest.mark.e2e
+__all__ = ["browser"]
 
 PASSWORD = "a long and secret phrase"
 LEE = {"sub": "u-lee", "preferred_username": "lee", "groups": ["oncall-leads"]}
@@ -88,21 +88,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             yield Site(url, config)
         finally:
             stop(process)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    chromium = require_binary("chromium", "/usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def open_incident(site: Site, title: str) -> int:

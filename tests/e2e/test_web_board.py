@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -174,18 +175,23 @@ def seed(bridge: Bridge) -> None:
         set_clock(conn, bridge.ids["vpn"], 7 * 60)
 
 
-@pytest.fixture(scope="module")
-def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
-    tmp = tmp_path_factory.mktemp("web-board")
-    process, url = start_bridge(tmp)
+@contextmanager
+def served(tmp: Path, policy: str = POLICY) -> Iterator[Bridge]:
+    """Run a bridge (start_bridge) with a store on its database; stop both afterwards."""
+    process, url = start_bridge(tmp, policy)
     store = Store(f"sqlite:///{tmp / 'tocsin.db'}")
     try:
-        running = Bridge(url, store)
-        seed(running)
-        yield running
+        yield Bridge(url, store)
     finally:
         store.dispose()
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+    with served(tmp_path_factory.mktemp("web-board")) as running:
+        seed(running)
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,9 @@ from tests.e2e.test_web_board import (
     browser,
     open_tab,
     row_ids,
-    start_bridge,
-    stop,
+    served,
 )
 from tocsin.bridge.incidents.service import IncidentService
-from tocsin.bridge.store.db import Store
 from tocsin.bridge.web.board import BOARD_PAGE
 
 pytestmark = pytest.mark.e2e
@@ -26,20 +24,13 @@ EXTRA = 3  # incidents past the first page
 
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
-    tmp = tmp_path_factory.mktemp("web-board-pages")
-    process, url = start_bridge(tmp)
-    store = Store(f"sqlite:///{tmp / 'tocsin.db'}")
-    try:
-        running = Bridge(url, store)
-        service = IncidentService(store, [])
+    with served(tmp_path_factory.mktemp("web-board-pages")) as running:
+        service = IncidentService(running.store, [])
         for number in range(BOARD_PAGE + EXTRA):
             running.ids[f"i{number}"] = service.create(
                 title=f"Queue {number} backlog", priority="P2", actor=None
             )
         yield running
-    finally:
-        store.dispose()
-        stop(process)
 
 
 def is_board(response: Any, bridge: Bridge) -> bool:

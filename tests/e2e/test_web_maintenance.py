@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.test_web_board import INGEST, Bridge, Tab, browser, open_tab, start_bridge, stop
+from tests.e2e.test_web_board import INGEST, Bridge, Tab, browser, open_tab, served
 from tocsin.bridge.platform.clock import utcnow
-from tocsin.bridge.store.db import Store
 
 pytestmark = pytest.mark.e2e
 __all__ = ["browser"]
@@ -23,14 +22,8 @@ __all__ = ["browser"]
 
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
-    tmp = tmp_path_factory.mktemp("web-maintenance")
-    process, url = start_bridge(tmp)
-    store = Store(f"sqlite:///{tmp / 'tocsin.db'}")
-    try:
-        yield Bridge(url, store)
-    finally:
-        store.dispose()
-        stop(process)
+    with served(tmp_path_factory.mktemp("web-maintenance")) as running:
+        yield running
 
 
 def send(bridge: Bridge, instance: str) -> dict[str, Any]:

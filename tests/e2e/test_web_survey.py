@@ -14,10 +14,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from tests.e2e.test_web_board import OPERATOR, Bridge, browser, start_bridge, stop
+from tests.e2e.test_web_board import OPERATOR, Bridge, browser, served
 from tocsin.bridge.notify.links import SURVEY, sign_ack
 from tocsin.bridge.platform.clock import utcnow
-from tocsin.bridge.store.db import Store
 from tocsin.bridge.store.schema import incidents
 
 pytestmark = pytest.mark.e2e
@@ -27,14 +26,8 @@ SECRET = b"e2e-secret-key-for-sessions"  # start_bridge's secret_key
 
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
-    tmp = tmp_path_factory.mktemp("web-survey")
-    process, url = start_bridge(tmp)
-    store = Store(f"sqlite:///{tmp / 'tocsin.db'}")
-    try:
-        yield Bridge(url, store)
-    finally:
-        store.dispose()
-        stop(process)
+    with served(tmp_path_factory.mktemp("web-survey")) as running:
+        yield running
 
 
 def survey_link(bridge: Bridge, language: str) -> tuple[int, str]:

@@ -22,13 +22,11 @@ from tests.e2e.test_web_board import (
     Tab,
     browser,
     open_tab,
+    served,
     shot,
-    start_bridge,
-    stop,
 )
 from tocsin.bridge.notify.links import sign_ack
 from tocsin.bridge.platform.clock import utcnow
-from tocsin.bridge.store.db import Store
 
 pytestmark = pytest.mark.e2e
 __all__ = ["browser"]  # the Chromium fixture, shared with the board's scenario
@@ -66,15 +64,9 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[Bridge]:
-    tmp = tmp_path_factory.mktemp("web-workflow")
     policy = POLICY.format(hook=receiver.url("/oncall"), bob=receiver.url("/bob"))
-    process, url = start_bridge(tmp, policy)
-    store = Store(f"sqlite:///{tmp / 'tocsin.db'}")
-    try:
-        yield Bridge(url, store)
-    finally:
-        store.dispose()
-        stop(process)
+    with served(tmp_path_factory.mktemp("web-workflow"), policy) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

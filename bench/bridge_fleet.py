@@ -19,8 +19,6 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +26,7 @@ import psutil
 from sqlalchemy import create_engine, insert
 
 from tests.bridge.helpers import INGEST, bearer
-from tests.bridge.server import BridgeProcess
+from tests.bridge.server import BridgeProcess, running_bridge
 from tests.pg import create_database, durability, postgres_cluster
 from tocsin.bridge.store.schema import heartbeats
 
@@ -37,16 +35,6 @@ FLEET_SECONDS = float(os.environ.get("TOCSIN_BENCH_FLEET_SECONDS", "60"))
 INTERVAL = 30.0
 SENDERS = 16
 KNOWN_HOSTS = 100_000
-
-
-@contextmanager
-def _bridge(url: str, tmp: Path) -> Iterator[BridgeProcess]:
-    process = BridgeProcess(tmp, url)
-    process.start(timeout=60)
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 class Fleet:
@@ -186,7 +174,7 @@ def main() -> int:
                 if name == "SQLite"
                 else create_database(server)
             )
-            with _bridge(url, tmp / name) as bridge:
+            with running_bridge(url, tmp / name) as bridge:
                 for agents in FLEET:
                     fleet, cpu = phase(bridge, agents, FLEET_SECONDS, f"k{agents}-")
                     ok = len(fleet.beats) + len(fleet.alerts)
@@ -212,7 +200,7 @@ def flat(name: str, tmp: Path, server: str) -> None:
             if name == "SQLite"
             else create_database(server)
         )
-        with _bridge(url, tmp / f"{name}-{known}") as bridge:
+        with running_bridge(url, tmp / f"{name}-{known}") as bridge:
             known_hosts(url, known)
             fleet, cpu = phase(bridge, 1000, min(FLEET_SECONDS, 30.0), "flat-")
             costs.append(cpu / max(1, len(fleet.beats) + len(fleet.alerts)) * 1000)

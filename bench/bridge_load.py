@@ -21,13 +21,11 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from tests.bridge.burst import burst, rss_mib, stored_instances
 from tests.bridge.helpers import INGEST, bearer
-from tests.bridge.server import BridgeProcess
+from tests.bridge.server import running_bridge
 from tests.pg import create_database, durability, postgres_cluster
 
 BURST_SECONDS = float(os.environ.get("TOCSIN_BENCH_BURST_SECONDS", "30"))
@@ -45,19 +43,9 @@ BEFORE = {
 }
 
 
-@contextmanager
-def _bridge(url: str, tmp: Path) -> Iterator[BridgeProcess]:
-    process = BridgeProcess(tmp, url)
-    process.start(timeout=60)
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
 def overload(name: str, url: str, tmp: Path) -> None:
     """Run the burst against one bridge and print what the senders got."""
-    with _bridge(url, tmp) as bridge:
+    with running_bridge(url, tmp) as bridge:
         assert bridge.proc is not None
         burst(bridge.url, senders=4, batch=50, seconds=2.0, prefix="warm")
         before = rss_mib(bridge.proc.pid)
@@ -101,7 +89,7 @@ def _webhook(alerts: list[dict[str, object]]) -> bytes:
 
 def sustained(name: str, url: str, tmp: Path) -> list[float]:
     """Post at RATE for SUSTAINED_MINUTES; return RSS at the start and after each minute."""
-    with _bridge(url, tmp) as bridge:
+    with running_bridge(url, tmp) as bridge:
         assert bridge.proc is not None
         host, port = bridge.url.removeprefix("http://").split(":")
         headers = {**bearer(INGEST), "Content-Type": "application/json"}

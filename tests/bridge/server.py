@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -91,3 +93,14 @@ class BridgeProcess:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+@contextmanager
+def running_bridge(database_url: str, tmp: Path, timeout: float = 60.0) -> Iterator[BridgeProcess]:
+    """Run a bridge on the database until the block ends (the benches' long-lived servers)."""
+    process = BridgeProcess(tmp, database_url)
+    process.start(timeout=timeout)
+    try:
+        yield process
+    finally:
+        process.stop()

@@ -18,7 +18,14 @@ from tocsin.bridge.api.deps import RuntimeDep
 from tocsin.bridge.errors import Conflict, NotFound
 from tocsin.bridge.incidents.serialize import get_incident
 from tocsin.bridge.incidents.service import acknowledge
-from tocsin.bridge.notify.links import AckClaim, LinkRejected, consume, link_used, verify_ack
+from tocsin.bridge.notify.links import (
+    ACK,
+    AckClaim,
+    LinkRejected,
+    consume,
+    link_used,
+    verify_ack,
+)
 from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.web.i18n import LANGUAGE_COOKIE, Translator, choose_language
 from tocsin.bridge.web.render import ENVIRONMENT
@@ -61,21 +68,23 @@ def _page(
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
-def _claim(runtime: Runtime, token: str) -> AckClaim:
+def claim_of(runtime: Runtime, token: str, purpose: bytes = ACK) -> AckClaim:
+    """Return a signed link's claim for this purpose (ack or survey); LinkRejected if not one."""
     key = runtime.config.secret_key
     if not key:
         raise LinkRejected("invalid", "this bridge has no signing key, so it issues no links")
-    return verify_ack(key, token, runtime.clock())
+    return verify_ack(key, token, runtime.clock(), purpose=purpose)
 
 
-def _incident(runtime: Runtime, incident_id: int) -> Any:
+def incident_of(runtime: Runtime, incident_id: int) -> Any:
+    """Return the incident a link names, or None."""
     with runtime.store.connect() as conn:
         return get_incident(conn, incident_id)
 
 
 def _settled(request: Request, runtime: Runtime, incident_id: int) -> HTMLResponse:
     """Say who acknowledged the incident (or what became of it), with a link to it."""
-    row = _incident(runtime, incident_id)
+    row = incident_of(runtime, incident_id)
     return _page(request, runtime, "already", row=row)
 
 
@@ -83,7 +92,7 @@ def _settled(request: Request, runtime: Runtime, incident_id: int) -> HTMLRespon
 def confirm(token: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
     """Show what the link would acknowledge, and a button that does it."""
     try:
-        claim = _claim(runtime, token)
+        claim = claim_of(runtime, token)
         with runtime.store.connect() as conn:
             used = link_used(conn, claim)
             row = get_incident(conn, claim.incident_id)
@@ -100,7 +109,7 @@ def confirm(token: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
 def acknowledge_by_link(token: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
     """Spend the link and acknowledge the incident in the person's name, in one transaction."""
     try:
-        claim = _claim(runtime, token)
+        claim = claim_of(runtime, token)
     except LinkRejected as exc:
         return _page(request, runtime, exc.reason, status=exc.http_status)
     try:
@@ -116,4 +125,4 @@ def acknowledge_by_link(token: str, request: Request, runtime: RuntimeDep) -> HT
             return _settled(request, runtime, claim.incident_id)
         except NotFound:
             return _page(request, runtime, "gone", status=404)
-    return _page(request, runtime, "done", row=_incident(runtime, claim.incident_id))
+    return _page(request, runtime, "done", row=incident_of(runtime, claim.incident_id))

@@ -18,10 +18,9 @@ from tocsin.bridge.api.deps import RuntimeDep
 from tocsin.bridge.errors import InvalidInput, NotFound
 from tocsin.bridge.incidents.serialize import get_incident
 from tocsin.bridge.incidents.survey import Answer, parse_answer
-from tocsin.bridge.notify.links import SURVEY, AckClaim, LinkRejected, link_used, verify_ack
+from tocsin.bridge.notify.links import SURVEY, LinkRejected, link_used
 from tocsin.bridge.notify.survey import answer_survey
-from tocsin.bridge.runtime import Runtime
-from tocsin.bridge.web.ack import HEADERS
+from tocsin.bridge.web.ack import HEADERS, claim_of, incident_of
 from tocsin.bridge.web.i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, choose_language
 from tocsin.bridge.web.render import ENVIRONMENT
 
@@ -53,23 +52,11 @@ def _page(
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
-def _claim(runtime: Runtime, token: str) -> AckClaim:
-    key = runtime.config.secret_key
-    if not key:
-        raise LinkRejected("invalid", "this bridge has no signing key, so it issues no links")
-    return verify_ack(key, token, runtime.clock(), purpose=SURVEY)
-
-
-def _incident(runtime: Runtime, incident_id: int) -> Any:
-    with runtime.store.connect() as conn:
-        return get_incident(conn, incident_id)
-
-
 @router.get("/survey/{token}", response_class=HTMLResponse)
 def survey_form(token: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
     """Show the survey form for a genuine, unused, unexpired link."""
     try:
-        claim = _claim(runtime, token)
+        claim = claim_of(runtime, token, SURVEY)
         with runtime.store.connect() as conn:
             used = link_used(conn, claim)
             row = get_incident(conn, claim.incident_id)
@@ -86,12 +73,12 @@ def survey_form(token: str, request: Request, runtime: RuntimeDep) -> HTMLRespon
 async def survey_answer(token: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
     """Record the answer once: spend the link, set the satisfaction, tell a manager of a low one."""
     try:
-        claim = _claim(runtime, token)
+        claim = claim_of(runtime, token, SURVEY)
     except LinkRejected as exc:
         return _page(request, exc.reason, status=exc.http_status)
     form = await request.form()
     try:
-        row = _incident(runtime, claim.incident_id)
+        row = incident_of(runtime, claim.incident_id)
     except NotFound:
         return _page(request, "gone", status=404)
     try:

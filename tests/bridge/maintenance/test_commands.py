@@ -58,6 +58,44 @@ def test_a_window_is_started_listed_extended_and_ended_from_the_cli(bridge: Brid
     assert code == 0 and "ended" in out and "released: 0" in out
 
 
+def test_a_weekly_window_is_started_listed_and_ended_from_the_cli(bridge: BridgeProcess) -> None:
+    weekly = ["--every", "sat,sun", "--at", "02:00", "--for", "2h", "--zone", "Asia/Shanghai"]
+    code, out = cli(bridge, "start", "--match", "team=db", *weekly, "--reason", "patch", "--json")
+    assert code == 0, out
+    window = json.loads(out)
+    assert (window["every"], window["source"], window["created_by"]) == (
+        "sat,sun 02:00-04:00 Asia/Shanghai",
+        "cli",
+        "alice",
+    )
+    assert window["next_start"] is not None or window["status"] == "active"
+    code, out = cli(bridge, "list")
+    (line,) = [line for line in out.splitlines() if line.startswith(f"{window['id']}  ")]
+    assert "every sat,sun 02:00-04:00 Asia/Shanghai" in line and "(cli)" in line, out
+    assert " next 20" in line or " until 20" in line
+    code, out = cli(bridge, "end", str(window["id"]))
+    assert code == 0 and f"{window['id']}  ended" in out, out
+    code, out = cli(
+        bridge, "start", "--match", "team=db", "--at", "02:00", "--for", "2h", "--reason", "x"
+    )
+    assert code == 2 and "--at, --zone, --first and --until go with --every" in out
+    code, out = cli(
+        bridge,
+        "start",
+        "--match",
+        "team=db",
+        "--every",
+        "sun",
+        "--at",
+        "02:00",
+        "--for",
+        "1d",
+        "--reason",
+        "x",
+    )
+    assert code != 0 and "less than 24 hours" in out
+
+
 def test_a_bad_matcher_is_one_line_saying_what_is_wrong(bridge: BridgeProcess) -> None:
     code, out = cli(bridge, "start", "--match", "instance", "--for", "30m", "--reason", "x")
     assert code != 0

@@ -1,8 +1,8 @@
-"""/api/v1/maintenance: open, list, extend and end maintenance windows."""
+"""/api/v1/maintenance: open, list, extend and end maintenance windows, one-off or weekly."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -15,6 +15,7 @@ from tocsin.bridge.api.deps import RuntimeDep
 from tocsin.bridge.api.params import RowId, without_nul
 from tocsin.bridge.errors import InvalidInput
 from tocsin.bridge.maintenance.service import check_agent_window
+from tocsin.bridge.maintenance.weekly import read_weekly
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.common.durations import parse_duration
 
@@ -42,6 +43,21 @@ class NewWindow(_Body):
     ends_at: datetime | None = None
     duration: Annotated[str, Field(max_length=20)] | None = None
     source: Annotated[str, Field(pattern="^(api|cli|web|agent)$")] = "api"
+
+
+class NewWeekly(_Body):
+    """A weekly window: matchers, days, a local start and an end or a duration, a time zone."""
+
+    matchers: list[Matcher] = Field(min_length=1, max_length=20)
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    days: list[Annotated[str, Field(max_length=10)]] = Field(min_length=1, max_length=7)
+    start: Annotated[str, Field(max_length=5)]
+    end: Annotated[str, Field(max_length=5)] | None = None
+    duration: Annotated[str, Field(max_length=20)] | None = None
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    first: date | None = None
+    until: date | None = None
+    source: Annotated[str, Field(pattern="^(api|cli|web)$")] = "api"
 
 
 class NewEnd(_Body):
@@ -84,6 +100,30 @@ def open_window(body: NewWindow, who: Caller, runtime: RuntimeDep) -> dict[str, 
 def list_windows(_who: Reader, runtime: RuntimeDep) -> dict[str, Any]:
     """List windows open, upcoming or over within a week, and the policy's weekly windows."""
     return runtime.maintenance.listing()
+
+
+@router.post("/recurring", status_code=201)
+def open_weekly(body: NewWeekly, who: Manager, runtime: RuntimeDep) -> dict[str, Any]:
+    """Store a weekly window, such as every Sunday 02:00-04:00 Asia/Shanghai."""
+    desk = runtime.maintenance
+    weekly = read_weekly(
+        days=body.days,
+        start=body.start,
+        end=body.end,
+        length=None if body.duration is None else window_length(body.duration),
+        timezone=body.timezone,
+        first=body.first,
+        until=body.until,
+        now=runtime.clock(),
+    )
+    window_id = desk.open_weekly(body.matchers, weekly, body.reason, who.name, body.source)
+    return desk.shown(window_id)
+
+
+@router.get("/recurring")
+def list_weekly(_who: Reader, runtime: RuntimeDep) -> dict[str, Any]:
+    """List weekly windows, the policy's and the stored ones, with their next start."""
+    return {"weekly": runtime.maintenance.listing()["weekly"]}
 
 
 @router.get("/{window_id}")

@@ -94,6 +94,10 @@ class BridgeClient:
         """Open a maintenance window."""
         return self._call("POST", "/api/v1/maintenance", json=body)
 
+    def open_weekly(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Store a weekly maintenance window."""
+        return self._call("POST", "/api/v1/maintenance/recurring", json=body)
+
     def extend_window(self, window_id: int, body: dict[str, Any]) -> dict[str, Any]:
         """Move a maintenance window's end."""
         return self._call("PATCH", f"/api/v1/maintenance/{window_id}", json=body)

@@ -31,41 +31,61 @@ def maintenance() -> None:
 )
 @click.option("--for", "duration", required=True, help="How long, such as 30m or 2h.")
 @click.option("--reason", required=True, help="Why, for the board and the audit trail.")
+@click.option(
+    "--every",
+    "days",
+    multiple=True,
+    help="Weekly on these days: mon..sun (repeatable or 'sat,sun'); needs --at.",
+)
+@click.option("--at", "start", help="With --every: the local start time, such as 02:00.")
+@click.option("--zone", default="UTC", show_default=True, help="With --every: an IANA time zone.")
+@click.option("--first", help="With --every: the first date it may open (YYYY-MM-DD, local).")
+@click.option("--until", help="With --every: the last date it may open (YYYY-MM-DD, local).")
 @json_option
 @click.pass_obj
 def start(
-    client: BridgeClient, matchers: tuple[str, ...], duration: str, reason: str, as_json: bool
+    client: BridgeClient,
+    matchers: tuple[str, ...],
+    duration: str,
+    reason: str,
+    days: tuple[str, ...],
+    start: str | None,
+    zone: str,
+    first: str | None,
+    until: str | None,
+    as_json: bool,
 ) -> None:
-    """Open a window now, e.g. --match instance=db1 --for 30m --reason 'kernel update'."""
-    window = client.open_window(
-        {"matchers": list(matchers), "duration": duration, "reason": reason, "source": "cli"}
-    )
-    _print(window, as_json)
+    """Open a window now, or a weekly one.
+
+    Now: --match instance=db1 --for 30m --reason 'kernel update'.
+    Weekly: --match team=db --every sun --at 02:00 --for 2h --zone Asia/Shanghai --reason patching.
+    """
+    body: dict[str, Any] = {"matchers": list(matchers), "duration": duration, "reason": reason}
+    if not days:
+        if start or first or until or zone != "UTC":
+            raise click.UsageError("--at, --zone, --first and --until go with --every")
+        _print(client.open_window(body | {"source": "cli"}), as_json)
+        return
+    if start is None:
+        raise click.UsageError("--every needs --at, the local start time such as 02:00")
+    every = [day.strip() for text in days for day in text.split(",") if day.strip()]
+    weekly = {"days": every, "start": start, "timezone": zone, "first": first, "until": until}
+    _print(client.open_weekly(body | weekly | {"source": "cli"}), as_json)
 
 
 @maintenance.command("list")
 @json_option
 @click.pass_obj
 def list_(client: BridgeClient, as_json: bool) -> None:
-    """List windows open, upcoming and over within a week, and the policy's weekly windows."""
+    """List windows open, upcoming and over within a week, and weekly ones with their next start."""
     found = client.list_windows()
     if as_json:
         click.echo(json.dumps(found, indent=2, ensure_ascii=False))
         return
     if not found["windows"] and not found["weekly"]:
         click.echo("no maintenance windows")
-    for window in found["windows"]:
+    for window in found["windows"] + found["weekly"]:
         _print(window, False)
-    for weekly in found["weekly"]:
-        when = (
-            f"until {weekly['ends_at']}"
-            if weekly["status"] == "active"
-            else f"next {weekly['next_start']}"
-        )
-        click.echo(
-            f"{weekly['key']}  {weekly['status']:8}  {when} ({weekly['timezone']})  "
-            f"{' '.join(weekly['matchers'])}  {weekly['reason']}  held: {len(weekly['held'])}"
-        )
 
 
 @maintenance.command()
@@ -94,8 +114,20 @@ def _print(window: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(window, indent=2, ensure_ascii=False))
         return
+    held = f"held: {len(window['held'])}"
+    if "every" not in window:
+        click.echo(
+            f"{window['id']}  {window['status']:8}  {window['starts_at']} .. {window['ends_at']}  "
+            f"{' '.join(window['matchers'])}  {window['reason']}  by {window['created_by']}  {held}"
+        )
+        return
+    if window["status"] == "active":
+        when = f"until {window['ends_at']}"
+    elif window["next_start"]:
+        when = f"next {window['next_start']}"
+    else:
+        when = "no start within a week"
     click.echo(
-        f"{window['id']}  {window['status']:8}  {window['starts_at']} .. {window['ends_at']}  "
-        f"{' '.join(window['matchers'])}  {window['reason']}  by {window['created_by']}  "
-        f"held: {len(window['held'])}"
+        f"{window['id'] or window['key']}  {window['status']:8}  every {window['every']}  {when}  "
+        f"{' '.join(window['matchers'])}  {window['reason']}  ({window['source']})  {held}"
     )

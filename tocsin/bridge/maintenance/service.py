@@ -14,6 +14,8 @@ from tocsin.bridge.incidents.events import EventHook
 from tocsin.bridge.maintenance import store
 from tocsin.bridge.maintenance.hold import release_all
 from tocsin.bridge.maintenance.store import policy_windows
+from tocsin.bridge.maintenance.weekly import weekly_json
+from tocsin.bridge.maintenance.windows import Weekly
 from tocsin.bridge.platform.clock import Clock, as_utc, rfc3339
 from tocsin.bridge.policy.matchers import MatcherError, parse_all
 from tocsin.bridge.policy.model import Policy
@@ -85,32 +87,24 @@ def held_json(conn: Connection, keys: Sequence[str]) -> dict[str, list[dict[str,
 
 
 def windows_json(conn: Connection, policy: Policy, now: datetime) -> dict[str, Any]:
-    """Return stored windows (open, upcoming, recently over) and the policy's weekly ones."""
+    """Return one-off windows (open, upcoming, recently over) and weekly ones, by source."""
     rows = store.listed(conn, now)
+    weekly_rows = store.weekly_rows(conn, now)
     weekly = policy_windows(policy)
-    held = held_json(conn, [str(row.id) for row in rows] + [w.key for w in weekly])
+    held = held_json(
+        conn, [str(row.id) for row in rows + weekly_rows] + [window.key for window in weekly]
+    )
     stored = [window_json(row, now, held[str(row.id)]) for row in rows]
-    recurring = []
-    for window in weekly:
-        assert window.weekly is not None
-        span = window.open_span(now)
-        recurring.append(
-            {
-                "key": window.key,
-                "matchers": [str(m) for m in window.matchers],
-                "reason": window.reason,
-                "status": "active" if span else "upcoming",
-                "ends_at": rfc3339(span[1]) if span else None,
-                "next_start": rfc3339(window.weekly.next_start(now)),
-                "timezone": window.weekly.zone.key,
-                "held": held[window.key],
-            }
-        )
+    recurring = [weekly_json(window, now, held[window.key]) for window in weekly] + [
+        weekly_json(store.stored_window(row), now, held[str(row.id)], row) for row in weekly_rows
+    ]
     return {"windows": stored, "weekly": recurring}
 
 
 def window_json(row: Any, now: datetime, held: list[dict[str, Any]]) -> dict[str, Any]:
-    """Return one stored window as the API shows it."""
+    """Return one stored window as the API shows it (a weekly one as weekly_json does)."""
+    if row.days is not None:
+        return weekly_json(store.stored_window(row), now, held, row)
     starts_at, ends_at = as_utc(row.starts_at), as_utc(row.ends_at)
     ended_at = as_utc(row.ended_at) if row.ended_at is not None else None
     if ended_at is not None or ends_at <= now:
@@ -168,6 +162,21 @@ class Desk:
                 actor=actor,
                 source=source,
                 now=now,
+            )
+
+    def open_weekly(
+        self, matchers: Sequence[str], weekly: Weekly, reason: str, actor: str | None, source: str
+    ) -> int:
+        """Store a weekly window; return its id."""
+        with self.store.begin() as conn:
+            return store.create_weekly(
+                conn,
+                matchers=matchers,
+                weekly=weekly,
+                reason=reason,
+                actor=actor,
+                source=source,
+                now=self.clock(),
             )
 
     def extend(self, window_id: int, ends_at: datetime, actor: str | None) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, or_, select, update
 
 from tocsin.bridge.errors import Conflict, InvalidInput, NotFound
+from tocsin.bridge.maintenance.weekly import columns, describe, weekly_of
 from tocsin.bridge.maintenance.windows import Weekly, Window
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.matchers import parse_all
@@ -40,7 +41,7 @@ def stored_windows(conn: Connection, now: datetime) -> list[Window]:
             maintenance_windows.c.ends_at > now, maintenance_windows.c.ended_at.is_(None)
         )
     )
-    return [_window(row) for row in rows]
+    return [stored_window(row) for row in rows]
 
 
 def windows(conn: Connection, policy: Policy, now: datetime) -> list[Window]:
@@ -60,32 +61,63 @@ def create(
     now: datetime,
 ) -> int:
     """Store a one-off window and audit it; refuse empty, endless or past windows."""
-    parsed = parse_all(matchers)
     _check_span(starts_at, ends_at, now)
+    span = {"starts_at": as_utc(starts_at), "ends_at": as_utc(ends_at)}
+    audited = {"ends_at": as_utc(ends_at).isoformat()}
+    return _insert(conn, matchers, reason, actor, source, now, span, audited)
+
+
+def create_weekly(
+    conn: Connection,
+    *,
+    matchers: Sequence[str],
+    weekly: Weekly,
+    reason: str,
+    actor: str | None,
+    source: str,
+    now: datetime,
+) -> int:
+    """Store a weekly window (read by read_weekly) and audit it."""
+    audited = {"every": describe(weekly)}
+    return _insert(conn, matchers, reason, actor, source, now, columns(weekly, now), audited)
+
+
+def _insert(
+    conn: Connection,
+    matchers: Sequence[str],
+    reason: str,
+    actor: str | None,
+    source: str,
+    now: datetime,
+    when: dict[str, Any],
+    audited: dict[str, Any],
+) -> int:
+    parsed = parse_all(matchers)
     if not reason.strip():
         raise InvalidInput("give a reason, such as 'kernel update'", "reason")
     window_id = int(
         conn.execute(
             insert(maintenance_windows).values(
                 matchers=[str(m) for m in parsed],
-                starts_at=as_utc(starts_at),
-                ends_at=as_utc(ends_at),
                 reason=reason.strip()[:500],
                 created_by=actor,
                 source=source,
                 created_at=now,
+                **when,
             )
         ).inserted_primary_key[0]  # type: ignore[index]
     )
-    _audit(conn, str(window_id), "created", actor, now, {"ends_at": as_utc(ends_at).isoformat()})
+    _audit(conn, str(window_id), "created", actor, now, audited)
     return window_id
 
 
 def extend(
     conn: Connection, window_id: int, ends_at: datetime, actor: str | None, now: datetime
 ) -> None:
-    """Move a window's end (later or earlier, but not into the past)."""
+    """Move a one-off window's end (later or earlier, but not into the past)."""
     row = _open_row(conn, window_id, now)
+    if row.days is not None:
+        raise Conflict(f"maintenance window {window_id} is weekly: end it and create another")
     _check_span(as_utc(row.starts_at), ends_at, now)
     conn.execute(
         update(maintenance_windows)
@@ -124,15 +156,31 @@ def get(conn: Connection, window_id: int) -> Any:
 
 
 def listed(conn: Connection, now: datetime, *, past: timedelta = timedelta(days=7)) -> list[Any]:
-    """Return stored windows open, upcoming or ended within `past`, newest first."""
+    """Return one-off windows open, upcoming or ended within `past`, newest first."""
     since = now - past
     return list(
         conn.execute(
             select(maintenance_windows)
             .where(
-                or_(maintenance_windows.c.ends_at > since, maintenance_windows.c.ended_at > since)
+                maintenance_windows.c.days.is_(None),
+                or_(maintenance_windows.c.ends_at > since, maintenance_windows.c.ended_at > since),
             )
             .order_by(maintenance_windows.c.starts_at.desc(), maintenance_windows.c.id.desc())
+        )
+    )
+
+
+def weekly_rows(conn: Connection, now: datetime) -> list[Any]:
+    """Return the stored weekly windows not ended nor past their last date, oldest first."""
+    return list(
+        conn.execute(
+            select(maintenance_windows)
+            .where(
+                maintenance_windows.c.days.is_not(None),
+                maintenance_windows.c.ends_at > now,
+                maintenance_windows.c.ended_at.is_(None),
+            )
+            .order_by(maintenance_windows.c.id)
         )
     )
 
@@ -148,14 +196,17 @@ def audit_trail(conn: Connection, key: str) -> list[Any]:
     )
 
 
-def _window(row: Any) -> Window:
+def stored_window(row: Any) -> Window:
+    """Return a stored row as a Window: weekly when it has days, else one-off."""
+    weekly = weekly_of(row)
     return Window(
         key=str(row.id),
         matchers=parse_all(row.matchers),
         reason=row.reason,
         created_by=row.created_by,
-        starts_at=as_utc(row.starts_at),
-        ends_at=as_utc(row.ends_at),
+        starts_at=None if weekly else as_utc(row.starts_at),
+        ends_at=None if weekly else as_utc(row.ends_at),
+        weekly=weekly,
     )
 
 

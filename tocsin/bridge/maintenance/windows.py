@@ -4,7 +4,8 @@ A weekly window ("every Sunday 02:00-04:00 Asia/Shanghai") is turned into real i
 date in its zone, so it keeps its wall-clock hours across DST changes. A start or end that
 falls in an hour a DST change skips moves forward by the gap (zoneinfo's rule for fold=0); in
 a repeated hour it is the first occurrence. A window whose end is not after its start on a
-date has no time that date.
+date has no time that date. The policy's weekly windows and those stored through the API are
+both read by this one evaluator; a stored one may also have a first and a last date (local).
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ class Weekly:
     start: time
     end: time
     zone: ZoneInfo
+    first: date | None = None  # no occurrence starts on a local date before this one
+    until: date | None = None  # nor after this one
 
     def occurrence(self, now: datetime) -> tuple[datetime, datetime] | None:
         """Return the occurrence open at `now` as UTC instants, if any."""
         local = now.astimezone(self.zone).date()
         for day in (local, local - timedelta(days=1)):
-            if day.weekday() not in self.days:
+            if not self._on(day):
                 continue
             start, end = self._instants(day)
             if start <= now < end:
@@ -42,13 +45,22 @@ class Weekly:
     def next_start(self, now: datetime, horizon_days: int = 8) -> datetime | None:
         """Return the start of the next occurrence after `now`, looking a week ahead."""
         local = now.astimezone(self.zone).date()
+        if self.first is not None and self.first > local:
+            local = self.first
         for offset in range(horizon_days):
             day = local + timedelta(days=offset)
-            if day.weekday() in self.days:
+            if self._on(day):
                 start, end = self._instants(day)
                 if start > now and end > start:
                     return start
         return None
+
+    def _on(self, day: date) -> bool:
+        return (
+            day.weekday() in self.days
+            and (self.first is None or day >= self.first)
+            and (self.until is None or day <= self.until)
+        )
 
     def _instants(self, day: date) -> tuple[datetime, datetime]:
         end_day = day + timedelta(days=1) if self.end <= self.start else day

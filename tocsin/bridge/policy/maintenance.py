@@ -33,12 +33,7 @@ def parse_maintenance(name: str, raw: Any, where: Where) -> MaintenanceSpec:
         matchers = parse_all([str(item) for item in as_list(raw["match"], match_where)])
     except MatcherError as exc:
         raise match_where.error(exc.message) from exc
-    days_where = where.key(raw, "days")
-    days = []
-    for day in as_list(raw["days"], days_where):
-        if not isinstance(day, str) or day.lower() not in DAYS:
-            raise days_where.error(f"{shown(day)} is not a day; expected one of {', '.join(DAYS)}")
-        days.append(DAYS[day.lower()])
+    days = weekdays(raw["days"], where.key(raw, "days"))
     hours_where = where.key(raw, "hours")
     start_text, sep, end_text = str(raw["hours"]).partition("-")
     if not sep:
@@ -52,9 +47,19 @@ def parse_maintenance(name: str, raw: Any, where: Where) -> MaintenanceSpec:
     return MaintenanceSpec(
         name=name,
         matchers=matchers,
-        days=tuple(sorted(set(days))),
+        days=days,
         start=start,
         end=end,
         timezone=zone(raw.get("timezone", "UTC"), where.key(raw, "timezone")),
         reason=str(raw.get("reason", f"weekly window {name}")),
     )
+
+
+def weekdays(raw: Any, where: Where) -> tuple[int, ...]:
+    """Return the weekdays a list names (mon..sun, 0 = Monday), naming a bad one."""
+    days = []
+    for day in as_list(raw, where):
+        if not isinstance(day, str) or day.lower() not in DAYS:
+            raise where.error(f"{shown(day)} is not a day; expected one of {', '.join(DAYS)}")
+        days.append(DAYS[day.lower()])
+    return tuple(sorted(set(days)))

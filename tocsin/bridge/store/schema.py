@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -239,7 +240,9 @@ used_links = Table(
 )
 
 # Maintenance windows set through the API, the CLI, the board or an agent (the policy's recurring
-# windows are not stored: they are read from the policy).
+# windows are not stored: they are read from the policy). A weekly window (days set) opens on
+# those days at day_start until day_end in its timezone, from first_day to until_day (local);
+# its starts_at/ends_at bound every occurrence (ends_at far ahead when it has no last date).
 maintenance_windows = Table(
     "maintenance_windows",
     metadata,
@@ -253,6 +256,12 @@ maintenance_windows = Table(
     Column("created_at", UtcTime, nullable=False),
     Column("ended_at", UtcTime, nullable=True),  # ended early by a person
     Column("ended_by", String(200), nullable=True),
+    Column("days", String(32), nullable=True),  # "sat,sun": weekly; NULL: one-off
+    Column("day_start", String(5), nullable=True),  # "02:00"
+    Column("day_end", String(5), nullable=True),  # "04:00"; before day_start: past midnight
+    Column("timezone", String(64), nullable=True),  # IANA, "Asia/Shanghai"
+    Column("first_day", Date, nullable=True),
+    Column("until_day", Date, nullable=True),
     Index("ix_maintenance_windows_ends_at", "ends_at"),
 )
 

@@ -291,7 +291,7 @@ def _count(value: Any) -> int:
 
 
 def _rate(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e9:
         raise ValueError("not a positive number")
     return float(value)
 
@@ -329,7 +329,7 @@ def _shown_url(value: Any) -> str:
 
 def _text(value: Any) -> str:
     """Return a scalar as text; refuse a list or mapping rather than render it (alias bombs)."""
-    if isinstance(value, list | dict):
+    if isinstance(value, (list, dict)):
         raise ValueError("not a scalar")
     return str(value)
 
@@ -407,7 +407,7 @@ def _secret_file(reader: _Reader, key: str, base: Path, what: str) -> str | None
     if reader.node.get(key) is None:
         return None
     raw = reader.node[key]
-    if isinstance(raw, list | dict):
+    if isinstance(raw, (list, dict)):
         raise reader.fail(key, f"is {shown(raw)}; expected a file path")
     path = base / str(raw)
     try:

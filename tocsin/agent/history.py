@@ -29,7 +29,7 @@ def increase(points: Sequence[Point]) -> float | None:
     if len(points) < 2:
         return None
     grown = 0.0
-    for (_, before), (_, after) in zip(points, points[1:], strict=False):
+    for (_, before), (_, after) in zip(points, points[1:]):
         grown += after - before if after >= before else after
     return grown
 

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,7 @@ SENDER_TIME_HEADER = "X-Tocsin-Sender-Time"
 
 def rfc3339(timestamp: float) -> str:
     """Write a Unix time as RFC 3339 UTC with milliseconds, as Alertmanager does."""
-    moment = datetime.fromtimestamp(timestamp, UTC)
+    moment = datetime.fromtimestamp(timestamp, timezone.utc)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -134,7 +134,7 @@ def retry_after(header: str | None, now: float) -> float | None:
     except (TypeError, ValueError):
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        moment = moment.replace(tzinfo=timezone.utc)
     return min(max(moment.timestamp() - now, 0.0), MAX_RETRY_AFTER)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from tocsin.agent.deadletters import DeadLetter
@@ -80,7 +80,9 @@ def _bytes(value: float) -> str:
 
 def _timestamp(epoch: float) -> str:
     return (
-        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        datetime.fromtimestamp(epoch, timezone.utc)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
     )
 
 

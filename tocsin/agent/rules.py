@@ -208,7 +208,7 @@ def _string_map(
 
 
 def _number(raw: Any, source: str, node: LinedDict, name: str, key: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         raise _fail(source, node, name, key, f"is {shown(raw)}; expected a number such as 0.9")
     return float(raw)
 

@@ -279,7 +279,7 @@ class Spool:
                     self.alerts_dropped["damaged"] += len(keys)
                     self._remove(entry, delete_file=False)
                     continue
-                for key, alert in zip(entry.keys, alerts, strict=True):
+                for key, alert in zip(entry.keys, alerts):
                     if key not in self._settled and len(out) < limit:
                         out.append((key, alert))
         return out

@@ -88,7 +88,7 @@ _DURATIONS = ("for", "window", "horizon")
 
 def _plain(value: float) -> str:
     """Write a value in its shortest exact form, as Prometheus prints `$value`."""
-    if value.is_integer() and abs(value) < 1e15:
+    if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
 

@@ -117,7 +117,7 @@ def _parse(item: _Item, base: Path) -> CheckSpec:
         if key not in allowed:
             raise item.fail(key, f"is not a key of a {kind} check; use {', '.join(allowed)}")
     target = node[kind]
-    if not isinstance(target, str | int) or not str(target):
+    if not isinstance(target, (str, int)) or not str(target):
         raise item.fail(kind, f"is {shown(target)}; expected text")
     target = _target(item, kind, str(target), base)
     interval = item.duration("interval", DEFAULT_INTERVAL)

@@ -231,12 +231,8 @@ class FilesystemCollector:
             return
         self._mounts = self._select(partitions)
         local = [answers_from_memory(mount, self._network_fstypes) for mount in self._mounts]
-        self._local = [
-            m.mountpoint for m, inline in zip(self._mounts, local, strict=True) if inline
-        ]
-        self._remote = [
-            m.mountpoint for m, inline in zip(self._mounts, local, strict=True) if not inline
-        ]
+        self._local = [m.mountpoint for m, inline in zip(self._mounts, local) if inline]
+        self._remote = [m.mountpoint for m, inline in zip(self._mounts, local) if not inline]
         self._listed_at = now
 
 

@@ -129,7 +129,7 @@ class KernelCollector:
 
     def _core(self, cpu: bytes, fields: list[bytes], counters: list[Series]) -> None:
         # guest and guest_nice follow; Linux counts them inside user and nice already.
-        for mode, ticks in zip(_CPU_MODES, fields, strict=False):
+        for mode, ticks in zip(_CPU_MODES, fields):
             labels = self._cpu_labels.get((cpu, mode))
             if labels is None:
                 labels = self._cpu_labels[(cpu, mode)] = {"cpu": cpu.decode(), "mode": mode}

@@ -34,12 +34,14 @@ test: venv peers
 	$(BIN)/ruff check tocsin tests bench
 	$(BIN)/ruff format --check tocsin tests bench
 	$(BIN)/mypy
+	$(BIN)/python -m tests.python39
 	$(BIN)/python -m pytest
 
 lint: venv
 	$(BIN)/ruff check tocsin tests bench
 	$(BIN)/ruff format --check tocsin tests bench
 	$(BIN)/mypy
+	$(BIN)/python -m tests.python39
 
 format: venv
 	$(BIN)/ruff format tocsin tests bench

@@ -34,7 +34,7 @@ def parse_duration(text: object, *, numbers: bool = False) -> float:
 
     With `numbers`, a plain non-negative number is read as seconds too (the bridge's config).
     """
-    if numbers and isinstance(text, int | float) and not isinstance(text, bool):
+    if numbers and isinstance(text, (int, float)) and not isinstance(text, bool):
         if not text >= 0:
             raise ValueError(
                 f"{shown(text)} is negative or not a number; expected a duration such as '15m'"

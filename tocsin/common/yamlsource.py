@@ -38,7 +38,7 @@ def shown(value: object, limit: int = SHOWN_CHARS) -> str:
 
     Bounded work too: an alias bomb expanding to megabytes is never rendered whole.
     """
-    if isinstance(value, str | bytes):
+    if isinstance(value, (str, bytes)):
         text = repr(value[: limit + 1])
     else:
         text = _REPR.repr(value)
@@ -76,8 +76,8 @@ class _ScalarsLoader(_NamesLoader):
 
 def _is_name(key: object, any_scalar: bool) -> bool:
     if any_scalar:
-        return not isinstance(key, list | dict | set | tuple | bytes)
-    return isinstance(key, str | int | float) and not isinstance(key, bool)
+        return not isinstance(key, (list, dict, set, tuple, bytes))
+    return isinstance(key, (str, int, float)) and not isinstance(key, bool)
 
 
 def _construct_mapping(loader: _NamesLoader, node: yaml.MappingNode) -> LinedDict:

@@ -11,8 +11,12 @@ from typing import Any
 
 import click
 
-from tocsin.bridge.errors import BridgeError
 from tocsin.common.extras import require_bridge
+
+# An agent-only install (no `bridge` extra) or a Python older than the bridge's stops here with
+# one line, not a traceback: nothing of the bridge is imported before this check.
+require_bridge("tocsin-bridge")
+from tocsin.bridge.errors import BridgeError  # noqa: E402
 
 
 class BridgeGroup(click.Group):
@@ -32,8 +36,6 @@ def main() -> None:
     """Turn alerts into prioritised incidents and keep their response promises."""
 
 
-# An agent-only install (no `bridge` extra) stops here with one line, not a traceback.
-require_bridge("tocsin-bridge")
 from tocsin.bridge.cli import incidents, kb, report, server  # noqa: E402  (commands register on `main`)
 
 main.add_command(server.serve)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
 import venv
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.wheel import ROOT, build_wheel, run
+
 DATA = {  # source folder -> where its files land in site-packages
     ROOT / "tocsin" / "bridge" / "web" / "templates": "tocsin/bridge/web/templates",
     ROOT / "tocsin" / "bridge" / "web" / "static": "tocsin/bridge/web/static",
@@ -31,36 +30,14 @@ print(json.dumps({
 """
 
 
-def run(*argv: str | Path, cwd: Path) -> str:
-    """Run a command offline and return its output; fail with its stderr when it fails."""
-    result = subprocess.run(
-        [str(arg) for arg in argv],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INDEX": "1"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Build the wheel from a copy of the source, install it alone into a fresh venv, probe it."""
     work = tmp_path_factory.mktemp("wheel")
-    source = work / "source"  # building writes build/ and *.egg-info: never into the checkout
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for name in ("tocsin", "rules"):
-        shutil.copytree(ROOT / name, source / name, ignore=ignore)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, source / name)
-    pip = (sys.executable, "-m", "pip")
-    run(*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", work / "dist", source, cwd=work)
-    (wheel,) = (work / "dist").glob("tocsin-*.whl")
+    wheel = build_wheel(work)
     venv.create(work / "venv", with_pip=False)
     python = work / "venv" / "bin" / "python"
-    run(*pip, "--python", python, "install", "--no-deps", wheel, cwd=work)
+    run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", wheel, cwd=work)
     probe: dict[str, object] = json.loads(run(python, "-I", "-c", PROBE, cwd=work))
     return probe
 

@@ -54,9 +54,14 @@ def always(name: str) -> str:
 class AgentProcess:
     """`tocsin-agent run` in a subprocess, its log lines collected on a thread."""
 
-    def __init__(self, config: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        command = [sys.executable, "-c", "from tocsin.agent.cli import main; main()"]
+    def __init__(self, config: Path, program: Path | None = None) -> None:
+        """Start this checkout's agent under this Python, or an installed `program`."""
+        env = dict(os.environ)
+        if program is None:
+            env["PYTHONPATH"] = str(ROOT)
+            command = [sys.executable, "-c", "from tocsin.agent.cli import main; main()"]
+        else:
+            command = [str(program)]
         self.process = subprocess.Popen(
             [*command, "run", "--config", str(config)], stderr=subprocess.PIPE, text=True, env=env
         )

@@ -34,6 +34,8 @@ def test_overload_limits_and_retention_are_read_as_durations_and_counts(tmp_path
     assert (config.limits.queue_timeout, config.limits.max_queued_alerts) == (0.25, 900)
     assert config.limits.idle_in_transaction_timeout == 10.0
     assert config.retention == timedelta(days=30)
+    two = load_config(write(tmp_path, "workers: 2\n"))
+    assert (load_config(None).workers, two.workers) == (1, 2)
 
 
 def test_the_clock_skew_tolerance_is_read_as_a_duration(tmp_path: Path) -> None:
@@ -70,6 +72,8 @@ tokens:
         ("limits:\n  max_ingest_requests: 0\n", "bridge.yml:2: limits.max_ingest_requests: 0"),
         ("limits:\n  queue_timeout: 0s\n", "bridge.yml:2: limits.queue_timeout: '0s' must be"),
         ("retention: 10m\n", "bridge.yml:1: retention: '10m' is too short"),
+        ("workers: 0\n", "bridge.yml:1: workers: 0 must be a whole number from 1 to 64"),
+        ("workers: two\n", "bridge.yml:1: workers: 'two' must be a whole number"),
         ("database_url: mysql://x\n", "database_url: expected sqlite"),
         (
             "ingest:\n  clock_skew_tolerance: 2d\n",

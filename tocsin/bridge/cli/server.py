@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -40,12 +41,15 @@ database_option = click.option(
 
 
 def _load(
-    config_path: Path | None, database_url: str | None, listen: str | None = None
+    config_path: Path | None,
+    database_url: str | None,
+    listen: str | None = None,
+    workers: int | None = None,
 ) -> BridgeConfig:
     config = load_config(config_path)
     changes = {
         key: value
-        for key, value in (("database_url", database_url), ("listen", listen))
+        for key, value in (("database_url", database_url), ("listen", listen), ("workers", workers))
         if value is not None
     }
     if not changes:
@@ -61,23 +65,26 @@ def _load(
 @config_option
 @database_option
 @click.option("--listen", default=None, help="Override listen, HOST:PORT.")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Override workers: processes serving the listener (README: Worker processes).",
+)
 @click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations at start.")
 def serve(
-    config_path: Path | None, database_url: str | None, listen: str | None, no_migrate: bool
+    config_path: Path | None,
+    database_url: str | None,
+    listen: str | None,
+    workers: int | None,
+    no_migrate: bool,
 ) -> None:
     """Serve the API, web board and background workers until stopped."""
-    import uvicorn
-
-    from tocsin.bridge import migrations
     from tocsin.bridge.platform import memory
-    from tocsin.bridge.runtime import build_runtime
-    from tocsin.bridge.server.app import create_app
-    from tocsin.bridge.server.guard import Guard, connection_budget, guarded_protocol
-    from tocsin.bridge.server.listener import ListeningServer, bind_listener, netloc
-    from tocsin.bridge.timers.periodic import Periodic
+    from tocsin.bridge.server.listener import bind_listener
 
     memory.limit_arenas()  # before any thread starts
-    config = _load(config_path, database_url, listen)
+    config = _load(config_path, database_url, listen, workers)
     policy = load_policy(config.policy)  # a broken policy stops serve before it writes secrets
     configure_logging(
         config.log_level, sys.stderr, os.environ, "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -89,41 +96,95 @@ def serve(
     sockets = bind_listener(config.host, config.port, config.listen_at)
     try:
         config = ensure_secrets(config)
-        runtime = build_runtime(config, policy=policy)
-        runtime.workers.append(Periodic("memory-trim", memory.trim, interval=memory.TRIM_SECONDS))
+        if config.workers == 1:
+            _serve(config, policy, sockets, migrate=not no_migrate)
+            return
+        from tocsin.bridge.server.systemd import healthz_probe
+        from tocsin.bridge.server.workers import run_workers
+        from tocsin.common.sdnotify import Notifier
+
         if not no_migrate:
-            migrations.upgrade(runtime.store)
+            _upgrade(config)  # once, before the children start
         port = int(sockets[0].getsockname()[1])
-        limits = config.limits
-        guard = Guard(
-            runtime.metrics,
-            max_connections=connection_budget(limits.max_connections),
-            read_timeout=limits.read_timeout,
-            retry_after=limits.retry_after,
+        code = run_workers(
+            config.workers,
+            lambda index: _serve(config, policy, sockets, migrate=False, worker=index),
+            ready=healthz_probe(config.host, port, timeout=2.0),
+            notifier=Notifier(os.environ),
         )
-        server = ListeningServer(
-            uvicorn.Config(
-                create_app(runtime),
-                host=config.host,
-                port=port,
-                log_level=config.log_level,
-                access_log=False,
-                timeout_graceful_shutdown=10,
-                # uvicorn's records go to the root handler, with journald priorities under systemd.
-                log_config=None,
-                timeout_keep_alive=max(1, round(limits.keep_alive)),
-                # Connections, header deadlines and 503s past the bound: the guard, not uvicorn's
-                # limit_concurrency (which refuses /healthz too); a body's deadline: BodyLimit.
-                http=guarded_protocol(guard),
-            ),
-            f"tocsin-bridge listening on http://{netloc(config.host, port)} "
-            f"({runtime.store.dialect})",
-        )
-        notify_systemd(server)
-        server.run(sockets=sockets)
+        if code:
+            sys.exit(code)
     finally:
         for sock in sockets:
             sock.close()
+
+
+def _serve(
+    config: BridgeConfig,
+    policy: Policy,
+    sockets: list[socket.socket],
+    *,
+    migrate: bool,
+    worker: int | None = None,
+) -> None:
+    """Serve on bound sockets; worker processes past the first run no background jobs."""
+    import uvicorn
+
+    from tocsin.bridge import migrations
+    from tocsin.bridge.platform import memory
+    from tocsin.bridge.runtime import build_runtime
+    from tocsin.bridge.server.app import create_app
+    from tocsin.bridge.server.guard import Guard, connection_budget, guarded_protocol
+    from tocsin.bridge.server.listener import ListeningServer, netloc
+    from tocsin.bridge.timers.periodic import Periodic
+
+    runtime = build_runtime(config, policy=policy)
+    if worker:
+        runtime.workers.clear()  # the first worker process runs timers, delivery, sweeps…
+    runtime.workers.append(Periodic("memory-trim", memory.trim, interval=memory.TRIM_SECONDS))
+    if migrate:
+        migrations.upgrade(runtime.store)
+    port = int(sockets[0].getsockname()[1])
+    limits = config.limits
+    guard = Guard(
+        runtime.metrics,
+        max_connections=connection_budget(limits.max_connections),
+        read_timeout=limits.read_timeout,
+        retry_after=limits.retry_after,
+    )
+    process = "" if worker is None else f", worker process {worker + 1}/{config.workers}"
+    server = ListeningServer(
+        uvicorn.Config(
+            create_app(runtime),
+            host=config.host,
+            port=port,
+            log_level=config.log_level,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+            # uvicorn's records go to the root handler, with journald priorities under systemd.
+            log_config=None,
+            timeout_keep_alive=max(1, round(limits.keep_alive)),
+            # Connections, header deadlines and 503s past the bound: the guard, not uvicorn's
+            # limit_concurrency (which refuses /healthz too); a body's deadline: BodyLimit.
+            http=guarded_protocol(guard),
+        ),
+        f"tocsin-bridge listening on http://{netloc(config.host, port)} "
+        f"({runtime.store.dialect}{process})",
+    )
+    if worker is None:
+        notify_systemd(server)  # with worker processes the supervisor speaks to systemd
+    server.run(sockets=sockets)
+
+
+def _upgrade(config: BridgeConfig) -> None:
+    from tocsin.bridge import migrations
+    from tocsin.bridge.runtime import open_store
+
+    store = open_store(config)
+    try:
+        migrations.upgrade(store)
+    finally:
+        store.dispose()
 
 
 @click.command()

@@ -3,6 +3,8 @@
 Keys and defaults (every one optional; no file at all gives the defaults):
 
   listen: 127.0.0.1:8080          HOST:PORT the HTTP server binds
+  workers: 1                      processes serving `listen`; the first also runs the background
+                                  jobs (README: "Worker processes")
   database_url: sqlite:///tocsin.db   or postgresql+psycopg://USER:PASS@HOST/DB
   database_password_file: null    a file whose content replaces the password in database_url
   sqlite_synchronous: full        full: a 2xx survives power loss; normal: survives a bridge
@@ -91,6 +93,7 @@ PERSON_ROLES = ("viewer", "responder", "service_desk", "manager", "admin")
 ROLES = ("ingest", "operator", *PERSON_ROLES)
 KEYS = (
     "listen",
+    "workers",
     "database_url",
     "database_password_file",
     "sqlite_synchronous",
@@ -111,6 +114,7 @@ KEYS = (
     "sso",
 )
 DEFAULT_LISTEN = "127.0.0.1:8080"
+MAX_WORKERS = 64
 DEFAULT_DATABASE_URL = "sqlite:///tocsin.db"
 DEFAULT_SKEW_TOLERANCE = timedelta(minutes=10)
 
@@ -167,6 +171,7 @@ class BridgeConfig:
     """Everything the bridge reads from its config file, validated."""
 
     listen: str = DEFAULT_LISTEN
+    workers: int = 1
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     sqlite_synchronous: str = "full"
     policy: Path | None = None
@@ -238,6 +243,7 @@ def parse_config(
         raise where.key(raw, "secret_key").error("give secret_key or secret_key_file, not both")
     return BridgeConfig(
         listen=listen,
+        workers=_workers(raw.get("workers", 1), where.key(raw, "workers")),
         database_url=database_url,
         sqlite_synchronous=_choice(
             raw.get("sqlite_synchronous", "full"),
@@ -407,6 +413,12 @@ def _ingest(raw: Any, where: Where) -> timedelta:
     if not 0 <= seconds <= 86400:
         raise at.error(f"{at.show(raw.get('clock_skew_tolerance'))} must be between 0s and 1d")
     return timedelta(seconds=seconds)
+
+
+def _workers(raw: Any, where: Where) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_WORKERS:
+        raise where.error(f"{shown(raw)} must be a whole number from 1 to {MAX_WORKERS}")
+    return raw
 
 
 def _retention(raw: Any, where: Where) -> timedelta:

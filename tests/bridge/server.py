@@ -96,9 +96,11 @@ class BridgeProcess:
 
 
 @contextmanager
-def running_bridge(database_url: str, tmp: Path, timeout: float = 60.0) -> Iterator[BridgeProcess]:
+def running_bridge(
+    database_url: str, tmp: Path, timeout: float = 60.0, **config: object
+) -> Iterator[BridgeProcess]:
     """Run a bridge on the database until the block ends (the benches' long-lived servers)."""
-    process = BridgeProcess(tmp, database_url)
+    process = BridgeProcess(tmp, database_url, **config)
     process.start(timeout=timeout)
     try:
         yield process

@@ -1,8 +1,8 @@
 """The SLA report's aggregates, computed by the database over the incidents opened in a window.
 
-Python receives a few rows per group (priority × team × week), never one per incident: counts
-and sums per cell, which add up into any grouping; for durations, the values at the ranks the
-median, 90th percentile and maximum need, per group. Active time subtracts paused intervals
+Python keeps a few rows per group (priority × team × week), never one per incident: counts
+and sums per cell, which add up into any grouping; durations stream by once, shortest first,
+and only the values at the ranks the median, 90th percentile and maximum need are kept. Active time subtracts paused intervals
 (paired from incident.paused/resumed events) and counts business time for priorities with a
 calendar: such a priority has spans of working hours, and its durations are the overlap of their
 intervals with them (a 24x7 priority's are plain differences). Memory therefore does not grow
@@ -11,7 +11,7 @@ with the window.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +20,6 @@ from sqlalchemy import (
     CTE,
     Connection,
     Float,
-    Integer,
     Select,
     String,
     and_,
@@ -55,6 +54,7 @@ CYCLE_ENDS = {
     "resolution": ("incident.resolved",),
 }
 PAUSE_KINDS = ("incident.paused", "incident.resumed")
+STREAM_ROWS = 2000  # durations fetched per round trip while ranking
 Cell = tuple[str, str, int]  # priority, team, week index
 
 
@@ -274,49 +274,16 @@ def durations(inc: CTE, spans: Spans) -> CTE:
     )
 
 
-def ranked_durations(
-    conn: Connection, dur: CTE, wanted: Sequence[tuple[str, str, int, str, int]]
-) -> list[Any]:
-    """Return the durations at the wanted ranks: (grouping, key, week, kind, rank from 0).
+def durations_in_order(conn: Connection, dur: CTE) -> Iterator[Any]:
+    """Yield every duration, shortest first: (what, priority, team, week, secs).
 
-    Groupings are total (key ''), priority, team and week (key: the priority); week is -1
-    except for the week grouping, kind is 'a' (acknowledge) or 'r' (resolve).
+    One sort the database does once, whatever the groupings: the caller counts ranks per group
+    as the rows stream by and keeps only those it needs, so its memory stays flat.
     """
-    if not wanted:
-        return []
-    groups = union_all(
-        select(
-            literal("total").label("g"),
-            literal("").label("k"),
-            literal(-1).label("w"),
-            dur.c.what,
-            dur.c.secs,
-        ),
-        select(literal("priority"), dur.c.priority, literal(-1), dur.c.what, dur.c.secs),
-        select(literal("team"), dur.c.team, literal(-1), dur.c.what, dur.c.secs),
-        select(literal("week"), dur.c.priority, dur.c.week, dur.c.what, dur.c.secs).where(
-            dur.c.what == "a"
-        ),
-    ).subquery()
-    part = (groups.c.g, groups.c.k, groups.c.w, groups.c.what)
-    ranked = select(
-        groups,
-        (func.row_number().over(partition_by=part, order_by=groups.c.secs) - 1).label("i"),
-    ).subquery()
-    ranks = (
-        values(
-            column("g", String),
-            column("k", String),
-            column("w", Integer),
-            column("what", String),
-            column("i", Integer),
-            name="ranks",
-        )
-        .data(list(wanted))
-        .cte("ranks")
+    query = select(dur.c.what, dur.c.priority, dur.c.team, dur.c.week, dur.c.secs).order_by(
+        dur.c.secs
     )
-    on = and_(*(ranked.c[name] == ranks.c[name] for name in ("g", "k", "w", "what", "i")))
-    return list(conn.execute(select(ranked).join(ranks, on)))
+    yield from conn.execution_options(yield_per=STREAM_ROWS).execute(query)
 
 
 def cell_columns(inc: CTE) -> tuple[Any, Any, Any]:

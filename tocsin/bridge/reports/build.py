@@ -10,7 +10,7 @@ deadline had passed (sla/clocks.py). Exempt breaches are listed apart.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,38 @@ def _durations(ranks: Ranks, key: tuple[str, str, int, str]) -> DurationStats:
     )
 
 
+def _groups(what: str, priority: str, team: str, week: int) -> list[tuple[str, str, int, str]]:
+    """Return the groupings one duration of a cell counts in: total, priority, team (and week)."""
+    keys = [("total", "", -1, what), ("priority", priority, -1, what), ("team", team, -1, what)]
+    if what == "a":
+        keys.append(("week", priority, week, what))
+    return keys
+
+
+def pick_ranks(rows: Iterable[Any], counts: Mapping[tuple[str, str, int, str], int]) -> Ranks:
+    """Keep, per grouping, the durations at the ranks its statistics read.
+
+    Rows come shortest first; each advances the rank of every grouping its cell counts in.
+    Equal durations are interchangeable, so any order among them gives the same values.
+    """
+    ranks: Ranks = {key: (n - 1, {}) for key, n in counts.items()}
+    # Per grouping: its [next rank] counter, the ranks it wants and the values kept.
+    groupings = {key: ([0], _wanted(n - 1), ranks[key][1]) for key, n in counts.items()}
+    trackers: dict[tuple[str, str, str, int], list[tuple[list[int], set[int], dict[int, float]]]]
+    trackers = {}
+    for what, priority, team, week, secs in rows:
+        cell = (str(what), str(priority), str(team), int(week))
+        found = trackers.get(cell)
+        if found is None:
+            found = trackers[cell] = [groupings[key] for key in _groups(*cell)]
+        for counter, needed, values in found:
+            rank = counter[0]
+            counter[0] = rank + 1
+            if rank in needed:
+                values[rank] = float(secs)
+    return {key: found for key, found in ranks.items() if found[1]}
+
+
 class Figures:
     """The window's aggregate rows, summed into the statistics of any group of cells."""
 
@@ -68,25 +100,19 @@ class Figures:
         self.scores = sql.scores(conn, inc)
         self.outcomes = sql.clock_outcomes(conn, inc)
         self.clocks = sql.clock_names(self.outcomes)
-        self.ranks: Ranks = {}
         counts = self.counts()
+        self.ranks: Ranks = {}
         if counts:
             spans = sql.spans_of(conn, inc, calendars)
-            wanted = [(*key, rank) for key, n in counts.items() for rank in _wanted(n - 1)]
-            for row in sql.ranked_durations(conn, sql.durations(inc, spans), wanted):
-                key = (str(row.g), str(row.k), int(row.w), str(row.what))
-                self.ranks.setdefault(key, (counts[key] - 1, {}))[1][int(row.i)] = float(row.secs)
+            rows = sql.durations_in_order(conn, sql.durations(inc, spans))
+            self.ranks = pick_ranks(rows, counts)
 
     def counts(self) -> dict[tuple[str, str, int, str], int]:
         """Return how many durations each grouping holds, from the cells' counts."""
         counts: dict[tuple[str, str, int, str], int] = {}
         for (priority, team, week), row in self.cells.items():
             for what, n in (("a", int(row.acknowledged)), ("r", int(row.resolved))):
-                keys = [("total", "", -1, what), ("priority", priority, -1, what)]
-                keys.append(("team", team, -1, what))
-                if what == "a":
-                    keys.append(("week", priority, week, what))
-                for key in keys:
+                for key in _groups(what, priority, team, week):
                     counts[key] = counts.get(key, 0) + n
         return {key: n for key, n in counts.items() if n}
 

@@ -2,40 +2,124 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, insert
 
 from tests.bridge.helpers import T0, bearer
 from tests.bridge.testclient import TestClient
-from tocsin.bridge.reports.people import IncidentPeople, PersonStats, person_stats, wall_seconds
+from tocsin.bridge.policy.load import load_policy
+from tocsin.bridge.reports.people import PersonStats
+from tocsin.bridge.reports.query import load_report
 from tocsin.bridge.runtime import Runtime
+from tocsin.bridge.store.schema import events, incidents, metadata, sla_clocks
+from tocsin.bridge.timers.calendar import elapsed
 
 
-def incident(
-    number: int, by: str | None, after: float, assignee: str | None = None
-) -> IncidentPeople:
-    acknowledged = T0 + timedelta(seconds=after) if by else None
-    return IncidentPeople(number, "P1", T0, acknowledged, by, assignee or by)
+def _incident(
+    number: int, priority: str, by: str | None, after: float, **more: Any
+) -> dict[str, Any]:
+    opened = more.pop("created_at", T0)
+    return {
+        "id": number,
+        "key": f"k{number}",
+        "title": f"incident {number}",
+        "priority": priority,
+        "status": "acknowledged" if by else "triggered",
+        "source": "alert",
+        "labels": {},
+        "annotations": {},
+        "created_at": opened,
+        "updated_at": opened,
+        "acknowledged_at": opened + timedelta(seconds=after) if by else None,
+        "acknowledged_by": by,
+        "assignee": more.pop("assignee", by),
+        **more,
+    }
 
 
-def test_each_person_gets_acknowledgements_median_p90_breaches_and_escalations() -> None:
-    chosen = [incident(1, "ann", 60), incident(2, "ann", 120), incident(3, None, 0, "bob")]
-    escalations = [
-        (3, {"level": 1, "targets": ["person:bob", "schedule:ops"]}),
-        (3, {"level": 0, "targets": ["person:ann"]}),  # the first page, not an escalation
-    ]
-    rows = person_stats(chosen, [(2, "response"), (3, "resolution")], escalations, wall_seconds)
-    assert rows == (
+def _breach(number: int, clock: str) -> dict[str, Any]:
+    due = T0 + timedelta(seconds=30)
+    return {
+        "incident_id": number,
+        "clock": clock,
+        "target_seconds": 30.0,
+        "started_at": T0,
+        "due_at": due,
+        "breached_at": due,
+    }
+
+
+def _escalated(number: int, level: int, targets: list[str]) -> dict[str, Any]:
+    data = {"level": level, "targets": targets}
+    return {"incident_id": number, "kind": "incident.escalated", "occurred_at": T0, "data": data}
+
+
+def test_each_person_gets_acknowledgements_median_p90_breaches_and_escalations(
+    database_url: str,
+) -> None:
+    policy = load_policy()
+    friday = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)  # 17:00 in Shanghai, the P3 calendar's
+    engine = create_engine(database_url)
+    metadata.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(incidents),
+                [
+                    _incident(1, "P1", "ann", 60),
+                    _incident(2, "P1", "ann", 120),
+                    _incident(3, "P1", None, 0, assignee="bob"),
+                    # Over a weekend: business time, as the priority's calendar counts it.
+                    _incident(4, "P3", "cat", 3 * 86400, created_at=friday),
+                    _incident(5, "P1", "", 10),  # acknowledged by nobody named
+                ],
+            )
+            conn.execute(insert(sla_clocks), [_breach(2, "response"), _breach(3, "resolution")])
+            conn.execute(
+                insert(events),
+                [
+                    _escalated(3, 1, ["person:bob", "schedule:ops"]),
+                    _escalated(3, 0, ["person:ann"]),  # the first page, not an escalation
+                ],
+            )
+        with engine.connect() as conn:
+            report = load_report(
+                conn, policy, since=T0, until=T0 + timedelta(days=7), now=T0 + timedelta(days=8)
+            )
+    finally:
+        engine.dispose()
+    weekend = elapsed(policy.calendar_for("P3"), friday, friday + timedelta(days=3))
+    assert report.people == (
         PersonStats(
             "ann", acknowledged=2, ack_median_seconds=90.0, ack_p90_seconds=114.0, breaches=1
         ),
         PersonStats("bob", breaches=1, escalations=1),
+        PersonStats(
+            "cat",
+            acknowledged=1,
+            ack_median_seconds=weekend.total_seconds(),
+            ack_p90_seconds=weekend.total_seconds(),
+        ),
     )
+    assert 0 < weekend.total_seconds() < 86400
 
 
-def test_nobody_acted_gives_no_rows() -> None:
-    assert person_stats([incident(1, None, 0)], [], [], wall_seconds) == ()
+def test_nobody_acted_gives_no_rows(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    metadata.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(incidents), [_incident(1, "P1", None, 0)])
+        with engine.connect() as conn:
+            report = load_report(
+                conn, load_policy(), since=T0, until=T0 + timedelta(days=1), now=T0
+            )
+    finally:
+        engine.dispose()
+    assert report.people == ()
 
 
 @pytest.fixture

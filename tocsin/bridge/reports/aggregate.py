@@ -97,6 +97,7 @@ def chosen(window: Window) -> CTE:
         epoch(created).label("c"),
         epoch(incidents.c.acknowledged_at).label("a"),
         epoch(incidents.c.resolved_at).label("r"),
+        incidents.c.acknowledged_by,
         incidents.c.major,
         incidents.c.satisfaction,
         incidents.c.satisfaction_by,
@@ -155,43 +156,47 @@ def _pauses(inc: CTE) -> CTE:
     )
 
 
-def _segments(inc: CTE, pz: CTE) -> CTE:
-    # Each duration is its whole interval (+1), carrying its cell, minus each pause inside it
-    # (-1). Pauses are few: their incidents are found by primary key, not by scanning the window.
+def _intervals(inc: CTE) -> CTE:
+    # Each duration's whole interval, carrying its cell. 'p', a person's time to acknowledge,
+    # keeps its pauses and carries the person who acknowledged where the others carry the team.
+    def part(what: str, group: Any, end: Any) -> Select[Any]:
+        return select(
+            inc.c.id,
+            inc.c.priority,
+            group.label("team"),
+            inc.c.week,
+            literal(what).label("what"),
+            inc.c.c.label("x0"),
+            end.label("x1"),
+        ).where(end.is_not(None))
+
+    person = part("p", inc.c.acknowledged_by, inc.c.a).where(
+        func.coalesce(inc.c.acknowledged_by, "") != ""
+    )
+    return union_all(part("a", inc.c.team, inc.c.a), part("r", inc.c.team, inc.c.r), person).cte(
+        "seg"
+    )
+
+
+def _paused(pz: CTE) -> CTE:
+    # The paused part of each duration (clipped to it). Pauses are few: their incidents are
+    # found by primary key, not by scanning the window.
     parts: list[Select[Any]] = []
     created = epoch(incidents.c.created_at)
-    for what, end, stored in (
-        ("a", inc.c.a, incidents.c.acknowledged_at),
-        ("r", inc.c.r, incidents.c.resolved_at),
-    ):
-        parts.append(
-            select(
-                inc.c.id,
-                inc.c.priority,
-                inc.c.team,
-                inc.c.week,
-                literal(what).label("what"),
-                inc.c.c.label("x0"),
-                end.label("x1"),
-                literal(1).label("sign"),
-            ).where(end.is_not(None))
-        )
+    for what, stored in (("a", incidents.c.acknowledged_at), ("r", incidents.c.resolved_at)):
         low, high = greatest(created, pz.c.ps), least(epoch(stored), pz.c.pe)
         parts.append(
             select(
-                pz.c.incident_id,
+                pz.c.incident_id.label("id"),
                 incidents.c.priority,
-                literal(None),
-                literal(None),
-                literal(what),
-                low,
-                high,
-                literal(-1),
+                literal(what).label("what"),
+                low.label("x0"),
+                high.label("x1"),
             )
             .join(incidents, incidents.c.id == pz.c.incident_id)
             .where(stored.is_not(None), high > low)
         )
-    return union_all(*parts).cte("seg")
+    return union_all(*parts).cte("pseg")
 
 
 @dataclass(frozen=True)
@@ -238,38 +243,51 @@ def spans_of(conn: Connection, inc: CTE, calendars: Mapping[str, Calendar | None
     return Spans(frozenset(calendared), spans)
 
 
-def durations(inc: CTE, spans: Spans) -> CTE:
-    """Return each incident's active seconds to acknowledge ('a') and to resolve ('r').
+def _counted(priority: Any, x0: Any, x1: Any, span: CTE, spans: Spans) -> Any:
+    """Return the seconds of [x0, x1] that count: business hours for a calendar priority."""
+    business = (
+        select(func.coalesce(func.sum(least(x1, span.c.e) - greatest(x0, span.c.s)), 0.0))
+        .where(span.c.priority == priority, span.c.e > x0, span.c.s < x1)
+        .scalar_subquery()
+    )
+    return case((priority.in_(sorted(spans.calendared)), business), else_=greatest(x1 - x0, 0.0))
 
-    Each row carries its incident's cell (priority, team, week) for the rankings to group by.
+
+def durations(inc: CTE, spans: Spans) -> CTE:
+    """Return each incident's active seconds to acknowledge ('a') and to resolve ('r'), and
+    the acknowledging person's time ('p', pauses included).
+
+    Each row carries its incident's cell (priority, team or person, week) for the rankings to
+    group by. One row per duration, no grouping: the few paused parts are summed apart first.
     """
-    pz = _pauses(inc)
-    seg = _segments(inc, pz)
+    seg = _intervals(inc)
+    pseg = _paused(_pauses(inc))
     span = (
         values(column("priority", String), column("s", Float), column("e", Float), name="spans")
         .data([*spans.rows, NOWHERE])
         .cte("spans")
     )
-    business = (
+    paused = (
         select(
-            func.coalesce(func.sum(least(seg.c.x1, span.c.e) - greatest(seg.c.x0, span.c.s)), 0.0)
+            pseg.c.id,
+            pseg.c.what,
+            func.sum(_counted(pseg.c.priority, pseg.c.x0, pseg.c.x1, span, spans)).label("secs"),
         )
-        .where(span.c.priority == seg.c.priority, span.c.e > seg.c.x0, span.c.s < seg.c.x1)
-        .scalar_subquery()
+        .group_by(pseg.c.id, pseg.c.what)
+        .cte("paused")
     )
-    overlap = case(
-        (seg.c.priority.in_(sorted(spans.calendared)), business),
-        else_=greatest(seg.c.x1 - seg.c.x0, 0.0),
-    )
+    whole = _counted(seg.c.priority, seg.c.x0, seg.c.x1, span, spans)
     return (
         select(
             seg.c.what,
-            greatest(func.sum(seg.c.sign * overlap), 0.0).label("secs"),
-            func.max(seg.c.priority).label("priority"),
-            func.max(seg.c.team).label("team"),
-            func.max(seg.c.week).label("week"),
+            greatest(whole - func.coalesce(paused.c.secs, 0.0), 0.0).label("secs"),
+            seg.c.priority,
+            seg.c.team,
+            seg.c.week,
         )
-        .group_by(seg.c.id, seg.c.what)
+        .select_from(
+            seg.outerjoin(paused, and_(paused.c.id == seg.c.id, paused.c.what == seg.c.what))
+        )
         .cte("dur")
     )
 

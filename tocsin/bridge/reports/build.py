@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import CLOCKS, Calendar
 from tocsin.bridge.reports import aggregate as sql
+from tocsin.bridge.reports import people
 from tocsin.bridge.reports.figures import (
     Breach,
     ClockStats,
@@ -29,6 +30,7 @@ from tocsin.bridge.reports.figures import (
     SlaReport,
     Unreached,
 )
+from tocsin.bridge.reports.people import PersonStats
 from tocsin.bridge.reports.trend import Week, by_reason
 from tocsin.bridge.timers.clocks import UNANSWERED
 
@@ -62,6 +64,8 @@ def _durations(ranks: Ranks, key: tuple[str, str, int, str]) -> DurationStats:
 
 def _groups(what: str, priority: str, team: str, week: int) -> list[tuple[str, str, int, str]]:
     """Return the groupings one duration of a cell counts in: total, priority, team (and week)."""
+    if what == "p":  # a person's time to acknowledge: the cell names the person, not a team
+        return [("person", team, -1, what)]
     keys = [("total", "", -1, what), ("priority", priority, -1, what), ("team", team, -1, what)]
     if what == "a":
         keys.append(("week", priority, week, what))
@@ -100,7 +104,9 @@ class Figures:
         self.scores = sql.scores(conn, inc)
         self.outcomes = sql.clock_outcomes(conn, inc)
         self.clocks = sql.clock_names(self.outcomes)
+        self.acknowledgers = people.acknowledgers(conn, inc)
         counts = self.counts()
+        counts.update({("person", p, -1, "p"): n for p, n in self.acknowledgers.items()})
         self.ranks: Ranks = {}
         if counts:
             spans = sql.spans_of(conn, inc, calendars)
@@ -115,6 +121,25 @@ class Figures:
                 for key in _groups(what, priority, team, week):
                     counts[key] = counts.get(key, 0) + n
         return {key: n for key, n in counts.items() if n}
+
+    def people(
+        self, breaches: Mapping[str, int], escalations: Mapping[str, int]
+    ) -> tuple[PersonStats, ...]:
+        """Return one row per person who acknowledged, held a breached incident or was paged."""
+        rows = []
+        for person in sorted({*self.acknowledgers, *breaches, *escalations}):
+            times = _durations(self.ranks, ("person", person, -1, "p"))
+            rows.append(
+                PersonStats(
+                    person=person,
+                    acknowledged=times.count,
+                    ack_median_seconds=times.median,
+                    ack_p90_seconds=times.p90,
+                    breaches=breaches.get(person, 0),
+                    escalations=escalations.get(person, 0),
+                )
+            )
+        return tuple(rows)
 
     def clock_stats(self, keep: Callable[[sql.Cell], bool]) -> dict[str, ClockStats]:
         """Return the outcomes of each clock over the cells kept."""
@@ -299,4 +324,7 @@ def build_report(
         unreached=unreached(conn, inc),
         trend=figures.trend(window.weeks()),
         breach_reasons=by_reason(b for b in every if not b.exempt),
+        people=figures.people(
+            people.breaches_held(conn, inc), people.escalations_reaching(conn, inc)
+        ),
     )

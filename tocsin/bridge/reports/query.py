@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
@@ -10,10 +9,9 @@ from sqlalchemy import Connection
 from tocsin.bridge.errors import InvalidInput
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import CLOCKS, Policy
-from tocsin.bridge.reports.aggregate import Window, chosen
+from tocsin.bridge.reports.aggregate import Window
 from tocsin.bridge.reports.build import build_report
 from tocsin.bridge.reports.figures import SlaReport
-from tocsin.bridge.reports.people import load_person_stats
 from tocsin.common.durations import parse_duration
 
 DEFAULT_PERIOD = "7d"
@@ -84,7 +82,7 @@ def load_report(
 ) -> SlaReport:
     """Report on the incidents opened in [since, until) (optionally one team or priority)."""
     filters = {k: v for k, v in (("team", team), ("priority", priority)) if v is not None}
-    report = build_report(
+    return build_report(
         conn,
         Window(since, until, team, priority),
         now=now,
@@ -92,5 +90,3 @@ def load_report(
         targets=targets_of(policy, priority),
         filters=filters,
     )
-    window = Window(since, until, team, priority)
-    return replace(report, people=load_person_stats(conn, chosen(window), policy.calendar_for))

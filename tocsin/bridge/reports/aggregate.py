@@ -12,20 +12,29 @@ with the window.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     CTE,
+    BigInteger,
+    Boolean,
+    Column,
     Connection,
     Float,
+    FromClause,
+    Integer,
+    MetaData,
     Select,
     String,
+    Table,
     and_,
     case,
     column,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -54,6 +63,8 @@ CYCLE_ENDS = {
     "resolution": ("incident.resolved",),
 }
 PAUSE_KINDS = ("incident.paused", "incident.resumed")
+WINDOW_TABLE = "report_window"  # the temporary table of the window's incidents
+Id = BigInteger().with_variant(Integer(), "sqlite")
 STREAM_ROWS = 2000  # durations fetched per round trip while ranking
 Cell = tuple[str, str, int]  # priority, team, week index
 
@@ -76,8 +87,33 @@ class Window:
         return starts
 
 
-def chosen(window: Window) -> CTE:
-    """Return the window's incidents with their group keys and times in epoch seconds."""
+def _window_table() -> Table:
+    return Table(
+        WINDOW_TABLE,
+        MetaData(),
+        Column("id", Id, primary_key=True, autoincrement=False),
+        Column("created_at", UtcTime),
+        Column("priority", String),
+        Column("team", String),
+        Column("week", Integer),
+        Column("c", Float),
+        Column("a", Float),
+        Column("r", Float),
+        Column("acknowledged_by", String),
+        Column("major", Boolean),
+        Column("satisfaction", Integer),
+        Column("satisfaction_by", String),
+        prefixes=["TEMPORARY"],
+    )
+
+
+@contextmanager
+def chosen(conn: Connection, window: Window) -> Iterator[Table]:
+    """Yield the window's incidents with their group keys and times in epoch seconds.
+
+    They are copied once into a temporary table (the connection's own): the report's dozen
+    queries then read those rows, not the incidents' table again each time.
+    """
     created = incidents.c.created_at
     starts = window.weeks()
     week: Any = (
@@ -92,11 +128,11 @@ def chosen(window: Window) -> CTE:
         incidents.c.id,
         incidents.c.created_at,
         incidents.c.priority,
-        func.coalesce(func.nullif(incidents.c.team, ""), NO_TEAM).label("team"),
-        week.label("week"),
-        epoch(created).label("c"),
-        epoch(incidents.c.acknowledged_at).label("a"),
-        epoch(incidents.c.resolved_at).label("r"),
+        func.coalesce(func.nullif(incidents.c.team, ""), NO_TEAM),
+        week,
+        epoch(created),
+        epoch(incidents.c.acknowledged_at),
+        epoch(incidents.c.resolved_at),
         incidents.c.acknowledged_by,
         incidents.c.major,
         incidents.c.satisfaction,
@@ -106,10 +142,22 @@ def chosen(window: Window) -> CTE:
         query = query.where(incidents.c.team == window.team)
     if window.priority is not None:
         query = query.where(incidents.c.priority == window.priority)
-    return query.cte("inc")
+    table = _window_table()
+    table.create(conn)
+    try:
+        conn.execute(insert(table).from_select([c.name for c in table.c], query))
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"ANALYZE {WINDOW_TABLE}")  # a temporary table has no statistics
+        yield table
+    except Exception:
+        # PostgreSQL's failed transaction drops the table as it rolls back; SQLite keeps it.
+        if conn.dialect.name == "sqlite":
+            table.drop(conn)
+        raise
+    table.drop(conn)
 
 
-def _timeline_of(inc: CTE) -> tuple[Any, Any]:
+def _timeline_of(inc: FromClause) -> tuple[Any, Any]:
     """Return the condition that an event belongs to the window's incidents.
 
     An incident's events come after it opened: the (kind, occurred_at) index then reads only
@@ -119,7 +167,7 @@ def _timeline_of(inc: CTE) -> tuple[Any, Any]:
     return events.c.incident_id.in_(select(inc.c.id)), events.c.occurred_at >= first
 
 
-def _pauses(inc: CTE) -> CTE:
+def _pauses(inc: FromClause) -> CTE:
     # A pause starts at a paused event not preceded by another paused one and ends at the next
     # resumed event; repeats of either kind change nothing, so only the first of a run counts.
     order = (events.c.occurred_at, events.c.id)
@@ -156,7 +204,7 @@ def _pauses(inc: CTE) -> CTE:
     )
 
 
-def _intervals(inc: CTE) -> CTE:
+def _intervals(inc: FromClause) -> CTE:
     # Each duration's whole interval, carrying its cell. 'p', a person's time to acknowledge,
     # keeps its pauses and carries the person who acknowledged where the others carry the team.
     def part(what: str, group: Any, end: Any) -> Select[Any]:
@@ -207,7 +255,7 @@ class Spans:
     rows: list[tuple[str, float, float]]
 
 
-def spans_of(conn: Connection, inc: CTE, calendars: Mapping[str, Calendar | None]) -> Spans:
+def spans_of(conn: Connection, inc: FromClause, calendars: Mapping[str, Calendar | None]) -> Spans:
     """Return the working hours each calendar priority's durations may count."""
     latest = type_coerce(
         greatest(
@@ -253,7 +301,7 @@ def _counted(priority: Any, x0: Any, x1: Any, span: CTE, spans: Spans) -> Any:
     return case((priority.in_(sorted(spans.calendared)), business), else_=greatest(x1 - x0, 0.0))
 
 
-def durations(inc: CTE, spans: Spans) -> CTE:
+def durations(inc: FromClause, spans: Spans) -> CTE:
     """Return each incident's active seconds to acknowledge ('a') and to resolve ('r'), and
     the acknowledging person's time ('p', pauses included).
 
@@ -301,15 +349,15 @@ def durations_in_order(conn: Connection, dur: CTE) -> Iterator[Any]:
     query = select(dur.c.what, dur.c.priority, dur.c.team, dur.c.week, dur.c.secs).order_by(
         dur.c.secs
     )
-    yield from conn.execution_options(yield_per=STREAM_ROWS).execute(query)
+    yield from conn.execute(query.execution_options(yield_per=STREAM_ROWS))
 
 
-def cell_columns(inc: CTE) -> tuple[Any, Any, Any]:
+def cell_columns(inc: FromClause) -> tuple[Any, Any, Any]:
     """Return the columns that name a cell: priority, team and week index."""
     return inc.c.priority, inc.c.team, inc.c.week
 
 
-def cells(conn: Connection, inc: CTE) -> list[Any]:
+def cells(conn: Connection, inc: FromClause) -> list[Any]:
     """Return per cell: opened, acknowledged, resolved, escalations, major and satisfaction."""
     level = json_text(events.c.data, "level")
     steps = func.sum(case((func.coalesce(level, "").not_in(("0", "0.0", "false")), 1), else_=0))
@@ -351,7 +399,7 @@ def cells(conn: Connection, inc: CTE) -> list[Any]:
     )
 
 
-def scores(conn: Connection, inc: CTE) -> list[Any]:
+def scores(conn: Connection, inc: FromClause) -> list[Any]:
     """Return per cell and satisfaction score how many incidents have it, and how many the
     reporters gave themselves (the survey) rather than staff at closing."""
     own = func.sum(case((inc.c.satisfaction_by == "reporter", 1), else_=0)).label("own")
@@ -373,7 +421,7 @@ def missed() -> Any:
     )
 
 
-def past_breaches(inc: CTE) -> Select[Any]:
+def past_breaches(inc: FromClause) -> Select[Any]:
     """Return breaches of earlier clock cycles: in the timeline, no longer in sla_clocks.
 
     A restarted clock (the update clock, on each note) overwrites its row, so a breach before
@@ -399,7 +447,7 @@ def past_breaches(inc: CTE) -> Select[Any]:
     )
 
 
-def clock_outcomes(conn: Connection, inc: CTE) -> list[Any]:
+def clock_outcomes(conn: Connection, inc: FromClause) -> list[Any]:
     """Return per cell, clock and outcome how many clocks ended (or run) that way."""
     c = sla_clocks.c
     outcome = case(
@@ -432,7 +480,7 @@ def clock_outcomes(conn: Connection, inc: CTE) -> list[Any]:
     )
 
 
-def breach_rows(conn: Connection, inc: CTE) -> tuple[Sequence[Any], Sequence[Any]]:
+def breach_rows(conn: Connection, inc: FromClause) -> tuple[Sequence[Any], Sequence[Any]]:
     """Return the missed clocks of the window and the breaches of earlier cycles, with titles."""
     current = conn.execute(
         select(sla_clocks, incidents.c.title, incidents.c.priority, incidents.c.team)
@@ -478,7 +526,7 @@ def breach_rows(conn: Connection, inc: CTE) -> tuple[Sequence[Any], Sequence[Any
     return current, earlier
 
 
-def unreached_rows(conn: Connection, inc: CTE) -> list[Any]:
+def unreached_rows(conn: Connection, inc: FromClause) -> list[Any]:
     """Return escalation events that name targets nobody was reached at, in timeline order."""
     return list(
         conn.execute(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, FromClause
 
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import CLOCKS, Calendar
@@ -99,7 +99,7 @@ def pick_ranks(rows: Iterable[Any], counts: Mapping[tuple[str, str, int, str], i
 class Figures:
     """The window's aggregate rows, summed into the statistics of any group of cells."""
 
-    def __init__(self, conn: Connection, inc: Any, calendars: Mapping[str, Calendar | None]):
+    def __init__(self, conn: Connection, inc: FromClause, calendars: Mapping[str, Calendar | None]):
         self.cells = {sql.cell_of(r): r for r in sql.cells(conn, inc)}
         self.scores = sql.scores(conn, inc)
         self.outcomes = sql.clock_outcomes(conn, inc)
@@ -248,7 +248,7 @@ def _dispute(row: Any) -> Dispute | None:
     )
 
 
-def breaches(conn: Connection, inc: Any, now: datetime) -> list[Breach]:
+def breaches(conn: Connection, inc: FromClause, now: datetime) -> list[Breach]:
     """Return every missed deadline, in incident order, then clock order, then time."""
     current, earlier = sql.breach_rows(conn, inc)
     found: list[tuple[tuple[Any, ...], Breach]] = []
@@ -278,7 +278,7 @@ def _clock_order(clock: str) -> int:
     return CLOCKS.index(clock) if clock in CLOCKS else len(CLOCKS)
 
 
-def unreached(conn: Connection, inc: Any) -> tuple[Unreached, ...]:
+def unreached(conn: Connection, inc: FromClause) -> tuple[Unreached, ...]:
     """Return the escalation steps that paged nobody for some targets."""
     return tuple(
         Unreached(
@@ -305,7 +305,20 @@ def build_report(
 ) -> SlaReport:
     """Build the report of the incidents opened in the window from the database's aggregates."""
     now = as_utc(now)
-    inc = sql.chosen(window)
+    with sql.chosen(conn, window) as inc:
+        return _report(conn, inc, window, now, calendars, targets, filters)
+
+
+def _report(
+    conn: Connection,
+    inc: FromClause,
+    window: sql.Window,
+    now: datetime,
+    calendars: Mapping[str, Calendar | None],
+    targets: Mapping[str, Mapping[str, float | None]],
+    filters: Mapping[str, str],
+) -> SlaReport:
+    """Assemble the report from the window's incidents (sql.chosen)."""
     figures = Figures(conn, inc, calendars)
     every = breaches(conn, inc, now)
     priorities = sorted({p for p, _, _ in figures.cells})

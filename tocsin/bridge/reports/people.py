@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CTE, Connection, Select, func, select, union
+from sqlalchemy import Connection, FromClause, Select, func, select, union
 
 from tocsin.bridge.store.schema import events, incidents, sla_clocks
 
@@ -29,7 +29,7 @@ class PersonStats:
     escalations: int = 0  # escalation steps that paged them
 
 
-def acknowledgers(conn: Connection, inc: CTE) -> dict[str, int]:
+def acknowledgers(conn: Connection, inc: FromClause) -> dict[str, int]:
     """Return how many of the window's incidents each person acknowledged."""
     person = inc.c.acknowledged_by
     rows = conn.execute(
@@ -40,7 +40,7 @@ def acknowledgers(conn: Connection, inc: CTE) -> dict[str, int]:
     return {str(r.acknowledged_by): int(r.n) for r in rows}
 
 
-def breaches_held(conn: Connection, inc: CTE) -> dict[str, int]:
+def breaches_held(conn: Connection, inc: FromClause) -> dict[str, int]:
     """Return per person the missed deadlines (not exempt) of incidents they acknowledged or hold."""
     c = sla_clocks.c
 
@@ -64,7 +64,7 @@ def breaches_held(conn: Connection, inc: CTE) -> dict[str, int]:
     return {str(r.person): int(r.n) for r in rows}
 
 
-def escalations_reaching(conn: Connection, inc: CTE) -> dict[str, int]:
+def escalations_reaching(conn: Connection, inc: FromClause) -> dict[str, int]:
     """Return per person the escalation steps (not the first page) that named them."""
     found: dict[str, int] = {}
     rows = conn.execute(

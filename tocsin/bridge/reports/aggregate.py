@@ -23,6 +23,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    CursorResult,
     Float,
     FromClause,
     Integer,
@@ -340,16 +341,17 @@ def durations(inc: FromClause, spans: Spans) -> CTE:
     )
 
 
-def durations_in_order(conn: Connection, dur: CTE) -> Iterator[Any]:
-    """Yield every duration, shortest first: (what, priority, team, week, secs).
+def durations_in_order(conn: Connection, dur: CTE) -> CursorResult[Any]:
+    """Return every duration, shortest first: (what, priority, team, week, secs), streamed.
 
     One sort the database does once, whatever the groupings: the caller counts ranks per group
-    as the rows stream by and keeps only those it needs, so its memory stays flat.
+    as the rows go by and keeps only those it needs, so its memory stays flat. Close the result
+    (use it in a with block): an open cursor keeps the window's table from being dropped.
     """
     query = select(dur.c.what, dur.c.priority, dur.c.team, dur.c.week, dur.c.secs).order_by(
         dur.c.secs
     )
-    yield from conn.execute(query.execution_options(yield_per=STREAM_ROWS))
+    return conn.execute(query.execution_options(yield_per=STREAM_ROWS))
 
 
 def cell_columns(inc: FromClause) -> tuple[Any, Any, Any]:

@@ -110,8 +110,8 @@ class Figures:
         self.ranks: Ranks = {}
         if counts:
             spans = sql.spans_of(conn, inc, calendars)
-            rows = sql.durations_in_order(conn, sql.durations(inc, spans))
-            self.ranks = pick_ranks(rows, counts)
+            with sql.durations_in_order(conn, sql.durations(inc, spans)) as rows:
+                self.ranks = pick_ranks(rows, counts)
 
     def counts(self) -> dict[tuple[str, str, int, str], int]:
         """Return how many durations each grouping holds, from the cells' counts."""

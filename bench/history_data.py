@@ -144,6 +144,10 @@ def _insert(table: str, columns: tuple[str, ...]) -> str:
 
 def _load_sqlite(path: str, total: int, end: datetime) -> None:
     conn = sqlite3.connect(path)
+    # A seed, not a measurement: a cache that holds the indexes and no fsync per chunk keep
+    # 1,000,000 incidents from re-reading index pages from disk at every insert.
+    conn.execute("PRAGMA cache_size = -2000000")
+    conn.execute("PRAGMA synchronous = OFF")
     try:
         for chunk in chunks(total, end):
             with conn:

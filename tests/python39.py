@@ -38,7 +38,11 @@ _TYPE_NAMES = frozenset(
 
 def run_vermin(paths: list[Path]) -> list[str]:
     """Return vermin's violations in the files as `file:line: needs Python V: feature` lines."""
-    program = shutil.which("vermin", path=str(Path(sys.executable).parent)) or "vermin"
+    program = shutil.which("vermin", path=str(Path(sys.executable).parent)) or shutil.which(
+        "vermin"
+    )
+    if program is None:
+        return ["vermin is not installed: pip install -e '.[dev]' (or make venv)"]
     done = subprocess.run(
         [program, *VERMIN, *map(str, paths)], capture_output=True, text=True, timeout=300
     )

@@ -1,11 +1,12 @@
 """The agent installs and runs on Python 3.9, the oldest Python it supports.
 
-Debian 11, Ubuntu 20.04/22.04 and RHEL 8 ship Python 3.9 or older-than-3.11 Pythons. One venv per
-module under a real Python 3.9 gets this checkout's wheel without the bridge extra (its
+Debian 11, Ubuntu 20.04/22.04 and RHEL 8 ship Python 3.9 or other Pythons older than 3.11. One
+venv per module under a real Python 3.9 gets this checkout's wheel without the bridge extra (its
 dependencies from the package index, as a host would get them); then the installed commands run:
---version, check-config, a short `run` that serves /metrics (scraped here) and pushes an alert to a
-local receiver, and `tocsin-bridge`, which refuses in one line naming the Python it needs.
-`make lint` checks the source against 3.9 too (tests/python39.py); this proves it really runs.
+--version, check-config (the bundled rules too), rules export, a short `run` that serves /metrics
+(scraped here) and pushes an alert to a local receiver, and `tocsin-bridge`, which refuses in one
+line naming the Python it needs. `make lint` checks the source against 3.9 too (tests/python39.py);
+this proves it really runs.
 """
 
 from __future__ import annotations
@@ -99,6 +100,16 @@ def receiver() -> Iterator[Receiver]:
 def test_every_agent_module_imports_and_the_version_is_the_packages(bin39: Path) -> None:
     assert run(bin39 / "python", "-c", IMPORT_ALL).stdout == "imported\n"
     assert run(bin39 / "tocsin-agent", "--version").stdout == f"tocsin-agent, version {VERSION}\n"
+
+
+def test_the_bundled_rules_load_and_export(bin39: Path, tmp_path: Path) -> None:
+    config = tmp_path / "agent.yml"
+    config.write_text(f"listen: 127.0.0.1:{free_port()}\nstate_dir: {tmp_path / 'state'}\n")
+    checked = run(bin39 / "tocsin-agent", "check-config", config).stdout
+    bundled = int(checked.split("OK: ", 1)[1].split(" rules", 1)[0])
+    assert bundled > 10, checked
+    exported = run(bin39 / "tocsin-agent", "rules", "export").stdout
+    assert "\ngroups:\n- name: tocsin-agent\n" in exported
 
 
 def test_the_agent_checks_its_config_runs_serves_metrics_and_pushes(

@@ -1,7 +1,8 @@
 """Maintenance windows on the board, in Debian's Chromium, in English and in Chinese.
 
 A window opened on the page holds back a matching alert (shown as "in maintenance", no
-incident); ending it on the page opens the incident of the alert that still fires.
+incident); ending it on the page opens the incident of the alert that still fires. A weekly
+window saved on the page is listed with its days and source, holds an alert and is ended there.
 """
 
 from __future__ import annotations
@@ -95,5 +96,53 @@ def test_bad_matchers_are_refused_in_the_readers_language(browser: Any, bridge: 
         page.wait_for_selector("#mw-error")
         assert page.inner_text("#mw-error") == "请填写匹配条件，例如 instance=db1，每行一个。"
         assert page.input_value("#mw-reason") == "换盘"
+    finally:
+        chinese.page.context.close()
+
+
+def test_a_weekly_window_saved_on_the_page_holds_an_alert_and_is_ended_there(
+    english: Tab, bridge: Bridge
+) -> None:
+    page = english.page
+    page.goto(f"{bridge.url}/maintenance")
+    page.fill("#mw-w-matchers", "instance=db-weekly-1")
+    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+        page.check(f"#mw-w-day-{day}")
+    page.fill("#mw-w-start", (utcnow() - timedelta(hours=1)).strftime("%H:%M"))
+    page.fill("#mw-w-duration", "3h")
+    page.fill("#mw-w-timezone", "UTC")
+    page.fill("#mw-w-reason", "weekly patching")
+    page.click("#mw-w-open")
+    page.wait_for_selector("#mw-done")
+    assert "Weekly window saved." in page.inner_text("#mw-done")
+    assert send(bridge, "db-weekly-1")["not_stored"] == [{"index": 0, "outcome": "maintenance"}]
+    page.reload()
+    row = page.locator("li.mw-weekly", has_text="instance=db-weekly-1")
+    text = row.inner_text()
+    assert "Every Mon, Tue, Wed, Thu, Fri, Sat, Sun" in text and "Set in: board" in text, text
+    assert "active" in text and "Held back: 1" in text, text
+    row.locator("button.danger").click()
+    page.wait_for_selector("#mw-done")
+    assert "Window ended." in page.inner_text("#mw-done")
+    assert page.locator("li.mw-weekly", has_text="instance=db-weekly-1").count() == 0
+    assert not english.errors
+
+
+def test_a_bad_weekly_zone_is_refused_in_chinese(browser: Any, bridge: Bridge) -> None:
+    chinese = open_tab(browser, bridge, locale="zh-CN")
+    try:
+        page = chinese.page
+        page.goto(f"{bridge.url}/maintenance")
+        page.fill("#mw-w-matchers", "team=db")
+        page.fill("#mw-w-timezone", "Mars/Base")
+        page.fill("#mw-w-reason", "每周补丁")
+        page.click("#mw-w-open")
+        page.wait_for_selector("#mw-error")
+        assert page.inner_text("#mw-error") == "请填写 IANA 时区，例如 Asia/Shanghai。"
+        assert page.input_value("#mw-w-reason") == "每周补丁"
+        assert page.is_checked("#mw-w-day-sun")
+        assert "每周窗口" in page.inner_text("body") and "周日" in page.inner_text(
+            "#mw-weekly-form"
+        )
     finally:
         chinese.page.context.close()

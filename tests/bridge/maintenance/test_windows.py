@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -89,6 +89,24 @@ def test_a_start_in_the_skipped_hour_moves_forward_by_the_gap() -> None:
     assert window.open_span(datetime(2026, 3, 8, 6, 45, tzinfo=UTC)) is None  # 01:45 EST
     start, _ = window.open_span(datetime(2026, 3, 8, 7, 30, tzinfo=UTC)) or ()  # 03:30 EDT
     assert start == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)  # 02:30 EST read as 03:30 EDT
+
+
+def test_first_and_until_bound_the_occurrences_by_their_local_start_date() -> None:
+    hours = Weekly((SUNDAY,), time(23), time(2), NEW_YORK, date(2026, 3, 15), date(2026, 3, 15))
+    window = Window("7", parse_all(["instance=db1"]), "patch", "alice", weekly=hours)
+    assert window.weekly is not None
+    assert window.weekly.next_start(datetime(2026, 3, 2, tzinfo=UTC)) == datetime(
+        2026,
+        3,
+        16,
+        3,
+        0,
+        tzinfo=UTC,  # Sunday 15th 23:00 EDT
+    )
+    assert window.open_span(datetime(2026, 3, 9, 4, 0, tzinfo=UTC)) is None  # the 8th: before
+    assert window.open_span(datetime(2026, 3, 16, 5, 0, tzinfo=UTC)) is not None  # past midnight
+    assert window.open_span(datetime(2026, 3, 23, 4, 0, tzinfo=UTC)) is None  # the 22nd: after
+    assert window.weekly.next_start(datetime(2026, 3, 17, tzinfo=UTC)) is None
 
 
 def test_a_window_past_midnight_belongs_to_the_day_it_starts() -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
 
 from tocsin.bridge.errors import ConfigError
+from tocsin.bridge.platform import jsontext
 
 log = logging.getLogger(__name__)
 PING_AFTER_IDLE = 2.0  # seconds a pooled PostgreSQL connection may rest before it is checked
@@ -38,6 +39,10 @@ KEEPALIVES = {
     "keepalives_interval": 2,
     "keepalives_count": 3,
 }
+
+# JSON columns (outbox payloads, labels, event data) through orjson: a storm's pages are
+# encoded and decoded once each on the way through the outbox.
+JSON_CODEC = {"json_serializer": jsontext.dumps, "json_deserializer": jsontext.loads}
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ def _sqlite(parsed: URL, busy_timeout: float, pool_size: int, synchronous: str) 
     engine = create_engine(
         parsed,
         connect_args={"timeout": busy_timeout, "check_same_thread": False},
+        **JSON_CODEC,
         **pooling,
     )
     _configure_sqlite(engine, busy_timeout, synchronous)
@@ -122,6 +128,7 @@ def _postgresql(parsed: URL, timeouts: Timeouts, pool_size: int) -> tuple[Engine
             "tcp_user_timeout": int(max(timeouts.busy, 1.0) * 2000),
             **KEEPALIVES,
         },
+        **JSON_CODEC,
     )
     watchdog = Watchdog(timeouts.statement + CLIENT_MARGIN)
     watchdog.install(engine)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
@@ -12,6 +11,7 @@ import requests
 
 from tocsin.bridge.errors import DeliveryFailed, DeliveryRefused
 from tocsin.bridge.notify.redact import safe_url, scrub, secret_parts
+from tocsin.bridge.platform import jsontext
 from tocsin.bridge.platform.clock import utcnow
 
 DEFAULT_TIMEOUT = 10.0
@@ -81,7 +81,7 @@ class JsonPoster:
             "User-Agent": USER_AGENT,
         }
         # Raw UTF-8 rather than \u escapes: Chinese stays readable and within byte limits.
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        data = jsontext.dump_bytes(body)
         try:
             response = self.session.post(
                 url or self.url,

@@ -58,8 +58,6 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/incidents/{incident_id}/breaches/{clock}"): "respond",
     ("POST", "/api/v1/maintenance"): MANAGE_OR_INGEST,
     ("GET", "/api/v1/maintenance"): "read",
-    ("POST", "/api/v1/maintenance/recurring"): "manage",
-    ("GET", "/api/v1/maintenance/recurring"): "read",
     ("GET", "/api/v1/maintenance/{window_id}"): "read",
     ("PATCH", "/api/v1/maintenance/{window_id}"): "manage",
     ("DELETE", "/api/v1/maintenance/{window_id}"): "manage",

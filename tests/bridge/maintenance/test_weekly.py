@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.bridge.helpers import OPERATOR, bearer
+from tests.bridge.helpers import INGEST, OPERATOR, bearer
 from tests.bridge.ingest.senders import Bridge, Message, bridge_on
 from tests.bridge.maintenance.test_hold import count, fire_due
 from tocsin.bridge.ingest.identity import fingerprint
@@ -44,7 +44,7 @@ def at(bridge: Bridge, *when: int) -> None:
 
 def create(bridge: Bridge, **body: Any) -> dict[str, Any]:
     response = bridge.client.post(
-        "/api/v1/maintenance/recurring", json=NEW_YORK_SUNDAY | body, headers=bearer(OPERATOR)
+        "/api/v1/maintenance", json=NEW_YORK_SUNDAY | body, headers=bearer(OPERATOR)
     )
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
@@ -85,7 +85,7 @@ def test_a_weekly_window_holds_inside_its_occurrence_across_spring_forward(
     start = bridge.clock()
     assert held(bridge, DB1)
     assert pages_of(bridge, EARLY) >= 1 and pages_of(bridge, DB1) == 0
-    listed = bridge.client.get("/api/v1/maintenance/recurring", headers=bearer(OPERATOR)).json()
+    listed = bridge.client.get("/api/v1/maintenance", headers=bearer(OPERATOR)).json()
     (shown,) = listed["weekly"]
     assert (shown["status"], shown["ends_at"]) == ("active", "2026-03-08T09:00:00Z")
     at(bridge, 2026, 3, 8, 8, 59)
@@ -146,6 +146,9 @@ BAD = [
     ({"until": "someday"}, "until"),
     ({"matchers": ["instance"]}, "matchers"),
     ({"reason": " "}, "reason"),
+    ({"start": None}, "start"),
+    ({"ends_at": "2027-01-01T00:00:00Z"}, "ends_at"),
+    ({"days": None, "start": None, "timezone": "UTC"}, "timezone"),
 ]
 
 
@@ -154,12 +157,16 @@ def test_bad_weekly_windows_are_refused_naming_the_field(sqlite_url: str) -> Non
         for change, field in BAD:
             body = {k: v for k, v in (NEW_YORK_SUNDAY | change).items() if v is not None}
             response = bridge.client.post(
-                "/api/v1/maintenance/recurring", json=body, headers=bearer(OPERATOR)
+                "/api/v1/maintenance", json=body, headers=bearer(OPERATOR)
             )
             assert response.status_code in (400, 422), (change, response.text)
             assert response.json()["field"] == field, (change, response.text)
-        listed = bridge.client.get("/api/v1/maintenance/recurring", headers=bearer(OPERATOR))
-        assert listed.json() == {"weekly": []}
+        listed = bridge.client.get("/api/v1/maintenance", headers=bearer(OPERATOR))
+        assert listed.json() == {"windows": [], "weekly": []}
+        agent = bridge.client.post(
+            "/api/v1/maintenance", json=NEW_YORK_SUNDAY, headers=bearer(INGEST)
+        )
+        assert agent.status_code == 403, agent.text
 
 
 def test_a_stored_weekly_window_opens_exactly_as_the_same_policy_window(sqlite_url: str) -> None:

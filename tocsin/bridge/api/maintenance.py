@@ -13,7 +13,7 @@ from tocsin.bridge.api import auth
 from tocsin.bridge.api.auth import Principal
 from tocsin.bridge.api.deps import RuntimeDep
 from tocsin.bridge.api.params import RowId, without_nul
-from tocsin.bridge.errors import InvalidInput
+from tocsin.bridge.errors import Forbidden, InvalidInput
 from tocsin.bridge.maintenance.service import check_agent_window
 from tocsin.bridge.maintenance.weekly import read_weekly
 from tocsin.bridge.platform.clock import as_utc
@@ -35,7 +35,11 @@ class _Body(BaseModel):
 
 
 class NewWindow(_Body):
-    """A one-off window: matchers, when it starts (default now) and ends or how long it lasts."""
+    """A window: one-off (starts_at, ends_at or duration) or weekly (days, start, end or duration).
+
+    A weekly window's start and end are local times of day in `timezone` (default UTC), on
+    `days`, from the local date `first` to `until`; its duration is under 24 hours.
+    """
 
     matchers: list[Matcher] = Field(min_length=1, max_length=20)
     reason: Annotated[str, Field(min_length=1, max_length=500)]
@@ -43,21 +47,16 @@ class NewWindow(_Body):
     ends_at: datetime | None = None
     duration: Annotated[str, Field(max_length=20)] | None = None
     source: Annotated[str, Field(pattern="^(api|cli|web|agent)$")] = "api"
-
-
-class NewWeekly(_Body):
-    """A weekly window: matchers, days, a local start and an end or a duration, a time zone."""
-
-    matchers: list[Matcher] = Field(min_length=1, max_length=20)
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
-    days: list[Annotated[str, Field(max_length=10)]] = Field(min_length=1, max_length=7)
-    start: Annotated[str, Field(max_length=5)]
+    days: list[Annotated[str, Field(max_length=10)]] | None = Field(default=None, max_length=7)
+    start: Annotated[str, Field(max_length=5)] | None = None
     end: Annotated[str, Field(max_length=5)] | None = None
-    duration: Annotated[str, Field(max_length=20)] | None = None
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     first: date | None = None
     until: date | None = None
-    source: Annotated[str, Field(pattern="^(api|cli|web)$")] = "api"
+
+
+WEEKLY_ONLY = ("start", "end", "timezone", "first", "until")
+ONE_OFF_ONLY = ("starts_at", "ends_at")
 
 
 class NewEnd(_Body):
@@ -80,7 +79,10 @@ Caller = Annotated[Principal, Depends(caller)]
 
 @router.post("", status_code=201)
 def open_window(body: NewWindow, who: Caller, runtime: RuntimeDep) -> dict[str, Any]:
-    """Open a window; alerts it covers are held back and page nobody until it ends."""
+    """Open a window, one-off or weekly (with days); alerts it covers page nobody while open."""
+    if body.days is not None:
+        return _open_weekly(body, who, runtime)
+    _refuse_given(body, WEEKLY_ONLY, "goes with days, in a weekly window")
     now = runtime.clock()
     starts_at = as_utc(body.starts_at) if body.starts_at else now
     if who.role == "ingest":
@@ -96,34 +98,38 @@ def open_window(body: NewWindow, who: Caller, runtime: RuntimeDep) -> dict[str, 
     return desk.shown(window_id)
 
 
-@router.get("")
-def list_windows(_who: Reader, runtime: RuntimeDep) -> dict[str, Any]:
-    """List windows open, upcoming or over within a week, and the policy's weekly windows."""
-    return runtime.maintenance.listing()
-
-
-@router.post("/recurring", status_code=201)
-def open_weekly(body: NewWeekly, who: Manager, runtime: RuntimeDep) -> dict[str, Any]:
+def _open_weekly(body: NewWindow, who: Principal, runtime: RuntimeDep) -> dict[str, Any]:
     """Store a weekly window, such as every Sunday 02:00-04:00 Asia/Shanghai."""
-    desk = runtime.maintenance
+    if who.role == "ingest":
+        raise Forbidden("an ingest token may only open a one-off window for its own host")
+    _refuse_given(body, ONE_OFF_ONLY, "is a one-off window's; a weekly one has start and end")
+    if body.start is None:
+        raise InvalidInput("a weekly window needs start, a local time such as '02:00'", "start")
     weekly = read_weekly(
-        days=body.days,
+        days=body.days or [],
         start=body.start,
         end=body.end,
         length=None if body.duration is None else window_length(body.duration),
-        timezone=body.timezone,
+        timezone=body.timezone or "UTC",
         first=body.first,
         until=body.until,
         now=runtime.clock(),
     )
+    desk = runtime.maintenance
     window_id = desk.open_weekly(body.matchers, weekly, body.reason, who.name, body.source)
     return desk.shown(window_id)
 
 
-@router.get("/recurring")
-def list_weekly(_who: Reader, runtime: RuntimeDep) -> dict[str, Any]:
-    """List weekly windows, the policy's and the stored ones, with their next start."""
-    return {"weekly": runtime.maintenance.listing()["weekly"]}
+def _refuse_given(body: NewWindow, names: tuple[str, ...], why: str) -> None:
+    for name in names:
+        if getattr(body, name) is not None:
+            raise InvalidInput(f"{name} {why}", field=name)
+
+
+@router.get("")
+def list_windows(_who: Reader, runtime: RuntimeDep) -> dict[str, Any]:
+    """List one-off windows open, upcoming or over within a week, and weekly windows."""
+    return runtime.maintenance.listing()
 
 
 @router.get("/{window_id}")

@@ -91,12 +91,8 @@ class BridgeClient:
         return self._call("GET", "/api/v1/maintenance")
 
     def open_window(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Open a maintenance window."""
+        """Open a maintenance window, one-off or weekly (a body with days)."""
         return self._call("POST", "/api/v1/maintenance", json=body)
-
-    def open_weekly(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Store a weekly maintenance window."""
-        return self._call("POST", "/api/v1/maintenance/recurring", json=body)
 
     def extend_window(self, window_id: int, body: dict[str, Any]) -> dict[str, Any]:
         """Move a maintenance window's end."""

@@ -70,7 +70,7 @@ def start(
         raise click.UsageError("--every needs --at, the local start time such as 02:00")
     every = [day.strip() for text in days for day in text.split(",") if day.strip()]
     weekly = {"days": every, "start": start, "timezone": zone, "first": first, "until": until}
-    _print(client.open_weekly(body | weekly | {"source": "cli"}), as_json)
+    _print(client.open_window(body | weekly | {"source": "cli"}), as_json)
 
 
 @maintenance.command("list")

@@ -14,6 +14,7 @@ from tests.peers import require_binary
 from tocsin.agent.exposition import Exposition, SampleCollector, ServerHandle, TextRenderer, render
 from tocsin.agent.sample import Sample, Series
 from tocsin.agent.sampler import Sampler
+from tocsin.agent.textformat import HELP_TEXT, SAMPLE_DURATION, SAMPLE_DURATION_HELP
 
 SAMPLE = Sample(
     taken_at=1_700_000_000.0,
@@ -231,3 +232,60 @@ def test_name_filter_serves_only_the_named_metrics_as_client_python_does() -> No
         for name in ("tocsin_disk_busy_ratio", "tocsin_cpu_seconds_total")
         for kind in ("HELP", "TYPE")
     ]
+
+
+class PlainFamilies:
+    """The sample as plain prometheus_client families, rendered by generate_latest: the reference."""
+
+    def __init__(self, sample: Sample) -> None:
+        self.sample = sample
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        for kind, series in (("gauge", self.sample.gauges), ("counter", self.sample.counters)):
+            for one in series:
+                if one.name not in families:
+                    base = one.name.removesuffix("_total") if kind == "counter" else one.name
+                    families[one.name] = Metric(base, HELP_TEXT.get(one.name, one.name), kind)
+                families[one.name].add_sample(one.name, dict(one.labels), one.value)
+        duration = Metric(SAMPLE_DURATION, SAMPLE_DURATION_HELP, "gauge")
+        duration.add_sample(SAMPLE_DURATION, {}, self.sample.duration_seconds)
+        families[SAMPLE_DURATION] = duration
+        yield from families.values()
+
+
+def test_sample_lines_reused_across_updates_render_exactly_as_generate_latest() -> None:
+    # Collectors pass the same label dicts cycle after cycle; the lines are kept by them.
+    sda, eth0, none, odd = {"device": "sda"}, {"device": "eth0"}, {}, {"pa\u00e9th": "x"}
+    quoted = {"mountpoint": 'a"b\\c\nd', "device": "/dev/sdb1"}
+    steps = [
+        (0.5, 0.0, 1.5e21, float("nan"), 7.0),
+        (0.5, -0.0, 1.5e21, float("inf"), 7.0),
+        (0.25, 0.0, 2e6, float("-inf"), 1234567.0),
+        (0.25, 0.0, 2e6, float("-inf"), 1234567.0),
+    ]
+    registry = CollectorRegistry()
+    collector = SampleCollector()
+    registry.register(collector)
+    exposition = Exposition(registry)
+    for step, (busy, zero, big, special, free) in enumerate(steps):
+        gauges = [
+            Series("tocsin_disk_busy_ratio", sda, busy),
+            Series("tocsin_load1", none, zero),
+            Series("tocsin_filesystem_free_bytes", quoted, free),
+            Series("tocsin_odd_ratio", odd, special),
+        ]
+        if step < 2:
+            gauges.append(Series("tocsin_disk_busy_ratio", {"device": "sdc"}, 0.125))
+        counters = (
+            Series("tocsin_network_receive_bytes_total", eth0, big),
+            Series("tocsin_network_transmit_bytes_total", eth0, float(step)),
+            Series("tocsin_disk_read_bytes_total", sda, big),
+        )
+        sample = Sample(float(step), tuple(gauges), counters, duration_seconds=0.0004)
+        collector.update(sample)
+        exposition.refresh()
+        reference = CollectorRegistry()
+        reference.register(PlainFamilies(sample))  # type: ignore[arg-type]
+        assert exposition.body(gzipped=False) == generate_latest(reference), step
+        assert generate_latest(registry) == generate_latest(reference), step

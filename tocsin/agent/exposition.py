@@ -11,176 +11,24 @@ from __future__ import annotations
 import base64
 import gzip
 import logging
-import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
-from prometheus_client.samples import Sample as PromSample
-from prometheus_client.utils import floatToGoString
 
-from tocsin.agent.checks import HELP as CHECK_HELP
-from tocsin.agent.collectors import HELP
 from tocsin.agent.httpserve import IDLE_TIMEOUT, MAX_CONNECTIONS, BoundedHandler, BoundedHTTPServer
-from tocsin.agent.sample import Sample
-from tocsin.agent.selfmetrics import HELP as SELF_HELP
+from tocsin.agent.textformat import SampleCollector, TextRenderer, render
 
 if TYPE_CHECKING:
     from tocsin.agent.webconfig import BasicAuth, WebConfig
 
+# SampleCollector, TextRenderer and render lived here first; their imports from here still work.
+__all__ = ["Exposition", "SampleCollector", "ServerHandle", "TextRenderer", "render"]
 log = logging.getLogger(__name__)
-
-SAMPLE_DURATION = "tocsin_agent_sample_duration_seconds"
-SAMPLE_DURATION_HELP = "Seconds the last sampling pass took."
-_HELP = {**HELP, **SELF_HELP, **CHECK_HELP, SAMPLE_DURATION: SAMPLE_DURATION_HELP}
-
-
-class SampleCollector(Collector):
-    """Turn the latest Sample into metric families, built once per update, yielded per render."""
-
-    def __init__(self) -> None:
-        self._families: list[Metric] = []
-        # One family object per metric name, refilled each update: building a Metric
-        # validates its name, and the set of names hardly ever changes.
-        self._known: dict[str, Metric] = {}
-
-    def update(self, sample: Sample) -> None:
-        """Replace what the next render publishes with this sample."""
-        samples: dict[str, list[PromSample]] = {}
-        for kind, series in (("gauge", sample.gauges), ("counter", sample.counters)):
-            for one in series:
-                members = samples.get(one.name)
-                if members is None:
-                    members = samples[one.name] = []
-                    self._family(one.name, kind)
-                labels = one.labels if isinstance(one.labels, dict) else dict(one.labels)
-                members.append(PromSample(one.name, labels, one.value))
-        samples[SAMPLE_DURATION] = [PromSample(SAMPLE_DURATION, {}, sample.duration_seconds)]
-        families = []
-        for name, members in samples.items():
-            family = self._family(name, "gauge")
-            family.samples = members
-            families.append(family)
-        self._families = families
-
-    def collect(self) -> Iterator[Metric]:
-        """Yield the families of the last update (none before the first)."""
-        return iter(self._families)
-
-    def _family(self, name: str, kind: str) -> Metric:
-        family = self._known.get(name)
-        if family is None:
-            # A counter family is named without _total; its samples carry the suffix.
-            base = name.removesuffix("_total") if kind == "counter" else name
-            help_text = _HELP.get(name, name)
-            family = self._known[name] = Metric(base, help_text, kind)
-        return family
-
-
-def render(registry: Collector) -> bytes:
-    """Render a registry in the Prometheus text format once, as generate_latest() would."""
-    return TextRenderer()(registry)
-
-
-class TextRenderer:
-    """Write the Prometheus text format exactly as generate_latest() does, at a third of its cost.
-
-    Gauges and counters, nearly everything the agent exports, take a direct path that reuses
-    each family's header and each label set's text from earlier renders; any other family
-    (histograms, counters' _created series, names outside the classic charset) goes through
-    generate_latest itself.
-    """
-
-    _CACHE_LIMIT = 4096
-
-    def __init__(self) -> None:
-        self._headers: dict[tuple[str, str, str], tuple[str, str] | None] = {}
-        self._labels: dict[tuple[tuple[str, str], ...], str | None] = {}
-
-    def __call__(self, registry: Collector) -> bytes:
-        """Render every family the registry yields, in order."""
-        parts: list[str] = []
-        for family in registry.collect():
-            text = self._family(family)
-            parts.append(text if text is not None else generate_latest(_One(family)).decode())
-        if len(self._labels) > self._CACHE_LIMIT or len(self._headers) > self._CACHE_LIMIT:
-            self._labels.clear()
-            self._headers.clear()
-        return "".join(parts).encode()
-
-    def _family(self, family: Metric) -> str | None:
-        key = (family.name, family.type, family.documentation)
-        try:
-            header = self._headers[key]
-        except KeyError:
-            header = self._headers[key] = _header(family)
-        if header is None:
-            return None
-        name, text = header
-        lines = [text]
-        for sample in family.samples:
-            if sample.name != name or sample.timestamp is not None or sample.native_histogram:
-                return None
-            value = sample.value
-            number = repr(float(value)) if -1e300 < value < 1e6 else _go_float(value)
-            if not sample.labels:
-                lines.append(f"{name} {number}\n")
-                continue
-            pairs = tuple(sample.labels.items())
-            try:
-                labels = self._labels[pairs]
-            except KeyError:
-                labels = self._labels[pairs] = _label_text(pairs)
-            if labels is None:
-                return None
-            lines.append(f"{name}{{{labels}}} {number}\n")
-        return "".join(lines)
-
-
-_LEGACY_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
-_LEGACY_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
-_PLAIN_TYPES = {"gauge": "gauge", "counter": "counter", "unknown": "untyped"}
-# Go's float format, +Inf and NaN, as prometheus_client writes them; below 1e6 it is repr().
-_go_float = cast(Callable[[float], str], floatToGoString)
-
-
-def _header(family: Metric) -> tuple[str, str] | None:
-    """Return the sample name and HELP/TYPE lines of a gauge or counter family, else None."""
-    mtype = _PLAIN_TYPES.get(family.type)
-    if mtype is None:
-        return None
-    name = family.name + "_total" if family.type == "counter" else family.name
-    if _LEGACY_NAME.match(name) is None:
-        return None
-    help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
-    return name, f"# HELP {name} {help_text}\n# TYPE {name} {mtype}\n"
-
-
-def _label_text(pairs: tuple[tuple[str, str], ...]) -> str | None:
-    """Return `a="1",b="2"` sorted by name with values escaped, or None for an odd label name."""
-    texts = []
-    for key, value in sorted(pairs):
-        if _LEGACY_LABEL.match(key) is None:
-            return None
-        escaped = value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-        texts.append(f'{key}="{escaped}"')
-    return ",".join(texts)
-
-
-class _One:
-    """One family posing as a registry, for generate_latest."""
-
-    def __init__(self, family: Metric) -> None:
-        self._family = family
-
-    def collect(self) -> Iterator[Metric]:
-        yield self._family
 
 
 def _line_metric(line: bytes) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,71 @@ def test_the_daemon_feeds_function_rules_its_samples(tmp_path: Path, receiver: R
     finally:
         agent.stop()
     assert fired == ["HostOomKill"]
+
+
+SHARED = """
+rules:
+  - {name: Oom, metric: tocsin_vmstat_oom_kill, function: increase, window: 10m, op: ">", threshold: 0}
+  - {name: OomShort, metric: tocsin_vmstat_oom_kill, function: increase, window: 2m, op: ">", threshold: 0}
+  - {name: OomRate, metric: tocsin_vmstat_oom_kill, function: rate, window: 5m, op: ">", threshold: 0}
+  - {name: Fill24, metric: tocsin_vmstat_oom_kill, function: predict_linear, window: 10m, horizon: 24h, op: "<", threshold: 0}
+  - {name: Fill4, metric: tocsin_vmstat_oom_kill, function: predict_linear, window: 10m, horizon: 4h, op: "<", threshold: 0}
+"""
+
+
+def reference(loaded: tuple, values: list[tuple[float, float | None]]) -> list[dict[str, float]]:  # type: ignore[type-arg]
+    """Each step's function values as the plain algorithm computes them: thin, filter, walk."""
+    longest = max(rule.window for rule in loaded)
+    points: list[tuple[float, float]] = []
+    out = []
+    for now, value in values:
+        if value is not None:
+            if len(points) > 1 and now - points[-2][0] <= longest / POINTS:
+                points.pop()
+            points.append((now, value))
+            points = [point for point in points if point[0] >= now - longest]
+        step = {}
+        for rule in loaded:
+            recent = [point for point in points if point[0] >= now - rule.window]
+            if rule.function == "increase":
+                found = increase(recent)
+            elif rule.function == "rate":
+                found = rate(recent)
+            else:
+                found = predict_linear(recent, rule.horizon)
+            if found is not None:
+                step[rule.series] = found
+        out.append(step)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_shortcuts_for_still_series_and_shared_fits_answer_as_walking_every_point(
+    seed: int,
+) -> None:
+    pick = random.Random(seed)
+    loaded = rules(SHARED)
+    history = History(loaded)
+    labels = {"device": "eth0"}
+    now, value = 0.0, 5.0
+    steps: list[tuple[float, float | None]] = []
+    for _ in range(400):
+        now += pick.choice([0.5, 1.0, 10.0, 30.0, 200.0])
+        roll = pick.random()
+        if roll < 0.1:
+            value = 0.0  # a counter reset
+        elif roll < 0.3:
+            value += pick.choice([1.0, 2.0])
+        steps.append((now, None if pick.random() < 0.05 else value))
+    got = []
+    for at, seen in steps:
+        raw = sample() if seen is None else sample(("tocsin_vmstat_oom_kill", labels, seen))
+        derived = history.derive(raw, at)
+        got.append({s.name: s.value for s in derived.gauges if s.name != "tocsin_vmstat_oom_kill"})
+    expected = reference(loaded, steps)
+    assert len(got) == len(expected)
+    for step, theirs in enumerate(expected):
+        mine = got[step]
+        assert mine.keys() == theirs.keys(), step
+        for name, found in theirs.items():
+            assert mine[name] == pytest.approx(found, rel=1e-9, abs=1e-6), (step, name)

@@ -11,7 +11,7 @@ two samples.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from tocsin.agent.rules import Rule
@@ -43,6 +43,14 @@ def rate(points: Sequence[Point]) -> float | None:
 
 def predict_linear(points: Sequence[Point], horizon: float) -> float | None:
     """Return the least-squares line through the points, `horizon` seconds after the last."""
+    return at(fit(points), horizon)
+
+
+Line = tuple[float, float, float]
+
+
+def fit(points: Sequence[Point]) -> Line | None:
+    """Return the least-squares line: mean time (from the last point), mean value and slope."""
     if len(points) < 2:
         return None
     origin = points[-1][0]
@@ -53,6 +61,14 @@ def predict_linear(points: Sequence[Point], horizon: float) -> float | None:
     if spread == 0:
         return None
     slope = sum((t - origin - mean_t) * (v - mean_v) for t, v in points) / spread
+    return mean_t, mean_v, slope
+
+
+def at(line: Line | None, horizon: float) -> float | None:
+    """Return a fitted line's value `horizon` seconds after the last point."""
+    if line is None:
+        return None
+    mean_t, mean_v, slope = line
     return mean_v + slope * (horizon - mean_t)
 
 
@@ -64,15 +80,71 @@ def _value(rule: Rule, points: Sequence[Point]) -> float | None:
     return predict_linear(points, rule.horizon)
 
 
+class Track:
+    """The recent points of one series, and how many neighbouring points differ in value.
+
+    Most series rules read (NIC errors, OOM kills, idle filesystems) stand still: with no
+    change among the points, a function's value is known without walking them. Rules that fit
+    a line over the same window (the 4 h and 24 h fill-up predictions) share one fit a cycle.
+    """
+
+    __slots__ = ("changes", "fitted", "points")
+
+    def __init__(self) -> None:
+        self.points: deque[Point] = deque()
+        self.changes = 0
+        # (since, the newest point, the line): the entry holds the point, so `is` tells.
+        self.fitted: tuple[float, Point, Line | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def add(self, now: float, value: float, window: float) -> None:
+        """Append a point, thinned to about POINTS per window, and drop those past the window."""
+        points = self.points
+        # Thin to about POINTS per window, but always hold the newest point as the last one.
+        if len(points) > 1 and now - points[-2][0] <= window / POINTS:
+            if points.pop()[1] != points[-1][1]:
+                self.changes -= 1
+        if points and points[-1][1] != value:
+            self.changes += 1
+        points.append((now, value))
+        while points[0][0] < now - window:
+            if points.popleft()[1] != points[0][1]:
+                self.changes -= 1
+
+    def value(self, rule: Rule, since: float) -> float | None:
+        """Return the rule's function over the points since `since`."""
+        points = self.points
+        if not self.changes and points[0][0] >= since:
+            # Every point in the window, all of one value: the answers of a flat line.
+            if len(points) < 2:
+                return None
+            if rule.function == "increase":
+                return 0.0
+            if points[-1][0] <= points[0][0]:
+                return None
+            return 0.0 if rule.function == "rate" else points[-1][1]
+        if rule.function != "predict_linear":
+            return _value(rule, [point for point in points if point[0] >= since])
+        fitted = self.fitted
+        if fitted is None or fitted[0] != since or fitted[1] is not points[-1]:
+            line = fit([point for point in points if point[0] >= since])
+            fitted = self.fitted = (since, points[-1], line)
+        return at(fitted[2], rule.horizon)
+
+
 class History:
     """Keep the samples function rules need and add each function's value to a sample."""
 
     def __init__(self, rules: Iterable[Rule] = ()) -> None:
-        self._series: dict[str, dict[tuple[tuple[str, str], ...], deque[Point]]] = {}
+        self._series: dict[str, dict[LabelKey, Track]] = {}
         self._rules: tuple[Rule, ...] = ()
         self._windows: dict[str, float] = {}
         # The label dict each derived series carries, made once per label set.
         self._dicts: dict[LabelKey, dict[str, str]] = {}
+        # Label key by id(label dict): the entry holds the dict, so no other takes its id.
+        self._keys: dict[int, tuple[Mapping[str, str], LabelKey]] = {}
         self.use(rules)
 
     def use(self, rules: Iterable[Rule]) -> None:
@@ -88,22 +160,23 @@ class History:
         """Record the sample's values and return it with each function rule's series added."""
         if not self._rules:
             return sample
+        windows = self._windows
         for series in (*sample.gauges, *sample.counters):
-            window = self._windows.get(series.name)
+            window = windows.get(series.name)
             if window is not None:
                 self._record(series, window, now)
-        for metric, window in self._windows.items():
+        for metric, window in windows.items():
             known = self._series.get(metric, {})
             # A series gone (an unmounted filesystem) is forgotten once its window has passed.
             for labels in [
-                labels for labels, points in known.items() if points[-1][0] < now - window
+                labels for labels, track in known.items() if track.points[-1][0] < now - window
             ]:
                 del known[labels]
         derived: list[Series] = []
         for rule in self._rules:
-            for labels, points in self._series.get(rule.metric, {}).items():
-                recent = [point for point in points if point[0] >= now - rule.window]
-                value = _value(rule, recent)
+            since = now - rule.window
+            for labels, track in self._series.get(rule.metric, {}).items():
+                value = track.value(rule, since)
                 if value is not None:
                     derived.append(Series(rule.series, self._dict(labels), value))
         return replace(sample, gauges=sample.gauges + tuple(derived))
@@ -116,15 +189,23 @@ class History:
             found = self._dicts[key] = dict(key)
         return found
 
+    def _key(self, labels: Mapping[str, str]) -> LabelKey:
+        """Return the sorted label pairs, looked up by the dict's identity: collectors reuse them."""
+        known = self._keys.get(id(labels))
+        if known is not None and known[0] is labels:
+            return known[1]
+        if len(self._keys) >= CACHE_LIMIT:
+            self._keys.clear()
+        key = tuple(sorted(labels.items()))
+        self._keys[id(labels)] = (labels, key)
+        return key
+
     def _record(self, series: Series, window: float, now: float) -> None:
-        known = self._series.setdefault(series.name, {})
-        labels = tuple(sorted(series.labels.items()))
-        points = known.get(labels)
-        if points is None:
-            points = known[labels] = deque()
-        # Thin to about POINTS per window, but always hold the newest point as the last one.
-        if len(points) > 1 and now - points[-2][0] <= window / POINTS:
-            points.pop()
-        points.append((now, series.value))
-        while points and points[0][0] < now - window:
-            points.popleft()
+        known = self._series.get(series.name)
+        if known is None:
+            known = self._series[series.name] = {}
+        labels = self._key(series.labels)
+        track = known.get(labels)
+        if track is None:
+            track = known[labels] = Track()
+        track.add(now, series.value, window)

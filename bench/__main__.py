@@ -8,6 +8,7 @@ import sys
 # Modules under bench/ that define `main() -> int`; add new benchmarks here, in running order.
 BENCHMARKS = [
     "agent",
+    "agent_large_host",
     "bridge_timers",
     "bridge_ingest",
     "agent_replay",

@@ -298,9 +298,6 @@ def main() -> int:
         f"{CYCLES:,} cycles, {SCRAPES:,} scrapes each, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
     )
     print("\n".join(report(agent, node)))
-    from bench import agent_large_host
-
-    agent_large_host.main()
     print(
         f"(benchmark took {time.monotonic() - started:.0f} s; load average "
         f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after: other work on the "

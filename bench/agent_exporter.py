@@ -1,8 +1,8 @@
 """The real agent under the benchmark's control: start it, then run cycles on command.
 
 Run as `python -m bench.agent_exporter CONFIG TIMINGS`. It builds the agent as
-`tocsin-agent run` does (bundled rules, /metrics server, rule evaluation, state file), prints
-`ready PORT`, then reads commands on stdin:
+`tocsin-agent run` does (bundled rules, /metrics server, rule evaluation, state file, garbage
+collector settled), prints `ready PORT`, then reads commands on stdin:
   cycles N   run N agent cycles back to back, write the seconds each cycle and each sampler
              pass took to TIMINGS (2N native doubles), answer `done`
   quit       stop the agent and exit
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tocsin.agent.config import SamplerConfig, load_config
 from tocsin.agent.daemon import Agent, SamplerLike, production_sampler
+from tocsin.agent.gctune import settle
 from tocsin.agent.sample import Sample
 
 MAX_CYCLES = 10_000
@@ -52,6 +53,7 @@ def main(config_path: str, timings_path: str) -> int:
         return samplers[-1]
 
     agent = Agent(load_config(Path(config_path)), sampler_factory=factory)
+    settle()
     agent.start()
     agent.tick()
     assert agent.server is not None, "the config must set listen"

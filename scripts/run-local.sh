@@ -2,13 +2,13 @@
 # `make run`: a bridge on SQLite and a local agent pushing to it, in the background.
 # `make stop` (this script with `stop`): stops exactly the two processes `make run` started.
 # State lives in var/run-local/ (git-ignored; RUN_STATE overrides it); tokens are generated once
-# and reused. Ports: BRIDGE_PORT (default 8080) and AGENT_PORT (default 9101).
+# and reused. Ports: BRIDGE_PORT (default 8080) and AGENT_PORT (default 10042).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${RUN_BIN:-$PWD/.venv/bin}
 STATE=${RUN_STATE:-var/run-local}
 BRIDGE_PORT=${BRIDGE_PORT:-8080}
-AGENT_PORT=${AGENT_PORT:-9101}
+AGENT_PORT=${AGENT_PORT:-10042}
 mkdir -p "$STATE"
 STATE=$(cd "$STATE" && pwd)
 PIDS="$STATE/run.pids"
@@ -107,7 +107,7 @@ cat <<TEXT
     operator token:  $(cat "$STATE/operator.token")   (paste it on the sign-in page; kept in $STATE/operator.token)
     ingest token:    in $STATE/ingest.token (for agents, Prometheus and Alertmanager)
     agent metrics:   http://127.0.0.1:$AGENT_PORT/metrics
-    ports:           bridge $BRIDGE_PORT, agent $AGENT_PORT (make run BRIDGE_PORT=8081 AGENT_PORT=9102)
+    ports:           bridge $BRIDGE_PORT, agent $AGENT_PORT (make run BRIDGE_PORT=8081 AGENT_PORT=10043)
     logs:            $STATE/bridge.log, $STATE/agent.log
     pages:           the bundled policy pages into the bridge log: grep PAGE $STATE/bridge.log
 

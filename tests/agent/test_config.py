@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.config_faults import BOMB, LONG, SECRET, assert_quoted_short
-from tocsin.agent.config import default_config, default_state_dir, load_config
+from tocsin.agent.config import DEFAULT_LISTEN, default_config, default_state_dir, load_config
 from tocsin.agent.errors import ConfigError
 
 ENV = {"HOME": "/home/test"}
@@ -21,11 +21,21 @@ def write(tmp_path: Path, text: str, name: str = "agent.yml") -> Path:
 
 def test_defaults_serve_metrics_locally_with_bundled_rules_and_no_push() -> None:
     config = default_config(env=ENV, hostname="web1")
-    assert config.listen == ("127.0.0.1", 9101)
+    assert config.listen == ("127.0.0.1", 10042)
     assert config.push is None
     assert config.interval == 10.0
     assert {rule.name for rule in config.rules} >= {"HostCpuHigh", "HostFilesystemFull"}
     assert config.base_labels == (("instance", "web1"), ("job", "tocsin-agent"))
+
+
+def test_default_port_is_no_registered_exporters_and_an_explicit_9101_still_works(
+    tmp_path: Path,
+) -> None:
+    # Prometheus' default port allocations fill 9100-9999; 9101 is the HAProxy exporter's.
+    assert DEFAULT_LISTEN == ("127.0.0.1", 10042)
+    assert default_config(env=ENV, hostname="web1").listen == DEFAULT_LISTEN
+    old = load_config(write(tmp_path, "listen: 0.0.0.0:9101\n"), env=ENV, hostname="web1")
+    assert old.listen == ("0.0.0.0", 9101)
 
 
 def test_full_config_is_read_into_typed_values(tmp_path: Path) -> None:

@@ -185,7 +185,7 @@ def test_both_units_become_active_through_their_ready_notification(host: Systemd
             state["ExecMainStartTimestampMonotonic"]
         )
         assert 0 < ready_after < READY_WITHIN * 1e6, f"{unit} READY after {ready_after} µs"
-    exposition = http(host, "GET", "http://127.0.0.1:9101/metrics")[1]
+    exposition = http(host, "GET", "http://127.0.0.1:10042/metrics")[1]
     assert "tocsin_memory_used_ratio" in [line.split(" ")[0] for line in exposition.splitlines()]
     assert http(host, "GET", "http://127.0.0.1:8080/healthz")[0] == 200
 
@@ -246,7 +246,7 @@ def test_the_agent_reloads_a_good_config_and_keeps_running_on_a_bad_one(host: Sy
         host.wait_until(f"journalctl -u {AGENT} -o cat | grep -c 'reload refused'", "1")
         assert main_pid(host, AGENT) == pid
         assert show(host, AGENT, "ActiveState")["ActiveState"] == "active"
-        assert http(host, "GET", "http://127.0.0.1:9101/metrics")[0] == 200
+        assert http(host, "GET", "http://127.0.0.1:10042/metrics")[0] == 200
     finally:
         host.run("sh", "-c", f"cat > /etc/tocsin/agent.yml <<'EOF'\n{config}EOF")
         host.run("systemctl", "reload", AGENT)
@@ -397,7 +397,7 @@ def test_packages_upgrade_remove_and_purge_leaving_nothing(
     assert host.run("dpkg-query", "-W", "-f=${Version}", "tocsin-agent").stdout == NEXT_VERSION
     host.wait_until(f"systemctl is-active {AGENT}", "active", timeout=READY_WITHIN)
     assert main_pid(host, AGENT) not in (0, before)
-    assert http(host, "GET", "http://127.0.0.1:9101/metrics")[0] == 200
+    assert http(host, "GET", "http://127.0.0.1:10042/metrics")[0] == 200
 
     host.run("dpkg", "-r", "tocsin-agent", timeout=120)
     assert host.run("systemctl", "is-active", AGENT, check=False).stdout.strip() == "inactive"

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from tocsin.agent.tls import TlsConfig
     from tocsin.agent.webconfig import WebConfig
 
-DEFAULT_LISTEN = ("127.0.0.1", 9101)
+DEFAULT_LISTEN = ("127.0.0.1", 10042)
 DEFAULT_INTERVAL = 10.0
 DEFAULT_RESEND = 60.0
 DEFAULT_PUSH_TIMEOUT = 10.0
@@ -667,7 +667,7 @@ def _build(
         interval=reader.parsed(
             "interval", _positive_duration, DEFAULT_INTERVAL, "a duration like '10s'"
         ),
-        listen=reader.parsed("listen", _listen, None, "host:port such as 127.0.0.1:9101")
+        listen=reader.parsed("listen", _listen, None, "host:port such as 127.0.0.1:10042")
         if "listen" in node
         else listen,
         labels=_labels(reader),
@@ -697,7 +697,7 @@ def config_warnings(config: AgentConfig) -> list[str]:
             "'rules' is empty: this host raises no alerts (omit it for the bundled rules)"
         )
     if config.listen is None:
-        warnings.append("no 'listen': /metrics is not served (add e.g. 'listen: 127.0.0.1:9101')")
+        warnings.append("no 'listen': /metrics is not served (add e.g. 'listen: 127.0.0.1:10042')")
     return warnings
 
 
@@ -708,7 +708,7 @@ def load_config(
 
     An empty file (nothing but comments or blanks) is refused rather than read as the defaults.
     As the contract says, a file without `listen` serves no /metrics; only running without
-    any file serves it on the default 127.0.0.1:9101.
+    any file serves it on the default 127.0.0.1:10042 (DEFAULT_LISTEN).
     """
     environment = os.environ if env is None else env
     document = read_with_includes(path, environment)
@@ -733,7 +733,7 @@ def load_config(
 def default_config(
     env: Mapping[str, str] | None = None, hostname: str | None = None
 ) -> AgentConfig:
-    """Return the config used without a file: bundled rules, /metrics on 127.0.0.1:9101, no push."""
+    """Return the config used without a file: bundled rules, /metrics on 127.0.0.1:10042, no push."""
     document = LinedDict()
     document.key_lines = {}
     return _build(

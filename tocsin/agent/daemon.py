@@ -285,7 +285,7 @@ class Agent:
         except LISTEN_FAULTS as refused:
             if old is None or new.listen[1] != old.port:
                 raise
-            # The old listener may hold the very port (127.0.0.1:9101 -> 0.0.0.0:9101): retry
+            # The old listener may hold the very port (127.0.0.1:10042 -> 0.0.0.0:10042): retry
             # without it, and put it back on its own port if the new address still fails.
             old.close()
             self.server = None

@@ -84,6 +84,21 @@ def bridge_error_response(request: Request, exc: BridgeError) -> JSONResponse:
     return error_response(request, exc.http_status, exc.message, exc, extra)
 
 
+def invalid_response(request: Request, problems: Sequence[Mapping[str, Any]]) -> JSONResponse:
+    """Answer a body that failed validation: 400 if it is not JSON, else 422, naming the field."""
+    errors = [
+        {"field": _field(err.get("loc", ())), "message": str(err.get("msg", "invalid"))}
+        for err in problems
+    ]
+    malformed = any(err.get("type") == "json_invalid" for err in problems)
+    status = 400 if malformed else 422
+    first = errors[0] if errors else {"field": "", "message": "invalid request"}
+    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return error_response(
+        request, status, message, None, {"field": first["field"] or None, "errors": errors}
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the bridge's exception handlers on an app."""
 
@@ -93,17 +108,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": _field(err.get("loc", ())), "message": str(err.get("msg", "invalid"))}
-            for err in exc.errors()
-        ]
-        malformed = any(err.get("type") == "json_invalid" for err in exc.errors())
-        status = 400 if malformed else 422
-        first = errors[0] if errors else {"field": "", "message": "invalid request"}
-        message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-        return error_response(
-            request, status, message, None, {"field": first["field"] or None, "errors": errors}
-        )
+        return invalid_response(request, exc.errors())
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:

@@ -1,8 +1,9 @@
 """Send requests for a few hot routes straight to their endpoints, past FastAPI's routing.
 
-Every sender's every alert (and every resend) is a POST to one of two routes. Their endpoints
-take the Request and return a Response themselves, with no dependencies to solve and nothing
-to validate, so FastAPI's routing and request handling only add cost: 0.4 ms of CPU a request
+Every sender's every alert (and every resend) is a POST to one of two routes, and every agent's
+heartbeat a POST to a third (a 20,000-agent fleet sends 670 a second). Their endpoints take the
+Request, check their own bodies and return a Response themselves, with no dependencies to solve,
+so FastAPI's routing and request handling only add cost: 0.4 ms of CPU a request
 through them, 0.1 ms through this middleware (a request of a new alert costs about 2 ms in all).
 The routes stay declared on the app, which describes them in OpenAPI and answers anything this
 middleware passes on (another method, another path). The bridge's own refusals are answered as

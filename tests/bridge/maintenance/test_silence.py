@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from tests.bridge.sla.harness import FakeClock, make_runtime, run
 from tocsin.bridge.ingest.heartbeats import Beat
+from tocsin.bridge.maintenance.weekly import read_weekly
 from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import incidents
 
@@ -66,3 +67,28 @@ def test_a_host_back_before_the_window_ends_never_pages(runtime: Runtime, clock:
         clock.advance(seconds=30)
         run(runtime)
     assert not silent(runtime, "db1")
+
+
+def test_a_weekly_window_stored_through_the_desk_covers_a_silent_host_until_its_end(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    weekly = read_weekly(
+        days=["mon"],
+        start="03:00",
+        end="06:00",
+        length=None,
+        timezone="America/New_York",
+        first=None,
+        until=None,
+        now=clock(),
+    )
+    beat(runtime, "db1")
+    runtime.maintenance.open_weekly(["instance=db1"], weekly, "patching", "alice", "api")
+    ends = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)  # Monday 06:00 EST
+    assert clock() < ends - timedelta(minutes=30)
+    clock.advance(seconds=30 * 60)
+    run(runtime)
+    assert not silent(runtime, "db1")
+    clock.now = ends + timedelta(seconds=1)
+    run(runtime)
+    assert silent(runtime, "db1")

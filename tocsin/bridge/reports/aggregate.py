@@ -1,12 +1,11 @@
 """The SLA report's aggregates, computed by the database over the incidents opened in a window.
 
-Python keeps a few rows per group (priority × team × week), never one per incident: counts
-and sums per cell, which add up into any grouping; durations stream by once, shortest first,
-and only the values at the ranks the median, 90th percentile and maximum need are kept. Active time subtracts paused intervals
-(paired from incident.paused/resumed events) and counts business time for priorities with a
-calendar: such a priority has spans of working hours, and its durations are the overlap of their
-intervals with them (a 24x7 priority's are plain differences). Memory therefore does not grow
-with the window.
+Python keeps a few rows per group (priority × team × week): counts and sums per cell, which
+add up into any grouping. For durations the window's incidents stream by once with their times
+in epoch seconds and reports/durations.py keeps eight bytes per duration; the paused intervals
+(paired here from incident.paused/resumed events) come with them, and the working hours of
+priorities with a calendar. The window's incidents are copied once into a temporary table
+(reports/tables.py) that every query reads.
 """
 
 from __future__ import annotations
@@ -19,43 +18,30 @@ from typing import Any
 
 from sqlalchemy import (
     CTE,
-    BigInteger,
-    Boolean,
-    Column,
     Connection,
     CursorResult,
-    Float,
-    FromClause,
-    Integer,
-    MetaData,
     Select,
-    String,
     Table,
     and_,
     case,
-    column,
     func,
     insert,
     literal,
     or_,
     select,
-    type_coerce,
     union_all,
-    values,
 )
 
-from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import CLOCKS, Calendar
+from tocsin.bridge.reports import tables
 from tocsin.bridge.reports.trend import WEEK, week_start
 from tocsin.bridge.store.portable import epoch, greatest, json_text, json_truthy, least
-from tocsin.bridge.store.schema import UtcTime, events, incidents, sla_clocks
+from tocsin.bridge.store.schema import events, incidents, sla_clocks
 from tocsin.bridge.timers.calendar import day_intervals
 from tocsin.bridge.timers.clocks import BREACHED, MET, RESPONSES, UNANSWERED
 
 NO_TEAM = "(none)"
 FAR = 1e12  # seconds from the epoch: past any stored time (an open pause ends there)
-# A span no interval overlaps (it ends before it starts): VALUES needs at least one row.
-NOWHERE = ("", FAR, -FAR)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The events that end a cycle of each clock: an update clock starts afresh on every note.
 CYCLE_ENDS = {
@@ -64,9 +50,8 @@ CYCLE_ENDS = {
     "resolution": ("incident.resolved",),
 }
 PAUSE_KINDS = ("incident.paused", "incident.resumed")
-WINDOW_TABLE = "report_window"  # the temporary table of the window's incidents
-Id = BigInteger().with_variant(Integer(), "sqlite")
-STREAM_ROWS = 2000  # durations fetched per round trip while ranking
+ID_RANGE = "ids"  # the window's lowest and highest incident id, in its table's info
+STREAM_ROWS = 2000  # window rows fetched per round trip for the durations
 Cell = tuple[str, str, int]  # priority, team, week index
 
 
@@ -86,26 +71,6 @@ class Window:
             starts.append(start)
             start += WEEK
         return starts
-
-
-def _window_table() -> Table:
-    return Table(
-        WINDOW_TABLE,
-        MetaData(),
-        Column("id", Id, primary_key=True, autoincrement=False),
-        Column("created_at", UtcTime),
-        Column("priority", String),
-        Column("team", String),
-        Column("week", Integer),
-        Column("c", Float),
-        Column("a", Float),
-        Column("r", Float),
-        Column("acknowledged_by", String),
-        Column("major", Boolean),
-        Column("satisfaction", Integer),
-        Column("satisfaction_by", String),
-        prefixes=["TEMPORARY"],
-    )
 
 
 @contextmanager
@@ -135,6 +100,7 @@ def chosen(conn: Connection, window: Window) -> Iterator[Table]:
         epoch(incidents.c.acknowledged_at),
         epoch(incidents.c.resolved_at),
         incidents.c.acknowledged_by,
+        incidents.c.assignee,
         incidents.c.major,
         incidents.c.satisfaction,
         incidents.c.satisfaction_by,
@@ -143,32 +109,42 @@ def chosen(conn: Connection, window: Window) -> Iterator[Table]:
         query = query.where(incidents.c.team == window.team)
     if window.priority is not None:
         query = query.where(incidents.c.priority == window.priority)
-    table = _window_table()
-    table.create(conn)
-    try:
-        conn.execute(insert(table).from_select([c.name for c in table.c], query))
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"ANALYZE {WINDOW_TABLE}")  # a temporary table has no statistics
-        yield table
-    except Exception:
-        # PostgreSQL's failed transaction drops the table as it rolls back; SQLite keeps it.
-        if conn.dialect.name == "sqlite":
-            table.drop(conn)
-        raise
-    table.drop(conn)
+    table = tables.window_table()
+    names = [c.name for c in table.c]
+    with tables.temporary(
+        conn, table, lambda: conn.execute(insert(table).from_select(names, query))
+    ) as filled:
+        filled.info[ID_RANGE] = tuple(
+            conn.execute(select(func.min(filled.c.id), func.max(filled.c.id))).one()
+        )
+        yield filled
 
 
-def _timeline_of(inc: FromClause) -> tuple[Any, Any]:
+def of_window(incident_id: Any, inc: Table) -> tuple[Any, ...]:
+    """Return the condition that a row's incident is one of the window's.
+
+    Incidents are numbered as they open, so the window's ids lie between its lowest and highest
+    (sql.chosen notes them): that range, given as values the planner sees, lets the database
+    read the clocks or events of those incidents by index rather than scan every row of the
+    history, and estimate how many there are (PostgreSQL otherwise scanned and sorted).
+    """
+    lowest, highest = inc.info.get(ID_RANGE, (None, None))
+    if lowest is None:
+        return (incident_id.in_(select(inc.c.id)),)
+    return (incident_id.in_(select(inc.c.id)), incident_id.between(lowest, highest))
+
+
+def timeline_of(inc: Table) -> tuple[Any, ...]:
     """Return the condition that an event belongs to the window's incidents.
 
     An incident's events come after it opened: the (kind, occurred_at) index then reads only
     the events since the window's first incident, not the whole history's.
     """
     first = select(func.min(inc.c.created_at)).scalar_subquery()
-    return events.c.incident_id.in_(select(inc.c.id)), events.c.occurred_at >= first
+    return (*of_window(events.c.incident_id, inc), events.c.occurred_at >= first)
 
 
-def _pauses(inc: FromClause) -> CTE:
+def _pauses(inc: Table) -> CTE:
     # A pause starts at a paused event not preceded by another paused one and ends at the next
     # resumed event; repeats of either kind change nothing, so only the first of a run counts.
     order = (events.c.occurred_at, events.c.id)
@@ -182,7 +158,7 @@ def _pauses(inc: FromClause) -> CTE:
             .over(partition_by=events.c.incident_id, order_by=order)
             .label("prev"),
         )
-        .where(events.c.kind.in_(PAUSE_KINDS), *_timeline_of(inc))
+        .where(events.c.kind.in_(PAUSE_KINDS), *timeline_of(inc))
         .subquery()
     )
     runs = (
@@ -202,28 +178,6 @@ def _pauses(inc: FromClause) -> CTE:
         select(paired.c.incident_id, paired.c.ps, func.coalesce(paired.c.pe, FAR).label("pe"))
         .where(paired.c.kind == "incident.paused")
         .cte("pz")
-    )
-
-
-def _intervals(inc: FromClause) -> CTE:
-    # Each duration's whole interval, carrying its cell. 'p', a person's time to acknowledge,
-    # keeps its pauses and carries the person who acknowledged where the others carry the team.
-    def part(what: str, group: Any, end: Any) -> Select[Any]:
-        return select(
-            inc.c.id,
-            inc.c.priority,
-            group.label("team"),
-            inc.c.week,
-            literal(what).label("what"),
-            inc.c.c.label("x0"),
-            end.label("x1"),
-        ).where(end.is_not(None))
-
-    person = part("p", inc.c.acknowledged_by, inc.c.a).where(
-        func.coalesce(inc.c.acknowledged_by, "") != ""
-    )
-    return union_all(part("a", inc.c.team, inc.c.a), part("r", inc.c.team, inc.c.r), person).cte(
-        "seg"
     )
 
 
@@ -256,23 +210,13 @@ class Spans:
     rows: list[tuple[str, float, float]]
 
 
-def spans_of(conn: Connection, inc: FromClause, calendars: Mapping[str, Calendar | None]) -> Spans:
+def spans_of(conn: Connection, inc: Table, calendars: Mapping[str, Calendar | None]) -> Spans:
     """Return the working hours each calendar priority's durations may count."""
-    latest = type_coerce(
-        greatest(
-            func.coalesce(incidents.c.acknowledged_at, incidents.c.created_at),
-            func.coalesce(incidents.c.resolved_at, incidents.c.created_at),
-        ),
-        UtcTime,
-    )
+    latest = greatest(func.coalesce(inc.c.a, inc.c.c), func.coalesce(inc.c.r, inc.c.c))
     rows = conn.execute(
         select(
-            incidents.c.priority,
-            func.min(incidents.c.created_at).label("first"),
-            func.max(latest).label("last"),
-        )
-        .where(incidents.c.id.in_(select(inc.c.id)))
-        .group_by(incidents.c.priority)
+            inc.c.priority, func.min(inc.c.c).label("first"), func.max(latest).label("last")
+        ).group_by(inc.c.priority)
     )
     spans: list[tuple[str, float, float]] = []
     calendared = set()
@@ -281,8 +225,9 @@ def spans_of(conn: Connection, inc: FromClause, calendars: Mapping[str, Calendar
         if calendar is None:
             continue
         calendared.add(priority)
-        day = as_utc(first).astimezone(calendar.timezone).date() - timedelta(days=1)
-        end = as_utc(last).astimezone(calendar.timezone).date() + timedelta(days=1)
+        day = (EPOCH + timedelta(seconds=first)).astimezone(calendar.timezone).date()
+        end = (EPOCH + timedelta(seconds=last)).astimezone(calendar.timezone).date()
+        day, end = day - timedelta(days=1), end + timedelta(days=1)
         while day <= end:
             spans.extend(
                 (priority, (s - EPOCH).total_seconds(), (e - EPOCH).total_seconds())
@@ -292,74 +237,37 @@ def spans_of(conn: Connection, inc: FromClause, calendars: Mapping[str, Calendar
     return Spans(frozenset(calendared), spans)
 
 
-def _counted(priority: Any, x0: Any, x1: Any, span: CTE, spans: Spans) -> Any:
-    """Return the seconds of [x0, x1] that count: business hours for a calendar priority."""
-    business = (
-        select(func.coalesce(func.sum(least(x1, span.c.e) - greatest(x0, span.c.s)), 0.0))
-        .where(span.c.priority == priority, span.c.e > x0, span.c.s < x1)
-        .scalar_subquery()
-    )
-    return case((priority.in_(sorted(spans.calendared)), business), else_=greatest(x1 - x0, 0.0))
+def window_rows(conn: Connection, inc: Table) -> CursorResult[Any]:
+    """Return the window's incidents as reports/durations.py reads them, streamed.
 
-
-def durations(inc: FromClause, spans: Spans) -> CTE:
-    """Return each incident's active seconds to acknowledge ('a') and to resolve ('r'), and
-    the acknowledging person's time ('p', pauses included).
-
-    Each row carries its incident's cell (priority, team or person, week) for the rankings to
-    group by. One row per duration, no grouping: the few paused parts are summed apart first.
+    Close the result (use it in a with block): an open cursor keeps the window's table from
+    being dropped.
     """
-    seg = _intervals(inc)
-    pseg = _paused(_pauses(inc))
-    span = (
-        values(column("priority", String), column("s", Float), column("e", Float), name="spans")
-        .data([*spans.rows, NOWHERE])
-        .cte("spans")
-    )
-    paused = (
-        select(
-            pseg.c.id,
-            pseg.c.what,
-            func.sum(_counted(pseg.c.priority, pseg.c.x0, pseg.c.x1, span, spans)).label("secs"),
-        )
-        .group_by(pseg.c.id, pseg.c.what)
-        .cte("paused")
-    )
-    whole = _counted(seg.c.priority, seg.c.x0, seg.c.x1, span, spans)
-    return (
-        select(
-            seg.c.what,
-            greatest(whole - func.coalesce(paused.c.secs, 0.0), 0.0).label("secs"),
-            seg.c.priority,
-            seg.c.team,
-            seg.c.week,
-        )
-        .select_from(
-            seg.outerjoin(paused, and_(paused.c.id == seg.c.id, paused.c.what == seg.c.what))
-        )
-        .cte("dur")
-    )
-
-
-def durations_in_order(conn: Connection, dur: CTE) -> CursorResult[Any]:
-    """Return every duration, shortest first: (what, priority, team, week, secs), streamed.
-
-    One sort the database does once, whatever the groupings: the caller counts ranks per group
-    as the rows go by and keeps only those it needs, so its memory stays flat. Close the result
-    (use it in a with block): an open cursor keeps the window's table from being dropped.
-    """
-    query = select(dur.c.what, dur.c.priority, dur.c.team, dur.c.week, dur.c.secs).order_by(
-        dur.c.secs
+    query = select(
+        inc.c.id,
+        inc.c.priority,
+        inc.c.team,
+        inc.c.week,
+        inc.c.acknowledged_by,
+        inc.c.c,
+        inc.c.a,
+        inc.c.r,
     )
     return conn.execute(query.execution_options(yield_per=STREAM_ROWS))
 
 
-def cell_columns(inc: FromClause) -> tuple[Any, Any, Any]:
+def paused_parts(conn: Connection, inc: Table) -> list[Any]:
+    """Return the paused part of each duration that had one: id, priority, what, x0, x1."""
+    pseg = _paused(_pauses(inc))
+    return list(conn.execute(select(pseg.c.id, pseg.c.priority, pseg.c.what, pseg.c.x0, pseg.c.x1)))
+
+
+def cell_columns(inc: Table) -> tuple[Any, Any, Any]:
     """Return the columns that name a cell: priority, team and week index."""
     return inc.c.priority, inc.c.team, inc.c.week
 
 
-def cells(conn: Connection, inc: FromClause) -> list[Any]:
+def cells(conn: Connection, inc: Table) -> list[Any]:
     """Return per cell: opened, acknowledged, resolved, escalations, major and satisfaction."""
     level = json_text(events.c.data, "level")
     steps = func.sum(case((func.coalesce(level, "").not_in(("0", "0.0", "false")), 1), else_=0))
@@ -378,7 +286,7 @@ def cells(conn: Connection, inc: FromClause) -> list[Any]:
     )
     esc = (
         select(events.c.incident_id, steps.label("steps"), majorish.label("majorish"))
-        .where(events.c.kind == "incident.escalated", *_timeline_of(inc))
+        .where(events.c.kind == "incident.escalated", *timeline_of(inc))
         .group_by(events.c.incident_id)
         .subquery()
     )
@@ -401,7 +309,7 @@ def cells(conn: Connection, inc: FromClause) -> list[Any]:
     )
 
 
-def scores(conn: Connection, inc: FromClause) -> list[Any]:
+def scores(conn: Connection, inc: Table) -> list[Any]:
     """Return per cell and satisfaction score how many incidents have it, and how many the
     reporters gave themselves (the survey) rather than staff at closing."""
     own = func.sum(case((inc.c.satisfaction_by == "reporter", 1), else_=0)).label("own")
@@ -423,7 +331,7 @@ def missed() -> Any:
     )
 
 
-def past_breaches(inc: FromClause) -> Select[Any]:
+def past_breaches(inc: Table) -> Select[Any]:
     """Return breaches of earlier clock cycles: in the timeline, no longer in sla_clocks.
 
     A restarted clock (the update clock, on each note) overwrites its row, so a breach before
@@ -443,13 +351,13 @@ def past_breaches(inc: FromClause) -> Select[Any]:
         events.c.incident_id, clock.label("clock"), events.c.id, events.c.occurred_at, events.c.data
     ).where(
         events.c.kind == "incident.sla_breached",
-        *_timeline_of(inc),
+        *timeline_of(inc),
         clock.in_(tuple(CYCLE_ENDS)),
         ~current,
     )
 
 
-def clock_outcomes(conn: Connection, inc: FromClause) -> list[Any]:
+def clock_outcomes(conn: Connection, inc: Table) -> list[Any]:
     """Return per cell, clock and outcome how many clocks ended (or run) that way."""
     c = sla_clocks.c
     outcome = case(
@@ -463,7 +371,7 @@ def clock_outcomes(conn: Connection, inc: FromClause) -> list[Any]:
         else_=MET,
     )
     current = select(c.incident_id, c.clock, outcome.label("outcome")).where(
-        c.incident_id.in_(select(inc.c.id))
+        *of_window(c.incident_id, inc)
     )
     past = past_breaches(inc).subquery()
     earlier = select(past.c.incident_id, past.c.clock, literal(BREACHED))
@@ -482,12 +390,12 @@ def clock_outcomes(conn: Connection, inc: FromClause) -> list[Any]:
     )
 
 
-def breach_rows(conn: Connection, inc: FromClause) -> tuple[Sequence[Any], Sequence[Any]]:
+def breach_rows(conn: Connection, inc: Table) -> tuple[Sequence[Any], Sequence[Any]]:
     """Return the missed clocks of the window and the breaches of earlier cycles, with titles."""
     current = conn.execute(
         select(sla_clocks, incidents.c.title, incidents.c.priority, incidents.c.team)
         .join(incidents, incidents.c.id == sla_clocks.c.incident_id)
-        .where(sla_clocks.c.incident_id.in_(select(inc.c.id)), missed())
+        .where(*of_window(sla_clocks.c.incident_id, inc), missed())
     ).all()
     past = past_breaches(inc).subquery()
     later = events.alias("later")
@@ -528,7 +436,7 @@ def breach_rows(conn: Connection, inc: FromClause) -> tuple[Sequence[Any], Seque
     return current, earlier
 
 
-def unreached_rows(conn: Connection, inc: FromClause) -> list[Any]:
+def unreached_rows(conn: Connection, inc: Table) -> list[Any]:
     """Return escalation events that name targets nobody was reached at, in timeline order."""
     return list(
         conn.execute(
@@ -543,7 +451,7 @@ def unreached_rows(conn: Connection, inc: FromClause) -> list[Any]:
             .join(incidents, incidents.c.id == events.c.incident_id)
             .where(
                 events.c.kind == "incident.escalated",
-                *_timeline_of(inc),
+                *timeline_of(inc),
                 json_truthy(json_text(events.c.data, "unreached")),
             )
             .order_by(events.c.incident_id, events.c.occurred_at, events.c.id)

@@ -9,17 +9,17 @@ deadline had passed (sla/clocks.py). Exempt breaches are listed apart.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, FromClause
+from sqlalchemy import Connection, Table
 
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.policy.model import CLOCKS, Calendar
 from tocsin.bridge.reports import aggregate as sql
 from tocsin.bridge.reports import people
+from tocsin.bridge.reports.durations import NO_DURATIONS, Hours, Key, collect, paused_seconds
 from tocsin.bridge.reports.figures import (
     Breach,
     ClockStats,
@@ -34,101 +34,33 @@ from tocsin.bridge.reports.people import PersonStats
 from tocsin.bridge.reports.trend import Week, by_reason
 from tocsin.bridge.timers.clocks import UNANSWERED
 
-Ranks = dict[tuple[str, str, int, str], tuple[int, dict[int, float]]]
-NO_DURATIONS = DurationStats(0, None, None, None)
-
-
-def _percentile(values: Mapping[int, float], last: int, fraction: float) -> float:
-    # Linear interpolation between the closest ranks (numpy's default method).
-    rank = fraction * last
-    low = math.floor(rank)
-    high = min(low + 1, last)
-    return values[low] + (values[high] - values[low]) * (rank - low)
-
-
-def _wanted(last: int) -> set[int]:
-    """Return the ranks the median, 90th percentile and maximum of last + 1 values read."""
-    floors = (math.floor(f * last) for f in (0.5, 0.9))
-    return {r for low in floors for r in (low, low + 1) if r <= last} | {last}
-
-
-def _durations(ranks: Ranks, key: tuple[str, str, int, str]) -> DurationStats:
-    found = ranks.get(key)
-    if found is None:
-        return NO_DURATIONS
-    last, values = found
-    return DurationStats(
-        last + 1, _percentile(values, last, 0.5), _percentile(values, last, 0.9), values[last]
-    )
-
-
-def _groups(what: str, priority: str, team: str, week: int) -> list[tuple[str, str, int, str]]:
-    """Return the groupings one duration of a cell counts in: total, priority, team (and week)."""
-    if what == "p":  # a person's time to acknowledge: the cell names the person, not a team
-        return [("person", team, -1, what)]
-    keys = [("total", "", -1, what), ("priority", priority, -1, what), ("team", team, -1, what)]
-    if what == "a":
-        keys.append(("week", priority, week, what))
-    return keys
-
-
-def pick_ranks(rows: Iterable[Any], counts: Mapping[tuple[str, str, int, str], int]) -> Ranks:
-    """Keep, per grouping, the durations at the ranks its statistics read.
-
-    Rows come shortest first; each advances the rank of every grouping its cell counts in.
-    Equal durations are interchangeable, so any order among them gives the same values.
-    """
-    ranks: Ranks = {key: (n - 1, {}) for key, n in counts.items()}
-    # Per grouping: its [next rank] counter, the ranks it wants and the values kept.
-    groupings = {key: ([0], _wanted(n - 1), ranks[key][1]) for key, n in counts.items()}
-    trackers: dict[tuple[str, str, str, int], list[tuple[list[int], set[int], dict[int, float]]]]
-    trackers = {}
-    for what, priority, team, week, secs in rows:
-        cell = (str(what), str(priority), str(team), int(week))
-        found = trackers.get(cell)
-        if found is None:
-            found = trackers[cell] = [groupings[key] for key in _groups(*cell)]
-        for counter, needed, values in found:
-            rank = counter[0]
-            counter[0] = rank + 1
-            if rank in needed:
-                values[rank] = float(secs)
-    return {key: found for key, found in ranks.items() if found[1]}
-
 
 class Figures:
     """The window's aggregate rows, summed into the statistics of any group of cells."""
 
-    def __init__(self, conn: Connection, inc: FromClause, calendars: Mapping[str, Calendar | None]):
+    def __init__(self, conn: Connection, inc: Table, calendars: Mapping[str, Calendar | None]):
         self.cells = {sql.cell_of(r): r for r in sql.cells(conn, inc)}
         self.scores = sql.scores(conn, inc)
         self.outcomes = sql.clock_outcomes(conn, inc)
         self.clocks = sql.clock_names(self.outcomes)
-        self.acknowledgers = people.acknowledgers(conn, inc)
-        counts = self.counts()
-        counts.update({("person", p, -1, "p"): n for p, n in self.acknowledgers.items()})
-        self.ranks: Ranks = {}
-        if counts:
-            spans = sql.spans_of(conn, inc, calendars)
-            with sql.durations_in_order(conn, sql.durations(inc, spans)) as rows:
-                self.ranks = pick_ranks(rows, counts)
+        spans = sql.spans_of(conn, inc, calendars)
+        hours = {p: Hours((s, e) for q, s, e in spans.rows if q == p) for p in spans.calendared}
+        paused = paused_seconds(sql.paused_parts(conn, inc), hours)
+        with sql.window_rows(conn, inc) as rows:
+            self.durations = collect(rows, paused, hours)
 
-    def counts(self) -> dict[tuple[str, str, int, str], int]:
-        """Return how many durations each grouping holds, from the cells' counts."""
-        counts: dict[tuple[str, str, int, str], int] = {}
-        for (priority, team, week), row in self.cells.items():
-            for what, n in (("a", int(row.acknowledged)), ("r", int(row.resolved))):
-                for key in _groups(what, priority, team, week):
-                    counts[key] = counts.get(key, 0) + n
-        return {key: n for key, n in counts.items() if n}
+    def times(self, key: Key) -> DurationStats:
+        """Return the statistics of one grouping's durations (none: no durations)."""
+        return self.durations.get(key, NO_DURATIONS)
 
     def people(
         self, breaches: Mapping[str, int], escalations: Mapping[str, int]
     ) -> tuple[PersonStats, ...]:
         """Return one row per person who acknowledged, held a breached incident or was paged."""
         rows = []
-        for person in sorted({*self.acknowledgers, *breaches, *escalations}):
-            times = _durations(self.ranks, ("person", person, -1, "p"))
+        acknowledgers = {key[1] for key in self.durations if key[0] == "person"}
+        for person in sorted({*acknowledgers, *breaches, *escalations}):
+            times = self.times(("person", person, -1, "p"))
             rows.append(
                 PersonStats(
                     person=person,
@@ -172,8 +104,8 @@ class Figures:
             opened=sum(int(r.opened) for r in rows),
             acknowledged=sum(int(r.acknowledged) for r in rows),
             resolved=sum(int(r.resolved) for r in rows),
-            time_to_acknowledge=_durations(self.ranks, (*rank_key, -1, "a")),
-            time_to_resolve=_durations(self.ranks, (*rank_key, -1, "r")),
+            time_to_acknowledge=self.times((*rank_key, -1, "a")),
+            time_to_resolve=self.times((*rank_key, -1, "r")),
             clocks=clocks,
             breaches=sum(c.breached for c in clocks.values()),
             exemptions=sum(c.exempt for c in clocks.values()),
@@ -199,7 +131,7 @@ class Figures:
                     return cell[0] == p and cell[2] == w
 
                 opened = sum(int(r.opened) for c, r in self.cells.items() if keep(c))
-                median = _durations(self.ranks, ("week", priority, index, "a")).median
+                median = self.times(("week", priority, index, "a")).median
                 response = self.clock_stats(keep)["response"].within_target
                 weeks.append(Week(start, opened, median, response))
             trend[priority] = tuple(weeks)
@@ -248,7 +180,7 @@ def _dispute(row: Any) -> Dispute | None:
     )
 
 
-def breaches(conn: Connection, inc: FromClause, now: datetime) -> list[Breach]:
+def breaches(conn: Connection, inc: Table, now: datetime) -> list[Breach]:
     """Return every missed deadline, in incident order, then clock order, then time."""
     current, earlier = sql.breach_rows(conn, inc)
     found: list[tuple[tuple[Any, ...], Breach]] = []
@@ -278,7 +210,7 @@ def _clock_order(clock: str) -> int:
     return CLOCKS.index(clock) if clock in CLOCKS else len(CLOCKS)
 
 
-def unreached(conn: Connection, inc: FromClause) -> tuple[Unreached, ...]:
+def unreached(conn: Connection, inc: Table) -> tuple[Unreached, ...]:
     """Return the escalation steps that paged nobody for some targets."""
     return tuple(
         Unreached(
@@ -311,7 +243,7 @@ def build_report(
 
 def _report(
     conn: Connection,
-    inc: FromClause,
+    inc: Table,
     window: sql.Window,
     now: datetime,
     calendars: Mapping[str, Calendar | None],

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, FromClause, Select, func, select, union
+from sqlalchemy import Connection, Table, select
 
-from tocsin.bridge.store.schema import events, incidents, sla_clocks
+from tocsin.bridge.reports.aggregate import of_window, timeline_of
+from tocsin.bridge.store.schema import events, sla_clocks
 
 
 @dataclass(frozen=True)
@@ -29,48 +30,28 @@ class PersonStats:
     escalations: int = 0  # escalation steps that paged them
 
 
-def acknowledgers(conn: Connection, inc: FromClause) -> dict[str, int]:
-    """Return how many of the window's incidents each person acknowledged."""
-    person = inc.c.acknowledged_by
-    rows = conn.execute(
-        select(person, func.count().label("n"))
-        .where(inc.c.a.is_not(None), func.coalesce(person, "") != "")
-        .group_by(person)
-    )
-    return {str(r.acknowledged_by): int(r.n) for r in rows}
-
-
-def breaches_held(conn: Connection, inc: FromClause) -> dict[str, int]:
+def breaches_held(conn: Connection, inc: Table) -> dict[str, int]:
     """Return per person the missed deadlines (not exempt) of incidents they acknowledged or hold."""
     c = sla_clocks.c
-
-    def held_by(person: Any) -> Select[Any]:
-        return (
-            select(person.label("person"), c.incident_id, c.clock)
-            .join(incidents, incidents.c.id == c.incident_id)
-            .where(
-                c.incident_id.in_(select(inc.c.id)),
-                c.breached_at.is_not(None),
-                c.breach_exempt.is_(False),
-            )
-        )
-
-    held = union(held_by(incidents.c.acknowledged_by), held_by(incidents.c.assignee)).subquery()
     rows = conn.execute(
-        select(held.c.person, func.count().label("n"))
-        .where(held.c.person.is_not(None))
-        .group_by(held.c.person)
+        select(inc.c.acknowledged_by, inc.c.assignee)
+        .select_from(sla_clocks.join(inc, inc.c.id == c.incident_id))
+        .where(
+            *of_window(c.incident_id, inc), c.breached_at.is_not(None), c.breach_exempt.is_(False)
+        )
     )
-    return {str(r.person): int(r.n) for r in rows}
+    found: dict[str, int] = {}
+    for acknowledged_by, assignee in rows:
+        for person in {acknowledged_by, assignee} - {None}:
+            found[str(person)] = found.get(str(person), 0) + 1
+    return found
 
 
-def escalations_reaching(conn: Connection, inc: FromClause) -> dict[str, int]:
+def escalations_reaching(conn: Connection, inc: Table) -> dict[str, int]:
     """Return per person the escalation steps (not the first page) that named them."""
     found: dict[str, int] = {}
     rows = conn.execute(
-        select(events.c.data).where(
-            events.c.incident_id.in_(select(inc.c.id)), events.c.kind == "incident.escalated"
-        )
+        select(events.c.data).where(events.c.kind == "incident.escalated", *timeline_of(inc))
     )
     for (data,) in rows:
         data = data or {}

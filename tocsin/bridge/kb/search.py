@@ -303,6 +303,8 @@ def same_alert(
         candidates = _same_alert_entries(conn, target)
         if memo is not None:
             memo[key] = candidates
+    if not candidates:
+        return []  # the usual storm: an alert nobody documented yet; nothing to rank
     return [m for m in rank_similar(target, candidates, limit) if m.same_alert]
 
 

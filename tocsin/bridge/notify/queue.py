@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -75,7 +75,7 @@ class Row:
         }
 
 
-def _row(raw: Any) -> Row:
+def _row(raw: Any, maybe_sent: bool = False) -> Row:
     return Row(
         id=int(raw.id),
         channel=raw.channel,
@@ -92,6 +92,7 @@ def _row(raw: Any) -> Row:
         event_id=raw.event_id,
         provider_ref=raw.provider_ref,
         provider_status=raw.provider_status,
+        maybe_sent=maybe_sent,
     )
 
 
@@ -180,10 +181,8 @@ def claim(
     )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    found = [(_row(raw), raw.claimed_by) for raw in conn.execute(query)]
-    rows = [
-        replace(row, maybe_sent=owner is not None) for row, owner in found if not _orphaned(owner)
-    ]
+    found = [(_row(raw, raw.claimed_by is not None), raw.claimed_by) for raw in conn.execute(query)]
+    rows = [row for row, owner in found if not _orphaned(owner)]
     orphans = [(row, str(owner)) for row, owner in found if _orphaned(owner)]
     if rows:
         conn.execute(

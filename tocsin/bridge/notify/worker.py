@@ -244,11 +244,7 @@ class DeliveryWorker:
         groups: dict[tuple[str, int | None], list[queue.Row]] = {}
         for row in rows:
             groups.setdefault((row.channel, row.incident_id), []).append(row)
-        if len(groups) <= 1 or self.parallel == 1:
-            done = [self._deliver_in_turn(group) for group in groups.values()]
-        else:
-            done = list(self._workers().map(self._deliver_in_turn, groups.values()))
-        delivered = [item for group in done for item in group]
+        delivered = self._deliver_groups(list(groups.values()))
         if delivered:
             accepted = [row for row, _ in delivered]
             # One statement records the whole batch: a storm costs one commit per batch.
@@ -259,6 +255,31 @@ class DeliveryWorker:
                     channel_type=channel_type, result="delivered"
                 ).inc()
         return len(rows) + (len(stale) if self.stale_pages == "drop" else 0)
+
+    def _deliver_groups(self, groups: list[list[queue.Row]]) -> list[tuple[queue.Row, str]]:
+        """Deliver the groups side by side on the delivery threads; return the rows accepted.
+
+        Each thread takes the next group not yet taken until none is left, so a group that
+        hangs holds one thread while the others go on. One task a thread rather than one a
+        group: a storm's batch is hundreds of groups of one row each.
+        """
+        if len(groups) <= 1 or self.parallel == 1:
+            return [item for group in groups for item in self._deliver_in_turn(group)]
+        waiting = iter(groups)
+        taking = threading.Lock()
+
+        def lane() -> list[tuple[queue.Row, str]]:
+            accepted: list[tuple[queue.Row, str]] = []
+            while True:
+                with taking:
+                    group = next(waiting, None)
+                if group is None:
+                    return accepted
+                accepted.extend(self._deliver_in_turn(group))
+
+        pool = self._workers()
+        lanes = [pool.submit(lane) for _ in range(min(self.parallel, len(groups)))]
+        return [item for done in lanes for item in done.result()]
 
     def _workers(self) -> ThreadPoolExecutor:
         """Return the delivery threads, started once and kept for every batch."""

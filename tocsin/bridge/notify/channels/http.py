@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import requests
 import urllib3
@@ -59,6 +59,16 @@ def retry_after(response: Reply) -> float | None:
     return max(0.0, (when - utcnow()).total_seconds())
 
 
+class _Route(NamedTuple):
+    """How a URL is reached: prepared, its proxies, the request target (its path, or the whole
+    URL through an HTTP proxy) and the session's adapter holding the connection pools."""
+
+    request: requests.PreparedRequest
+    proxies: dict[str, str]
+    target: str
+    adapter: requests.adapters.HTTPAdapter
+
+
 class JsonPoster:
     """Posts JSON for one channel; every failure becomes a DeliveryFailed with the URL redacted.
 
@@ -82,7 +92,7 @@ class JsonPoster:
         self.secrets = [*secret_parts(url), *secrets]
         self.session = session or requests.Session()
         self.timeout = timeout
-        self._route: tuple[requests.PreparedRequest, dict[str, str]] | None = None
+        self._route: _Route | None = None
 
     def fail(
         self,
@@ -130,17 +140,14 @@ class JsonPoster:
 
     def _send(self, url: str, data: bytes, headers: Mapping[str, str]) -> Reply:
         """Send one POST through the session adapter's pool for the URL (and its proxy, if any)."""
-        request, proxies = self._target(url)
+        route = self._route_to(url)
         session = self.session
-        adapter = session.get_adapter(url)
-        if not isinstance(adapter, requests.adapters.HTTPAdapter):
-            raise requests.RequestException(f"no HTTP adapter for {safe_url(url)}")
-        pool = adapter.get_connection_with_tls_context(
-            request, session.verify, proxies, session.cert
+        pool = route.adapter.get_connection_with_tls_context(
+            route.request, session.verify, route.proxies, session.cert
         )
         answer = cast(urllib3.HTTPConnectionPool, pool).urlopen(
             "POST",
-            adapter.request_url(request, proxies),
+            route.target,
             body=data,
             headers=headers,
             redirect=False,
@@ -152,17 +159,21 @@ class JsonPoster:
         )
         return Reply(answer.status, answer.headers, answer.data)
 
-    def _target(self, url: str) -> tuple[requests.PreparedRequest, dict[str, str]]:
-        """Return the URL prepared and its proxies; the channel's own URL is worked out once."""
+    def _route_to(self, url: str) -> _Route:
+        """Return how to reach a URL; the channel's own URL is worked out once."""
         if url == self.url and self._route is not None:
             return self._route
         request = requests.PreparedRequest()
         request.prepare(method="POST", url=url)
         session = self.session
         proxies = requests.utils.resolve_proxies(request, dict(session.proxies), session.trust_env)
+        adapter = session.get_adapter(url)
+        if not isinstance(adapter, requests.adapters.HTTPAdapter):
+            raise requests.RequestException(f"no HTTP adapter for {safe_url(url)}")
+        route = _Route(request, proxies, adapter.request_url(request, proxies), adapter)
         if url == self.url:
-            self._route = (request, proxies)
-        return request, proxies
+            self._route = route
+        return route
 
     def reply(self, response: Reply) -> Mapping[str, Any]:
         """Return the receiver's JSON reply; a 200 that is not JSON is a failure for robots."""

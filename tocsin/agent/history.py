@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from itertools import chain
 
 from tocsin.agent.rules import Rule
 from tocsin.agent.sample import Sample, Series
@@ -143,8 +144,10 @@ class History:
         self._windows: dict[str, float] = {}
         # The label dict each derived series carries, made once per label set.
         self._dicts: dict[LabelKey, dict[str, str]] = {}
-        # Label key by id(label dict): the entry holds the dict, so no other takes its id.
+        # Label key by id(label dict), from the last derive and this one: an entry holds its
+        # dict, so no other takes the id; dicts made afresh each pass are forgotten a pass later.
         self._keys: dict[int, tuple[Mapping[str, str], LabelKey]] = {}
+        self._new_keys: dict[int, tuple[Mapping[str, str], LabelKey]] = {}
         self.use(rules)
 
     def use(self, rules: Iterable[Rule]) -> None:
@@ -161,10 +164,11 @@ class History:
         if not self._rules:
             return sample
         windows = self._windows
-        for series in (*sample.gauges, *sample.counters):
+        for series in chain(sample.gauges, sample.counters):
             window = windows.get(series.name)
             if window is not None:
                 self._record(series, window, now)
+        self._keys, self._new_keys = self._new_keys, {}
         for metric, window in windows.items():
             known = self._series.get(metric, {})
             # A series gone (an unmounted filesystem) is forgotten once its window has passed.
@@ -192,13 +196,10 @@ class History:
     def _key(self, labels: Mapping[str, str]) -> LabelKey:
         """Return the sorted label pairs, looked up by the dict's identity: collectors reuse them."""
         known = self._keys.get(id(labels))
-        if known is not None and known[0] is labels:
-            return known[1]
-        if len(self._keys) >= CACHE_LIMIT:
-            self._keys.clear()
-        key = tuple(sorted(labels.items()))
-        self._keys[id(labels)] = (labels, key)
-        return key
+        if known is None or known[0] is not labels:
+            known = (labels, tuple(sorted(labels.items())))
+        self._new_keys[id(labels)] = known
+        return known[1]
 
     def _record(self, series: Series, window: float, now: float) -> None:
         known = self._series.get(series.name)

@@ -12,8 +12,10 @@ import logging
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
-import requests
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 # Date has whole seconds and the answer takes time: smaller differences say nothing.

@@ -15,14 +15,14 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from tocsin.agent.errors import PushRejected, PushUnavailable
 from tocsin.agent.evaluator import AlertState
 from tocsin.agent.limits import fit_pairs
 from tocsin.agent.urls import redact_url
 
 if TYPE_CHECKING:
+    import requests
+
     from tocsin.agent.config import PushConfig
     from tocsin.agent.tls import TlsConfig
 
@@ -179,6 +179,9 @@ class Receiver:
         self.name = name or self.display
         self.timeout = timeout
         self._clock = clock
+        # Loaded by an agent that pushes only: requests and its TLS stack weigh ~10 MiB of RSS.
+        import requests
+
         self._session = session or requests.Session()
         if auth is not None:
             self._session.auth = auth
@@ -200,6 +203,8 @@ class Receiver:
         )
 
     def _post(self, path: str, body: Any) -> requests.Response:
+        import requests
+
         target = redact_url(self.url + path)
         headers = {**self._headers, SENDER_TIME_HEADER: rfc3339(self._clock())}
         try:

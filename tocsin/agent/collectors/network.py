@@ -19,6 +19,7 @@ ERRORS = (
     ("dropin", "tocsin_network_receive_drop_total", "Received packets the interface dropped."),
     ("dropout", "tocsin_network_transmit_drop_total", "Packets to send the interface dropped."),
 )
+_RECEIVE_ERRS, _TRANSMIT_ERRS, _RECEIVE_DROP, _TRANSMIT_DROP = (name for _, name, _ in ERRORS)
 
 HELP = {
     RECEIVE: "Bytes the network interface received.",
@@ -67,7 +68,12 @@ def default_net_io_counters(path: str = "/proc/net/dev") -> Mapping[str, NetIO]:
         if len(fields) >= 9:
             # A line cut short (fewer than sixteen counters) raises: a garbled file.
             interfaces[name.strip()] = NetStats(
-                *(int(fields[index]) for index in (0, 8, 2, 10, 3, 11))
+                int(fields[0]),
+                int(fields[8]),
+                int(fields[2]),
+                int(fields[10]),
+                int(fields[3]),
+                int(fields[11]),
             )
     return interfaces
 
@@ -93,6 +99,18 @@ class NetworkCollector:
         for device, io in interfaces.items():
             labels = labels_of(device)
             if labels is None:
+                continue
+            if type(io) is NetStats:
+                # The agent's own reader: all six fields, unpacked at once (200 NICs a pass).
+                received, sent, errin, errout, dropin, dropout = io
+                counters += (
+                    Series(RECEIVE, labels, float(received)),
+                    Series(TRANSMIT, labels, float(sent)),
+                    Series(_RECEIVE_ERRS, labels, float(errin)),
+                    Series(_TRANSMIT_ERRS, labels, float(errout)),
+                    Series(_RECEIVE_DROP, labels, float(dropin)),
+                    Series(_TRANSMIT_DROP, labels, float(dropout)),
+                )
                 continue
             counters.append(Series(RECEIVE, labels, float(io.bytes_recv)))
             counters.append(Series(TRANSMIT, labels, float(io.bytes_sent)))

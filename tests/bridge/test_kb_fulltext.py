@@ -88,6 +88,19 @@ def test_every_word_or_any_word(conn: Connection) -> None:
     assert fulltext.matching(conn, terms, False, 10) == [3, 1]
 
 
+def test_the_newest_matches_come_first_behind_newer_rows_without_the_word(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL checks the newest RECENT rows first, then asks the GIN index for older ones.
+    monkeypatch.setattr(fulltext, "RECENT", 3)
+    more = [row(n, f"quota note {n}", "quota", None) for n in range(5, 12)]
+    conn.execute(insert(incidents), more)
+    catch_up(conn)
+    assert fulltext.matching(conn, ["quota"], True, 4) == [11, 10, 9, 8]
+    assert fulltext.matching(conn, ["disk", "certificate"], False, 10) == [3, 1]
+    assert fulltext.matching(conn, ["quota", "disk"], False, 10) == [11, 10, 9, 8, 7, 6, 5, 1]
+
+
 def test_a_new_solution_replaces_the_old_terms_and_a_reopened_incident_leaves(
     conn: Connection,
 ) -> None:

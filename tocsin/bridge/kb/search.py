@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, or_, select
+from sqlalchemy import Connection, bindparam, func, or_, select
 
 from tocsin.bridge.errors import NotFound
 from tocsin.bridge.platform.clock import as_utc, rfc3339
@@ -180,9 +180,11 @@ def _entry(row: Any) -> Entry:
     )
 
 
-# Resolved or closed, with a root cause or a solution: knowledge.
+# Resolved or closed, with a root cause or a solution: knowledge. Always asked with a few ids:
+# the status goes through coalesce so that SQLite looks those ids up rather than walk the
+# status index over every resolved incident (0.2-0.5 s at 1,000,000 incidents).
 DOCUMENTED = (
-    incidents.c.status.in_(("resolved", "closed")),
+    func.coalesce(incidents.c.status, "").in_(("resolved", "closed")),
     or_(incidents.c.solution.is_not(None), incidents.c.root_cause.is_not(None)),
 )
 _NEWEST = (incidents.c.resolved_at.desc(), incidents.c.id.desc())

@@ -55,8 +55,8 @@ def read_weekly(
         finish = _after(begin, length)
     else:
         finish = _read("end", lambda where: clock_time(end, where))
-    if finish == begin or (finish == time.max and begin == time(0)):
-        raise InvalidInput("the window is empty or a whole day: end it before its start", "end")
+    if finish == begin:
+        raise InvalidInput("end is the same time as start: the window would be empty", "end")
     today = now.astimezone(in_zone).date()
     if until is not None and until < today:
         raise InvalidInput(f"the last date {until} is past", "until")

@@ -111,6 +111,8 @@ def test_a_weekly_window_saved_on_the_page_holds_an_alert_and_is_ended_there(
     page.fill("#mw-w-start", (utcnow() - timedelta(hours=1)).strftime("%H:%M"))
     page.fill("#mw-w-duration", "3h")
     page.fill("#mw-w-timezone", "UTC")
+    last = (utcnow() + timedelta(days=60)).date().isoformat()
+    page.fill("#mw-w-until", last)
     page.fill("#mw-w-reason", "weekly patching")
     page.click("#mw-w-open")
     page.wait_for_selector("#mw-done")
@@ -121,6 +123,7 @@ def test_a_weekly_window_saved_on_the_page_holds_an_alert_and_is_ended_there(
     text = row.inner_text()
     assert "Every Mon, Tue, Wed, Thu, Fri, Sat, Sun" in text and "Set in: board" in text, text
     assert "active" in text and "Held back: 1" in text, text
+    assert f"Last date {last}" in text, text
     row.locator("button.danger").click()
     page.wait_for_selector("#mw-done")
     assert "Window ended." in page.inner_text("#mw-done")
@@ -128,7 +131,7 @@ def test_a_weekly_window_saved_on_the_page_holds_an_alert_and_is_ended_there(
     assert not english.errors
 
 
-def test_a_bad_weekly_zone_is_refused_in_chinese(browser: Any, bridge: Bridge) -> None:
+def test_a_bad_weekly_zone_or_date_is_refused_in_chinese(browser: Any, bridge: Bridge) -> None:
     chinese = open_tab(browser, bridge, locale="zh-CN")
     try:
         page = chinese.page
@@ -141,8 +144,12 @@ def test_a_bad_weekly_zone_is_refused_in_chinese(browser: Any, bridge: Bridge) -
         assert page.inner_text("#mw-error") == "请填写 IANA 时区，例如 Asia/Shanghai。"
         assert page.input_value("#mw-w-reason") == "每周补丁"
         assert page.is_checked("#mw-w-day-sun")
-        assert "每周窗口" in page.inner_text("body") and "周日" in page.inner_text(
-            "#mw-weekly-form"
-        )
+        assert "每周窗口" in page.inner_text("body")
+        assert "周日" in page.inner_text("#mw-weekly-form")
+        page.fill("#mw-w-timezone", "Asia/Shanghai")
+        page.fill("#mw-w-until", "2020-01-01")
+        page.click("#mw-w-open")
+        page.wait_for_selector("#mw-error:has-text('请填写日期')")
+        assert page.input_value("#mw-w-until") == "2020-01-01"
     finally:
         chinese.page.context.close()

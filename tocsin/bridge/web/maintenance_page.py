@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import Request
@@ -21,9 +22,11 @@ from tocsin.bridge.web.visitor import ManagerDep, ReaderDep, Visitor, web_router
 router = web_router()
 DONE = ("opened", "extended", "ended", "weekly")
 FIELD_ERRORS = {name: f"error.{name}" for name in ("matchers", "duration", "reason", "ends_at")}
-WEEKLY_ERRORS = FIELD_ERRORS | {
-    name: f"error.weekly_{name}" for name in ("days", "start", "duration", "timezone")
-}
+WEEKLY_ERRORS = (
+    FIELD_ERRORS
+    | {name: f"error.weekly_{name}" for name in ("days", "start", "duration", "timezone")}
+    | {"first": "error.weekly_dates", "until": "error.weekly_dates"}
+)
 WEEKLY_FORM = {"start": "02:00", "duration": "2h", "timezone": "UTC", "days": ["sun"]}
 
 
@@ -95,8 +98,8 @@ async def open_weekly(request: Request, who: ManagerDep) -> Response:
             end=None,
             length=window_length(values.get("duration", "").strip()),
             timezone=values.get("timezone", "").strip() or "UTC",
-            first=None,
-            until=None,
+            first=_day(values, "first"),
+            until=_day(values, "until"),
             now=who.now,
         )
         _desk(who).open_weekly(
@@ -127,6 +130,14 @@ async def change(request: Request, window_id: int, action: str, who: ManagerDep)
     except BridgeError as exc:
         return _page(request, who, {"duration": "30m"}, _explained(who, exc), exc.http_status)
     return redirect(who, f"/maintenance?done={'ended' if action == 'end' else 'extended'}")
+
+
+def _day(values: dict[str, str], field: str) -> date | None:
+    text = values.get(field, "").strip()
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError as exc:
+        raise InvalidInput(f"{text!r} is not a date such as 2027-01-31", field) from exc
 
 
 def _matchers(values: dict[str, str]) -> list[str]:

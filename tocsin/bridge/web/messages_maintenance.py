@@ -71,6 +71,10 @@ EN: dict[str, str] = {
     "error.weekly_start": "Give a start time such as 02:00.",
     "error.weekly_duration": "Give a duration under 24 hours, such as 2h.",
     "error.weekly_timezone": "Give an IANA time zone such as Asia/Shanghai.",
+    "error.weekly_dates": "Give dates such as 2027-01-31; the last one today or later, not before the first.",
+    "mw.first": "First date",
+    "mw.last": "Last date",
+    "mw.optional": "optional, local",
 }
 
 ZH_CN: dict[str, str] = {
@@ -136,4 +140,8 @@ ZH_CN: dict[str, str] = {
     "error.weekly_start": "请填写开始时间，例如 02:00。",
     "error.weekly_duration": "请填写少于 24 小时的时长，例如 2h。",
     "error.weekly_timezone": "请填写 IANA 时区，例如 Asia/Shanghai。",
+    "error.weekly_dates": "请填写日期，例如 2027-01-31；结束日期不能早于今天，也不能早于开始日期。",
+    "mw.first": "开始日期",
+    "mw.last": "结束日期",
+    "mw.optional": "可选，当地日期",
 }

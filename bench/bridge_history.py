@@ -1,7 +1,8 @@
 """Reads over a long history: board, incident page, a month's SLA report, knowledge-base search.
 
 For each history size (TOCSIN_BENCH_HISTORY; 100000 incidents over a year by default, 1000000
-as well with TOCSIN_BENCH_FULL=1, about half an hour more; see bench/history_data.py) on SQLite
+as well with TOCSIN_BENCH_FULL=1, about twenty minutes more; see bench/history_data.py;
+TOCSIN_BENCH_HISTORY_CACHE keeps seeded histories between runs, bench/history_cache.py) on SQLite
 and on PostgreSQL (fsync=on, synchronous_commit=on), a real bridge process answers: the board's
 first page and an unchanged board's refresh (304), incident pages (with their similar
 incidents), the SLA report of the last 30 days (time, the bridge's CPU and its RSS growth while
@@ -29,6 +30,7 @@ from pathlib import Path
 import psutil
 import requests
 
+from bench.history_cache import postgresql_history, sqlite_history
 from bench.history_data import OPEN, load
 from tests.bridge.helpers import INGEST, OPERATOR, bearer
 from tests.bridge.server import BridgeProcess
@@ -141,27 +143,30 @@ def _reads_running(read: Callable[[], object]) -> Iterator[list[int]]:
         thread.join(timeout=60)
 
 
-def measure(name: str, size: int, url: str, tmp: Path, end: datetime) -> None:
-    """Load the history, index it, start a bridge and time each read; print one block."""
+def seed(url: str, size: int, end: datetime) -> str:
+    """Load the history into a new database and index it; say how long each took."""
     store = Store(url)
     migrations.upgrade(store)
     started = time.monotonic()
     load(url, size, end)
     loaded = time.monotonic() - started
     started = time.monotonic()
-    indexed = Indexer(store, pause=0.0)(end)
-    while True:
-        more = Indexer(store, pause=0.0)(end)
+    indexed = 0
+    while more := Indexer(store, pause=0.0)(end):
         indexed += more
-        if not more:
-            break
-    index_seconds = time.monotonic() - started
     store.dispose()
+    return (
+        f"loaded in {loaded:.0f} s, {indexed:,} documented indexed in "
+        f"{time.monotonic() - started:.0f} s"
+    )
+
+
+def measure(name: str, size: int, url: str, tmp: Path, end: datetime, note: str) -> None:
+    """Start a bridge on a seeded history and time each read; print one block."""
     size_mb = _database_mb(url)
     print(
-        f"{name} {size:,} incidents: loaded in {loaded:.0f} s, {indexed:,} documented indexed in "
-        f"{index_seconds:.0f} s, database {size_mb:,.0f} MB ({size_mb * 1e6 / size:,.0f} B an "
-        "incident with its events and clocks)",
+        f"{name} {size:,} incidents: {note}, database {size_mb:,.0f} MB "
+        f"({size_mb * 1e6 / size:,.0f} B an incident with its events and clocks)",
         flush=True,
     )
     process = BridgeProcess(tmp, url)
@@ -262,15 +267,19 @@ def main() -> int:
             for name in ("SQLite", "PostgreSQL"):
                 place = tmp / f"{name}-{size}"
                 place.mkdir()
-                url = (
-                    f"sqlite:///{place / 'tocsin.db'}"
-                    if name == "SQLite"
-                    else create_database(server)
-                )
-                measure(name, size, url, place, end)
+
+                def seeded(url: str, at: datetime, size: int = size) -> str:
+                    return seed(url, size, at)
+
                 if name == "SQLite":
+                    path = place / "tocsin.db"
+                    ends, note = sqlite_history(path, size, end, seeded)
+                    measure(name, size, f"sqlite:///{path}", place, ends, note)
                     for leftover in place.glob("tocsin.db*"):
                         leftover.unlink()
+                else:
+                    url, ends, note = postgresql_history(server, create_database, size, end, seeded)
+                    measure(name, size, url, place, ends, note)
     return 0
 
 

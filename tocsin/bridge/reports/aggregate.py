@@ -10,7 +10,7 @@ priorities with a calendar. The window's incidents are copied once into a tempor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,7 +51,7 @@ CYCLE_ENDS = {
 }
 PAUSE_KINDS = ("incident.paused", "incident.resumed")
 ID_RANGE = "ids"  # the window's lowest and highest incident id, in its table's info
-STREAM_ROWS = 2000  # window rows fetched per round trip for the durations
+STREAM_ROWS = 2000  # rows fetched per round trip where a window's rows stream
 Cell = tuple[str, str, int]  # priority, team, week index
 
 
@@ -390,13 +390,14 @@ def clock_outcomes(conn: Connection, inc: Table) -> list[Any]:
     )
 
 
-def breach_rows(conn: Connection, inc: Table) -> tuple[Sequence[Any], Sequence[Any]]:
-    """Return the missed clocks of the window and the breaches of earlier cycles, with titles."""
-    current = conn.execute(
+def breach_queries(inc: Table) -> tuple[Select[Any], Select[Any]]:
+    """Return the queries of the window's missed clocks and of breaches of earlier cycles, with
+    titles: a month of a long history holds tens of thousands, read as they stream."""
+    current = (
         select(sla_clocks, incidents.c.title, incidents.c.priority, incidents.c.team)
         .join(incidents, incidents.c.id == sla_clocks.c.incident_id)
         .where(*of_window(sla_clocks.c.incident_id, inc), missed())
-    ).all()
+    )
     past = past_breaches(inc).subquery()
     later = events.alias("later")
     # Only a public note from the service is an update (incidents/events.public_update); a
@@ -424,15 +425,13 @@ def breach_rows(conn: Connection, inc: Table) -> tuple[Sequence[Any], Sequence[A
         )
         .scalar_subquery()
     )
-    earlier = conn.execute(
-        select(
-            past,
-            stopped.label("stopped_at"),
-            incidents.c.title,
-            incidents.c.priority,
-            incidents.c.team,
-        ).join(incidents, incidents.c.id == past.c.incident_id)
-    ).all()
+    earlier = select(
+        past,
+        stopped.label("stopped_at"),
+        incidents.c.title,
+        incidents.c.priority,
+        incidents.c.team,
+    ).join(incidents, incidents.c.id == past.c.incident_id)
     return current, earlier
 
 

@@ -182,28 +182,35 @@ def _dispute(row: Any) -> Dispute | None:
 
 def breaches(conn: Connection, inc: Table, now: datetime) -> list[Breach]:
     """Return every missed deadline, in incident order, then clock order, then time."""
-    current, earlier = sql.breach_rows(conn, inc)
+    current, earlier = sql.breach_queries(inc)
     found: list[tuple[tuple[Any, ...], Breach]] = []
-    for row in current:
-        # A paused clock has no due_at; its breach time is then the deadline it missed.
-        due = as_utc(row.due_at or row.breached_at or now)
-        breach = _breach(
-            row,
-            row.clock,
-            due,
-            row.stopped_at,
-            now,
-            reason=row.breach_reason,
-            exempt=bool(row.breach_exempt),
-            dispute=_dispute(row),
-        )
-        found.append(((breach.incident_id, _clock_order(row.clock), 0), breach))
-    for row in earlier:
-        at = as_utc(row.occurred_at)
-        due = _instant((row.data or {}).get("due_at"), at)
-        breach = _breach(row, row.clock, due, row.stopped_at, now, reason=None, exempt=False)
-        found.append(((breach.incident_id, _clock_order(row.clock), 1, at, int(row.id)), breach))
+    with conn.execute(current.execution_options(yield_per=sql.STREAM_ROWS)) as rows:
+        found.extend(_current_breach(row, now) for row in rows)
+    with conn.execute(earlier.execution_options(yield_per=sql.STREAM_ROWS)) as rows:
+        for row in rows:
+            at = as_utc(row.occurred_at)
+            due = _instant((row.data or {}).get("due_at"), at)
+            breach = _breach(row, row.clock, due, row.stopped_at, now, reason=None, exempt=False)
+            key = (breach.incident_id, _clock_order(row.clock), 1, at, int(row.id))
+            found.append((key, breach))
     return [b for _, b in sorted(found, key=lambda item: item[0])]
+
+
+def _current_breach(row: Any, now: datetime) -> tuple[tuple[Any, ...], Breach]:
+    """Return a missed clock of sla_clocks as a breach, with its sort key."""
+    # A paused clock has no due_at; its breach time is then the deadline it missed.
+    due = as_utc(row.due_at or row.breached_at or now)
+    breach = _breach(
+        row,
+        row.clock,
+        due,
+        row.stopped_at,
+        now,
+        reason=row.breach_reason,
+        exempt=bool(row.breach_exempt),
+        dispute=_dispute(row),
+    )
+    return (breach.incident_id, _clock_order(row.clock), 0), breach
 
 
 def _clock_order(clock: str) -> int:

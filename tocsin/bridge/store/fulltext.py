@@ -98,7 +98,7 @@ _OLDER = text(
     "ORDER BY incident_id DESC LIMIT :recent) AS newest) "
     "ORDER BY incident_id DESC LIMIT :limit"
 )
-RECENT = 5000  # newest index rows PostgreSQL checks one by one before asking the GIN index
+RECENT = 1000  # newest index rows PostgreSQL checks one by one before asking the GIN index
 # PostgreSQL refuses lexemes over 2,047 bytes; no real word comes near this.
 MAX_TERM = 200
 

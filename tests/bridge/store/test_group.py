@@ -15,7 +15,13 @@ from sqlalchemy import Connection, text
 from tests.pg import create_database
 from tocsin.bridge.errors import Overloaded
 from tocsin.bridge.store.db import SOLO_WRITERS, Store
-from tocsin.bridge.store.group import GROUP_SECONDS, PACE_SMOOTHING, GroupCommit, Job
+from tocsin.bridge.store.group import (
+    GROUP_LIMIT,
+    GROUP_SECONDS,
+    PACE_SMOOTHING,
+    GroupCommit,
+    Job,
+)
 
 
 @dataclass(frozen=True)
@@ -133,8 +139,8 @@ def test_a_write_of_its_own_whose_sender_went_away_is_not_run(database_url: str)
     store.dispose()
 
 
-def _job(weight: int) -> Job[int]:
-    return Job(lambda _conn: weight, weight)
+def _job(weight: int, waited: float = 0.0) -> Job[int]:
+    return Job(lambda _conn: weight, weight, queued_at=time.monotonic() - waited)
 
 
 def test_a_write_that_would_wait_past_the_queue_timeout_at_the_recent_pace_is_refused() -> None:
@@ -146,6 +152,37 @@ def test_a_write_that_would_wait_past_the_queue_timeout_at_the_recent_pace_is_re
         group.submit(_job(1))
     assert refused.value.reason == "queue_full" and "limits.queue_timeout" in refused.value.message
     assert ran == [] and group.weight == 60
+    group.queue, group.weight = [_job(30)], 30  # 0.3 s of work: in time for a new request...
+    with pytest.raises(Overloaded):  # ...but not for one that arrived 0.3 s ago
+        group.submit(_job(1, waited=0.3))
+    assert ran == []
+
+
+def test_work_that_could_not_commit_by_its_deadline_is_left_out_and_never_run() -> None:
+    group = GroupCommit(lambda _jobs: None, wait=0.5)
+    group._paced(1.0, 100)  # 10 ms an alert: 10 alerts take 0.1 s
+    late, on_time = _job(10, waited=0.45), _job(10)
+    group.queue, group.weight = [late, on_time], 20
+    with group.cond:  # the leader holds it while taking
+        assert group._take() == [on_time]
+    assert late.finished and not late.taken and isinstance(late.error, Overloaded)
+    assert late.error.reason == "queue_timeout" and group.weight == 0
+
+
+def test_a_slow_pace_never_starves_the_queue() -> None:
+    group = GroupCommit(lambda _jobs: None, wait=0.5)
+    group._paced(10.0, 100)  # 100 ms an alert: 10 alerts would take a second
+    fresh = _job(10)
+    group.queue, group.weight = [fresh], 10
+    assert group._take() == [fresh]
+
+
+def test_a_leader_takes_its_own_work_into_its_transaction_past_the_bounds() -> None:
+    group = GroupCommit(lambda _jobs: None)
+    ahead = [_job(1) for _ in range(GROUP_LIMIT)]
+    own = _job(1)
+    group.queue, group.weight = [*ahead, own], GROUP_LIMIT + 1
+    assert group._take(own) == [*ahead, own]
 
 
 def test_a_shared_transaction_takes_what_the_recent_pace_does_in_its_time() -> None:

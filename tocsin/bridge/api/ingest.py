@@ -8,6 +8,7 @@ the valid ones are stored and the answer (400) names the others, as Alertmanager
 from __future__ import annotations
 
 import threading
+import time
 from functools import partial
 from typing import Annotated, Any
 
@@ -142,13 +143,14 @@ async def _intake(request: Request, route: str) -> JSONResponse:
     (every sender, every resend), answered by tocsin.bridge.api.shortcut past FastAPI's routing.
     The gate is entered before the body is read, so a refusal costs nothing but the answer.
     """
+    arrived = time.monotonic()  # the queue timeout runs from here
     runtime: Runtime = request.app.state.runtime
     sender = auth.admit(request, runtime, "ingest")
     gate: IngestGate = request.app.state.ingest_gate
     async with gate.slot() as slot:
         body = await request.body()
         return await slot.run(
-            request, partial(_receive, request, runtime, body, route, sender.name)
+            request, partial(_receive, request, runtime, body, route, sender.name, arrived)
         )
 
 
@@ -158,6 +160,7 @@ def _receive(
     body: bytes,
     route: str,
     sender: str,
+    arrived: float,
     abandoned: threading.Event,
 ) -> JSONResponse:
     now = runtime.clock()
@@ -172,7 +175,7 @@ def _receive(
     )
     doubtful_before = now if route == "v2" and clock.now is None else None
     applied = (
-        ingest(runtime, parsed.alerts, route, sender, doubtful_before, abandoned)
+        ingest(runtime, parsed.alerts, route, sender, doubtful_before, abandoned, arrived)
         if parsed.alerts
         else Applied()
     )

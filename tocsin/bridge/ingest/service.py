@@ -90,6 +90,7 @@ def ingest(
     sender: str = "",
     doubtful_before: datetime | None = None,
     abandoned: threading.Event | None = None,
+    since: float | None = None,
 ) -> Applied:
     """Store a batch durably and return what it did; only then may the sender hear 2xx.
 
@@ -97,14 +98,14 @@ def ingest(
     that told no clock) may be a repeated resolve read as firing within the skew tolerance: if
     it opens nothing it is counted and answered, but not logged as a firing alert lost. Once
     `abandoned` is set (nobody waits for the answer) the batch is dropped unless a transaction
-    already took it.
+    already took it; the queue timeout runs from `since` (the request's arrival, if given).
     """
     started = time.perf_counter()
     for attempt in range(ATTEMPTS):
         try:
             # Concurrent requests share one transaction and one fsync (group commit), their
             # alerts applied as one batch; each returns once the commit holding them is durable.
-            applied = runtime.store.write_shared(_Apply(runtime, batch), abandoned)
+            applied = runtime.store.write_shared(_Apply(runtime, batch), abandoned, since)
             break
         except IntegrityError as exc:
             # Another replica opened the same group's incident first: redo against its row.

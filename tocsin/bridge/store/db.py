@@ -111,7 +111,10 @@ class Store:
                 callback()
 
     def write_shared(
-        self, work: Callable[[Connection], T], abandoned: threading.Event | None = None
+        self,
+        work: Callable[[Connection], T],
+        abandoned: threading.Event | None = None,
+        since: float | None = None,
     ) -> T:
         """Run `work` in a write transaction that concurrent callers share: one commit, one fsync.
 
@@ -122,21 +125,27 @@ class Store:
         after the commit that holds its work; if that commit fails, every caller in it gets the
         error. On PostgreSQL a work without `merge` runs in a transaction of its own.
 
-        The wait is bounded (see tocsin.bridge.store.group; a write of its own waits at most the
-        queue timeout for one of SOLO_WRITERS places): Overloaded when the queue is full,
-        when no transaction took the work within the queue timeout, or when `abandoned` was set
-        before one did; the work is then not run. A work's `weight` attribute (its alerts)
-        counts against the queue's bound.
+        The wait is bounded (see tocsin.bridge.store.group; a write of its own waits for one of
+        SOLO_WRITERS places only while it could still commit in time): the work should be
+        committed within the queue timeout of `since` (its request's arrival, time.monotonic();
+        now if not given). Overloaded when the queue is full, when the work could no longer be
+        committed in time at the recent pace, or when `abandoned` was set before a transaction
+        took it; the work is then not run. A work's `weight` attribute (its alerts) counts
+        against the queue's bound.
         """
+        since = time.monotonic() if since is None else since
         if not self.share_all_writes and getattr(work, "merge", None) is None:
-            return self._write_alone(work, abandoned)
-        return self.group.submit(Job(work, int(getattr(work, "weight", 1)), abandoned))
+            return self._write_alone(work, abandoned, since)
+        return self.group.submit(Job(work, int(getattr(work, "weight", 1)), abandoned, since))
 
     def refusal(self) -> Overloaded | None:
-        """Return why a new shared write would be refused now (its queue is full), or None."""
+        """Return why a new write would be refused now (its queue is full), or None.
+
+        A write of its own would wait for those waiting before it, then take its own time.
+        """
         waiting = self._solo_waiting
-        if waiting >= SOLO_WRITERS or (waiting + 1) * self._solo_seconds / SOLO_WRITERS > (
-            self.group.wait
+        if waiting >= SOLO_WRITERS or (
+            waiting and (waiting / SOLO_WRITERS + 1) * self._solo_seconds > self.group.wait
         ):
             return Overloaded(
                 f"{waiting} writes wait for one of {SOLO_WRITERS} writers, about "
@@ -146,17 +155,27 @@ class Store:
             )
         return self.group.refusal()
 
-    def _write_alone(self, work: Callable[[Connection], T], abandoned: threading.Event | None) -> T:
+    def _write_alone(
+        self, work: Callable[[Connection], T], abandoned: threading.Event | None, since: float
+    ) -> T:
+        """Write in a transaction of its own once one of SOLO_WRITERS places is free in time.
+
+        It waits for a place only while it could still commit within the queue timeout of
+        `since` at the recent time a write took (counted at most half that timeout, so a slow
+        pace never starves the writers).
+        """
+        wait = self.group.wait
+        latest = since + wait - min(self._solo_seconds, wait / 2)
         with self.group.cond:
             self._solo_waiting += 1
         try:
-            free = self._solo.acquire(timeout=self.group.wait)
+            free = self._solo.acquire(timeout=max(0.0, latest - time.monotonic()))
         finally:
             with self.group.cond:
                 self._solo_waiting -= 1
         if not free:
             raise Overloaded(
-                f"no writer free within {self.group.wait:g}s (limits.queue_timeout); retry",
+                f"not committed within {wait:g}s (limits.queue_timeout); retry",
                 self.retry_after,
                 "queue_timeout",
             )

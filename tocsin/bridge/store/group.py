@@ -2,12 +2,13 @@
 
 Callers queue their work; one of them leads the next transaction and runs everyone's work
 taken from the queue (at most GROUP_LIMIT works, GROUP_WEIGHT weight and, at the pace recent
-transactions went, GROUP_SECONDS, so a transaction holds SQLite's write lock briefly). The
-queue is bounded by weight (alerts): a caller that would pass `max_weight`, or that would wait
-longer than `wait` at that pace, is refused at once rather than after waiting in vain. A caller
-whose work was not taken within `wait` leaves the queue and is refused; so is one whose
-`abandoned` event is set (its client went away) before its work is taken. Refused work is never
-run, so nothing of it is stored.
+transactions went, GROUP_SECONDS, so a transaction holds SQLite's write lock briefly). Each work
+has a deadline, `wait` after its request arrived, by which it must be committed: a caller that
+would pass `max_weight`, or whose work could not be committed by then at that pace behind what
+already waits, is refused at once; a work that can no longer be committed in time leaves the
+queue (or is left out of the transaction taking it) and is refused; so is one whose `abandoned`
+event is set (its client went away) before its work is taken. Refused work is never run, so
+nothing of it is stored, and the slowest answer stays near `wait` plus one transaction's error.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Job(Generic[T]):
     work: Callable[[Connection], T]
     weight: int = 1
     abandoned: threading.Event | None = None
-    queued_at: float = field(default_factory=time.monotonic)
+    queued_at: float = field(default_factory=time.monotonic)  # when its request arrived
     result: T | None = None
     error: BaseException | None = None
     taken: bool = False
@@ -73,10 +74,12 @@ class GroupCommit:
         """Return how many callers wait for a transaction to take their work."""
         return len(self.queue)
 
-    def refusal(self, weight: int = 0) -> Overloaded | None:
-        """Return why work of `weight` would be refused now (the queue is full), or None.
+    def refusal(self, weight: int = 0, since: float | None = None) -> Overloaded | None:
+        """Return why work of `weight` (its request arrived at `since`) would be refused now.
 
-        Ingest asks before reading a request's body too, so a doomed request costs no parsing.
+        The queue is full, or the work would not be committed within `wait` of `since` behind
+        what waits, at the recent pace. Ingest asks before reading a request's body too, so a
+        doomed request costs no parsing. Work finding the queue empty is never refused.
         """
         if not self.queue:
             return None
@@ -87,7 +90,8 @@ class GroupCommit:
                 self.retry_after,
                 "queue_full",
             )
-        if self.weight * self.pace > self.wait:
+        waited = 0.0 if since is None else time.monotonic() - since
+        if waited + (self.weight + weight) * self.pace > self.wait:
             return Overloaded(
                 f"ingest queue full: {self.weight} alerts wait for a commit, about "
                 f"{self.weight * self.pace:.1f}s of work (limits.queue_timeout {self.wait:g}s)",
@@ -99,31 +103,29 @@ class GroupCommit:
     def submit(self, job: Job[T]) -> T:
         """Queue `job`, lead or wait for the transaction that holds it; return its result."""
         with self.cond:
-            refused = self.refusal(job.weight)
+            refused = self.refusal(job.weight, job.queued_at)
             if refused is not None:
                 raise refused
             self.queue.append(job)
             self.weight += job.weight
-        deadline = job.queued_at + self.wait
         while True:
             with self.cond:
                 while self.leading and not job.finished:
                     if job.taken:
                         self.cond.wait()  # its transaction runs: bounded by the database's timeouts
                         continue
-                    left = deadline - time.monotonic()
+                    left = self._latest_start(job, job.weight) - time.monotonic()
                     if left <= 0:
                         self._leave(job)
-                        raise Overloaded(
-                            f"no commit within {self.wait:g}s (limits.queue_timeout); retry",
-                            self.retry_after,
-                            "queue_timeout",
-                        )
+                        raise self._late()
                     self.cond.wait(left)
                 if job.finished:
                     break
+                if not job.taken and time.monotonic() > self._latest_start(job, job.weight):
+                    self._leave(job)
+                    raise self._late()
                 self.leading = True
-                taken = self._take()
+                taken = self._take(job)
             try:
                 if taken:
                     started = time.monotonic()
@@ -137,20 +139,41 @@ class GroupCommit:
             raise job.error
         return job.result  # type: ignore[return-value]
 
+    def _latest_start(self, job: Job[Any], weight: int) -> float:
+        """Return when a transaction of `weight` must start to commit `job` by its deadline.
+
+        The transaction's expected time counts at most half the wait, so work that waited less
+        than that is always taken: a slow pace cannot starve the queue.
+        """
+        return job.queued_at + self.wait - min(weight * self.pace, self.wait / 2)
+
+    def _late(self) -> Overloaded:
+        return Overloaded(
+            f"not committed within {self.wait:g}s (limits.queue_timeout); retry",
+            self.retry_after,
+            "queue_timeout",
+        )
+
     def _paced(self, seconds: float, weight: int) -> None:
         """Fold one transaction's seconds per unit of weight into the running pace."""
         with self.cond:
             self.pace = smoothed(self.pace, seconds / max(1, weight))
 
     def _leave(self, job: Job[Any]) -> None:
-        self.queue.remove(job)
+        self.queue.remove(job)  # the head, but for a leader's own job or one that gave up
         self.weight -= job.weight
 
-    def _take(self) -> list[Job[Any]]:
-        """Take the next transaction's jobs off the queue; drop those whose client went away."""
+    def _take(self, own: Job[Any] | None = None) -> list[Job[Any]]:
+        """Take the next transaction's jobs off the queue, the leader's `own` among them.
+
+        Those it could not commit in time are refused and those whose client went away are
+        dropped. The leader's own job goes in even past the group's bounds, so a leader is
+        answered after its own transaction, never after one of others' only.
+        """
         taken: list[Job[Any]] = []
         weight = 0
         now = time.monotonic()
+        refused = False
         while self.queue and len(taken) < GROUP_LIMIT:
             job = self.queue[0]
             if taken and (
@@ -158,15 +181,33 @@ class GroupCommit:
                 or (weight + job.weight) * self.pace > GROUP_SECONDS
             ):
                 break
-            self.queue.pop(0)
-            self.weight -= job.weight
-            if job.abandoned is not None and job.abandoned.is_set():
-                job.error = Overloaded("the sender went away", self.retry_after, "gone")
-                job.finished = True
-                continue
-            job.taken = True
-            taken.append(job)
-            weight += job.weight
-            if self.on_wait is not None:
-                self.on_wait(now - job.queued_at)
+            self._leave(job)
+            if self._claim(job, weight, now):
+                taken.append(job)
+                weight += job.weight
+            else:
+                refused = True
+        if own is not None and not own.taken and not own.finished:
+            self._leave(own)
+            if self._claim(own, weight, now):
+                taken.append(own)
+            else:
+                refused = True
+        if refused:
+            self.cond.notify_all()  # their callers answer now, not after this transaction
         return taken
+
+    def _claim(self, job: Job[Any], weight: int, now: float) -> bool:
+        """Mark `job` taken into a transaction already holding `weight`, or refused if it could
+        not commit in time or its client went away; return whether it was taken."""
+        if job.abandoned is not None and job.abandoned.is_set():
+            job.error = Overloaded("the sender went away", self.retry_after, "gone")
+        elif now > self._latest_start(job, weight + job.weight):
+            job.error = self._late()
+        if job.error is not None:
+            job.finished = True
+            return False
+        job.taken = True
+        if self.on_wait is not None:
+            self.on_wait(now - job.queued_at)
+        return True

@@ -30,3 +30,19 @@ def test_freed_heap_goes_back_to_the_system_when_trimmed() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) > 100  # MiB handed back
+
+
+SETTLE = """
+import gc
+from tocsin.bridge.platform import memory
+memory.settle()
+print(gc.get_freeze_count() > 10_000, gc.get_threshold() == memory.GC_THRESHOLDS)
+"""
+
+
+def test_settling_leaves_the_start_up_heap_out_of_collections() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SETTLE], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]

@@ -81,7 +81,22 @@ def bridge_error_response(request: Request, exc: BridgeError) -> JSONResponse:
     if exc.http_status >= 500 and not isinstance(exc, StoreUnavailable):
         log.error("%s", exc.message)
     extra = {"field": getattr(exc, "field", None), "needed_role": getattr(exc, "needed_role", None)}
-    return error_response(request, exc.http_status, exc.message, exc, extra)
+    response = error_response(request, exc.http_status, exc.message, exc, extra)
+    forget_traceback(exc)
+    return response
+
+
+def forget_traceback(exc: BaseException | None) -> None:
+    """Drop the tracebacks of an answered refusal and of the errors that led to it.
+
+    A traceback holds the frames it passed, and a frame often holds the exception again (the
+    future that carried it, the job that failed): a cycle that keeps the request's frames and
+    its alerts alive until a garbage collection finds them. Under a burst answered with 503s
+    that was 75,000 objects a second, and a third of the process's time went on collecting.
+    """
+    while exc is not None:
+        exc.__traceback__ = None
+        exc = exc.__cause__ or exc.__context__
 
 
 def invalid_response(request: Request, problems: Sequence[Mapping[str, Any]]) -> JSONResponse:

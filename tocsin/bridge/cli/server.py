@@ -173,6 +173,7 @@ def _serve(
     )
     if worker is None:
         notify_systemd(server)  # with worker processes the supervisor speaks to systemd
+    memory.settle()
     server.run(sockets=sockets)
 
 

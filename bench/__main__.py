@@ -14,6 +14,7 @@ BENCHMARKS = [
     "agent_replay",
     "bridge_paging",
     "bridge_load",
+    "bridge_sustained",
     "bridge_fleet",
     "bridge_partition",
     "bridge_connections",

@@ -1,6 +1,6 @@
 """A burst of senders far above what a bridge stores: who was answered what, how fast.
 
-Shared by tests/bridge/api/test_overload.py (a few seconds) and bench/bridge_overload.py
+Shared by tests/bridge/api/test_overload.py (a few seconds) and bench/bridge_load.py
 (30 s). Each sender posts batches of new alerts (each with its own `instance`) on one
 keep-alive connection, never retrying, and records every answer; a request that gets no
 answer within the client timeout counts as unanswered.

@@ -161,12 +161,20 @@ def test_a_write_that_would_wait_past_the_queue_timeout_at_the_recent_pace_is_re
 def test_work_that_could_not_commit_by_its_deadline_is_left_out_and_never_run() -> None:
     group = GroupCommit(lambda _jobs: None, wait=0.5)
     group._paced(1.0, 100)  # 10 ms an alert: 10 alerts take 0.1 s
-    late, on_time = _job(10, waited=0.45), _job(10)
-    group.queue, group.weight = [late, on_time], 20
+    first, late, on_time = _job(10), _job(10, waited=0.45), _job(10)
+    group.queue, group.weight = [first, late, on_time], 30
     with group.cond:  # the leader holds it while taking
-        assert group._take() == [on_time]
+        assert group._take() == [first, on_time]
     assert late.finished and not late.taken and isinstance(late.error, Overloaded)
     assert late.error.reason == "queue_timeout" and group.weight == 0
+
+
+def test_the_first_work_of_a_transaction_is_taken_however_late() -> None:
+    group = GroupCommit(lambda _jobs: None, wait=0.5)
+    group._paced(1.0, 100)
+    alone = _job(10, waited=0.6)  # a slow machine, not a queue: refusing it helps nobody
+    group.queue, group.weight = [alone], 10
+    assert group._take() == [alone]
 
 
 def test_a_slow_pace_never_starves_the_queue() -> None:

@@ -121,9 +121,6 @@ class GroupCommit:
                     self.cond.wait(left)
                 if job.finished:
                     break
-                if not job.taken and time.monotonic() > self._latest_start(job, job.weight):
-                    self._leave(job)
-                    raise self._late()
                 self.leading = True
                 taken = self._take(job)
             try:
@@ -198,11 +195,13 @@ class GroupCommit:
         return taken
 
     def _claim(self, job: Job[Any], weight: int, now: float) -> bool:
-        """Mark `job` taken into a transaction already holding `weight`, or refused if it could
-        not commit in time or its client went away; return whether it was taken."""
+        """Mark `job` taken into a transaction already holding `weight`, or refused if its
+        client went away or, behind others' work, it could not commit in time; return whether
+        it was taken. The first work of a transaction waits behind nobody's: refusing it would
+        only slow it further (a slow machine, not a queue)."""
         if job.abandoned is not None and job.abandoned.is_set():
             job.error = Overloaded("the sender went away", self.retry_after, "gone")
-        elif now > self._latest_start(job, weight + job.weight):
+        elif weight and now > self._latest_start(job, weight + job.weight):
             job.error = self._late()
         if job.error is not None:
             job.finished = True

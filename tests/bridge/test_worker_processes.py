@@ -1,13 +1,14 @@
 """`serve` with `workers: 2`: two processes answer on one port, timers fire once, a crash stops all.
 
 One real bridge on SQLite. Each worker process answers alone while the other is stopped
-(SIGSTOP), which proves both serve the shared listener; the SLA warning timer of a new
-incident fires exactly once, claimed by one of them.
+(SIGSTOP), which proves both serve the shared listener, and labels its /metrics samples with
+its number; the SLA warning timer of a new incident fires exactly once, claimed by one of them.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -61,19 +62,23 @@ def test_each_worker_process_answers_and_a_timer_fires_once(
 ) -> None:
     children = _children(bridge)
     assert len(children) == 2
+    labels = set()
     for serving in children:
         paused = [child for child in children if child is not serving]
         for child in paused:
             child.send_signal(signal.SIGSTOP)
         try:
             # A new connection each time: the paused process cannot take it.
-            response = requests.get(
-                f"{bridge.url}/readyz", headers={"Connection": "close"}, timeout=30
+            ready, metrics = (
+                requests.get(f"{bridge.url}{path}", headers={"Connection": "close"}, timeout=30)
+                for path in ("/readyz", "/metrics")
             )
         finally:
             for child in paused:
                 child.send_signal(signal.SIGCONT)
-        assert response.status_code == 200, f"worker pid {serving.pid}: {response.text}"
+        assert ready.status_code == 200, f"worker pid {serving.pid}: {ready.text}"
+        labels |= set(re.findall(r'worker="(\d)"', metrics.text))
+    assert labels == {"1", "2"}  # each process labels its own samples
     response = requests.post(
         f"{bridge.url}/api/v1/incidents",
         json={"title": "db down", "priority": "P1"},

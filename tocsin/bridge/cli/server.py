@@ -139,6 +139,8 @@ def _serve(
     from tocsin.bridge.timers.periodic import Periodic
 
     runtime = build_runtime(config, policy=policy)
+    if worker is not None:
+        runtime.metrics.worker = str(worker + 1)
     if worker:
         runtime.workers.clear()  # the first worker process runs timers, delivery, sweeps…
     runtime.workers.append(Periodic("memory-trim", memory.trim, interval=memory.TRIM_SECONDS))

@@ -6,9 +6,10 @@ Other parts create their metrics on `metrics.registry`. Gauges that reflect data
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -82,6 +83,9 @@ class Metrics:
             registry=self.registry,
         )
         self._refreshers: list[Callable[[], None]] = []
+        # With several worker processes, each labels its samples worker="N": the process that
+        # answers a scrape varies, and its counters must not read as another's, reset.
+        self.worker: str | None = None
 
     def alert_outcome(self, route: str, outcome: str) -> Counter:
         """Return the alert outcome counter of (route, outcome), looked up once (a hot path)."""
@@ -99,4 +103,24 @@ class Metrics:
         """Refresh database-backed gauges and render the text format."""
         for refresh in self._refreshers:
             refresh()
-        return generate_latest(self.registry)
+        if self.worker is None:
+            return generate_latest(self.registry)
+        return generate_latest(_Labelled(self.registry, self.worker))
+
+
+class _Labelled:
+    """A registry's metrics with one more label on every sample, for generate_latest."""
+
+    def __init__(self, registry: CollectorRegistry, worker: str) -> None:
+        self.registry = registry
+        self.worker = worker
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield each metric family with worker="N" on its samples."""
+        for family in self.registry.collect():
+            labelled = Metric(family.name, family.documentation, family.type, family.unit)
+            labelled.samples = [
+                sample._replace(labels={**sample.labels, "worker": self.worker})
+                for sample in family.samples
+            ]
+            yield labelled

@@ -122,3 +122,14 @@ def test_without_diskstats_psutil_answers(tmp_path: Path) -> None:
         pytest.skip("psutil has no disk counters here either")
     found = default_disk_io_counters(str(tmp_path / "absent"))
     assert set(found or {}) == set(expected or {})
+
+
+def test_an_idle_disk_passes_on_the_same_counters_and_a_busy_one_new_values() -> None:
+    collector = DiskCollector(
+        scripted([{"sda": IDLE}, {"sda": IDLE}, {"sda": IDLE._replace(read_bytes=4096)}])
+    )
+    first, second, third = (collect(collector, now) for now in (0.0, 10.0, 20.0))
+    assert second.counters == first.counters
+    assert all(a is b for a, b in zip(first.counters, second.counters, strict=True))
+    assert {s.name: s.value for s in third.counters}[READ_BYTES] == 4096
+    assert [s.value for s in second.gauges if s.name == BUSY] == [0.0]

@@ -198,3 +198,12 @@ def test_a_mount_the_agent_cannot_read_gets_a_device_error_and_a_note(
     assert series.labels == {"mountpoint": "/srv/private", **series.labels}
     assert set(series.labels) == {"mountpoint", "fstype", "device"}
     assert reading.notes == ["filesystem /srv/private cannot be read: Permission denied"]
+
+
+def test_a_filesystem_that_stands_still_passes_on_the_same_gauges() -> None:
+    usages = iter([Usage(30, 10), Usage(30, 10), Usage(31, 9)])
+    collector = FilesystemCollector(lambda: [ROOT], lambda _: next(usages))
+    first, second, third = (collect(collector, now) for now in (0.0, 1.0, 2.0))
+    assert all(a is b for a, b in zip(first.gauges, second.gauges, strict=True))
+    assert by_mount(third, USED) == {"/": 0.775} != by_mount(second, USED)
+    assert third.gauges[0] is not second.gauges[0]

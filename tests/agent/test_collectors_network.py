@@ -68,3 +68,23 @@ def test_net_dev_reader_agrees_with_psutil_on_this_host() -> None:
 def test_without_net_dev_psutil_answers(tmp_path: Path) -> None:
     found = default_net_io_counters(str(tmp_path / "absent"))
     assert set(found) == set(psutil.net_io_counters(pernic=True))
+
+
+def test_an_idle_interface_passes_on_the_same_series_and_a_busy_one_new_values() -> None:
+    readings = iter(
+        [
+            {"eth0": NetStats(10, 20), "eth1": NetStats(1, 2)},
+            {"eth0": NetStats(10, 20), "eth1": NetStats(5, 2)},
+        ]
+    )
+    collector = NetworkCollector(lambda: next(readings))
+    first, second = Reading(), Reading()
+    collector.collect(first)
+    collector.collect(second)
+    by = {(s.name, s.labels["device"]): s for s in first.counters}
+    for series in second.counters:
+        if series.labels["device"] == "eth0":
+            assert series is by[(series.name, "eth0")]
+        else:
+            assert series is not by[(series.name, "eth1")]
+    assert {s.name: s.value for s in second.counters if s.labels["device"] == "eth1"}[RECEIVE] == 5

@@ -97,6 +97,8 @@ class DiskCollector:
         self._labels_of = DeviceLabels(exclude_devices, include_devices)
         self._previous_busy: dict[str, float] = {}
         self._previous_at = 0.0
+        # Each disk's last reading and the counters made of it, passed on again while it idles.
+        self._last: dict[str, tuple[DiskIO, dict[str, str], tuple[Series, ...]]] = {}
 
     def collect(self, reading: Reading, now: float) -> None:
         """Append five counters per kept disk and, from the second pass on, its busy ratio."""
@@ -107,19 +109,20 @@ class DiskCollector:
         previous_busy = self._previous_busy
         busy_now: dict[str, float] = {}
         counters, gauges, labels_of = reading.counters, reading.gauges, self._labels_of
+        last, kept = self._last, {}
         for device, io in disks.items():
             labels = labels_of(device)
             if labels is None:
                 continue
-            counters.append(Series(READ_BYTES, labels, float(io.read_bytes)))
-            counters.append(Series(WRITTEN_BYTES, labels, float(io.write_bytes)))
-            counters.append(Series(READS, labels, float(io.read_count)))
-            counters.append(Series(WRITES, labels, float(io.write_count)))
+            made = last.get(device)
+            if made is None or made[0] != io or made[1] is not labels:
+                made = (io, labels, _counters(io, labels))
+            kept[device] = made
+            counters += made[2]
             busy_ms = getattr(io, "busy_time", None)
             if busy_ms is None:
                 continue
             busy = busy_ms / 1000.0
-            counters.append(Series(IO_TIME, labels, busy))
             busy_now[device] = busy
             before = previous_busy.get(device)
             if before is not None:
@@ -128,3 +131,16 @@ class DiskCollector:
                     gauges.append(Series(BUSY, labels, min(1.0, ratio)))
         self._previous_busy = busy_now
         self._previous_at = now
+        self._last = kept
+
+
+def _counters(io: DiskIO, labels: dict[str, str]) -> tuple[Series, ...]:
+    """Return the counters of one disk's reading: I/O time too where the source has it."""
+    made = (
+        Series(READ_BYTES, labels, float(io.read_bytes)),
+        Series(WRITTEN_BYTES, labels, float(io.write_bytes)),
+        Series(READS, labels, float(io.read_count)),
+        Series(WRITES, labels, float(io.write_count)),
+    )
+    busy_ms = getattr(io, "busy_time", None)
+    return made if busy_ms is None else (*made, Series(IO_TIME, labels, busy_ms / 1000.0))

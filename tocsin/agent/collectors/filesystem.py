@@ -182,6 +182,8 @@ class FilesystemCollector:
             exclude_mountpoints=exclude_mountpoints,
         )
         self._mounts: list[Mount] = []
+        # Each mount's last answer and the gauges made of it, passed on again while it stands.
+        self._last: dict[str, tuple[tuple[object, bool, bool], dict[str, str], list[Series]]] = {}
         self._local: list[str] = []
         self._remote: list[str] = []
         self._listed_at: float | None = None
@@ -201,18 +203,17 @@ class FilesystemCollector:
                 errors[mountpoint] = reason(exc)
         stuck = self._reader.stuck if self._remote else frozenset()
         gauges = reading.gauges
+        last, kept = self._last, {}
         for mount in self._mounts:
             usage = usages.get(mount.mountpoint)
-            if usage is not None:
-                size = usage.used + usage.free
-                if size > 0:
-                    gauges.append(Series(USED, mount.labels, usage.used / size))
-                if isinstance(usage, FsUsage):
-                    _details(usage, mount.labels, gauges)
             hung = mount.mountpoint in stuck
-            gauges.append(Series(STUCK, mount.labels, 1.0 if hung else 0.0))
             error = errors.get(mount.mountpoint)
-            gauges.append(Series(DEVICE_ERROR, mount.labels, 0.0 if error is None else 1.0))
+            state = (usage, hung, error is None)
+            made = last.get(mount.mountpoint)
+            if made is None or made[0] != state or made[1] is not mount.labels:
+                made = (state, mount.labels, _gauges(usage, hung, error is None, mount.labels))
+            kept[mount.mountpoint] = made
+            gauges += made[2]
             if error is not None:
                 reading.notes.append(f"filesystem {mount.mountpoint} cannot be read: {error}")
             if hung:
@@ -220,6 +221,7 @@ class FilesystemCollector:
                     f"filesystem {mount.mountpoint} did not answer statvfs within "
                     f"{self._timeout:g}s; skipped until it answers"
                 )
+        self._last = kept
 
     def close(self) -> None:
         """Let the worker thread exit."""
@@ -234,6 +236,22 @@ class FilesystemCollector:
         self._local = [m.mountpoint for m, inline in zip(self._mounts, local) if inline]
         self._remote = [m.mountpoint for m, inline in zip(self._mounts, local) if not inline]
         self._listed_at = now
+
+
+def _gauges(
+    usage: DiskUsage | None, hung: bool, readable: bool, labels: dict[str, str]
+) -> list[Series]:
+    """Return one mount's gauges: usage where statvfs answered, stuck and error always."""
+    gauges: list[Series] = []
+    if usage is not None:
+        size = usage.used + usage.free
+        if size > 0:
+            gauges.append(Series(USED, labels, usage.used / size))
+        if isinstance(usage, FsUsage):
+            _details(usage, labels, gauges)
+    gauges.append(Series(STUCK, labels, 1.0 if hung else 0.0))
+    gauges.append(Series(DEVICE_ERROR, labels, 0.0 if readable else 1.0))
+    return gauges
 
 
 def _details(usage: FsUsage, labels: dict[str, str], gauges: list[Series]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from math import copysign
+from operator import is_
 from typing import cast
 
 from prometheus_client import generate_latest
@@ -78,13 +79,18 @@ class SampleFamily(Metric):
                     return
                 line = _Line(prefix, labels)
             lines[key] = line
-            value = one.value
-            # 0.0 == -0.0, yet they are written differently.
-            if line.value != value or (
-                value == 0 and copysign(1, value) != copysign(1, line.value)
-            ):
-                line.value = value
-                line.line = f"{line.prefix}{number(value)}\n"
+            # A collector passes the same Series on while its source stands still.
+            if line.series is not one:
+                line.series = one
+                value = one.value
+                # 0.0 == -0.0, yet they are written differently.
+                if line.value != value or (value == 0 and copysign(1, value) != line.sign):
+                    line.value = value
+                    if value == 0:
+                        line.sign = copysign(1, value)
+                    # repr() is generate_latest's own format for a float below 1e6.
+                    text = repr(value) if type(value) is float and -1e6 < value < 1e6 else None
+                    line.line = f"{line.prefix}{text or number(value)}\n"
             append(line.line)
         # Lines by id(labels): each holds its label dict, so no other dict takes that id while
         # it is kept; series gone since the last render are forgotten.
@@ -106,12 +112,14 @@ class SampleFamily(Metric):
 class _Line:
     """One series' rendered line, kept while its label dict is the same object."""
 
-    __slots__ = ("labels", "line", "prefix", "value")
+    __slots__ = ("labels", "line", "prefix", "series", "sign", "value")
 
     def __init__(self, prefix: str, labels: object) -> None:
         self.labels = labels
         self.prefix = prefix
+        self.series: Series | None = None
         self.value: float | None = None
+        self.sign = 1.0
         self.line = ""
 
 
@@ -138,8 +146,12 @@ class SampleCollector(Collector):
         families = []
         for name, group in members.items():
             family = self._family(name, "gauge")
+            before = family.members
             family.members = group
-            family.render()
+            # The very same Series as last time (collectors pass them on while their source
+            # stands still): the text stands too. Compared by identity, in C.
+            if len(before) != len(group) or not all(map(is_, before, group)):
+                family.render()
             families.append(family)
         self._families = families
 

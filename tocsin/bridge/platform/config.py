@@ -29,8 +29,9 @@ Keys and defaults (every one optional; no file at all gives the defaults):
     retry_after: 2s               Retry-After sent with 503
     max_ingest_requests: 32       ingest requests in hand at once; more are answered 503 at once
     max_queued_alerts: 5000       alerts waiting for a commit; more are answered 503 at once
-    queue_timeout: 500ms          a request whose commit has not started by then: 503, not stored
-                                  (refused at once if the queue holds more work than that)
+    queue_timeout: 500ms          a request not committed within this of its arrival: 503, not
+                                  stored (refused at once if the work ahead would not commit
+                                  in time at the pace of recent commits)
     request_timeout: 4s           an ingest request not answered by then is answered 503
     read_timeout: 10s             a request's headers not received by then: connection closed;
                                   its body not received by then: 408

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from itertools import chain
+from math import copysign
 
 from tocsin.agent.rules import Rule
 from tocsin.agent.sample import Sample, Series
@@ -89,13 +90,15 @@ class Track:
     a line over the same window (the 4 h and 24 h fill-up predictions) share one fit a cycle.
     """
 
-    __slots__ = ("changes", "fitted", "points")
+    __slots__ = ("changes", "fitted", "made", "points")
 
     def __init__(self) -> None:
         self.points: deque[Point] = deque()
         self.changes = 0
         # (since, the newest point, the line): the entry holds the point, so `is` tells.
         self.fitted: tuple[float, Point, Line | None] | None = None
+        # The derived series last made per rule series: passed on while its value stands.
+        self.made: dict[str, Series] = {}
 
     def __len__(self) -> int:
         return len(self.points)
@@ -113,6 +116,17 @@ class Track:
         while points[0][0] < now - window:
             if points.popleft()[1] != points[0][1]:
                 self.changes -= 1
+
+    def series(self, name: str, labels: dict[str, str], value: float) -> Series:
+        """Return the derived series `name` with this value, the last one if it is the same."""
+        made = self.made.get(name)
+        if (
+            made is None
+            or made.value != value
+            or (value == 0 and copysign(1, value) != copysign(1, made.value))
+        ):
+            made = self.made[name] = Series(name, labels, value)
+        return made
 
     def value(self, rule: Rule, since: float) -> float | None:
         """Return the rule's function over the points since `since`."""
@@ -182,7 +196,7 @@ class History:
             for labels, track in self._series.get(rule.metric, {}).items():
                 value = track.value(rule, since)
                 if value is not None:
-                    derived.append(Series(rule.series, self._dict(labels), value))
+                    derived.append(track.series(rule.series, self._dict(labels), value))
         return replace(sample, gauges=sample.gauges + tuple(derived))
 
     def _dict(self, key: LabelKey) -> dict[str, str]:

@@ -106,8 +106,14 @@ class Measured(NamedTuple):
     size: int
 
 
-def agent_cycles(workdir: Path) -> tuple[Measured, int]:
-    """Run the real agent's cycle on the fake host; return its figures and the series count."""
+def agent_cycles(workdir: Path, moving: bool = False) -> tuple[Measured, int]:
+    """Run the real agent's cycle on the fake host; return its figures and the series count.
+
+    The tree is written once more after the first cycle, so its counters then stand still, as
+    on a host whose devices idle. `moving` rewrites it before every cycle (outside the timing),
+    so every disk and interface counter moves each time: the busy host, where nothing the agent
+    made for the last cycle can be passed on.
+    """
     from tocsin.agent.collectors.statfs import FsUsage, read_statvfs
     from tocsin.agent.config import SamplerConfig, load_config
     from tocsin.agent.daemon import Agent, SamplerLike
@@ -145,12 +151,16 @@ def agent_cycles(workdir: Path) -> tuple[Measured, int]:
         agent.tick()
         write_tree(proc, 1)
         deadline = time.monotonic() + PHASE_SECONDS
-        cpu_before = time.process_time()
+        cpu = 0.0
         while len(durations) < CYCLES and time.monotonic() < deadline:
+            if moving:
+                write_tree(proc, len(durations) + 2)
+            cpu_before = time.process_time()
             started = time.perf_counter()
             agent.tick()
             durations.append(time.perf_counter() - started)
-        cpu = (time.process_time() - cpu_before) / len(durations)
+            cpu += time.process_time() - cpu_before
+        cpu /= len(durations)
         body = agent.exposition.body(gzipped=False)
         series = sum(1 for line in body.splitlines() if not line.startswith(b"#"))
     finally:
@@ -193,6 +203,8 @@ def main(report: Callable[[str], None] = print) -> int:
         workdir = Path(directory)
         ours, series = agent_cycles(workdir)
         node = node_exporter_scrapes(workdir)
+    with tempfile.TemporaryDirectory(prefix="tocsin-large-host-") as directory:
+        busy, _ = agent_cycles(Path(directory), moving=True)
     median, p99 = quantiles_ms(ours.durations)
     report(
         f"{DISKS} disks, {DISKS} filesystems, {NICS} NICs (fake /proc): "
@@ -203,12 +215,20 @@ def main(report: Callable[[str], None] = print) -> int:
         report(f"node_exporter missing ({NODE_EXPORTER}): agent figures only")
         node = Measured([0.0], 0.0, 0)
     node_median, node_p99 = quantiles_ms(node.durations)
+    busy_median, busy_p99 = quantiles_ms(busy.durations)
     for name, value, theirs in (
         ("cycle median, wall (ms)", median, node_median),
         ("cycle p99, wall (ms)", p99, node_p99),
         ("CPU per cycle (ms)", ours.cpu_per_cycle * 1000, node.cpu_per_cycle * 1000),
         ("/metrics body (bytes)", float(ours.size), float(node.size)),
+        ("every counter moving:", None, None),
+        ("  cycle median, wall (ms)", busy_median, node_median),
+        ("  cycle p99, wall (ms)", busy_p99, node_p99),
+        ("  CPU per cycle (ms)", busy.cpu_per_cycle * 1000, node.cpu_per_cycle * 1000),
     ):
+        if value is None or theirs is None:
+            report(name)
+            continue
         report(f"{name:32} {value:13.3f} {theirs:14.3f} {ratio(value, theirs):>7}")
     report(
         "node_exporter (cpu, meminfo, diskstats, netdev, stat, loadavg, vmstat) samples per "
@@ -219,7 +239,15 @@ def main(report: Callable[[str], None] = print) -> int:
         f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
         f"({os.cpu_count()} CPUs): other work on the machine inflates wall times"
     )
+    report(
+        "After the first cycle the fake counters stand still (idle devices) unless 'every "
+        "counter moving'; node_exporter's cost does not depend on it."
+    )
     report(f"  {'PASS' if median <= BUDGET_MS else 'MISS'}  cycle median <= {BUDGET_MS:g} ms")
+    report(
+        f"  {'PASS' if busy_median <= BUDGET_MS else 'MISS'}  cycle median <= {BUDGET_MS:g} ms "
+        "with every counter moving"
+    )
     return 0
 
 

@@ -7,13 +7,18 @@ alert its own notification) and `group_wait: 0s` to its webhook. Figures: alert-
 latency (the sender's 2xx to the receiver's request) p50/p99 at idle (one alert at a time,
 paced) and during a 10,000-alert storm (batches of 100 from 4 senders), and deliveries per
 second drained in the storm (pages received / time from the storm's first page to its last;
-the rate at which the sender's alerts were taken is printed beside it). Targets (2 cores):
+the rate at which the sender's alerts were taken is printed beside it), and the CPU seconds
+the process under test spent per page in the storm (user + system, all its threads: a figure
+other load on the machine hardly moves, where the rates and latencies suffer from it). The
+load average is printed with each line; PostgreSQL runs with its durable defaults (fsync and
+synchronous_commit on, printed), SQLite with the bridge's default synchronous=full. Targets (2 cores):
 >= 2,000 deliveries/s per replica, p99 < 500 ms at idle, every first page of the storm within
 30 s. Bounded: minutes.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import time
@@ -21,11 +26,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
+
 from bench.bridge_ingest import Sender, alertmanager_binary, bridge
 from bench.receiver import Receiver
 from tests.bridge.helpers import INGEST, bearer
 from tests.bridge.server import free_port
-from tests.pg import create_database, postgres_cluster
+from tests.pg import create_database, durability, postgres_cluster
 
 IDLE_ALERTS = 40
 IDLE_GAP = 0.1  # seconds between idle alerts
@@ -82,8 +89,16 @@ def idle(url: str, headers: dict[str, str], pages: Receiver, prefix: str) -> lis
     return [arrived[n] - at for n, at in acked.items() if n in arrived]
 
 
-def storm(url: str, headers: dict[str, str], pages: Receiver, prefix: str) -> dict[str, float]:
-    """Send STORM alerts in batches from SENDERS threads; return drain rate and latencies."""
+def storm(
+    url: str, headers: dict[str, str], pages: Receiver, prefix: str, pid: int
+) -> dict[str, float]:
+    """Send STORM alerts in batches from SENDERS threads; return drain rate and latencies.
+
+    `pid` is the process under test: its CPU seconds from the storm's start until its last
+    page arrived, per page, say what a page costs whatever else the machine runs.
+    """
+    process = psutil.Process(pid)
+    cpu_before = process.cpu_times()
     acked: dict[str, float] = {}
     lock = threading.Lock()
 
@@ -107,6 +122,8 @@ def storm(url: str, headers: dict[str, str], pages: Receiver, prefix: str) -> di
         thread.join()
     sent = time.perf_counter() - began
     pages_in = wait_for(pages, list(acked), DRAIN_SECONDS)
+    cpu_after = process.cpu_times()
+    cpu = sum(cpu_after[:2]) - sum(cpu_before[:2])  # user + system
     arrived = sorted(pages_in[n] for n in acked if n in pages_in)
     latencies = [pages_in[n] - at for n, at in acked.items() if n in pages_in]
     spread = arrived[-1] - arrived[0] if len(arrived) > 1 else float("nan")
@@ -117,32 +134,41 @@ def storm(url: str, headers: dict[str, str], pages: Receiver, prefix: str) -> di
         "p50": _quantile(latencies, 0.5),
         "p99": _quantile(latencies, 0.99),
         "max": max(latencies, default=float("nan")),
+        "cpu_us": cpu / max(len(arrived), 1) * 1e6,
     }
 
 
-def measure(name: str, url: str, headers: dict[str, str], pages: Receiver) -> dict[str, float]:
-    """Run the idle and the storm phase against one sender endpoint."""
+def measure(
+    name: str, url: str, headers: dict[str, str], pages: Receiver, pid: int
+) -> dict[str, float]:
+    """Run the idle and the storm phase against one sender endpoint served by process `pid`."""
     lat = idle(url, headers, pages, name)
-    result = storm(url, headers, pages, name)
+    result = storm(url, headers, pages, name, pid)
     result.update(idle_p50=_quantile(lat, 0.5), idle_p99=_quantile(lat, 0.99))
     print(
         f"{name:<26} idle p50 {result['idle_p50']:7.1f} ms  p99 {result['idle_p99']:7.1f} ms | "
         f"storm: taken at {result['sent']:6,.0f} alerts/s, {int(result['received']):,}/{STORM:,} "
         f"pages at {result['rate']:6,.0f} deliveries/s, "
         f"p50 {result['p50'] / 1000:6.2f} s  p99 {result['p99'] / 1000:6.2f} s  "
-        f"last {result['max']:6.2f} s",
+        f"last {result['max']:6.2f} s, {result['cpu_us']:5.0f} us CPU a page; "
+        f"load {_load()}",
         flush=True,
     )
     return result
 
 
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 @contextmanager
-def paged_bridge(tmp: Path, database_url: str, port: int) -> Iterator[str]:
-    """Run a bridge whose every alert pages the local receiver; yield its alerts endpoint."""
+def paged_bridge(tmp: Path, database_url: str, port: int) -> Iterator[tuple[str, int]]:
+    """Run a bridge whose every alert pages the local receiver; yield its endpoint and pid."""
     policy = tmp / "policy.yml"
     policy.write_text(POLICY.format(port=port))
     with bridge(database_url, tmp, policy=str(policy)) as process:
-        yield f"{process.url}/api/v2/alerts"
+        assert process.proc is not None
+        yield f"{process.url}/api/v2/alerts", process.proc.pid
 
 
 def main() -> int:
@@ -159,21 +185,28 @@ def main() -> int:
             tmp = Path(raw)
             (tmp / "sqlite").mkdir()
             url = f"sqlite:///{tmp / 'sqlite' / 'tocsin.db'}"
-            with paged_bridge(tmp / "sqlite", url, pages.port) as endpoint:
-                results["bridge SQLite"] = measure("bridge SQLite", endpoint, bearer(INGEST), pages)
-            with postgres_cluster() as server:
+            print("SQLite: synchronous=full (the bridge's default)", flush=True)
+            with paged_bridge(tmp / "sqlite", url, pages.port) as (endpoint, pid):
+                results["bridge SQLite"] = measure(
+                    "bridge SQLite", endpoint, bearer(INGEST), pages, pid
+                )
+            with postgres_cluster(durable=True) as server:
+                print(f"PostgreSQL: {', '.join(durability(server))}", flush=True)
                 (tmp / "pg").mkdir()
-                with paged_bridge(tmp / "pg", create_database(server), pages.port) as endpoint:
+                with paged_bridge(tmp / "pg", create_database(server), pages.port) as (
+                    endpoint,
+                    pid,
+                ):
                     results["bridge PostgreSQL"] = measure(
-                        "bridge PostgreSQL", endpoint, bearer(INGEST), pages
+                        "bridge PostgreSQL", endpoint, bearer(INGEST), pages, pid
                     )
             peer = alertmanager_binary()
             if peer is None:
                 print("alertmanager (peer): not installed", flush=True)
             else:
-                with running_alertmanager(tmp, peer, pages.port) as am_url:
+                with running_alertmanager(tmp, peer, pages.port) as (am_url, pid):
                     results["alertmanager 0.25"] = measure(
-                        "alertmanager 0.25", f"{am_url}/api/v2/alerts", {}, pages
+                        "alertmanager 0.25", f"{am_url}/api/v2/alerts", {}, pages, pid
                     )
     finally:
         pages.close()
@@ -183,15 +216,18 @@ def main() -> int:
             ours = results[name]
             print(
                 f"{name} / alertmanager: deliveries/s x{ours['rate'] / peer_result['rate']:.2f}, "
+                f"idle p50 x{ours['idle_p50'] / peer_result['idle_p50']:.2f}, "
                 f"idle p99 x{ours['idle_p99'] / peer_result['idle_p99']:.2f}, "
-                f"storm p99 x{ours['p99'] / peer_result['p99']:.2f}",
+                f"storm p99 x{ours['p99'] / peer_result['p99']:.2f}, "
+                f"last first page x{ours['max'] / peer_result['max']:.2f}, "
+                f"CPU a page x{ours['cpu_us'] / peer_result['cpu_us']:.2f}",
                 flush=True,
             )
     return 0
 
 
 @contextmanager
-def running_alertmanager(tmp: Path, binary: str, port: int) -> Iterator[str]:
+def running_alertmanager(tmp: Path, binary: str, port: int) -> Iterator[tuple[str, int]]:
     """Run Alertmanager with group_wait 0s, its webhook pointing at the local receiver."""
     import subprocess
 
@@ -213,7 +249,7 @@ def running_alertmanager(tmp: Path, binary: str, port: int) -> Iterator[str]:
                     break
             except requests.RequestException:
                 time.sleep(0.1)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Sequence
 
 import pytest
+from sqlalchemy import Connection
 
+from tocsin.bridge.notify.outbox import Outbox
+from tocsin.bridge.notify.queue import Row
 from tocsin.bridge.policy.load import parse_policy
 from tocsin.bridge.policy.model import Policy
 from tocsin.bridge.store.db import Store
@@ -31,3 +35,9 @@ def policy_with(channels: str, people: str = "") -> Policy:
     if people:
         text += f"people:\n{people}\n"
     return parse_policy(text, "<test>")
+
+
+def rendered(conn: Connection, box: Outbox, rows: Sequence[Row]) -> list[Row]:
+    """Return outbox rows with their pages rendered by `box`, as the worker renders them."""
+    payloads = box.render_pages(conn, rows)
+    return [dataclasses.replace(row, payload=payloads.get(row.id, row.payload)) for row in rows]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tests.bridge.helpers import FakeClock, make_runtime
 from tests.bridge.notify import phone_vendors as pv
+from tests.bridge.notify.conftest import rendered
 from tests.bridge.notify.test_personal_paging import fire, notified
 from tocsin.bridge.errors import ConfigError
 from tocsin.bridge.notify import queue
@@ -71,7 +72,7 @@ def storm(runtime: Runtime, count: int) -> list[int]:
 
 def texts(runtime: Runtime) -> list[tuple[int | None, str]]:
     with runtime.store.connect() as conn:
-        rows = queue.list_rows(conn, status=None)
+        rows = rendered(conn, runtime.pager, queue.list_rows(conn, status=None))
     return [(r.incident_id, r.payload["message"]["title"]) for r in reversed(rows)]
 
 

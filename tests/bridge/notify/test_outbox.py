@@ -5,18 +5,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
-from tests.bridge.notify.conftest import policy_with
+from tests.bridge.notify.conftest import policy_with, rendered
 from tests.bridge.notify.sample import NOW
 from tocsin.bridge.incidents.events import record_event
 from tocsin.bridge.incidents.service import acknowledge, create_incident
+from tocsin.bridge.notify import queue
 from tocsin.bridge.notify.links import verify_ack
 from tocsin.bridge.notify.outbox import Outbox
 from tocsin.bridge.policy.load import load_policy
 from tocsin.bridge.policy.model import Target
 from tocsin.bridge.store.db import Store
-from tocsin.bridge.store.schema import outbox, sla_clocks
+from tocsin.bridge.store.schema import sla_clocks
 
 KEY = b"test-secret"
 CHANNELS = """
@@ -44,9 +45,11 @@ def open_incident(store: Store, box: Outbox) -> int:
         )
 
 
-def rows(store: Store) -> list[Any]:
+def rows(store: Store, box: Outbox | None = None) -> list[Any]:
+    """Return the outbox rows oldest first; with `box`, its pages rendered as they leave."""
     with store.connect() as conn:
-        return list(conn.execute(select(outbox).order_by(outbox.c.id)))
+        found = list(reversed(queue.list_rows(conn, status=None)))
+        return rendered(conn, box, found) if box is not None else found
 
 
 def page(store: Store, box: Outbox, incident_id: int, *targets: Target) -> None:
@@ -98,7 +101,7 @@ def test_a_page_carries_an_ack_link_signed_for_that_person(store: Store) -> None
     box = make_outbox()
     incident_id = open_incident(store, box)
     page(store, box, incident_id, Target("person", "carol"))
-    link = next(r for r in rows(store) if r.recipient == "carol").payload["message"]["ack_url"]
+    link = next(r for r in rows(store, box) if r.recipient == "carol").payload["message"]["ack_url"]
     assert link.startswith("https://oncall.example.com/ack/")
     claim = verify_ack(KEY, link.rsplit("/", 1)[1], NOW)
     assert (claim.incident_id, claim.person) == (incident_id, "carol")
@@ -110,7 +113,7 @@ def test_an_acknowledged_incident_gets_no_ack_link(store: Store) -> None:
     with store.begin() as conn:
         acknowledge(conn, [], incident_id, actor="dave", now=NOW)
     page(store, box, incident_id, Target("person", "carol"))
-    assert all(r.payload["message"]["ack_url"] is None for r in rows(store) if r.recipient)
+    assert all(r.payload["message"]["ack_url"] is None for r in rows(store, box) if r.recipient)
 
 
 def test_the_same_event_to_the_same_place_is_queued_once(store: Store) -> None:
@@ -201,6 +204,6 @@ def test_page_on_a_business_clock_says_business_time_left(store: Store) -> None:
                              actor=None, now=saturday, data={"level": 1})  # fmt: skip
         box.page(conn, incident_id=incident_id, event_id=event.id,
                  targets=[Target("person", "carol")], now=saturday)  # fmt: skip
-    fields = rows(store)[-1].payload["message"]["deadline"]
+    fields = rows(store, box)[-1].payload["message"]["deadline"]
     assert (fields["remaining_seconds"], fields["business"]) == (7 * 3600, True)
     assert fields["due_local"] == "Mon 2026-03-09 17:00 Asia/Shanghai"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tests.bridge.helpers import FakeClock
 from tests.bridge.notify import phone_vendors as pv
-from tests.bridge.notify.conftest import policy_with
+from tests.bridge.notify.conftest import policy_with, rendered
 from tests.bridge.notify.sample import NOW
 from tests.bridge.notify.test_worker import statuses, worker
 from tocsin.bridge.errors import ConfigError
@@ -150,7 +150,8 @@ def test_a_crash_after_acceptance_sends_nothing_twice(store: Store, tmp_path: Pa
         crashed = worker(store, policy, clock=utcnow)
         # The provider accepted, then the worker died before it recorded the delivery.
         with store.connect() as conn:
-            (row,) = queue.list_rows(conn, status="pending")
+            (row,) = rendered(conn, Outbox(policy, public_url=None, secret_key=None),
+                              queue.list_rows(conn, status="pending"))  # fmt: skip
         crashed.sender(row.channel).deliver(
             Notification(
                 key=row.idempotency_key,

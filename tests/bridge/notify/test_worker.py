@@ -57,7 +57,13 @@ def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
 
 
 def worker(store: Store, policy: Policy, **overrides: Any) -> DeliveryWorker:
-    values: dict[str, Any] = {"retry": FAST, "poll_interval": 0.02, "clock": FakeClock(NOW)}
+    box = Outbox(policy, public_url="https://oncall.example.com", secret_key=b"k", similar=None)
+    values: dict[str, Any] = {
+        "retry": FAST,
+        "poll_interval": 0.02,
+        "clock": FakeClock(NOW),
+        "render": box.render_pages,
+    }
     values.update(overrides)
     return DeliveryWorker(store, policy, Metrics(), **values)
 

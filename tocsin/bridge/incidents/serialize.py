@@ -114,11 +114,14 @@ def alerts_by_incident(conn: Connection, ids: Sequence[int]) -> dict[int, list[d
     return found
 
 
-def incidents_by_id(conn: Connection, ids: Sequence[int]) -> dict[int, Row[Any]]:
-    """Return many incident rows in one query, by id; NotFound if one is missing."""
+def incidents_by_id(
+    conn: Connection, ids: Sequence[int], *, missing_ok: bool = False
+) -> dict[int, Row[Any]]:
+    """Return many incident rows in one query, by id; NotFound if one is missing (unless
+    `missing_ok`: then those are left out)."""
     found = {int(row.id): row for row in conn.execute(_INCIDENTS, {"ids": list(set(ids))})}
     missing = sorted(set(ids) - set(found))
-    if missing:
+    if missing and not missing_ok:
         raise NotFound(f"no incident {missing[0]}")
     return found
 

@@ -71,5 +71,6 @@ def install(
         retry=retry,
         stale_pages=settings.stale_pages,
         on_dead=DeadMail(store, hooks, clock),
+        render=outbox.render_pages,
     )
     return Delivery(outbox, worker, reporter)

@@ -1,8 +1,12 @@
 """Queue notifications in the caller's transaction: the Pager for escalations, a hook for subscriptions.
 
-Each row carries everything its delivery needs, rendered now: the contract's event JSON and the
-page. A person paged gets mail at their address and a message on each of their channels, each
-with an acknowledge link signed for them; a subscribed channel gets every event it asked for.
+A subscription's row carries everything its delivery needs, rendered now: the contract's event
+JSON (the incident as it was when the event happened) and the message. A page's row carries
+only where it goes and which event it tells of; the delivery worker renders it when it leaves
+(render_pages), with the time left as it stood when it was queued, so a storm's transaction
+does not build thousands of messages while senders wait for its commit. A person paged gets
+mail at their address and a message on each of their channels, each with an acknowledge link
+signed for them; a subscribed channel gets every event it asked for.
 """
 
 from __future__ import annotations
@@ -212,24 +216,59 @@ class Outbox:
         """
         if paged:
             items = self.folding.admit(conn, items, at)
-        ids = [event.incident_id for event, _ in items]
-        found = incidents_by_id(conn, ids)
-        shown = incidents_json(conn, list(found.values()), at, self.policy.calendars)
-        incidents = dict(zip(found, shown, strict=True))
-        alerts = alerts_by_incident(conn, ids)  # the timeline is not sent
+            pages = [page for event, places in items for page in _pages(event, places, at)]
+            queue.enqueue_many(conn, pages)
+            return
         rows: list[dict[str, Any]] = []
         memo: dict[Any, Any] = {}  # past resolutions' candidates, read once per alert and service
-        for event, places in items:
-            incident = {
-                **without_private(incidents[event.incident_id]),
-                "alerts": alerts[event.incident_id],
-            }
-            built = self._rows(conn, event, incident, places, at, memo)
-            if paged:
-                for row in built:
-                    row["payload"]["stale_when"] = list(stale_when(event))
-            rows.extend(built)
+        for event, incident, places in self._incidents(conn, items, at):
+            rows.extend(self._rows(conn, event, incident, places, at, memo))
         queue.enqueue_many(conn, rows)
+
+    def render_pages(self, conn: Connection, rows: Sequence[queue.Row]) -> dict[int, Any]:
+        """Return, by row id, the payloads of claimed pages queued unrendered (see write).
+
+        A page whose event or incident no longer exists is left out: it cannot be rendered.
+        """
+        waiting = [row for row in rows if RENDER in row.payload and row.event_id is not None]
+        events = _load_events(conn, sorted({int(row.event_id or 0) for row in waiting}))
+        by_time: dict[datetime, dict[int, list[queue.Row]]] = {}
+        for row in waiting:
+            if row.event_id in events:
+                by_event = by_time.setdefault(row.created_at, {})
+                by_event.setdefault(int(row.event_id), []).append(row)
+        rendered: dict[int, Any] = {}
+        memo: dict[Any, Any] = {}
+        for at, by_event in by_time.items():
+            items = [(events[event_id], [_place(row) for row in pages])
+                     for event_id, pages in by_event.items()]  # fmt: skip
+            for event, incident, places in self._incidents(conn, items, at):
+                built = self._rows(conn, event, incident, places, at, memo)
+                for row, page in zip(by_event[event.id], built, strict=True):
+                    rendered[row.id] = {**page["payload"], "stale_when": row.payload["stale_when"]}
+        return rendered
+
+    def _incidents(
+        self,
+        conn: Connection,
+        items: Sequence[tuple[Event, Sequence[Place]]],
+        at: datetime,
+    ) -> list[tuple[Event, dict[str, Any], Sequence[Place]]]:
+        """Return each event with its incident as channels see it at `at`, read once for all.
+
+        Events whose incident no longer exists (removed by retention) are left out.
+        """
+        ids = {event.incident_id for event, _ in items}
+        found = incidents_by_id(conn, [i for i in ids if i is not None], missing_ok=True)
+        shown = incidents_json(conn, list(found.values()), at, self.policy.calendars)
+        incidents = dict(zip(found, shown, strict=True))
+        alerts = alerts_by_incident(conn, list(found))  # the timeline is not sent
+        return [
+            (event, {**without_private(incidents[event.incident_id]),
+                     "alerts": alerts[event.incident_id]}, places)
+            for event, places in items
+            if event.incident_id in incidents
+        ]  # fmt: skip
 
     def _rows(
         self,
@@ -276,13 +315,11 @@ class Outbox:
                 "message": message.to_json(),
                 "to": [address] if address else [],
             }
-            key = queue.idempotency_key(event.id, channel, person)
             if step is not None:
                 payload["rule_step"] = step
-                key = queue.safe_key(f"{key}-step{step}", f"tocsin-{event.id}-")
             rows.append(
                 queue.outbox_row(
-                    key=key,
+                    key=_key(event.id, channel, person, step),
                     channel=channel,
                     payload=payload,
                     now=at,
@@ -318,6 +355,41 @@ class Outbox:
             ttl=self.link_ttl,
         )
         return ack_url(self.public_url, token)
+
+
+RENDER = "render"  # a page's payload key: rendered by the worker when it leaves
+
+
+def _pages(event: Event, places: Sequence[Place], at: datetime) -> list[dict[str, Any]]:
+    """Return the unrendered rows of one event's pages: where each goes, and when it went stale."""
+    rows = []
+    for channel, person, address, step in places:
+        payload: dict[str, Any] = {
+            RENDER: event.kind,
+            "to": [address] if address else [],
+            "stale_when": list(stale_when(event)),
+        }
+        if step is not None:
+            payload["rule_step"] = step
+        rows.append(queue.outbox_row(key=_key(event.id, channel, person, step), channel=channel, payload=payload, now=at,
+                                     recipient=person, event_id=event.id,
+                                     incident_id=event.incident_id))  # fmt: skip
+    return rows
+
+
+def _key(event_id: int, channel: str, person: str | None, step: int | None) -> str:
+    """Return a delivery's idempotency key: a person's rule step is a delivery of its own."""
+    key = queue.idempotency_key(event_id, channel, person)
+    if step is None:
+        return key
+    return queue.safe_key(f"{key}-step{step}", f"tocsin-{event_id}-")
+
+
+def _place(row: queue.Row) -> Place:
+    """Return where an unrendered page goes, as it was queued."""
+    to = row.payload.get("to") or [None]
+    step = row.payload.get("rule_step")
+    return Place(row.channel, row.recipient, to[0], int(step) if step is not None else None)
 
 
 def stale_when(event: Event) -> tuple[str, ...]:

@@ -62,7 +62,8 @@ class Row:
             "channel": self.channel,
             "recipient": self.recipient,
             "incident_id": self.incident_id,
-            "event": body.get("event") if isinstance(body, Mapping) else None,
+            # A page queued unrendered names its event kind under "render" (notify.outbox).
+            "event": body.get("event") if isinstance(body, Mapping) else self.payload.get("render"),
             "status": self.status,
             "attempts": self.attempts,
             "next_attempt_at": rfc3339(self.next_attempt_at),

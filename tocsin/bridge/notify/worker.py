@@ -22,6 +22,7 @@ counted in tocsin_bridge_outbox_repeats_total and logged; webhook and mail recei
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -29,10 +30,11 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import requests
 from prometheus_client import Counter, Gauge
@@ -45,6 +47,7 @@ from tocsin.bridge.notify.channels import Notification, Sender, setting_secret
 from tocsin.bridge.notify.channels.email import EmailSender
 from tocsin.bridge.notify.channels.reporter_mail import ReporterMailSender
 from tocsin.bridge.notify.message import Message
+from tocsin.bridge.notify.outbox import RENDER
 from tocsin.bridge.notify.reporter import CHANNEL as REPORTER_CHANNEL
 from tocsin.bridge.notify.senders import build_sender
 from tocsin.bridge.notify.stale import stale_notice, stale_statuses
@@ -60,6 +63,8 @@ log = logging.getLogger(__name__)
 # phone page finds its provider's id in the outbox entry and is not sent again. Chat robots
 # take no such key: a repeat there is seen twice (and counted as such).
 IDEMPOTENT = frozenset({"webhook", "email", "sms", "voice"})
+# Renders claimed pages queued unrendered: their payloads by row id (Outbox.render_pages).
+Render = Callable[[Connection, Sequence[queue.Row]], Mapping[int, Mapping[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,7 @@ class DeliveryWorker:
         stale_pages: str = "drop",
         mark_patience: timedelta = timedelta(minutes=10),
         on_dead: Callable[[queue.Row, str], None] | None = None,
+        render: Render | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -179,6 +185,7 @@ class DeliveryWorker:
         self.mark_patience = mark_patience.total_seconds()  # retrying a failed mark this long
         self.stale_pages = stale_pages  # drop, or notice: a short "already resolved" message
         self.on_dead = on_dead  # hears each dead letter (the incident's timeline records it)
+        self.render = render  # renders the pages queued unrendered (Outbox.render_pages)
         self._notices: dict[int, str] = {}  # rows of the batch sent as such a notice
         self._senders: dict[str, Sender] = {}
         self._pool: ThreadPoolExecutor | None = None
@@ -240,6 +247,7 @@ class DeliveryWorker:
                          stale[row.id], action)  # fmt: skip
         if self.stale_pages == "drop":
             rows = [row for row in rows if row.id not in stale]
+        rows = self._rendered(rows)
         self._notices = {} if self.stale_pages == "drop" else stale
         groups: dict[tuple[str, int | None], list[queue.Row]] = {}
         for row in rows:
@@ -255,6 +263,25 @@ class DeliveryWorker:
                     channel_type=channel_type, result="delivered"
                 ).inc()
         return len(rows) + (len(stale) if self.stale_pages == "drop" else 0)
+
+    def _rendered(self, rows: list[queue.Row]) -> list[queue.Row]:
+        """Return the rows with the pages queued unrendered rendered, read after the claim.
+
+        If the database cannot be read, the claimed rows are given back before the error
+        goes up, so the next look (here or at another replica) takes them at once.
+        """
+        if self.render is None or not any(RENDER in row.payload for row in rows):
+            return rows
+        try:
+            with self.store.connect() as conn:
+                payloads = self.render(conn, rows)
+        except (BridgeError, SQLAlchemyError):
+            self._settle(lambda c: queue.release(c, rows, worker=self.name))
+            raise
+        return [
+            dataclasses.replace(row, payload=payloads[row.id]) if row.id in payloads else row
+            for row in rows
+        ]
 
     def _deliver_groups(self, groups: list[list[queue.Row]]) -> list[tuple[queue.Row, str]]:
         """Deliver the groups side by side on the delivery threads; return the rows accepted.
@@ -384,6 +411,10 @@ class DeliveryWorker:
             if row.maybe_sent:
                 self._repeating(row, channel_type)
             payload = row.payload
+            if "message" not in payload:
+                reason = "its incident or event no longer exists: the page cannot be rendered"
+                self._failed(row, channel_type, reason, None, refused=True)
+                return None
             message = Message.from_json(payload["message"])
             if row.id in self._notices:
                 message = stale_notice(message, self._notices[row.id])

@@ -26,7 +26,12 @@ _MARKDOWN = re.compile(r"([\\`*_\[\]()#~|!{}])")
 
 def clean(text: object) -> str:
     """Return the text on one line: control and bidi characters become one space."""
-    flat = _UNSAFE.sub(" ", unicodedata.normalize("NFC", str(text)))
+    plain = str(text)
+    # Printable ASCII without doubled or outer spaces is already clean: most of a page's
+    # labels and values, and a storm renders thousands of pages.
+    if plain.isascii() and plain.isprintable() and "  " not in plain and plain == plain.strip():
+        return plain
+    flat = _UNSAFE.sub(" ", unicodedata.normalize("NFC", plain))
     return _SPACES.sub(" ", flat).strip()
 
 

@@ -13,7 +13,9 @@ other load on the machine hardly moves, where the rates and latencies suffer fro
 load average is printed with each line; PostgreSQL runs with its durable defaults (fsync and
 synchronous_commit on, printed), SQLite with the bridge's default synchronous=full. Targets (2 cores):
 >= 2,000 deliveries/s per replica, p99 < 500 ms at idle, every first page of the storm within
-30 s. Bounded: minutes.
+30 s. Each database runs with one worker process (the default) and with two
+(TOCSIN_BENCH_PAGING_WORKERS, default "1,2"): both take alerts, the first also delivers.
+Bounded: minutes.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ STORM = 10_000
 BATCH = 100
 SENDERS = 4
 DRAIN_SECONDS = 120.0  # at most this long for a storm's pages to arrive
+# The bridge's worker processes (`workers`): the default one, and two (the first delivers).
+WORKERS = [int(n) for n in os.environ.get("TOCSIN_BENCH_PAGING_WORKERS", "1,2").split(",")]
 POLICY = """
 priorities: {{P1: {{name: emergency, response: 15m}}}}
 routes: [{{priority: P1, escalation: page}}]
@@ -97,8 +101,7 @@ def storm(
     `pid` is the process under test: its CPU seconds from the storm's start until its last
     page arrived, per page, say what a page costs whatever else the machine runs.
     """
-    process = psutil.Process(pid)
-    cpu_before = process.cpu_times()
+    cpu_before = _cpu(pid)
     acked: dict[str, float] = {}
     lock = threading.Lock()
 
@@ -122,8 +125,7 @@ def storm(
         thread.join()
     sent = time.perf_counter() - began
     pages_in = wait_for(pages, list(acked), DRAIN_SECONDS)
-    cpu_after = process.cpu_times()
-    cpu = sum(cpu_after[:2]) - sum(cpu_before[:2])  # user + system
+    cpu = _cpu(pid) - cpu_before
     arrived = sorted(pages_in[n] for n in acked if n in pages_in)
     latencies = [pages_in[n] - at for n, at in acked.items() if n in pages_in]
     spread = arrived[-1] - arrived[0] if len(arrived) > 1 else float("nan")
@@ -157,16 +159,35 @@ def measure(
     return result
 
 
+def _cpu(pid: int) -> float:
+    """Return the CPU seconds (user + system) of a process and its worker processes."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _processes(workers: int) -> str:
+    return "" if workers == 1 else f", {workers} workers"
+
+
 def _load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 @contextmanager
-def paged_bridge(tmp: Path, database_url: str, port: int) -> Iterator[tuple[str, int]]:
+def paged_bridge(
+    tmp: Path, database_url: str, port: int, workers: int = 1
+) -> Iterator[tuple[str, int]]:
     """Run a bridge whose every alert pages the local receiver; yield its endpoint and pid."""
     policy = tmp / "policy.yml"
     policy.write_text(POLICY.format(port=port))
-    with bridge(database_url, tmp, policy=str(policy)) as process:
+    with bridge(database_url, tmp, policy=str(policy), workers=workers) as process:
         assert process.proc is not None
         yield f"{process.url}/api/v2/alerts", process.proc.pid
 
@@ -183,23 +204,23 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="tocsin-bench-paging-") as raw:
             tmp = Path(raw)
-            (tmp / "sqlite").mkdir()
-            url = f"sqlite:///{tmp / 'sqlite' / 'tocsin.db'}"
             print("SQLite: synchronous=full (the bridge's default)", flush=True)
-            with paged_bridge(tmp / "sqlite", url, pages.port) as (endpoint, pid):
-                results["bridge SQLite"] = measure(
-                    "bridge SQLite", endpoint, bearer(INGEST), pages, pid
-                )
+            for workers in WORKERS:
+                home = tmp / f"sqlite-{workers}"
+                home.mkdir()
+                name = f"bridge SQLite{_processes(workers)}"
+                url = f"sqlite:///{home / 'tocsin.db'}"
+                with paged_bridge(home, url, pages.port, workers) as (endpoint, pid):
+                    results[name] = measure(name, endpoint, bearer(INGEST), pages, pid)
             with postgres_cluster(durable=True) as server:
                 print(f"PostgreSQL: {', '.join(durability(server))}", flush=True)
-                (tmp / "pg").mkdir()
-                with paged_bridge(tmp / "pg", create_database(server), pages.port) as (
-                    endpoint,
-                    pid,
-                ):
-                    results["bridge PostgreSQL"] = measure(
-                        "bridge PostgreSQL", endpoint, bearer(INGEST), pages, pid
-                    )
+                for workers in WORKERS:
+                    home = tmp / f"pg-{workers}"
+                    home.mkdir()
+                    name = f"bridge PostgreSQL{_processes(workers)}"
+                    database = create_database(server)
+                    with paged_bridge(home, database, pages.port, workers) as (endpoint, pid):
+                        results[name] = measure(name, endpoint, bearer(INGEST), pages, pid)
             peer = alertmanager_binary()
             if peer is None:
                 print("alertmanager (peer): not installed", flush=True)
@@ -212,8 +233,9 @@ def main() -> int:
         pages.close()
     peer_result = results.get("alertmanager 0.25")
     if peer_result:
-        for name in ("bridge SQLite", "bridge PostgreSQL"):
-            ours = results[name]
+        for name, ours in results.items():
+            if ours is peer_result:
+                continue
             print(
                 f"{name} / alertmanager: deliveries/s x{ours['rate'] / peer_result['rate']:.2f}, "
                 f"idle p50 x{ours['idle_p50'] / peer_result['idle_p50']:.2f}, "

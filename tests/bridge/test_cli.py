@@ -128,3 +128,11 @@ def test_check_config_warns_of_people_paged_who_cannot_be_reached(tmp_path: Path
 def test_the_bundled_policy_pages_nobody_unreachable() -> None:
     result = CliRunner().invoke(main, ["check-config"])
     assert "warning:" not in result.output
+
+
+def test_serve_refuses_a_bad_workers_option_naming_it(tmp_path: Path) -> None:
+    command = [*serve_command(tmp_path, "127.0.0.1:0"), "--workers", "0"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 78, result.stderr
+    assert "command line: workers: 0 must be a whole number from 1 to 64" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -106,28 +106,31 @@ def collect(
     where it did not happen. `paused` holds the paused seconds (as counted) of ('a' or 'r')
     durations that had any.
     """
-    arrays: dict[Key, array[float]] = {}
-    # Per cell (what, priority, team or person, week): the arrays its durations go into.
-    targets: dict[tuple[str, str, str, int], list[array[float]]] = {}
-
-    def add(cell: tuple[str, str, str, int], seconds: float) -> None:
-        found = targets.get(cell)
-        if found is None:
-            keys = [("person", cell[2], -1, "p")] if cell[0] == "p" else groups(*cell)
-            found = targets[cell] = [arrays.setdefault(k, array("d")) for k in keys]
-        for values in found:
-            values.append(seconds)
-
+    # Each duration goes once into its cell's array (what, priority, team, week) or its
+    # person's; the groupings gather whole arrays at the end, at C speed.
+    cells: dict[tuple[str, str, str, int], array[float]] = {}
+    people: dict[str, array[float]] = {}
     for incident_id, priority, team, week, person, created, acked, resolved in rows:
         priority_hours = hours.get(priority)
         if acked is not None:
             whole = counted(priority_hours, created, acked)
             less = paused.get((incident_id, "a"), 0.0)
-            add(("a", priority, team, week), max(whole - less, 0.0))
+            _into(cells, ("a", priority, team, week)).append(max(whole - less, 0.0))
             if person:
-                add(("p", priority, person, week), max(whole, 0.0))
+                _into(people, person).append(max(whole, 0.0))
         if resolved is not None:
             whole = counted(priority_hours, created, resolved)
             less = paused.get((incident_id, "r"), 0.0)
-            add(("r", priority, team, week), max(whole - less, 0.0))
+            _into(cells, ("r", priority, team, week)).append(max(whole - less, 0.0))
+    arrays: dict[Key, array[float]] = {("person", p, -1, "p"): v for p, v in people.items()}
+    for cell, values in cells.items():
+        for key in groups(*cell):
+            arrays.setdefault(key, array("d")).extend(values)
     return {key: stats(values) for key, values in arrays.items()}
+
+
+def _into(arrays: dict[Any, array[float]], key: Any) -> array[float]:
+    found = arrays.get(key)
+    if found is None:
+        found = arrays[key] = array("d")
+    return found

@@ -31,7 +31,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -86,6 +86,14 @@ class RetryPolicy:
         """Return whether a row that failed `attempts` times, `age` seconds after queuing, is dead."""
         counted_out = self.max_attempts is not None and attempts >= self.max_attempts
         return counted_out or age >= self.max_age
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Claimed rows ready to send (stale ones settled, pages rendered) and how many were tried."""
+
+    rows: list[queue.Row]
+    tried: int
 
 
 class OutboxMetrics:
@@ -186,9 +194,10 @@ class DeliveryWorker:
         self.stale_pages = stale_pages  # drop, or notice: a short "already resolved" message
         self.on_dead = on_dead  # hears each dead letter (the incident's timeline records it)
         self.render = render  # renders the pages queued unrendered (Outbox.render_pages)
-        self._notices: dict[int, str] = {}  # rows of the batch sent as such a notice
+        self._notices: dict[int, str] = {}  # claimed rows to send as such a notice, by id
         self._senders: dict[str, Sender] = {}
         self._pool: ThreadPoolExecutor | None = None
+        self._claiming: ThreadPoolExecutor | None = None
         self._building = threading.Lock()  # delivery threads ask for senders at once
         self._shared_session = session is not None
         self._stop = threading.Event()
@@ -209,29 +218,62 @@ class DeliveryWorker:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        for pool in (self._pool, self._claiming):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._pool = self._claiming = None
 
     def _loop(self) -> None:
+        # The next batch is claimed and rendered while this one is delivered (the claiming
+        # thread), and handed over only once this one is settled: an incident's later page on
+        # a channel still leaves after its earlier one.
+        ahead: Future[_Batch] | None = None
         while not self._stop.is_set():
             # Cleared before looking: rows queued from here on wake the next wait at once.
             self._wake.clear()
             try:
-                busy = self.run_once()
+                claimed, ahead = ahead, None
+                batch = claimed.result() if claimed is not None else self._take()
+                if batch.rows and not self._stop.is_set():
+                    ahead = self._claimer().submit(self._take)
+                self._send(batch)
+                busy = batch.tried
             except (BridgeError, SQLAlchemyError) as exc:
                 log.warning("outbox: %s; retrying in %.0fs", type(exc).__name__, self.poll_interval)
                 busy = 0
             if not busy:
                 # The poll finds retries falling due and rows other replicas queued.
                 self._wake.wait(self.poll_interval)
+        if ahead is not None:
+            self._give_back(ahead)
+
+    def _give_back(self, ahead: Future[_Batch]) -> None:
+        """Give back a batch claimed ahead that will not be sent (stopping): due at once elsewhere."""
+        try:
+            rows = ahead.result().rows
+        except (BridgeError, SQLAlchemyError):
+            return  # its claim did not commit, or its rows were given back already
+        if rows:
+            self._settle(lambda c: queue.release(c, rows, worker=self.name))
+
+    def _claimer(self) -> ThreadPoolExecutor:
+        """Return the thread that claims and renders the next batch, started once."""
+        if self._claiming is None:
+            self._claiming = ThreadPoolExecutor(1, thread_name_prefix="tocsin-outbox-claim")
+        return self._claiming
 
     def run_once(self) -> int:
         """Claim one batch of due rows, deliver and settle each; return how many were tried."""
+        batch = self._take()
+        self._send(batch)
+        return batch.tried
+
+    def _take(self) -> _Batch:
+        """Claim a batch of due rows, settle its stale pages and render its pages."""
         now = self.clock()
         with self.store.connect() as conn:
             if not queue.has_due(conn, now):
-                return 0
+                return _Batch([], 0)
         with self.store.begin() as conn:
             rows = queue.claim(conn, worker=self.name, now=now, lease=self.lease, limit=self.batch)
             stale = stale_statuses(conn, rows)
@@ -247,10 +289,15 @@ class DeliveryWorker:
                          stale[row.id], action)  # fmt: skip
         if self.stale_pages == "drop":
             rows = [row for row in rows if row.id not in stale]
-        rows = self._rendered(rows)
-        self._notices = {} if self.stale_pages == "drop" else stale
+        else:
+            self._notices.update(stale)
+        tried = len(rows) + (len(stale) if self.stale_pages == "drop" else 0)
+        return _Batch(self._rendered(rows), tried)
+
+    def _send(self, batch: _Batch) -> None:
+        """Deliver a claimed batch and record the rows accepted in one statement."""
         groups: dict[tuple[str, int | None], list[queue.Row]] = {}
-        for row in rows:
+        for row in batch.rows:
             groups.setdefault((row.channel, row.incident_id), []).append(row)
         delivered = self._deliver_groups(list(groups.values()))
         if delivered:
@@ -262,7 +309,8 @@ class DeliveryWorker:
                 self.metrics.notifications.labels(
                     channel_type=channel_type, result="delivered"
                 ).inc()
-        return len(rows) + (len(stale) if self.stale_pages == "drop" else 0)
+        for row in batch.rows:
+            self._notices.pop(row.id, None)
 
     def _rendered(self, rows: list[queue.Row]) -> list[queue.Row]:
         """Return the rows with the pages queued unrendered rendered, read after the claim.
@@ -416,8 +464,9 @@ class DeliveryWorker:
                 self._failed(row, channel_type, reason, None, refused=True)
                 return None
             message = Message.from_json(payload["message"])
-            if row.id in self._notices:
-                message = stale_notice(message, self._notices[row.id])
+            notice = self._notices.get(row.id)
+            if notice is not None:
+                message = stale_notice(message, notice)
             sender.deliver(
                 Notification(
                     key=row.idempotency_key,

@@ -388,6 +388,47 @@ def test_a_channel_hears_each_incidents_events_in_order(store: Store) -> None:
     assert len(heard) == 4 and all(events == in_order for events in heard.values())
 
 
+def test_the_running_loop_keeps_each_incidents_order_across_batches(store: Store) -> None:
+    # Batches of two: the loop claims the next batch while this one is being delivered.
+    with receiving() as receiver:
+        receiver.answer = lambda item: (time.sleep(0.02), (200, "ok"))[1]
+        events = "[incident.triggered, incident.note_added]"
+        policy = policy_with(f'  log: {{type: webhook, url: "{receiver.url()}", events: {events}}}')
+        box = Outbox(policy, public_url=None, secret_key=None, similar=None)
+        with store.begin() as conn:
+            incident = create_incident(conn, [box.hook], now=NOW, title="i", priority="P1")
+            for text in ("one", "two", "three", "four", "five"):
+                record_event(conn, [box.hook], incident_id=incident, kind="incident.note_added",
+                             actor=None, now=NOW, data={"text": text})  # fmt: skip
+        running = worker(store, policy, batch=2)
+        running.start()
+        try:
+            wait_for(lambda: len(receiver.received) == 6)
+        finally:
+            running.stop()
+    heard = [
+        got.json["page"]["text"].split("Event: ")[1].split("\n")[0] for got in receiver.received
+    ]
+    assert heard == ["triggered", *(f"note: {n}" for n in ("one", "two", "three", "four", "five"))]
+
+
+def test_a_stopped_loop_gives_back_the_batch_it_claimed_ahead(store: Store) -> None:
+    with receiving() as receiver:
+        first = threading.Event()
+        receiver.answer = lambda item: (first.set(), time.sleep(0.3), (200, "ok"))[2]
+        policy = webhook_policy(receiver.url())
+        for _ in range(3):
+            open_incident(store, policy)
+        running = worker(store, policy, batch=1)
+        running.start()
+        assert first.wait(10)
+        running.stop()
+    with store.connect() as conn:
+        claimed = conn.execute(select(outbox.c.id).where(outbox.c.claimed_by.is_not(None))).all()
+    assert claimed == []  # what was not sent is due at once for a restart or another replica
+    assert {s for s, _, _ in statuses(store)} <= {"delivered", "pending"}
+
+
 class Partitioned:
     """The store as one replica sees it: cut off from the database between `cut` and `until`."""
 

@@ -53,9 +53,9 @@ def main(config_path: str, timings_path: str) -> int:
         return samplers[-1]
 
     agent = Agent(load_config(Path(config_path)), sampler_factory=factory)
-    settle()
     agent.start()
     agent.tick()
+    settle(agent.series_count)
     assert agent.server is not None, "the config must set listen"
     cycles = array("d", bytes(8 * MAX_CYCLES))
     print(f"ready {agent.server.port}", flush=True)

@@ -144,11 +144,11 @@ def agent_cycles(workdir: Path, moving: bool = False) -> tuple[Measured, int]:
 
     agent = Agent(load_config(config_path), sampler_factory=sampler)
     thresholds = gc.get_threshold()
-    settle()
     agent.start()
     durations: list[float] = []
     try:
         agent.tick()
+        settle(agent.series_count)
         write_tree(proc, 1)
         deadline = time.monotonic() + PHASE_SECONDS
         cpu = 0.0

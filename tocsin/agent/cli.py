@@ -68,7 +68,6 @@ def main() -> None:
 def run(config_path: Path | None, log_level: str, log_format: str) -> None:
     """Run the agent until SIGTERM; SIGHUP reloads the config."""
     from tocsin.agent.daemon import Agent, install_signals
-    from tocsin.agent.gctune import settle
     from tocsin.common.sdnotify import Notifier
 
     configure_logging(log_level, sys.stderr, os.environ, "%(levelname)s %(name)s: %(message)s")
@@ -77,9 +76,8 @@ def run(config_path: Path | None, log_level: str, log_format: str) -> None:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(structured)
     config = _config(config_path)
-    agent = Agent(config, notifier=Notifier(os.environ))
+    agent = Agent(config, notifier=Notifier(os.environ), settle_collector=True)
     install_signals(agent)
-    settle()
     agent.run(reload=lambda: _config(config_path))
 
 

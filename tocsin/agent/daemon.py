@@ -157,8 +157,12 @@ class Agent:
     notifier: Notifier = field(default_factory=lambda: Notifier({}))
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     states: dict[LabelSet, AlertState] = field(default_factory=dict)
+    # `tocsin-agent run` sets it: after the first cycle the process's garbage collector is fitted
+    # to the cycle's size (gctune); an agent built inside another program leaves it alone.
+    settle_collector: bool = False
 
     def __post_init__(self) -> None:
+        self.series_count = 0
         self._evaluator = Evaluator(self.config.rules, self.config.base_labels)
         self._metrics = _rule_metrics(self.config)
         self._history = History(self.config.rules)
@@ -310,6 +314,7 @@ class Agent:
         assert self._sampler is not None, "start() first"
         sample = self._sample()
         now = self.clock()
+        self.series_count = len(sample.gauges) + len(sample.counters)
         self._sample_collector.update(sample)
         states, transitions = self._evaluator.evaluate(
             self.states,
@@ -492,6 +497,10 @@ class Agent:
         self.start()
         try:
             self._tick_safely()
+            if self.settle_collector:
+                from tocsin.agent.gctune import settle
+
+                settle(self.series_count)
             self.notifier.ready()
             next_tick = self.monotonic() + self.config.interval
             while not self._stopping.is_set():

@@ -90,7 +90,7 @@ def test_claimed_timer_of_a_dead_replica_fires_after_its_lease(
     fired: list[int] = []
     dead = Scheduler(store, {}, clock=clock, lease=timedelta(seconds=30))
     alive = Scheduler(store, {"count": lambda c, t, n: fired.append(t.id)}, clock=clock)
-    assert dead._claim(clock.now) == [1]  # claimed, then the replica died before firing
+    assert dead._claim(clock.now) == [(1, "count")]  # claimed, then the replica died before firing
     assert alive.run_once() == 0
     clock.advance(seconds=31)
     assert (alive.run_once(), fired) == (1, [1])

@@ -106,18 +106,38 @@ def report_messages(
     ]
 
 
-def handler(policy: Callable[[], Policy], send: ReportSender) -> timers.TimerHandler:
-    """Return the "report" timer handler: send the period's report, schedule the next run."""
+# Build the report of the period ending at `until` (report_messages; a test's seam).
+ReportBuilder = Callable[
+    [Connection, Policy, ReportSchedule, datetime, datetime], list["ReportMessage"]
+]
 
-    def fire(conn: Connection, timer: timers.Timer, now: datetime) -> None:
+
+def handler(
+    policy: Callable[[], Policy], send: ReportSender, build: ReportBuilder | None = None
+) -> timers.Prepared:
+    """Return the "report" timer handler: send the period's report, schedule the next run.
+
+    The report is read on a read connection before the fire transaction (see
+    tocsin.bridge.timers.rows.Prepared): building it holds no write lock, so intake goes on.
+    """
+
+    def prepare(conn: Connection, timer: timers.Timer, now: datetime) -> list[ReportMessage]:
         current = policy()
         schedule = next((s for s in current.reports if s.name == timer.subject), None)
+        if schedule is None:
+            return []
+        return (build or report_messages)(conn, current, schedule, timer.due_at, now)
+
+    def fire(
+        conn: Connection, timer: timers.Timer, messages: list[ReportMessage], now: datetime
+    ) -> None:
+        schedule = next((s for s in policy().reports if s.name == timer.subject), None)
         if schedule is None:
             log.info(
                 "report timer %s: schedule %r is gone from the policy", timer.id, timer.subject
             )
             return
-        for message in report_messages(conn, current, schedule, timer.due_at, now):
+        for message in messages:
             send(conn, message, now)
         # A duplicate (two replicas scheduled this run) ends here: one next run, not two.
         conn.execute(
@@ -139,7 +159,7 @@ def handler(policy: Callable[[], Policy], send: ReportSender) -> timers.TimerHan
             payload={"period_seconds": schedule.period.total_seconds()},
         )
 
-    return fire
+    return timers.Prepared(prepare, fire)
 
 
 def outbox_sender(conn: Connection, message: ReportMessage, now: datetime) -> None:

@@ -58,6 +58,24 @@ class Batched:
         self.one(conn, timer, now)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A timer handler whose slow reading happens before, not inside, the transaction firing it.
+
+    The scheduler calls `prepare` on a read connection, outside any write transaction (a
+    report that reads for seconds must not hold SQLite's write lock that long), then `fire` with
+    its result in the fire transaction, and only if the timer is still pending there. Fired once
+    still holds: the claim's lease keeps other replicas off the timer meanwhile; a process that
+    dies in between wrote nothing, and the timer is prepared again when its lease ends.
+    """
+
+    prepare: Callable[[Connection, Timer, datetime], Any]
+    fire: Callable[[Connection, Timer, Any, datetime], None]
+
+    def __call__(self, conn: Connection, timer: Timer, now: datetime) -> None:
+        self.fire(conn, timer, self.prepare(conn, timer, now), now)
+
+
 # Built once: values travel as parameters, so SQLAlchemy reuses the compiled statement.
 _INSERT_TIMER = insert(timers)
 

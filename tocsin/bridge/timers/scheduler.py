@@ -35,7 +35,14 @@ from tocsin.bridge.platform.metrics import Metrics
 from tocsin.bridge.store.db import Store
 from tocsin.bridge.store.lists import in_list
 from tocsin.bridge.store.schema import incidents, timers
-from tocsin.bridge.timers.rows import ManyHandler, Timer, TimerHandler, from_row, pending_clause
+from tocsin.bridge.timers.rows import (
+    ManyHandler,
+    Prepared,
+    Timer,
+    TimerHandler,
+    from_row,
+    pending_clause,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +115,7 @@ _SOONEST = (
 
 # A pass's statements, built once: values travel as parameters, so each compiles once.
 _CLAIMABLE = (
-    select(timers.c.id)
+    select(timers.c.id, timers.c.kind)
     .where(
         *pending_clause(),
         timers.c.due_at <= bindparam("now"),
@@ -136,6 +143,7 @@ _LOCK_INCIDENTS = (
 _LOCK_TIMERS = (
     select(timers).where(in_list(timers.c.id, "ids")).order_by(timers.c.id).with_for_update()
 )
+_READ_TIMERS = select(timers).where(in_list(timers.c.id, "ids"))
 _STILL_PENDING = select(timers.c.id).where(timers.c.id == bindparam("id"), *pending_clause())
 
 
@@ -295,18 +303,23 @@ class Scheduler:
             self._fire(claimed[start : start + self.chunk])
         return len(claimed)
 
-    def _claim(self, now: datetime) -> list[int]:
+    def _claim(self, now: datetime) -> list[tuple[int, str]]:
         with self.store.begin() as conn:
-            found = conn.execute(_CLAIMABLE, {"now": now, "limit": self.batch}).scalars()
-            ids = [int(i) for i in found]
-            if ids:
+            found = conn.execute(_CLAIMABLE, {"now": now, "limit": self.batch}).all()
+            claimed = [(int(row.id), str(row.kind)) for row in found]
+            if claimed:
+                ids = [timer_id for timer_id, _ in claimed]
                 conn.execute(_CLAIM, {"ids": ids, "name": self.name, "until": now + self.lease})
-        return ids
+        return claimed
 
-    def _fire(self, ids: list[int]) -> None:
+    def _fire(self, claimed: list[tuple[int, str]]) -> None:
+        ids = [timer_id for timer_id, _ in claimed]
+        prepared = self._prepare(
+            [i for i, kind in claimed if isinstance(self.handlers.get(kind), Prepared)]
+        )
         try:
             with self.store.begin() as conn:
-                self._fire_batch(conn, ids)
+                self._fire_batch(conn, ids, prepared)
             return
         except Exception:  # one timer's failure must not hold back the rest of the batch
             if len(ids) == 1:
@@ -315,11 +328,34 @@ class Scheduler:
         for timer_id in ids:
             try:
                 with self.store.begin() as conn:
-                    self._fire_batch(conn, [timer_id])
+                    self._fire_batch(conn, [timer_id], prepared)
             except Exception:
                 log.exception("timer %s failed; it is retried when its lease ends", timer_id)
 
-    def _fire_batch(self, conn: Connection, ids: list[int]) -> None:
+    def _prepare(self, ids: list[int]) -> dict[int, Any]:
+        """Run the Prepared handlers' reading before the fire transaction: no write lock held.
+
+        A timer whose preparing fails is left out; it is not fired, and is retried when its
+        lease ends.
+        """
+        if not ids:
+            return {}
+        now = self.clock()
+        with self.store.connect() as conn:
+            rows = [row for row in conn.execute(_READ_TIMERS, {"ids": ids}) if _is_pending(row)]
+        done: dict[int, Any] = {}
+        for row in rows:
+            timer = self._due(row, now)
+            handler = self.handlers[timer.kind]
+            assert isinstance(handler, Prepared)
+            try:
+                with self.store.connect() as conn:
+                    done[timer.id] = handler.prepare(conn, timer, now)
+            except Exception:
+                log.exception("timer %s: preparing failed; retried when its lease ends", timer.id)
+        return done
+
+    def _fire_batch(self, conn: Connection, ids: list[int], prepared: Mapping[int, Any]) -> None:
         owners = conn.execute(_OWNERS, {"ids": ids}).scalars()
         incident_ids = sorted({int(i) for i in owners if i is not None})
         if incident_ids:
@@ -352,6 +388,10 @@ class Scheduler:
                 log.error(
                     "timer %s: no handler for kind %r; marking it fired", timer.id, timer.kind
                 )
+            elif isinstance(handler, Prepared):
+                if timer.id not in prepared:
+                    continue  # its preparing failed: it fires when its lease ends
+                handler.fire(conn, timer, prepared[timer.id], now)
             else:
                 handler(conn, timer, now)
                 if timer.incident_id is not None:

@@ -13,8 +13,9 @@ other load on the machine hardly moves, where the rates and latencies suffer fro
 load average is printed with each line; PostgreSQL runs with its durable defaults (fsync and
 synchronous_commit on, printed), SQLite with the bridge's default synchronous=full. Targets (2 cores):
 >= 2,000 deliveries/s per replica, p99 < 500 ms at idle, every first page of the storm within
-30 s. Each database runs with one worker process (the default) and with two
-(TOCSIN_BENCH_PAGING_WORKERS, default "1,2"): both take alerts, the first also delivers.
+30 s. Each database runs with one worker process (the default), with two of which the first
+delivers (the default with two), and with two that each deliver (notify.deliver_from: every);
+TOCSIN_BENCH_PAGING_WORKERS picks (default "1,2,2:every").
 Bounded: minutes.
 """
 
@@ -42,8 +43,9 @@ STORM = 10_000
 BATCH = 100
 SENDERS = 4
 DRAIN_SECONDS = 120.0  # at most this long for a storm's pages to arrive
-# The bridge's worker processes (`workers`): the default one, and two (the first delivers).
-WORKERS = [int(n) for n in os.environ.get("TOCSIN_BENCH_PAGING_WORKERS", "1,2").split(",")]
+# The bridge's worker processes (`workers`), each "N" or "N:every" (notify.deliver_from: every,
+# each process delivers; else only the first does).
+WORKERS = os.environ.get("TOCSIN_BENCH_PAGING_WORKERS", "1,2,2:every").split(",")
 POLICY = """
 priorities: {{P1: {{name: emergency, response: 15m}}}}
 routes: [{{priority: P1, escalation: page}}]
@@ -172,8 +174,11 @@ def _cpu(pid: int) -> float:
     return total
 
 
-def _processes(workers: int) -> str:
-    return "" if workers == 1 else f", {workers} workers"
+def _processes(workers: str) -> str:
+    count, _, deliver_from = workers.partition(":")
+    if count == "1":
+        return ""
+    return f", {count} workers" + (", each delivers" if deliver_from == "every" else "")
 
 
 def _load() -> str:
@@ -182,12 +187,19 @@ def _load() -> str:
 
 @contextmanager
 def paged_bridge(
-    tmp: Path, database_url: str, port: int, workers: int = 1
+    tmp: Path, database_url: str, port: int, workers: str = "1"
 ) -> Iterator[tuple[str, int]]:
-    """Run a bridge whose every alert pages the local receiver; yield its endpoint and pid."""
+    """Run a bridge whose every alert pages the local receiver; yield its endpoint and pid.
+
+    `workers` is "N" (N processes, the first delivering) or "N:every" (each delivers).
+    """
     policy = tmp / "policy.yml"
     policy.write_text(POLICY.format(port=port))
-    with bridge(database_url, tmp, policy=str(policy), workers=workers) as process:
+    count, _, deliver_from = workers.partition(":")
+    notify = {"deliver_from": deliver_from or "first"}
+    with bridge(
+        database_url, tmp, policy=str(policy), workers=int(count), notify=notify
+    ) as process:
         assert process.proc is not None
         yield f"{process.url}/api/v2/alerts", process.proc.pid
 
@@ -206,7 +218,7 @@ def main() -> int:
             tmp = Path(raw)
             print("SQLite: synchronous=full (the bridge's default)", flush=True)
             for workers in WORKERS:
-                home = tmp / f"sqlite-{workers}"
+                home = tmp / f"sqlite-{workers.replace(':', '-')}"
                 home.mkdir()
                 name = f"bridge SQLite{_processes(workers)}"
                 url = f"sqlite:///{home / 'tocsin.db'}"
@@ -215,7 +227,7 @@ def main() -> int:
             with postgres_cluster(durable=True) as server:
                 print(f"PostgreSQL: {', '.join(durability(server))}", flush=True)
                 for workers in WORKERS:
-                    home = tmp / f"pg-{workers}"
+                    home = tmp / f"pg-{workers.replace(':', '-')}"
                     home.mkdir()
                     name = f"bridge PostgreSQL{_processes(workers)}"
                     database = create_database(server)

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from tests.bridge.helpers import config_for
 from tocsin.bridge.errors import ConfigError
+from tocsin.bridge.notify.install import later_workers_jobs
+from tocsin.bridge.notify.worker import DeliveryWorker
 from tocsin.bridge.platform.config import parse_config
 from tocsin.bridge.platform.notify_settings import NotifySettings
+from tocsin.bridge.runtime import build_runtime
 
 
 def test_no_notify_section_gives_the_defaults() -> None:
@@ -31,9 +36,23 @@ def test_notify_section_sets_link_lifetime_and_retries() -> None:
         ({"max_attempts": 0}, "notify.max_attempts: 0 is not a whole number >= 1"),
         ({"retry_cap": "0s"}, "notify.retry_cap: '0s' must be longer than zero"),
         ({"retries": 3}, "notify.retries: unknown key"),
+        ({"deliver_from": "all"}, "notify.deliver_from: 'all' is not one of first, every"),
     ],
 )
 def test_a_bad_notify_setting_names_its_key(notify: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config({"notify": notify}, "bridge.yml")
     assert message in caught.value.message and caught.value.exit_code == 78
+
+
+@pytest.mark.parametrize(("deliver_from", "kept"), [("first", 0), ("every", 1)])
+def test_worker_processes_past_the_first_deliver_only_with_deliver_from_every(
+    tmp_path: Any, deliver_from: str, kept: int
+) -> None:
+    config = config_for(f"sqlite:///{tmp_path / 'tocsin.db'}")
+    runtime = build_runtime(replace(config, notify=NotifySettings(deliver_from=deliver_from)))
+    try:
+        jobs = later_workers_jobs(runtime.workers, runtime.config.notify)
+    finally:
+        runtime.store.dispose()
+    assert len(jobs) == kept and all(isinstance(job, DeliveryWorker) for job in jobs)

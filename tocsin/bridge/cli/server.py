@@ -131,6 +131,7 @@ def _serve(
     import uvicorn
 
     from tocsin.bridge import migrations
+    from tocsin.bridge.notify.install import later_workers_jobs
     from tocsin.bridge.platform import memory
     from tocsin.bridge.runtime import build_runtime
     from tocsin.bridge.server.app import create_app
@@ -142,7 +143,8 @@ def _serve(
     if worker is not None:
         runtime.metrics.worker = str(worker + 1)
     if worker:
-        runtime.workers.clear()  # the first worker process runs timers, delivery, sweeps…
+        # The first worker process runs timers, delivery, sweeps…; the others may deliver too.
+        runtime.workers[:] = later_workers_jobs(runtime.workers, config.notify)
     runtime.workers.append(Periodic("memory-trim", memory.trim, interval=memory.TRIM_SECONDS))
     if migrate:
         migrations.upgrade(runtime.store)

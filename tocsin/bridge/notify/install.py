@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from tocsin.bridge.incidents.events import EventHook
 from tocsin.bridge.notify.mail_templates import MailTemplates
@@ -13,8 +14,11 @@ from tocsin.bridge.notify.worker import DeliveryWorker, RetryPolicy
 from tocsin.bridge.platform.clock import Clock
 from tocsin.bridge.platform.config import BridgeConfig
 from tocsin.bridge.platform.metrics import Metrics
+from tocsin.bridge.platform.notify_settings import NotifySettings
 from tocsin.bridge.policy.model import Policy
 from tocsin.bridge.store.db import Store
+
+Job = TypeVar("Job")  # a runtime's background job
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,14 @@ class Delivery:
     outbox: Outbox
     worker: DeliveryWorker
     reporter: ReporterMail
+
+
+def later_workers_jobs(jobs: Sequence[Job], settings: NotifySettings) -> list[Job]:
+    """Return the background jobs a worker process past the first runs: none, or with
+    `notify.deliver_from: every` its delivery worker (claims are safe across processes)."""
+    if settings.deliver_from != "every":
+        return []
+    return [job for job in jobs if isinstance(job, DeliveryWorker)]
 
 
 def install(

@@ -48,8 +48,10 @@ Keys and defaults (every one optional; no file at all gives the defaults):
                                   also how far a sender's clock may lag when a firing after a
                                   resolve is judged new (README: "How the bridge reads alerts")
   log_level: info                 debug|info|warning|error
-  notify: {ack_link_ttl: 24h, retry_base: 5s, retry_cap: 1m, max_age: 24h, stale_pages: drop}
-                                  ack link lifetime; outbox retries before a dead letter
+  notify: {ack_link_ttl: 24h, retry_base: 5s, retry_cap: 1m, max_age: 24h, stale_pages: drop,
+          deliver_from: first}
+                                  ack link lifetime; outbox retries before a dead letter;
+                                  with workers > 1, whether the first or every process delivers
   reporter_mail: {enabled: true, domain: tocsin, from, reply_to, language: en, templates,
                   survey_ttl: 14d}   mails to reporters (platform/reporter_settings.py)
   retention: 7d                   fired and cancelled timers and delivered notifications older

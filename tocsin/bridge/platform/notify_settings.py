@@ -11,8 +11,17 @@ from tocsin.bridge.platform.where import Where
 from tocsin.common.durations import parse_duration
 from tocsin.common.yamlsource import shown
 
-KEYS = ("ack_link_ttl", "max_attempts", "retry_base", "retry_cap", "max_age", "stale_pages")
+KEYS = (
+    "ack_link_ttl",
+    "max_attempts",
+    "retry_base",
+    "retry_cap",
+    "max_age",
+    "stale_pages",
+    "deliver_from",
+)
 STALE_ACTIONS = ("drop", "notice")
+DELIVER_FROM = ("first", "every")  # which worker processes deliver: the first, or each
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,8 @@ class NotifySettings:
     retry_cap: timedelta = timedelta(minutes=1)  # longest wait between attempts (plus jitter)
     max_age: timedelta = timedelta(hours=24)  # then the entry is a dead letter
     stale_pages: str = "drop"  # a page whose incident no longer needs it: drop, or a short notice
+    # With `workers` > 1: only the first process delivers, or every one does (as replicas do).
+    deliver_from: str = "first"
 
 
 def _duration(raw: Mapping[str, Any], key: str, where: Where, default: timedelta) -> timedelta:
@@ -62,6 +73,11 @@ def parse_notify(raw: Any, where: Where) -> NotifySettings:
         raise where.key(raw, "stale_pages").error(
             f"{shown(stale)} is not one of {', '.join(STALE_ACTIONS)}"
         )
+    deliver_from = raw.get("deliver_from", NotifySettings.deliver_from)
+    if deliver_from not in DELIVER_FROM:
+        raise where.key(raw, "deliver_from").error(
+            f"{shown(deliver_from)} is not one of {', '.join(DELIVER_FROM)}"
+        )
     defaults = NotifySettings()
     return NotifySettings(
         ack_link_ttl=_duration(raw, "ack_link_ttl", where, defaults.ack_link_ttl),
@@ -70,4 +86,5 @@ def parse_notify(raw: Any, where: Where) -> NotifySettings:
         retry_cap=_duration(raw, "retry_cap", where, defaults.retry_cap),
         max_age=_duration(raw, "max_age", where, defaults.max_age),
         stale_pages=str(stale),
+        deliver_from=str(deliver_from),
     )

@@ -16,6 +16,7 @@ average is printed with each block: on a shared machine the wall times carry it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import statistics
@@ -83,19 +84,44 @@ def _signed_in(url: str) -> requests.Session:
     return session
 
 
+def _tree(pid: int) -> list[psutil.Process]:
+    """Return the bridge process and its children (its report process)."""
+    process = psutil.Process(pid)
+    return [process, *process.children(recursive=True)]
+
+
+def _cpu(pid: int) -> float:
+    """Return the CPU seconds of the bridge and its children so far."""
+    total = 0.0
+    for process in _tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def _rss(pid: int) -> int:
+    """Return the RSS of the bridge and its children, summed."""
+    total = 0
+    for process in _tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += process.memory_info().rss
+    return total
+
+
 class PeakRss:
-    """Sample a process's RSS every 20 ms while in use; keep the largest."""
+    """Sample the RSS of a process and its children every 20 ms while in use; keep the largest."""
 
     def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak = self.process.memory_info().rss
+        self.pid = pid
+        self.peak = _rss(pid)
         self.before = self.peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self.process.memory_info().rss)
+            self.peak = max(self.peak, _rss(self.pid))
 
     def __enter__(self) -> PeakRss:
         self._thread.start()
@@ -213,11 +239,12 @@ def _reads(name: str, size: int, bridge: BridgeProcess, end: datetime) -> None:
             f"{url}/api/v1/reports/sla?since={since}&until={until}", timeout=REPORT_TIMEOUT
         )
 
-    cpu_before = psutil.Process(bridge.proc.pid).cpu_times()
+    # A first report starts the report process (limits.report_processes), measured with it.
+    report()
+    cpu_before = _cpu(bridge.proc.pid)
     with PeakRss(bridge.proc.pid) as rss:
         month, _ = _timed(report, rounds=3)
-    cpu_after = psutil.Process(bridge.proc.pid).cpu_times()
-    report_cpu = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / 3
+    report_cpu = (_cpu(bridge.proc.pid) - cpu_before) / 3
     opened = report().json()["total"]["opened"]
     searches: dict[str, list[float]] = {}
     for query in QUERIES:
@@ -240,8 +267,8 @@ def _reads(name: str, size: int, bridge: BridgeProcess, end: datetime) -> None:
         ("board refresh, unchanged (304)", f"{_ms(idle):.1f} ms, 0 B", "a full page every 20 s (before)"),
         ("incident page with similar", f"{_ms(incident):.0f} ms (p90 {_ms(incident, 0.9):.0f})", "-"),
         (f"SLA report, 30 days ({opened:,} incidents)", f"{statistics.median(month):.2f} s", "< 2 s"),
-        ("  bridge CPU per report", f"{report_cpu:.2f} s", "-"),
-        ("  bridge RSS growth during it", f"+{(rss.peak - rss.before) / 2**20:.0f} MiB", "< +50 MiB"),
+        ("  CPU per report, bridge + report process", f"{report_cpu:.2f} s", "-"),
+        ("  RSS growth, bridge + report process", f"+{(rss.peak - rss.before) / 2**20:.0f} MiB", "< +50 MiB"),
         ("KB search (4 queries, en+zh)", f"p50 {_ms(search_all):.1f} ms, max {max(search_all) * 1000:.1f} ms", "< 50 ms"),
         ("new alert p99, no reads", f"{_ms(quiet, 0.99):.1f} ms", "< 50 ms"),
         (f"new alert p99, reads running ({rounds[0]} rounds)", f"{_ms(busy, 0.99):.1f} ms", "< 50 ms"),

@@ -35,7 +35,7 @@ class FakeClock:
 
 
 def config_for(database_url: str, tmp_path: Path | None = None, **limits: object) -> BridgeConfig:
-    """Return a config with one ingest and one operator token."""
+    """Return a config with one ingest and one operator token, reports in the caller."""
     return BridgeConfig(
         database_url=database_url,
         tokens=(
@@ -44,7 +44,9 @@ def config_for(database_url: str, tmp_path: Path | None = None, **limits: object
         ),
         secret_key=b"test-secret",
         data_dir=tmp_path,
-        limits=Limits(**limits),  # type: ignore[arg-type]
+        # Reports in the test's own process unless a test asks for report processes: a spawned
+        # one costs a second of imports.
+        limits=Limits(**{"report_processes": 0, **limits}),  # type: ignore[arg-type]
     )
 
 

@@ -61,6 +61,10 @@ class Overloaded(StoreUnavailable):
         self.reason = reason
 
 
+class ReportsBusy(StoreUnavailable):
+    """An SLA report refused or given up: its processes are all busy, it took too long, or died."""
+
+
 class NotFound(BridgeError):
     exit_code = 1
     http_status = 404

@@ -16,7 +16,8 @@ from tocsin.bridge.api.params import RowId, refuse_nul
 from tocsin.bridge.errors import InvalidInput
 from tocsin.bridge.reports.breaches import decide, dispute, record_reason
 from tocsin.bridge.reports.chart import response_chart
-from tocsin.bridge.reports.query import load_report, parse_window
+from tocsin.bridge.reports.offload import ReportRequest
+from tocsin.bridge.reports.query import parse_window
 from tocsin.bridge.reports.render import render, report_to_dict
 from tocsin.bridge.reports.trend_chart import trend_chart
 from tocsin.bridge.runtime import Runtime
@@ -60,10 +61,8 @@ def sla_report(
     refuse_nul(team, "team")
     now = runtime.clock()
     start, end = parse_window(since, until, now)
-    with runtime.store.connect() as conn:
-        report = load_report(
-            conn, runtime.policy, since=start, until=end, now=now, team=team, priority=priority
-        )
+    window = ReportRequest(runtime.policy, start, end, now, team=team, priority=priority)
+    report = runtime.reports.report(window)
     if format == "json":
         return JSONResponse(report_to_dict(report))
     if format == "svg":

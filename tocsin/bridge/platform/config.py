@@ -42,6 +42,11 @@ Keys and defaults (every one optional; no file at all gives the defaults):
                                   silent for 2 s longer
     timer_lease: 30s              a replica's claim on due timers; PostgreSQL ends a session
                                   idle inside a transaction after a third of it
+    report_processes: 1           SLA reports (API, web page) are computed in this many
+                                  processes of their own, so intake keeps its CPU; 0: in the
+                                  serving process (tiny installs, tests)
+    report_queue: 4               reports waiting for a process at most; more: 503
+    report_timeout: 5m            a report not done by then: 503, its process is restarted
   ingest:
     clock_skew_tolerance: 10m     without a clue to a v2 sender's clock (X-Tocsin-Sender-Time,
                                   Date), an endsAt less than this in the past still means firing;
@@ -162,6 +167,10 @@ class Limits:
     keep_alive: float = 5.0
     statement_timeout: float = 30.0
     timer_lease: float = 30.0
+    # SLA reports computed in their own processes (0: in the serving process; README: reports).
+    report_processes: int = 1
+    report_queue: int = 4
+    report_timeout: float = 300.0
 
     @property
     def idle_in_transaction_timeout(self) -> float:
@@ -372,7 +381,13 @@ def _smtp(raw: Any, where: Where, base: Path, env: Mapping[str, str]) -> Smtp | 
     )
 
 
-_COUNTS = ("max_alerts_per_request", "max_ingest_requests", "max_queued_alerts", "max_connections")
+_COUNTS = (
+    "max_alerts_per_request",
+    "max_ingest_requests",
+    "max_queued_alerts",
+    "max_connections",
+    "report_queue",
+)
 _TIMES = (
     "busy_timeout",
     "queue_timeout",
@@ -381,13 +396,26 @@ _TIMES = (
     "keep_alive",
     "statement_timeout",
     "timer_lease",
+    "report_timeout",
 )
+MAX_REPORT_PROCESSES = 4
 
 
 def _limits(raw: Any, where: Where) -> Limits:
-    raw = as_mapping(raw, where, ("max_body_bytes", "retry_after", *_COUNTS, *_TIMES))
+    keys = ("max_body_bytes", "retry_after", "report_processes", *_COUNTS, *_TIMES)
+    raw = as_mapping(raw, where, keys)
     defaults = Limits()
     values: dict[str, Any] = {}
+    processes = raw.get("report_processes", defaults.report_processes)
+    if (
+        isinstance(processes, bool)
+        or not isinstance(processes, int)
+        or not 0 <= processes <= MAX_REPORT_PROCESSES
+    ):
+        raise where.key(raw, "report_processes").error(
+            f"{shown(processes)} must be a whole number from 0 to {MAX_REPORT_PROCESSES}"
+        )
+    values["report_processes"] = processes
     for key in _COUNTS:
         count = raw.get(key, getattr(defaults, key))
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:

@@ -38,6 +38,7 @@ from tocsin.bridge.platform.config import BridgeConfig
 from tocsin.bridge.platform.metrics import Metrics
 from tocsin.bridge.policy.load import load_policy
 from tocsin.bridge.policy.model import Policy
+from tocsin.bridge.reports.offload import ReportRunner
 from tocsin.bridge.reports.scheduled import install as install_reports
 from tocsin.bridge.sla.calendar_watch import install as install_calendar_watch
 from tocsin.bridge.sla.engine import install as install_sla
@@ -83,6 +84,18 @@ class Runtime:
         """Return the incident operations bound to this runtime's store, hooks and clock."""
         assigner = Assigner(lambda: self.policy, lambda: self.pager)
         return IncidentService(self.store, self.hooks, self.clock, self.escalator, assigner)
+
+    @cached_property
+    def reports(self) -> ReportRunner:
+        """Return the SLA report runner: reports computed in processes of their own."""
+        limits = self.config.limits
+        return ReportRunner(
+            self.store,
+            processes=limits.report_processes,
+            queue=limits.report_queue,
+            timeout=limits.report_timeout,
+            retry_after=limits.retry_after,
+        )
 
     @cached_property
     def maintenance(self) -> Desk:

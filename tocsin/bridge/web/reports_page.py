@@ -17,12 +17,13 @@ from markupsafe import Markup
 
 from tocsin.bridge.api.deps import get_runtime
 from tocsin.bridge.api.params import refuse_nul, row_id
-from tocsin.bridge.errors import BridgeError, InvalidInput
+from tocsin.bridge.errors import BridgeError, InvalidInput, ReportsBusy
 from tocsin.bridge.policy.model import CLOCKS
 from tocsin.bridge.reports.breaches import record_reason
 from tocsin.bridge.reports.chart import response_chart
 from tocsin.bridge.reports.figures import SlaReport
-from tocsin.bridge.reports.query import load_report, parse_window
+from tocsin.bridge.reports.offload import ReportRequest
+from tocsin.bridge.reports.query import parse_window
 from tocsin.bridge.reports.render import percent, to_csv
 from tocsin.bridge.reports.trend_chart import trend_chart
 from tocsin.bridge.runtime import Runtime
@@ -183,16 +184,10 @@ def _report(runtime: Runtime, now: datetime, params: Mapping[str, str]) -> SlaRe
             f"priority {priority!r} is not one of {', '.join(runtime.policy.priorities)}"
         )
     since, until = parse_window(params.get("since") or None, params.get("until") or None, now)
-    with runtime.store.connect() as conn:
-        return load_report(
-            conn,
-            runtime.policy,
-            since=since,
-            until=until,
-            now=now,
-            team=params.get("team") or None,
-            priority=priority,
-        )
+    team = params.get("team") or None
+    return runtime.reports.report(
+        ReportRequest(runtime.policy, since, until, now, team=team, priority=priority)
+    )
 
 
 def _params(request: Request) -> dict[str, str]:
@@ -206,6 +201,8 @@ def reports(request: Request, who: ManagerDep, runtime: RuntimeDep) -> Response:
     error = None
     try:
         report = _report(runtime, who.now, params)
+    except ReportsBusy:
+        raise  # 503 with Retry-After: asking again at once would only queue another
     except BridgeError as exc:
         # A window that does not parse: said in the reader's language, the default shown.
         field = getattr(exc, "field", None) or "since"

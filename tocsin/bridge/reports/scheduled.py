@@ -20,6 +20,8 @@ from sqlalchemy import Connection, update
 from tocsin.bridge.notify.notices import Notice, enqueue_notice
 from tocsin.bridge.platform.clock import Clock, as_utc, rfc3339, utcnow
 from tocsin.bridge.policy.model import Policy, ReportSchedule
+from tocsin.bridge.reports.figures import SlaReport
+from tocsin.bridge.reports.offload import ReportRequest, ReportRunner
 from tocsin.bridge.reports.query import load_report
 from tocsin.bridge.reports.render import report_to_dict, to_table
 from tocsin.bridge.store.db import Store
@@ -89,8 +91,15 @@ def report_messages(
     conn: Connection, policy: Policy, schedule: ReportSchedule, until: datetime, now: datetime
 ) -> list[ReportMessage]:
     """Build the report of the period ending at `until` for each of the schedule's channels."""
+    report = load_report(conn, policy, since=until - schedule.period, until=until, now=now)
+    return messages_of(report, schedule, until)
+
+
+def messages_of(
+    report: SlaReport, schedule: ReportSchedule, until: datetime
+) -> list[ReportMessage]:
+    """Return the report of the period ending at `until` as one message per channel."""
     since = until - schedule.period
-    report = load_report(conn, policy, since=since, until=until, now=now)
     text, document = to_table(report), report_to_dict(report)
     return [
         ReportMessage(
@@ -162,6 +171,18 @@ def handler(
     return timers.Prepared(prepare, fire)
 
 
+def from_runner(runner: ReportRunner) -> ReportBuilder:
+    """Return a builder whose reports the runner computes (in its report process)."""
+
+    def build(
+        _conn: Connection, policy: Policy, schedule: ReportSchedule, until: datetime, now: datetime
+    ) -> list[ReportMessage]:
+        request = ReportRequest(policy, until - schedule.period, until, now)
+        return messages_of(runner.report(request), schedule, until)
+
+    return build
+
+
 def outbox_sender(conn: Connection, message: ReportMessage, now: datetime) -> None:
     """Queue a report in the notifier's outbox, once per key, for its delivery worker to send."""
     document = message.document
@@ -196,11 +217,17 @@ class ReportTimers:
 
 
 def install(
-    scheduler: Scheduler, store: Store, policy: Callable[[], Policy], clock: Clock
+    scheduler: Scheduler,
+    store: Store,
+    policy: Callable[[], Policy],
+    clock: Clock,
+    runner: ReportRunner | None = None,
 ) -> ReportTimers:
     """Fire "report" timers on the SLA engine's scheduler; return the worker that schedules them.
 
-    `policy` is read at each use: a reload replaces the policy whole.
+    `policy` is read at each use: a reload replaces the policy whole. With a runner, the
+    reports are computed by it (in its report process), else on the scheduler's thread.
     """
-    scheduler.handlers[KIND] = handler(policy, outbox_sender)
+    build = None if runner is None else from_runner(runner)
+    scheduler.handlers[KIND] = handler(policy, outbox_sender, build)
     return ReportTimers(store, policy, clock)

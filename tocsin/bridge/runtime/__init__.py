@@ -227,7 +227,7 @@ def build_runtime(
     delivery.outbox.folding.folded = phone_metrics(runtime.metrics.registry).folded
     # Scheduled reports: "report" timers fired by the SLA scheduler, scheduled at start.
     runtime.workers.append(
-        install_reports(sla.scheduler, runtime.store, live_policy, runtime.clock)
+        install_reports(sla.scheduler, runtime.store, live_policy, runtime.clock, runtime.reports)
     )
     # Maintenance windows: hold the new alerts they cover, release them on the SLA scheduler.
     runtime.hold = install_maintenance(

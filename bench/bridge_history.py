@@ -47,6 +47,10 @@ SIZES = [
         ","
     )
 ]
+# TOCSIN_BENCH_HISTORY_DATABASES=SQLite runs one database only.
+DATABASES = os.environ.get("TOCSIN_BENCH_HISTORY_DATABASES", "SQLite,PostgreSQL").split(",")
+# TOCSIN_BENCH_REPORT_PROCESSES=0 computes reports in the bridge's process (as before #22).
+REPORT_PROCESSES = os.environ.get("TOCSIN_BENCH_REPORT_PROCESSES", "")
 ROUNDS = 15  # requests per read measured
 INTAKE_SECONDS = 20.0  # single alerts sent with and without reads running
 # A month of 1,000,000 incidents took 34 s on a machine at load 14 (5.4 s of CPU); allow more.
@@ -195,7 +199,8 @@ def measure(name: str, size: int, url: str, tmp: Path, end: datetime, note: str)
         f"({size_mb * 1e6 / size:,.0f} B an incident with its events and clocks)",
         flush=True,
     )
-    process = BridgeProcess(tmp, url)
+    limits = {"report_processes": int(REPORT_PROCESSES)} if REPORT_PROCESSES else {}
+    process = BridgeProcess(tmp, url, limits=limits)
     process.start(timeout=120)
     try:
         _reads(name, size, process, end)
@@ -275,6 +280,8 @@ def _reads(name: str, size: int, bridge: BridgeProcess, end: datetime) -> None:
     ]  # fmt: skip
     load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
     print(f"  {name:<11}{size:>10,}  load average while measured: {load} (2 cores)", flush=True)
+    processes = REPORT_PROCESSES or "default (1)"
+    print(f"  {name:<11}{size:>10,}  limits.report_processes: {processes}", flush=True)
     for what, ours, target in rows:
         print(f"  {name:<11}{size:>10,}  {what:<42}{ours:>30}   target {target}", flush=True)
     for query, took in searches.items():
@@ -291,7 +298,7 @@ def main() -> int:
         tmp = Path(raw)
         print(f"PostgreSQL: {', '.join(durability(server))}", flush=True)
         for size in SIZES:
-            for name in ("SQLite", "PostgreSQL"):
+            for name in DATABASES:
                 place = tmp / f"{name}-{size}"
                 place.mkdir()
 

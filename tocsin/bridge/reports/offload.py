@@ -55,9 +55,9 @@ class ReportRequest:
             )
 
 
-def serve(pipe: Pipe, url: str) -> None:
+def serve(pipe: Pipe, url: str, statement_timeout: float) -> None:
     """Answer each request on the pipe until the bridge closes it (the report process's body)."""
-    store = Store(url, pool_size=1)
+    store = Store(url, pool_size=1, statement_timeout=statement_timeout)
     try:
         while True:
             try:
@@ -78,8 +78,9 @@ def serve(pipe: Pipe, url: str) -> None:
 class _Process:
     """One report process and its pipe; started when first asked, killed when it overruns."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, statement_timeout: float) -> None:
         self.url = url
+        self.statement_timeout = statement_timeout
         self.process: BaseProcess | None = None
         self.pipe: Pipe | None = None
 
@@ -111,7 +112,10 @@ class _Process:
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=serve, args=(theirs, self.url), name="tocsin-reports", daemon=True
+            target=serve,
+            args=(theirs, self.url, self.statement_timeout),
+            name="tocsin-reports",
+            daemon=True,
         )
         process.start()
         theirs.close()
@@ -138,13 +142,15 @@ class ReportRunner:
         queue: int = 4,
         timeout: float = 300.0,
         retry_after: int = 2,
+        statement_timeout: float = 30.0,
     ) -> None:
         self.store = store
         self.in_caller = processes == 0 or store.url in ("sqlite://", "sqlite:///:memory:")
         self.queue = queue
         self.timeout = timeout
         self.retry_after = retry_after
-        self._all = [_Process(store.url) for _ in range(0 if self.in_caller else processes)]
+        count = 0 if self.in_caller else processes
+        self._all = [_Process(store.url, statement_timeout) for _ in range(count)]
         self._free = list(self._all)
         self._ready = threading.Condition()
         self._waiting = 0

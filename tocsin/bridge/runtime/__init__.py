@@ -95,6 +95,7 @@ class Runtime:
             queue=limits.report_queue,
             timeout=limits.report_timeout,
             retry_after=limits.retry_after,
+            statement_timeout=limits.statement_timeout,
         )
 
     @cached_property

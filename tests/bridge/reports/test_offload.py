@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
+from starlette.responses import JSONResponse
 
 from tests.bridge.helpers import OPERATOR, bearer, make_runtime
 from tests.bridge.reports.held import WAIT, HeldRequest
@@ -59,6 +60,8 @@ def test_a_report_process_gives_the_report_computed_in_the_caller(seeded: Store)
             ours = runner.report(window)
             assert ours == ReportRunner(seeded, processes=0).report(window)
             assert report_to_dict(ours)["total"]["opened"] > 0
+            # The API's JSON, encoded in the report process: the bytes JSONResponse would send.
+            assert runner.report_json(window) == JSONResponse(report_to_dict(ours)).body
     finally:
         runner.stop()
 

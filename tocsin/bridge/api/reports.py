@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from tocsin.bridge.accounts import roles
@@ -18,7 +17,7 @@ from tocsin.bridge.reports.breaches import decide, dispute, record_reason
 from tocsin.bridge.reports.chart import response_chart
 from tocsin.bridge.reports.offload import ReportRequest
 from tocsin.bridge.reports.query import parse_window
-from tocsin.bridge.reports.render import render, report_to_dict
+from tocsin.bridge.reports.render import render
 from tocsin.bridge.reports.trend_chart import trend_chart
 from tocsin.bridge.runtime import Runtime
 
@@ -62,9 +61,9 @@ def sla_report(
     now = runtime.clock()
     start, end = parse_window(since, until, now)
     window = ReportRequest(runtime.policy, start, end, now, team=team, priority=priority)
-    report = runtime.reports.report(window)
     if format == "json":
-        return JSONResponse(report_to_dict(report))
+        return Response(runtime.reports.report_json(window), media_type="application/json")
+    report = runtime.reports.report(window)
     if format == "svg":
         svg = trend_chart(report.trend) if chart == "trend" else response_chart(report)
         return Response(svg, media_type="image/svg+xml")

@@ -21,9 +21,10 @@ from tocsin.agent.collectors.statfs import FsUsage, read_statvfs
 from tocsin.agent.collectors.textfile import TextfileCollector
 from tocsin.agent.config import load_config
 from tocsin.agent.errors import ConfigError
-from tocsin.agent.exposition import Exposition, SampleCollector
+from tocsin.agent.exposition import Exposition
 from tocsin.agent.sample import Sample
 from tocsin.agent.sampler import Sampler
+from tocsin.agent.textformat import SampleCollector
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PROC = {

@@ -11,10 +11,17 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from tests.peers import require_binary
-from tocsin.agent.exposition import Exposition, SampleCollector, ServerHandle, TextRenderer, render
+from tocsin.agent.exposition import Exposition, ServerHandle
 from tocsin.agent.sample import Sample, Series
 from tocsin.agent.sampler import Sampler
-from tocsin.agent.textformat import HELP_TEXT, SAMPLE_DURATION, SAMPLE_DURATION_HELP
+from tocsin.agent.textformat import (
+    HELP_TEXT,
+    SAMPLE_DURATION,
+    SAMPLE_DURATION_HELP,
+    SampleCollector,
+    TextRenderer,
+    render,
+)
 
 SAMPLE = Sample(
     taken_at=1_700_000_000.0,

@@ -9,12 +9,12 @@ from tests.agent.fakes import FakeClock, Receiver, ScriptedSampler, cpu, fill
 from tocsin.agent.config import AgentConfig, PushConfig, SpoolConfig
 from tocsin.agent.daemon import Agent
 from tocsin.agent.deadletters import DeadLetters
-from tocsin.agent.exposition import render
 from tocsin.agent.push import Receiver as Client
 from tocsin.agent.push import WireAlert
 from tocsin.agent.pusher import Pusher
 from tocsin.agent.rules import Rule
 from tocsin.agent.spool import Spool
+from tocsin.agent.textformat import render
 
 T0 = 1_700_000_000.0
 

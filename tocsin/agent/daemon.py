@@ -27,7 +27,7 @@ from tocsin.agent.deadletters import DeadLetters, file_name
 from tocsin.agent.deliverymetrics import DeliveryCollector, with_delivery_gauges
 from tocsin.agent.errors import AddressInUse, ConfigError, StorageError
 from tocsin.agent.evaluator import AlertState, Evaluator, LabelSet, Transition, rule_key
-from tocsin.agent.exposition import Exposition, SampleCollector, ServerHandle
+from tocsin.agent.exposition import Exposition, ServerHandle
 from tocsin.agent.fsutil import ensure_writable_directory
 from tocsin.agent.history import History
 from tocsin.agent.push import Receiver, WireAlert
@@ -36,6 +36,7 @@ from tocsin.agent.sample import Sample
 from tocsin.agent.selfmetrics import AgentCollector, AgentSnapshot
 from tocsin.agent.spool import Spool
 from tocsin.agent.state import StateStore
+from tocsin.agent.textformat import SampleCollector
 from tocsin.agent.urls import generator_url
 from tocsin.common.sdnotify import Notifier
 

@@ -21,13 +21,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from tocsin.agent.httpserve import IDLE_TIMEOUT, MAX_CONNECTIONS, BoundedHandler, BoundedHTTPServer
-from tocsin.agent.textformat import SampleCollector, TextRenderer, render
+from tocsin.agent.textformat import TextRenderer
 
 if TYPE_CHECKING:
     from tocsin.agent.webconfig import BasicAuth, WebConfig
 
-# SampleCollector, TextRenderer and render lived here first; their imports from here still work.
-__all__ = ["Exposition", "SampleCollector", "ServerHandle", "TextRenderer", "render"]
 log = logging.getLogger(__name__)
 
 

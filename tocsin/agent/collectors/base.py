@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -43,6 +43,42 @@ def attempt(call: Callable[[], T], what: str, reading: Reading) -> T | None:
         reading.notes.append(f"{what} unavailable: {exc}")
         reading.failures += 1
         return None
+
+
+class LastSeries:
+    """Each device's last reading and the series made of it, passed on again while it stands still.
+
+    An idle disk, interface or filesystem reads the same pass after pass; handing on the very
+    Series objects spares building them, and rendering and history skip series they have seen.
+    A device not read in a pass is forgotten at its end.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[object, dict[str, str], Sequence[Series]]] = {}
+        self._kept: dict[str, tuple[object, dict[str, str], Sequence[Series]]] = {}
+
+    def begin(self) -> None:
+        """Start a pass."""
+        self._kept = {}
+
+    def series(
+        self,
+        device: str,
+        state: object,
+        labels: dict[str, str],
+        make: Callable[..., Sequence[Series]],
+        *args: object,
+    ) -> Sequence[Series]:
+        """Return the device's series: the last ones if `state` and `labels` stand, else make(*args)."""
+        made = self._last.get(device)
+        if made is None or made[0] != state or made[1] is not labels:
+            made = (state, labels, make(*args))
+        self._kept[device] = made
+        return made[2]
+
+    def end(self) -> None:
+        """End a pass: only the devices read in it are remembered."""
+        self._last = self._kept
 
 
 class DeviceLabels:

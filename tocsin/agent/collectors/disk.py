@@ -7,7 +7,7 @@ from typing import NamedTuple, Protocol
 
 import psutil
 
-from tocsin.agent.collectors.base import DeviceLabels, Reading, attempt, rate
+from tocsin.agent.collectors.base import DeviceLabels, LastSeries, Reading, attempt, rate
 from tocsin.agent.sample import Series
 
 READ_BYTES = "tocsin_disk_read_bytes_total"
@@ -97,8 +97,7 @@ class DiskCollector:
         self._labels_of = DeviceLabels(exclude_devices, include_devices)
         self._previous_busy: dict[str, float] = {}
         self._previous_at = 0.0
-        # Each disk's last reading and the counters made of it, passed on again while it idles.
-        self._last: dict[str, tuple[DiskIO, dict[str, str], tuple[Series, ...]]] = {}
+        self._last = LastSeries()
 
     def collect(self, reading: Reading, now: float) -> None:
         """Append five counters per kept disk and, from the second pass on, its busy ratio."""
@@ -109,16 +108,13 @@ class DiskCollector:
         previous_busy = self._previous_busy
         busy_now: dict[str, float] = {}
         counters, gauges, labels_of = reading.counters, reading.gauges, self._labels_of
-        last, kept = self._last, {}
+        last = self._last
+        last.begin()
         for device, io in disks.items():
             labels = labels_of(device)
             if labels is None:
                 continue
-            made = last.get(device)
-            if made is None or made[0] != io or made[1] is not labels:
-                made = (io, labels, _counters(io, labels))
-            kept[device] = made
-            counters += made[2]
+            counters += last.series(device, io, labels, _counters, io, labels)
             busy_ms = getattr(io, "busy_time", None)
             if busy_ms is None:
                 continue
@@ -131,7 +127,7 @@ class DiskCollector:
                     gauges.append(Series(BUSY, labels, min(1.0, ratio)))
         self._previous_busy = busy_now
         self._previous_at = now
-        self._last = kept
+        last.end()
 
 
 def _counters(io: DiskIO, labels: dict[str, str]) -> tuple[Series, ...]:

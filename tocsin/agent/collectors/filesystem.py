@@ -10,7 +10,7 @@ from typing import Protocol
 
 import psutil
 
-from tocsin.agent.collectors.base import UNAVAILABLE, Reading, attempt
+from tocsin.agent.collectors.base import UNAVAILABLE, LastSeries, Reading, attempt
 from tocsin.agent.collectors.statfs import (
     DiskUsage,
     FsUsage,
@@ -182,8 +182,7 @@ class FilesystemCollector:
             exclude_mountpoints=exclude_mountpoints,
         )
         self._mounts: list[Mount] = []
-        # Each mount's last answer and the gauges made of it, passed on again while it stands.
-        self._last: dict[str, tuple[tuple[object, bool, bool], dict[str, str], list[Series]]] = {}
+        self._last = LastSeries()
         self._local: list[str] = []
         self._remote: list[str] = []
         self._listed_at: float | None = None
@@ -203,17 +202,23 @@ class FilesystemCollector:
                 errors[mountpoint] = reason(exc)
         stuck = self._reader.stuck if self._remote else frozenset()
         gauges = reading.gauges
-        last, kept = self._last, {}
+        last = self._last
+        last.begin()
         for mount in self._mounts:
             usage = usages.get(mount.mountpoint)
             hung = mount.mountpoint in stuck
             error = errors.get(mount.mountpoint)
-            state = (usage, hung, error is None)
-            made = last.get(mount.mountpoint)
-            if made is None or made[0] != state or made[1] is not mount.labels:
-                made = (state, mount.labels, _gauges(usage, hung, error is None, mount.labels))
-            kept[mount.mountpoint] = made
-            gauges += made[2]
+            readable = error is None
+            gauges += last.series(
+                mount.mountpoint,
+                (usage, hung, readable),
+                mount.labels,
+                _gauges,
+                usage,
+                hung,
+                readable,
+                mount.labels,
+            )
             if error is not None:
                 reading.notes.append(f"filesystem {mount.mountpoint} cannot be read: {error}")
             if hung:
@@ -221,7 +226,7 @@ class FilesystemCollector:
                     f"filesystem {mount.mountpoint} did not answer statvfs within "
                     f"{self._timeout:g}s; skipped until it answers"
                 )
-        self._last = kept
+        last.end()
 
     def close(self) -> None:
         """Let the worker thread exit."""

@@ -7,7 +7,7 @@ from typing import NamedTuple, Protocol
 
 import psutil
 
-from tocsin.agent.collectors.base import DeviceLabels, Reading, attempt
+from tocsin.agent.collectors.base import DeviceLabels, LastSeries, Reading, attempt
 from tocsin.agent.sample import Series
 
 RECEIVE = "tocsin_network_receive_bytes_total"
@@ -89,9 +89,7 @@ class NetworkCollector:
     ) -> None:
         self._net_io_counters = net_io_counters
         self._labels_of = DeviceLabels(exclude_interfaces, include_interfaces)
-        # Each interface's last reading and the series made of it: an idle interface's
-        # counters stand still, and its series are passed on again instead of made anew.
-        self._last: dict[str, tuple[NetStats, dict[str, str], tuple[Series, ...]]] = {}
+        self._last = LastSeries()
 
     def collect(self, reading: Reading) -> None:
         """Append the receive and transmit counters of every kept interface."""
@@ -99,17 +97,14 @@ class NetworkCollector:
         if not interfaces:
             return
         counters, labels_of = reading.counters, self._labels_of
-        last, kept = self._last, {}
+        last = self._last
+        last.begin()
         for device, io in interfaces.items():
             labels = labels_of(device)
             if labels is None:
                 continue
             if type(io) is NetStats:
-                before = last.get(device)
-                if before is None or before[0] != io or before[1] is not labels:
-                    before = (io, labels, _series(io, labels))
-                kept[device] = before
-                counters += before[2]
+                counters += last.series(device, io, labels, _series, io, labels)
                 continue
             counters.append(Series(RECEIVE, labels, float(io.bytes_recv)))
             counters.append(Series(TRANSMIT, labels, float(io.bytes_sent)))
@@ -118,7 +113,7 @@ class NetworkCollector:
                 value = getattr(io, field, None)
                 if value is not None:
                     counters.append(Series(name, labels, float(value)))
-        self._last = kept
+        last.end()
 
 
 def _series(io: NetStats, labels: dict[str, str]) -> tuple[Series, ...]:

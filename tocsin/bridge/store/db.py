@@ -24,6 +24,7 @@ from tocsin.bridge.store import engine as engines
 from tocsin.bridge.store.engine import BEGIN_OPTION, Timeouts
 from tocsin.bridge.store.group import GroupCommit, Job, smoothed
 from tocsin.bridge.store.schema import incidents
+from tocsin.bridge.store.writelock import WriterLock
 
 # Topics a write transaction announced (see announce()), kept on its connection until it ends.
 _TOPICS = "tocsin.announced"
@@ -60,9 +61,10 @@ class Store:
             raise ConfigError(
                 f"database_url {url!r}: directory {path.parent} does not exist; create it or change database_url"
             )
-        # SQLite has one writer at a time; queueing this process's writers on a lock hands the
-        # database over at once, where SQLite's busy handler would sleep and poll.
-        self._write_lock = threading.RLock() if self.dialect == "sqlite" else None
+        # SQLite has one writer at a time; queueing writers on a lock (this process's threads,
+        # then other processes on the file) hands the database over at once, where SQLite's
+        # busy handler would sleep and poll.
+        self._write_lock = WriterLock(path) if self.dialect == "sqlite" else None
         self.group = GroupCommit(
             self._run_group,
             max_weight=max_queued,

@@ -6,12 +6,15 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any, NamedTuple, cast
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
 from tocsin.bridge.errors import DeliveryFailed, DeliveryRefused
+from tocsin.bridge.notify.channels.keepalive import Link
 from tocsin.bridge.notify.redact import safe_url, scrub, secret_parts
 from tocsin.bridge.platform import jsontext
 from tocsin.bridge.platform.clock import utcnow
@@ -61,21 +64,25 @@ def retry_after(response: Reply) -> float | None:
 
 class _Route(NamedTuple):
     """How a URL is reached: prepared, its proxies, the request target (its path, or the whole
-    URL through an HTTP proxy) and the session's adapter holding the connection pools."""
+    URL through an HTTP proxy), the session's adapter holding the connection pools, and, when
+    no proxy applies, the link that posts straight on the pool's kept-alive connections."""
 
     request: requests.PreparedRequest
     proxies: dict[str, str]
     target: str
     adapter: requests.adapters.HTTPAdapter
+    link: Link | None
 
 
 class JsonPoster:
     """Posts JSON for one channel; every failure becomes a DeliveryFailed with the URL redacted.
 
     The session says how to reach the receiver (its adapter's keep-alive pool, proxies, TLS
-    verification); the request itself goes straight to that urllib3 pool. requests' own layers
-    (merging settings, cookies, hooks, its Response) cost about 250 us of CPU a post, which in
-    a paging storm was a fifth of the bridge's CPU per page. Redirects are not followed.
+    verification). Without a proxy the request goes out on that pool's connections through a
+    Link (keepalive.py: one sendall, the reply parsed in C); through a proxy it goes to the
+    urllib3 pool for it. requests' own layers (merging settings, cookies, hooks, its Response)
+    cost about 250 us of CPU a post, http.client's reply parsing 200 more: in a paging storm
+    each was a fifth of the bridge's CPU per page. Redirects are not followed.
     """
 
     def __init__(
@@ -93,6 +100,7 @@ class JsonPoster:
         self.session = session or requests.Session()
         self.timeout = timeout
         self._route: _Route | None = None
+        self._links: dict[tuple[str, str], Link] = {}  # by scheme and host:port
 
     def fail(
         self,
@@ -139,13 +147,12 @@ class JsonPoster:
         return response
 
     def _send(self, url: str, data: bytes, headers: Mapping[str, str]) -> Reply:
-        """Send one POST through the session adapter's pool for the URL (and its proxy, if any)."""
+        """Send one POST on the URL's link, or through the session adapter's pool for its proxy."""
         route = self._route_to(url)
-        session = self.session
-        pool = route.adapter.get_connection_with_tls_context(
-            route.request, session.verify, route.proxies, session.cert
-        )
-        answer = cast(urllib3.HTTPConnectionPool, pool).urlopen(
+        if route.link is not None:
+            status, reply_headers, body = route.link.post(route.target, data, headers, self.timeout)
+            return Reply(status, reply_headers, body)
+        answer = self._pool(route).urlopen(
             "POST",
             route.target,
             body=data,
@@ -159,8 +166,16 @@ class JsonPoster:
         )
         return Reply(answer.status, answer.headers, answer.data)
 
+    def _pool(self, route: _Route) -> urllib3.HTTPConnectionPool:
+        """Return the session adapter's pool for a route (its proxy's, if one applies)."""
+        session = self.session
+        pool = route.adapter.get_connection_with_tls_context(
+            route.request, session.verify, route.proxies, session.cert
+        )
+        return cast(urllib3.HTTPConnectionPool, pool)
+
     def _route_to(self, url: str) -> _Route:
-        """Return how to reach a URL; the channel's own URL is worked out once."""
+        """Return how to reach a URL; the channel's own URL and its origin are worked out once."""
         if url == self.url and self._route is not None:
             return self._route
         request = requests.PreparedRequest()
@@ -170,10 +185,21 @@ class JsonPoster:
         adapter = session.get_adapter(url)
         if not isinstance(adapter, requests.adapters.HTTPAdapter):
             raise requests.RequestException(f"no HTTP adapter for {safe_url(url)}")
-        route = _Route(request, proxies, adapter.request_url(request, proxies), adapter)
+        target = adapter.request_url(request, proxies)
+        route = _Route(request, proxies, target, adapter, None)
+        if requests.utils.select_proxy(url, proxies) is None:
+            route = route._replace(link=self._link(route))
         if url == self.url:
             self._route = route
         return route
+
+    def _link(self, route: _Route) -> Link:
+        """Return the link to a route's origin; signed URLs of one channel share their origin's."""
+        origin = urlsplit(route.request.url or "")[:2]
+        link = self._links.get(origin)
+        if link is None:
+            link = self._links[origin] = Link(partial(self._pool, route))
+        return link
 
     def reply(self, response: Reply) -> Mapping[str, Any]:
         """Return the receiver's JSON reply; a 200 that is not JSON is a failure for robots."""

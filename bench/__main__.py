@@ -13,6 +13,7 @@ BENCHMARKS = [
     "bridge_ingest",
     "agent_replay",
     "bridge_paging",
+    "webhook_post",
     "bridge_load",
     "bridge_sustained",
     "bridge_fleet",

@@ -14,6 +14,7 @@ BENCHMARKS = [
     "agent_replay",
     "bridge_paging",
     "webhook_post",
+    "bridge_render",
     "bridge_load",
     "bridge_sustained",
     "bridge_fleet",

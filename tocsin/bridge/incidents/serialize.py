@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, Result, Row, bindparam, select
 
 from tocsin.bridge.errors import NotFound
-from tocsin.bridge.platform.clock import as_utc, rfc3339
+from tocsin.bridge.platform.clock import rfc3339
 from tocsin.bridge.policy.model import CLOCKS, Calendar
 from tocsin.bridge.store.lists import in_list
 from tocsin.bridge.store.schema import alerts, events, incidents, sla_clocks
@@ -63,33 +63,39 @@ def incidents_json(
     now: datetime,
     calendars: Mapping[str, Calendar] | None = None,
 ) -> list[dict[str, Any]]:
-    """Return incident rows as JSON objects, reading all their SLA clocks in one query."""
+    """Return incident rows (of one query) as JSON objects, reading their SLA clocks in one query."""
     clocks: dict[int, dict[str, Any]] = {row.id: {} for row in rows}
     if rows:
-        for clock in conn.execute(_CLOCKS, {"ids": list(clocks)}):
-            calendar = (calendars or {}).get(clock.calendar or "")
-            clocks[clock.incident_id][clock.clock] = clock_json(clock, now, calendar)
-    return [_row_json(row, {name: clocks[row.id].get(name) for name in CLOCKS}) for row in rows]
+        for clock in _dicts(conn.execute(_CLOCKS, {"ids": list(clocks)})):
+            calendar = (calendars or {}).get(clock["calendar"] or "")
+            clocks[clock["incident_id"]][clock["clock"]] = clock_json(clock, now, calendar)
+    names = rows[0]._fields if rows else ()
+    return [
+        _row_json(_values(names, row), {name: clocks[row.id].get(name) for name in CLOCKS})
+        for row in rows
+    ]
 
 
-def clock_json(clock: Row[Any], now: datetime, calendar: Calendar | None = None) -> dict[str, Any]:
-    """Return one SLA clock: target, due time, time left (negative when overdue), breached.
+def clock_json(
+    clock: Mapping[str, Any], now: datetime, calendar: Calendar | None = None
+) -> dict[str, Any]:
+    """Return one SLA clock (its sla_clocks row's values by column): target, due time, time left
+    (negative when overdue), breached.
 
     The time left is business time on the clock's calendar (given), wall time otherwise; the due
     time is always the instant. Once stopped, `outcome` says how it counts (met, breached or
     resolved_before_response) and `stopped_by` what stopped it; only a met clock has `met` true.
     """
-    due = as_utc(clock.due_at) if clock.due_at is not None else None
-    stopped = as_utc(clock.stopped_at) if clock.stopped_at is not None else None
-    parsed = from_row(clock._mapping)
+    parsed = from_row(clock)
+    due, stopped = parsed.due_at, parsed.stopped_at
     left = time_left(parsed, calendar, now)
     remaining = None if left is None else left.total_seconds()
-    breached = clock.breached_at is not None or (
-        stopped is None and due is not None and due <= now and not clock.breach_exempt
+    breached = clock["breached_at"] is not None or (
+        stopped is None and due is not None and due <= now and not clock["breach_exempt"]
     )
     ended = None if stopped is None else outcome(parsed, stopped)
     return {
-        "target_seconds": clock.target_seconds,
+        "target_seconds": clock["target_seconds"],
         "due_at": rfc3339(due),
         "remaining_seconds": None if remaining is None else round(float(remaining), 3),
         "breached": breached,
@@ -97,8 +103,21 @@ def clock_json(clock: Row[Any], now: datetime, calendar: Calendar | None = None)
         "met": ended == MET and not breached,
         "outcome": ended,
         "stopped_by": parsed.stopped_by,
-        "calendar": clock.calendar,
+        "calendar": clock["calendar"],
     }
+
+
+# Rows as dicts of their values by column: a dict lookup costs a quarter of a Row attribute's,
+# and a Row's _fields are built anew on each call, so the names are taken once a query.
+def _values(names: Sequence[str], row: Row[Any]) -> dict[str, Any]:
+    if len(names) != len(row):  # not a row of the query the names came from
+        names = row._fields
+    return dict(zip(names, row, strict=True))
+
+
+def _dicts(result: Result[Any]) -> Iterator[dict[str, Any]]:
+    names = tuple(result.keys())
+    return (dict(zip(names, row, strict=True)) for row in result)
 
 
 def alerts_json(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
@@ -109,8 +128,8 @@ def alerts_json(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
 def alerts_by_incident(conn: Connection, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     """Return the alerts of many incidents in one query, by incident id, each oldest first."""
     found: dict[int, list[dict[str, Any]]] = {incident_id: [] for incident_id in ids}
-    for row in conn.execute(_ALERTS_OF, {"ids": list(found)}):
-        found[int(row.incident_id)].append(_alert_json(row))
+    for row in _dicts(conn.execute(_ALERTS_OF, {"ids": list(found)})):
+        found[int(row["incident_id"])].append(_alert_json(row))
     return found
 
 
@@ -126,18 +145,18 @@ def incidents_by_id(
     return found
 
 
-def _alert_json(row: Row[Any]) -> dict[str, Any]:
+def _alert_json(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "fingerprint": row.fingerprint,
-        "status": row.status,
-        "labels": row.labels,
-        "annotations": row.annotations,
-        "starts_at": rfc3339(row.starts_at),
-        "ends_at": rfc3339(row.ends_at),
-        "generator_url": row.generator_url,
-        "first_received_at": rfc3339(row.first_received_at),
-        "last_received_at": rfc3339(row.last_received_at),
-        "receive_count": row.receive_count,
+        "fingerprint": raw["fingerprint"],
+        "status": raw["status"],
+        "labels": raw["labels"],
+        "annotations": raw["annotations"],
+        "starts_at": rfc3339(raw["starts_at"]),
+        "ends_at": rfc3339(raw["ends_at"]),
+        "generator_url": raw["generator_url"],
+        "first_received_at": rfc3339(raw["first_received_at"]),
+        "last_received_at": rfc3339(raw["last_received_at"]),
+        "receive_count": raw["receive_count"],
     }
 
 
@@ -156,44 +175,44 @@ def timeline_json(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def _row_json(row: Row[Any], sla: dict[str, Any]) -> dict[str, Any]:
+def _row_json(raw: Mapping[str, Any], sla: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": row.id,
-        "key": row.key,
-        "title": row.title,
-        "title_edited_by": row.title_edited_by,
-        "summary": row.summary,
-        "description": row.description,
-        "priority": row.priority,
-        "status": row.status,
-        "paused": bool(row.paused),
-        "source": row.source,
-        "service": row.service,
-        "host": row.host,
-        "team": row.team,
-        "escalation_policy": row.escalation_policy,
-        "escalation_level": row.escalation_level,
-        "major": bool(row.major),
-        "assignee": row.assignee,
-        "reporter": row.reporter,
-        "reporter_contact": row.reporter_contact,
-        "reporter_email": row.reporter_email,
-        "reporter_language": row.reporter_language,
-        "report_type": row.report_type,
-        "labels": row.labels,
-        "annotations": row.annotations,
-        "created_at": rfc3339(row.created_at),
-        "updated_at": rfc3339(row.updated_at),
-        "acknowledged_at": rfc3339(row.acknowledged_at),
-        "acknowledged_by": row.acknowledged_by,
-        "resolved_at": rfc3339(row.resolved_at),
-        "resolved_by": row.resolved_by,
-        "root_cause": row.root_cause,
-        "solution": row.solution,
-        "closed_at": rfc3339(row.closed_at),
-        "closed_by": row.closed_by,
-        "satisfaction": row.satisfaction,
-        "satisfaction_by": row.satisfaction_by,
-        "close_comment": row.close_comment,
+        "id": raw["id"],
+        "key": raw["key"],
+        "title": raw["title"],
+        "title_edited_by": raw["title_edited_by"],
+        "summary": raw["summary"],
+        "description": raw["description"],
+        "priority": raw["priority"],
+        "status": raw["status"],
+        "paused": bool(raw["paused"]),
+        "source": raw["source"],
+        "service": raw["service"],
+        "host": raw["host"],
+        "team": raw["team"],
+        "escalation_policy": raw["escalation_policy"],
+        "escalation_level": raw["escalation_level"],
+        "major": bool(raw["major"]),
+        "assignee": raw["assignee"],
+        "reporter": raw["reporter"],
+        "reporter_contact": raw["reporter_contact"],
+        "reporter_email": raw["reporter_email"],
+        "reporter_language": raw["reporter_language"],
+        "report_type": raw["report_type"],
+        "labels": raw["labels"],
+        "annotations": raw["annotations"],
+        "created_at": rfc3339(raw["created_at"]),
+        "updated_at": rfc3339(raw["updated_at"]),
+        "acknowledged_at": rfc3339(raw["acknowledged_at"]),
+        "acknowledged_by": raw["acknowledged_by"],
+        "resolved_at": rfc3339(raw["resolved_at"]),
+        "resolved_by": raw["resolved_by"],
+        "root_cause": raw["root_cause"],
+        "solution": raw["solution"],
+        "closed_at": rfc3339(raw["closed_at"]),
+        "closed_by": raw["closed_by"],
+        "satisfaction": raw["satisfaction"],
+        "satisfaction_by": raw["satisfaction_by"],
+        "close_comment": raw["close_comment"],
         "sla": sla,
     }

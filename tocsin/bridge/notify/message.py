@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -21,6 +22,7 @@ from tocsin.bridge.notify.wording import (
     describe_deadline,
     language_of,
     local_time,
+    page_texts,
     text,
     zone_of,
 )
@@ -64,8 +66,7 @@ class Deadline:
     zone: str | None = None  # the business calendar's zone, shown when the reader has none
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """One labelled line of a page; channels render it in their own markup."""
 
     label: str
@@ -119,41 +120,44 @@ class Message:
         A link that is not absolute http(s) is dropped, so renderers show its text as plain text.
         """
         return [
-            Field(clean(f.label), clip(clean(f.text)), safe_link(f.url) if f.url else None)
-            for f in self._fields()
+            Field(_clean_label(label), clip(clean(shown)), safe_link(url) if url else None)
+            for label, shown, url in self._fields()
         ]
 
-    def _fields(self) -> list[Field]:
-        t = self.t
-        lines = []
+    def _fields(self) -> list[tuple[str, str, str | None]]:
+        """Return the lines as written, before sanitising: (label, text, link)."""
+        texts = page_texts(self.language)
+        lines: list[tuple[str, str, str | None]] = []
         if self.priority or self.priority_name:
-            lines.append(
-                Field(t("label.priority"), f"{self.priority} {self.priority_name}".strip())
-            )
+            shown = f"{self.priority} {self.priority_name}".strip()
+            lines.append((texts["label.priority"], shown, None))
         if self.detail:
-            lines.append(Field(t("label.event"), self.detail))
+            lines.append((texts["label.event"], self.detail, None))
         if self.status:
-            lines.append(Field(t("label.status"), self.status))
-        named = (("alert", self.alertname), ("host", self.host), ("service", self.service),
-                 ("severity", self.severity), ("summary", self.summary))  # fmt: skip
-        lines.extend(Field(t(f"label.{key}"), value) for key, value in named if value)
+            lines.append((texts["label.status"], self.status, None))
+        for key, value in (("label.alert", self.alertname), ("label.host", self.host),
+                           ("label.service", self.service), ("label.severity", self.severity),
+                           ("label.summary", self.summary)):  # fmt: skip
+            if value:
+                lines.append((texts[key], value, None))
         if self.deadline is not None:
-            lines.append(Field(t("label.deadline"), self.describe_deadline(self.deadline)))
+            lines.append((texts["label.deadline"], self.describe_deadline(self.deadline), None))
         if self.runbook_url:
-            lines.append(Field(t("label.runbook"), self.runbook_url, self.runbook_url))
+            lines.append((texts["label.runbook"], self.runbook_url, self.runbook_url))
         if self.incident_url:
-            lines.append(Field(t("label.incident"), f"#{self.incident_id}", self.incident_url))
+            lines.append((texts["label.incident"], f"#{self.incident_id}", self.incident_url))
         if self.ack_url:
-            lines.append(Field(t("label.acknowledge"), t("ack.text"), self.ack_url))
+            lines.append((texts["label.acknowledge"], texts["ack.text"], self.ack_url))
         for past in self.similar:
-            fix = past.solution or past.root_cause or t("no_fix")
-            lines.append(Field(t("label.similar"), f"#{past.incident_id} {past.title}: {fix}"))
+            fix = past.solution or past.root_cause or texts["no_fix"]
+            line = f"#{past.incident_id} {past.title}: {fix}"
+            lines.append((texts["label.similar"], line, None))
         return lines
 
     def describe_deadline(self, deadline: Deadline) -> str:
         """Return the time left in words and the due time in the reader's zone (else the calendar's)."""
         zone = zone_of(self.zone) or zone_of(deadline.zone) or UTC_ZONE
-        due = as_utc(datetime.fromisoformat(deadline.due_at.replace("Z", "+00:00")))
+        due = as_utc(datetime.fromisoformat(deadline.due_at))
         return describe_deadline(
             deadline.clock, deadline.remaining_seconds, due, zone, self.language, deadline.business
         )
@@ -178,6 +182,10 @@ class Message:
             deadline=Deadline(**deadline) if deadline else None,
             similar=tuple(PastResolution(**item) for item in similar),
         )
+
+
+# Labels are the page texts of two languages: each cleaned once, not once a page.
+_clean_label = lru_cache(maxsize=128)(clean)
 
 
 def clip(text: str, limit: int = FIELD_LIMIT) -> str:

@@ -22,6 +22,9 @@ _SPACES = re.compile(r" {2,}")
 # Characters kept as they are in a link; everything else is percent-encoded (%-escapes stay).
 _LINK_SAFE = ":/?#@!$&+,;=%~-._"
 _MARKDOWN = re.compile(r"([\\`*_\[\]()#~|!{}])")
+# An http(s) link of letters, digits and -._~/ only (a page's own incident and ack links):
+# safe_link would return it unchanged, so it is taken as it is.
+_PLAIN_LINK = re.compile(r"https?://[A-Za-z0-9._~-]+(?::[0-9]+)?(?:/[A-Za-z0-9._~/-]*)?")
 
 
 def clean(text: object) -> str:
@@ -37,6 +40,8 @@ def clean(text: object) -> str:
 
 def safe_link(url: object) -> str | None:
     """Return an absolute http(s) link, encoded so no format's link syntax can end early; else None."""
+    if isinstance(url, str) and _PLAIN_LINK.fullmatch(url):
+        return url
     if not isinstance(url, str) or _UNSAFE.search(url) or " " in url.strip():
         return None
     candidate = url.strip()

@@ -15,11 +15,16 @@ def utcnow() -> datetime:
 
 def as_utc(value: datetime) -> datetime:
     """Return an aware UTC datetime; naive values (SQLite returns them) are taken as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    zone = value.tzinfo
+    if zone is UTC:
+        return value  # most times already are: converting them again costs a new object each
+    return value.replace(tzinfo=UTC) if zone is None else value.astimezone(UTC)
 
 
 def rfc3339(value: datetime | None) -> str | None:
     """Format a time as RFC 3339 UTC with a Z, the form every API answer uses."""
     if value is None:
         return None
+    if value.tzinfo is None:
+        return value.isoformat() + "Z"  # naive is UTC (SQLite): no offset to write, then drop
     return as_utc(value).isoformat().replace("+00:00", "Z")

@@ -20,10 +20,10 @@ from sqlalchemy import Connection, select
 
 from tocsin.bridge.incidents.events import Event
 from tocsin.bridge.incidents.serialize import (
+    PRIVATE_FIELDS,
     alerts_by_incident,
     incidents_by_id,
     incidents_json,
-    without_private,
 )
 from tocsin.bridge.kb import search as kb
 from tocsin.bridge.notify import queue
@@ -222,7 +222,13 @@ class Outbox:
         rows: list[dict[str, Any]] = []
         memo: dict[Any, Any] = {}  # past resolutions' candidates, read once per alert and service
         for event, incident, places in self._incidents(conn, items, at):
-            rows.extend(self._rows(conn, event, incident, places, at, memo))
+            payloads = self._payloads(conn, event, incident, places, at, memo)
+            rows.extend(
+                queue.outbox_row(key=_key(event.id, channel, person, step), channel=channel,
+                                 payload=payload, now=at, recipient=person, event_id=event.id,
+                                 incident_id=event.incident_id)
+                for (channel, person, _, step), payload in zip(places, payloads, strict=True)
+            )  # fmt: skip
         queue.enqueue_many(conn, rows)
 
     def render_pages(self, conn: Connection, rows: Sequence[queue.Row]) -> dict[int, Any]:
@@ -243,9 +249,10 @@ class Outbox:
             items = [(events[event_id], [_place(row) for row in pages])
                      for event_id, pages in by_event.items()]  # fmt: skip
             for event, incident, places in self._incidents(conn, items, at):
-                built = self._rows(conn, event, incident, places, at, memo)
-                for row, page in zip(by_event[event.id], built, strict=True):
-                    rendered[row.id] = {**page["payload"], "stale_when": row.payload["stale_when"]}
+                built = self._payloads(conn, event, incident, places, at, memo)
+                for row, payload in zip(by_event[event.id], built, strict=True):
+                    payload["stale_when"] = row.payload["stale_when"]
+                    rendered[row.id] = payload
         return rendered
 
     def _incidents(
@@ -261,16 +268,20 @@ class Outbox:
         ids = {event.incident_id for event, _ in items}
         found = incidents_by_id(conn, [i for i in ids if i is not None], missing_ok=True)
         shown = incidents_json(conn, list(found.values()), at, self.policy.calendars)
-        incidents = dict(zip(found, shown, strict=True))
         alerts = alerts_by_incident(conn, list(found))  # the timeline is not sent
+        incidents = {}
+        for incident_id, incident in zip(found, shown, strict=True):
+            for private in PRIVATE_FIELDS:
+                del incident[private]
+            incident["alerts"] = alerts[incident_id]
+            incidents[incident_id] = incident
         return [
-            (event, {**without_private(incidents[event.incident_id]),
-                     "alerts": alerts[event.incident_id]}, places)
+            (event, incidents[event.incident_id], places)
             for event, places in items
             if event.incident_id in incidents
-        ]  # fmt: skip
+        ]
 
-    def _rows(
+    def _payloads(
         self,
         conn: Connection,
         event: Event,
@@ -279,7 +290,7 @@ class Outbox:
         at: datetime,
         memo: dict[Any, Any],
     ) -> list[dict[str, Any]]:
-        """Return the outbox rows of one event: a message per place, with its ack link."""
+        """Return the payloads of one event's outbox rows: a message per place, with its ack link."""
         similar = (
             self.similar(conn, incident, memo)
             if self.similar and event.kind in SIMILAR_EVENTS
@@ -289,46 +300,42 @@ class Outbox:
         priority = self.policy.priorities.get(str(incident.get("priority")))
         links: dict[str, str | None] = {}
         details: dict[str, str] = {}
-        rows = []
+        messages: dict[tuple[str | None, str, str | None], dict[str, Any]] = {}
+        payloads = []
         for channel, person, address, step in places:
             if person is not None and person not in links:
                 links[person] = self._ack_link(incident, person, at)
             language, zone = self.reader(channel, person)
-            if language not in details:
-                details[language] = event_detail(event.kind, event.data, event.actor, language)
-            message = build_message(
-                incident,
-                event=event.kind,
-                now=at,
-                priority_name=priority.name if priority else "",
-                public_url=self.public_url,
-                ack_url=links.get(person) if person else None,
-                detail=details[language],
-                similar=similar,
-                calendars=self.policy.calendars,
-                language=language,
-                zone=zone,
-                first=first_page(event),
-            )
+            ack = links.get(person) if person else None
+            # Places that read alike (a channel's pages, a person's channels) share one message.
+            message = messages.get((ack, language, zone))
+            if message is None:
+                if language not in details:
+                    details[language] = event_detail(event.kind, event.data, event.actor, language)
+                message = build_message(
+                    incident,
+                    event=event.kind,
+                    now=at,
+                    priority_name=priority.name if priority else "",
+                    public_url=self.public_url,
+                    ack_url=ack,
+                    detail=details[language],
+                    similar=similar,
+                    calendars=self.policy.calendars,
+                    language=language,
+                    zone=zone,
+                    first=first_page(event),
+                ).to_json()
+                messages[(ack, language, zone)] = message
             payload: dict[str, Any] = {
                 "body": body,
-                "message": message.to_json(),
+                "message": message,
                 "to": [address] if address else [],
             }
             if step is not None:
                 payload["rule_step"] = step
-            rows.append(
-                queue.outbox_row(
-                    key=_key(event.id, channel, person, step),
-                    channel=channel,
-                    payload=payload,
-                    now=at,
-                    recipient=person,
-                    event_id=event.id,
-                    incident_id=event.incident_id,
-                )
-            )
-        return rows
+            payloads.append(payload)
+        return payloads
 
     def phoned(self, channel: str) -> bool:
         """Return whether a channel reaches a person at their phone number (sms, voice)."""
@@ -431,18 +438,17 @@ class Subscriptions:
         self.outbox.subscribed(conn, events)
 
 
-_EVENTS = select(events).where(in_list(events.c.id, "ids"))
+_EVENTS = select(
+    events.c.id, events.c.incident_id, events.c.kind, events.c.actor, events.c.occurred_at,
+    events.c.data,
+).where(in_list(events.c.id, "ids"))  # fmt: skip
 
 
 def _load_events(conn: Connection, ids: Sequence[int]) -> dict[int, Event]:
     found = {}
-    for row in conn.execute(_EVENTS, {"ids": list(ids)}):
-        found[int(row.id)] = Event(
-            id=int(row.id),
-            incident_id=int(row.incident_id),
-            kind=row.kind,
-            actor=row.actor,
-            occurred_at=as_utc(row.occurred_at),
-            data=row.data or {},
-        )
+    for event_id, incident_id, kind, actor, occurred_at, data in conn.execute(
+        _EVENTS, {"ids": list(ids)}
+    ):
+        found[int(event_id)] = Event(int(event_id), int(incident_id), kind, actor,
+                                     as_utc(occurred_at), data or {})  # fmt: skip
     return found

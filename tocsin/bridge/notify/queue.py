@@ -77,23 +77,26 @@ class Row:
 
 
 def _row(raw: Any, maybe_sent: bool = False) -> Row:
+    # By mapping rather than attribute: a fourth of the cost, and a storm claims every page.
+    values = raw._mapping
+    delivered_at = values["delivered_at"]
     return Row(
-        id=int(raw.id),
-        channel=raw.channel,
-        recipient=raw.recipient,
-        idempotency_key=raw.idempotency_key,
-        payload=raw.payload,
-        status=raw.status,
-        attempts=int(raw.attempts),
-        next_attempt_at=as_utc(raw.next_attempt_at),
-        last_error=raw.last_error,
-        created_at=as_utc(raw.created_at),
-        delivered_at=as_utc(raw.delivered_at) if raw.delivered_at else None,
-        incident_id=raw.incident_id,
-        event_id=raw.event_id,
-        provider_ref=raw.provider_ref,
-        provider_status=raw.provider_status,
-        maybe_sent=maybe_sent,
+        int(values["id"]),
+        values["channel"],
+        values["recipient"],
+        values["idempotency_key"],
+        values["payload"],
+        values["status"],
+        int(values["attempts"]),
+        as_utc(values["next_attempt_at"]),
+        values["last_error"],
+        as_utc(values["created_at"]),
+        as_utc(delivered_at) if delivered_at else None,
+        values["incident_id"],
+        values["event_id"],
+        values["provider_ref"],
+        values["provider_status"],
+        maybe_sent,
     )
 
 

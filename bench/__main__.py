@@ -15,6 +15,7 @@ BENCHMARKS = [
     "bridge_paging",
     "webhook_post",
     "bridge_render",
+    "outbox_claim",
     "bridge_load",
     "bridge_sustained",
     "bridge_fleet",

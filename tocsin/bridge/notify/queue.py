@@ -171,23 +171,72 @@ def _due(now: datetime) -> Any:
     return and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now, free)
 
 
-def has_due(conn: Connection, now: datetime) -> bool:
-    """Return whether any row is due, with a read only (an idle worker takes no write lock)."""
-    return conn.execute(select(outbox.c.id).where(_due(now)).limit(1)).first() is not None
+_PEER = outbox.alias("peer")
+
+
+def _claimable(now: datetime, worker: str) -> Any:
+    """Return the condition of a due row whose incident's pages to its channel no other holds.
+
+    A row of an incident waits while another pending row of that incident and channel is
+    claimed by (or held for) another worker: an incident's pages to a channel are in one
+    worker's hands at a time, so they leave in order even from several processes or replicas.
+    A row waiting for its retry holds nothing back (as a failed page never did), and neither
+    does a settled one: settling clears the lease, so only a pending row holds one (which is why
+    the status is not asked, leaving the incident-and-channel index the only one to use).
+    """
+    held_elsewhere = (
+        select(_PEER.c.id)
+        .where(
+            _PEER.c.incident_id == outbox.c.incident_id,
+            _PEER.c.channel == outbox.c.channel,
+            _PEER.c.id != outbox.c.id,
+            _PEER.c.claimed_until >= now,
+            _PEER.c.claimed_by != worker,
+        )
+        .exists()
+    )
+    return and_(_due(now), ~held_elsewhere)
+
+
+def has_due(conn: Connection, now: datetime, worker: str) -> bool:
+    """Return whether `worker` could claim a row, with a read only (an idle one takes no lock)."""
+    query = select(outbox.c.id).where(_claimable(now, worker)).limit(1)
+    return conn.execute(query).first() is not None
+
+
+# The PostgreSQL advisory lock that claims take in turn: row locks alone (SKIP LOCKED) would let
+# two transactions each claim a different row of one incident, neither seeing the other's claim.
+# SQLite's write transaction (BEGIN IMMEDIATE) already serialises them.
+CLAIM_LOCK = int.from_bytes(hashlib.sha256(b"tocsin outbox claim").digest()[:8], "big", signed=True)
 
 
 def claim(
     conn: Connection, *, worker: str, now: datetime, lease: timedelta, limit: int
 ) -> list[Row]:
-    """Claim up to `limit` due rows for `worker` until now + lease; skip rows others hold."""
+    """Claim up to `limit` due rows for `worker` until now + lease; skip rows others hold.
+
+    Rows are claimed in the order they fell due, skipping those whose incident's pages to the
+    channel are held elsewhere (see _claimable) and those of an incident and channel whose
+    row is held here for its old owner in the same claim.
+    """
     query = (
-        select(outbox).where(_due(now)).order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
+        select(outbox)
+        .where(_claimable(now, worker))
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(limit)
     )
     if conn.dialect.name == "postgresql":
+        # Taken before the claim's query starts, which then sees the claims committed before.
+        conn.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
         query = query.with_for_update(skip_locked=True)
     found = [(_row(raw, raw.claimed_by is not None), raw.claimed_by) for raw in conn.execute(query)]
-    rows = [row for row, owner in found if not _orphaned(owner)]
     orphans = [(row, str(owner)) for row, owner in found if _orphaned(owner)]
+    waiting = {(row.channel, row.incident_id) for row, _ in orphans if row.incident_id is not None}
+    rows = [
+        row
+        for row, owner in found
+        if not _orphaned(owner) and (row.channel, row.incident_id) not in waiting
+    ]
     if rows:
         conn.execute(
             update(outbox)

@@ -272,7 +272,7 @@ class DeliveryWorker:
         """Claim a batch of due rows, settle its stale pages and render its pages."""
         now = self.clock()
         with self.store.connect() as conn:
-            if not queue.has_due(conn, now):
+            if not queue.has_due(conn, now, self.name):
                 return _Batch([], 0)
         with self.store.begin() as conn:
             rows = queue.claim(conn, worker=self.name, now=now, lease=self.lease, limit=self.batch)

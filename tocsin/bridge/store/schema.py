@@ -212,6 +212,8 @@ outbox = Table(
     Column("provider_status", String(32), nullable=True),
     Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_outbox_provider_ref", "provider_ref"),
+    # A claim looks for an incident's rows to the channel held elsewhere (notify.queue).
+    Index("ix_outbox_incident_id_channel", "incident_id", "channel"),
 )
 
 heartbeats = Table(

@@ -14,7 +14,7 @@ load average is printed with each line; PostgreSQL runs with its durable default
 synchronous_commit on, printed), SQLite with the bridge's default synchronous=full. Targets (2 cores):
 >= 2,000 deliveries/s per replica, p99 < 500 ms at idle, every first page of the storm within
 30 s. Each database runs with one worker process (the default), with two of which the first
-delivers (the default with two), and with two that each deliver (notify.deliver_from: every);
+delivers (notify.deliver_from: first), and with two that each deliver (the default with two);
 TOCSIN_BENCH_PAGING_WORKERS picks (default "1,2,2:every").
 Bounded: minutes.
 """
@@ -178,7 +178,8 @@ def _processes(workers: str) -> str:
     count, _, deliver_from = workers.partition(":")
     if count == "1":
         return ""
-    return f", {count} workers" + (", each delivers" if deliver_from == "every" else "")
+    delivering = "each delivers" if deliver_from == "every" else "first delivers"
+    return f", {count} workers, {delivering}"
 
 
 def _load() -> str:

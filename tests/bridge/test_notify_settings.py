@@ -45,12 +45,14 @@ def test_a_bad_notify_setting_names_its_key(notify: dict[str, Any], message: str
     assert message in caught.value.message and caught.value.exit_code == 78
 
 
-@pytest.mark.parametrize(("deliver_from", "kept"), [("first", 0), ("every", 1)])
-def test_worker_processes_past_the_first_deliver_only_with_deliver_from_every(
-    tmp_path: Any, deliver_from: str, kept: int
+@pytest.mark.parametrize(("deliver_from", "kept"), [("first", 0), ("every", 1), (None, 1)])
+def test_worker_processes_past_the_first_deliver_unless_deliver_from_first(
+    tmp_path: Any, deliver_from: str | None, kept: int
 ) -> None:
     config = config_for(f"sqlite:///{tmp_path / 'tocsin.db'}")
-    runtime = build_runtime(replace(config, notify=NotifySettings(deliver_from=deliver_from)))
+    raw = {} if deliver_from is None else {"deliver_from": deliver_from}  # None: the default
+    notify = parse_config({"notify": raw}, "bridge.yml").notify
+    runtime = build_runtime(replace(config, notify=notify))
     try:
         jobs = later_workers_jobs(runtime.workers, runtime.config.notify)
     finally:

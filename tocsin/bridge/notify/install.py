@@ -32,8 +32,9 @@ class Delivery:
 
 
 def later_workers_jobs(jobs: Sequence[Job], settings: NotifySettings) -> list[Job]:
-    """Return the background jobs a worker process past the first runs: none, or with
-    `notify.deliver_from: every` its delivery worker (claims are safe across processes)."""
+    """Return the background jobs a worker process past the first runs: its delivery worker
+    (claims are safe and keep each incident's order across processes), or with
+    `notify.deliver_from: first` none."""
     if settings.deliver_from != "every":
         return []
     return [job for job in jobs if isinstance(job, DeliveryWorker)]

@@ -26,7 +26,8 @@ DELIVER_FROM = ("first", "every")  # which worker processes deliver: the first, 
 
 @dataclass(frozen=True)
 class NotifySettings:
-    """notify: {ack_link_ttl: 24h, retry_base: 5s, retry_cap: 1m, max_age: 24h, stale_pages: drop}.
+    """notify: {ack_link_ttl: 24h, retry_base: 5s, retry_cap: 1m, max_age: 24h, stale_pages: drop,
+    deliver_from: every}.
 
     A delivery is retried by time, not by count: until it is `max_age` old (or its incident no
     longer needs it), then it is a dead letter. `max_attempts`, if set, also ends it sooner.
@@ -38,8 +39,9 @@ class NotifySettings:
     retry_cap: timedelta = timedelta(minutes=1)  # longest wait between attempts (plus jitter)
     max_age: timedelta = timedelta(hours=24)  # then the entry is a dead letter
     stale_pages: str = "drop"  # a page whose incident no longer needs it: drop, or a short notice
-    # With `workers` > 1: only the first process delivers, or every one does (as replicas do).
-    deliver_from: str = "first"
+    # With `workers` > 1: every process delivers (as replicas do; an incident's pages to a
+    # channel still leave in order), or only the first.
+    deliver_from: str = "every"
 
 
 def _duration(raw: Mapping[str, Any], key: str, where: Where, default: timedelta) -> timedelta:

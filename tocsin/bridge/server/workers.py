@@ -2,9 +2,10 @@
 
 The parent binds the listener, migrates, then forks `workers` children before any thread or
 database connection exists; each child builds its own runtime and serves the inherited sockets
-(the kernel hands each new connection to one of them). Background jobs (timers, delivery, the
-silence sweep, pruning, indexing, mail intake, scheduled reports) run in the first child only,
-so they behave as with one process; the others answer requests. The parent stays as a
+(the kernel hands each new connection to one of them). Background jobs (timers, the silence
+sweep, pruning, indexing, mail intake, scheduled reports) run in the first child only, so they
+behave as with one process; every child delivers pages (notify.deliver_from: every, the
+default; `first` leaves delivery to the first child too). The parent stays as a
 supervisor: it forwards SIGTERM/SIGINT to the children, and when one exits on its own it stops
 the others and exits with that child's code, so systemd (Restart=on-failure) restarts the whole
 bridge rather than leaving it short of a worker or of its background jobs.

@@ -183,6 +183,15 @@ def test_replies_are_read_whole(reply: bytes, status: int, body: bytes, header: 
     assert answer.headers.get("X-NOTE") == header
 
 
+def test_bytes_after_a_reply_keep_it_but_not_its_connection() -> None:
+    with Scripted([OK + b"HTTP/1.1 200 OK\r\nX-Note: again\r\n\r\n", OK]) as server:
+        poster = JsonPoster("audit", server.url())
+        answer = poster.post({}, key="k1")
+        assert (answer.content, answer.headers.get("X-Note")) == (b"ok", None)
+        poster.post({}, key="k2")
+    assert [number for number, _ in server.requests] == [1, 2]
+
+
 def test_a_reply_cut_short_is_a_broken_connection() -> None:
     with Scripted(
         [b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"], hang_up_after={0}

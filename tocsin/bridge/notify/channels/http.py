@@ -6,7 +6,6 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from functools import partial
 from typing import Any, NamedTuple, cast
 from urllib.parse import urlsplit
 
@@ -198,7 +197,7 @@ class JsonPoster:
         origin = urlsplit(route.request.url or "")[:2]
         link = self._links.get(origin)
         if link is None:
-            link = self._links[origin] = Link(partial(self._pool, route))
+            link = self._links[origin] = Link(self._pool(route))
         return link
 
     def reply(self, response: Reply) -> Mapping[str, Any]:

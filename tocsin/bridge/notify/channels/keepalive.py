@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ssl
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from http.client import RemoteDisconnected
 from typing import NamedTuple, cast
 
@@ -26,7 +26,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class Answer(NamedTuple):
-    """A reply as read: status, headers (case-insensitive, repeats joined) and decoded body."""
+    """A reply as read: status, headers (case-insensitive, repeats joined) and body."""
 
     status: int
     headers: urllib3.HTTPHeaderDict
@@ -48,13 +48,12 @@ class _Reading:
         self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self.headers: list[tuple[str, str]] = []
         self.body: list[bytes] = []
-        self.status = 0
-        self.done = False
+        self.answer: Answer | None = None
         self.keep_alive = False
         self.sound = True  # False once bytes follow the reply: the connection is not reused
 
     def on_message_begin(self) -> None:
-        self.sound = not self.done
+        self.sound = self.answer is None
         self.headers = []
         self.body = []
 
@@ -66,31 +65,32 @@ class _Reading:
 
     def on_message_complete(self) -> None:
         assert self.parser is not None
-        status = self.parser.get_status_code()
-        if status >= 200 and not self.done:
-            self.status = status
-            self.done = True
+        if self.parser.get_status_code() >= 200 and self.answer is None:
             self.keep_alive = self.parser.should_keep_alive()  # valid until the next message
+            self._answer()
 
     def ended(self) -> None:
         """Take the server's close as the body's end, if neither a length nor chunks delimit it."""
         names = {name.lower() for name, _ in self.headers}
         if self.parser is None or "content-length" in names or "transfer-encoding" in names:
             raise ProtocolError("Connection broken: IncompleteRead")
-        self.status = self.parser.get_status_code()
-        self.done = True
+        self._answer()
+
+    def _answer(self) -> None:
+        assert self.parser is not None
+        status = self.parser.get_status_code()
+        self.answer = Answer(status, urllib3.HTTPHeaderDict(self.headers), b"".join(self.body))
 
 
 class Link:
     """The kept-alive connections to one origin, through the urllib3 pool that opens them."""
 
-    def __init__(self, pool_for: Callable[[], urllib3.HTTPConnectionPool]) -> None:
-        self._pool_for = pool_for  # asked again if the session's pool manager closed the pool
-        self.pool = pool_for()
-        host = self.pool.host
+    def __init__(self, pool: urllib3.HTTPConnectionPool) -> None:
+        self.pool = pool  # its manager lets an unused pool go, but never closes one in use
+        host = pool.host
         host = f"[{host}]" if ":" in host else host
-        port = self.pool.port
-        if port is not None and port != DEFAULT_PORTS.get(self.pool.scheme):
+        port = pool.port
+        if port is not None and port != DEFAULT_PORTS.get(pool.scheme):
             host = f"{host}:{port}"
         self.host = host
 
@@ -98,11 +98,7 @@ class Link:
         """POST once: on a kept-alive connection found closed, again on a fresh one."""
         request = self._request(target, body, headers)
         pool = self.pool
-        try:
-            conn = cast(HTTPConnection, pool._get_conn())
-        except urllib3.exceptions.ClosedPoolError:
-            pool = self.pool = self._pool_for()
-            conn = cast(HTTPConnection, pool._get_conn())
+        conn = cast(HTTPConnection, pool._get_conn())
         keep = False
         try:
             answer, keep = _again_if_stale(conn, request, timeout)
@@ -165,19 +161,18 @@ def _exchange(conn: HTTPConnection, request: bytes, timeout: float) -> tuple[Ans
         if sock.gettimeout() != timeout:
             sock.settimeout(timeout)
         sock.sendall(request)
-        while not reading.done:
+        while reading.answer is None:
             data = sock.recv(CHUNK)
             if not data:
                 if not received:
                     closed = RemoteDisconnected("Remote end closed connection without response")
                     raise _Unanswered(ProtocolError("Connection aborted.", closed))
                 reading.ended()
-                break
             received = True
             try:
                 parser.feed_data(data)
             except httptools.HttpParserError as exc:
-                if not reading.done:
+                if reading.answer is None:
                     raise ProtocolError("Connection aborted.", exc) from exc
                 reading.sound = False
     except TimeoutError:
@@ -191,9 +186,10 @@ def _exchange(conn: HTTPConnection, request: bytes, timeout: float) -> tuple[Ans
         raise (error if received else _Unanswered(error)) from exc
     finally:
         reading.parser = None  # the parser and its protocol refer to each other
-    headers = urllib3.HTTPHeaderDict(reading.headers)
-    body = _decoded(headers.get("Content-Encoding", ""), b"".join(reading.body))
-    return Answer(reading.status, headers, body), reading.keep_alive and reading.sound
+    answer = reading.answer
+    assert answer is not None
+    body = _decoded(answer.headers.get("Content-Encoding", ""), answer.body)
+    return answer._replace(body=body), reading.keep_alive and reading.sound
 
 
 def _decoded(coding: str, body: bytes) -> bytes:

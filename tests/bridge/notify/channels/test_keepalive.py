@@ -173,8 +173,11 @@ def test_a_slow_answer_on_a_kept_alive_connection_is_a_timeout_not_sent_twice() 
          "a, b"),
         (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s"
          % (len(gzip.compress(b"inflated")), gzip.compress(b"inflated")), 200, b"inflated", None),
+        (b"HTTP/1.1 200 OK\nX-Note: bare\nContent-Length: 2\n\nok", 200, b"ok", "bare"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n"
+         b"2 \r\nok\r\n0\r\n\r\n", 200, b"ok", None),
     ],
-    ids=["chunked", "informational-first", "until-close", "gzip"],
+    ids=["chunked", "informational-first", "until-close", "gzip", "bare-lf", "length-and-chunks"],
 )  # fmt: skip
 def test_replies_are_read_whole(reply: bytes, status: int, body: bytes, header: str | None) -> None:
     with Scripted([reply], hang_up_after={0}) as server:
@@ -190,6 +193,14 @@ def test_bytes_after_a_reply_keep_it_but_not_its_connection() -> None:
         assert (answer.content, answer.headers.get("X-Note")) == (b"ok", None)
         poster.post({}, key="k2")
     assert [number for number, _ in server.requests] == [1, 2]
+
+
+def test_a_switch_of_protocols_is_an_answer_that_failed() -> None:
+    switch = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n"
+    with Scripted([switch], hang_up_after={0}) as server:
+        with pytest.raises(DeliveryFailed) as caught:
+            JsonPoster("audit", server.url()).post({}, key="k")
+    assert caught.value.message.endswith(": HTTP 101")
 
 
 def test_a_reply_cut_short_is_a_broken_connection() -> None:

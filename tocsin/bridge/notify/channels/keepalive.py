@@ -45,7 +45,17 @@ class _Reading:
     """Collects one reply as llhttp reports it; informational (1xx) replies are skipped."""
 
     def __init__(self) -> None:
-        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
+        parser = httptools.HttpResponseParser(self)
+        # What http.client took from receivers before: bare LF line ends, a length beside
+        # chunks (the chunks win), spaces after a chunk size, control bytes in header values.
+        # "Dangerous" for a proxy relaying messages; this reads one reply of its own request.
+        parser.set_dangerous_leniencies(
+            lenient_optional_cr_before_lf=True,
+            lenient_chunked_length=True,
+            lenient_spaces_after_chunk_size=True,
+            lenient_headers=True,
+        )
+        self.parser: httptools.HttpResponseParser | None = parser
         self.headers: list[tuple[str, str]] = []
         self.body: list[bytes] = []
         self.answer: Answer | None = None
@@ -67,16 +77,17 @@ class _Reading:
         assert self.parser is not None
         if self.parser.get_status_code() >= 200 and self.answer is None:
             self.keep_alive = self.parser.should_keep_alive()  # valid until the next message
-            self._answer()
+            self.settle()
 
     def ended(self) -> None:
         """Take the server's close as the body's end, if neither a length nor chunks delimit it."""
         names = {name.lower() for name, _ in self.headers}
         if self.parser is None or "content-length" in names or "transfer-encoding" in names:
             raise ProtocolError("Connection broken: IncompleteRead")
-        self._answer()
+        self.settle()
 
-    def _answer(self) -> None:
+    def settle(self) -> None:
+        """Take what was read as the answer."""
         assert self.parser is not None
         status = self.parser.get_status_code()
         self.answer = Answer(status, urllib3.HTTPHeaderDict(self.headers), b"".join(self.body))
@@ -171,6 +182,10 @@ def _exchange(conn: HTTPConnection, request: bytes, timeout: float) -> tuple[Ans
             received = True
             try:
                 parser.feed_data(data)
+            except httptools.HttpParserUpgrade:  # a 101 to a POST: an answer, not 2xx
+                reading.sound = False
+                if reading.answer is None:
+                    reading.settle()
             except httptools.HttpParserError as exc:
                 if reading.answer is None:
                     raise ProtocolError("Connection aborted.", exc) from exc

@@ -179,6 +179,7 @@ def _exchange(conn: HTTPConnection, request: bytes, timeout: float) -> tuple[Ans
                     closed = RemoteDisconnected("Remote end closed connection without response")
                     raise _Unanswered(ProtocolError("Connection aborted.", closed))
                 reading.ended()
+                break
             received = True
             try:
                 parser.feed_data(data)

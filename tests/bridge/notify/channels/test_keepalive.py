@@ -251,3 +251,10 @@ def test_a_proxy_still_gets_the_whole_url() -> None:
         session.trust_env = False
         JsonPoster("audit", "http://hooks.invalid/hook?x=1", session=session).post({}, key="k")
     assert proxy.requests[0][1].startswith(b"POST http://hooks.invalid/hook?x=1 HTTP/1.1\r\n")
+
+
+def test_a_header_value_with_a_line_break_is_refused_not_sent() -> None:
+    with Scripted([OK]) as server:
+        with pytest.raises(ValueError, match="Invalid header value"):
+            JsonPoster("audit", server.url()).post({}, key="k\r\nX-Injected: 1")
+    assert server.requests == []

@@ -9,6 +9,8 @@ again, and says so (`Row.maybe_sent`). So a crash between acceptance and the mar
 page at most once, after two leases, and a partition shorter than two leases repeats none.
 Delivery is at least once: a repeat carries the row's idempotency key, by which a receiver
 that honours it (the webhook's Idempotency-Key, a mail's Message-ID) folds it.
+A claim leaves alone an incident's rows to a channel while another worker holds one of them,
+so an incident's pages to a channel leave in order from any number of processes and replicas.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from tests.bridge.notify.conftest import policy_with
 from tests.bridge.notify.receiver import receiving
@@ -21,7 +22,7 @@ from tocsin.bridge.notify import queue
 from tocsin.bridge.notify.outbox import Outbox
 from tocsin.bridge.platform.clock import utcnow
 from tocsin.bridge.store.db import Store
-from tocsin.bridge.store.schema import metadata
+from tocsin.bridge.store.schema import metadata, outbox
 
 LEASE = timedelta(seconds=60)
 
@@ -138,7 +139,16 @@ def test_two_workers_share_a_storm_and_each_channel_hears_each_incident_in_order
     shared: Store,
 ) -> None:
     with receiving() as receiver:
-        receiver.answer = lambda item: (time.sleep(0.005), (200, "ok"))[1]
+        shared_out = threading.Event()  # both workers hold rows: each of them sends some
+
+        def answer(_: Any) -> tuple[int, str]:
+            if not shared_out.is_set():
+                wait_for(lambda: _holders(shared) == {"a", "b"}, seconds=30)
+                shared_out.set()
+            time.sleep(0.005)
+            return 200, "ok"
+
+        receiver.answer = answer
         events = "[incident.triggered, incident.note_added]"
         policy = policy_with(f'  log: {{type: webhook, url: "{receiver.url()}", events: {events}}}')
         box = Outbox(policy, public_url=None, secret_key=None, similar=None)
@@ -167,3 +177,9 @@ def test_two_workers_share_a_storm_and_each_channel_hears_each_incident_in_order
         r.metrics.notifications.labels(channel_type="webhook", result="delivered") for r in both
     ]
     assert all(counter._value.get() > 0 for counter in sent)  # both took part
+
+
+def _holders(store: Store) -> set[str]:
+    with store.connect() as conn:
+        query = select(outbox.c.claimed_by).where(outbox.c.claimed_by.is_not(None)).distinct()
+        return {str(owner) for owner in conn.execute(query).scalars()}

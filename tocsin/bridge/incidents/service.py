@@ -142,15 +142,21 @@ def record_opened(
                 None,
                 now,
                 {"source": source, "priority": p["priority"]},
-                opened=SimpleNamespace(**{**_AS_INSERTED, **p, "id": i}),
+                opened=_AsInserted(**{**p, "id": i}),
             )
             for i, p in opened
         ],
     )
 
 
-# A new incident's row before its own values: every column NULL but those with a default.
-_AS_INSERTED = {column.name: None for column in incidents.columns} | schema_defaults(incidents)
+# A new incident's row as hooks see it: its own values, and every column it left out as the
+# class holds them (NULL but those with a default), so a row costs a namespace of its own
+# values only, not a copy of every column.
+_AsInserted = type(
+    "_AsInserted",
+    (SimpleNamespace,),
+    {column.name: None for column in incidents.columns} | schema_defaults(incidents),
+)
 
 
 def find_open(conn: Connection, key: str) -> int | None:

@@ -191,7 +191,7 @@ def apply_batches(
             continue
         if outcome is Outcome.OPENED:
             route = policy.route_for(alert.labels)
-            key = group_key(alert.labels, route.group_by)
+            key = group_key(alert.labels, route.group_by, fp)
             openings[fp] = Opening(alert, fp, route, key, owner=owner)
         elif stored is None:
             continue

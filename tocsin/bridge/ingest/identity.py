@@ -24,16 +24,25 @@ def group_labels(labels: Mapping[str, str], group_by: Sequence[str] | None) -> d
     return {name: labels[name] for name in group_by if name in labels}
 
 
-def group_key(labels: Mapping[str, str], group_by: Sequence[str] | None) -> str:
-    """Return the key alerts of one open incident share (route group_by labels that agree)."""
+def group_key(
+    labels: Mapping[str, str], group_by: Sequence[str] | None, known: str | None = None
+) -> str:
+    """Return the key alerts of one open incident share (route group_by labels that agree).
+
+    `known` is the labels' fingerprint when the caller has it: without group_by, it is the key.
+    """
     if group_by is None:
-        return fingerprint(labels)
+        return known or fingerprint(labels)
     # The names are part of the key: group_by [a] and group_by [b] with equal values differ.
     return _hash(
         {"group_by": sorted(group_by), "labels": sorted(group_labels(labels, group_by).items())}
     )
 
 
+# Built once: json.dumps with options builds an encoder per call. The text must never change,
+# or stored fingerprints would no longer match their alerts.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _hash(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL(value).encode()).hexdigest()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from tocsin.bridge.errors import Conflict, InvalidInput, NotFound
 from tocsin.bridge.maintenance.weekly import columns, describe, weekly_of
@@ -18,6 +18,12 @@ from tocsin.bridge.store.schema import maintenance_audit, maintenance_windows
 
 MAX_WINDOW = timedelta(days=31)
 SOURCES = ("api", "cli", "web", "agent")
+# Built once: every batch that opens incidents reads the windows, and a statement built per
+# call is looked up in SQLAlchemy's cache by a key computed per call.
+_OPEN_OR_LATER = select(maintenance_windows).where(
+    maintenance_windows.c.ends_at > bindparam("now", type_=maintenance_windows.c.ends_at.type),
+    maintenance_windows.c.ended_at.is_(None),
+)
 
 
 def policy_windows(policy: Policy) -> list[Window]:
@@ -36,12 +42,7 @@ def policy_windows(policy: Policy) -> list[Window]:
 
 def stored_windows(conn: Connection, now: datetime) -> list[Window]:
     """Return the stored windows open at `now` or later (not ended, not over)."""
-    rows = conn.execute(
-        select(maintenance_windows).where(
-            maintenance_windows.c.ends_at > now, maintenance_windows.c.ended_at.is_(None)
-        )
-    )
-    return [stored_window(row) for row in rows]
+    return [stored_window(row) for row in conn.execute(_OPEN_OR_LATER, {"now": now})]
 
 
 def windows(conn: Connection, policy: Policy, now: datetime) -> list[Window]:

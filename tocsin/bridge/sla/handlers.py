@@ -293,19 +293,19 @@ class SlaHandlers:
         """Return the first steps due at once of the incidents opened, by opening time."""
         rows = opened_rows(conn, opened, _MANY)
         by_time: dict[datetime, list[_Due]] = {}
+        firsts: dict[str, Step | None] = {}  # each escalation policy's first step, built once
         for event in opened:
             now = as_utc(event.occurred_at)
             row = rows.get(event.incident_id)
-            escalation = (
-                policy.escalation_policies.get(row.escalation_policy or "") if row else None
-            )
-            first = response_step(escalation, 0) if escalation else None
-            if (
-                first is not None
-                and escalation is not None
-                and pages_at_once(policy, escalation, row, first, now)
-            ):
-                item = self._response(policy, row, 0, {}, now)
+            name = (row.escalation_policy or "") if row is not None else ""
+            escalation = policy.escalation_policies.get(name) if row is not None else None
+            if escalation is None:
+                continue
+            if name not in firsts:
+                firsts[name] = response_step(escalation, 0)
+            first = firsts[name]
+            if first is not None and pages_at_once(policy, escalation, row, first, now):
+                item = self._response(policy, row, 0, {}, now, first)
                 if item is not None:
                     by_time.setdefault(now, []).append(item)
         return by_time
@@ -335,11 +335,20 @@ class SlaHandlers:
 
     @staticmethod
     def _response(
-        policy: Policy, row: Any, index: int, late: Mapping[str, Any], now: datetime
+        policy: Policy,
+        row: Any,
+        index: int,
+        late: Mapping[str, Any],
+        now: datetime,
+        step: Step | None = None,
     ) -> _Due | None:
-        """Return the response step `index` if it pages now, and the one to schedule after it."""
+        """Return the response step `index` if it pages now, and the one to schedule after it.
+
+        `step` is that step when the caller built it already.
+        """
         escalation = policy.escalation_policies.get(row.escalation_policy or "") if row else None
-        step = response_step(escalation, index) if escalation else None
+        if step is None:
+            step = response_step(escalation, index) if escalation else None
         if escalation is None or step is None or not may_page(step, row.status, bool(row.paused)):
             return None
         step, following, skipped = catch_up(
@@ -392,6 +401,12 @@ class SlaHandlers:
             conn.execute(
                 _ESCALATE_MAJOR if major else _ESCALATE, {"ids": ids, "level": level, "now": now}
             )
+        # Steps paged together are mostly one step object (new incidents' first steps): its
+        # event data is built once; each event gets its own copy (the lists in it are only read).
+        data: dict[int, dict[str, Any]] = {}
+        for item in due:
+            if id(item.step) not in data:
+                data[id(item.step)] = item.step.event_data(reached[item.targets])
         recorded = record_events(
             conn,
             self.hooks,
@@ -401,17 +416,20 @@ class SlaHandlers:
                     "incident.escalated",
                     None,
                     now,
-                    {**item.step.event_data(reached[item.targets]), **item.late},
+                    {**data[id(item.step)], **item.late},
                 )
                 for item in due
             ],
         )
         pages = []
+        paged: dict[str, int] = {}
         for item, event in zip(due, recorded, strict=True):
-            self.metrics.escalations.labels(priority=item.row.priority).inc()
+            paged[item.row.priority] = paged.get(item.row.priority, 0) + 1
             targets = reached[item.targets].targets
             if targets:
                 pages.append((int(item.row.id), event.id, targets))
+        for priority, count in paged.items():
+            self.metrics.escalations.labels(priority=priority).inc(count)
         self._page(pages, conn, now)
         self._next(conn, policy, [item for item in due if item.following is not None], now)
 

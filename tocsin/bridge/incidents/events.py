@@ -39,6 +39,8 @@ EVENT_KINDS = (
     "incident.reporter_mail_failed",
 )
 
+_KNOWN_KINDS = frozenset(EVENT_KINDS)
+
 
 @dataclass(frozen=True)
 class Event:
@@ -132,9 +134,9 @@ def record_events(
     A hook with a `many(conn, events)` method hears the whole batch at once (to write its own
     rows in bulk); any other hook hears each event in turn. Hooks run in registration order.
     """
-    for item in batch:
-        if item.kind not in EVENT_KINDS:
-            raise ValueError(f"unknown event kind {item.kind!r}")
+    unknown = {item.kind for item in batch} - _KNOWN_KINDS
+    if unknown:
+        raise ValueError(f"unknown event kind {min(unknown)!r}")
     if not batch:
         return []
     payloads = [dict(item.data) for item in batch]

@@ -209,7 +209,7 @@ def apply_batches(
             _resolve_alert(conn, stored.id, alert, now)
             stored.known = Known("resolved", stored.known.starts_at, alert.ends_at, False)
             applied.resolved += _maybe_resolve(conn, hooks, stored.incident_id, now)
-    _open(conn, hooks, openings, latest, now, counts, refreshes)
+    _open(conn, hooks, openings, None, now, counts, refreshes)  # no alert follows to read them
     _refresh(conn, refreshes)
     if retitles:
         follow_alert_text(conn, hooks, retitles, now)
@@ -241,22 +241,28 @@ def _open(
     conn: Connection,
     hooks: Sequence[EventHook],
     openings: dict[str, Opening],
-    latest: dict[str, _Stored],
+    latest: dict[str, _Stored] | None,
     now: datetime,
     counts: list[Applied],
     refreshes: list[dict[str, object]],
 ) -> None:
-    """Store the gathered opening alerts, note them as the newest occurrences, and forget them."""
+    """Store the gathered opening alerts, note them as the newest occurrences, and forget them.
+
+    `latest` is None when no alert of the batches is left to read them.
+    """
     if not openings:
         return
     _refresh(conn, refreshes)  # first: an opening may fire again a row refreshed before it
     open_all(conn, hooks, list(openings.values()), now)
     for fp, item in openings.items():
-        known = Known("firing", item.alert.starts_at, item.alert.ends_at, True)
-        # A new incident's title is its alert's text; a joined one's is not known here.
-        title = alert_title(item.alert.labels, item.alert.annotations) if item.created else ""
-        latest[fp] = _Stored(item.alert_id, item.incident_id, known, item.alert.annotations, title)
         counts[item.owner].opened += int(item.created)
+        if latest is not None:
+            known = Known("firing", item.alert.starts_at, item.alert.ends_at, True)
+            # A new incident's title is its alert's text; a joined one's is not known here.
+            title = alert_title(item.alert.labels, item.alert.annotations) if item.created else ""
+            latest[fp] = _Stored(
+                item.alert_id, item.incident_id, known, item.alert.annotations, title
+            )
     openings.clear()
 
 

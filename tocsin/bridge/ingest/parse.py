@@ -165,17 +165,18 @@ def _strings(raw: Any, name: str, *, required: bool) -> dict[str, str]:
         raise InvalidInput(f"{len(raw)} entries; at most {MAX_LABELS}", field=name)
     out: dict[str, str] = {}
     for key, value in raw.items():
-        where = f"{name}.{key.encode(errors='backslashreplace').decode()}"
         if not key or len(key) > MAX_NAME:
             raise InvalidInput(f"names must be 1 to {MAX_NAME} characters", field=name)
         if not isinstance(value, str):
-            raise InvalidInput(f"expected a string, got {type(value).__name__}", field=where)
+            raise InvalidInput(
+                f"expected a string, got {type(value).__name__}", field=_at(name, key)
+            )
         if len(value) > MAX_VALUE:
-            raise InvalidInput(f"longer than {MAX_VALUE} characters", field=where)
+            raise InvalidInput(f"longer than {MAX_VALUE} characters", field=_at(name, key))
         if "\x00" in key or "\x00" in value:
-            raise InvalidInput("contains a NUL character", field=where)
+            raise InvalidInput("contains a NUL character", field=_at(name, key))
         if not (_unicode(key) and _unicode(value)):
-            raise InvalidInput("contains a lone surrogate (\\ud800-\\udfff)", field=where)
+            raise InvalidInput("contains a lone surrogate (\\ud800-\\udfff)", field=_at(name, key))
         if name == "labels" and value == "":
             continue  # Prometheus semantics: an empty label value is the same as no label.
         out[key] = value
@@ -208,8 +209,15 @@ def parse_time(raw: Any, name: str) -> datetime | None:
         raise InvalidInput(f"{raw!r} is past the year 9999 in UTC", field=name) from exc
 
 
+def _at(name: str, key: str) -> str:
+    """Return where in an alert a bad entry is: `labels.NAME`, the name printable whatever it holds."""
+    return f"{name}.{key.encode(errors='backslashreplace').decode()}"
+
+
 def _unicode(text: str) -> bool:
     """Return whether text can be stored: JSON's \\ud800 escapes decode to unencodable halves."""
+    if text.isascii():
+        return True  # no surrogate is ASCII; the usual label costs no encoding
     try:
         text.encode()
     except UnicodeEncodeError:

@@ -110,7 +110,7 @@ def save_clock(conn: Connection, incident_id: int, clock: SlaClock) -> None:
 
 @dataclass(frozen=True)
 class _Started:
-    """The clock rows and their timers' rows (no incident id) of clocks started together."""
+    """The clock rows and timer rows (no incident id) of incidents that start alike."""
 
     clocks: list[dict[str, Any]]
     timers: list[dict[str, Any]]
@@ -175,8 +175,7 @@ class SlaHook:
         by_id = opened_rows(conn, events, _NEW_INCIDENTS)
         clock_rows: list[dict[str, Any]] = []
         timer_rows: list[dict[str, Any]] = []
-        # Incidents of one priority opened at one instant start identical clocks: compute once.
-        started: dict[tuple[str, datetime], _Started] = {}
+        started: dict[tuple[Any, ...], _Started] = {}
         for event in events:
             row = by_id.get(event.incident_id)
             if row is not None:
@@ -234,25 +233,33 @@ class SlaHook:
         now: datetime,
         clock_rows: list[dict[str, Any]],
         timer_rows: list[dict[str, Any]],
-        started: dict[tuple[str, datetime], _Started],
+        started: dict[tuple[Any, ...], _Started],
     ) -> None:
-        """Compute a new incident's clock rows and timers, in one pass and without I/O."""
+        """Compute a new incident's clock rows and timers, in one pass and without I/O.
+
+        Incidents opened at one instant with one priority and escalation policy start the same
+        clocks and timers: computed once for them all, each incident adds its own id.
+        """
+        key = (row.priority, row.escalation_policy, now, row.created_at, row.paused_seconds)
+        found = started.get(key)
+        if found is None:
+            found = started[key] = self._started(row, now)
+        clock_rows.extend({"incident_id": row.id, **values} for values in found.clocks)
+        timer_rows.extend({**values, "incident_id": row.id} for values in found.timers)
+
+    def _started(self, row: Any, now: datetime) -> _Started:
+        """Return the clock rows and timer rows (no incident id) a new incident starts."""
         policy = self.policy()
+        clock_rows: list[dict[str, Any]] = []
+        timer_rows: list[dict[str, Any]] = []
         priority = policy.priorities.get(row.priority)
         if priority is not None:
-            key = (row.priority, now)
-            found = started.get(key)
-            if found is None:
-                begun = clocks.start_clocks(priority, self._calendar(row.priority), now)
-                found = started[key] = _Started(
-                    [clocks.to_row(clock) for clock in begun],
-                    [timer for clock in begun for timer in clock_timer_rows(None, clock, now)],
-                )
-            clock_rows.extend({"incident_id": row.id, **values} for values in found.clocks)
-            timer_rows.extend({**values, "incident_id": row.id} for values in found.timers)
+            begun = clocks.start_clocks(priority, self._calendar(row.priority), now)
+            clock_rows = [clocks.to_row(clock) for clock in begun]
+            timer_rows = [timer for clock in begun for timer in clock_timer_rows(None, clock, now)]
         escalation = policy.escalation_policies.get(row.escalation_policy or "")
         if escalation is None:
-            return
+            return _Started(clock_rows, timer_rows)
         first = response_step(escalation, 0)
         if first is not None and not (
             self.first_step_paged and pages_at_once(policy, escalation, row, first, now)
@@ -262,7 +269,6 @@ class SlaHook:
                     "escalation",
                     step_due(policy, escalation, row, first),
                     now=now,
-                    incident_id=row.id,
                     subject="response",
                     payload={"step": 0},
                 )
@@ -274,11 +280,11 @@ class SlaHook:
                     "resolution_step",
                     step_due(policy, escalation, row, engaged),
                     now=now,
-                    incident_id=row.id,
                     subject="resolution",
                     payload={"step": engaged.index},
                 )
             )
+        return _Started(clock_rows, timer_rows)
 
     def _responded(self, conn: Connection, row: Any, now: datetime, by: str) -> None:
         response = load_clocks(conn, row.id).get("response")

@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    Boolean,
     ColumnDefault,
     Connection,
     DateTime,
@@ -107,7 +108,7 @@ class _SqlitePlan:
         self.processors = tuple(
             (
                 table.c[name].type.dialect_impl(dialect).bind_processor(dialect),
-                _is_time(table, name),
+                _repeats(table, name),
             )
             for name in self.names
         )
@@ -134,31 +135,36 @@ class _SqlitePlan:
         pick, defaults = self.pick, self.defaults
         raw = [pick(row) + defaults for row in rows]
         columns = []
-        for (process, is_time), column in zip(self.processors, zip(*raw, strict=True), strict=True):
+        for (process, repeats), column in zip(self.processors, zip(*raw, strict=True), strict=True):
             if process is None:
                 columns.append(column)
             else:
-                columns.append(_converted(column, process, is_time))
+                columns.append(_converted(column, process, repeats))
         return list(zip(*columns, strict=True))
 
 
 def _converted(
-    column: Sequence[Any], process: Callable[[Any], Any], is_time: bool
+    column: Sequence[Any], process: Callable[[Any], Any], repeats: str
 ) -> tuple[Any, ...]:
-    """Convert a column's values; times once per distinct instant.
+    """Convert a column's values; times and flags once per distinct value.
 
     A batch repeats a few instants many times (every row's creation time, the due times of
     clocks started together): mapping each distinct one measured 0.08 against 0.12 us a value
-    for formatting through a memo as it goes.
+    for formatting through a memo as it goes. Flags have two values.
     """
-    if not is_time:
+    if not repeats:
         return tuple(map(process, column))
-    formatted = {value: process(None if value is None else as_utc(value)) for value in set(column)}
-    return tuple(map(formatted.__getitem__, column))
+    if repeats == "time":
+        done = {value: process(None if value is None else as_utc(value)) for value in set(column)}
+    else:
+        done = {value: process(value) for value in set(column)}
+    return tuple(map(done.__getitem__, column))
 
 
-def _is_time(table: Table, name: str) -> bool:
-    return isinstance(table.c[name].type, DateTime)
+def _repeats(table: Table, name: str) -> str:
+    """Return how a column's values repeat in a batch: "time", "flag", or "" (each its own)."""
+    kind = table.c[name].type
+    return "time" if isinstance(kind, DateTime) else "flag" if isinstance(kind, Boolean) else ""
 
 
 def schema_defaults(table: Table) -> dict[str, Any]:

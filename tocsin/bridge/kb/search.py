@@ -310,6 +310,24 @@ def same_alert(
     return [m for m in rank_similar(target, candidates, limit) if m.same_alert]
 
 
+def same_alert_of(
+    conn: Connection,
+    incident: Mapping[str, Any],
+    limit: int = 5,
+    memo: dict[tuple[str | None, str | None], list[Entry]] | None = None,
+) -> list[Match]:
+    """Return same_alert for an incident as the API shows it (a page's).
+
+    Its query is not built when the memo already found nothing documented for its alert and
+    service: a storm's every page but the first.
+    """
+    alertname = (incident.get("labels") or {}).get("alertname")
+    key = (None if alertname is None else str(alertname), incident.get("service"))
+    if memo is not None and memo.get(key) == []:
+        return []
+    return same_alert(conn, query_of(incident), limit, memo)
+
+
 def search(conn: Connection, text: str, limit: int = 10) -> list[Match]:
     """Return the past incidents whose text best matches the words given."""
     return rank_text(text, _candidates(conn, text), limit)

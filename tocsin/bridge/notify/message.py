@@ -212,7 +212,9 @@ def next_deadline(
     if not candidates:
         return None
     # An incident's clocks share its priority's calendar: the earliest instant is the least time left.
-    breached, due, clock, calendar = min(candidates, key=lambda c: c[:3])
+    breached, due, clock, calendar = (
+        candidates[0] if len(candidates) == 1 else min(candidates, key=lambda c: c[:3])
+    )
     if calendar is None:
         return Deadline(clock, rfc3339(due) or "", (due - now).total_seconds())
     left = business.elapsed(calendar, now, due).total_seconds()
@@ -225,14 +227,17 @@ def _labels(incident: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _first_annotation(incident: Mapping[str, Any], name: str) -> str | None:
-    """Return an annotation from the incident, else from its first alert that carries it."""
-    found = _labels(incident, "annotations").get(name)
+def _first(incident: Mapping[str, Any], key: str, name: str) -> str | None:
+    """Return a label (`key` labels) or annotation of the incident, else of its first alert
+    that carries it."""
+    found = _labels(incident, key).get(name)
     if found:
         return str(found)
     for alert in incident.get("alerts") or ():
-        if isinstance(alert, Mapping) and _labels(alert, "annotations").get(name):
-            return str(_labels(alert, "annotations")[name])
+        if isinstance(alert, Mapping):
+            found = _labels(alert, key).get(name)
+            if found:
+                return str(found)
     return None
 
 
@@ -257,7 +262,7 @@ def build_message(
     """
     labels = _labels(incident, "labels")
     host = incident.get("host") or labels.get("instance") or labels.get("host")
-    summary = incident.get("summary") or _first_annotation(incident, "summary") or ""
+    summary = incident.get("summary") or _first(incident, "annotations", "summary") or ""
     base = public_url.rstrip("/") if public_url else None
     return Message(
         event=event,
@@ -270,25 +275,15 @@ def build_message(
         service=str(incident["service"]) if incident.get("service") else None,
         summary=str(summary),
         deadline=next_deadline(incident.get("sla"), now, calendars),
-        runbook_url=_first_annotation(incident, "runbook_url") or labels.get("runbook_url"),
+        runbook_url=_first(incident, "annotations", "runbook_url") or labels.get("runbook_url"),
         incident_url=f"{base}/incidents/{incident['id']}" if base else None,
         ack_url=ack_url,
         detail=detail,
         similar=tuple(similar),
-        alertname=_label(incident, "alertname"),
-        severity=_label(incident, "severity"),
+        alertname=_first(incident, "labels", "alertname"),
+        severity=_first(incident, "labels", "severity"),
         language=language_of(language),
         zone=zone,
         first=first,
     )
 
-
-def _label(incident: Mapping[str, Any], name: str) -> str | None:
-    """Return a label of the incident, else of its first alert that carries it."""
-    found = _labels(incident, "labels").get(name)
-    if found:
-        return str(found)
-    for alert in incident.get("alerts") or ():
-        if isinstance(alert, Mapping) and _labels(alert, "labels").get(name):
-            return str(_labels(alert, "labels")[name])
-    return None

@@ -72,7 +72,7 @@ def kb_resolutions(
             solution=match.entry.solution,
             resolved_at=rfc3339(match.entry.resolved_at),
         )
-        for match in kb.same_alert(conn, kb.query_of(incident), limit=SIMILAR_LIMIT, memo=memo)
+        for match in kb.same_alert_of(conn, incident, limit=SIMILAR_LIMIT, memo=memo)
     ]
 
 
@@ -81,7 +81,7 @@ def event_body(event: Event, incident: Mapping[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "event": event.kind,
         "occurred_at": rfc3339(event.occurred_at),
-        "incident": dict(incident),
+        "incident": incident,  # not copied: nothing changes a page's incident once shown
     }
     sla = event.data.get("sla")
     if isinstance(sla, Mapping):

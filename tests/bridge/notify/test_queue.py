@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from tocsin.bridge.notify.queue import idempotency_key
+from tocsin.bridge.notify.queue import Row, idempotency_key
 
 
 def test_a_short_key_stays_readable() -> None:
@@ -14,3 +16,17 @@ def test_a_long_or_non_ascii_key_is_hashed_to_a_safe_header_value(recipient: str
     key = idempotency_key(7, "ops-chat", recipient)
     assert key.startswith("tocsin-7-") and key.isascii() and len(key) <= 100 and " " not in key
     assert key == idempotency_key(7, "ops-chat", recipient)
+
+
+def test_a_row_carrying_its_rendered_page_keeps_every_other_field() -> None:
+    # Every field set to a value of its own, so a field the copy missed would show.
+    values = {
+        field.name: f"value-{n}" if field.type in ("str", "str | None") else n + 1
+        for n, field in enumerate(dataclasses.fields(Row))
+    }
+    values.update(maybe_sent=True, payload={"render": "incident.triggered"})
+    row = Row(**values)  # type: ignore[arg-type]
+    carried = row.carrying({"message": {"title": "disk full"}})
+    assert carried == dataclasses.replace(row, payload={"message": {"title": "disk full"}})
+    assert row.payload == {"render": "incident.triggered"}  # the original is left as it was
+    assert isinstance(carried, Row)

@@ -50,7 +50,10 @@ class PastResolution:
 SimilarFinder = Callable[[Connection, Mapping[str, Any], dict[Any, Any]], Sequence[PastResolution]]
 
 
-@dataclass(frozen=True)
+# Deadline and Message are not frozen: nothing changes one once built (stale notices are
+# copies, by dataclasses.replace), and a frozen dataclass's __init__, which sets each field
+# through object.__setattr__, costs four times as much; a storm builds two of each a page.
+@dataclass
 class Deadline:
     """The next SLA deadline of an incident: which clock, when, and the time left (negative: overdue).
 
@@ -74,7 +77,7 @@ class Field(NamedTuple):
     url: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Message:
     """Everything a page shows, channel-neutral; a notice (a report) has no incident id."""
 
@@ -286,4 +289,3 @@ def build_message(
         zone=zone,
         first=first,
     )
-

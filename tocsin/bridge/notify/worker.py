@@ -22,7 +22,6 @@ counted in tocsin_bridge_outbox_repeats_total and logged; webhook and mail recei
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import random
@@ -326,10 +325,7 @@ class DeliveryWorker:
         except (BridgeError, SQLAlchemyError):
             self._settle(lambda c: queue.release(c, rows, worker=self.name))
             raise
-        return [
-            dataclasses.replace(row, payload=payloads[row.id]) if row.id in payloads else row
-            for row in rows
-        ]
+        return [row.carrying(payloads[row.id]) if row.id in payloads else row for row in rows]
 
     def _deliver_groups(self, groups: list[list[queue.Row]]) -> list[tuple[queue.Row, str]]:
         """Deliver the groups side by side on the delivery threads; return the rows accepted.

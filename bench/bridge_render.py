@@ -7,7 +7,7 @@ encodes it. This runs that path in one process, without HTTP: PAGES new P1 incid
 one webhook channel (bench/bridge_paging.py's policy), then the rows are claimed in the worker's
 batches, rendered, shaped and encoded, ROUNDS times (the claims given back in between), on
 SQLite and PostgreSQL. Figures: process CPU per page (all threads) for claiming, rendering and
-shaping, best of the rounds, and a digest of every body posted (the same code gives the same
+shaping, best of the rounds (the collector tuned as `serve` tunes it), and a digest of every body posted (the same code gives the same
 digest: a change that must not alter pages must not change it). No peer: Alertmanager posts
 the alert JSON it received. Bounded: PAGES x ROUNDS pages per database, seconds.
 """
@@ -33,7 +33,7 @@ from tocsin.bridge.notify.channels import Notification
 from tocsin.bridge.notify.channels.webhook import WebhookSender
 from tocsin.bridge.notify.message import Message
 from tocsin.bridge.notify.worker import DeliveryWorker
-from tocsin.bridge.platform import jsontext
+from tocsin.bridge.platform import jsontext, memory
 from tocsin.bridge.runtime import Runtime
 from tocsin.bridge.store.schema import outbox
 
@@ -56,6 +56,7 @@ def _runtime(url: str, tmp: Path) -> Runtime:
             for n in range(start, start + SENT)
         ]  # fmt: skip
         ingest(runtime, parse_v2(body, runtime.clock(), 1000).alerts, "v2")
+    memory.settle()  # the collector as `serve` tunes it
     return runtime
 
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tocsin.bridge.notify.queue import Row, idempotency_key
+from tocsin.bridge.notify.queue import Row, claim, enqueue_many, idempotency_key, outbox_row
+from tocsin.bridge.store.db import Store
 
 
 def test_a_short_key_stays_readable() -> None:
@@ -30,3 +32,14 @@ def test_a_row_carrying_its_rendered_page_keeps_every_other_field() -> None:
     assert carried == dataclasses.replace(row, payload={"message": {"title": "disk full"}})
     assert row.payload == {"render": "incident.triggered"}  # the original is left as it was
     assert isinstance(carried, Row)
+
+
+def test_a_claimed_row_holds_every_field_as_its_constructor_would(store: Store) -> None:
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    page = outbox_row(key="k-1", channel="hook", payload={"to": []}, now=now, recipient="ann")
+    with store.begin() as conn:
+        enqueue_many(conn, [page])
+        (row,) = claim(conn, worker="w", now=now, lease=timedelta(seconds=60), limit=10)
+    assert list(vars(row)) == [field.name for field in dataclasses.fields(Row)]
+    assert row == Row(row.id, "hook", "ann", "k-1", {"to": []}, "pending", 0, now, None, now,
+                      None, None, None)  # fmt: skip

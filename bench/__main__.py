@@ -11,6 +11,7 @@ BENCHMARKS = [
     "agent_large_host",
     "bridge_timers",
     "bridge_ingest",
+    "bridge_intake",
     "agent_replay",
     "bridge_paging",
     "webhook_post",

@@ -5,6 +5,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -250,4 +251,14 @@ def test_a_postgresql_connection_used_a_moment_ago_is_not_pinged(postgres_server
         with store.begin() as conn:
             conn.exec_driver_sql("SELECT 1")
     assert pings == []
+    store.dispose()
+
+
+def test_postgresql_sessions_give_times_in_utc_itself(postgres_server: str) -> None:
+    store = Store(create_database(postgres_server))
+    with store.connect() as conn:
+        assert conn.exec_driver_sql("SHOW TimeZone").scalar() == "UTC"
+        assert conn.exec_driver_sql("SELECT now()").scalar().tzinfo is UTC
+        naive = conn.exec_driver_sql("SELECT '2026-03-02 09:00'::timestamptz").scalar()
+    assert naive == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     store.dispose()

@@ -14,8 +14,9 @@ load average is printed with each line; PostgreSQL runs with its durable default
 synchronous_commit on, printed), SQLite with the bridge's default synchronous=full. Targets (2 cores):
 >= 2,000 deliveries/s per replica, p99 < 500 ms at idle, every first page of the storm within
 30 s. Each database runs with one worker process (the default), with two of which the first
-delivers (notify.deliver_from: first), and with two that each deliver (the default with two);
-TOCSIN_BENCH_PAGING_WORKERS picks (default "1,2,2:every").
+delivers (notify.deliver_from: first), with two that each deliver (the default with two), and
+with one serving process beside a delivery process (notify.deliver_from: process);
+TOCSIN_BENCH_PAGING_WORKERS picks (default "1,2,2:every,1:process").
 Bounded: minutes.
 """
 
@@ -43,9 +44,10 @@ STORM = 10_000
 BATCH = 100
 SENDERS = 4
 DRAIN_SECONDS = 120.0  # at most this long for a storm's pages to arrive
-# The bridge's worker processes (`workers`), each "N" or "N:every" (notify.deliver_from: every,
-# each process delivers; else only the first does).
-WORKERS = os.environ.get("TOCSIN_BENCH_PAGING_WORKERS", "1,2,2:every").split(",")
+# The bridge's worker processes (`workers`), each "N", "N:every" (notify.deliver_from: every,
+# each process delivers; else only the first does) or "N:process" (a process of its own
+# delivers beside the N serving ones).
+WORKERS = os.environ.get("TOCSIN_BENCH_PAGING_WORKERS", "1,2,2:every,1:process").split(",")
 POLICY = """
 priorities: {{P1: {{name: emergency, response: 15m}}}}
 routes: [{{priority: P1, escalation: page}}]
@@ -176,6 +178,9 @@ def _cpu(pid: int) -> float:
 
 def _processes(workers: str) -> str:
     count, _, deliver_from = workers.partition(":")
+    if deliver_from == "process":
+        serving = "1 process" if count == "1" else f"{count} processes"
+        return f", {serving} + delivery process"
     if count == "1":
         return ""
     delivering = "each delivers" if deliver_from == "every" else "first delivers"
@@ -192,7 +197,8 @@ def paged_bridge(
 ) -> Iterator[tuple[str, int]]:
     """Run a bridge whose every alert pages the local receiver; yield its endpoint and pid.
 
-    `workers` is "N" (N processes, the first delivering) or "N:every" (each delivers).
+    `workers` is "N" (N processes, the first delivering), "N:every" (each delivers) or
+    "N:process" (N serving, a process of their own delivering).
     """
     policy = tmp / "policy.yml"
     policy.write_text(POLICY.format(port=port))

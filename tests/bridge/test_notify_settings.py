@@ -8,7 +8,7 @@ import pytest
 
 from tests.bridge.helpers import config_for
 from tocsin.bridge.errors import ConfigError
-from tocsin.bridge.notify.install import later_workers_jobs
+from tocsin.bridge.notify.install import serving_jobs
 from tocsin.bridge.notify.worker import DeliveryWorker
 from tocsin.bridge.platform.config import parse_config
 from tocsin.bridge.platform.notify_settings import NotifySettings
@@ -45,16 +45,24 @@ def test_a_bad_notify_setting_names_its_key(notify: dict[str, Any], message: str
     assert message in caught.value.message and caught.value.exit_code == 78
 
 
-@pytest.mark.parametrize(("deliver_from", "kept"), [("first", 0), ("every", 1), (None, 1)])
-def test_worker_processes_past_the_first_deliver_unless_deliver_from_first(
-    tmp_path: Any, deliver_from: str | None, kept: int
+@pytest.mark.parametrize(
+    ("deliver_from", "first", "later"),
+    [("first", True, False), ("every", True, True), (None, True, True), ("process", False, False)],
+)
+def test_which_worker_processes_deliver(
+    tmp_path: Any, deliver_from: str | None, first: bool, later: bool
 ) -> None:
     config = config_for(f"sqlite:///{tmp_path / 'tocsin.db'}")
     raw = {} if deliver_from is None else {"deliver_from": deliver_from}  # None: the default
     notify = parse_config({"notify": raw}, "bridge.yml").notify
+    assert notify.deliver_from == (deliver_from or "every")
     runtime = build_runtime(replace(config, notify=notify))
     try:
-        jobs = later_workers_jobs(runtime.workers, runtime.config.notify)
+        firsts = serving_jobs(runtime.workers, runtime.config.notify, 0)
+        laters = serving_jobs(runtime.workers, runtime.config.notify, 1)
     finally:
         runtime.store.dispose()
-    assert len(jobs) == kept and all(isinstance(job, DeliveryWorker) for job in jobs)
+    others = [job for job in runtime.workers if not isinstance(job, DeliveryWorker)]
+    assert [job for job in firsts if not isinstance(job, DeliveryWorker)] == others
+    assert any(isinstance(job, DeliveryWorker) for job in firsts) == first
+    assert laters == [job for job in runtime.workers if isinstance(job, DeliveryWorker) and later]

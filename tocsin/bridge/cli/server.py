@@ -11,6 +11,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,9 @@ from tocsin.bridge.policy.model import Policy
 from tocsin.bridge.server.systemd import notify_systemd
 from tocsin.bridge.store.db import Store
 from tocsin.common.journal import configure_logging
+
+if TYPE_CHECKING:
+    from tocsin.bridge.server.delivery import DeliveryLink
 
 log = logging.getLogger("tocsin.bridge")
 config_option = click.option(
@@ -96,9 +100,11 @@ def serve(
     sockets = bind_listener(config.host, config.port, config.listen_at)
     try:
         config = ensure_secrets(config)
-        if config.workers == 1:
+        own_process = config.notify.deliver_from == "process"  # delivery in a process of its own
+        if config.workers == 1 and not own_process:
             _serve(config, policy, sockets, migrate=not no_migrate)
             return
+        from tocsin.bridge.server.delivery import DeliveryLink, deliver
         from tocsin.bridge.server.systemd import healthz_probe
         from tocsin.bridge.server.workers import run_workers
         from tocsin.common.sdnotify import Notifier
@@ -106,12 +112,20 @@ def serve(
         if not no_migrate:
             _upgrade(config)  # once, before the children start
         port = int(sockets[0].getsockname()[1])
-        code = run_workers(
-            config.workers,
-            lambda index: _serve(config, policy, sockets, migrate=False, worker=index),
-            ready=healthz_probe(config.host, port, timeout=2.0),
-            notifier=Notifier(os.environ),
-        )
+        link = DeliveryLink() if own_process else None
+        try:
+            code = run_workers(
+                config.workers,
+                lambda index: _serve(
+                    config, policy, sockets, migrate=False, worker=index, link=link
+                ),
+                ready=healthz_probe(config.host, port, timeout=2.0),
+                notifier=Notifier(os.environ),
+                deliver=None if link is None else lambda: deliver(config, policy, link),
+            )
+        finally:
+            if link is not None:
+                link.close()
         if code:
             sys.exit(code)
     finally:
@@ -126,12 +140,17 @@ def _serve(
     *,
     migrate: bool,
     worker: int | None = None,
+    link: DeliveryLink | None = None,
 ) -> None:
-    """Serve on bound sockets; worker processes past the first run no background jobs."""
+    """Serve on bound sockets; worker processes past the first run no background jobs.
+
+    With a `link`, a delivery process of its own delivers: this one wakes it and shows its
+    metrics.
+    """
     import uvicorn
 
     from tocsin.bridge import migrations
-    from tocsin.bridge.notify.install import later_workers_jobs
+    from tocsin.bridge.notify.install import serving_jobs
     from tocsin.bridge.platform import memory
     from tocsin.bridge.runtime import build_runtime
     from tocsin.bridge.server.app import create_app
@@ -142,9 +161,11 @@ def _serve(
     runtime = build_runtime(config, policy=policy)
     if worker is not None:
         runtime.metrics.worker = str(worker + 1)
-    if worker:
+    if worker is not None:
         # The first worker process runs timers, delivery, sweeps…; the others may deliver too.
-        runtime.workers[:] = later_workers_jobs(runtime.workers, config.notify)
+        runtime.workers[:] = serving_jobs(runtime.workers, config.notify, worker)
+    if link is not None:
+        link.serve(runtime.store, runtime.metrics)
     runtime.workers.append(Periodic("memory-trim", memory.trim, interval=memory.TRIM_SECONDS))
     if migrate:
         migrations.upgrade(runtime.store)

@@ -31,13 +31,18 @@ class Delivery:
     reporter: ReporterMail
 
 
-def later_workers_jobs(jobs: Sequence[Job], settings: NotifySettings) -> list[Job]:
-    """Return the background jobs a worker process past the first runs: its delivery worker
-    (claims are safe and keep each incident's order across processes), or with
-    `notify.deliver_from: first` none."""
-    if settings.deliver_from != "every":
-        return []
-    return [job for job in jobs if isinstance(job, DeliveryWorker)]
+def serving_jobs(jobs: Sequence[Job], settings: NotifySettings, index: int) -> list[Job]:
+    """Return the background jobs worker process `index` runs: the first all of them, the others
+    their delivery worker only (claims are safe and keep each incident's order across
+    processes); none delivers with `notify.deliver_from: process` (a process of its own does),
+    only the first with `first`."""
+    delivers = settings.deliver_from == "every" or (settings.deliver_from == "first" and index == 0)
+    return [job for job in jobs if (delivers if isinstance(job, DeliveryWorker) else index == 0)]
+
+
+def delivery_worker(jobs: Sequence[Job]) -> DeliveryWorker:
+    """Return the delivery worker among a runtime's jobs (the delivery process runs only it)."""
+    return next(job for job in jobs if isinstance(job, DeliveryWorker))
 
 
 def install(

@@ -211,6 +211,10 @@ class DeliveryWorker:
         self._thread = threading.Thread(target=self._loop, name="tocsin-outbox", daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        """Look for due rows at once: another process queued some (deliver_from: process)."""
+        self._wake.set()
+
     def stop(self) -> None:
         """Ask the loop to end after its current delivery and wait for it."""
         self._stop.set()

@@ -56,7 +56,8 @@ Keys and defaults (every one optional; no file at all gives the defaults):
   notify: {ack_link_ttl: 24h, retry_base: 5s, retry_cap: 1m, max_age: 24h, stale_pages: drop,
           deliver_from: every}
                                   ack link lifetime; outbox retries before a dead letter;
-                                  with workers > 1, whether every process or the first delivers
+                                  with workers > 1, whether every process or the first delivers;
+                                  process: a process of its own delivers, the workers none
   reporter_mail: {enabled: true, domain: tocsin, from, reply_to, language: en, templates,
                   survey_ttl: 14d}   mails to reporters (platform/reporter_settings.py)
   retention: 7d                   fired and cancelled timers and delivered notifications older

@@ -1,15 +1,21 @@
 """The bridge's Prometheus metrics on one registry owned by the runtime (never the global one).
 
 Other parts create their metrics on `metrics.registry`. Gauges that reflect database state
-(open incidents) are filled by collect callbacks when /metrics is scraped.
+(open incidents) are filled by collect callbacks when /metrics is scraped. A process that serves
+no HTTP (the delivery process) leaves its counters and histograms in a snapshot file that the
+serving processes merge into theirs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -86,6 +92,7 @@ class Metrics:
         # With several worker processes, each labels its samples worker="N": the process that
         # answers a scrape varies, and its counters must not read as another's, reset.
         self.worker: str | None = None
+        self._merged: list[Path] = []  # other processes' snapshots, added to each exposition
 
     def alert_outcome(self, route: str, outcome: str) -> Counter:
         """Return the alert outcome counter of (route, outcome), looked up once (a hot path)."""
@@ -99,13 +106,80 @@ class Metrics:
         """Run `refresh` before each exposition, to set gauges read from the database."""
         self._refreshers.append(refresh)
 
+    def merge(self, path: Path) -> None:
+        """Add the families another process snapshots to `path` to each exposition."""
+        self._merged.append(path)
+
     def exposition(self) -> bytes:
         """Refresh database-backed gauges and render the text format."""
         for refresh in self._refreshers:
             refresh()
-        if self.worker is None:
-            return generate_latest(self.registry)
-        return generate_latest(_Labelled(self.registry, self.worker))
+        if not self._merged:
+            return generate_latest(self._source())
+        others = [family for path in self._merged for family in _read_snapshot(path)]
+        return generate_latest(_Merged(self._source(), others))
+
+    def snapshot(self, path: Path) -> None:
+        """Write this process's counters and histograms to `path` at once (replace), as JSON.
+
+        Gauges stay out: the serving processes read those from the database at each scrape.
+        """
+        families = [
+            {
+                "name": family.name,
+                "help": family.documentation,
+                "type": family.type,
+                "unit": family.unit,
+                "samples": [[s.name, s.labels, s.value] for s in family.samples],
+            }
+            for family in self._source().collect()
+            if family.type != "gauge"
+        ]
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(json.dumps(families))
+        os.replace(partial, path)
+
+    def _source(self) -> CollectorRegistry | _Labelled:
+        return self.registry if self.worker is None else _Labelled(self.registry, self.worker)
+
+
+def _read_snapshot(path: Path) -> list[Metric]:
+    """Return the families a snapshot holds; none before its process first wrote it."""
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        return []
+    families = []
+    for entry in raw:
+        family = Metric(entry["name"], entry["help"], entry["type"], entry["unit"])
+        family.samples = [Sample(name, labels, value) for name, labels, value in entry["samples"]]
+        families.append(family)
+    return families
+
+
+class _Merged:
+    """A registry's metrics with other processes' samples appended, family by family."""
+
+    def __init__(self, source: CollectorRegistry | _Labelled, others: Iterable[Metric]) -> None:
+        self.source = source
+        self.others = list(others)
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield each family once, its samples followed by the other processes' of that name."""
+        others: dict[str, list[Metric]] = {}
+        for family in self.others:
+            others.setdefault(family.name, []).append(family)
+        for family in self.source.collect():
+            merged = Metric(family.name, family.documentation, family.type, family.unit)
+            merged.samples = [*family.samples]
+            for other in others.pop(family.name, ()):
+                merged.samples.extend(other.samples)
+            yield merged
+        for extra in others.values():
+            merged = extra[0]
+            for other in extra[1:]:
+                merged.samples.extend(other.samples)
+            yield merged
 
 
 class _Labelled:

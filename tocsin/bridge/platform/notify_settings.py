@@ -21,7 +21,8 @@ KEYS = (
     "deliver_from",
 )
 STALE_ACTIONS = ("drop", "notice")
-DELIVER_FROM = ("first", "every")  # which worker processes deliver: the first, or each
+DELIVER_FROM = ("first", "every", "process")  # who delivers: the first worker process, each, or
+# a process of its own (the worker processes then deliver none)
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class NotifySettings:
     max_age: timedelta = timedelta(hours=24)  # then the entry is a dead letter
     stale_pages: str = "drop"  # a page whose incident no longer needs it: drop, or a short notice
     # With `workers` > 1: every process delivers (as replicas do; an incident's pages to a
-    # channel still leave in order), or only the first.
+    # channel still leave in order), or only the first; `process`: a process of its own
+    # delivers, beside the `workers` that serve (README: Worker processes).
     deliver_from: str = "every"
 
 

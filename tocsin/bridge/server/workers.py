@@ -5,7 +5,8 @@ database connection exists; each child builds its own runtime and serves the inh
 (the kernel hands each new connection to one of them). Background jobs (timers, the silence
 sweep, pruning, indexing, mail intake, scheduled reports) run in the first child only, so they
 behave as with one process; every child delivers pages (notify.deliver_from: every, the
-default; `first` leaves delivery to the first child too). The parent stays as a
+default; `first` leaves delivery to the first child too; `process` forks one more child that
+only delivers, see server/delivery.py, and the serving ones deliver none). The parent stays as a
 supervisor: it forwards SIGTERM/SIGINT to the children, and when one exits on its own it stops
 the others and exits with that child's code, so systemd (Restart=on-failure) restarts the whole
 bridge rather than leaving it short of a worker or of its background jobs.
@@ -18,6 +19,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from functools import partial
 from types import FrameType
 
 from tocsin.common.sdnotify import Notifier
@@ -31,14 +33,21 @@ def run_workers(
     serve: Callable[[int], None],
     ready: Callable[[], bool],
     notifier: Notifier | None = None,
+    deliver: Callable[[], None] | None = None,
 ) -> int:
-    """Fork `count` children running serve(index) and supervise them; return the exit code."""
-    children: dict[int, int] = {}
-    for index in range(count):
+    """Fork `count` children running serve(index), and one running deliver() if given, and
+    supervise them; return the exit code."""
+    jobs: list[tuple[str, Callable[[], None]]] = [
+        (f"worker process {index + 1}", partial(serve, index)) for index in range(count)
+    ]
+    if deliver is not None:
+        jobs.append(("delivery process", deliver))
+    children: dict[int, str] = {}
+    for name, job in jobs:
         pid = os.fork()
         if pid == 0:
-            _child(serve, index)
-        children[pid] = index
+            _child(job, name)
+        children[pid] = name
     supervisor = _Supervisor(children)
     previous = {sig: signal.signal(sig, supervisor.forward) for sig in _FORWARDED}
     watchdog = None
@@ -50,7 +59,8 @@ def run_workers(
             is_started=ready,
             is_exiting=lambda: supervisor.stopping,
             probe=ready,
-            status=f"serving, {count} worker processes",
+            status=f"serving, {count} worker processes"
+            + ("" if deliver is None else " and a delivery process"),
         )
         watchdog.start()
     try:
@@ -65,16 +75,16 @@ def run_workers(
 _FORWARDED = (signal.SIGTERM, signal.SIGINT)
 
 
-def _child(serve: Callable[[int], None], index: int) -> None:
-    """Serve in a forked child and leave with os._exit, never returning into the parent's code."""
+def _child(job: Callable[[], None], name: str) -> None:
+    """Run a forked child's job and leave with os._exit, never returning into the parent's code."""
     code = 1
     try:
-        serve(index)
+        job()
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
-        log.exception("worker process %d failed", index + 1)
+        log.exception("%s failed", name)
     finally:
         logging.shutdown()
         os._exit(code)
@@ -83,7 +93,7 @@ def _child(serve: Callable[[int], None], index: int) -> None:
 class _Supervisor:
     """Reap the children; on a signal or a child's own exit, stop them all."""
 
-    def __init__(self, children: dict[int, int]) -> None:
+    def __init__(self, children: dict[int, str]) -> None:
         self.children = children
         self.stopping = False
         self._killer: threading.Timer | None = None
@@ -100,12 +110,12 @@ class _Supervisor:
                 pid, status = os.wait()
             except ChildProcessError:
                 break
-            index = self.children.pop(pid, None)
+            name = self.children.pop(pid, None)
             exit_code = os.waitstatus_to_exitcode(status)
-            if index is not None and not self.stopping:
+            if name is not None and not self.stopping:
                 log.error(
-                    "worker process %d (pid %d) exited with %d; stopping the bridge",
-                    index + 1,
+                    "%s (pid %d) exited with %d; stopping the bridge",
+                    name,
                     pid,
                     exit_code,
                 )

@@ -36,7 +36,7 @@ def test_notify_section_sets_link_lifetime_and_retries() -> None:
         ({"max_attempts": 0}, "notify.max_attempts: 0 is not a whole number >= 1"),
         ({"retry_cap": "0s"}, "notify.retry_cap: '0s' must be longer than zero"),
         ({"retries": 3}, "notify.retries: unknown key"),
-        ({"deliver_from": "all"}, "notify.deliver_from: 'all' is not one of first, every"),
+        ({"deliver_from": "all"}, "notify.deliver_from: 'all' is not one of first, every, process"),
     ],
 )
 def test_a_bad_notify_setting_names_its_key(notify: dict[str, Any], message: str) -> None:

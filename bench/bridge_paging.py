@@ -98,14 +98,21 @@ def idle(url: str, headers: dict[str, str], pages: Receiver, prefix: str) -> lis
 
 
 def storm(
-    url: str, headers: dict[str, str], pages: Receiver, prefix: str, pid: int
+    url: str,
+    headers: dict[str, str],
+    pages: Receiver,
+    prefix: str,
+    pid: int,
+    delivery: int | None = None,
 ) -> dict[str, float]:
     """Send STORM alerts in batches from SENDERS threads; return drain rate and latencies.
 
     `pid` is the process under test: its CPU seconds from the storm's start until its last
-    page arrived, per page, say what a page costs whatever else the machine runs.
+    page arrived, per page, say what a page costs whatever else the machine runs; of which
+    the bridge's delivery process (`delivery`, with notify.deliver_from: process) spent a share.
     """
     cpu_before = _cpu(pid)
+    delivery_before = _cpu(delivery) if delivery is not None else 0.0
     acked: dict[str, float] = {}
     lock = threading.Lock()
 
@@ -130,6 +137,7 @@ def storm(
     sent = time.perf_counter() - began
     pages_in = wait_for(pages, list(acked), DRAIN_SECONDS)
     cpu = _cpu(pid) - cpu_before
+    delivery_cpu = _cpu(delivery) - delivery_before if delivery is not None else float("nan")
     arrived = sorted(pages_in[n] for n in acked if n in pages_in)
     latencies = [pages_in[n] - at for n, at in acked.items() if n in pages_in]
     spread = arrived[-1] - arrived[0] if len(arrived) > 1 else float("nan")
@@ -141,22 +149,29 @@ def storm(
         "p99": _quantile(latencies, 0.99),
         "max": max(latencies, default=float("nan")),
         "cpu_us": cpu / max(len(arrived), 1) * 1e6,
+        "delivery_us": delivery_cpu / max(len(arrived), 1) * 1e6,
     }
 
 
 def measure(
-    name: str, url: str, headers: dict[str, str], pages: Receiver, pid: int
+    name: str,
+    url: str,
+    headers: dict[str, str],
+    pages: Receiver,
+    pid: int,
+    delivery: int | None = None,
 ) -> dict[str, float]:
     """Run the idle and the storm phase against one sender endpoint served by process `pid`."""
     lat = idle(url, headers, pages, name)
-    result = storm(url, headers, pages, name, pid)
+    result = storm(url, headers, pages, name, pid, delivery)
+    split = "" if delivery is None else f" ({result['delivery_us']:.0f} in the delivery process)"
     result.update(idle_p50=_quantile(lat, 0.5), idle_p99=_quantile(lat, 0.99))
     print(
         f"{name:<26} idle p50 {result['idle_p50']:7.1f} ms  p99 {result['idle_p99']:7.1f} ms | "
         f"storm: taken at {result['sent']:6,.0f} alerts/s, {int(result['received']):,}/{STORM:,} "
         f"pages at {result['rate']:6,.0f} deliveries/s, "
         f"p50 {result['p50'] / 1000:6.2f} s  p99 {result['p99'] / 1000:6.2f} s  "
-        f"last {result['max']:6.2f} s, {result['cpu_us']:5.0f} us CPU a page; "
+        f"last {result['max']:6.2f} s, {result['cpu_us']:5.0f} us CPU a page{split}; "
         f"load {_load()}",
         flush=True,
     )
@@ -164,7 +179,7 @@ def measure(
 
 
 def _cpu(pid: int) -> float:
-    """Return the CPU seconds (user + system) of a process and its worker processes."""
+    """Return the CPU seconds (user + system) of a process and its children (worker processes)."""
     root = psutil.Process(pid)
     total = 0.0
     for process in [root, *root.children(recursive=True)]:
@@ -211,6 +226,16 @@ def paged_bridge(
         yield f"{process.url}/api/v2/alerts", process.proc.pid
 
 
+def delivery_process(pid: int, workers: str) -> int | None:
+    """Return the pid of bridge `pid`'s delivery process (deliver_from: process), forked last."""
+    count, _, deliver_from = workers.partition(":")
+    if deliver_from != "process":
+        return None
+    children = psutil.Process(pid).children()
+    assert len(children) == int(count) + 1, children
+    return max(children, key=lambda child: (child.create_time(), child.pid)).pid
+
+
 def main() -> int:
     """Measure paging on SQLite and PostgreSQL, then Alertmanager sending the same alerts."""
     print(
@@ -230,7 +255,8 @@ def main() -> int:
                 name = f"bridge SQLite{_processes(workers)}"
                 url = f"sqlite:///{home / 'tocsin.db'}"
                 with paged_bridge(home, url, pages.port, workers) as (endpoint, pid):
-                    results[name] = measure(name, endpoint, bearer(INGEST), pages, pid)
+                    delivery = delivery_process(pid, workers)
+                    results[name] = measure(name, endpoint, bearer(INGEST), pages, pid, delivery)
             with postgres_cluster(durable=True) as server:
                 print(f"PostgreSQL: {', '.join(durability(server))}", flush=True)
                 for workers in WORKERS:
@@ -239,7 +265,10 @@ def main() -> int:
                     name = f"bridge PostgreSQL{_processes(workers)}"
                     database = create_database(server)
                     with paged_bridge(home, database, pages.port, workers) as (endpoint, pid):
-                        results[name] = measure(name, endpoint, bearer(INGEST), pages, pid)
+                        delivery = delivery_process(pid, workers)
+                        results[name] = measure(
+                            name, endpoint, bearer(INGEST), pages, pid, delivery
+                        )
             peer = alertmanager_binary()
             if peer is None:
                 print("alertmanager (peer): not installed", flush=True)

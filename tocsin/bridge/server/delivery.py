@@ -38,7 +38,7 @@ class DeliveryLink:
     def __init__(self) -> None:
         self._read, self._write = os.pipe()  # both close on exec; fork keeps them
         os.set_blocking(self._write, False)  # a full pipe already holds a wake-up
-        self.directory = Path(tempfile.mkdtemp(prefix="tocsin-bridge-"))  # mode 0700
+        self.directory = Path(tempfile.mkdtemp(prefix="tocsin-delivery-"))  # mode 0700
         self.snapshot = self.directory / "delivery-metrics.json"
 
     def serve(self, store: Store, metrics: Metrics) -> None:

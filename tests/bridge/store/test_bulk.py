@@ -6,11 +6,12 @@ import pytest
 from sqlalchemy import event, insert, select
 
 from tocsin.bridge import migrations
+from tocsin.bridge.notify.queue import outbox_row
 from tocsin.bridge.platform.clock import as_utc
 from tocsin.bridge.store import bulk as bulk_module
 from tocsin.bridge.store.bulk import insert_rows
 from tocsin.bridge.store.db import Store
-from tocsin.bridge.store.schema import incidents, timers
+from tocsin.bridge.store.schema import incidents, outbox, timers
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -113,3 +114,25 @@ def test_sqlite_returning_spans_statements_when_rows_exceed_the_variable_limit(
     assert len(stored) == 7
     assert len([s for s in statements if s.startswith("INSERT")]) > 1
     store.dispose()
+
+
+def test_rows_whose_unique_key_is_there_already_are_skipped(database_url: str) -> None:
+    store = _store(database_url)
+
+    def row(key: str, text: str) -> dict[str, object]:
+        return outbox_row(key=key, channel="hook", payload={"text": text}, now=NOW)
+
+    with store.begin() as conn:
+        insert_rows(conn, outbox, [row("a", "first")], skip_existing="idempotency_key")
+        insert_rows(
+            conn,
+            outbox,
+            [row("a", "again"), row("b", "one"), row("b", "twice in a batch")],
+            skip_existing="idempotency_key",
+        )
+    with store.connect() as conn:
+        found = conn.execute(
+            select(outbox.c.idempotency_key, outbox.c.payload).order_by(outbox.c.id)
+        ).all()
+    store.dispose()
+    assert [(key, payload["text"]) for key, payload in found] == [("a", "first"), ("b", "one")]

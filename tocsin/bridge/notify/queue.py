@@ -27,6 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tocsin.bridge.errors import Conflict, InvalidInput, NotFound
 from tocsin.bridge.platform.clock import as_utc, rfc3339
+from tocsin.bridge.store.bulk import insert_rows
 from tocsin.bridge.store.db import announce
 from tocsin.bridge.store.schema import outbox
 
@@ -158,7 +159,7 @@ QUEUED = "outbox"  # the topic a transaction that queued rows announces (Store.l
 def enqueue_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert rows built by outbox_row() in one statement; a key already queued is skipped."""
     if rows:
-        conn.execute(_QUEUE[conn.dialect.name], list(rows))
+        insert_rows(conn, outbox, rows, skip_existing="idempotency_key")
         announce(conn, QUEUED)
 
 

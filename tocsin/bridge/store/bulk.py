@@ -36,10 +36,10 @@ from sqlalchemy import (
     Table,
     bindparam,
     func,
-    insert,
     literal_column,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 from tocsin.bridge.platform.clock import as_utc
 
@@ -49,31 +49,40 @@ def insert_rows(
     table: Table,
     rows: Sequence[Mapping[str, Any]],
     returning: Sequence[str] = (),
+    skip_existing: str | None = None,
 ) -> list[Row[Any]]:
     """Insert rows that all set the same columns; return their `returning` columns.
 
-    The returned rows come in no promised order: callers match them by a column they set
-    (an incident's open key, an alert's fingerprint).
+    With `skip_existing` (a unique column) a row whose value is already there is left out,
+    as ON CONFLICT DO NOTHING does. The returned rows come in no promised order: callers match
+    them by a column they set (an incident's open key, an alert's fingerprint).
     """
     if not rows:
         return []
     if conn.dialect.name == "postgresql":
-        statement = _recordset_insert(table, tuple(rows[0]), tuple(returning))
+        statement = _recordset_insert(table, tuple(rows[0]), tuple(returning), skip_existing)
         document = orjson.dumps(rows, option=_DOCUMENT).decode()
         result = conn.execute(statement, {"rows": document})
     else:
-        return _sqlite_insert(conn, table, rows, tuple(returning))
+        return _sqlite_insert(conn, table, rows, tuple(returning), skip_existing)
     return list(result) if returning else []
 
 
 def _sqlite_insert(
-    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], returning: tuple[str, ...]
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    returning: tuple[str, ...],
+    skip_existing: str | None,
 ) -> list[Row[Any]]:
     plan = _sqlite_plan(table, tuple(rows[0]), conn.dialect)
     values = plan.values(rows)
     if not returning:
-        conn.exec_driver_sql(plan.insert, values)
+        skip = f" ON CONFLICT ({skip_existing}) DO NOTHING" if skip_existing else ""
+        conn.exec_driver_sql(plan.insert + skip, values)
         return []
+    if skip_existing:
+        raise ValueError("insert_rows: skip_existing with returning is not supported on SQLite")
     per_statement = max(1, _SQLITE_VARIABLES // len(plan.names))
     found: list[Row[Any]] = []
     for start in range(0, len(values), per_statement):
@@ -186,12 +195,16 @@ def _sqlite_plan(table: Table, given: tuple[str, ...], dialect: Dialect) -> _Sql
 
 
 @lru_cache(maxsize=64)
-def _recordset_insert(table: Table, names: tuple[str, ...], returning: tuple[str, ...]) -> Insert:
+def _recordset_insert(
+    table: Table, names: tuple[str, ...], returning: tuple[str, ...], skip_existing: str | None
+) -> Insert:
     # The table's own row type gives every field its column's type; fields the rows leave out
     # are not selected, so the columns' defaults apply as in any insert.
     records = func.json_populate_recordset(
         literal_column(f"NULL::{table.name}"), bindparam("rows")
     ).table_valued(*(table.c[name] for name in names))
     source = select(*(records.c[name] for name in names))
-    statement = insert(table).from_select(list(names), source)
+    statement = postgresql_insert(table).from_select(list(names), source)
+    if skip_existing:
+        statement = statement.on_conflict_do_nothing(index_elements=[table.c[skip_existing]])
     return statement.returning(*(table.c[name] for name in returning)) if returning else statement

@@ -37,12 +37,27 @@ def test_notify_section_sets_link_lifetime_and_retries() -> None:
         ({"retry_cap": "0s"}, "notify.retry_cap: '0s' must be longer than zero"),
         ({"retries": 3}, "notify.retries: unknown key"),
         ({"deliver_from": "all"}, "notify.deliver_from: 'all' is not one of first, every, process"),
+        ({"parallel": 0}, "notify.parallel: 0 is not a whole number from 1 to 64"),
+        ({"parallel": 65}, "notify.parallel: 65 is not a whole number from 1 to 64"),
+        ({"parallel": "8"}, "notify.parallel: '8' is not a whole number from 1 to 64"),
+        ({"parallel": True}, "notify.parallel: True is not a whole number from 1 to 64"),
     ],
 )
 def test_a_bad_notify_setting_names_its_key(notify: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config({"notify": notify}, "bridge.yml")
     assert message in caught.value.message and caught.value.exit_code == 78
+
+
+def test_parallel_sets_how_many_deliveries_a_process_makes_at_once(tmp_path: Any) -> None:
+    notify = parse_config({"notify": {"parallel": 3}}, "bridge.yml").notify
+    runtime = build_runtime(
+        replace(config_for(f"sqlite:///{tmp_path / 'tocsin.db'}"), notify=notify)
+    )
+    workers = [job for job in runtime.workers if isinstance(job, DeliveryWorker)]
+    runtime.store.dispose()
+    assert [worker.parallel for worker in workers] == [3]
+    assert NotifySettings().parallel == 8
 
 
 @pytest.mark.parametrize(

@@ -88,6 +88,7 @@ def install(
         clock=clock,
         retry=retry,
         stale_pages=settings.stale_pages,
+        parallel=settings.parallel,
         on_dead=DeadMail(store, hooks, clock),
         render=outbox.render_pages,
     )

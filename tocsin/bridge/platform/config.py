@@ -54,10 +54,11 @@ Keys and defaults (every one optional; no file at all gives the defaults):
                                   resolve is judged new (README: "How the bridge reads alerts")
   log_level: info                 debug|info|warning|error
   notify: {ack_link_ttl: 24h, retry_base: 5s, retry_cap: 1m, max_age: 24h, stale_pages: drop,
-          deliver_from: every}
+          deliver_from: every, parallel: 8}
                                   ack link lifetime; outbox retries before a dead letter;
                                   with workers > 1, whether every process or the first delivers;
-                                  process: a process of its own delivers, the workers none
+                                  process: a process of its own delivers, the workers none;
+                                  deliveries at once per delivering process (1-64)
   reporter_mail: {enabled: true, domain: tocsin, from, reply_to, language: en, templates,
                   survey_ttl: 14d}   mails to reporters (platform/reporter_settings.py)
   retention: 7d                   fired and cancelled timers and delivered notifications older

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
@@ -111,3 +112,33 @@ def test_nested_writes_in_one_thread_take_the_lock_once(tmp_path: Path) -> None:
     lock.release()
     assert other.acquire(timeout=1)
     other.release()
+
+
+def test_a_lock_file_that_cannot_be_opened_is_store_unavailable_and_holds_nothing(
+    sqlite_url: str,
+) -> None:
+    store = Store(sqlite_url, retry_after=4)
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    with store.connect() as conn:
+        conn.execute(text("SELECT 1"))  # the database file exists
+    Path(f"{path}-writer").mkdir()  # not a file the lock can be taken on
+    for _ in range(2):  # the second is refused the same way: the first left no lock held
+        with pytest.raises(StoreUnavailable) as caught:
+            with store.begin() as conn:
+                conn.execute(text("SELECT 1"))
+        assert caught.value.retry_after == 4 and "writer lock file" in caught.value.message
+    store.dispose()
+
+
+def test_the_lock_file_takes_the_databases_mode_and_owner(tmp_path: Path) -> None:
+    database = tmp_path / "t.db"
+    database.write_bytes(b"")
+    database.chmod(0o640)
+    if os.geteuid() == 0:
+        os.chown(database, 65534, 65534)  # as a bridge's own user would own it
+    lock = WriterLock(database)
+    assert lock.acquire(timeout=1)
+    lock.release()
+    made, made_by = (tmp_path / "t.db-writer").stat(), database.stat()
+    assert made.st_mode & 0o777 == 0o640
+    assert (made.st_uid, made.st_gid) == (made_by.st_uid, made_by.st_gid)

@@ -262,7 +262,13 @@ class Store:
         if self._write_lock is None:
             yield
             return
-        if not self._write_lock.acquire(timeout=self.busy_timeout):
+        try:
+            taken = self._write_lock.acquire(timeout=self.busy_timeout)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"database writer lock file: {exc.strerror} ({exc.filename})", self.retry_after
+            ) from exc
+        if not taken:
             raise StoreUnavailable(
                 f"database busy: another write held it for over {self.busy_timeout}s",
                 self.retry_after,

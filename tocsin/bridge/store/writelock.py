@@ -18,6 +18,24 @@ import time
 from pathlib import Path
 
 POLL_SECONDS = 0.00025
+SUFFIX = "-writer"  # the lock file is named as the database, and this
+
+
+def _open_beside(path: Path, database: Path) -> int:
+    """Open (or create) the lock file with the database's mode and owner, as SQLite makes its
+    -wal and -shm files: a command run as root must not leave a file the bridge cannot open."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        made = database.stat()
+    except FileNotFoundError:
+        return fd  # no database yet: SQLite creates it with this process's own mode
+    try:
+        os.fchmod(fd, made.st_mode & 0o666)
+        if os.geteuid() == 0:
+            os.fchown(fd, made.st_uid, made.st_gid)
+    except OSError:
+        pass  # another user's file, made before: opened is all this process needs
+    return fd
 
 
 class WriterLock:
@@ -26,16 +44,25 @@ class WriterLock:
     def __init__(self, database: Path | None) -> None:
         self._threads = threading.RLock()
         self._depth = 0  # how deep the holding thread's writes nest
-        self._path = database.with_name(database.name + "-writer") if database else None
+        self._database = database
+        self._path = database.with_name(database.name + SUFFIX) if database else None
         self._fd: int | None = None
         self._pid = 0  # the process that opened _fd: a forked child opens its own
 
     def acquire(self, timeout: float) -> bool:
-        """Take the lock within `timeout` seconds; return whether it was taken."""
+        """Take the lock within `timeout` seconds; return whether it was taken.
+
+        OSError if the lock file cannot be opened; this process's writers are not held then.
+        """
         deadline = time.monotonic() + timeout
         if not self._threads.acquire(timeout=timeout):
             return False
-        if self._depth == 0 and self._path is not None and not self._lock_file(deadline):
+        try:
+            taken = self._depth > 0 or self._path is None or self._lock_file(deadline)
+        except BaseException:
+            self._threads.release()
+            raise
+        if not taken:
             self._threads.release()
             return False
         self._depth += 1
@@ -51,8 +78,8 @@ class WriterLock:
     def _lock_file(self, deadline: float) -> bool:
         if self._fd is None or self._pid != os.getpid():
             # A lock on a descriptor inherited across fork() would be shared with the parent.
-            assert self._path is not None
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            assert self._path is not None and self._database is not None
+            self._fd = _open_beside(self._path, self._database)
             self._pid = os.getpid()
         while True:
             try:
